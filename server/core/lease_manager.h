@@ -1,0 +1,287 @@
+// LeaseManager: the lease rules. Grants, renews, releases and expires leases
+// of contiguous port blocks, persists every change through a LeaseStore
+// before acknowledging it, probes ports through a PortProber before granting
+// them, and queues waiting requests FIFO.
+//
+// Example:
+//   RealClock clock;
+//   MemoryLeaseStore store;
+//   TrustingProber prober;
+//   auto manager = LeaseManager::Create(options, &clock, &store, &prober);
+//   AcquireParams params;
+//   params.names = {"redis", "worker"};
+//   absl::StatusOr<LeaseRecord> lease = (*manager)->Acquire(params);
+//
+// Thread-safe. Callbacks passed to AcquireOrWait run without the manager's
+// lock held, on whichever thread completes them.
+#ifndef PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
+#define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/allocator.h"
+#include "server/core/clock.h"
+#include "server/core/lease.h"
+#include "server/core/lease_store.h"
+#include "server/core/pool_config.h"
+#include "server/core/port_prober.h"
+
+namespace portlease {
+
+// What happened to a lease or a port, for logs and metrics.
+struct LeaseEvent {
+  enum class Type {
+    kGranted,
+    kRenewed,
+    kReleased,
+    kExpired,
+    kHolderLost,  // Hold grace ran out: reclaimed
+    kDraining,    // ended, but ports still bound by someone
+    kDrained,     // draining ports found free again
+    kForeignBusy, // a port in the pool was found bound by another process
+    kStoreError,
+  };
+  Type type;
+  // The lease concerned, when there is one.
+  std::optional<LeaseRecord> lease;
+  // The port concerned (kForeignBusy).
+  Port port = 0;
+  std::string detail;
+};
+const char* LeaseEventName(LeaseEvent::Type type);
+
+struct LeaseManagerOptions {
+  // The pool, as returned by FitPool.
+  std::vector<PortRange> pool;
+  // Ports never granted, in addition to kM2DefaultPorts.
+  std::vector<Port> exclude;
+  // TTL of a lease when the request names none.
+  absl::Duration default_ttl = absl::Seconds(60);
+  // Longest TTL granted; longer requests are INVALID_ARGUMENT.
+  absl::Duration max_ttl = absl::Hours(24);
+  // Shortest TTL granted; shorter requests are INVALID_ARGUMENT.
+  absl::Duration min_ttl = absl::Seconds(1);
+  // How long a lease survives its last Hold stream breaking.
+  absl::Duration hold_grace = absl::Seconds(2);
+  // How long a released or expired port stays out of the pool.
+  absl::Duration cooldown = absl::Seconds(30);
+  // How long a port found bound by another process stays out of the pool.
+  absl::Duration busy_backoff = absl::Seconds(10);
+  // How often a draining lease's ports are probed again.
+  absl::Duration drain_probe_interval = absl::Seconds(1);
+  // Most ports in one lease.
+  uint32_t max_ports_per_lease = 64;
+  // Owner metadata bounds.
+  uint32_t max_owner_entries = 32;
+  uint32_t max_owner_key_bytes = 64;
+  uint32_t max_owner_value_bytes = 1024;
+  uint32_t max_request_id_bytes = 128;
+  // Most requests queued by AcquireOrWait at once.
+  uint32_t max_waiters = 1024;
+  // Most candidate blocks probed per request before giving up.
+  uint32_t max_probes_per_request = 32;
+  // Generates lease ids; the default reads 128 bits from getrandom(2).
+  std::function<std::string()> new_id;
+  // Receives every event, under the manager's lock: keep it cheap.
+  std::function<void(const LeaseEvent&)> on_event;
+};
+
+// What a client asks for. Exactly one of names and count is set.
+struct AcquireParams {
+  std::vector<std::string> names;
+  uint32_t count = 0;
+  // Zero: the default TTL.
+  absl::Duration ttl = absl::ZeroDuration();
+  Metadata owner;
+  std::string request_id;
+  bool udp = false;
+};
+
+struct PoolStats {
+  uint32_t pool_size = 0;
+  uint32_t free = 0;
+  uint32_t leased = 0;
+  uint32_t quarantined = 0;
+  uint32_t draining = 0;
+  uint32_t busy = 0;
+  uint32_t largest_free_block = 0;
+  uint32_t live_leases = 0;
+  uint32_t draining_leases = 0;
+  uint32_t waiters = 0;
+};
+
+// What the pool knows of one port (for Who).
+struct PortView {
+  enum class State {
+    kOutsidePool,
+    kExcluded,
+    kFree,
+    kLeased,
+    kQuarantined,
+    kBusy,
+    kDraining,
+  };
+  State state = State::kOutsidePool;
+  std::optional<LeaseRecord> lease;
+};
+const char* PortStateName(PortView::State state);
+
+class LeaseManager {
+ public:
+  using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
+
+  // Loads the store's leases: live unexpired ones keep their ports; expired
+  // ones end (draining if still bound). Errors: INVALID_ARGUMENT for bad
+  // options; DATA_LOSS when stored leases overlap; the store's errors.
+  static absl::StatusOr<std::unique_ptr<LeaseManager>> Create(
+      LeaseManagerOptions options, Clock* clock, LeaseStore* store,
+      PortProber* prober);
+
+  LeaseManager(const LeaseManager&) = delete;
+  LeaseManager& operator=(const LeaseManager&) = delete;
+  ~LeaseManager();
+
+  // Checks a request without touching the pool. INVALID_ARGUMENT with a
+  // message naming the bad field.
+  absl::Status Validate(const AcquireParams& params) const;
+
+  // Grants a lease, or returns the live lease with the same request_id.
+  // INVALID_ARGUMENT (see Validate; request_id reused for another request),
+  // RESOURCE_EXHAUSTED (free vs asked, busy ports skipped), UNAVAILABLE
+  // (store commit failed; nothing granted).
+  absl::StatusOr<LeaseRecord> Acquire(const AcquireParams& params);
+
+  // Like Acquire, but a request the pool cannot serve now waits in a FIFO
+  // queue until the monotonic `deadline` (DEADLINE_EXCEEDED) or CancelWait
+  // (CANCELLED). `done` runs exactly once, possibly before this returns.
+  // Returns a ticket for CancelWait; 0 when `done` already ran.
+  uint64_t AcquireOrWait(AcquireParams params, absl::Duration deadline,
+                         AcquireCallback done);
+  // Completes a queued request with CANCELLED; no-op when it is not queued.
+  void CancelWait(uint64_t ticket);
+
+  // Sets the expiry of a live lease to now + ttl (zero: its own ttl).
+  // NOT_FOUND, INVALID_ARGUMENT (ttl), UNAVAILABLE (store).
+  absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl);
+
+  // Ends a live lease. NOT_FOUND, UNAVAILABLE (store; the lease stays).
+  absl::Status Release(absl::string_view id);
+
+  // NOT_FOUND unless the lease is live.
+  absl::StatusOr<LeaseRecord> Get(absl::string_view id);
+
+  // Live and draining leases whose owner contains every entry of `filter`,
+  // by base port.
+  std::vector<LeaseRecord> List(const Metadata& filter);
+
+  // A Hold stream attached to the lease: it no longer expires from a lost
+  // holder. NOT_FOUND unless live.
+  absl::StatusOr<LeaseRecord> AttachHolder(absl::string_view id);
+  // A Hold stream ended. When the last one goes, the lease is released
+  // after hold_grace unless a holder attaches again.
+  void DetachHolder(absl::string_view id);
+
+  // The pool's view of a port.
+  PortView ViewPort(Port port);
+
+  PoolStats Stats();
+
+  // Housekeeping: expires leases, reclaims leases whose holders are gone,
+  // re-probes draining ports, ends cool-downs and busy back-offs, serves and
+  // times out waiters. Call it periodically (the server: every 100 ms).
+  void Tick();
+
+  // When Tick next has work to do, at the latest (monotonic).
+  absl::Duration NextTickDue();
+
+ private:
+  struct Entry {
+    LeaseRecord record;
+    absl::Duration deadline;  // monotonic expiry
+    int holders = 0;
+    absl::Duration grace_deadline = absl::InfiniteDuration();
+    absl::Duration next_probe = absl::ZeroDuration();  // draining only
+  };
+  struct Waiter {
+    uint64_t ticket;
+    AcquireParams params;
+    absl::Duration deadline;
+    AcquireCallback done;
+  };
+  struct Timed {
+    absl::Duration until;
+    Port first;
+    uint32_t count;
+  };
+  using Completion = std::pair<AcquireCallback, absl::StatusOr<LeaseRecord>>;
+
+  LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
+               PortProber* prober);
+  absl::Status Load();
+
+  absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration EffectiveTtl(absl::Duration requested) const;
+  void Housekeep(std::vector<Completion>* done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a lease: draining when its ports are still bound, else deleted and
+  // its ports quarantined. False when the store refused (the lease stays).
+  bool EndLease(const std::string& id, LeaseEvent::Type why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreeToQuarantine(Port first, uint32_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(Port first, uint32_t count, PortView::State state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ServeWaiters(std::vector<Completion>* done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Index(Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Entry* FindLive(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
+            std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void Complete(std::vector<Completion>* done);
+
+  const LeaseManagerOptions options_;
+  Clock* const clock_;
+  LeaseStore* const store_;
+  PortProber* const prober_;
+
+  absl::Mutex mu_;
+  PortAllocator allocator_ ABSL_GUARDED_BY(mu_);
+  std::vector<PortView::State> state_ ABSL_GUARDED_BY(mu_);  // by port
+  uint32_t count_[7] ABSL_GUARDED_BY(mu_) = {};               // by state
+  absl::flat_hash_map<std::string, Entry> leases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> by_request_id_
+      ABSL_GUARDED_BY(mu_);
+  std::map<Port, std::string> by_base_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<absl::Duration, std::string>> expiry_
+      ABSL_GUARDED_BY(mu_);  // live leases by deadline
+  std::set<std::pair<absl::Duration, std::string>> grace_
+      ABSL_GUARDED_BY(mu_);  // leases whose last holder left
+  std::deque<Timed> quarantine_ ABSL_GUARDED_BY(mu_);
+  std::deque<Timed> backoff_ ABSL_GUARDED_BY(mu_);
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
+  uint32_t live_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
