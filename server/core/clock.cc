@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "absl/time/clock.h"
+
 namespace portlease {
 
 absl::Time RealClock::Now() { return absl::Now(); }

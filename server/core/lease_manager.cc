@@ -1,1 +1,750 @@
-// Implementation pending.
+#include "server/core/lease_manager.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace portlease {
+namespace {
+
+using State = PortView::State;
+
+std::string RandomLeaseId() {
+  char bytes[16];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) std::abort();  // No entropy: never hand out guessable ids.
+    got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
+}
+
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  if (name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
+  const uint32_t count =
+      params.names.empty() ? params.count
+                           : static_cast<uint32_t>(params.names.size());
+  return lease.names == params.names && lease.count == count &&
+         lease.udp == params.udp;
+}
+
+std::string Ports(const LeaseRecord& lease) {
+  return lease.count == 1 ? absl::StrCat(lease.base)
+                          : absl::StrCat(lease.base, "-", lease.last());
+}
+
+}  // namespace
+
+const char* LeaseEventName(LeaseEvent::Type type) {
+  switch (type) {
+    case LeaseEvent::Type::kGranted: return "grant";
+    case LeaseEvent::Type::kRenewed: return "renew";
+    case LeaseEvent::Type::kReleased: return "release";
+    case LeaseEvent::Type::kExpired: return "expire";
+    case LeaseEvent::Type::kHolderLost: return "reclaim";
+    case LeaseEvent::Type::kDraining: return "draining";
+    case LeaseEvent::Type::kDrained: return "drained";
+    case LeaseEvent::Type::kForeignBusy: return "foreign-busy";
+    case LeaseEvent::Type::kStoreError: return "store-error";
+  }
+  return "unknown";
+}
+
+const char* PortStateName(PortView::State state) {
+  switch (state) {
+    case State::kOutsidePool: return "outside-pool";
+    case State::kExcluded: return "excluded";
+    case State::kFree: return "free";
+    case State::kLeased: return "leased";
+    case State::kQuarantined: return "quarantined";
+    case State::kBusy: return "busy";
+    case State::kDraining: return "draining";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
+    LeaseManagerOptions options, Clock* clock, LeaseStore* store,
+    PortProber* prober) {
+  if (options.pool.empty()) {
+    return absl::InvalidArgumentError("the port pool is empty");
+  }
+  if (options.min_ttl <= absl::ZeroDuration() ||
+      options.max_ttl < options.min_ttl ||
+      options.default_ttl < options.min_ttl ||
+      options.default_ttl > options.max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TTL bounds must satisfy 0 < min (", absl::FormatDuration(options.min_ttl),
+        ") <= default (", absl::FormatDuration(options.default_ttl),
+        ") <= max (", absl::FormatDuration(options.max_ttl), ")"));
+  }
+  if (options.max_ports_per_lease == 0 || options.max_probes_per_request == 0) {
+    return absl::InvalidArgumentError(
+        "max_ports_per_lease and max_probes_per_request must be positive");
+  }
+  if (!options.new_id) options.new_id = RandomLeaseId;
+  std::unique_ptr<LeaseManager> manager(
+      new LeaseManager(std::move(options), clock, store, prober));
+  absl::Status loaded = manager->Load();
+  if (!loaded.ok()) return loaded;
+  return manager;
+}
+
+namespace {
+std::vector<Port> WithM2Defaults(std::vector<Port> exclude) {
+  exclude.insert(exclude.end(), std::begin(kM2DefaultPorts),
+                 std::end(kM2DefaultPorts));
+  return exclude;
+}
+}  // namespace
+
+LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
+                           LeaseStore* store, PortProber* prober)
+    : options_(std::move(options)),
+      clock_(clock),
+      store_(store),
+      prober_(prober),
+      allocator_(options_.pool, WithM2Defaults(options_.exclude)),
+      state_(65536, State::kOutsidePool),
+      resting_(65536, State::kOutsidePool) {
+  for (const PortRange& r : options_.pool) {
+    for (uint32_t p = r.lo; p <= r.hi; ++p) resting_[p] = State::kExcluded;
+  }
+  for (uint32_t p = 0; p < 65536; ++p) {
+    if (allocator_.InPool(static_cast<Port>(p))) resting_[p] = State::kFree;
+    state_[p] = resting_[p];
+    count_[static_cast<int>(state_[p])]++;
+  }
+}
+
+LeaseManager::~LeaseManager() {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&mu_);
+    for (Waiter& w : waiters_) {
+      done.emplace_back(std::move(w.done),
+                        absl::UnavailableError("the lease server is shutting down"));
+    }
+    waiters_.clear();
+  }
+  Complete(&done);
+}
+
+absl::Status LeaseManager::Load() {
+  absl::StatusOr<std::vector<LeaseRecord>> stored = store_->LoadAll();
+  if (!stored.ok()) return stored.status();
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  const absl::Duration mono = clock_->Monotonic();
+  for (LeaseRecord& record : *stored) {
+    if (record.count == 0 || uint32_t{record.base} + record.count > 65536 ||
+        record.base == 0 || leases_.contains(record.id)) {
+      return absl::DataLossError(absl::StrCat(
+          "stored lease ", record.IdPrefix(), " is malformed (ports ",
+          Ports(record), ")"));
+    }
+    for (uint32_t p = record.base; p <= record.last(); ++p) {
+      if (state_[p] == State::kLeased || state_[p] == State::kDraining) {
+        return absl::DataLossError(absl::StrCat(
+            "stored leases overlap on port ", p, " (lease ", record.IdPrefix(),
+            "); the database is inconsistent"));
+      }
+    }
+    Entry entry;
+    if (record.state == LeaseState::kLive && record.expires_at > now) {
+      entry.deadline = mono + std::min(record.expires_at - now, options_.max_ttl);
+      SetState(record.base, record.count, State::kLeased);
+      ++live_;
+    } else {
+      // Expired while the server was down, or draining: free its ports only
+      // once a probe says nobody uses them.
+      record.state = LeaseState::kDraining;
+      entry.next_probe = mono;
+      SetState(record.base, record.count, State::kDraining);
+    }
+    entry.record = std::move(record);
+    const std::string id = entry.record.id;
+    Entry& stored_entry = leases_[id] = std::move(entry);
+    Index(&stored_entry);
+  }
+  return absl::OkStatus();
+}
+
+void LeaseManager::Index(Entry* entry) {
+  const LeaseRecord& r = entry->record;
+  by_base_[r.base] = r.id;
+  if (r.state == LeaseState::kLive) {
+    expiry_.emplace(entry->deadline, r.id);
+    if (!r.request_id.empty()) by_request_id_[r.request_id] = r.id;
+  } else {
+    drain_queue_.emplace(entry->next_probe, r.id);
+  }
+}
+
+void LeaseManager::Unindex(const Entry& entry) {
+  const LeaseRecord& r = entry.record;
+  by_base_.erase(r.base);
+  expiry_.erase({entry.deadline, r.id});
+  grace_.erase({entry.grace_deadline, r.id});
+  drain_queue_.erase({entry.next_probe, r.id});
+  auto it = by_request_id_.find(r.request_id);
+  if (it != by_request_id_.end() && it->second == r.id) by_request_id_.erase(it);
+}
+
+void LeaseManager::SetState(Port first, uint32_t count, State state) {
+  for (uint32_t p = first; p < uint32_t{first} + count; ++p) {
+    State target = state == State::kFree ? resting_[p] : state;
+    count_[static_cast<int>(state_[p])]--;
+    count_[static_cast<int>(target)]++;
+    state_[p] = target;
+  }
+  allocator_.Set(first, count, state == State::kFree);
+  if (state == State::kFree) serve_pending_ = true;
+}
+
+void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
+                        Port port, std::string detail) {
+  if (!options_.on_event) return;
+  LeaseEvent event{type, std::nullopt, port, std::move(detail)};
+  if (lease != nullptr) event.lease = *lease;
+  options_.on_event(event);
+}
+
+void LeaseManager::Complete(std::vector<Completion>* done) {
+  for (Completion& c : *done) std::move(c.first)(std::move(c.second));
+  done->clear();
+}
+
+absl::Duration LeaseManager::EffectiveTtl(absl::Duration requested) const {
+  return requested == absl::ZeroDuration() ? options_.default_ttl : requested;
+}
+
+absl::Status LeaseManager::Validate(const AcquireParams& params) const {
+  const uint32_t max = options_.max_ports_per_lease;
+  if (!params.names.empty() && params.count != 0) {
+    return absl::InvalidArgumentError(
+        "set either names or count, not both (count is implied by names)");
+  }
+  if (params.names.empty() && params.count == 0) {
+    return absl::InvalidArgumentError(
+        "ask for ports: set names (e.g. redis,worker) or a count of at least 1");
+  }
+  if (params.names.size() > max || params.count > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "asked for ", std::max<size_t>(params.names.size(), params.count),
+        " ports; one lease holds at most ", max));
+  }
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const std::string& name : params.names) {
+    if (!ValidName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad port name '", absl::CHexEscape(name.substr(0, 64)),
+          "': use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter"));
+    }
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("port name '", name, "' appears twice"));
+    }
+  }
+  const absl::Duration ttl = params.ttl;
+  if (ttl < absl::ZeroDuration() ||
+      (ttl != absl::ZeroDuration() &&
+       (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ttl ", absl::FormatDuration(ttl), " is out of range: use ",
+        absl::FormatDuration(options_.min_ttl), " to ",
+        absl::FormatDuration(options_.max_ttl), ", or leave it unset for ",
+        absl::FormatDuration(options_.default_ttl)));
+  }
+  if (params.owner.size() > options_.max_owner_entries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("owner metadata has ", params.owner.size(),
+                     " entries; at most ", options_.max_owner_entries));
+  }
+  for (const auto& [key, value] : params.owner) {
+    if (key.empty() || key.size() > options_.max_owner_key_bytes ||
+        value.size() > options_.max_owner_value_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "owner metadata entry '", absl::CHexEscape(key.substr(0, 64)),
+          "' is empty or too long: keys 1-", options_.max_owner_key_bytes,
+          " bytes, values up to ", options_.max_owner_value_bytes, " bytes"));
+    }
+  }
+  if (params.request_id.size() > options_.max_request_id_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request_id is ", params.request_id.size(), " bytes; at most ",
+        options_.max_request_id_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
+  std::vector<Completion> done;
+  absl::StatusOr<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    result = AcquireLocked(params);
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
+    const AcquireParams& params) {
+  absl::Status valid = Validate(params);
+  if (!valid.ok()) return valid;
+  if (!params.request_id.empty()) {
+    auto it = by_request_id_.find(params.request_id);
+    if (it != by_request_id_.end()) {
+      const LeaseRecord& existing = leases_.at(it->second).record;
+      if (!SameRequest(existing, params)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "request_id '", absl::CHexEscape(params.request_id),
+            "' was already used for a different request"));
+      }
+      return existing;
+    }
+  }
+  const uint32_t count = params.names.empty()
+                             ? params.count
+                             : static_cast<uint32_t>(params.names.size());
+  uint32_t skipped = 0;
+  for (uint32_t attempt = 0; attempt < options_.max_probes_per_request;
+       ++attempt) {
+    std::optional<Port> base = allocator_.Find(count);
+    if (!base) break;
+    std::vector<Port> busy = prober_->Busy(*base, count, params.udp);
+    if (!busy.empty()) {
+      for (Port p : busy) {
+        if (p < *base || p >= uint32_t{*base} + count) continue;
+        MarkBusy(p);
+        ++skipped;
+      }
+      continue;
+    }
+    LeaseRecord record;
+    do {
+      record.id = options_.new_id();
+    } while (leases_.contains(record.id));
+    record.names = params.names;
+    record.base = *base;
+    record.count = count;
+    record.udp = params.udp;
+    record.owner = params.owner;
+    record.request_id = params.request_id;
+    record.ttl = EffectiveTtl(params.ttl);
+    record.created_at = clock_->Now();
+    record.expires_at = record.created_at + record.ttl;
+    record.state = LeaseState::kLive;
+    absl::Status committed = store_->Put(record);
+    if (!committed.ok()) {
+      Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
+      return absl::UnavailableError(absl::StrCat(
+          "cannot commit the lease to the store, nothing was granted: ",
+          committed.message()));
+    }
+    SetState(record.base, count, State::kLeased);
+    allocator_.AdvanceCursor(record.last());
+    Entry& entry = leases_[record.id];
+    entry.record = std::move(record);
+    entry.deadline = clock_->Monotonic() + entry.record.ttl;
+    Index(&entry);
+    ++live_;
+    Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "");
+    return entry.record;
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the pool cannot serve ", count, " contiguous port", count == 1 ? "" : "s",
+      ": ", allocator_.available(), " of ", allocator_.pool_size(),
+      " free (largest free block ", allocator_.largest_block(), "), ",
+      count_[static_cast<int>(State::kQuarantined)], " cooling down, ",
+      count_[static_cast<int>(State::kBusy) ],
+      " bound by other processes", skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
+      "; release leases, ask for fewer ports, or wait"));
+}
+
+uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
+                                     absl::Duration deadline,
+                                     AcquireCallback done) {
+  std::vector<Completion> completions;
+  uint64_t ticket = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&completions);
+    absl::StatusOr<LeaseRecord> result =
+        absl::ResourceExhaustedError("queued behind earlier waiters");
+    absl::Status valid = Validate(params);
+    if (!valid.ok()) {
+      result = valid;
+    } else if (waiters_.empty()) {
+      result = AcquireLocked(params);
+    }
+    if (!absl::IsResourceExhausted(result.status())) {
+      completions.emplace_back(std::move(done), std::move(result));
+    } else if (deadline <= clock_->Monotonic()) {
+      completions.emplace_back(
+          std::move(done), absl::DeadlineExceededError(absl::StrCat(
+                               "gave up waiting for ports: ", result.status().message())));
+    } else if (waiters_.size() >= options_.max_waiters) {
+      completions.emplace_back(
+          std::move(done),
+          absl::ResourceExhaustedError(absl::StrCat(
+              "too many waiting requests (", waiters_.size(),
+              "); the pool is exhausted: ", result.status().message())));
+    } else {
+      ticket = next_ticket_++;
+      waiters_.push_back(Waiter{ticket, std::move(params), deadline, std::move(done)});
+    }
+  }
+  Complete(&completions);
+  return ticket;
+}
+
+void LeaseManager::CancelWait(uint64_t ticket) {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+      if (it->ticket != ticket) continue;
+      done.emplace_back(std::move(it->done),
+                        absl::CancelledError("the request was cancelled while waiting"));
+      waiters_.erase(it);
+      serve_pending_ = true;  // the head may have changed
+      break;
+    }
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+}
+
+void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
+  if (!serve_pending_) return;
+  serve_pending_ = false;
+  const absl::Duration now = clock_->Monotonic();
+  while (!waiters_.empty()) {
+    Waiter& head = waiters_.front();
+    absl::StatusOr<LeaseRecord> result =
+        head.deadline <= now
+            ? absl::DeadlineExceededError("gave up waiting for ports")
+            : AcquireLocked(head.params);
+    if (absl::IsResourceExhausted(result.status())) break;
+    done->emplace_back(std::move(head.done), std::move(result));
+    waiters_.pop_front();
+  }
+}
+
+LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id) {
+  auto it = leases_.find(id);
+  if (it == leases_.end() || it->second.record.state != LeaseState::kLive) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+namespace {
+absl::Status LeaseNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat(
+      "lease ", absl::CHexEscape(id.substr(0, 8)),
+      "... not found: it was released, expired, reclaimed or never existed"));
+}
+}  // namespace
+
+absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
+                                                absl::Duration ttl) {
+  std::vector<Completion> done;
+  absl::StatusOr<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    Entry* entry = FindLive(id);
+    if (entry == nullptr) {
+      result = LeaseNotFound(id);
+    } else if (ttl < absl::ZeroDuration() ||
+               (ttl != absl::ZeroDuration() &&
+                (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
+      result = absl::InvalidArgumentError(absl::StrCat(
+          "ttl ", absl::FormatDuration(ttl), " is out of range: use ",
+          absl::FormatDuration(options_.min_ttl), " to ",
+          absl::FormatDuration(options_.max_ttl)));
+    } else {
+      LeaseRecord renewed = entry->record;
+      if (ttl != absl::ZeroDuration()) renewed.ttl = ttl;
+      renewed.expires_at = clock_->Now() + renewed.ttl;
+      absl::Status committed = store_->Put(renewed);
+      if (!committed.ok()) {
+        Emit(LeaseEvent::Type::kStoreError, &renewed, 0, committed.ToString());
+        result = absl::UnavailableError(absl::StrCat(
+            "cannot commit the renewal to the store: ", committed.message()));
+      } else {
+        expiry_.erase({entry->deadline, entry->record.id});
+        entry->deadline = clock_->Monotonic() + renewed.ttl;
+        entry->record = std::move(renewed);
+        expiry_.emplace(entry->deadline, entry->record.id);
+        Emit(LeaseEvent::Type::kRenewed, &entry->record, 0, "");
+        result = entry->record;
+      }
+    }
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::Status LeaseManager::Release(absl::string_view id) {
+  std::vector<Completion> done;
+  absl::Status result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    Entry* entry = FindLive(id);
+    if (entry == nullptr) {
+      result = LeaseNotFound(id);
+    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased)) {
+      result = absl::UnavailableError(
+          "cannot commit the release to the store; the lease is still held, retry");
+    }
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id) {
+  std::vector<Completion> done;
+  absl::StatusOr<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    Entry* entry = FindLive(id);
+    result = entry == nullptr ? absl::StatusOr<LeaseRecord>(LeaseNotFound(id))
+                              : entry->record;
+  }
+  Complete(&done);
+  return result;
+}
+
+std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
+  std::vector<Completion> done;
+  std::vector<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    for (const auto& [base, id] : by_base_) {
+      const LeaseRecord& r = leases_.at(id).record;
+      const bool match = std::all_of(
+          filter.begin(), filter.end(), [&r](const auto& kv) {
+            auto it = r.owner.find(kv.first);
+            return it != r.owner.end() && it->second == kv.second;
+          });
+      if (match) result.push_back(r);
+    }
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id) {
+  absl::MutexLock lock(&mu_);
+  Entry* entry = FindLive(id);
+  if (entry == nullptr) return LeaseNotFound(id);
+  ++entry->holders;
+  grace_.erase({entry->grace_deadline, entry->record.id});
+  entry->grace_deadline = absl::InfiniteDuration();
+  return entry->record;
+}
+
+void LeaseManager::DetachHolder(absl::string_view id) {
+  absl::MutexLock lock(&mu_);
+  Entry* entry = FindLive(id);
+  if (entry == nullptr || entry->holders == 0) return;
+  if (--entry->holders > 0) return;
+  entry->grace_deadline = clock_->Monotonic() + options_.hold_grace;
+  grace_.emplace(entry->grace_deadline, entry->record.id);
+}
+
+bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why) {
+  Entry& entry = leases_.at(id);
+  LeaseRecord& r = entry.record;
+  std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
+  if (!busy.empty()) {
+    LeaseRecord draining = r;
+    draining.state = LeaseState::kDraining;
+    absl::Status committed = store_->Put(draining);
+    if (!committed.ok()) {
+      Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
+      return false;
+    }
+    Unindex(entry);
+    --live_;
+    r.state = LeaseState::kDraining;
+    entry.holders = 0;
+    entry.grace_deadline = absl::InfiniteDuration();
+    entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+    Index(&entry);
+    SetState(r.base, r.count, State::kDraining);
+    Emit(why, &r, 0, "");
+    Emit(LeaseEvent::Type::kDraining, &r, busy.front(),
+         absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
+    return true;
+  }
+  absl::Status committed = store_->Delete(id);
+  if (!committed.ok()) {
+    Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
+    return false;
+  }
+  Unindex(entry);
+  if (r.state == LeaseState::kLive) --live_;
+  Emit(why, &r, 0, "");
+  FreeToQuarantine(r.base, r.count);
+  leases_.erase(id);
+  return true;
+}
+
+void LeaseManager::ProbeDraining(const std::string& id) {
+  Entry& entry = leases_.at(id);
+  const LeaseRecord& r = entry.record;
+  drain_queue_.erase({entry.next_probe, id});
+  std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
+  absl::Status deleted = busy.empty() ? store_->Delete(id) : absl::OkStatus();
+  if (!busy.empty() || !deleted.ok()) {
+    if (!deleted.ok()) Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted.ToString());
+    entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+    drain_queue_.emplace(entry.next_probe, id);
+    return;
+  }
+  Unindex(entry);
+  Emit(LeaseEvent::Type::kDrained, &r, 0, "");
+  FreeToQuarantine(r.base, r.count);
+  leases_.erase(id);
+}
+
+void LeaseManager::FreeToQuarantine(Port first, uint32_t count) {
+  if (options_.cooldown <= absl::ZeroDuration()) {
+    SetState(first, count, State::kFree);
+    return;
+  }
+  SetState(first, count, State::kQuarantined);
+  quarantine_.push_back({clock_->Monotonic() + options_.cooldown, first, count});
+}
+
+void LeaseManager::MarkBusy(Port port) {
+  if (state_[port] != State::kFree) return;
+  SetState(port, 1, State::kBusy);
+  backoff_.push_back({clock_->Monotonic() + options_.busy_backoff, port, 1});
+  Emit(LeaseEvent::Type::kForeignBusy, nullptr, port,
+       "bound by another process; skipped");
+}
+
+void LeaseManager::Housekeep(std::vector<Completion>* done) {
+  const absl::Duration now = clock_->Monotonic();
+  while (!expiry_.empty() && expiry_.begin()->first <= now) {
+    if (!EndLease(expiry_.begin()->second, LeaseEvent::Type::kExpired)) break;
+  }
+  while (!grace_.empty() && grace_.begin()->first <= now) {
+    if (!EndLease(grace_.begin()->second, LeaseEvent::Type::kHolderLost)) break;
+  }
+  // Each draining lease is probed at most once per pass.
+  std::vector<std::string> due;
+  for (auto it = drain_queue_.begin();
+       it != drain_queue_.end() && it->first <= now; ++it) {
+    due.push_back(it->second);
+  }
+  for (const std::string& id : due) ProbeDraining(id);
+  for (std::deque<Timed>* timed : {&quarantine_, &backoff_}) {
+    while (!timed->empty() && timed->front().until <= now) {
+      const Timed t = timed->front();
+      timed->pop_front();
+      const State expected =
+          timed == &quarantine_ ? State::kQuarantined : State::kBusy;
+      for (uint32_t p = t.first; p < uint32_t{t.first} + t.count; ++p) {
+        if (state_[p] == expected) SetState(static_cast<Port>(p), 1, State::kFree);
+      }
+    }
+  }
+  ServeWaiters(done);
+}
+
+void LeaseManager::Tick() {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    const absl::Duration now = clock_->Monotonic();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->deadline > now) {
+        ++it;
+        continue;
+      }
+      done.emplace_back(std::move(it->done),
+                        absl::DeadlineExceededError("gave up waiting for ports"));
+      it = waiters_.erase(it);
+      serve_pending_ = true;
+    }
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+}
+
+absl::Duration LeaseManager::NextTickDue() {
+  absl::MutexLock lock(&mu_);
+  absl::Duration due = absl::InfiniteDuration();
+  for (const auto* set : {&expiry_, &grace_, &drain_queue_}) {
+    if (!set->empty()) due = std::min(due, set->begin()->first);
+  }
+  for (const std::deque<Timed>* timed : {&quarantine_, &backoff_}) {
+    if (!timed->empty()) due = std::min(due, timed->front().until);
+  }
+  for (const Waiter& w : waiters_) due = std::min(due, w.deadline);
+  return due;
+}
+
+PortView LeaseManager::ViewPort(Port port) {
+  absl::MutexLock lock(&mu_);
+  PortView view;
+  view.state = state_[port];
+  auto it = by_base_.upper_bound(port);
+  if (it != by_base_.begin()) {
+    --it;
+    const LeaseRecord& r = leases_.at(it->second).record;
+    if (port <= r.last()) view.lease = r;
+  }
+  return view;
+}
+
+PoolStats LeaseManager::Stats() {
+  absl::MutexLock lock(&mu_);
+  PoolStats s;
+  s.pool_size = allocator_.pool_size();
+  s.free = allocator_.available();
+  s.leased = count_[static_cast<int>(State::kLeased)];
+  s.quarantined = count_[static_cast<int>(State::kQuarantined)];
+  s.draining = count_[static_cast<int>(State::kDraining)];
+  s.busy = count_[static_cast<int>(State::kBusy)];
+  s.largest_free_block = allocator_.largest_block();
+  s.live_leases = live_;
+  s.draining_leases = static_cast<uint32_t>(leases_.size()) - live_;
+  s.waiters = static_cast<uint32_t>(waiters_.size());
+  return s;
+}
+
+}  // namespace portlease

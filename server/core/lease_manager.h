@@ -242,8 +242,9 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a lease: draining when its ports are still bound, else deleted and
   // its ports quarantined. False when the store refused (the lease stays).
-  bool EndLease(const std::string& id, LeaseEvent::Type why)
+  bool EndLease(std::string id, LeaseEvent::Type why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -275,6 +276,10 @@ class LeaseManager {
       ABSL_GUARDED_BY(mu_);  // live leases by deadline
   std::set<std::pair<absl::Duration, std::string>> grace_
       ABSL_GUARDED_BY(mu_);  // leases whose last holder left
+  std::set<std::pair<absl::Duration, std::string>> drain_queue_
+      ABSL_GUARDED_BY(mu_);  // draining leases by next probe
+  std::vector<PortView::State> resting_;  // by port: state when unleased
+  bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Timed> quarantine_ ABSL_GUARDED_BY(mu_);
   std::deque<Timed> backoff_ ABSL_GUARDED_BY(mu_);
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);

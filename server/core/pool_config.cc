@@ -1,1 +1,146 @@
-// Implementation pending.
+#include "server/core/pool_config.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace portlease {
+namespace {
+
+absl::StatusOr<Port> ParsePort(absl::string_view text) {
+  uint32_t value = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &value) ||
+      value == 0 || value > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a port number (1-65535)"));
+  }
+  return static_cast<Port>(value);
+}
+
+absl::StatusOr<PortRange> ParseRange(absl::string_view text) {
+  std::vector<absl::string_view> ends = absl::StrSplit(text, '-');
+  if (ends.size() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a port range (LO-HI)"));
+  }
+  absl::StatusOr<Port> lo = ParsePort(ends[0]);
+  if (!lo.ok()) return lo.status();
+  absl::StatusOr<Port> hi = ends.size() == 2 ? ParsePort(ends[1]) : lo;
+  if (!hi.ok()) return hi.status();
+  if (*hi < *lo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port range '", text, "' ends before it starts"));
+  }
+  return PortRange{*lo, *hi};
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PortRange>> ParsePortRanges(absl::string_view text) {
+  std::vector<PortRange> ranges;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<PortRange> range = ParseRange(part);
+    if (!range.ok()) return range.status();
+    ranges.push_back(*range);
+  }
+  if (ranges.empty()) {
+    return absl::InvalidArgumentError("empty port range list; expected LO-HI[,LO-HI...]");
+  }
+  return ranges;
+}
+
+absl::StatusOr<std::vector<Port>> ParsePortList(absl::string_view text) {
+  std::vector<Port> ports;
+  if (absl::StripAsciiWhitespace(text).empty()) return ports;
+  absl::StatusOr<std::vector<PortRange>> ranges = ParsePortRanges(text);
+  if (!ranges.ok()) return ranges.status();
+  for (const PortRange& r : *ranges) {
+    for (uint32_t p = r.lo; p <= r.hi; ++p) ports.push_back(static_cast<Port>(p));
+  }
+  return ports;
+}
+
+std::string FormatPortRanges(const std::vector<PortRange>& ranges) {
+  return absl::StrJoin(ranges, ",", [](std::string* out, const PortRange& r) {
+    if (r.lo == r.hi) {
+      absl::StrAppend(out, r.lo);
+    } else {
+      absl::StrAppend(out, r.lo, "-", r.hi);
+    }
+  });
+}
+
+absl::StatusOr<PortRange> ParseEphemeralRange(absl::string_view text) {
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+  uint32_t lo = 0, hi = 0;
+  if (fields.size() != 2 || !absl::SimpleAtoi(fields[0], &lo) ||
+      !absl::SimpleAtoi(fields[1], &hi) || lo == 0 || hi > 65535 || hi < lo) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot parse the ephemeral port range '", absl::StripAsciiWhitespace(text),
+        "' (expected 'LO HI' as in /proc/sys/net/ipv4/ip_local_port_range)"));
+  }
+  return PortRange{static_cast<Port>(lo), static_cast<Port>(hi)};
+}
+
+absl::StatusOr<std::vector<PortRange>> FitPool(std::vector<PortRange> pool,
+                                               PortRange ephemeral,
+                                               EphemeralPolicy policy) {
+  std::sort(pool.begin(), pool.end(),
+            [](const PortRange& a, const PortRange& b) { return a.lo < b.lo; });
+  for (size_t i = 1; i < pool.size(); ++i) {
+    if (pool[i].lo <= pool[i - 1].hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool ranges ", FormatPortRanges({pool[i - 1]}), " and ",
+          FormatPortRanges({pool[i]}), " overlap"));
+    }
+  }
+  std::vector<PortRange> fitted;
+  for (const PortRange& r : pool) {
+    const bool overlaps = r.lo <= ephemeral.hi && ephemeral.lo <= r.hi;
+    if (!overlaps || policy == EphemeralPolicy::kAllow) {
+      fitted.push_back(r);
+      continue;
+    }
+    if (policy == EphemeralPolicy::kRefuse) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool range ", FormatPortRanges({r}),
+          " overlaps the kernel's ephemeral port range ",
+          FormatPortRanges({ephemeral}),
+          " (/proc/sys/net/ipv4/ip_local_port_range), where outgoing "
+          "connections take ports at random; choose a pool outside it, or "
+          "pass --ephemeral=trim to cut the overlap out"));
+    }
+    if (r.lo < ephemeral.lo) {
+      fitted.push_back({r.lo, static_cast<Port>(ephemeral.lo - 1)});
+    }
+    if (r.hi > ephemeral.hi) {
+      fitted.push_back({static_cast<Port>(ephemeral.hi + 1), r.hi});
+    }
+  }
+  // Merge ranges that touch.
+  std::vector<PortRange> merged;
+  for (const PortRange& r : fitted) {
+    if (!merged.empty() && uint32_t{merged.back().hi} + 1 == r.lo) {
+      merged.back().hi = r.hi;
+    } else {
+      merged.push_back(r);
+    }
+  }
+  if (merged.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no port left in the pool after removing the ephemeral range ",
+        FormatPortRanges({ephemeral}), "; choose a pool outside it"));
+  }
+  return merged;
+}
+
+}  // namespace portlease

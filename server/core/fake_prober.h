@@ -1,0 +1,47 @@
+// FakeProber: a PortProber whose busy ports a test sets by hand.
+#ifndef PORTLEASE_SERVER_CORE_FAKE_PROBER_H_
+#define PORTLEASE_SERVER_CORE_FAKE_PROBER_H_
+
+#include <set>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "server/core/port_prober.h"
+
+namespace portlease {
+
+// Thread-safe. Counts Busy() calls so tests can check probing is bounded.
+class FakeProber : public PortProber {
+ public:
+  void SetBusy(Port port, bool busy) {
+    absl::MutexLock l(&mu_);
+    if (busy) {
+      busy_.insert(port);
+    } else {
+      busy_.erase(port);
+    }
+  }
+  int calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+  std::vector<Port> Busy(Port first, uint32_t count, bool udp) override {
+    absl::MutexLock l(&mu_);
+    ++calls_;
+    std::vector<Port> out;
+    for (auto it = busy_.lower_bound(first);
+         it != busy_.end() && *it < uint32_t{first} + count; ++it) {
+      out.push_back(*it);
+    }
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::set<Port> busy_ ABSL_GUARDED_BY(mu_);
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_CORE_FAKE_PROBER_H_
