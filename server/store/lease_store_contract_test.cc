@@ -1,0 +1,269 @@
+// The LeaseStore contract, run against every implementation so that they
+// can't drift apart. For the SQLite store, "reopen" closes the database and
+// opens the same file again, as a restarted server would.
+#include <functional>
+#include <ostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/lease.h"
+#include "server/core/lease_store.h"
+#include "server/store/memory_lease_store.h"
+#include "server/store/scoped_temp_dir.h"
+#include "server/store/sqlite_lease_store.h"
+#include "server/store/test_leases.h"
+
+namespace portlease {
+namespace {
+
+using ::testing::IsEmpty;
+
+// Owns one store under test.
+class StoreHarness {
+ public:
+  virtual ~StoreHarness() = default;
+  virtual LeaseStore& store() = 0;
+  // Makes the store forget everything but what it persisted.
+  virtual void Reopen() = 0;
+};
+
+class MemoryHarness : public StoreHarness {
+ public:
+  LeaseStore& store() override { return store_; }
+  // Memory is all there is: nothing to reopen.
+  void Reopen() override {}
+
+ private:
+  MemoryLeaseStore store_;
+};
+
+class SqliteHarness : public StoreHarness {
+ public:
+  explicit SqliteHarness(SqliteOptions options) : options_(options) {
+    Reopen();
+  }
+  LeaseStore& store() override { return *store_; }
+  void Reopen() override {
+    store_.reset();  // Close first: the database is locked while open.
+    absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
+        SqliteLeaseStore::Open(dir_.File("leases.db"), options_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+ private:
+  ScopedTempDir dir_;
+  SqliteOptions options_;
+  std::unique_ptr<SqliteLeaseStore> store_;
+};
+
+struct StoreKind {
+  std::string name;
+  std::function<std::unique_ptr<StoreHarness>()> make;
+};
+void PrintTo(const StoreKind& kind, std::ostream* os) { *os << kind.name; }
+
+class LeaseStoreContractTest : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override { harness_ = GetParam().make(); }
+
+  LeaseStore& store() { return harness_->store(); }
+  void Reopen() { harness_->Reopen(); }
+  std::vector<LeaseRecord> Load() {
+    absl::StatusOr<std::vector<LeaseRecord>> all = store().LoadAll();
+    EXPECT_TRUE(all.ok()) << all.status();
+    return all.ok() ? SortedById(*std::move(all)) : std::vector<LeaseRecord>{};
+  }
+
+  std::unique_ptr<StoreHarness> harness_;
+};
+
+TEST_P(LeaseStoreContractTest, NewStoreIsEmpty) {
+  EXPECT_THAT(Load(), IsEmpty());
+  Reopen();
+  EXPECT_THAT(Load(), IsEmpty());
+}
+
+TEST_P(LeaseStoreContractTest, RoundTripsEveryField) {
+  LeaseRecord lease;
+  lease.id = "0123456789abcdef0123456789abcdef";
+  lease.names = {"redis", "wörker-σ", "", "with space", "tab\tnew\nline"};
+  lease.base = 65531;
+  lease.count = 5;
+  lease.udp = true;
+  lease.owner = {
+      {"user", "zoë"},
+      {"command", "make -j8 test\n--flag=\"quoted\"\r\n"},
+      {std::string("nul\0key", 7), std::string("a\0b\0\0c", 6)},
+      {"", "empty key"},
+      {"empty value", ""},
+      {"emoji", "\xF0\x9F\x9A\x80"},
+      {"invalid utf8", "\xff\xfe\x80"},
+  };
+  lease.request_id = std::string("req\0\n\xff", 6);
+  lease.created_at = absl::FromUnixMicros(1700000000123456);
+  lease.expires_at = absl::FromUnixMicros(1700000060123456);
+  lease.ttl = absl::Microseconds(60000001);
+  lease.state = LeaseState::kDraining;
+  ASSERT_TRUE(store().Put(lease).ok());
+
+  EXPECT_THAT(Load(), ::testing::ElementsAre(lease));
+  Reopen();
+  EXPECT_THAT(Load(), ::testing::ElementsAre(lease));
+}
+
+TEST_P(LeaseStoreContractTest, RoundTripsDefaultsAndInfiniteTimes) {
+  LeaseRecord defaults;
+  defaults.id = "00000000000000000000000000000001";
+  LeaseRecord infinite = TestLease(2);
+  infinite.created_at = absl::UnixEpoch();
+  infinite.expires_at = absl::InfiniteFuture();
+  infinite.ttl = absl::InfiniteDuration();
+  LeaseRecord before_epoch = TestLease(3);
+  before_epoch.created_at = absl::FromUnixMicros(-1234567);
+  before_epoch.expires_at = absl::InfinitePast();
+  before_epoch.ttl = absl::ZeroDuration();
+  before_epoch.base = 0;
+  before_epoch.count = 0;
+  before_epoch.names.clear();
+  before_epoch.owner.clear();
+  for (const LeaseRecord& lease : {defaults, infinite, before_epoch}) {
+    ASSERT_TRUE(store().Put(lease).ok());
+  }
+  std::vector<LeaseRecord> want = SortedById({defaults, infinite, before_epoch});
+  EXPECT_EQ(Load(), want);
+  Reopen();
+  EXPECT_EQ(Load(), want);
+}
+
+TEST_P(LeaseStoreContractTest, PutReplacesLeaseWithSameId) {
+  LeaseRecord lease = TestLease(1);
+  ASSERT_TRUE(store().Put(lease).ok());
+  LeaseRecord renewed = lease;
+  renewed.names = {"only"};
+  renewed.count = 1;
+  renewed.owner = {{"job", "other"}};
+  renewed.expires_at += absl::Seconds(30);
+  renewed.state = LeaseState::kDraining;
+  ASSERT_TRUE(store().Put(renewed).ok());
+  EXPECT_THAT(Load(), ::testing::ElementsAre(renewed));
+  Reopen();
+  EXPECT_THAT(Load(), ::testing::ElementsAre(renewed));
+}
+
+TEST_P(LeaseStoreContractTest, PutSameLeaseTwiceIsIdempotent) {
+  LeaseRecord lease = TestLease(4);
+  ASSERT_TRUE(store().Put(lease).ok());
+  ASSERT_TRUE(store().Put(lease).ok());
+  EXPECT_THAT(Load(), ::testing::ElementsAre(lease));
+}
+
+TEST_P(LeaseStoreContractTest, DeleteRemovesOnlyThatLease) {
+  LeaseRecord a = TestLease(1), b = TestLease(2), c = TestLease(3);
+  for (const LeaseRecord& lease : {a, b, c}) {
+    ASSERT_TRUE(store().Put(lease).ok());
+  }
+  ASSERT_TRUE(store().Delete(b.id).ok());
+  EXPECT_EQ(Load(), SortedById({a, c}));
+  Reopen();
+  EXPECT_EQ(Load(), SortedById({a, c}));
+}
+
+TEST_P(LeaseStoreContractTest, DeleteUnknownIdIsOk) {
+  EXPECT_TRUE(store().Delete("ffffffffffffffffffffffffffffffff").ok());
+  EXPECT_TRUE(store().Delete("").ok());
+  LeaseRecord lease = TestLease(1);
+  ASSERT_TRUE(store().Put(lease).ok());
+  ASSERT_TRUE(store().Delete(lease.id).ok());
+  EXPECT_TRUE(store().Delete(lease.id).ok());
+  EXPECT_THAT(Load(), IsEmpty());
+}
+
+TEST_P(LeaseStoreContractTest, DeleteThenPutAgain) {
+  LeaseRecord lease = TestLease(1);
+  ASSERT_TRUE(store().Put(lease).ok());
+  ASSERT_TRUE(store().Delete(lease.id).ok());
+  lease.names = {"x", "y"};
+  ASSERT_TRUE(store().Put(lease).ok());
+  Reopen();
+  EXPECT_THAT(Load(), ::testing::ElementsAre(lease));
+}
+
+TEST_P(LeaseStoreContractTest, ManyLeasesSurviveReopen) {
+  constexpr int kLeases = 200;
+  std::vector<LeaseRecord> want;
+  for (int i = 0; i < kLeases; ++i) {
+    LeaseRecord lease = TestLease(i);
+    ASSERT_TRUE(store().Put(lease).ok()) << i;
+    if (i % 3 == 0) {
+      ASSERT_TRUE(store().Delete(lease.id).ok()) << i;
+    } else {
+      want.push_back(lease);
+    }
+  }
+  want = SortedById(std::move(want));
+  EXPECT_EQ(Load(), want);
+  Reopen();
+  EXPECT_EQ(Load(), want);
+}
+
+TEST_P(LeaseStoreContractTest, LoadAllReturnsCopies) {
+  LeaseRecord lease = TestLease(1);
+  ASSERT_TRUE(store().Put(lease).ok());
+  std::vector<LeaseRecord> first = Load();
+  ASSERT_EQ(first.size(), 1u);
+  first[0].names.push_back("mutated");
+  EXPECT_THAT(Load(), ::testing::ElementsAre(lease));
+}
+
+TEST_P(LeaseStoreContractTest, ConcurrentCallsAreSafe) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        LeaseRecord lease = TestLease(t * kPerThread + i);
+        EXPECT_TRUE(store().Put(lease).ok());
+        EXPECT_TRUE(store().LoadAll().ok());
+        if (i % 2 == 1) {
+          EXPECT_TRUE(store().Delete(lease.id).ok());
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<LeaseRecord> want;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; i += 2) {
+      want.push_back(TestLease(t * kPerThread + i));
+    }
+  }
+  EXPECT_EQ(Load(), SortedById(want));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllStores, LeaseStoreContractTest,
+    ::testing::Values(
+        StoreKind{"Memory",
+                  [] { return std::make_unique<MemoryHarness>(); }},
+        StoreKind{"SqliteNormal",
+                  [] { return std::make_unique<SqliteHarness>(SqliteOptions{}); }},
+        StoreKind{"SqliteFull",
+                  [] {
+                    SqliteOptions options;
+                    options.synchronous = SqliteOptions::Synchronous::kFull;
+                    return std::make_unique<SqliteHarness>(options);
+                  }}),
+    [](const ::testing::TestParamInfo<StoreKind>& info) {
+      return info.param.name;
+    });
+
+}  // namespace
+}  // namespace portlease

@@ -1,0 +1,357 @@
+#include "server/store/sqlite_lease_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "server/store/sqlite_schema.h"
+
+namespace portlease {
+namespace {
+
+constexpr int64_t kMinInt64 = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+int64_t EncodeTime(absl::Time t) {
+  if (t == absl::InfinitePast()) return kMinInt64;
+  if (t == absl::InfiniteFuture()) return kMaxInt64;
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time DecodeTime(int64_t us) {
+  if (us == kMinInt64) return absl::InfinitePast();
+  if (us == kMaxInt64) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(us);
+}
+
+int64_t EncodeDuration(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return kMaxInt64;
+  if (d == -absl::InfiniteDuration()) return kMinInt64;
+  return absl::ToInt64Microseconds(absl::Floor(d, absl::Microseconds(1)));
+}
+
+absl::Duration DecodeDuration(int64_t us) {
+  if (us == kMaxInt64) return absl::InfiniteDuration();
+  if (us == kMinInt64) return -absl::InfiniteDuration();
+  return absl::Microseconds(us);
+}
+
+// "dir/file" -> "dir"; "file" -> "."; "/file" -> "/".
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status CheckParentDirectory(const std::string& path) {
+  std::string dir = ParentDirectory(path);
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    int err = errno;
+    std::string message = absl::StrCat("directory ", dir, " of database ",
+                                       path, ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    return absl::UnavailableError(message);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " (parent of database ", path, ") isn't a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Adds the database path to a status from a call.
+absl::Status WithPath(const absl::Status& status, const std::string& path) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("database ", path, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
+    const std::string& path, SqliteOptions options) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("empty SQLite database path");
+  }
+  absl::Status dir_ok = CheckParentDirectory(path);
+  if (!dir_ok.ok()) return dir_ok;
+  if (options.read_only && access(path.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("database ", path, " doesn't exist (opening read-only)"));
+  }
+
+  absl::StatusOr<std::unique_ptr<LockFile>> lock =
+      LockFile::Acquire(path + ".lock", absl::StrCat("database ", path));
+  if (!lock.ok()) return lock.status();
+
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  flags |= options.read_only ? SQLITE_OPEN_READONLY
+                             : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3* raw_db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw_db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status =
+        SqliteStatus(raw_db, rc, absl::StrCat("opening database ", path));
+    sqlite3_close_v2(raw_db);
+    return status;
+  }
+  // From here on the store owns the connection and the lock.
+  std::unique_ptr<SqliteLeaseStore> store(
+      new SqliteLeaseStore(path, *std::move(lock), raw_db));
+  sqlite3* db = store->db_.get();
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(
+      db, static_cast<int>(std::min<int64_t>(
+              absl::ToInt64Milliseconds(options.busy_timeout),
+              std::numeric_limits<int>::max())));
+
+  // Nothing is written before the file has passed these checks.
+  absl::StatusOr<int> version = CheckSqliteDatabase(db, path);
+  if (!version.ok()) return version.status();
+
+  if (options.read_only) {
+    if (*version != kSqliteSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", path, " has schema version ", *version, ", not ",
+          kSqliteSchemaVersion, "; open it read-write once to migrate it"));
+    }
+  } else {
+    absl::StatusOr<SqliteStatement> wal =
+        SqliteStatement::Prepare(db, "PRAGMA journal_mode = WAL");
+    if (!wal.ok()) return WithPath(wal.status(), path);
+    absl::StatusOr<bool> row = wal->Step();
+    if (!row.ok()) return WithPath(row.status(), path);
+    std::string mode = *row ? wal->ColumnBytes(0) : "";
+    wal->Reset();
+    if (mode != "wal") {
+      return absl::UnavailableError(absl::StrCat(
+          "database ", path, ": can't switch to WAL mode (got \"", mode,
+          "\")"));
+    }
+    absl::Status migrated = MigrateSqliteSchema(db, path, *version);
+    if (!migrated.ok()) return migrated;
+  }
+  const char* sync = options.synchronous == SqliteOptions::Synchronous::kFull
+                         ? "PRAGMA synchronous = FULL"
+                         : "PRAGMA synchronous = NORMAL";
+  absl::Status synced = SqliteExec(db, sync);
+  if (!synced.ok()) return WithPath(synced, path);
+
+  absl::Status prepared = store->PrepareStatements();
+  if (!prepared.ok()) return WithPath(prepared, path);
+  return store;
+}
+
+SqliteLeaseStore::SqliteLeaseStore(std::string path,
+                                   std::unique_ptr<LockFile> lock, sqlite3* db)
+    : path_(std::move(path)), lock_(std::move(lock)), db_(db) {}
+
+SqliteLeaseStore::~SqliteLeaseStore() = default;
+
+absl::Status SqliteLeaseStore::PrepareStatements() {
+  absl::MutexLock lock(&mu_);
+  struct {
+    SqliteStatement* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&begin_write_, "BEGIN IMMEDIATE"},
+      {&begin_read_, "BEGIN DEFERRED"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&put_lease_,
+       "INSERT OR REPLACE INTO leases (id, base, count, udp, request_id, "
+       "created_at_us, expires_at_us, ttl_us, state) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+      {&delete_lease_, "DELETE FROM leases WHERE id = ?1"},
+      {&delete_names_, "DELETE FROM lease_names WHERE lease_id = ?1"},
+      {&insert_name_,
+       "INSERT INTO lease_names (lease_id, position, name) VALUES (?1, ?2, ?3)"},
+      {&delete_owner_, "DELETE FROM lease_owner WHERE lease_id = ?1"},
+      {&insert_owner_,
+       "INSERT INTO lease_owner (lease_id, key, value) VALUES (?1, ?2, ?3)"},
+      {&select_leases_,
+       "SELECT id, base, count, udp, request_id, created_at_us, "
+       "expires_at_us, ttl_us, state FROM leases"},
+      {&select_names_,
+       "SELECT lease_id, position, name FROM lease_names "
+       "ORDER BY lease_id, position"},
+      {&select_owner_, "SELECT lease_id, key, value FROM lease_owner"},
+  };
+  for (const auto& [stmt, sql] : statements) {
+    absl::StatusOr<SqliteStatement> prepared =
+        SqliteStatement::Prepare(db_.get(), sql);
+    if (!prepared.ok()) return prepared.status();
+    *stmt = *std::move(prepared);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteLeaseStore::InTransaction(
+    SqliteStatement& begin, absl::FunctionRef<absl::Status()> body) {
+  absl::Status status = begin.Run();
+  if (status.ok()) status = body();
+  if (status.ok()) status = commit_.Run();
+  // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+  if (!status.ok() && !sqlite3_get_autocommit(db_.get())) {
+    rollback_.Run().IgnoreError();
+  }
+  return status;
+}
+
+absl::Status SqliteLeaseStore::Put(const LeaseRecord& lease) {
+  absl::MutexLock lock(&mu_);
+  return WithPath(InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                    return PutLocked(lease);
+                  }),
+                  path_);
+}
+
+absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
+  SqliteStatement& put = put_lease_;
+  absl::Status status = put.BindBytes(1, lease.id);
+  if (status.ok()) status = put.BindInt64(2, lease.base);
+  if (status.ok()) status = put.BindInt64(3, lease.count);
+  if (status.ok()) status = put.BindInt64(4, lease.udp ? 1 : 0);
+  if (status.ok()) status = put.BindBytes(5, lease.request_id);
+  if (status.ok()) status = put.BindInt64(6, EncodeTime(lease.created_at));
+  if (status.ok()) status = put.BindInt64(7, EncodeTime(lease.expires_at));
+  if (status.ok()) status = put.BindInt64(8, EncodeDuration(lease.ttl));
+  if (status.ok()) {
+    status = put.BindInt64(9, static_cast<int64_t>(lease.state));
+  }
+  if (status.ok()) status = put.Run();
+  put.Reset();
+
+  for (SqliteStatement* del : {&delete_names_, &delete_owner_}) {
+    if (status.ok()) status = del->BindBytes(1, lease.id);
+    if (status.ok()) status = del->Run();
+    del->Reset();
+  }
+  for (size_t i = 0; status.ok() && i < lease.names.size(); ++i) {
+    ScopedReset reset(insert_name_);
+    status = insert_name_.BindBytes(1, lease.id);
+    if (status.ok()) status = insert_name_.BindInt64(2, static_cast<int64_t>(i));
+    if (status.ok()) status = insert_name_.BindBytes(3, lease.names[i]);
+    if (status.ok()) status = insert_name_.Run();
+  }
+  for (auto it = lease.owner.begin(); status.ok() && it != lease.owner.end();
+       ++it) {
+    ScopedReset reset(insert_owner_);
+    status = insert_owner_.BindBytes(1, lease.id);
+    if (status.ok()) status = insert_owner_.BindBytes(2, it->first);
+    if (status.ok()) status = insert_owner_.BindBytes(3, it->second);
+    if (status.ok()) status = insert_owner_.Run();
+  }
+  return status;
+}
+
+absl::Status SqliteLeaseStore::Delete(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = InTransaction(
+      begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        absl::Status s;
+        for (SqliteStatement* del :
+             {&delete_names_, &delete_owner_, &delete_lease_}) {
+          if (s.ok()) s = del->BindBytes(1, id);
+          if (s.ok()) s = del->Run();
+          del->Reset();
+        }
+        return s;
+      });
+  return WithPath(status, path_);
+}
+
+absl::StatusOr<std::vector<LeaseRecord>> SqliteLeaseStore::LoadAll() {
+  absl::MutexLock lock(&mu_);
+  std::vector<LeaseRecord> out;
+  absl::Status status =
+      InTransaction(begin_read_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return LoadLocked(out);
+      });
+  if (!status.ok()) return WithPath(status, path_);
+  return out;
+}
+
+absl::Status SqliteLeaseStore::LoadLocked(std::vector<LeaseRecord>& out) {
+  // Index into `out` by lease id.
+  absl::flat_hash_map<std::string, size_t> index;
+  auto corrupt = [](absl::string_view id, absl::string_view what) {
+    return absl::DataLossError(absl::StrCat(
+        "lease ", absl::CHexEscape(id.substr(0, 8)), ": ", what));
+  };
+  {
+    ScopedReset reset(select_leases_);
+    for (;;) {
+      absl::StatusOr<bool> row = select_leases_.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      SqliteStatement& s = select_leases_;
+      LeaseRecord lease;
+      lease.id = s.ColumnBytes(0);
+      int64_t base = s.ColumnInt64(1);
+      int64_t count = s.ColumnInt64(2);
+      int64_t udp = s.ColumnInt64(3);
+      int64_t state = s.ColumnInt64(8);
+      if (base < 0 || base > 65535) return corrupt(lease.id, "invalid base");
+      if (count < 0 || count > 65536) return corrupt(lease.id, "invalid count");
+      if (udp != 0 && udp != 1) return corrupt(lease.id, "invalid udp flag");
+      if (state != static_cast<int64_t>(LeaseState::kLive) &&
+          state != static_cast<int64_t>(LeaseState::kDraining)) {
+        return corrupt(lease.id, absl::StrCat("invalid state ", state));
+      }
+      lease.base = static_cast<Port>(base);
+      lease.count = static_cast<uint32_t>(count);
+      lease.udp = udp == 1;
+      lease.request_id = s.ColumnBytes(4);
+      lease.created_at = DecodeTime(s.ColumnInt64(5));
+      lease.expires_at = DecodeTime(s.ColumnInt64(6));
+      lease.ttl = DecodeDuration(s.ColumnInt64(7));
+      lease.state = static_cast<LeaseState>(state);
+      index.emplace(lease.id, out.size());
+      out.push_back(std::move(lease));
+    }
+  }
+  {
+    ScopedReset reset(select_names_);
+    for (;;) {
+      absl::StatusOr<bool> row = select_names_.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      std::string id = select_names_.ColumnBytes(0);
+      auto it = index.find(id);
+      if (it == index.end()) return corrupt(id, "names of a missing lease");
+      std::vector<std::string>& names = out[it->second].names;
+      if (select_names_.ColumnInt64(1) != static_cast<int64_t>(names.size())) {
+        return corrupt(id, "names are not numbered 0..n-1");
+      }
+      names.push_back(select_names_.ColumnBytes(2));
+    }
+  }
+  {
+    ScopedReset reset(select_owner_);
+    for (;;) {
+      absl::StatusOr<bool> row = select_owner_.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      std::string id = select_owner_.ColumnBytes(0);
+      auto it = index.find(id);
+      if (it == index.end()) return corrupt(id, "owner of a missing lease");
+      out[it->second].owner.emplace(select_owner_.ColumnBytes(1),
+                                    select_owner_.ColumnBytes(2));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace portlease

@@ -1,0 +1,150 @@
+// SqliteLeaseStore: the durable LeaseStore, one SQLite database file in WAL
+// mode, owned by one process at a time.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
+//       SqliteLeaseStore::Open("/var/lib/portlease/leases.db", {});
+//   if (!store.ok()) return store.status();
+//   absl::Status put = (*store)->Put(lease);
+//
+// Files: `<path>` (the database), `<path>-wal` and `<path>-shm` (SQLite's
+// write-ahead log and its index, present while open) and `<path>.lock` (an
+// flock(2) taken at Open so that two servers can't share one database; it
+// holds the owner's pid and is left behind after close). The parent directory
+// must already exist.
+//
+// Open never rewrites or recreates a file it can't use: a corrupt file or a
+// file that isn't a portlease database is refused and left byte-for-byte as
+// it was. Schema: see sqlite_schema.h; older schema versions are migrated at
+// Open.
+//
+// Times are stored with microsecond precision (rounded down); the infinite
+// past and future round-trip exactly.
+//
+// Errors of Put/Delete/LoadAll, as the LeaseStore contract says: UNAVAILABLE
+// for failed writes and reads (disk full, I/O error, read-only file or
+// store, database locked by another connection for longer than
+// busy_timeout), with SQLite's message; DATA_LOSS for corruption found while
+// reading; INTERNAL otherwise. Each Put and Delete is one transaction: after
+// a failed call it is rolled back and the store is unchanged.
+//
+// Thread-safe: calls are serialized on one connection.
+#ifndef PORTLEASE_SERVER_STORE_SQLITE_LEASE_STORE_H_
+#define PORTLEASE_SERVER_STORE_SQLITE_LEASE_STORE_H_
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/lease.h"
+#include "server/core/lease_store.h"
+#include "server/store/lock_file.h"
+#include "server/store/sqlite_statement.h"
+
+namespace portlease {
+
+struct SqliteOptions {
+  // When a commit is made durable (SQLite's PRAGMA synchronous, in WAL mode).
+  enum class Synchronous {
+    // A commit is in the OS (the WAL file) before Put/Delete returns, and is
+    // fsynced at checkpoints. Survives kill -9 of the process; a power loss
+    // or kernel crash may lose the last few commits, though the database
+    // stays consistent. The cheap choice for CI hosts, whose leases don't
+    // outlive a reboot anyway.
+    kNormal,
+    // The WAL is fsynced on every commit: also survives power loss, at the
+    // cost of one fsync per Put/Delete (see sqlite_store_benchmark).
+    kFull,
+  };
+  Synchronous synchronous = Synchronous::kNormal;
+
+  // How long a call waits for a lock held by another connection (e.g. a
+  // sqlite3 shell inspecting the file) before failing with UNAVAILABLE.
+  absl::Duration busy_timeout = absl::Seconds(2);
+
+  // Open the existing database without ever writing to it: no migration,
+  // and every Put/Delete fails with UNAVAILABLE. The database must exist and
+  // already have the current schema. The lock is still taken.
+  bool read_only = false;
+};
+
+class SqliteLeaseStore : public LeaseStore {
+ public:
+  // Opens (creating if absent, unless read_only) the database at `path`.
+  // Errors:
+  //   INVALID_ARGUMENT     empty path;
+  //   NOT_FOUND            the parent directory doesn't exist, or read_only
+  //                        and the file doesn't exist;
+  //   FAILED_PRECONDITION  "database X is in use by another portleased
+  //                        (pid N)"; another application's database; a
+  //                        schema newer than this build; read_only and the
+  //                        schema needs migrating;
+  //   DATA_LOSS            not a SQLite database, or corrupt (quick_check
+  //                        failed); the message names the path and says it
+  //                        was not modified;
+  //   UNAVAILABLE          the file or lock can't be opened, read or
+  //                        written.
+  static absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> Open(
+      const std::string& path, SqliteOptions options = {});
+
+  ~SqliteLeaseStore() override;
+  SqliteLeaseStore(const SqliteLeaseStore&) = delete;
+  SqliteLeaseStore& operator=(const SqliteLeaseStore&) = delete;
+
+  // LeaseStore.
+  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
+  absl::Status Put(const LeaseRecord& lease) override;
+  absl::Status Delete(const std::string& id) override;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct DbCloser {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+
+  SqliteLeaseStore(std::string path, std::unique_ptr<LockFile> lock,
+                   sqlite3* db);
+  absl::Status PrepareStatements();
+  // Runs `body` between `begin` and COMMIT; rolls back if anything fails.
+  absl::Status InTransaction(SqliteStatement& begin,
+                             absl::FunctionRef<absl::Status()> body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status PutLocked(const LeaseRecord& lease)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadLocked(std::vector<LeaseRecord>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  // Destroyed in reverse order: statements, then the connection (which
+  // checkpoints the WAL), then the lock.
+  const std::unique_ptr<LockFile> lock_;
+  const std::unique_ptr<sqlite3, DbCloser> db_;
+
+  absl::Mutex mu_;
+  SqliteStatement begin_write_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement begin_read_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement commit_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement rollback_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement put_lease_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement delete_lease_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement delete_names_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement insert_name_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement delete_owner_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement insert_owner_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement select_leases_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement select_names_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement select_owner_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_STORE_SQLITE_LEASE_STORE_H_

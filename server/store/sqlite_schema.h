@@ -1,0 +1,50 @@
+// The SQLite store's schema: checks run at open, and the migrations that
+// bring an older database up to date. Private to the store layer.
+//
+// Layout (schema version 1). Every string is stored as a BLOB, so arbitrary
+// bytes (NULs, newlines, invalid UTF-8) round-trip unchanged; times are int64
+// unix microseconds, with INT64_MIN/INT64_MAX standing for the infinite past
+// and future.
+//   leases(id, base, count, udp, request_id, created_at_us, expires_at_us,
+//          ttl_us, state)                      one row per lease
+//   lease_names(lease_id, position, name)      LeaseRecord::names, in order
+//   lease_owner(lease_id, key, value)          LeaseRecord::owner
+// PRAGMA user_version holds the schema version; PRAGMA application_id marks
+// the file as a portlease database.
+#ifndef PORTLEASE_SERVER_STORE_SQLITE_SCHEMA_H_
+#define PORTLEASE_SERVER_STORE_SQLITE_SCHEMA_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace portlease {
+
+// The schema version this build reads and writes.
+inline constexpr int kSqliteSchemaVersion = 1;
+// "PLSE": PRAGMA application_id of a portlease database.
+inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
+
+// Checks, without writing anything, that `db` (just opened from `path`) is an
+// empty file or a healthy portlease database this build can use, and returns
+// its schema version (0 for an empty file). Errors, each naming `path` and
+// saying it was not modified:
+//   DATA_LOSS            not a SQLite database, or PRAGMA quick_check fails;
+//   FAILED_PRECONDITION  another application's database, or a schema newer
+//                        than kSqliteSchemaVersion;
+//   UNAVAILABLE          the file can't be read (I/O error, locked).
+absl::StatusOr<int> CheckSqliteDatabase(sqlite3* db, const std::string& path);
+
+// Applies the migrations from `version` up to kSqliteSchemaVersion, each in
+// its own transaction that also bumps user_version. UNAVAILABLE if a write
+// fails (the database then stays at the last completed version).
+absl::Status MigrateSqliteSchema(sqlite3* db, const std::string& path,
+                                 int version);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_STORE_SQLITE_SCHEMA_H_
