@@ -1,0 +1,46 @@
+// Port profiles: which ports a project leases, the environment variable each
+// one is exported as, and variables derived from them (see
+// client/proto/portlease/v1/profile.proto; ci/m2/ports.json is an example).
+#ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_PROFILE_H_
+#define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_PROFILE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "portlease/v1/profile.pb.h"
+
+namespace portlease {
+
+// Parses a profile: JSON when the first non-blank character is '{',
+// protobuf text format otherwise, then validates it (ValidateProfile).
+// INVALID_ARGUMENT, naming `source_name`, on syntax or validation errors.
+absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
+                                         absl::string_view source_name);
+
+// Reads and parses the file at `path`. NOT_FOUND / PERMISSION_DENIED when it
+// cannot be read, otherwise as ParseProfile.
+absl::StatusOr<v1::Profile> LoadProfile(const std::string& path);
+
+// Checks: 1..64 ports; names valid (IsValidPortName) and distinct; env
+// names valid variable names and distinct; fills empty env names with
+// DefaultPortVariable(name); vars have valid, distinct names that do not
+// shadow a port variable. INVALID_ARGUMENT naming `source_name` otherwise.
+absl::Status ValidateProfile(v1::Profile& profile,
+                             absl::string_view source_name);
+
+// A profile with one port per name and no derived variables (for
+// `--ports a,b,c`). INVALID_ARGUMENT for a bad or repeated name.
+absl::StatusOr<v1::Profile> ProfileFromNames(
+    const std::vector<std::string>& names);
+
+// True for [a-z][a-z0-9_-]{0,31}, the server's port name rule.
+bool IsValidPortName(absl::string_view name);
+
+// "redis" -> "REDIS_PORT", "my-db" -> "MY_DB_PORT".
+std::string DefaultPortVariable(absl::string_view name);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_CLIENT_INCLUDE_PORTLEASE_PROFILE_H_

@@ -1,0 +1,133 @@
+#include "portlease/lease_env.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "portlease/profile.h"
+
+namespace portlease {
+
+std::string ComposeProjectName(absl::string_view checkout_dir,
+                               absl::string_view lease_id) {
+  while (checkout_dir.size() > 1 && checkout_dir.back() == '/') {
+    checkout_dir.remove_suffix(1);
+  }
+  absl::string_view base = checkout_dir;
+  if (const size_t slash = base.rfind('/'); slash != absl::string_view::npos) {
+    base = base.substr(slash + 1);
+  }
+  std::string name;
+  for (char c : base) {
+    c = absl::ascii_tolower(c);
+    if (absl::ascii_isalnum(c) || c == '_' || c == '-') {
+      name.push_back(c);
+    } else if (!name.empty() && name.back() != '-') {
+      name.push_back('-');
+    }
+    if (name.size() >= 40) break;
+  }
+  while (!name.empty() && !absl::ascii_isalnum(name.front())) {
+    name.erase(name.begin());
+  }
+  if (name.empty()) name = "portlease";
+  std::string id;
+  for (char c : lease_id.substr(0, 8)) {
+    if (absl::ascii_isalnum(c)) id.push_back(absl::ascii_tolower(c));
+  }
+  if (id.empty()) id = "0";
+  return absl::StrCat(name, "-", id);
+}
+
+VariableLookup ChainLookup(const Variables& vars, VariableLookup fallback) {
+  return [&vars, fallback = std::move(fallback)](
+             absl::string_view name) -> std::optional<std::string> {
+    for (auto it = vars.rbegin(); it != vars.rend(); ++it) {
+      if (it->first == name) return it->second;
+    }
+    if (fallback) return fallback(name);
+    return std::nullopt;
+  };
+}
+
+VariableLookup ProcessEnvironment() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
+                                         const v1::Profile* profile,
+                                         const VariableLookup& environment,
+                                         absl::string_view checkout_dir) {
+  Variables vars;
+  std::vector<std::string> ports;
+  for (int i = 0; i < lease.ports_size(); ++i) {
+    const v1::PortAssignment& port = lease.ports(i);
+    std::string var;
+    if (port.name().empty()) {
+      var = absl::StrCat("PORT_", i);
+    } else {
+      var = DefaultPortVariable(port.name());
+      if (profile != nullptr) {
+        for (const v1::Profile::Port& declared : profile->ports()) {
+          if (declared.name() == port.name() && !declared.env().empty()) {
+            var = declared.env();
+          }
+        }
+      }
+    }
+    ports.push_back(absl::StrCat(port.port()));
+    vars.emplace_back(std::move(var), ports.back());
+  }
+  vars.emplace_back("PORTLEASE_LEASE_ID", lease.lease_id());
+  vars.emplace_back("PORTLEASE_PORTS", absl::StrJoin(ports, " "));
+  std::optional<std::string> compose;
+  if (environment) compose = environment("COMPOSE_PROJECT_NAME");
+  if (!compose.has_value() || compose->empty()) {
+    vars.emplace_back("COMPOSE_PROJECT_NAME",
+                      ComposeProjectName(checkout_dir, lease.lease_id()));
+  }
+  if (profile != nullptr) {
+    VariableLookup lookup = ChainLookup(vars, environment);
+    for (const v1::Profile::Var& var : profile->vars()) {
+      absl::StatusOr<std::string> value = ExpandTemplate(
+          var.value(), lookup, absl::StrCat("profile variable ", var.name()));
+      if (!value.ok()) return value.status();
+      vars.emplace_back(var.name(), *std::move(value));
+    }
+  }
+  return vars;
+}
+
+std::string FormatEnvLines(const Variables& vars) {
+  std::string out;
+  for (const auto& [key, value] : vars) absl::StrAppend(&out, key, "=", value, "\n");
+  return out;
+}
+
+std::string ShellQuote(absl::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  out += "'";
+  return out;
+}
+
+std::string FormatShellExports(const Variables& vars) {
+  std::string out;
+  for (const auto& [key, value] : vars) {
+    absl::StrAppend(&out, "export ", key, "=", ShellQuote(value), "\n");
+  }
+  return out;
+}
+
+}  // namespace portlease

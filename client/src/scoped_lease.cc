@@ -1,0 +1,183 @@
+#include "portlease/scoped_lease.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace portlease {
+namespace {
+
+constexpr absl::Duration kMinRenewInterval = absl::Milliseconds(100);
+constexpr absl::Duration kMaxRenewTimeout = absl::Seconds(5);
+// A Hold stream is reopened after this long, so it has a deadline too.
+constexpr absl::Duration kHoldStreamLifetime = absl::Hours(1);
+constexpr absl::Duration kHoldRetryDelay = absl::Seconds(1);
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
+    std::shared_ptr<const Client> client, ScopedLeaseOptions options) {
+  absl::StatusOr<v1::Lease> lease = client->Acquire(options.spec);
+  if (!lease.ok()) return lease.status();
+  return std::unique_ptr<ScopedLease>(
+      new ScopedLease(std::move(client), std::move(options), *std::move(lease)));
+}
+
+ScopedLease::ScopedLease(std::shared_ptr<const Client> client,
+                         ScopedLeaseOptions options, v1::Lease lease)
+    : client_(std::move(client)),
+      options_(std::move(options)),
+      lease_(std::move(lease)),
+      renew_interval_(std::max(
+          kMinRenewInterval, options_.renew_interval > absl::ZeroDuration()
+                                 ? options_.renew_interval
+                                 : FromProto(lease_.ttl()) / 3)) {
+  renew_thread_ = std::thread([this] { RenewLoop(); });
+  hold_thread_ = std::thread([this] { HoldLoop(); });
+}
+
+ScopedLease::~ScopedLease() { Stop(/*release=*/true).IgnoreError(); }
+
+std::optional<uint16_t> ScopedLease::Port(absl::string_view name) const {
+  for (const v1::PortAssignment& port : lease_.ports()) {
+    if (port.name() == name) return static_cast<uint16_t>(port.port());
+  }
+  return std::nullopt;
+}
+
+std::vector<uint16_t> ScopedLease::Ports() const {
+  std::vector<uint16_t> ports;
+  for (const v1::PortAssignment& port : lease_.ports()) {
+    ports.push_back(static_cast<uint16_t>(port.port()));
+  }
+  return ports;
+}
+
+absl::StatusOr<Variables> ScopedLease::Environment(
+    const v1::Profile* profile, const VariableLookup& environment,
+    absl::string_view checkout_dir) const {
+  return LeaseVariables(lease_, profile, environment, checkout_dir);
+}
+
+absl::Status ScopedLease::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+absl::Status ScopedLease::Release() { return Stop(/*release=*/true); }
+
+void ScopedLease::MarkLost(const absl::Status& status) {
+  absl::Status lost;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok() || stopping_) return;
+    status_ = absl::NotFoundError(absl::StrCat(
+        "lease ", lease_.lease_id_prefix(), " lost: ", status.message()));
+    lost = status_;
+  }
+  if (options_.on_lost) options_.on_lost(lost);
+}
+
+void ScopedLease::RenewLoop() {
+  const absl::Duration timeout = std::min(renew_interval_, kMaxRenewTimeout);
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !status_.ok();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stop), renew_interval_);
+      if (stop()) return;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      renew_context_ = &context;
+    }
+    v1::RenewRequest request;
+    request.set_lease_id(lease_.lease_id());
+    v1::RenewResponse response;
+    const absl::Status status =
+        FromGrpcStatus(client_->stub().Renew(&context, request, &response));
+    {
+      absl::MutexLock lock(&mu_);
+      renew_context_ = nullptr;
+    }
+    if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+  }
+}
+
+void ScopedLease::HoldLoop() {
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(
+        absl::ToChronoTime(absl::Now() + kHoldStreamLifetime));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_ || !status_.ok()) return;
+      hold_context_ = &context;
+    }
+    auto stream = client_->stub().Hold(&context);
+    v1::HoldRequest request;
+    request.set_lease_id(lease_.lease_id());
+    if (stream->Write(request)) {
+      v1::HoldResponse response;
+      while (stream->Read(&response)) {
+      }
+    }
+    stream->WritesDone();
+    const absl::Status status = FromGrpcStatus(stream->Finish());
+    {
+      absl::MutexLock lock(&mu_);
+      hold_context_ = nullptr;
+    }
+    if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+    absl::MutexLock lock(&mu_);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopped_ || !status_.ok();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&done), kHoldRetryDelay);
+    if (done()) return;
+  }
+}
+
+absl::Status ScopedLease::Stop(bool release) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      return absl::FailedPreconditionError("lease already released");
+    }
+    stopping_ = true;
+    if (renew_context_ != nullptr) renew_context_->TryCancel();
+  }
+  renew_thread_.join();
+  absl::Status result;
+  bool lost;
+  {
+    absl::MutexLock lock(&mu_);
+    lost = !status_.ok();
+    result = status_;
+  }
+  if (release && !lost) {
+    result = client_->Release(lease_.lease_id(), options_.release_timeout);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    if (hold_context_ != nullptr) hold_context_->TryCancel();
+    if (status_.ok()) {
+      status_ = absl::FailedPreconditionError(
+          absl::StrCat("lease ", lease_.lease_id_prefix(), " released"));
+    }
+  }
+  hold_thread_.join();
+  return result;
+}
+
+}  // namespace portlease
