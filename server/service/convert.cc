@@ -1,0 +1,128 @@
+#include "server/service/convert.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace portlease {
+namespace {
+
+// Lease ids are 32 hex characters; anything much longer is not one.
+constexpr size_t kMaxLeaseIdBytes = 256;
+
+v1::LeaseState StateToProto(LeaseState state) {
+  switch (state) {
+    case LeaseState::kLive:
+      return v1::LEASE_STATE_LIVE;
+    case LeaseState::kDraining:
+      return v1::LEASE_STATE_DRAINING;
+  }
+  return v1::LEASE_STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
+void LeaseToProto(const LeaseRecord& lease, LeaseIdVisibility visibility,
+                  v1::Lease* out) {
+  out->Clear();
+  if (visibility == LeaseIdVisibility::kFull) out->set_lease_id(lease.id);
+  out->set_lease_id_prefix(lease.IdPrefix());
+  for (uint32_t i = 0; i < lease.count; ++i) {
+    v1::PortAssignment* port = out->add_ports();
+    if (i < lease.names.size()) port->set_name(lease.names[i]);
+    port->set_port(uint32_t{lease.base} + i);
+  }
+  out->set_base_port(lease.base);
+  out->set_count(lease.count);
+  out->set_udp(lease.udp);
+  for (const auto& [key, value] : lease.owner) {
+    (*out->mutable_owner())[key] = value;
+  }
+  out->set_request_id(lease.request_id);
+  TimeToProto(lease.created_at, out->mutable_created_at());
+  TimeToProto(lease.expires_at, out->mutable_expires_at());
+  DurationToProto(lease.ttl, out->mutable_ttl());
+  out->set_state(StateToProto(lease.state));
+}
+
+absl::StatusOr<AcquireParams> AcquireParamsFromProto(
+    const v1::AcquireRequest& request) {
+  AcquireParams params;
+  params.names.assign(request.names().begin(), request.names().end());
+  params.count = request.count();
+  if (request.has_ttl()) {
+    absl::StatusOr<absl::Duration> ttl =
+        DurationFromProto(request.ttl(), "ttl");
+    if (!ttl.ok()) return ttl.status();
+    params.ttl = *ttl;
+  }
+  for (const auto& [key, value] : request.owner()) params.owner[key] = value;
+  params.request_id = request.request_id();
+  params.udp = request.udp();
+  return params;
+}
+
+absl::StatusOr<absl::Duration> DurationFromProto(
+    const google::protobuf::Duration& duration, absl::string_view field) {
+  const int64_t seconds = duration.seconds();
+  const int32_t nanos = duration.nanos();
+  if (nanos <= -1'000'000'000 || nanos >= 1'000'000'000 ||
+      (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": malformed duration (seconds ", seconds,
+                     ", nanos ", nanos, ")"));
+  }
+  return absl::Seconds(seconds) + absl::Nanoseconds(nanos);
+}
+
+void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
+  out->Clear();
+  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) return;
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  out->Clear();
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return;
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+absl::Time TimeFromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::Duration RemainingUntil(std::chrono::system_clock::time_point deadline,
+                              absl::Duration cap) {
+  if (deadline == std::chrono::system_clock::time_point::max()) return cap;
+  const absl::Duration left =
+      absl::FromChrono(deadline) - absl::FromChrono(
+                                       std::chrono::system_clock::now());
+  if (left < absl::ZeroDuration()) return absl::ZeroDuration();
+  return left < cap ? left : cap;
+}
+
+absl::Status CheckLeaseIdField(const std::string& lease_id) {
+  if (lease_id.empty()) {
+    return absl::InvalidArgumentError("lease_id is required");
+  }
+  if (lease_id.size() > kMaxLeaseIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lease_id is ", lease_id.size(), " bytes; lease ids are 32"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace portlease

@@ -1,0 +1,94 @@
+// PortLeaseService: the portlease.v1.PortLease gRPC service, an adapter over
+// a LeaseManager. Each handler converts the request (convert.h), calls the
+// manager and converts the result and status back; the lease rules live in
+// the manager.
+//
+//   PortLeaseService service({.manager = manager.get(), .clock = &clock});
+//   grpc::ServerBuilder builder;
+//   builder.RegisterService(&service);
+//
+// Acquire with wait=true queues in the manager until the RPC's deadline
+// (capped by max_wait) and is cancelled with the RPC. Hold attaches a holder
+// on its first message and detaches it exactly once when the stream ends,
+// however it ends.
+//
+// Thread-safe; the manager, clock and holder lookup must outlive the
+// service and every RPC it started (i.e. the grpc::Server using it).
+#ifndef PORTLEASE_SERVER_SERVICE_PORT_LEASE_SERVICE_H_
+#define PORTLEASE_SERVER_SERVICE_PORT_LEASE_SERVICE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "portlease/v1/portlease.grpc.pb.h"
+#include "server/core/clock.h"
+#include "server/core/lease_manager.h"
+#include "server/probe/port_holders.h"
+
+namespace portlease {
+
+// Finds the sockets and processes using ports (for Who).
+using HolderLookup = std::function<absl::StatusOr<std::vector<PortHolder>>(
+    absl::Span<const Port>)>;
+
+struct PortLeaseServiceOptions {
+  // Required.
+  LeaseManager* manager = nullptr;
+  // Required: the manager's clock (waits are converted to its monotonic
+  // time).
+  Clock* clock = nullptr;
+  // Who's socket lookup; unset: FindPortHolders on /proc.
+  HolderLookup holders;
+  // Reported by Status.
+  std::string version;
+  // Longest Acquire wait, for RPCs with no (or a farther) deadline.
+  absl::Duration max_wait = absl::Hours(1);
+  // Most ports in one Who request.
+  uint32_t max_who_ports = 1024;
+};
+
+class PortLeaseService final : public v1::PortLease::CallbackService {
+ public:
+  explicit PortLeaseService(PortLeaseServiceOptions options);
+  PortLeaseService(const PortLeaseService&) = delete;
+  PortLeaseService& operator=(const PortLeaseService&) = delete;
+
+  grpc::ServerUnaryReactor* Acquire(grpc::CallbackServerContext* context,
+                                    const v1::AcquireRequest* request,
+                                    v1::AcquireResponse* response) override;
+  grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* context,
+                                  const v1::RenewRequest* request,
+                                  v1::RenewResponse* response) override;
+  grpc::ServerUnaryReactor* Release(grpc::CallbackServerContext* context,
+                                    const v1::ReleaseRequest* request,
+                                    v1::ReleaseResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+  grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>* Hold(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Who(grpc::CallbackServerContext* context,
+                                const v1::WhoRequest* request,
+                                v1::WhoResponse* response) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const v1::StatusRequest* request,
+                                   v1::StatusResponse* response) override;
+
+ private:
+  // The Who answer; INVALID_ARGUMENT for bad ports.
+  absl::Status FillWho(const v1::WhoRequest& request,
+                       v1::WhoResponse* response);
+
+  const PortLeaseServiceOptions options_;
+};
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_SERVICE_PORT_LEASE_SERVICE_H_

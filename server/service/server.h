@@ -1,0 +1,95 @@
+// StartServer: a running portlease gRPC server. Owns the grpc::Server, the
+// PortLeaseService, the standard health service (grpc.health.v1, "" is
+// SERVING while up), server reflection, and the Ticker driving the lease
+// manager's housekeeping. Used by portleased's main() and by in-process
+// tests.
+//
+//   ServerOptions options;
+//   options.listen = {"unix:/tmp/x/portleased.sock", "127.0.0.1:0"};
+//   options.service = {.manager = manager.get(), .clock = &clock};
+//   absl::StatusOr<std::unique_ptr<RunningServer>> server =
+//       StartServer(std::move(options));
+//   // (*server)->addresses(): {"unix:/tmp/x/portleased.sock",
+//   //                          "127.0.0.1:41234"}
+//   (*server)->Shutdown(absl::Seconds(5));
+//
+// SO_REUSEPORT is off: an address already bound by anyone fails the start.
+#ifndef PORTLEASE_SERVER_SERVICE_SERVER_H_
+#define PORTLEASE_SERVER_SERVICE_SERVER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/service/listen_address.h"
+#include "server/service/port_lease_service.h"
+#include "server/service/ticker.h"
+
+namespace portlease {
+
+struct ServerOptions {
+  // At least one; see listen_address.h. The parent directory of a Unix
+  // socket must exist; an existing socket file at the path is replaced.
+  std::vector<std::string> listen;
+  // The service's manager, clock, holder lookup and version.
+  PortLeaseServiceOptions service;
+  // How often LeaseManager::Tick runs.
+  absl::Duration tick_interval = absl::Milliseconds(100);
+  // Permissions of Unix sockets, set right after they are bound.
+  mode_t unix_socket_mode = 0660;
+};
+
+// Thread-safe.
+class RunningServer {
+ public:
+  ~RunningServer();  // Shutdown(absl::ZeroDuration()) unless done already.
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+
+  // The addresses being served, in ServerOptions::listen order, as clients
+  // dial them: "unix:PATH", or "HOST:PORT" with the port actually bound.
+  const std::vector<std::string>& addresses() const { return addresses_; }
+
+  // Marks the health service NOT_SERVING, stops accepting RPCs, lets
+  // running ones finish for up to `grace` then cancels them (Hold streams,
+  // waiting Acquires), stops the ticker and removes the Unix socket files.
+  // Idempotent; returns once everything has stopped.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until Shutdown has been called and has finished.
+  void Wait();
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
+      ServerOptions options);
+  explicit RunningServer(const ServerOptions& options);
+
+  std::unique_ptr<PortLeaseService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Ticker> ticker_;
+  std::vector<std::string> addresses_;
+  std::vector<std::string> unix_paths_;
+
+  absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Starts serving. Errors: INVALID_ARGUMENT for a malformed address or no
+// address, or missing manager/clock; NOT_FOUND when a Unix socket's
+// directory does not exist; UNAVAILABLE naming the address that could not
+// be bound (in use, not permitted, no such host). Nothing is left running
+// on error.
+absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
+    ServerOptions options);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_SERVICE_SERVER_H_
