@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "server/store/sqlite_statement.h"
 
 namespace portlease {
@@ -87,7 +88,9 @@ absl::StatusOr<int> CheckSqliteDatabase(sqlite3* db, const std::string& path) {
     }
     if (!*row) break;
     std::string line = check->ColumnBytes(0);
-    if (line != "ok") problems.push_back(std::move(line));
+    if (line != "ok") {
+      problems.push_back(absl::StrReplaceAll(line, {{"\n", "; "}}));
+    }
   }
   if (!problems.empty()) {
     return absl::DataLossError(absl::StrCat(

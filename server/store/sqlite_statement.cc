@@ -19,9 +19,13 @@ std::string Abbreviate(absl::string_view sql) {
 }  // namespace
 
 absl::Status SqliteStatus(sqlite3* db, int rc, absl::string_view what) {
-  std::string message = absl::StrCat(
-      what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
-      " (", sqlite3_errstr(rc), ", code ", rc, ")");
+  absl::string_view detail =
+      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  absl::string_view generic = sqlite3_errstr(rc);
+  std::string message =
+      detail == generic
+          ? absl::StrCat(what, ": ", detail, " (code ", rc, ")")
+          : absl::StrCat(what, ": ", detail, " (", generic, ", code ", rc, ")");
   switch (rc & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
