@@ -11,9 +11,8 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "server/core/pool_config.h"
 #include "server/probe/proc_file.h"
 #include "server/probe/socket_table.h"
 
@@ -85,21 +84,6 @@ bool CanBindBothFamilies(int type, Port port, bool* v6) {
   return false;
 }
 
-// The same contract as ParseEphemeralRange in server/core/pool_config.h,
-// kept local so that the probe layer does not depend on that definition.
-absl::StatusOr<PortRange> ParseLocalPortRange(absl::string_view text) {
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
-  uint32_t lo = 0;
-  uint32_t hi = 0;
-  if (fields.size() != 2 || !absl::SimpleAtoi(fields[0], &lo) ||
-      !absl::SimpleAtoi(fields[1], &hi) || lo < 1 || lo > hi || hi > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad ephemeral port range \"", text, "\""));
-  }
-  return PortRange{static_cast<Port>(lo), static_cast<Port>(hi)};
-}
-
 }  // namespace
 
 SystemProber::SystemProber(SystemProberOptions options)
@@ -139,7 +123,7 @@ absl::StatusOr<PortRange> ReadEphemeralPortRange(absl::string_view proc_root) {
       absl::StrCat(proc_root, "/sys/net/ipv4/ip_local_port_range");
   absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
-  absl::StatusOr<PortRange> range = ParseLocalPortRange(*text);
+  absl::StatusOr<PortRange> range = ParseEphemeralRange(*text);
   if (!range.ok()) {
     return absl::Status(range.status().code(),
                         absl::StrCat(path, ": ", range.status().message()));

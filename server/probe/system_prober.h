@@ -54,9 +54,9 @@ class SystemProber : public PortProber {
 };
 
 // Reads `proc_root`/sys/net/ipv4/ip_local_port_range, the kernel's
-// ephemeral port range. NOT_FOUND when the file does not exist,
-// INVALID_ARGUMENT when its content is not "LO<whitespace>HI" with
-// 1 <= LO <= HI <= 65535.
+// ephemeral port range, parsed by ParseEphemeralRange (pool_config.h).
+// NOT_FOUND when the file does not exist, INVALID_ARGUMENT when its content
+// is not "LO<whitespace>HI" with 1 <= LO <= HI <= 65535.
 absl::StatusOr<PortRange> ReadEphemeralPortRange(
     absl::string_view proc_root = "/proc");
 
