@@ -1,0 +1,287 @@
+#include "src/embedded_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "portlease/client.h"
+
+namespace portlease {
+namespace {
+
+// The server's end of the readiness pipe, in the server process.
+constexpr int kReadyFd = 3;
+constexpr absl::Duration kPollStep = absl::Milliseconds(50);
+
+absl::Status ErrnoError(absl::string_view what, int err) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  std::string prefix;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&prefix, "/", part);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoError(absl::StrCat("cannot create ", prefix), errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsExecutable(const std::string& path) {
+  struct stat st;
+  return !path.empty() && stat(path.c_str(), &st) == 0 &&
+         S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+// Writes the decimal `value` and '\n' to `fd`; async-signal-safe.
+void WriteNumber(int fd, long value) {
+  char buf[32];
+  int i = sizeof(buf);
+  buf[--i] = '\n';
+  do {
+    buf[--i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0 && i > 0);
+  [[maybe_unused]] ssize_t n = write(fd, buf + i, sizeof(buf) - i);
+}
+
+// Reads from `fd` until a line starting with "ready" arrives, EOF, or
+// `deadline`. Collects the first line ("<pid>") into *pid.
+absl::Status AwaitReady(int fd, absl::Time deadline, long* pid,
+                        const std::string& log_file) {
+  std::string data;
+  while (true) {
+    const size_t newline = data.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = data.substr(0, newline);
+      data.erase(0, newline + 1);
+      if (line.rfind("ready", 0) == 0) return absl::OkStatus();
+      if (*pid == 0) *pid = std::strtol(line.c_str(), nullptr, 10);
+      continue;
+    }
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "portleased did not become ready in time; see ", log_file));
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    const int r = poll(&pfd, 1,
+                       static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (r < 0 && errno != EINTR) return ErrnoError("poll", errno);
+    if (r <= 0) continue;
+    char buf[256];
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "portleased exited during startup; see ", log_file));
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Starts `binary` daemonized. Returns the daemon's pid once it is ready.
+absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
+                                 const std::string& binary,
+                                 absl::Time deadline) {
+  std::vector<std::string> args = {
+      binary, "--listen", paths.address(), "--db", paths.database,
+      absl::StrCat("--ready_fd=", kReadyFd)};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+  absl::Cleanup close_read = [&] { close(pipe_fds[0]); };
+  const int log_fd = open(paths.log_file.c_str(),
+                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) {
+    close(pipe_fds[1]);
+    return ErrnoError(absl::StrCat("cannot open ", paths.log_file), errno);
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    const int err = errno;
+    close(pipe_fds[1]);
+    close(log_fd);
+    return ErrnoError("fork", err);
+  }
+  if (child == 0) {
+    // Only async-signal-safe calls from here on.
+    setsid();
+    const pid_t daemon = fork();
+    if (daemon != 0) {
+      if (daemon > 0) WriteNumber(pipe_fds[1], daemon);
+      _exit(daemon > 0 ? 0 : 1);
+    }
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
+        dup2(log_fd, 2) < 0 || dup2(pipe_fds[1], kReadyFd) < 0) {
+      _exit(127);
+    }
+    close_range(kReadyFd + 1, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  close(log_fd);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  long pid = 0;
+  absl::Status ready = AwaitReady(pipe_fds[0], deadline, &pid, paths.log_file);
+  if (!ready.ok()) return ready;
+  return pid;
+}
+
+absl::Status CheckVersion(const std::string& version,
+                          const EmbeddedPaths& paths) {
+  if (version == kClientVersion) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the embedded portleased at ", paths.address(), " runs version ",
+      version.empty() ? "(unknown)" : version, ", this client is ",
+      kClientVersion, "; stop it with: kill $(cat ", paths.pid_file,
+      ") (leases it holds are lost)"));
+}
+
+}  // namespace
+
+EmbeddedPaths EmbeddedServerPaths(const VariableLookup& env, unsigned uid) {
+  auto get = [&env](absl::string_view name) -> std::string {
+    std::optional<std::string> value = env(name);
+    return value.value_or("");
+  };
+  EmbeddedPaths paths;
+  const std::string runtime = get("XDG_RUNTIME_DIR");
+  paths.runtime_dir = !runtime.empty()
+                          ? absl::StrCat(runtime, "/portlease")
+                          : absl::StrCat("/tmp/portlease-", uid);
+  const std::string state = get("XDG_STATE_HOME");
+  const std::string home = get("HOME");
+  if (!state.empty()) {
+    paths.state_dir = absl::StrCat(state, "/portlease");
+  } else if (!home.empty()) {
+    paths.state_dir = absl::StrCat(home, "/.local/state/portlease");
+  } else {
+    paths.state_dir = paths.runtime_dir;
+  }
+  paths.socket = paths.runtime_dir + "/portleased.sock";
+  paths.pid_file = paths.runtime_dir + "/portleased.pid";
+  paths.lock_file = paths.runtime_dir + "/start.lock";
+  paths.database = paths.state_dir + "/leases.db";
+  paths.log_file = paths.state_dir + "/portleased.log";
+  return paths;
+}
+
+absl::Status PrepareEmbeddedDirs(const EmbeddedPaths& paths, unsigned uid) {
+  for (const std::string* dir : {&paths.runtime_dir, &paths.state_dir}) {
+    absl::Status made = MakeDirs(*dir);
+    if (!made.ok()) return made;
+  }
+  struct stat st;
+  if (stat(paths.runtime_dir.c_str(), &st) != 0) {
+    return ErrnoError(paths.runtime_dir, errno);
+  }
+  if (st.st_uid != uid || (st.st_mode & 0077) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        paths.runtime_dir,
+        " must be owned by this user and private (mode 0700)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FindServerBinary(const VariableLookup& env) {
+  if (std::optional<std::string> bin = env("PORTLEASE_SERVER_BIN");
+      bin.has_value() && !bin->empty()) {
+    if (IsExecutable(*bin)) return *bin;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "PORTLEASE_SERVER_BIN=", *bin, " is not an executable file"));
+  }
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<size_t>(n));
+    dir.resize(dir.rfind('/') + 1);
+    if (IsExecutable(dir + "portleased")) return dir + "portleased";
+  }
+  for (absl::string_view dir :
+       absl::StrSplit(env("PATH").value_or(""), ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/portleased");
+    if (IsExecutable(candidate)) return candidate;
+  }
+  return absl::FailedPreconditionError(
+      "no portleased found (looked next to this program and on PATH); set "
+      "PORTLEASE_SERVER_BIN or PORTLEASE_ADDR");
+}
+
+absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
+                                  const std::string& binary,
+                                  const ServerProbe& probe,
+                                  absl::Duration timeout, bool* started) {
+  *started = false;
+  const absl::Time deadline = absl::Now() + timeout;
+  if (absl::StatusOr<std::string> version = probe(paths.address());
+      version.ok()) {
+    return CheckVersion(*version, paths);
+  }
+  const int lock_fd =
+      open(paths.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return ErrnoError(absl::StrCat("cannot open ", paths.lock_file), errno);
+  }
+  absl::Cleanup close_lock = [lock_fd] { close(lock_fd); };
+  while (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return ErrnoError(absl::StrCat("cannot lock ", paths.lock_file), errno);
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "timed out waiting for another process starting portleased (lock ",
+          paths.lock_file, ")"));
+    }
+    absl::SleepFor(kPollStep);
+  }
+  // Under the lock: someone may have started it meanwhile.
+  if (absl::StatusOr<std::string> version = probe(paths.address());
+      version.ok()) {
+    return CheckVersion(*version, paths);
+  }
+  absl::StatusOr<long> pid = StartDaemon(paths, binary, deadline);
+  if (!pid.ok()) return pid.status();
+  {
+    std::ofstream out(paths.pid_file, std::ios::trunc);
+    out << *pid << "\n";
+  }
+  *started = true;
+  absl::Status last;
+  while (true) {
+    absl::StatusOr<std::string> version = probe(paths.address());
+    if (version.ok()) return CheckVersion(*version, paths);
+    last = version.status();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "portleased (pid ", *pid, ") reported ready but does not answer at ",
+          paths.address(), ": ", last.message(), "; see ", paths.log_file));
+    }
+    absl::SleepFor(kPollStep);
+  }
+}
+
+}  // namespace portlease
