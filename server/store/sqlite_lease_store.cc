@@ -110,6 +110,13 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
   std::unique_ptr<SqliteLeaseStore> store(
       new SqliteLeaseStore(path, *std::move(lock), raw_db));
   sqlite3* db = store->db_.get();
+  // SQLite quietly falls back to read-only for a file we may not write. Say
+  // so now, before reading creates -wal/-shm files with the same mode.
+  if (!options.read_only && sqlite3_db_readonly(db, "main") == 1) {
+    return absl::UnavailableError(absl::StrCat(
+        "database ", path, " is not writable (check its permissions); it was "
+        "not modified"));
+  }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(
       db, static_cast<int>(std::min<int64_t>(

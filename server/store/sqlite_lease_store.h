@@ -91,7 +91,8 @@ class SqliteLeaseStore : public LeaseStore {
   //                        failed); the message names the path and says it
   //                        was not modified;
   //   UNAVAILABLE          the file or lock can't be opened, read or
-  //                        written.
+  //                        written, or the file isn't writable (and not
+  //                        read_only).
   static absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> Open(
       const std::string& path, SqliteOptions options = {});
 
