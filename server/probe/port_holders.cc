@@ -75,8 +75,8 @@ absl::StatusOr<InodeOwners> FindOwners(
   while (dirent* entry = readdir(proc)) {
     int64_t pid = 0;
     if (!absl::SimpleAtoi(entry->d_name, &pid) || pid <= 0) continue;
-    ScanProcess(absl::StrCat(proc_root, "/", entry->d_name, "/fd"), pid,
-                wanted, &owners);
+    ScanProcess(absl::StrCat(proc_root, "/", entry->d_name, "/fd"), pid, wanted,
+                &owners);
   }
   return owners;
 }
@@ -118,8 +118,8 @@ std::string UserName(uint32_t uid) {
 absl::StatusOr<std::vector<PortHolder>> FindPortHolders(
     absl::Span<const Port> ports, const PortHolderOptions& options) {
   const absl::flat_hash_set<Port> port_set(ports.begin(), ports.end());
-  absl::StatusOr<std::vector<SocketEntry>> sockets = ReadSocketTable(
-      options.proc_root, {.tcp = true, .udp = options.udp});
+  absl::StatusOr<std::vector<SocketEntry>> sockets =
+      ReadSocketTable(options.proc_root, {.tcp = true, .udp = options.udp});
   if (!sockets.ok()) return sockets.status();
 
   std::vector<PortHolder> holders;

@@ -80,8 +80,8 @@ class ListenerProcess {
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
     argv.push_back(nullptr);
     pid_t pid = 0;
-    const int rc = posix_spawn(&pid, kListener, &actions, nullptr, argv.data(),
-                               environ);
+    const int rc =
+        posix_spawn(&pid, kListener, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return ::testing::AssertionFailure() << "posix_spawn " << rc;
     pid_ = pid;
@@ -135,8 +135,8 @@ TEST(PortHoldersTest, FindsAChildListener) {
   EXPECT_EQ(holder.socket.state, "LISTEN");
   EXPECT_EQ(holder.user, MyUserName());
   EXPECT_FALSE(holder.holders_hidden);
-  EXPECT_THAT(holder.processes,
-              ::testing::ElementsAre(HolderProcess{child.pid(), child.command()}));
+  EXPECT_THAT(holder.processes, ::testing::ElementsAre(HolderProcess{
+                                    child.pid(), child.command()}));
 }
 
 TEST(PortHoldersTest, FindsAUdpChildOnlyWhenUdpIsAsked) {
@@ -165,8 +165,8 @@ TEST(PortHoldersTest, FindsAUdpChildOnlyWhenUdpIsAsked) {
 }
 
 TEST(PortHoldersTest, FindsThisProcessAndIgnoresOtherPorts) {
-  absl::StatusOr<ScopedFd> listener = OpenSocket(
-      {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true});
+  absl::StatusOr<ScopedFd> listener =
+      OpenSocket({.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true});
   ASSERT_TRUE(listener.ok()) << listener.status();
   const Port port = LocalPort(listener->get());
   absl::StatusOr<std::vector<PortHolder>> holders = FindPortHolders({port});
@@ -197,8 +197,10 @@ class PortHoldersFixtureTest : public ::testing::Test {
         "   1: 0100007F:1F90 0100007F:D431 06 0:0 0:0 0 0 0 0 3 0\n"
         "   2: 00000000:1F91 00000000:0000 0A 0:0 0:0 0 4242 0 9002 1 0\n"
         "   3: 00000000:0016 00000000:0000 0A 0:0 0:0 0 0 0 9003 1 0\n"));
-    ASSERT_TRUE(
-        WriteFixture(root_, "123/cmdline", absl::string_view("srv\0-p\0" "8080\0", 12)));
+    ASSERT_TRUE(WriteFixture(root_, "123/cmdline",
+                             absl::string_view("srv\0-p\0"
+                                               "8080\0",
+                                               12)));
     ASSERT_TRUE(WriteFixture(root_, "77/cmdline", ""));
     ASSERT_TRUE(WriteFixture(root_, "77/comm", "kworker\n"));
     ASSERT_TRUE(WriteFixture(root_, "self/cmdline", "ignored"));

@@ -109,11 +109,10 @@ Port LocalPort(int fd) {
 
 absl::StatusOr<ScopedFd> ConnectLoopback(Port port, Port from_port,
                                          absl::Duration timeout) {
-  absl::StatusOr<ScopedFd> fd =
-      OpenSocket({.type = SOCK_STREAM,
-                  .address = "127.0.0.1",
-                  .port = from_port,
-                  .reuse_address = from_port != 0});
+  absl::StatusOr<ScopedFd> fd = OpenSocket({.type = SOCK_STREAM,
+                                            .address = "127.0.0.1",
+                                            .port = from_port,
+                                            .reuse_address = from_port != 0});
   if (!fd.ok()) return fd.status();
   const int flags = fcntl(fd->get(), F_GETFL);
   if (flags < 0 || fcntl(fd->get(), F_SETFL, flags | O_NONBLOCK) != 0) {

@@ -205,8 +205,8 @@ TEST_F(ReadSocketTableTest, MalformedTableNamesTheFile) {
 }
 
 TEST(LiveSocketTableTest, FindsOwnListenerWithItsInode) {
-  absl::StatusOr<testing_util::ScopedFd> listener = OpenSocket(
-      {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true});
+  absl::StatusOr<testing_util::ScopedFd> listener =
+      OpenSocket({.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true});
   ASSERT_TRUE(listener.ok()) << listener.status();
   const Port port = LocalPort(listener->get());
   std::vector<SocketEntry> entries = LiveEntries(port, /*udp=*/false);

@@ -50,8 +50,7 @@ bool HasState(Port port, absl::string_view state) {
 // After the last socket on `port` is closed, the port turns free (loopback
 // teardown may lag the close() a little).
 bool BecomesFree(SystemProber& prober, Port port, bool udp) {
-  return PollUntil([&] { return prober.Busy(port, 1, udp).empty(); },
-                   kSettle);
+  return PollUntil([&] { return prober.Busy(port, 1, udp).empty(); }, kSettle);
 }
 
 TEST(SystemProberTest, LoopbackListenerIsBusyUntilClosed) {
@@ -68,8 +67,8 @@ TEST(SystemProberTest, LoopbackListenerIsBusyUntilClosed) {
 TEST(SystemProberTest, WildcardV4ListenerIsBusy) {
   SystemProber prober;
   Port port = 0;
-  ScopedFd listener = Open(
-      {.type = SOCK_STREAM, .address = "0.0.0.0", .listen = true}, &port);
+  ScopedFd listener =
+      Open({.type = SOCK_STREAM, .address = "0.0.0.0", .listen = true}, &port);
   EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(prober, port, false));
@@ -78,17 +77,13 @@ TEST(SystemProberTest, WildcardV4ListenerIsBusy) {
 TEST(SystemProberTest, DualStackListenerIsBusy) {
   SystemProber prober;
   Port port = 0;
-  absl::StatusOr<ScopedFd> probe = OpenSocket({.type = SOCK_STREAM,
-                                               .address = "::",
-                                               .v6only = false,
-                                               .listen = true});
+  absl::StatusOr<ScopedFd> probe = OpenSocket(
+      {.type = SOCK_STREAM, .address = "::", .v6only = false, .listen = true});
   if (!probe.ok()) GTEST_SKIP() << "no IPv6: " << probe.status();
   probe->reset();
-  ScopedFd listener = Open({.type = SOCK_STREAM,
-                            .address = "::",
-                            .v6only = false,
-                            .listen = true},
-                           &port);
+  ScopedFd listener = Open(
+      {.type = SOCK_STREAM, .address = "::", .v6only = false, .listen = true},
+      &port);
   EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(prober, port, false));
@@ -106,8 +101,7 @@ TEST(SystemProberTest, V6LoopbackListenerIsBusy) {
 TEST(SystemProberTest, BoundButNotListeningTcpIsBusy) {
   SystemProber prober;
   Port port = 0;
-  ScopedFd bound =
-      Open({.type = SOCK_STREAM, .address = "127.0.0.1"}, &port);
+  ScopedFd bound = Open({.type = SOCK_STREAM, .address = "127.0.0.1"}, &port);
   // Not in the socket tables: the bind is what sees it.
   EXPECT_THAT(LiveEntries(port, false), IsEmpty());
   EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
@@ -184,8 +178,8 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   server.reset();
   client->reset();
   listener.reset();
-  EXPECT_TRUE(PollUntil([&] { return LiveEntries(port, false).empty(); },
-                        kSettle));
+  EXPECT_TRUE(
+      PollUntil([&] { return LiveEntries(port, false).empty(); }, kSettle));
   EXPECT_TRUE(BecomesFree(prober, port, false));
 }
 
@@ -204,11 +198,11 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
   const std::string header = "  sl  local_address rem_address   st\n";
   ASSERT_TRUE(WriteFixture(
       root, "net/udp6",
-      absl::StrCat(header,
-                   absl::StrFormat("   0: 00000000000000000000000001000000:%04X "
-                                   "00000000000000000000000000000000:0000 07 "
-                                   "0:0 0:0 0 0 0 42 2 0 0\n",
-                                   port))));
+      absl::StrCat(
+          header, absl::StrFormat("   0: 00000000000000000000000001000000:%04X "
+                                  "00000000000000000000000000000000:0000 07 "
+                                  "0:0 0:0 0 0 0 42 2 0 0\n",
+                                  port))));
   EXPECT_THAT(prober.Busy(port, 1, false), IsEmpty());
   EXPECT_THAT(prober.Busy(port, 1, true), ElementsAre(port));
 
@@ -278,8 +272,8 @@ TEST(EphemeralRangeTest, ReadsFixtures) {
   ASSERT_TRUE(range.ok()) << range.status();
   EXPECT_EQ(*range, (PortRange{32768, 60999}));
 
-  for (const char* bad : {"", "32768", "60999 32768", "0 10", "1 70000",
-                          "1 2 3", "a b"}) {
+  for (const char* bad :
+       {"", "32768", "60999 32768", "0 10", "1 70000", "1 2 3", "a b"}) {
     ASSERT_TRUE(WriteFixture(root, file, bad));
     EXPECT_EQ(ReadEphemeralPortRange(root).status().code(),
               absl::StatusCode::kInvalidArgument)
