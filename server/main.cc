@@ -1,0 +1,371 @@
+// portleased: the port lease server. Wiring only: flags -> options -> store,
+// prober, manager, server -> wait for SIGTERM/SIGINT -> exit code.
+//
+// Exit codes: 0 after a signalled shutdown, 2 for usage errors (bad flags,
+// a pool that does not fit), 1 for runtime errors (store, bind, lock).
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "server/core/clock.h"
+#include "server/core/lease_manager.h"
+#include "server/core/pool_config.h"
+#include "server/core/port_prober.h"
+#include "server/portleased_args.h"
+#include "server/portleased_log.h"
+#include "server/probe/system_prober.h"
+#include "server/service/listen_address.h"
+#include "server/service/server.h"
+#include "server/store/lock_file.h"
+#include "server/store/memory_lease_store.h"
+#include "server/store/sqlite_lease_store.h"
+
+ABSL_FLAG(std::vector<std::string>, listen,
+          {"unix:/run/portlease/portleased.sock"},
+          "Where to serve: unix:PATH or HOST:PORT (HOST:0 picks a free "
+          "port). Repeat the flag or separate with commas. A missing socket "
+          "directory is created (0755); sockets are made 0660.");
+ABSL_FLAG(bool, insecure_tcp, false,
+          "Allow a TCP listen address that is not loopback. The API has no "
+          "authentication: anyone who can connect can take every port.");
+ABSL_FLAG(std::string, db, "/var/lib/portlease/leases.db",
+          "SQLite database holding the leases; its directory is created if "
+          "missing. \":memory:\" keeps them in memory (lost on exit).");
+ABSL_FLAG(bool, durable, true,
+          "Keep leases in --db. --nodurable keeps them in memory only.");
+ABSL_FLAG(std::string, db_sync, "normal",
+          "normal: commits survive kill -9 of the server; full: they also "
+          "survive power loss (one fsync per change).");
+ABSL_FLAG(std::string, pool, "20000-29999",
+          "Ports to lease: LO-HI[,LO-HI...].");
+ABSL_FLAG(std::string, exclude, "",
+          "Ports never leased: P or LO-HI, comma-separated (6379, 7001, "
+          "8080, 8081 and 9090 are always excluded).");
+ABSL_FLAG(std::string, ephemeral, "refuse",
+          "When --pool overlaps the kernel's ephemeral port range "
+          "(/proc/sys/net/ipv4/ip_local_port_range): refuse to start, trim "
+          "the overlap out of the pool, or allow it.");
+ABSL_FLAG(absl::Duration, default_ttl, absl::Seconds(60),
+          "Lease time to live when a request names none.");
+ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),
+          "Longest time to live granted.");
+ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
+          "How long a lease survives its Hold stream breaking.");
+ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),
+          "How long released or expired ports stay out of the pool.");
+ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),
+          "How long a pool port found bound by another process stays out "
+          "of the pool.");
+ABSL_FLAG(std::string, probe, "system",
+          "system: check that ports are really free before granting them; "
+          "none: trust the pool (benchmarks and tests only).");
+ABSL_FLAG(int, ready_fd, -1,
+          "Once serving, write \"ready ADDRESS...\\n\" to this file "
+          "descriptor and close it.");
+
+namespace portlease {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] =
+    "leases TCP (and UDP) ports of this host to CI jobs.\n"
+    "\n"
+    "A lease is a contiguous block of ports from --pool, named or counted,\n"
+    "owned by a client that renews it (or keeps a Hold stream open) and\n"
+    "releases it. Leases are stored in --db before they are acknowledged,\n"
+    "so they survive a restart; ports are checked to be really free before\n"
+    "they are granted. Clients: lease-run, portlease, the C++ client.\n"
+    "\n"
+    "Usage: portleased [--listen=unix:PATH|HOST:PORT]... [--db=FILE]\n"
+    "                  [--pool=LO-HI] [flags]\n"
+    "\n"
+    "Examples:\n"
+    "  portleased\n"
+    "  portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=40000-40999\n"
+    "  portleased --listen=127.0.0.1:7700 --ephemeral=trim\n"
+    "\n"
+    "Stops on SIGTERM or SIGINT. Exit codes: 0 after a signalled shutdown,\n"
+    "1 runtime error, 2 usage error.";
+
+// A failed startup step: the message and the exit code.
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+int Fail(const Failure& failure) {
+  std::fprintf(stderr, "portleased: %s\n", failure.message.c_str());
+  return failure.exit_code;
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                             : kExitRuntime;
+}
+
+// mkdir -p with `mode` for new directories.
+absl::Status MakeDirs(const std::string& dir, mode_t mode) {
+  if (dir.empty() || dir == "/" || dir == ".") return absl::OkStatus();
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " exists and is not a directory"));
+  }
+  const size_t slash = dir.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    absl::Status parent = MakeDirs(dir.substr(0, slash), mode);
+    if (!parent.ok()) return parent;
+  }
+  if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create directory ", dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string DirOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Takes `<socket>.lock` so that two servers never share a socket path
+// (gRPC replaces an existing socket file).
+absl::StatusOr<std::unique_ptr<LockFile>> LockSocket(const std::string& path) {
+  const std::string lock_path = absl::StrCat(path, ".lock");
+  absl::StatusOr<std::unique_ptr<LockFile>> lock =
+      LockFile::Acquire(lock_path, absl::StrCat("unix:", path));
+  if (lock.ok() || lock.status().code() != absl::StatusCode::kFailedPrecondition) {
+    return lock;
+  }
+  std::string pid;
+  if (int fd = open(lock_path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    char buffer[32] = {};
+    ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+    close(fd);
+    if (n > 0) pid = std::string(absl::StripAsciiWhitespace(buffer));
+  }
+  int64_t pid_number = 0;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "another portleased is serving unix:", path,
+      absl::SimpleAtoi(pid, &pid_number) ? absl::StrCat(" (pid ", pid, ")")
+                                         : ""));
+}
+
+absl::StatusOr<EphemeralPolicy> ParsePolicy(absl::string_view text) {
+  if (text == "refuse") return EphemeralPolicy::kRefuse;
+  if (text == "trim") return EphemeralPolicy::kTrim;
+  if (text == "allow") return EphemeralPolicy::kAllow;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--ephemeral=", text, ": expected refuse, trim or allow"));
+}
+
+// Everything main() builds, destroyed in reverse order.
+struct Daemon {
+  RealClock clock;
+  std::vector<std::unique_ptr<LockFile>> socket_locks;
+  std::unique_ptr<LeaseStore> store;
+  std::unique_ptr<PortProber> prober;
+  std::unique_ptr<LeaseManager> manager;
+  std::unique_ptr<RunningServer> server;
+};
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] { return absl::StrCat("portleased ", kVersion, "\n"); };
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+
+  absl::StatusOr<std::vector<std::string>> args =
+      PrepareArgs(std::vector<std::string>(argv, argv + argc), {"listen"});
+  if (!args.ok()) return Fail({kExitUsage, std::string(args.status().message())});
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : *args) arg_pointers.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
+                         arg_pointers.data());
+
+  // Listen addresses.
+  std::vector<std::string> listen;
+  for (const std::string& item : absl::GetFlag(FLAGS_listen)) {
+    for (absl::string_view part : absl::StrSplit(item, ',', absl::SkipEmpty())) {
+      absl::StatusOr<ListenAddress> address = ParseListenAddress(part);
+      if (!address.ok()) return Fail({kExitUsage, std::string(address.status().message())});
+      if (address->is_tcp() && !IsLoopbackHost(address->host) &&
+          !absl::GetFlag(FLAGS_insecure_tcp)) {
+        return Fail({kExitUsage, absl::StrCat(
+            "refusing to listen on ", part, ": not a loopback address, and "
+            "the API has no authentication; use 127.0.0.1 or a unix: socket, "
+            "or pass --insecure_tcp")});
+      }
+      listen.push_back(std::string(part));
+    }
+  }
+  if (listen.empty()) return Fail({kExitUsage, "--listen is empty"});
+
+  // The pool.
+  absl::StatusOr<std::vector<PortRange>> pool =
+      ParsePortRanges(absl::GetFlag(FLAGS_pool));
+  if (!pool.ok()) return Fail({kExitUsage, absl::StrCat("--pool: ", pool.status().message())});
+  std::vector<Port> exclude;
+  if (!absl::GetFlag(FLAGS_exclude).empty()) {
+    absl::StatusOr<std::vector<Port>> parsed =
+        ParsePortList(absl::GetFlag(FLAGS_exclude));
+    if (!parsed.ok()) return Fail({kExitUsage, absl::StrCat("--exclude: ", parsed.status().message())});
+    exclude = *std::move(parsed);
+  }
+  absl::StatusOr<EphemeralPolicy> policy =
+      ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
+  if (!policy.ok()) return Fail({kExitUsage, std::string(policy.status().message())});
+  absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange("/proc");
+  if (!ephemeral.ok()) {
+    if (*policy != EphemeralPolicy::kAllow) {
+      return Fail({kExitRuntime, absl::StrCat(
+          "cannot read the ephemeral port range: ", ephemeral.status().message(),
+          " (pass --ephemeral=allow to start anyway)")});
+    }
+    ephemeral = PortRange{0, 0};  // nothing to fit around
+  }
+  absl::StatusOr<std::vector<PortRange>> fitted =
+      FitPool(*std::move(pool), *ephemeral, *policy);
+  if (!fitted.ok()) return Fail({kExitUsage, std::string(fitted.status().message())});
+
+  const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
+  if (db_sync != "normal" && db_sync != "full") {
+    return Fail({kExitUsage, absl::StrCat("--db_sync=", db_sync, ": expected normal or full")});
+  }
+  const std::string probe = absl::GetFlag(FLAGS_probe);
+  if (probe != "system" && probe != "none") {
+    return Fail({kExitUsage, absl::StrCat("--probe=", probe, ": expected system or none")});
+  }
+  const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
+
+  // From here on, no thread may take SIGTERM/SIGINT: main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Daemon daemon;
+  for (const std::string& text : listen) {
+    ListenAddress address = *ParseListenAddress(text);
+    if (address.is_tcp()) continue;
+    absl::Status dir = MakeDirs(DirOf(address.path), 0755);
+    if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
+    absl::StatusOr<std::unique_ptr<LockFile>> lock = LockSocket(address.path);
+    if (!lock.ok()) return Fail({kExitRuntime, std::string(lock.status().message())});
+    daemon.socket_locks.push_back(*std::move(lock));
+  }
+
+  const std::string db = absl::GetFlag(FLAGS_db);
+  const bool durable = absl::GetFlag(FLAGS_durable) && db != ":memory:";
+  if (durable) {
+    absl::Status dir = MakeDirs(DirOf(db), 0755);
+    if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
+    SqliteOptions sqlite;
+    sqlite.synchronous = db_sync == "full" ? SqliteOptions::Synchronous::kFull
+                                           : SqliteOptions::Synchronous::kNormal;
+    absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
+        SqliteLeaseStore::Open(db, sqlite);
+    if (!store.ok()) return Fail({kExitRuntime, std::string(store.status().message())});
+    daemon.store = *std::move(store);
+  } else {
+    daemon.store = std::make_unique<MemoryLeaseStore>();
+  }
+  if (probe == "system") {
+    daemon.prober = std::make_unique<SystemProber>();
+  } else {
+    daemon.prober = std::make_unique<TrustingProber>();
+  }
+
+  LeaseManagerOptions options;
+  options.pool = *fitted;
+  options.exclude = exclude;
+  options.default_ttl = absl::GetFlag(FLAGS_default_ttl);
+  options.max_ttl = absl::GetFlag(FLAGS_max_ttl);
+  options.hold_grace = absl::GetFlag(FLAGS_hold_grace);
+  options.cooldown = absl::GetFlag(FLAGS_cooldown);
+  options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
+  options.on_event = [](const LeaseEvent& event) {
+    const std::string line =
+        absl::StrCat(FormatLeaseEvent(event, absl::Now()), "\n");
+    ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+  };
+  absl::StatusOr<std::unique_ptr<LeaseManager>> manager = LeaseManager::Create(
+      std::move(options), &daemon.clock, daemon.store.get(), daemon.prober.get());
+  if (!manager.ok()) {
+    return Fail({ExitCodeFor(manager.status()), std::string(manager.status().message())});
+  }
+  daemon.manager = *std::move(manager);
+
+  ServerOptions server_options;
+  server_options.listen = listen;
+  server_options.service.manager = daemon.manager.get();
+  server_options.service.clock = &daemon.clock;
+  server_options.service.version = kVersion;
+  absl::StatusOr<std::unique_ptr<RunningServer>> server =
+      StartServer(std::move(server_options));
+  if (!server.ok()) {
+    return Fail({ExitCodeFor(server.status()), std::string(server.status().message())});
+  }
+  daemon.server = *std::move(server);
+
+  const std::string addresses = absl::StrJoin(daemon.server->addresses(), " ");
+  uint32_t pool_size = 0;
+  for (const PortRange& range : *fitted) pool_size += range.size();
+  LogLine("INFO", absl::StrCat(
+      "portleased ", kVersion, " serving ", addresses, " pool=",
+      FormatPortRanges(*fitted), " (", pool_size, " ports) db=",
+      durable ? db : ":memory:", " probe=", probe, " pid=", getpid()));
+  if (ready_fd >= 0) {
+    const std::string ready = absl::StrCat("ready ", addresses, "\n");
+    ssize_t ignored = write(ready_fd, ready.data(), ready.size());
+    (void)ignored;
+    close(ready_fd);
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogLine("INFO", absl::StrCat("shutting down on ", strsignal(signal_number)));
+  daemon.server->Shutdown(absl::Seconds(1));
+  LogLine("INFO", "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace portlease
+
+int main(int argc, char** argv) { return portlease::Run(argc, argv); }
