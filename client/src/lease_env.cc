@@ -1,6 +1,13 @@
 #include "portlease/lease_env.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -128,6 +135,55 @@ std::string FormatShellExports(const Variables& vars) {
     absl::StrAppend(&out, "export ", key, "=", ShellQuote(value), "\n");
   }
   return out;
+}
+
+absl::Status RenderTemplateFile(absl::string_view spec,
+                                const VariableLookup& lookup) {
+  const size_t colon = spec.find(':');
+  if (colon == absl::string_view::npos || colon == 0 ||
+      colon + 1 == spec.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--render ", spec, ": want TEMPLATE:OUTPUT"));
+  }
+  const std::string input(spec.substr(0, colon));
+  const std::string output(spec.substr(colon + 1));
+  std::ifstream in(input, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read template ", input,
+                                            ": ", std::strerror(errno)));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<std::string> text = ExpandTemplate(buffer.str(), lookup, input);
+  if (!text.ok()) return text.status();
+  const std::string temp = absl::StrCat(output, ".tmp.", getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << *text;
+    out.close();
+    if (!out) {
+      std::remove(temp.c_str());
+      return absl::InternalError(absl::StrCat("cannot write ", output));
+    }
+  }
+  if (std::rename(temp.c_str(), output.c_str()) != 0) {
+    std::remove(temp.c_str());
+    return absl::InternalError(
+        absl::StrCat("cannot write ", output, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
+                                bool append) {
+  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
+  out << FormatEnvLines(vars);
+  out.close();
+  if (!out) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace portlease

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -148,6 +149,33 @@ absl::StatusOr<v1::Profile> ProfileFromNames(
   absl::Status valid = ValidateProfile(profile, "--ports");
   if (!valid.ok()) return valid;
   return profile;
+}
+
+absl::StatusOr<PortRequest> MakePortRequest(const std::string& ports_csv,
+                                            uint32_t count,
+                                            const std::string& profile_path) {
+  const int given = (ports_csv.empty() ? 0 : 1) + (count == 0 ? 0 : 1) +
+                    (profile_path.empty() ? 0 : 1);
+  if (given != 1) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --ports NAME,..., --count N, --profile FILE");
+  }
+  PortRequest request;
+  if (count != 0) {
+    if (count > kMaxPorts) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--count ", count, ": at most ", kMaxPorts, " ports"));
+    }
+    request.count = count;
+    return request;
+  }
+  absl::StatusOr<v1::Profile> profile =
+      profile_path.empty()
+          ? ProfileFromNames(absl::StrSplit(ports_csv, ',', absl::SkipEmpty()))
+          : LoadProfile(profile_path);
+  if (!profile.ok()) return profile.status();
+  request.profile = *std::move(profile);
+  return request;
 }
 
 }  // namespace portlease

@@ -57,6 +57,18 @@ std::string FormatEnvLines(const Variables& vars);
 // "export KEY='value'\n" per variable, quoted for POSIX shells.
 std::string FormatShellExports(const Variables& vars);
 
+// Renders `spec` = "TEMPLATE:OUTPUT": expands the file TEMPLATE with
+// `lookup` (ExpandTemplate; errors name TEMPLATE and the line) and writes
+// OUTPUT (via a temporary file and rename). INVALID_ARGUMENT for a spec
+// without ':' or a bad template; NOT_FOUND / INTERNAL for file errors.
+absl::Status RenderTemplateFile(absl::string_view spec,
+                                const VariableLookup& lookup);
+
+// Writes FormatEnvLines(vars) to `path`, truncating it or, when `append`,
+// appending. INTERNAL naming the path on failure.
+absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
+                                bool append);
+
 // Single-quotes `value` for a POSIX shell.
 std::string ShellQuote(absl::string_view value);
 

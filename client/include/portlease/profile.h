@@ -4,6 +4,8 @@
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_PROFILE_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_PROFILE_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,21 @@ absl::Status ValidateProfile(v1::Profile& profile,
 // `--ports a,b,c`). INVALID_ARGUMENT for a bad or repeated name.
 absl::StatusOr<v1::Profile> ProfileFromNames(
     const std::vector<std::string>& names);
+
+// What to lease, from the command line: exactly one of --ports a,b,c,
+// --count N, --profile FILE.
+struct PortRequest {
+  // Set for --ports and --profile: the names are profile.ports(i).name().
+  std::optional<v1::Profile> profile;
+  // Set for --count.
+  uint32_t count = 0;
+};
+
+// INVALID_ARGUMENT unless exactly one of the three is given (empty / 0 mean
+// not given), or when the names, count (1..64) or profile are bad.
+absl::StatusOr<PortRequest> MakePortRequest(const std::string& ports_csv,
+                                            uint32_t count,
+                                            const std::string& profile_path);
 
 // True for [a-z][a-z0-9_-]{0,31}, the server's port name rule.
 bool IsValidPortName(absl::string_view name);

@@ -1,0 +1,68 @@
+// lease-run: run a command with leased ports in its environment.
+//
+//   lease-run --ports redis,worker -- docker compose up
+//
+// The binary's main() is ParseLeaseRunArgs + RunLeaseRun.
+#ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
+#define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace portlease {
+
+// lease-run's own exit codes (otherwise it exits with the command's).
+inline constexpr int kExitUsage = 2;          // bad flags, profile, template
+inline constexpr int kExitUnavailable = 69;   // server unreachable
+inline constexpr int kExitTempFail = 75;      // pool exhausted, lease lost
+inline constexpr int kExitCannotExecute = 126;
+inline constexpr int kExitNotFound = 127;
+
+struct LeaseRunOptions {
+  // Exactly one of ports / count / profile (see MakePortRequest).
+  std::string ports;  // "redis,worker"
+  uint32_t count = 0;
+  std::string profile;
+  // "TEMPLATE:OUTPUT" files to render before the command starts.
+  std::vector<std::string> renders;
+  // Also write the variables here, KEY=value per line.
+  std::string env_file;
+  // Queue this long when the pool is busy; zero fails at once.
+  absl::Duration wait = absl::ZeroDuration();
+  // Lease ttl; zero means the server's default. Renewed every ttl/3.
+  absl::Duration ttl = absl::ZeroDuration();
+  bool udp = false;
+  // After the lease is lost, how long the command has between SIGTERM and
+  // SIGKILL.
+  absl::Duration kill_grace = absl::Seconds(10);
+  // The command and its arguments.
+  std::vector<std::string> command;
+  // --help was given: print LeaseRunUsage() and exit 0.
+  bool help = false;
+};
+
+// Parses the arguments after the program name. INVALID_ARGUMENT with a
+// one-line message (unknown flag, bad duration or count, missing command
+// after "--", ...).
+absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
+    const std::vector<std::string>& args);
+
+// The --help text.
+const char* LeaseRunUsage();
+
+// Runs: resolves the server (portlease/address.h), acquires, renders,
+// starts the command, keeps the lease alive until it exits, releases.
+// Returns the process exit code: the command's (128 + signal when killed),
+// or one of kExit* with a one-line "lease-run: ..." message on `err`.
+// Blocks SIGINT/SIGTERM/SIGHUP/SIGCHLD in the calling thread for good:
+// call it from main() before starting threads.
+int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_

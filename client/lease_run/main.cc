@@ -1,0 +1,21 @@
+// lease-run: wiring only; see portlease/lease_run.h.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "portlease/lease_run.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<portlease::LeaseRunOptions> options =
+      portlease::ParseLeaseRunArgs(args);
+  if (!options.ok()) {
+    std::cerr << "lease-run: " << options.status().message() << std::endl;
+    return portlease::kExitUsage;
+  }
+  if (options->help) {
+    std::cout << portlease::LeaseRunUsage();
+    return 0;
+  }
+  return portlease::RunLeaseRun(*options, std::cerr);
+}

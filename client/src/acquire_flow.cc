@@ -1,0 +1,67 @@
+#include "src/acquire_flow.h"
+
+#include "absl/strings/str_cat.h"
+#include "portlease/lease_run.h"
+
+namespace portlease {
+namespace {
+
+bool Unreachable(const absl::Status& status, absl::Duration wait) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         (status.code() == absl::StatusCode::kDeadlineExceeded &&
+          wait <= absl::ZeroDuration());
+}
+
+}  // namespace
+
+AcquireSpec SpecFromRequest(const PortRequest& request, absl::Duration ttl,
+                            bool udp) {
+  AcquireSpec spec;
+  if (request.profile.has_value()) {
+    for (const v1::Profile::Port& port : request.profile->ports()) {
+      spec.names.push_back(port.name());
+    }
+    spec.udp = udp || request.profile->udp();
+  } else {
+    spec.count = request.count;
+    spec.udp = udp;
+  }
+  spec.ttl = ttl;
+  spec.request_id = RandomRequestId();
+  return spec;
+}
+
+std::string AcquireErrorMessage(const absl::Status& status,
+                                const std::string& where, absl::Duration wait) {
+  if (Unreachable(status, wait)) {
+    return absl::StrCat("cannot reach portleased at ", where, ": ",
+                        status.message());
+  }
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return absl::StrCat("pool exhausted: ", status.message(),
+                          " (use --wait DURATION to queue)");
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::StrCat("no ports became free within ",
+                          absl::FormatDuration(wait), ": ", status.message());
+    case absl::StatusCode::kInvalidArgument:
+      return absl::StrCat("request refused: ", status.message());
+    default:
+      return absl::StrCat("acquire failed: ", status.ToString());
+  }
+}
+
+int AcquireErrorExitCode(const absl::Status& status, absl::Duration wait) {
+  if (Unreachable(status, wait)) return kExitUnavailable;
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kDeadlineExceeded:
+      return kExitTempFail;
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace portlease

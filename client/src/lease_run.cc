@@ -1,0 +1,139 @@
+// lease-run's logic: resolve, acquire, render, run, keep alive, release.
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "portlease/address.h"
+#include "portlease/client.h"
+#include "portlease/lease_env.h"
+#include "portlease/lease_run.h"
+#include "portlease/profile.h"
+#include "portlease/scoped_lease.h"
+#include "src/acquire_flow.h"
+#include "src/child_process.h"
+
+namespace portlease {
+namespace {
+
+constexpr char kProgram[] = "lease-run";
+
+std::string CurrentDirectory() {
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return "";
+  return buf;
+}
+
+// What the keep-alive thread reports about a lost lease.
+class LossFlag {
+ public:
+  void Set(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    lost_.store(true);
+  }
+  bool lost() const { return lost_.load(); }
+  absl::Status status() const {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> lost_{false};
+};
+
+}  // namespace
+
+int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
+  BlockSupervisorSignals();
+  auto fail = [&err](int code, absl::string_view message) {
+    err << kProgram << ": " << message << std::endl;
+    return code;
+  };
+  if (options.command.empty()) {
+    return fail(kExitUsage, "missing command after --");
+  }
+  absl::StatusOr<PortRequest> request =
+      MakePortRequest(options.ports, options.count, options.profile);
+  if (!request.ok()) return fail(kExitUsage, request.status().message());
+
+  absl::StatusOr<ResolvedAddress> resolved =
+      ResolveServerAddress(ResolveOptions());
+  if (!resolved.ok()) {
+    return fail(resolved.status().code() == absl::StatusCode::kFailedPrecondition
+                    ? 1
+                    : kExitUnavailable,
+                absl::StrCat("no server: ", resolved.status().message()));
+  }
+  auto client = std::make_shared<const Client>(resolved->address);
+
+  auto loss = std::make_shared<LossFlag>();
+  ScopedLeaseOptions lease_options;
+  lease_options.on_lost = [loss](const absl::Status& status) {
+    loss->Set(status);
+  };
+  std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
+      const AcquireSpec&)>
+      acquire = [&](const AcquireSpec& spec) {
+        ScopedLeaseOptions with_spec = lease_options;
+        with_spec.spec = spec;
+        return ScopedLease::Acquire(client, std::move(with_spec));
+      };
+  absl::StatusOr<std::unique_ptr<ScopedLease>> lease = AcquireWithWait(
+      SpecFromRequest(*request, options.ttl, options.udp), options.wait, err,
+      kProgram, acquire);
+  if (!lease.ok()) {
+    return fail(AcquireErrorExitCode(lease.status(), options.wait),
+                AcquireErrorMessage(lease.status(), resolved->Describe(),
+                                    options.wait));
+  }
+
+  const VariableLookup environment = ProcessEnvironment();
+  absl::StatusOr<Variables> vars = (*lease)->Environment(
+      request->profile.has_value() ? &*request->profile : nullptr, environment,
+      CurrentDirectory());
+  if (!vars.ok()) return fail(kExitUsage, vars.status().message());
+  const VariableLookup lookup = ChainLookup(*vars, environment);
+  for (const std::string& render : options.renders) {
+    absl::Status rendered = RenderTemplateFile(render, lookup);
+    if (!rendered.ok()) {
+      return fail(kExitUsage,
+                  absl::StrCat("--render: ", rendered.message()));
+    }
+  }
+  if (!options.env_file.empty()) {
+    absl::Status written =
+        WriteVariablesFile(options.env_file, *vars, /*append=*/false);
+    if (!written.ok()) return fail(1, written.message());
+  }
+
+  absl::StatusOr<pid_t> child = SpawnChild(options.command, *vars);
+  if (!child.ok()) {
+    const int code = child.status().code() == absl::StatusCode::kNotFound
+                         ? kExitNotFound
+                         : kExitCannotExecute;
+    return fail(code, child.status().message());
+  }
+  bool reported = false;
+  const int wait_status = SuperviseChild(
+      *child,
+      [&] {
+        if (!loss->lost()) return false;
+        if (!reported) {
+          reported = true;
+          err << kProgram << ": " << loss->status().message()
+              << "; terminating " << options.command.front() << std::endl;
+        }
+        return true;
+      },
+      options.kill_grace);
+  lease->reset();
+  if (loss->lost()) return kExitTempFail;
+  return ExitCodeFromWaitStatus(wait_status);
+}
+
+}  // namespace portlease
