@@ -56,7 +56,8 @@ std::string FormatLeaseEvent(const LeaseEvent& event, absl::Time now) {
   if (event.lease.has_value()) {
     const LeaseRecord& lease = *event.lease;
     absl::StrAppend(&message, " lease=", lease.IdPrefix(), " ports=",
-                    lease.base, "-", lease.last());
+                    lease.base);
+    if (lease.count > 1) absl::StrAppend(&message, "-", lease.last());
     if (!lease.owner.empty()) {
       absl::StrAppend(&message, " owner=");
       const char* separator = "";

@@ -1,0 +1,74 @@
+// portleased's command-line preparation and log lines.
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/flags/flag.h"
+#include "server/portleased_args.h"
+#include "server/portleased_log.h"
+
+ABSL_FLAG(std::vector<std::string>, test_list, {}, "a list");
+ABSL_FLAG(int, test_number, 0, "a number");
+ABSL_FLAG(bool, test_switch, false, "a switch");
+
+namespace portlease {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<std::vector<std::string>> Prepare(
+    std::vector<std::string> args) {
+  args.insert(args.begin(), "prog");
+  return PrepareArgs(args, {"test_list"});
+}
+
+TEST(PrepareArgsTest, JoinsRepeatedListFlags) {
+  absl::StatusOr<std::vector<std::string>> out =
+      Prepare({"--test_list=a", "--test_number", "5", "--test_list", "b,c",
+               "--test_switch", "--notest_switch", "--help"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, ElementsAre("prog", "--test_list=a,b,c",
+                                "--test_number=5", "--test_switch=true",
+                                "--notest_switch", "--help"));
+}
+
+TEST(PrepareArgsTest, RejectsBadArguments) {
+  EXPECT_THAT(Prepare({"--nope"}).status().message(),
+              HasSubstr("unknown flag --nope"));
+  EXPECT_THAT(Prepare({"--test_number=x"}).status().message(),
+              HasSubstr("--test_number"));
+  EXPECT_THAT(Prepare({"--test_number"}).status().message(),
+              HasSubstr("needs a value"));
+  EXPECT_THAT(Prepare({"extra"}).status().message(),
+              HasSubstr("unexpected argument"));
+  EXPECT_THAT(Prepare({"--", "extra"}).status().message(),
+              HasSubstr("unexpected argument"));
+  EXPECT_EQ(Prepare({"--nonope"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FormatLeaseEventTest, ShowsThePrefixNeverTheId) {
+  LeaseRecord lease;
+  lease.id = "0123456789abcdef0123456789abcdef";
+  lease.base = 20000;
+  lease.count = 3;
+  lease.owner = {{"job", "42"}, {"cmd", "make test,all"}};
+  LeaseEvent event{LeaseEvent::Type::kGranted, lease, 0, ""};
+  const std::string line =
+      FormatLeaseEvent(event, absl::FromUnixMillis(1'800'000'000'123));
+  EXPECT_EQ(line,
+            "2027-01-15T08:00:00.123Z INFO grant lease=01234567 "
+            "ports=20000-20002 owner=cmd=make\\x20test\\x2call,job=42");
+  EXPECT_EQ(line.find(lease.id), std::string::npos);
+}
+
+TEST(FormatLeaseEventTest, LevelsAndPorts) {
+  LeaseEvent busy{LeaseEvent::Type::kForeignBusy, std::nullopt, 20005,
+                  "bound by pid 7"};
+  const std::string line = FormatLeaseEvent(busy, absl::UnixEpoch());
+  EXPECT_THAT(line, HasSubstr(" WARN foreign-busy port=20005"));
+  EXPECT_THAT(line, HasSubstr("detail=\"bound by pid 7\""));
+  EXPECT_EQ(EventLevel(LeaseEvent::Type::kStoreError), "ERROR");
+}
+
+}  // namespace
+}  // namespace portlease

@@ -1,0 +1,330 @@
+// The running server beyond the unary lease RPCs: Hold streams, health,
+// Status, Who, binding errors and shutdown.
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "server/service/convert.h"
+#include "tests/server/test_util.h"
+
+namespace portlease {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Lease MustAcquire(v1::PortLease::Stub* stub, uint32_t count,
+                      absl::Duration ttl = absl::Seconds(60)) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::AcquireRequest request;
+  request.set_count(count);
+  DurationToProto(ttl, request.mutable_ttl());
+  v1::AcquireResponse response;
+  grpc::Status status = stub->Acquire(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.lease();
+}
+
+grpc::StatusCode GetCode(v1::PortLease::Stub* stub, const std::string& id) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetRequest request;
+  request.set_lease_id(id);
+  v1::GetResponse response;
+  return stub->Get(&context, request, &response).error_code();
+}
+
+TestServer::Options WithGrace(Transport transport, absl::Duration grace) {
+  TestServer::Options options;
+  options.transport = transport;
+  options.configure = [grace](LeaseManagerOptions* o) { o->hold_grace = grace; };
+  return options;
+}
+
+class HoldTest : public testing::TestWithParam<Transport> {};
+
+TEST_P(HoldTest, AnswersEveryRequestWithTheExpiry) {
+  TestServer server(WithGrace(GetParam(), absl::Milliseconds(200)));
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 2);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->Hold(&context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(TimeFromProto(response.expires_at()),
+              TimeFromProto(lease.expires_at()));
+    request.clear_lease_id();  // only the first one names the lease
+  }
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_P(HoldTest, BrokenStreamFreesTheLeaseAfterTheGrace) {
+  TestServer server(WithGrace(GetParam(), absl::Milliseconds(200)));
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 3);
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    auto stream = stub->Hold(&context);
+    v1::HoldRequest request;
+    request.set_lease_id(lease.lease_id());
+    v1::HoldResponse response;
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    context.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  EXPECT_TRUE(PollUntil([&] {
+    return GetCode(stub.get(), lease.lease_id()) == grpc::StatusCode::NOT_FOUND;
+  }));
+}
+
+TEST_P(HoldTest, DestroyedChannelFreesTheLeaseAfterTheGrace) {
+  TestServer server(WithGrace(GetParam(), absl::Milliseconds(200)));
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  {
+    auto holder_stub = server.NewStub();
+    auto context = std::make_unique<grpc::ClientContext>();
+    SetDeadline(context.get(), absl::Seconds(60));
+    auto stream = holder_stub->Hold(context.get());
+    v1::HoldRequest request;
+    request.set_lease_id(lease.lease_id());
+    v1::HoldResponse response;
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    // Dropping the stream without finishing it cancels the call; then the
+    // stub and its channel go.
+    stream.reset();
+    context.reset();
+    holder_stub.reset();
+  }
+  EXPECT_TRUE(PollUntil([&] {
+    return GetCode(stub.get(), lease.lease_id()) == grpc::StatusCode::NOT_FOUND;
+  }));
+}
+
+TEST_P(HoldTest, HeldLeaseOutlivesTheGraceWhileTheStreamIsOpen) {
+  TestServer server(WithGrace(GetParam(), absl::Milliseconds(50)));
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->Hold(&context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  // Several graces and ticks later the lease is still there.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(GetCode(stub.get(), lease.lease_id()), grpc::StatusCode::OK);
+  context.TryCancel();
+  stream->Finish();
+}
+
+TEST_P(HoldTest, ReleasedLeaseEndsTheStreamWithNotFound) {
+  TestServer server(WithGrace(GetParam(), absl::Seconds(5)));
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->Hold(&context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  {
+    grpc::ClientContext release_context;
+    SetDeadline(&release_context);
+    v1::ReleaseRequest release;
+    release.set_lease_id(lease.lease_id());
+    v1::ReleaseResponse ignored;
+    ASSERT_TRUE(stub->Release(&release_context, release, &ignored).ok());
+  }
+  stream->Write(request);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, HoldTest,
+                         testing::Values(Transport::kUnix, Transport::kTcp),
+                         [](const testing::TestParamInfo<Transport>& info) {
+                           return info.param == Transport::kUnix ? "Unix"
+                                                                 : "Tcp";
+                         });
+
+TEST(ServerTest, HealthIsServing) {
+  for (Transport transport : {Transport::kUnix, Transport::kTcp}) {
+    TestServer::Options options;
+    options.transport = transport;
+    TestServer server(options);
+    auto health = grpc::health::v1::Health::NewStub(server.NewChannel());
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok());
+    EXPECT_EQ(response.status(),
+              grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+}
+
+TEST(ServerTest, StatusCountsThePool) {
+  TestServer::Options options;
+  options.pool_size = 16;
+  TestServer server(options);
+  auto stub = server.NewStub();
+  MustAcquire(stub.get(), 4);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::StatusResponse status;
+  ASSERT_TRUE(stub->Status(&context, v1::StatusRequest(), &status).ok());
+  EXPECT_EQ(status.pool_size(), 16u);
+  EXPECT_EQ(status.leased(), 4u);
+  EXPECT_EQ(status.free(), 12u);
+  EXPECT_EQ(status.live_leases(), 1u);
+  EXPECT_EQ(status.version(), "test");
+}
+
+TEST(ServerTest, WhoCombinesThePoolAndTheHolders) {
+  TestServer::Options options;
+  options.pool_size = 8;
+  options.holders = [](absl::Span<const Port> ports) {
+    std::vector<PortHolder> holders;
+    for (Port port : ports) {
+      PortHolder holder;
+      holder.socket.local_port = port;
+      holder.socket.local_address = "127.0.0.1";
+      holder.socket.state = "LISTEN";
+      holder.user = "ci";
+      holder.processes = {{4242, "redis-server --port"}};
+      holders.push_back(holder);
+    }
+    return holders;
+  };
+  TestServer server(options);
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::WhoRequest request;
+  request.add_ports(lease.base_port());
+  request.add_ports(server.pool().lo == lease.base_port() ? server.pool().hi
+                                                          : server.pool().lo);
+  request.add_ports(1);
+  v1::WhoResponse response;
+  ASSERT_TRUE(stub->Who(&context, request, &response).ok());
+  ASSERT_EQ(response.ports_size(), 3);
+  const v1::PortInfo& leased = response.ports(0);
+  EXPECT_EQ(leased.pool_state(), "leased");
+  EXPECT_TRUE(leased.in_pool());
+  EXPECT_EQ(leased.lease().lease_id(), "");
+  EXPECT_EQ(leased.lease().lease_id_prefix(), lease.lease_id_prefix());
+  ASSERT_EQ(leased.holders_size(), 1);
+  EXPECT_EQ(leased.holders(0).pid(), 4242);
+  EXPECT_EQ(leased.holders(0).command(), "redis-server --port");
+  EXPECT_EQ(leased.holders(0).user(), "ci");
+  EXPECT_EQ(leased.holders(0).protocol(), "tcp");
+  EXPECT_EQ(leased.holders(0).state(), "LISTEN");
+  EXPECT_EQ(response.ports(1).pool_state(), "free");
+  EXPECT_FALSE(response.ports(2).in_pool());
+
+  grpc::ClientContext bad_context;
+  SetDeadline(&bad_context);
+  v1::WhoRequest bad;
+  bad.add_ports(70000);
+  EXPECT_EQ(stub->Who(&bad_context, bad, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(ServerTest, UnixSocketIsGroupOnly) {
+  TestServer server(TestServer::Options{});
+  struct stat st;
+  const std::string path = server.address().substr(5);
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+TEST(ServerTest, AnAddressInUseFailsTheStart) {
+  TestServer::Options options;
+  options.transport = Transport::kTcp;
+  TestServer first(options);
+  ServerOptions second;
+  second.listen = {first.address()};
+  RealClock clock;
+  second.service.manager = first.manager();
+  second.service.clock = &clock;
+  absl::StatusOr<std::unique_ptr<RunningServer>> server =
+      StartServer(std::move(second));
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(server.status().message(), HasSubstr(first.address()));
+}
+
+TEST(ServerTest, MissingSocketDirectoryFailsTheStart) {
+  TempDir dir;
+  TestServer::Options options;
+  TestServer first(options);
+  ServerOptions bad;
+  bad.listen = {"unix:" + dir.File("nope/portleased.sock")};
+  RealClock clock;
+  bad.service.manager = first.manager();
+  bad.service.clock = &clock;
+  absl::StatusOr<std::unique_ptr<RunningServer>> server =
+      StartServer(std::move(bad));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ServerTest, ShutdownEndsOpenHoldsAndWaits) {
+  TestServer::Options options;
+  options.pool_size = 1;
+  TestServer server(options);
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext hold_context;
+  SetDeadline(&hold_context, absl::Seconds(30));
+  auto stream = stub->Hold(&hold_context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  grpc::Status waited;
+  grpc::ClientContext wait_context;
+  SetDeadline(&wait_context, absl::Seconds(30));
+  std::thread waiter([&] {
+    v1::AcquireRequest wait;
+    wait.set_count(1);
+    wait.set_wait(true);
+    v1::AcquireResponse ignored;
+    waited = stub->Acquire(&wait_context, wait, &ignored);
+  });
+  EXPECT_TRUE(PollUntil([&] { return server.manager()->Stats().waiters == 1; }));
+  const absl::Time start = absl::Now();
+  server.server()->Shutdown(absl::Milliseconds(100));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  waiter.join();
+  EXPECT_FALSE(waited.ok());
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_FALSE(stream->Finish().ok());
+}
+
+}  // namespace
+}  // namespace portlease

@@ -1,0 +1,367 @@
+// The PortLease service over real gRPC, in process: each test starts a
+// server on a Unix socket in a temp dir and on loopback TCP port 0.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "server/service/convert.h"
+#include "tests/server/test_util.h"
+
+namespace portlease {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ServiceTest : public testing::TestWithParam<Transport> {
+ protected:
+  void Start(uint32_t pool_size = 64,
+             std::function<void(LeaseManagerOptions*)> configure = nullptr,
+             HolderLookup holders = nullptr) {
+    TestServer::Options options;
+    options.transport = GetParam();
+    options.pool_size = pool_size;
+    options.configure = std::move(configure);
+    options.holders = std::move(holders);
+    server_ = std::make_unique<TestServer>(std::move(options));
+    stub_ = server_->NewStub();
+  }
+
+  grpc::Status Acquire(const v1::AcquireRequest& request, v1::Lease* lease,
+                       absl::Duration timeout = absl::Seconds(10)) {
+    grpc::ClientContext context;
+    SetDeadline(&context, timeout);
+    v1::AcquireResponse response;
+    grpc::Status status = stub_->Acquire(&context, request, &response);
+    if (lease != nullptr) *lease = response.lease();
+    return status;
+  }
+  v1::Lease MustAcquire(const v1::AcquireRequest& request) {
+    v1::Lease lease;
+    grpc::Status status = Acquire(request, &lease);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return lease;
+  }
+  static v1::AcquireRequest Count(uint32_t n) {
+    v1::AcquireRequest request;
+    request.set_count(n);
+    return request;
+  }
+  grpc::Status Get(const std::string& id, v1::Lease* lease = nullptr) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetRequest request;
+    request.set_lease_id(id);
+    v1::GetResponse response;
+    grpc::Status status = stub_->Get(&context, request, &response);
+    if (lease != nullptr) *lease = response.lease();
+    return status;
+  }
+  grpc::Status Release(const std::string& id) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ReleaseRequest request;
+    request.set_lease_id(id);
+    v1::ReleaseResponse response;
+    return stub_->Release(&context, request, &response);
+  }
+  v1::StatusResponse Status() {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::StatusResponse response;
+    EXPECT_TRUE(stub_->Status(&context, v1::StatusRequest(), &response).ok());
+    return response;
+  }
+
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<v1::PortLease::Stub> stub_;
+};
+
+TEST_P(ServiceTest, NamedAcquireGivesContiguousPortsInRequestOrder) {
+  Start();
+  v1::AcquireRequest request;
+  for (const char* name : {"redis", "worker", "web"}) request.add_names(name);
+  (*request.mutable_owner())["job"] = "42";
+  v1::Lease lease = MustAcquire(request);
+  EXPECT_EQ(lease.lease_id().size(), 32u);
+  EXPECT_EQ(lease.lease_id_prefix(), lease.lease_id().substr(0, 8));
+  EXPECT_EQ(lease.count(), 3u);
+  ASSERT_EQ(lease.ports_size(), 3);
+  EXPECT_EQ(lease.ports(0).name(), "redis");
+  EXPECT_EQ(lease.ports(1).name(), "worker");
+  EXPECT_EQ(lease.ports(2).name(), "web");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(lease.ports(i).port(), lease.base_port() + i);
+  }
+  EXPECT_GE(lease.base_port(), server_->pool().lo);
+  EXPECT_LE(lease.base_port() + 2, server_->pool().hi);
+  EXPECT_EQ(lease.owner().at("job"), "42");
+  EXPECT_EQ(lease.state(), v1::LEASE_STATE_LIVE);
+  EXPECT_GT(TimeFromProto(lease.expires_at()), absl::Now());
+}
+
+TEST_P(ServiceTest, CountedAcquireGivesContiguousUnnamedPorts) {
+  Start();
+  v1::Lease a = MustAcquire(Count(4));
+  v1::Lease b = MustAcquire(Count(2));
+  ASSERT_EQ(a.ports_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(a.ports(i).name(), "");
+    EXPECT_EQ(a.ports(i).port(), a.base_port() + i);
+  }
+  EXPECT_TRUE(b.base_port() + 1 < a.base_port() ||
+              b.base_port() > a.base_port() + 3);
+  EXPECT_NE(a.lease_id(), b.lease_id());
+}
+
+TEST_P(ServiceTest, ReleaseEndsTheLease) {
+  Start();
+  v1::Lease lease = MustAcquire(Count(1));
+  EXPECT_TRUE(Get(lease.lease_id()).ok());
+  EXPECT_TRUE(Release(lease.lease_id()).ok());
+  EXPECT_EQ(Get(lease.lease_id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Release(lease.lease_id()).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_P(ServiceTest, RenewMovesTheExpiry) {
+  Start();
+  v1::AcquireRequest request = Count(1);
+  request.mutable_ttl()->set_seconds(10);
+  v1::Lease lease = MustAcquire(request);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RenewRequest renew;
+  renew.set_lease_id(lease.lease_id());
+  renew.mutable_ttl()->set_seconds(100);
+  v1::RenewResponse response;
+  ASSERT_TRUE(stub_->Renew(&context, renew, &response).ok());
+  const absl::Duration moved = TimeFromProto(response.lease().expires_at()) -
+                               TimeFromProto(lease.expires_at());
+  EXPECT_GE(moved, absl::Seconds(89));
+  EXPECT_LE(moved, absl::Seconds(91));
+  EXPECT_EQ(response.lease().ttl().seconds(), 100);
+  v1::Lease got;
+  ASSERT_TRUE(Get(lease.lease_id(), &got).ok());
+  EXPECT_EQ(TimeFromProto(got.expires_at()),
+            TimeFromProto(response.lease().expires_at()));
+}
+
+TEST_P(ServiceTest, GetShowsTheIdButListOnlyItsPrefix) {
+  Start();
+  v1::AcquireRequest request = Count(2);
+  (*request.mutable_owner())["job"] = "a";
+  v1::Lease a = MustAcquire(request);
+  (*request.mutable_owner())["job"] = "b";
+  v1::Lease b = MustAcquire(request);
+  v1::Lease got;
+  ASSERT_TRUE(Get(a.lease_id(), &got).ok());
+  EXPECT_EQ(got.lease_id(), a.lease_id());
+  EXPECT_EQ(got.base_port(), a.base_port());
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ListResponse all;
+  ASSERT_TRUE(stub_->List(&context, v1::ListRequest(), &all).ok());
+  ASSERT_EQ(all.leases_size(), 2);
+  for (const v1::Lease& listed : all.leases()) {
+    EXPECT_EQ(listed.lease_id(), "");
+    EXPECT_THAT(listed.lease_id_prefix(),
+                testing::AnyOf(a.lease_id_prefix(), b.lease_id_prefix()));
+    EXPECT_EQ(listed.lease_id_prefix().size(), 8u);
+  }
+  EXPECT_EQ(all.SerializeAsString().find(a.lease_id()), std::string::npos);
+
+  grpc::ClientContext filtered_context;
+  SetDeadline(&filtered_context);
+  v1::ListRequest filter;
+  (*filter.mutable_owner_filter())["job"] = "b";
+  v1::ListResponse only_b;
+  ASSERT_TRUE(stub_->List(&filtered_context, filter, &only_b).ok());
+  ASSERT_EQ(only_b.leases_size(), 1);
+  EXPECT_EQ(only_b.leases(0).lease_id_prefix(), b.lease_id_prefix());
+}
+
+TEST_P(ServiceTest, RetryWithTheSameRequestIdReturnsTheSameLease) {
+  Start();
+  v1::AcquireRequest request = Count(3);
+  request.set_request_id("job-7-attempt");
+  v1::Lease first = MustAcquire(request);
+  v1::Lease again = MustAcquire(request);
+  EXPECT_EQ(again.lease_id(), first.lease_id());
+  EXPECT_EQ(again.base_port(), first.base_port());
+  EXPECT_EQ(Status().live_leases(), 1u);
+}
+
+TEST_P(ServiceTest, WaitingAcquireIsServedWhenAnotherLeaseIsReleased) {
+  Start(/*pool_size=*/4);
+  v1::Lease holder = MustAcquire(Count(4));
+  v1::Lease waited;
+  grpc::Status waited_status;
+  std::thread waiter([&] {
+    v1::AcquireRequest request = Count(2);
+    request.set_wait(true);
+    waited_status = Acquire(request, &waited, absl::Seconds(20));
+  });
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  ASSERT_TRUE(Release(holder.lease_id()).ok());
+  waiter.join();
+  ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
+  EXPECT_EQ(waited.count(), 2u);
+  EXPECT_EQ(Status().waiters(), 0u);
+}
+
+TEST_P(ServiceTest, WaitingAcquireTimesOutAtTheDeadline) {
+  Start(/*pool_size=*/4);
+  MustAcquire(Count(4));
+  v1::AcquireRequest request = Count(1);
+  request.set_wait(true);
+  const absl::Time start = absl::Now();
+  grpc::Status status = Acquire(request, nullptr, absl::Milliseconds(300));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  // The server forgets the waiter.
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }));
+}
+
+TEST_P(ServiceTest, CancelledWaitLeavesTheQueue) {
+  Start(/*pool_size=*/2);
+  MustAcquire(Count(2));
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(30));
+  v1::AcquireRequest request = Count(1);
+  request.set_wait(true);
+  grpc::Status status;
+  std::thread waiter([&] {
+    v1::AcquireResponse response;
+    status = stub_->Acquire(&context, request, &response);
+  });
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  context.TryCancel();
+  waiter.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }));
+}
+
+TEST_P(ServiceTest, ExhaustedPoolSaysFreeVersusAsked) {
+  Start(/*pool_size=*/4);
+  MustAcquire(Count(3));
+  grpc::Status status = Acquire(Count(2), nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("2 contiguous ports"));
+  EXPECT_THAT(status.error_message(), HasSubstr("1 of 4 free"));
+}
+
+TEST_P(ServiceTest, MalformedRequestsAreInvalidArgument) {
+  Start();
+  struct Case {
+    const char* what;
+    v1::AcquireRequest request;
+  };
+  std::vector<Case> cases;
+  auto add = [&cases](const char* what) -> v1::AcquireRequest& {
+    cases.push_back({what, v1::AcquireRequest()});
+    return cases.back().request;
+  };
+  add("neither names nor count");
+  {
+    v1::AcquireRequest& r = add("names and count");
+    r.add_names("a");
+    r.set_count(1);
+  }
+  add("bad name chars").add_names("Redis!");
+  add("name starting with a digit").add_names("1abc");
+  add("name too long").add_names(std::string(33, 'a'));
+  {
+    v1::AcquireRequest& r = add("duplicate names");
+    r.add_names("web");
+    r.add_names("web");
+  }
+  add("count too big").set_count(65);
+  {
+    v1::AcquireRequest& r = add("too many names");
+    for (int i = 0; i < 65; ++i) r.add_names(absl::StrCat("p", i));
+  }
+  {
+    v1::AcquireRequest& r = add("ttl too long");
+    r.set_count(1);
+    r.mutable_ttl()->set_seconds(48 * 3600);
+  }
+  {
+    v1::AcquireRequest& r = add("negative ttl");
+    r.set_count(1);
+    r.mutable_ttl()->set_seconds(-5);
+  }
+  {
+    v1::AcquireRequest& r = add("malformed ttl");
+    r.set_count(1);
+    r.mutable_ttl()->set_seconds(5);
+    r.mutable_ttl()->set_nanos(-1);
+  }
+  {
+    v1::AcquireRequest& r = add("oversized metadata value");
+    r.set_count(1);
+    (*r.mutable_owner())["cmd"] = std::string(2000, 'x');
+  }
+  {
+    v1::AcquireRequest& r = add("too many metadata entries");
+    r.set_count(1);
+    for (int i = 0; i < 40; ++i) (*r.mutable_owner())[absl::StrCat("k", i)] = "v";
+  }
+  {
+    v1::AcquireRequest& r = add("oversized request_id");
+    r.set_count(1);
+    r.set_request_id(std::string(500, 'r'));
+  }
+  {
+    v1::AcquireRequest& r = add("count 0 with wait");
+    r.set_wait(true);
+  }
+  for (const Case& c : cases) {
+    grpc::Status status = Acquire(c.request, nullptr);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.what << ": " << status.error_message();
+    EXPECT_FALSE(status.error_message().empty()) << c.what;
+  }
+  EXPECT_EQ(Status().live_leases(), 0u);
+  EXPECT_EQ(Get("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_P(ServiceTest, UnknownLeaseIsNotFound) {
+  Start();
+  const std::string unknown(32, 'f');
+  EXPECT_EQ(Get(unknown).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Release(unknown).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RenewRequest renew;
+  renew.set_lease_id(unknown);
+  v1::RenewResponse response;
+  EXPECT_EQ(stub_->Renew(&context, renew, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext hold_context;
+  SetDeadline(&hold_context);
+  auto stream = stub_->Hold(&hold_context);
+  v1::HoldRequest hold;
+  hold.set_lease_id(unknown);
+  stream->Write(hold);
+  stream->WritesDone();
+  v1::HoldResponse ignored;
+  EXPECT_FALSE(stream->Read(&ignored));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ServiceTest,
+                         testing::Values(Transport::kUnix, Transport::kTcp),
+                         [](const testing::TestParamInfo<Transport>& info) {
+                           return info.param == Transport::kUnix ? "Unix"
+                                                                 : "Tcp";
+                         });
+
+}  // namespace
+}  // namespace portlease

@@ -1,0 +1,88 @@
+// Helpers for the server integration tests: temporary directories, a pool
+// outside the kernel's ephemeral range, an in-process server on a Unix
+// socket or loopback TCP port 0, deadlines and bounded polling.
+#ifndef PORTLEASE_TESTS_SERVER_TEST_UTIL_H_
+#define PORTLEASE_TESTS_SERVER_TEST_UTIL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "portlease/v1/portlease.grpc.pb.h"
+#include "server/core/clock.h"
+#include "server/core/lease_manager.h"
+#include "server/core/pool_config.h"
+#include "server/core/port_prober.h"
+#include "server/service/server.h"
+#include "server/store/memory_lease_store.h"
+
+namespace portlease {
+
+// A fresh directory under $TEST_TMPDIR (or /tmp), removed with its content
+// on destruction. Short enough for Unix socket paths.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// One range of `size` ports that lies outside the kernel's ephemeral range
+// and holds none of kM2DefaultPorts.
+PortRange TestPoolRange(uint32_t size);
+
+// Sets the context's deadline `timeout` from now.
+void SetDeadline(grpc::ClientContext* context,
+                 absl::Duration timeout = absl::Seconds(10));
+
+// Calls `done` every few milliseconds until it returns true or `timeout`
+// passes; returns its last answer.
+bool PollUntil(const std::function<bool()>& done,
+               absl::Duration timeout = absl::Seconds(10));
+
+enum class Transport { kUnix, kTcp };
+
+// An in-process portlease server: memory store, TrustingProber, real clock.
+class TestServer {
+ public:
+  struct Options {
+    Transport transport = Transport::kUnix;
+    // Pool size, placed by TestPoolRange.
+    uint32_t pool_size = 64;
+    // Applied after pool is set; cooldown defaults to 0 here.
+    std::function<void(LeaseManagerOptions*)> configure;
+    HolderLookup holders;
+  };
+  explicit TestServer(Options options);
+  ~TestServer();
+
+  const std::string& address() const { return address_; }
+  const PortRange& pool() const { return pool_; }
+  LeaseManager* manager() { return manager_.get(); }
+  RunningServer* server() { return server_.get(); }
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  std::unique_ptr<v1::PortLease::Stub> NewStub() const;
+
+ private:
+  TempDir dir_;
+  PortRange pool_;
+  RealClock clock_;
+  MemoryLeaseStore store_;
+  TrustingProber prober_;
+  std::unique_ptr<LeaseManager> manager_;
+  std::unique_ptr<RunningServer> server_;
+  std::string address_;
+};
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_TESTS_SERVER_TEST_UTIL_H_
