@@ -1,0 +1,11 @@
+// portlease: wiring only; see portlease/cli.h.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "portlease/cli.h"
+
+int main(int argc, char** argv) {
+  return portlease::RunPortleaseCli(std::vector<std::string>(argv + 1, argv + argc),
+                                    std::cout, std::cerr);
+}

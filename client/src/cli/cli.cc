@@ -1,0 +1,256 @@
+// The portlease CLI: flags, dispatch, and the commands that change leases.
+#include "portlease/cli.h"
+
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "portlease/lease_env.h"
+#include "portlease/lease_run.h"
+#include "portlease/profile.h"
+#include "src/acquire_flow.h"
+#include "src/args.h"
+#include "src/cli/cli_internal.h"
+
+namespace portlease {
+namespace {
+
+int Fail(std::ostream& err, int code, absl::string_view message) {
+  err << "portlease: " << message << std::endl;
+  return code;
+}
+
+std::string CurrentDirectory() {
+  const char* pwd = std::getenv("PWD");
+  return pwd != nullptr ? pwd : "";
+}
+
+}  // namespace
+
+const char* PortleaseCliUsage() {
+  return R"(NAME
+    portlease - lease TCP ports from portleased, and see who holds ports
+
+SYNOPSIS
+    portlease acquire (--ports NAME,... | --count N | --profile FILE) --ttl DURATION
+                      [--wait DURATION] [--udp] [--format=table|json|env|shell]
+                      [--github-env] [--gitlab-dotenv FILE]
+    portlease release LEASE_ID
+    portlease renew LEASE_ID [--ttl DURATION]
+    portlease list [--owner KEY=VALUE]... [--format=table|json]
+    portlease status [--format=table|json]
+    portlease who PORT... [--format=table|json]
+    portlease preflight [--ports PORT,... | --profile FILE]
+
+COMMANDS
+    acquire     Lease ports and print the variables lease-run would export
+                (NAME_PORT..., PORTLEASE_LEASE_ID, PORTLEASE_PORTS,
+                COMPOSE_PROJECT_NAME, profile variables). Nothing holds the
+                lease, so --ttl is required; renew or release it yourself.
+                --format=env prints KEY=value, --format=shell prints export
+                lines for eval; --github-env appends to $GITHUB_ENV,
+                --gitlab-dotenv writes a GitLab dotenv report.
+    release     End a lease.
+    renew       Extend a lease by its ttl (or --ttl).
+    list        Live and draining leases (ids shown as prefixes).
+    status      Pool size; free, leased, quarantined, draining counts; the
+                largest free block.
+    who         For each port: its lease (when a server answers) and the
+                local processes using it.
+    preflight   For each fixed port a project uses (numbers, or a profile's
+                defaultPort values): free, bound by a process, or leased.
+                Exits 0 only if all are free. Works without a server (local
+                checks only).
+
+ENVIRONMENT
+    PORTLEASE_ADDR    Server address; see lease-run --help for the defaults.
+
+EXIT STATUS
+    0 success; 1 failure or busy ports (preflight); 2 usage; 69 server
+    unreachable; 75 pool exhausted.
+)";
+}
+
+absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
+  absl::StatusOr<SplitArgs> split = SplitCommandLine(
+      args,
+      {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
+       "owner"},
+      {"help", "udp", "github-env"});
+  if (!split.ok()) return split.status();
+  CliFlags flags;
+  for (const auto& [name, value] : split->flags) {
+    if (name == "help") {
+      flags.help = true;
+    } else if (name == "udp") {
+      flags.udp = true;
+    } else if (name == "github-env") {
+      flags.github_env = true;
+    } else if (name == "format") {
+      if (value == "table") {
+        flags.format = OutputFormat::kTable;
+      } else if (value == "json") {
+        flags.format = OutputFormat::kJson;
+      } else if (value == "env") {
+        flags.format = OutputFormat::kEnv;
+      } else if (value == "shell") {
+        flags.format = OutputFormat::kShell;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--format=", value, ": want table, json, env or shell"));
+      }
+    } else if (name == "ports") {
+      flags.ports = value;
+    } else if (name == "count") {
+      if (!absl::SimpleAtoi(value, &flags.count) || flags.count == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--count ", value, ": want a positive number"));
+      }
+    } else if (name == "profile") {
+      flags.profile = value;
+    } else if (name == "gitlab-dotenv") {
+      flags.gitlab_dotenv = value;
+    } else if (name == "owner") {
+      std::pair<std::string, std::string> kv =
+          absl::StrSplit(value, absl::MaxSplits('=', 1));
+      flags.owner_filter[kv.first] = kv.second;
+    } else if (name == "ttl" || name == "wait") {
+      absl::StatusOr<absl::Duration> d = ParseFlagDuration(name, value);
+      if (!d.ok()) return d.status();
+      (name == "ttl" ? flags.ttl : flags.wait) = *d;
+    }
+  }
+  std::vector<std::string> positional = split->positional;
+  positional.insert(positional.end(), split->rest.begin(), split->rest.end());
+  if (!positional.empty()) {
+    flags.command = positional.front();
+    flags.positional.assign(positional.begin() + 1, positional.end());
+  }
+  return flags;
+}
+
+absl::StatusOr<Connection> Connect(bool start_embedded) {
+  ResolveOptions options;
+  options.start_embedded = start_embedded;
+  absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(options);
+  if (!where.ok()) return where.status();
+  Connection connection;
+  connection.where = *where;
+  connection.client = std::make_unique<Client>(where->address);
+  return connection;
+}
+
+int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<PortRequest> request =
+      MakePortRequest(flags.ports, flags.count, flags.profile);
+  if (!request.ok()) return Fail(err, kExitUsage, request.status().message());
+  if (flags.ttl <= absl::ZeroDuration()) {
+    return Fail(err, kExitUsage,
+                "acquire needs an explicit --ttl (e.g. --ttl 300s): nothing "
+                "holds this lease, it lives until released or expired");
+  }
+  if (flags.github_env && std::getenv("GITHUB_ENV") == nullptr) {
+    return Fail(err, kExitUsage, "--github-env: GITHUB_ENV is not set");
+  }
+  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true);
+  if (!connection.ok()) {
+    return Fail(err, kExitUnavailable, connection.status().message());
+  }
+  const Client& client = *connection->client;
+  std::function<absl::StatusOr<v1::Lease>(const AcquireSpec&)> acquire =
+      [&client](const AcquireSpec& spec) { return client.Acquire(spec); };
+  absl::StatusOr<v1::Lease> lease = AcquireWithWait(
+      SpecFromRequest(*request, flags.ttl, flags.udp), flags.wait, err,
+      "portlease", acquire);
+  if (!lease.ok()) {
+    return Fail(err, AcquireErrorExitCode(lease.status(), flags.wait),
+                AcquireErrorMessage(lease.status(),
+                                    connection->where.Describe(), flags.wait));
+  }
+  absl::StatusOr<Variables> vars = LeaseVariables(
+      *lease, request->profile.has_value() ? &*request->profile : nullptr,
+      ProcessEnvironment(), CurrentDirectory());
+  if (!vars.ok()) {
+    client.Release(lease->lease_id()).IgnoreError();
+    return Fail(err, kExitUsage, vars.status().message());
+  }
+  if (flags.github_env) {
+    absl::Status s = WriteVariablesFile(std::getenv("GITHUB_ENV"), *vars, true);
+    if (!s.ok()) return Fail(err, 1, s.message());
+  }
+  if (!flags.gitlab_dotenv.empty()) {
+    absl::Status s = WriteVariablesFile(flags.gitlab_dotenv, *vars, false);
+    if (!s.ok()) return Fail(err, 1, s.message());
+  }
+  switch (flags.format) {
+    case OutputFormat::kEnv:
+      out << FormatEnvLines(*vars);
+      break;
+    case OutputFormat::kShell:
+      out << FormatShellExports(*vars);
+      break;
+    case OutputFormat::kJson:
+      out << "{\"lease\": " << ToJson(*lease)
+          << ", \"env\": " << VariablesJson(*vars) << "}\n";
+      break;
+    case OutputFormat::kTable:
+      out << "lease " << lease->lease_id() << " ports " << PortsSummary(*lease)
+          << " expires " << FormatTimestamp(lease->expires_at()) << "\n";
+      for (const auto& [key, value] : *vars) out << key << "=" << value << "\n";
+      break;
+  }
+  return 0;
+}
+
+int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  if (flags.positional.size() != 1) {
+    return Fail(err, kExitUsage, "usage: portlease release LEASE_ID");
+  }
+  absl::StatusOr<Connection> connection = Connect(false);
+  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  absl::Status status = connection->client->Release(flags.positional[0]);
+  if (!status.ok()) return Fail(err, 1, status.ToString());
+  out << "released " << flags.positional[0].substr(0, 8) << "\n";
+  return 0;
+}
+
+int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  if (flags.positional.size() != 1) {
+    return Fail(err, kExitUsage, "usage: portlease renew LEASE_ID [--ttl D]");
+  }
+  absl::StatusOr<Connection> connection = Connect(false);
+  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  absl::StatusOr<v1::Lease> lease =
+      connection->client->Renew(flags.positional[0], flags.ttl);
+  if (!lease.ok()) return Fail(err, 1, lease.status().ToString());
+  if (flags.format == OutputFormat::kJson) {
+    out << ToJson(*lease) << "\n";
+  } else {
+    out << "renewed " << lease->lease_id_prefix() << " until "
+        << FormatTimestamp(lease->expires_at()) << "\n";
+  }
+  return 0;
+}
+
+int RunPortleaseCli(const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err) {
+  absl::StatusOr<CliFlags> flags = ParseCliFlags(args);
+  if (!flags.ok()) return Fail(err, kExitUsage, flags.status().message());
+  if (flags->help || flags->command.empty() || flags->command == "help") {
+    (flags->command.empty() && !flags->help ? err : out) << PortleaseCliUsage();
+    return flags->command.empty() && !flags->help ? kExitUsage : 0;
+  }
+  const std::string& c = flags->command;
+  if (c == "acquire") return CmdAcquire(*flags, out, err);
+  if (c == "release") return CmdRelease(*flags, out, err);
+  if (c == "renew") return CmdRenew(*flags, out, err);
+  if (c == "list") return CmdList(*flags, out, err);
+  if (c == "status") return CmdStatus(*flags, out, err);
+  if (c == "who") return CmdWho(*flags, out, err);
+  if (c == "preflight") return CmdPreflight(*flags, out, err);
+  return Fail(err, kExitUsage,
+              absl::StrCat("unknown command \"", c, "\" (see --help)"));
+}
+
+}  // namespace portlease

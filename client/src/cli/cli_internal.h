@@ -1,0 +1,76 @@
+// Internals of the portlease CLI: parsed flags, the commands, formatting and
+// local port inspection, each in its own file.
+#ifndef PORTLEASE_CLIENT_SRC_CLI_CLI_INTERNAL_H_
+#define PORTLEASE_CLIENT_SRC_CLI_CLI_INTERNAL_H_
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "portlease/address.h"
+#include "portlease/client.h"
+#include "portlease/lease_env.h"
+#include "portlease/owner.h"
+#include "portlease/v1/portlease.pb.h"
+
+namespace portlease {
+
+enum class OutputFormat { kTable, kJson, kEnv, kShell };
+
+struct CliFlags {
+  std::string command;
+  std::vector<std::string> positional;
+  OutputFormat format = OutputFormat::kTable;
+  std::string ports;
+  uint32_t count = 0;
+  std::string profile;
+  absl::Duration ttl = absl::ZeroDuration();
+  absl::Duration wait = absl::ZeroDuration();
+  bool udp = false;
+  bool github_env = false;
+  std::string gitlab_dotenv;
+  OwnerMetadata owner_filter;
+  bool help = false;
+};
+
+absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args);
+
+// A connected client, or the error message (already one line).
+struct Connection {
+  ResolvedAddress where;
+  std::unique_ptr<Client> client;
+};
+absl::StatusOr<Connection> Connect(bool start_embedded);
+
+int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
+
+// Formatting.
+std::string ToJson(const google::protobuf::Message& message);
+std::string VariablesJson(const Variables& vars);
+std::string OwnerSummary(const v1::Lease& lease);
+std::string PortsSummary(const v1::Lease& lease);
+std::string FormatTimestamp(const google::protobuf::Timestamp& t);
+
+// Local port facts, seen from this host.
+struct LocalPortState {
+  // A TCP bind (with SO_REUSEADDR) to the wildcard address failed.
+  bool bind_failed = false;
+  // Sockets using the port, as v1 holders (pid 0 when unknown).
+  std::vector<v1::PortHolder> holders;
+  bool holders_hidden = false;
+};
+LocalPortState InspectLocalPort(uint16_t port);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_CLIENT_SRC_CLI_CLI_INTERNAL_H_

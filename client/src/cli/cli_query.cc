@@ -1,0 +1,269 @@
+// The portlease CLI's read-only commands: list, status, who, preflight.
+#include <cstdio>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "portlease/lease_run.h"
+#include "portlease/profile.h"
+#include "src/cli/cli_internal.h"
+
+namespace portlease {
+namespace {
+
+int Fail(std::ostream& err, int code, absl::string_view message) {
+  err << "portlease: " << message << std::endl;
+  return code;
+}
+
+std::string HolderLine(const v1::PortHolder& h) {
+  std::string out = absl::StrCat(h.protocol(), " ", h.family(), " ",
+                                 h.local_address(), " ", h.state());
+  if (h.pid() > 0) {
+    absl::StrAppend(&out, " pid ", h.pid(), " \"", h.command(), "\"");
+  }
+  if (!h.user().empty()) absl::StrAppend(&out, " user ", h.user());
+  return out;
+}
+
+// Port infos for `ports`: the server's view when `client` is set and
+// answers (else local only, *server_seen false), with local holders added
+// where the server saw none.
+std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
+                                  const Client* client, bool* server_seen,
+                                  std::vector<bool>* bind_failed) {
+  std::vector<v1::PortInfo> infos(ports.size());
+  *server_seen = false;
+  if (client != nullptr) {
+    absl::StatusOr<v1::WhoResponse> who = client->Who(ports);
+    if (who.ok() && who->ports_size() == static_cast<int>(ports.size())) {
+      *server_seen = true;
+      for (size_t i = 0; i < ports.size(); ++i) infos[i] = who->ports(i);
+    }
+  }
+  bind_failed->assign(ports.size(), false);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    infos[i].set_port(ports[i]);
+    LocalPortState local = InspectLocalPort(static_cast<uint16_t>(ports[i]));
+    (*bind_failed)[i] = local.bind_failed;
+    if (infos[i].holders_size() == 0) {
+      for (const v1::PortHolder& h : local.holders) *infos[i].add_holders() = h;
+      infos[i].set_holders_hidden(infos[i].holders_hidden() ||
+                                  local.holders_hidden);
+    }
+  }
+  return infos;
+}
+
+absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
+    const std::vector<std::string>& items) {
+  std::vector<uint32_t> ports;
+  for (const std::string& item : items) {
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(item, &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", item, "\" is not a port number (1-65535)"));
+    }
+    ports.push_back(port);
+  }
+  return ports;
+}
+
+std::unique_ptr<Client> OptionalClient(std::string* where) {
+  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false);
+  if (!connection.ok()) {
+    *where = std::string(connection.status().message());
+    return nullptr;
+  }
+  *where = connection->where.Describe();
+  return std::move(connection->client);
+}
+
+}  // namespace
+
+int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<Connection> connection = Connect(false);
+  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  absl::StatusOr<std::vector<v1::Lease>> leases =
+      connection->client->List(flags.owner_filter);
+  if (!leases.ok()) {
+    return Fail(err, kExitUnavailable,
+                absl::StrCat(connection->where.Describe(), ": ",
+                             leases.status().ToString()));
+  }
+  if (flags.format == OutputFormat::kJson) {
+    v1::ListResponse response;
+    for (const v1::Lease& lease : *leases) *response.add_leases() = lease;
+    out << ToJson(response) << "\n";
+    return 0;
+  }
+  out << absl::StrFormat("%-9s %-9s %-12s %-21s %s\n", "LEASE", "STATE",
+                         "PORTS", "EXPIRES", "OWNER / NAMES");
+  for (const v1::Lease& lease : *leases) {
+    const std::string range =
+        lease.count() <= 1
+            ? absl::StrCat(lease.base_port())
+            : absl::StrCat(lease.base_port(), "-",
+                           lease.base_port() + lease.count() - 1);
+    out << absl::StrFormat(
+        "%-9s %-9s %-12s %-21s %s %s\n", lease.lease_id_prefix(),
+        lease.state() == v1::LEASE_STATE_DRAINING ? "draining" : "live", range,
+        FormatTimestamp(lease.expires_at()), OwnerSummary(lease),
+        PortsSummary(lease));
+  }
+  return 0;
+}
+
+int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<Connection> connection = Connect(false);
+  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  absl::StatusOr<v1::StatusResponse> s = connection->client->Status();
+  if (!s.ok()) {
+    return Fail(err, kExitUnavailable,
+                absl::StrCat(connection->where.Describe(), ": ",
+                             s.status().ToString()));
+  }
+  if (flags.format == OutputFormat::kJson) {
+    out << ToJson(*s) << "\n";
+    return 0;
+  }
+  out << "server:             " << connection->where.Describe() << "\n"
+      << "version:            " << s->version() << "\n"
+      << "pool size:          " << s->pool_size() << "\n"
+      << "free:               " << s->free() << "\n"
+      << "leased:             " << s->leased() << "\n"
+      << "quarantined:        " << s->quarantined() << "\n"
+      << "draining:           " << s->draining() << "\n"
+      << "busy:               " << s->busy() << "\n"
+      << "largest free block: " << s->largest_free_block() << "\n"
+      << "live leases:        " << s->live_leases() << "\n"
+      << "waiters:            " << s->waiters() << "\n";
+  return 0;
+}
+
+int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<std::vector<uint32_t>> ports =
+      ParsePortNumbers(flags.positional);
+  if (!ports.ok()) return Fail(err, kExitUsage, ports.status().message());
+  if (ports->empty()) return Fail(err, kExitUsage, "usage: portlease who PORT...");
+  std::string where;
+  std::unique_ptr<Client> client = OptionalClient(&where);
+  bool server_seen = false;
+  std::vector<bool> bind_failed;
+  std::vector<v1::PortInfo> infos =
+      Inspect(*ports, client.get(), &server_seen, &bind_failed);
+  if (flags.format == OutputFormat::kJson) {
+    v1::WhoResponse response;
+    for (const v1::PortInfo& info : infos) *response.add_ports() = info;
+    out << ToJson(response) << "\n";
+    return 0;
+  }
+  if (!server_seen) out << "local checks only: " << where << "\n";
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const v1::PortInfo& info = infos[i];
+    out << "port " << info.port();
+    if (server_seen) out << ": " << info.pool_state();
+    if (info.has_lease()) {
+      out << ", lease " << info.lease().lease_id_prefix() << " ("
+          << PortsSummary(info.lease()) << ") held by "
+          << OwnerSummary(info.lease());
+    }
+    if (info.holders_size() == 0 && !bind_failed[i]) out << ", no local sockets";
+    out << "\n";
+    for (const v1::PortHolder& h : info.holders()) {
+      out << "  " << HolderLine(h) << "\n";
+    }
+    if (info.holders_hidden()) {
+      out << "  (some holders are hidden: run as root to see them)\n";
+    }
+  }
+  return 0;
+}
+
+int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  std::vector<uint32_t> ports;
+  if (!flags.profile.empty() && !flags.ports.empty()) {
+    return Fail(err, kExitUsage, "give --ports or --profile, not both");
+  }
+  if (!flags.profile.empty()) {
+    absl::StatusOr<v1::Profile> profile = LoadProfile(flags.profile);
+    if (!profile.ok()) return Fail(err, kExitUsage, profile.status().message());
+    for (const v1::Profile::Port& port : profile->ports()) {
+      if (port.default_port() != 0) ports.push_back(port.default_port());
+    }
+    if (ports.empty()) {
+      return Fail(err, kExitUsage,
+                  absl::StrCat(flags.profile, ": no port has a defaultPort"));
+    }
+  } else {
+    std::vector<std::string> items =
+        absl::StrSplit(flags.ports, ',', absl::SkipEmpty());
+    items.insert(items.end(), flags.positional.begin(), flags.positional.end());
+    absl::StatusOr<std::vector<uint32_t>> parsed = ParsePortNumbers(items);
+    if (!parsed.ok()) return Fail(err, kExitUsage, parsed.status().message());
+    ports = *parsed;
+  }
+  if (ports.empty()) {
+    return Fail(err, kExitUsage,
+                "usage: portlease preflight --ports PORT,... | --profile FILE");
+  }
+  std::string where;
+  std::unique_ptr<Client> client = OptionalClient(&where);
+  bool server_seen = false;
+  std::vector<bool> bind_failed;
+  std::vector<v1::PortInfo> infos =
+      Inspect(ports, client.get(), &server_seen, &bind_failed);
+  if (!server_seen) {
+    out << "local checks only: " << where << "\n";
+  }
+  int busy = 0;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const v1::PortInfo& info = infos[i];
+    const bool leased = info.has_lease();
+    bool listening = bind_failed[i];
+    for (const v1::PortHolder& h : info.holders()) {
+      if (h.state() == "LISTEN" || h.protocol() == "udp") listening = true;
+    }
+    if (!leased && !listening) {
+      out << "port " << info.port() << ": free\n";
+      continue;
+    }
+    ++busy;
+    out << "port " << info.port() << ": BUSY";
+    if (leased) {
+      out << ", leased to " << OwnerSummary(info.lease()) << " (lease "
+          << info.lease().lease_id_prefix() << ")";
+    }
+    for (const v1::PortHolder& h : info.holders()) {
+      out << ", bound by " << HolderLine(h);
+      break;
+    }
+    if (listening && info.holders_size() == 0) {
+      out << ", bound by a process this user cannot see";
+    }
+    out << "\n";
+    if (leased) {
+      out << "  suggestion: port " << info.port()
+          << " is leased from portleased; run your stack under lease-run "
+             "instead of fixed ports, or wait for lease "
+          << info.lease().lease_id_prefix() << " to end\n";
+    } else if (!info.holders().empty() && info.holders(0).pid() > 0) {
+      out << "  suggestion: stop pid " << info.holders(0).pid() << " (\""
+          << info.holders(0).command()
+          << "\"), or run under lease-run to get leased ports\n";
+    } else {
+      out << "  suggestion: find the holder with `sudo portlease who "
+          << info.port() << "`, or run under lease-run to get leased ports\n";
+    }
+  }
+  if (busy > 0) {
+    out << busy << " of " << infos.size() << " ports busy\n";
+    return 1;
+  }
+  out << "all " << infos.size() << " ports free\n";
+  return 0;
+}
+
+}  // namespace portlease
