@@ -144,8 +144,8 @@ absl::Status MakeDirs(const std::string& dir, mode_t mode) {
     if (!parent.ok()) return parent;
   }
   if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create directory ", dir, ": ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("cannot create directory ", dir,
+                                               ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -162,7 +162,8 @@ absl::StatusOr<std::unique_ptr<LockFile>> LockSocket(const std::string& path) {
   const std::string lock_path = absl::StrCat(path, ".lock");
   absl::StatusOr<std::unique_ptr<LockFile>> lock =
       LockFile::Acquire(lock_path, absl::StrCat("unix:", path));
-  if (lock.ok() || lock.status().code() != absl::StatusCode::kFailedPrecondition) {
+  if (lock.ok() ||
+      lock.status().code() != absl::StatusCode::kFailedPrecondition) {
     return lock;
   }
   std::string pid;
@@ -183,8 +184,8 @@ absl::StatusOr<EphemeralPolicy> ParsePolicy(absl::string_view text) {
   if (text == "refuse") return EphemeralPolicy::kRefuse;
   if (text == "trim") return EphemeralPolicy::kTrim;
   if (text == "allow") return EphemeralPolicy::kAllow;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--ephemeral=", text, ": expected refuse, trim or allow"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--ephemeral=", text, ": expected refuse, trim or allow"));
 }
 
 // Everything main() builds, destroyed in reverse order.
@@ -200,7 +201,9 @@ struct Daemon {
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage;
-  usage.version_string = [] { return absl::StrCat("portleased ", kVersion, "\n"); };
+  usage.version_string = [] {
+    return absl::StrCat("portleased ", kVersion, "\n");
+  };
   usage.contains_help_flags = [](absl::string_view file) {
     return absl::EndsWith(file, "server/main.cc");
   };
@@ -209,7 +212,8 @@ int Run(int argc, char** argv) {
 
   absl::StatusOr<std::vector<std::string>> args =
       PrepareArgs(std::vector<std::string>(argv, argv + argc), {"listen"});
-  if (!args.ok()) return Fail({kExitUsage, std::string(args.status().message())});
+  if (!args.ok())
+    return Fail({kExitUsage, std::string(args.status().message())});
   std::vector<char*> arg_pointers;
   for (std::string& arg : *args) arg_pointers.push_back(arg.data());
   absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
@@ -218,15 +222,19 @@ int Run(int argc, char** argv) {
   // Listen addresses.
   std::vector<std::string> listen;
   for (const std::string& item : absl::GetFlag(FLAGS_listen)) {
-    for (absl::string_view part : absl::StrSplit(item, ',', absl::SkipEmpty())) {
+    for (absl::string_view part :
+         absl::StrSplit(item, ',', absl::SkipEmpty())) {
       absl::StatusOr<ListenAddress> address = ParseListenAddress(part);
-      if (!address.ok()) return Fail({kExitUsage, std::string(address.status().message())});
+      if (!address.ok())
+        return Fail({kExitUsage, std::string(address.status().message())});
       if (address->is_tcp() && !IsLoopbackHost(address->host) &&
           !absl::GetFlag(FLAGS_insecure_tcp)) {
-        return Fail({kExitUsage, absl::StrCat(
-            "refusing to listen on ", part, ": not a loopback address, and "
-            "the API has no authentication; use 127.0.0.1 or a unix: socket, "
-            "or pass --insecure_tcp")});
+        return Fail(
+            {kExitUsage, absl::StrCat("refusing to listen on ", part,
+                                      ": not a loopback address, and "
+                                      "the API has no authentication; use "
+                                      "127.0.0.1 or a unix: socket, "
+                                      "or pass --insecure_tcp")});
       }
       listen.push_back(std::string(part));
     }
@@ -236,37 +244,46 @@ int Run(int argc, char** argv) {
   // The pool.
   absl::StatusOr<std::vector<PortRange>> pool =
       ParsePortRanges(absl::GetFlag(FLAGS_pool));
-  if (!pool.ok()) return Fail({kExitUsage, absl::StrCat("--pool: ", pool.status().message())});
+  if (!pool.ok())
+    return Fail(
+        {kExitUsage, absl::StrCat("--pool: ", pool.status().message())});
   std::vector<Port> exclude;
   if (!absl::GetFlag(FLAGS_exclude).empty()) {
     absl::StatusOr<std::vector<Port>> parsed =
         ParsePortList(absl::GetFlag(FLAGS_exclude));
-    if (!parsed.ok()) return Fail({kExitUsage, absl::StrCat("--exclude: ", parsed.status().message())});
+    if (!parsed.ok())
+      return Fail(
+          {kExitUsage, absl::StrCat("--exclude: ", parsed.status().message())});
     exclude = *std::move(parsed);
   }
   absl::StatusOr<EphemeralPolicy> policy =
       ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
-  if (!policy.ok()) return Fail({kExitUsage, std::string(policy.status().message())});
+  if (!policy.ok())
+    return Fail({kExitUsage, std::string(policy.status().message())});
   absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange("/proc");
   if (!ephemeral.ok()) {
     if (*policy != EphemeralPolicy::kAllow) {
-      return Fail({kExitRuntime, absl::StrCat(
-          "cannot read the ephemeral port range: ", ephemeral.status().message(),
-          " (pass --ephemeral=allow to start anyway)")});
+      return Fail({kExitRuntime,
+                   absl::StrCat("cannot read the ephemeral port range: ",
+                                ephemeral.status().message(),
+                                " (pass --ephemeral=allow to start anyway)")});
     }
     ephemeral = PortRange{0, 0};  // nothing to fit around
   }
   absl::StatusOr<std::vector<PortRange>> fitted =
       FitPool(*std::move(pool), *ephemeral, *policy);
-  if (!fitted.ok()) return Fail({kExitUsage, std::string(fitted.status().message())});
+  if (!fitted.ok())
+    return Fail({kExitUsage, std::string(fitted.status().message())});
 
   const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
   if (db_sync != "normal" && db_sync != "full") {
-    return Fail({kExitUsage, absl::StrCat("--db_sync=", db_sync, ": expected normal or full")});
+    return Fail({kExitUsage, absl::StrCat("--db_sync=", db_sync,
+                                          ": expected normal or full")});
   }
   const std::string probe = absl::GetFlag(FLAGS_probe);
   if (probe != "system" && probe != "none") {
-    return Fail({kExitUsage, absl::StrCat("--probe=", probe, ": expected system or none")});
+    return Fail({kExitUsage,
+                 absl::StrCat("--probe=", probe, ": expected system or none")});
   }
   const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
 
@@ -285,7 +302,8 @@ int Run(int argc, char** argv) {
     absl::Status dir = MakeDirs(DirOf(address.path), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     absl::StatusOr<std::unique_ptr<LockFile>> lock = LockSocket(address.path);
-    if (!lock.ok()) return Fail({kExitRuntime, std::string(lock.status().message())});
+    if (!lock.ok())
+      return Fail({kExitRuntime, std::string(lock.status().message())});
     daemon.socket_locks.push_back(*std::move(lock));
   }
 
@@ -295,11 +313,13 @@ int Run(int argc, char** argv) {
     absl::Status dir = MakeDirs(DirOf(db), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     SqliteOptions sqlite;
-    sqlite.synchronous = db_sync == "full" ? SqliteOptions::Synchronous::kFull
-                                           : SqliteOptions::Synchronous::kNormal;
+    sqlite.synchronous = db_sync == "full"
+                             ? SqliteOptions::Synchronous::kFull
+                             : SqliteOptions::Synchronous::kNormal;
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
         SqliteLeaseStore::Open(db, sqlite);
-    if (!store.ok()) return Fail({kExitRuntime, std::string(store.status().message())});
+    if (!store.ok())
+      return Fail({kExitRuntime, std::string(store.status().message())});
     daemon.store = *std::move(store);
   } else {
     daemon.store = std::make_unique<MemoryLeaseStore>();
@@ -324,10 +344,12 @@ int Run(int argc, char** argv) {
     ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;
   };
-  absl::StatusOr<std::unique_ptr<LeaseManager>> manager = LeaseManager::Create(
-      std::move(options), &daemon.clock, daemon.store.get(), daemon.prober.get());
+  absl::StatusOr<std::unique_ptr<LeaseManager>> manager =
+      LeaseManager::Create(std::move(options), &daemon.clock,
+                           daemon.store.get(), daemon.prober.get());
   if (!manager.ok()) {
-    return Fail({ExitCodeFor(manager.status()), std::string(manager.status().message())});
+    return Fail({ExitCodeFor(manager.status()),
+                 std::string(manager.status().message())});
   }
   daemon.manager = *std::move(manager);
 
@@ -339,17 +361,19 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<RunningServer>> server =
       StartServer(std::move(server_options));
   if (!server.ok()) {
-    return Fail({ExitCodeFor(server.status()), std::string(server.status().message())});
+    return Fail(
+        {ExitCodeFor(server.status()), std::string(server.status().message())});
   }
   daemon.server = *std::move(server);
 
   const std::string addresses = absl::StrJoin(daemon.server->addresses(), " ");
   uint32_t pool_size = 0;
   for (const PortRange& range : *fitted) pool_size += range.size();
-  LogLine("INFO", absl::StrCat(
-      "portleased ", kVersion, " serving ", addresses, " pool=",
-      FormatPortRanges(*fitted), " (", pool_size, " ports) db=",
-      durable ? db : ":memory:", " probe=", probe, " pid=", getpid()));
+  LogLine("INFO",
+          absl::StrCat("portleased ", kVersion, " serving ", addresses,
+                       " pool=", FormatPortRanges(*fitted), " (", pool_size,
+                       " ports) db=", durable ? db : ":memory:", " probe=",
+                       probe, " pid=", getpid()));
   if (ready_fd >= 0) {
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
     ssize_t ignored = write(ready_fd, ready.data(), ready.size());

@@ -15,9 +15,9 @@ namespace {
 
 bool IsAbslBuiltin(absl::string_view name) {
   static constexpr absl::string_view kBuiltins[] = {
-      "help",     "helpfull", "helpshort",  "helppackage",     "helpon",
-      "helpmatch", "version", "flagfile",   "fromenv",         "tryfromenv",
-      "undefok",  "only_check_args"};
+      "help",    "helpfull",   "helpshort", "helppackage",
+      "helpon",  "helpmatch",  "version",   "flagfile",
+      "fromenv", "tryfromenv", "undefok",   "only_check_args"};
   return std::find(std::begin(kBuiltins), std::end(kBuiltins), name) !=
          std::end(kBuiltins);
 }
@@ -77,8 +77,8 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
     }
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad value \"", value, "\" for --", name, ": ", error));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad value \"", value, "\" for --", name, ": ", error));
     }
     if (std::find(accumulate.begin(), accumulate.end(), name) !=
         accumulate.end()) {

@@ -15,8 +15,9 @@ std::string Escape(absl::string_view text) {
   for (char c : text) {
     if (c == ',' || c == '=' || c == ' ' || c == '\\' ||
         static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c),
-                                              absl::kZeroPad2));
+      absl::StrAppend(
+          &out, "\\x",
+          absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
     } else {
       out.push_back(c);
     }
@@ -55,8 +56,8 @@ std::string FormatLeaseEvent(const LeaseEvent& event, absl::Time now) {
   std::string message = LeaseEventName(event.type);
   if (event.lease.has_value()) {
     const LeaseRecord& lease = *event.lease;
-    absl::StrAppend(&message, " lease=", lease.IdPrefix(), " ports=",
-                    lease.base);
+    absl::StrAppend(&message, " lease=", lease.IdPrefix(),
+                    " ports=", lease.base);
     if (lease.count > 1) absl::StrAppend(&message, "-", lease.last());
     if (!lease.owner.empty()) {
       absl::StrAppend(&message, " owner=");

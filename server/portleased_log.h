@@ -1,5 +1,6 @@
 // portleased's log lines, one per line on stderr:
-//   2030-01-17T08:00:00.123Z INFO granted lease=1a2b3c4d ports=20000-20002 owner=job=42,user=ci
+//   2030-01-17T08:00:00.123Z INFO granted lease=1a2b3c4d ports=20000-20002
+//   owner=job=42,user=ci
 // A lease appears by its id prefix only: logs never carry the secret.
 #ifndef PORTLEASE_SERVER_PORTLEASED_LOG_H_
 #define PORTLEASE_SERVER_PORTLEASED_LOG_H_

@@ -108,8 +108,8 @@ absl::Duration RemainingUntil(std::chrono::system_clock::time_point deadline,
                               absl::Duration cap) {
   if (deadline == std::chrono::system_clock::time_point::max()) return cap;
   const absl::Duration left =
-      absl::FromChrono(deadline) - absl::FromChrono(
-                                       std::chrono::system_clock::now());
+      absl::FromChrono(deadline) -
+      absl::FromChrono(std::chrono::system_clock::now());
   if (left < absl::ZeroDuration()) return absl::ZeroDuration();
   return left < cap ? left : cap;
 }

@@ -25,10 +25,10 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
           "listen address \"unix:\" has no socket path");
     }
     if (text.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen address unix:", text, ": path is ", text.size(),
-          " bytes; Unix socket paths must be under ",
-          sizeof(sockaddr_un{}.sun_path)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address unix:", text, ": path is ", text.size(),
+                       " bytes; Unix socket paths must be under ",
+                       sizeof(sockaddr_un{}.sun_path)));
     }
     address.path = std::string(text);
     return address;

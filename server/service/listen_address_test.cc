@@ -30,17 +30,15 @@ TEST(ParseListenAddressTest, Tcp) {
 }
 
 TEST(ParseListenAddressTest, Invalid) {
-  for (const char* bad :
-       {"", "unix:", "noport", ":80", "host:", "host:x", "host:65536",
-        "::1:80", "host:-1"}) {
+  for (const char* bad : {"", "unix:", "noport", ":80", "host:", "host:x",
+                          "host:65536", "::1:80", "host:-1"}) {
     EXPECT_EQ(ParseListenAddress(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
-  EXPECT_EQ(ParseListenAddress("unix:/" + std::string(200, 'a'))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ParseListenAddress("unix:/" + std::string(200, 'a')).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(IsLoopbackHostTest, Hosts) {

@@ -111,8 +111,7 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
   Metadata filter(request->owner_filter().begin(),
                   request->owner_filter().end());
   for (const LeaseRecord& lease : options_.manager->List(filter)) {
-    LeaseToProto(lease, LeaseIdVisibility::kPrefixOnly,
-                 response->add_leases());
+    LeaseToProto(lease, LeaseIdVisibility::kPrefixOnly, response->add_leases());
   }
   return FinishNow(context, absl::OkStatus());
 }

@@ -13,11 +13,11 @@ AcquireWaitReactor* AcquireWaitReactor::Start(LeaseManager* manager,
   auto* reactor = new AcquireWaitReactor(manager, response);
   // gRPC runs OnDone only after the handler returned the reactor and Finish
   // was called, so `reactor` stays valid until this function returns.
-  const uint64_t ticket = manager->AcquireOrWait(
-      std::move(params), deadline,
-      [reactor](absl::StatusOr<LeaseRecord> result) {
-        reactor->Complete(std::move(result));
-      });
+  const uint64_t ticket =
+      manager->AcquireOrWait(std::move(params), deadline,
+                             [reactor](absl::StatusOr<LeaseRecord> result) {
+                               reactor->Complete(std::move(result));
+                             });
   bool cancel_now = false;
   {
     absl::MutexLock lock(&reactor->mu_);

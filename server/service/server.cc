@@ -89,9 +89,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
       const std::string dir = ParentDirectory(address->path);
       struct stat st;
       if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return absl::NotFoundError(
-            absl::StrCat("cannot listen on ", text, ": directory ", dir,
-                         " does not exist"));
+        return absl::NotFoundError(absl::StrCat(
+            "cannot listen on ", text, ": directory ", dir, " does not exist"));
       }
     }
     addresses.push_back(*std::move(address));
@@ -118,9 +117,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
         break;
       }
     }
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", failed,
-        ": address in use, not permitted, or unknown host"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", failed,
+                     ": address in use, not permitted, or unknown host"));
   }
   for (size_t i = 0; i < addresses.size(); ++i) {
     ListenAddress bound = addresses[i];
@@ -131,9 +130,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
       if (chmod(bound.path.c_str(), options.unix_socket_mode) != 0) {
         const int error = errno;
         running->Shutdown(absl::ZeroDuration());
-        return absl::UnavailableError(absl::StrCat(
-            "cannot set the mode of socket ", bound.path, ": ",
-            std::strerror(error)));
+        return absl::UnavailableError(
+            absl::StrCat("cannot set the mode of socket ", bound.path, ": ",
+                         std::strerror(error)));
       }
     }
     running->addresses_.push_back(bound.ToString());

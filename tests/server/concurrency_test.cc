@@ -138,8 +138,8 @@ TEST(ConcurrencyTest, NoPortIsEverGrantedTwice) {
 
   const std::vector<Grant> grants = ledger.grants();
   absl::MutexLock lock(&mu);
-  EXPECT_TRUE(violations.empty()) << violations.size() << " violations, first: "
-                                  << violations.front();
+  EXPECT_TRUE(violations.empty())
+      << violations.size() << " violations, first: " << violations.front();
   EXPECT_EQ(errors, 0);
   // The run did real work and hit the pool's limit.
   EXPECT_GT(grants.size(), 100u);
@@ -148,7 +148,8 @@ TEST(ConcurrencyTest, NoPortIsEverGrantedTwice) {
   // Offline check of the same property on the recorded intervals.
   std::map<uint32_t, std::vector<const Grant*>> by_port;
   for (const Grant& g : grants) {
-    for (uint32_t p = g.base; p < g.base + g.count; ++p) by_port[p].push_back(&g);
+    for (uint32_t p = g.base; p < g.base + g.count; ++p)
+      by_port[p].push_back(&g);
   }
   int overlaps = 0;
   for (const auto& [port, list] : by_port) {

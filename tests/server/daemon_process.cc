@@ -38,8 +38,7 @@ absl::StatusOr<DaemonProcess> DaemonProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, ready_pipe[1], 3);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                   stderr_path.c_str(),
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
@@ -62,7 +61,8 @@ absl::StatusOr<DaemonProcess> DaemonProcess::Start(
     const absl::Duration left = end - absl::Now();
     if (left <= absl::ZeroDuration()) break;
     pollfd fd = {ready_pipe[0], POLLIN, 0};
-    if (poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) {
+    if (poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <=
+        0) {
       continue;
     }
     char buffer[512];

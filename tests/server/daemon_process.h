@@ -37,7 +37,8 @@ class DaemonProcess {
   // Sends `signal` to the child and waits up to `timeout` for it to exit.
   // Returns its wait status (see WIFEXITED), or nullopt on timeout (then it
   // is killed).
-  std::optional<int> Stop(int signal, absl::Duration timeout = absl::Seconds(20));
+  std::optional<int> Stop(int signal,
+                          absl::Duration timeout = absl::Seconds(20));
   // Waits for the child to exit by itself.
   std::optional<int> Wait(absl::Duration timeout = absl::Seconds(20));
 

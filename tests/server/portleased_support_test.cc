@@ -1,7 +1,7 @@
 // portleased's command-line preparation and log lines.
+#include "absl/flags/flag.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/flags/flag.h"
 #include "server/portleased_args.h"
 #include "server/portleased_log.h"
 
@@ -26,9 +26,9 @@ TEST(PrepareArgsTest, JoinsRepeatedListFlags) {
       Prepare({"--test_list=a", "--test_number", "5", "--test_list", "b,c",
                "--test_switch", "--notest_switch", "--help"});
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_THAT(*out, ElementsAre("prog", "--test_list=a,b,c",
-                                "--test_number=5", "--test_switch=true",
-                                "--notest_switch", "--help"));
+  EXPECT_THAT(*out,
+              ElementsAre("prog", "--test_list=a,b,c", "--test_number=5",
+                          "--test_switch=true", "--notest_switch", "--help"));
 }
 
 TEST(PrepareArgsTest, RejectsBadArguments) {

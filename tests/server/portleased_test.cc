@@ -70,7 +70,8 @@ TEST(PortleasedTest, AcknowledgedLeasesSurviveKill9) {
     }
     EXPECT_EQ(ExitCode(daemon->Stop(SIGKILL)), -1);  // killed, not exited
     EXPECT_THAT(daemon->Stderr(), HasSubstr("grant lease="));
-    EXPECT_THAT(daemon->Stderr(), ::testing::Not(HasSubstr(acked[0].lease_id())));
+    EXPECT_THAT(daemon->Stderr(),
+                ::testing::Not(HasSubstr(acked[0].lease_id())));
   }
 
   absl::StatusOr<DaemonProcess> daemon =
@@ -121,8 +122,8 @@ TEST(PortleasedTest, PoolOverlappingTheEphemeralRangeIsRefusedOrTrimmed) {
   const PortRange overlapping = {static_cast<Port>(ephemeral->lo - 16),
                                  static_cast<Port>(ephemeral->lo + 15)};
   std::vector<std::string> args = {
-      "--listen=unix:" + dir.File("portleased.sock"), "--db=:memory:",
-      PoolFlag(overlapping), "--probe=none"};
+      "--listen=unix:" + dir.File("portleased.sock"),
+      "--db=:memory:", PoolFlag(overlapping), "--probe=none"};
   {
     absl::StatusOr<DaemonProcess> refused =
         DaemonProcess::Start(kBinary, args, dir.File("stderr1"));
@@ -150,10 +151,9 @@ TEST(PortleasedTest, PoolOverlappingTheEphemeralRangeIsRefusedOrTrimmed) {
 TEST(PortleasedTest, SecondServerOnTheSameSocketIsRefused) {
   TempDir dir;
   const std::string socket = dir.File("portleased.sock");
-  const std::vector<std::string> args = {"--listen=unix:" + socket,
-                                         "--db=:memory:",
-                                         PoolFlag(TestPoolRange(8)),
-                                         "--probe=none"};
+  const std::vector<std::string> args = {
+      "--listen=unix:" + socket, "--db=:memory:", PoolFlag(TestPoolRange(8)),
+      "--probe=none"};
   absl::StatusOr<DaemonProcess> first =
       DaemonProcess::Start(kBinary, args, dir.File("stderr1"));
   ASSERT_TRUE(first.ok()) << first.status();

@@ -44,7 +44,9 @@ grpc::StatusCode GetCode(v1::PortLease::Stub* stub, const std::string& id) {
 TestServer::Options WithGrace(Transport transport, absl::Duration grace) {
   TestServer::Options options;
   options.transport = transport;
-  options.configure = [grace](LeaseManagerOptions* o) { o->hold_grace = grace; };
+  options.configure = [grace](LeaseManagerOptions* o) {
+    o->hold_grace = grace;
+  };
   return options;
 }
 
@@ -316,7 +318,8 @@ TEST(ServerTest, ShutdownEndsOpenHoldsAndWaits) {
     v1::AcquireResponse ignored;
     waited = stub->Acquire(&wait_context, wait, &ignored);
   });
-  EXPECT_TRUE(PollUntil([&] { return server.manager()->Stats().waiters == 1; }));
+  EXPECT_TRUE(
+      PollUntil([&] { return server.manager()->Stats().waiters == 1; }));
   const absl::Time start = absl::Now();
   server.server()->Shutdown(absl::Milliseconds(100));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));

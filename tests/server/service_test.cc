@@ -310,7 +310,8 @@ TEST_P(ServiceTest, MalformedRequestsAreInvalidArgument) {
   {
     v1::AcquireRequest& r = add("too many metadata entries");
     r.set_count(1);
-    for (int i = 0; i < 40; ++i) (*r.mutable_owner())[absl::StrCat("k", i)] = "v";
+    for (int i = 0; i < 40; ++i)
+      (*r.mutable_owner())[absl::StrCat("k", i)] = "v";
   }
   {
     v1::AcquireRequest& r = add("oversized request_id");

@@ -40,9 +40,9 @@ PortRange TestPoolRange(uint32_t size) {
     const uint32_t hi = lo + size - 1;
     if (hi > 65535) continue;
     if (!(hi < eph.lo || lo > eph.hi)) continue;
-    const bool has_m2 = std::any_of(
-        std::begin(kM2DefaultPorts), std::end(kM2DefaultPorts),
-        [&](Port p) { return p >= lo && p <= hi; });
+    const bool has_m2 =
+        std::any_of(std::begin(kM2DefaultPorts), std::end(kM2DefaultPorts),
+                    [&](Port p) { return p >= lo && p <= hi; });
     if (has_m2) continue;
     return PortRange{static_cast<Port>(lo), static_cast<Port>(hi)};
   }
