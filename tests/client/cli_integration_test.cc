@@ -1,0 +1,183 @@
+// The portlease CLI against a real portleased, and preflight without one.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "portlease/client.h"
+#include "tests/client/test_support.h"
+
+namespace portlease::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::set<std::string> Keys(const std::string& lines, absl::string_view prefix) {
+  std::set<std::string> keys;
+  for (absl::string_view line : absl::StrSplit(lines, '\n', absl::SkipEmpty())) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    keys.insert(std::string(line.substr(0, line.find('='))));
+  }
+  return keys;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = TestServer::Start(dir_.path(), {"--pool", "20000-20015"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<Client>(server_->address());
+    env_ = {{"PORTLEASE_ADDR", server_->address()},
+            {"COMPOSE_PROJECT_NAME", std::nullopt},
+            {"GITHUB_ENV", dir_.File("github_env")}};
+  }
+
+  RunResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), PORTLEASE_BIN);
+    return RunBinary(args, env_, dir_.path());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<Client> client_;
+  EnvChanges env_;
+};
+
+TEST_F(CliTest, AcquireNeedsTtl) {
+  RunResult r = Cli({"acquire", "--ports", "redis"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--ttl"));
+}
+
+TEST_F(CliTest, AcquireFormatsCarryLeaseRunVariables) {
+  RunResult env = Cli({"acquire", "--profile", M2_PROFILE, "--ttl", "60s",
+                       "--format=env", "--github-env", "--gitlab-dotenv",
+                       dir_.File("dotenv")});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  RunResult shell = Cli({"acquire", "--profile", M2_PROFILE, "--ttl", "60s",
+                         "--format=shell"});
+  ASSERT_EQ(shell.exit_code, 0) << shell.err;
+  RunResult run = RunBinary({LEASE_RUN_BIN, "--profile", M2_PROFILE, "--", "/bin/sh",
+                       "-c", "env"},
+                      env_, dir_.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+
+  const std::set<std::string> expected = {
+      "REDIS_PORT",   "WORKER_PORT",     "ORCH_PORT",       "HEALTH_PORT",
+      "METRICS_PORT", "PORTLEASE_LEASE_ID", "PORTLEASE_PORTS",
+      "COMPOSE_PROJECT_NAME", "REDIS_URL", "WORKER_ADDR", "ORCH_WS_URL",
+      "HEALTH_URL",   "METRICS_URL"};
+  EXPECT_EQ(Keys(env.out, ""), expected);
+  EXPECT_EQ(Keys(shell.out, "export "), expected);
+  std::set<std::string> exported = Keys(run.out, "");
+  for (const std::string& key : expected) EXPECT_EQ(exported.count(key), 1u) << key;
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("github_env")), env.out);
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("dotenv")), env.out);
+}
+
+TEST_F(CliTest, ListStatusRenewRelease) {
+  RunResult acquired =
+      Cli({"acquire", "--count", "3", "--ttl", "60s", "--format=env"});
+  ASSERT_EQ(acquired.exit_code, 0) << acquired.err;
+  std::string id;
+  for (absl::string_view line : absl::StrSplit(acquired.out, '\n')) {
+    if (absl::ConsumePrefix(&line, "PORTLEASE_LEASE_ID=")) id = std::string(line);
+  }
+  ASSERT_EQ(id.size(), 32u);
+
+  RunResult list = Cli({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.out, HasSubstr(id.substr(0, 8)));
+  EXPECT_THAT(list.out, HasSubstr("live"));
+  RunResult json = Cli({"list", "--format=json"});
+  EXPECT_THAT(json.out, HasSubstr("\"lease_id_prefix\":\"" + id.substr(0, 8)));
+
+  RunResult status = Cli({"status"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.out, HasSubstr("pool size:          16"));
+  EXPECT_THAT(status.out, HasSubstr("leased:             3"));
+  EXPECT_THAT(status.out, HasSubstr("largest free block: 13"));
+
+  EXPECT_EQ(Cli({"renew", id, "--ttl", "120s"}).exit_code, 0);
+  EXPECT_EQ(Cli({"release", id}).exit_code, 0);
+  EXPECT_EQ(Cli({"release", id}).exit_code, 1);
+  EXPECT_EQ(client_->List()->size(), 0u);
+}
+
+TEST_F(CliTest, WhoShowsTheLease) {
+  AcquireSpec spec;
+  spec.names = {"redis"};
+  spec.ttl = absl::Seconds(30);
+  absl::StatusOr<v1::Lease> lease = client_->Acquire(spec);
+  ASSERT_TRUE(lease.ok());
+  RunResult who = Cli({"who", absl::StrCat(lease->base_port())});
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_THAT(who.out, HasSubstr("lease " + lease->lease_id_prefix()));
+}
+
+TEST_F(CliTest, UnknownCommandAndUsage) {
+  EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
+  RunResult help = Cli({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("preflight"));
+}
+
+// A listening socket on an ephemeral port, closed on destruction.
+class Listener {
+ public:
+  Listener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 1);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(PreflightTest, WorksWithoutAServer) {
+  TempDir dir;
+  EnvChanges env = {{"PORTLEASE_ADDR", std::nullopt},
+                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none.sock")},
+                    {"XDG_RUNTIME_DIR", dir.File("run")},
+                    {"XDG_STATE_HOME", dir.File("state")}};
+  Listener busy;
+  int free_port;
+  {
+    Listener probe;  // an ephemeral port that is free once closed
+    free_port = probe.port();
+  }
+  RunResult r = RunBinary({PORTLEASE_BIN, "preflight", "--ports",
+                     absl::StrCat(busy.port(), ",", free_port)},
+                    env, dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("local checks only"));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("port ", busy.port(), ": BUSY")));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("pid ", getpid())));
+  EXPECT_THAT(r.out, HasSubstr("suggestion:"));
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("port ", free_port, ": free")));
+
+  RunResult ok = RunBinary({PORTLEASE_BIN, "preflight", "--ports",
+                      absl::StrCat(free_port)},
+                     env, dir.path());
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+}  // namespace
+}  // namespace portlease::testing

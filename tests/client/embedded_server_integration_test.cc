@@ -1,0 +1,81 @@
+// The embedded default server: first use by 8 concurrent lease-runs starts
+// exactly one private portleased.
+#include <signal.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/test_support.h"
+
+namespace portlease::testing {
+namespace {
+
+size_t CountOccurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(EmbeddedServerTest, ConcurrentFirstUseStartsOneDaemon) {
+  TempDir dir;
+  const std::string runtime = dir.File("run");
+  const std::string state = dir.File("state");
+  EnvChanges env = {{"PORTLEASE_ADDR", std::nullopt},
+                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none.sock")},
+                    {"XDG_RUNTIME_DIR", runtime},
+                    {"XDG_STATE_HOME", state},
+                    {"PORTLEASE_SERVER_BIN", PORTLEASED_BIN}};
+  constexpr int kRuns = 8;
+  std::vector<std::unique_ptr<Process>> runs;
+  for (int i = 0; i < kRuns; ++i) {
+    auto p = Process::Start(
+        {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
+         absl::StrCat("echo $PORTLEASE_LEASE_ID > ", dir.File("id"), i,
+                      "; sleep 0.5")},
+        env, dir.path());
+    ASSERT_TRUE(p.ok());
+    runs.push_back(*std::move(p));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < kRuns; ++i) {
+    absl::StatusOr<int> code = runs[i]->Wait(absl::Seconds(30));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << runs[i]->err();
+    ids.insert(std::string(absl::StripAsciiWhitespace(
+        ReadFileOrEmpty(absl::StrCat(dir.File("id"), i)))));
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRuns));
+  EXPECT_EQ(ids.count(""), 0u);
+
+  const std::string log = ReadFileOrEmpty(state + "/portlease/portleased.log");
+  EXPECT_EQ(CountOccurrences(log, " serving "), 1u) << log;
+  int pid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(
+          ReadFileOrEmpty(runtime + "/portlease/portleased.pid")),
+      &pid));
+  ASSERT_GT(pid, 1);
+  ASSERT_EQ(kill(pid, 0), 0) << "daemon not running";
+  // Later use finds the running daemon.
+  RunResult again = RunBinary({LEASE_RUN_BIN, "--count", "1", "--", "/bin/true"}, env,
+                        dir.path());
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(CountOccurrences(
+                ReadFileOrEmpty(state + "/portlease/portleased.log"), " serving "),
+            1u);
+  kill(pid, SIGTERM);
+  EXPECT_TRUE(PollUntil([&] { return kill(pid, 0) != 0; }, absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace portlease::testing

@@ -1,0 +1,266 @@
+// lease-run against a real portleased.
+#include <signal.h>
+#include <sys/types.h>
+
+#include <map>
+#include <regex>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "portlease/client.h"
+#include "tests/client/test_support.h"
+
+namespace portlease::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class LeaseRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = TestServer::Start(
+        dir_.path(), {"--pool", "20000-20007", "--hold_grace=500ms",
+                      "--cooldown=0s"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<Client>(server_->address());
+    env_ = {{"PORTLEASE_ADDR", server_->address()},
+            {"COMPOSE_PROJECT_NAME", std::nullopt}};
+  }
+
+  RunResult LeaseRun(std::vector<std::string> args) {
+    args.insert(args.begin(), LEASE_RUN_BIN);
+    return RunBinary(args, env_, dir_.path());
+  }
+
+  size_t LeaseCount() {
+    auto leases = client_->List();
+    return leases.ok() ? leases->size() : 999;
+  }
+
+  // KEY=value lines to a map.
+  static std::map<std::string, std::string> ParseEnv(const std::string& text) {
+    std::map<std::string, std::string> vars;
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv =
+          absl::StrSplit(line, absl::MaxSplits('=', 1));
+      vars[kv.first] = kv.second;
+    }
+    return vars;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<Client> client_;
+  EnvChanges env_;
+};
+
+TEST_F(LeaseRunTest, ExportsVariablesAndExitsWithChildStatus) {
+  RunResult r = LeaseRun({"--ports", "redis,orch", "--", "/bin/sh", "-c",
+                          "env; exit 3"});
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  auto vars = ParseEnv(r.out);
+  int redis = 0, orch = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(vars["REDIS_PORT"], &redis)) << r.out;
+  ASSERT_TRUE(absl::SimpleAtoi(vars["ORCH_PORT"], &orch));
+  EXPECT_GE(redis, 20000);
+  EXPECT_EQ(orch, redis + 1);
+  EXPECT_EQ(vars["PORTLEASE_PORTS"], vars["REDIS_PORT"] + " " + vars["ORCH_PORT"]);
+  EXPECT_EQ(vars["PORTLEASE_LEASE_ID"].size(), 32u);
+  EXPECT_TRUE(std::regex_match(vars["COMPOSE_PROJECT_NAME"],
+                               std::regex("[a-z0-9][a-z0-9_-]*")))
+      << vars["COMPOSE_PROJECT_NAME"];
+  EXPECT_EQ(LeaseCount(), 0u);  // released after the child exited
+}
+
+TEST_F(LeaseRunTest, KeepsAnExistingComposeProjectName) {
+  env_["COMPOSE_PROJECT_NAME"] = "mine";
+  RunResult r = LeaseRun({"--count", "1", "--", "/bin/sh", "-c", "env"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseEnv(r.out)["COMPOSE_PROJECT_NAME"], "mine");
+  EXPECT_THAT(r.out, HasSubstr("PORT_0="));
+}
+
+TEST_F(LeaseRunTest, TwoRunsGetDistinctComposeProjects) {
+  RunResult a = LeaseRun({"--count", "1", "--", "/bin/sh", "-c", "env"});
+  RunResult b = LeaseRun({"--count", "1", "--", "/bin/sh", "-c", "env"});
+  ASSERT_EQ(a.exit_code, 0);
+  ASSERT_EQ(b.exit_code, 0);
+  EXPECT_NE(ParseEnv(a.out)["COMPOSE_PROJECT_NAME"],
+            ParseEnv(b.out)["COMPOSE_PROJECT_NAME"]);
+}
+
+TEST_F(LeaseRunTest, ChildKilledBySignalGives128PlusN) {
+  EXPECT_EQ(LeaseRun({"--count", "1", "--", "/bin/sh", "-c", "kill -KILL $$"})
+                .exit_code,
+            128 + SIGKILL);
+  EXPECT_EQ(LeaseRun({"--count", "1", "--", "/bin/sh", "-c", "kill -TERM $$"})
+                .exit_code,
+            128 + SIGTERM);
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
+TEST_F(LeaseRunTest, ForwardsSigtermToTheChild) {
+  const std::string ready = dir_.File("ready");
+  const std::string got = dir_.File("got");
+  auto p = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
+       "trap 'echo term > " + got + "; exit 7' TERM; echo x > " + ready +
+           "; while :; do sleep 0.05; done"},
+      env_, dir_.path());
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(PollUntil([&] { return !ReadFileOrEmpty(ready).empty(); },
+                        absl::Seconds(10)));
+  kill((*p)->pid(), SIGTERM);
+  absl::StatusOr<int> code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 7) << (*p)->err();
+  EXPECT_EQ(ReadFileOrEmpty(got), "term\n");
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
+TEST_F(LeaseRunTest, SigkilledLeaseRunLosesItsLease) {
+  const std::string pid_file = dir_.File("child.pid");
+  auto p = Process::Start({LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh",
+                           "-c", "echo $$ > " + pid_file + "; exec sleep 30"},
+                          env_, dir_.path());
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(PollUntil([&] { return !ReadFileOrEmpty(pid_file).empty(); },
+                        absl::Seconds(10)));
+  EXPECT_EQ(LeaseCount(), 1u);
+  kill((*p)->pid(), SIGKILL);
+  EXPECT_EQ(*(*p)->Wait(absl::Seconds(5)), 128 + SIGKILL);
+  EXPECT_TRUE(PollUntil([&] { return LeaseCount() == 0; }, absl::Seconds(5)));
+  int child = 0;
+  if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOrEmpty(pid_file)),
+                       &child) &&
+      child > 0) {
+    kill(-child, SIGKILL);  // the orphaned child's own process group
+  }
+}
+
+TEST_F(LeaseRunTest, LostLeaseTerminatesChildAndExits75) {
+  const std::string id_file = dir_.File("id");
+  auto p = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--ttl", "3s", "--", "/bin/sh", "-c",
+       "echo $PORTLEASE_LEASE_ID > " + id_file +
+           "; while :; do sleep 0.05; done"},
+      env_, dir_.path());
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(PollUntil([&] { return ReadFileOrEmpty(id_file).size() > 1; },
+                        absl::Seconds(10)));
+  const std::string id(absl::StripAsciiWhitespace(ReadFileOrEmpty(id_file)));
+  ASSERT_TRUE(client_->Release(id).ok());
+  absl::StatusOr<int> code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 75);
+  EXPECT_THAT((*p)->err(), HasSubstr("lost"));
+}
+
+TEST_F(LeaseRunTest, RendersTemplates) {
+  WriteFile(dir_.File("conf.in"),
+            "port ${REDIS_PORT}\nname ${NAME:-dflt}\ncost $$5\n");
+  RunResult r = LeaseRun({"--ports", "redis", "--render",
+                          dir_.File("conf.in") + ":" + dir_.File("conf"),
+                          "--env-file", dir_.File("env"), "--", "/bin/sh",
+                          "-c", "echo $REDIS_PORT"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string port(absl::StripAsciiWhitespace(r.out));
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("conf")),
+            "port " + port + "\nname dflt\ncost $5\n");
+  EXPECT_THAT(ReadFileOrEmpty(dir_.File("env")),
+              HasSubstr("REDIS_PORT=" + port + "\n"));
+}
+
+TEST_F(LeaseRunTest, RenderErrorNamesFileAndLineAndSkipsTheCommand) {
+  WriteFile(dir_.File("bad.in"), "ok ${REDIS_PORT}\nbad ${NOT_SET_ANYWHERE}\n");
+  RunResult r = LeaseRun({"--ports", "redis", "--render",
+                          dir_.File("bad.in") + ":" + dir_.File("bad"), "--",
+                          "/bin/sh", "-c", "echo ran"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("lease-run: "));
+  EXPECT_THAT(r.err, HasSubstr("bad.in:2"));
+  EXPECT_THAT(r.err, HasSubstr("NOT_SET_ANYWHERE"));
+  EXPECT_THAT(r.out, Not(HasSubstr("ran")));
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
+TEST_F(LeaseRunTest, ProfileExportsDerivedVariables) {
+  RunResult r = LeaseRun({"--profile", M2_PROFILE, "--", "/bin/sh", "-c", "env"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto vars = ParseEnv(r.out);
+  EXPECT_EQ(vars["REDIS_URL"], "redis://127.0.0.1:" + vars["REDIS_PORT"]);
+  EXPECT_EQ(vars["WORKER_ADDR"], "grpc://127.0.0.1:" + vars["WORKER_PORT"]);
+  EXPECT_EQ(vars["ORCH_WS_URL"], "ws://127.0.0.1:" + vars["ORCH_PORT"]);
+  EXPECT_FALSE(vars["HEALTH_URL"].empty());
+  EXPECT_FALSE(vars["METRICS_URL"].empty());
+}
+
+TEST_F(LeaseRunTest, ProfileErrors) {
+  WriteFile(dir_.File("p.json"), "{\"ports\": [");
+  RunResult syntax =
+      LeaseRun({"--profile", dir_.File("p.json"), "--", "/bin/true"});
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_THAT(syntax.err, HasSubstr("lease-run: " + dir_.File("p.json")));
+  WriteFile(dir_.File("p.txtpb"), "ports { name: \"Bad Name\" }");
+  RunResult invalid =
+      LeaseRun({"--profile", dir_.File("p.txtpb"), "--", "/bin/true"});
+  EXPECT_EQ(invalid.exit_code, 2);
+  EXPECT_THAT(invalid.err, HasSubstr("bad port name"));
+  EXPECT_EQ(LeaseRun({"--profile", dir_.File("none.json"), "--", "/bin/true"})
+                .exit_code,
+            2);
+}
+
+TEST_F(LeaseRunTest, UsageErrors) {
+  RunResult missing = LeaseRun({"--count", "1"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("lease-run: missing command after --"));
+  RunResult bad_name = LeaseRun({"--ports", "Redis", "--", "/bin/true"});
+  EXPECT_EQ(bad_name.exit_code, 2);
+  EXPECT_THAT(bad_name.err, HasSubstr("bad port name \"Redis\""));
+  RunResult help = LeaseRun({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("SYNOPSIS"));
+  RunResult not_found = LeaseRun({"--count", "1", "--", "/nonexistent/cmd"});
+  EXPECT_EQ(not_found.exit_code, 127);
+}
+
+TEST_F(LeaseRunTest, UnreachableServerNamesTheAddress) {
+  env_["PORTLEASE_ADDR"] = "unix:" + dir_.File("nobody.sock");
+  RunResult r = LeaseRun({"--count", "1", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 69);
+  EXPECT_THAT(r.err, HasSubstr("lease-run: cannot reach portleased at unix:" +
+                               dir_.File("nobody.sock")));
+}
+
+TEST_F(LeaseRunTest, PoolExhaustedThenWaitSucceeds) {
+  AcquireSpec fill;
+  fill.count = 8;
+  fill.ttl = absl::Seconds(30);
+  absl::StatusOr<v1::Lease> all = client_->Acquire(fill);
+  ASSERT_TRUE(all.ok()) << all.status();
+  RunResult busy = LeaseRun({"--count", "1", "--", "/bin/true"});
+  EXPECT_EQ(busy.exit_code, 75);
+  EXPECT_THAT(busy.err, HasSubstr("lease-run: pool exhausted: "));
+
+  auto waiting = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--wait", "20s", "--", "/bin/true"},
+      env_, dir_.path());
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_TRUE(PollUntil(
+      [&] { return (*waiting)->err().find("waiting") != std::string::npos; },
+      absl::Seconds(10)));
+  ASSERT_TRUE(client_->Release(all->lease_id()).ok());
+  absl::StatusOr<int> code = (*waiting)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << (*waiting)->err();
+}
+
+}  // namespace
+}  // namespace portlease::testing

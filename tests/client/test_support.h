@@ -1,0 +1,94 @@
+// Test support for the client integration tests: temp dirs, a real
+// portleased on a Unix socket, and running the binaries with a bounded wait.
+#ifndef PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
+#define PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace portlease::testing {
+
+// A directory under /tmp (short, for Unix socket paths), removed on
+// destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFileOrEmpty(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+
+// A portleased started by the test: `--listen unix:DIR/s.sock --db :memory:
+// --probe=none` plus `extra_args`; killed (SIGTERM, then SIGKILL) on
+// destruction.
+class TestServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<TestServer>> Start(
+      const std::string& dir, const std::vector<std::string>& extra_args);
+  ~TestServer();
+  const std::string& address() const { return address_; }
+
+ private:
+  TestServer(pid_t pid, std::string address)
+      : pid_(pid), address_(std::move(address)) {}
+  pid_t pid_;
+  std::string address_;
+};
+
+// Environment changes for a child: a value sets, nullopt unsets.
+using EnvChanges = std::map<std::string, std::optional<std::string>>;
+
+// A started binary, stdout and stderr going to files in `dir`.
+class Process {
+ public:
+  static absl::StatusOr<std::unique_ptr<Process>> Start(
+      const std::vector<std::string>& argv, const EnvChanges& env,
+      const std::string& dir);
+  ~Process();  // SIGKILLs and reaps it if still running
+  pid_t pid() const { return pid_; }
+  // Waits up to `timeout`; the exit code (128+signal when killed), or
+  // DEADLINE_EXCEEDED.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  Process(pid_t pid, std::string out, std::string err)
+      : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
+  pid_t pid_;
+  bool reaped_ = false;
+  std::string out_;
+  std::string err_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Starts and waits (bounded by `timeout`; the result's exit_code is -1 on
+// timeout).
+RunResult RunBinary(const std::vector<std::string>& argv, const EnvChanges& env,
+              const std::string& dir, absl::Duration timeout = absl::Seconds(20));
+
+// Polls `done` every 20 ms until it returns true or `timeout` passes.
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
+
+}  // namespace portlease::testing
+
+#endif  // PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
