@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -134,6 +136,9 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
       _exit(127);
     }
     close_range(kReadyFd + 1, ~0U, 0);
+    // Do not pin the caller's working directory.
+    if (chdir("/") != 0) _exit(127);
+    umask(077);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -210,7 +215,13 @@ absl::Status PrepareEmbeddedDirs(const EmbeddedPaths& paths, unsigned uid) {
 absl::StatusOr<std::string> FindServerBinary(const VariableLookup& env) {
   if (std::optional<std::string> bin = env("PORTLEASE_SERVER_BIN");
       bin.has_value() && !bin->empty()) {
-    if (IsExecutable(*bin)) return *bin;
+    if (IsExecutable(*bin)) {
+      if ((*bin)[0] == '/') return *bin;
+      // Made absolute: the daemon runs in "/".
+      char cwd[PATH_MAX];
+      if (getcwd(cwd, sizeof(cwd)) == nullptr) return *bin;
+      return absl::StrCat(cwd, "/", *bin);
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "PORTLEASE_SERVER_BIN=", *bin, " is not an executable file"));
   }
