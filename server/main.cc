@@ -27,9 +27,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "grpc/support/log.h"
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
@@ -118,6 +121,31 @@ struct Failure {
   int exit_code;
   std::string message;
 };
+
+// gRPC's own log. Until the server is up, its errors are only remembered,
+// so that a failed start stays one line with the OS's reason in it;
+// afterwards each message becomes one log line. (gRPC takes a plain
+// function pointer, hence the file-level state.)
+absl::Mutex grpc_log_mu;
+bool grpc_log_started ABSL_GUARDED_BY(grpc_log_mu) = false;
+std::string grpc_os_error ABSL_GUARDED_BY(grpc_log_mu);
+
+void GrpcLog(gpr_log_func_args* args) {
+  absl::string_view message = args->message;
+  absl::MutexLock lock(&grpc_log_mu);
+  if (grpc_log_started) {
+    LogLine(
+        args->severity == GPR_LOG_SEVERITY_ERROR ? "ERROR" : "WARN",
+        absl::StrCat("grpc: ", absl::StrReplaceAll(message, {{"\n", " "}})));
+    return;
+  }
+  // e.g. ... os_error:"Address already in use" ...
+  const size_t at = message.find("os_error:\"");
+  if (at != absl::string_view::npos) {
+    absl::string_view rest = message.substr(at + 10);
+    grpc_os_error = std::string(rest.substr(0, rest.find('"')));
+  }
+}
 
 int Fail(const Failure& failure) {
   std::fprintf(stderr, "portleased: %s\n", failure.message.c_str());
@@ -358,11 +386,19 @@ int Run(int argc, char** argv) {
   server_options.service.manager = daemon.manager.get();
   server_options.service.clock = &daemon.clock;
   server_options.service.version = kVersion;
+  gpr_set_log_function(GrpcLog);
   absl::StatusOr<std::unique_ptr<RunningServer>> server =
       StartServer(std::move(server_options));
-  if (!server.ok()) {
-    return Fail(
-        {ExitCodeFor(server.status()), std::string(server.status().message())});
+  {
+    absl::MutexLock lock(&grpc_log_mu);
+    grpc_log_started = true;
+    if (!server.ok()) {
+      std::string message(server.status().message());
+      if (!grpc_os_error.empty()) {
+        absl::StrAppend(&message, " (", grpc_os_error, ")");
+      }
+      return Fail({ExitCodeFor(server.status()), message});
+    }
   }
   daemon.server = *std::move(server);
 

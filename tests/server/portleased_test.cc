@@ -1,8 +1,13 @@
 // The real portleased binary: crash recovery from its SQLite file, startup
 // checks, the socket lock, signals and exit codes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -196,6 +201,35 @@ TEST(PortleasedTest, ListensOnLoopbackTcpPortZeroAndReportsThePort) {
         << address;
   }
   EXPECT_EQ(ExitCode(daemon->Stop(SIGTERM)), 0);
+}
+
+TEST(PortleasedTest, BusyAddressFailsWithOneLineAndExitOne) {
+  // A listener on a port the kernel picked stands in for "someone else".
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string busy = absl::StrCat("127.0.0.1:", ntohs(address.sin_port));
+  TempDir dir;
+  absl::StatusOr<DaemonProcess> daemon = DaemonProcess::Start(
+      kBinary,
+      {"--listen=" + busy, "--db=:memory:", PoolFlag(TestPoolRange(8)),
+       "--probe=none"},
+      dir.File("stderr"));
+  close(fd);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  EXPECT_FALSE(daemon->ready());
+  EXPECT_EQ(ExitCode(daemon->Wait()), 1);
+  const std::string err = daemon->Stderr();
+  EXPECT_THAT(err, HasSubstr("cannot listen on " + busy));
+  EXPECT_THAT(err, HasSubstr("Address already in use"));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
 }
 
 TEST(PortleasedTest, UsageErrorsExitWithTwo) {
