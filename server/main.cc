@@ -218,6 +218,8 @@ absl::StatusOr<EphemeralPolicy> ParsePolicy(absl::string_view text) {
 
 // Everything main() builds, destroyed in reverse order.
 struct Daemon {
+  // Declared first: destroyed last, after every event was logged.
+  std::unique_ptr<LogWriter> log;
   RealClock clock;
   std::vector<std::unique_ptr<LockFile>> socket_locks;
   std::unique_ptr<LeaseStore> store;
@@ -324,6 +326,7 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   Daemon daemon;
+  daemon.log = std::make_unique<LogWriter>(STDERR_FILENO);
   for (const std::string& text : listen) {
     ListenAddress address = *ParseListenAddress(text);
     if (address.is_tcp()) continue;
@@ -366,11 +369,9 @@ int Run(int argc, char** argv) {
   options.hold_grace = absl::GetFlag(FLAGS_hold_grace);
   options.cooldown = absl::GetFlag(FLAGS_cooldown);
   options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
-  options.on_event = [](const LeaseEvent& event) {
-    const std::string line =
-        absl::StrCat(FormatLeaseEvent(event, absl::Now()), "\n");
-    ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
-    (void)ignored;
+  LogWriter* log = daemon.log.get();
+  options.on_event = [log](const LeaseEvent& event) {
+    log->Write(FormatLeaseEvent(event, absl::Now()));
   };
   absl::StatusOr<std::unique_ptr<LeaseManager>> manager =
       LeaseManager::Create(std::move(options), &daemon.clock,
@@ -405,11 +406,12 @@ int Run(int argc, char** argv) {
   const std::string addresses = absl::StrJoin(daemon.server->addresses(), " ");
   uint32_t pool_size = 0;
   for (const PortRange& range : *fitted) pool_size += range.size();
-  LogLine("INFO",
-          absl::StrCat("portleased ", kVersion, " serving ", addresses,
-                       " pool=", FormatPortRanges(*fitted), " (", pool_size,
-                       " ports) db=", durable ? db : ":memory:", " probe=",
-                       probe, " pid=", getpid()));
+  log->Write(FormatLogLine(
+      absl::Now(), "INFO",
+      absl::StrCat("portleased ", kVersion, " serving ", addresses,
+                   " pool=", FormatPortRanges(*fitted), " (", pool_size,
+                   " ports) db=", durable ? db : ":memory:", " probe=", probe,
+                   " pid=", getpid())));
   if (ready_fd >= 0) {
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
     ssize_t ignored = write(ready_fd, ready.data(), ready.size());
@@ -419,9 +421,11 @@ int Run(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  LogLine("INFO", absl::StrCat("shutting down on ", strsignal(signal_number)));
+  log->Write(FormatLogLine(
+      absl::Now(), "INFO",
+      absl::StrCat("shutting down on ", strsignal(signal_number))));
   daemon.server->Shutdown(absl::Seconds(1));
-  LogLine("INFO", "stopped");
+  log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));
   return 0;
 }
 

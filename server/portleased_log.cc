@@ -1,6 +1,9 @@
 #include "server/portleased_log.h"
 
+#include <poll.h>
 #include <unistd.h>
+
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -83,6 +86,69 @@ void LogLine(absl::string_view level, absl::string_view message) {
   // One write(2): lines from several threads don't interleave.
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+LogWriter::LogWriter(int fd, size_t max_pending)
+    : fd_(fd), max_pending_(max_pending), thread_([this] { Run(); }) {}
+
+LogWriter::~LogWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void LogWriter::Write(std::string line) {
+  absl::MutexLock lock(&mu_);
+  if (pending_.size() >= max_pending_) {
+    ++dropped_;
+    return;
+  }
+  if (dropped_ > 0) {
+    pending_.push_back(FormatLogLine(
+        absl::Now(), "WARN",
+        absl::StrCat("log: ", dropped_, " lines dropped (stderr is slow)")));
+    dropped_ = 0;
+  }
+  pending_.push_back(std::move(line));
+}
+
+void LogWriter::Run() {
+  while (true) {
+    std::string line;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !pending_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (pending_.empty()) return;  // stopping, and all written
+      line = std::move(pending_.front());
+      pending_.pop_front();
+      stopping = stop_;
+    }
+    if (!WriteNow(line,
+                  stopping ? absl::Milliseconds(100) : absl::Seconds(1)) &&
+        stopping) {
+      return;  // the reader is stuck: don't hold up the exit
+    }
+  }
+}
+
+bool LogWriter::WriteNow(const std::string& line, absl::Duration patience) {
+  // At most PIPE_BUF bytes: once poll says a pipe is writable, one write of
+  // that size does not block.
+  constexpr size_t kMaxLine = 4095;
+  std::string text = line.substr(0, kMaxLine);
+  text.push_back('\n');
+  pollfd fd = {fd_, POLLOUT, 0};
+  const absl::Time end = absl::Now() + patience;
+  while (poll(&fd, 1, 100) == 0) {
+    if (absl::Now() >= end) return false;  // reader stuck: drop the line
+  }
+  return write(fd_, text.data(), text.size()) >= 0;
 }
 
 }  // namespace portlease

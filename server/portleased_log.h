@@ -5,9 +5,13 @@
 #ifndef PORTLEASE_SERVER_PORTLEASED_LOG_H_
 #define PORTLEASE_SERVER_PORTLEASED_LOG_H_
 
+#include <deque>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/lease_manager.h"
 
@@ -26,6 +30,39 @@ std::string FormatLogLine(absl::Time now, absl::string_view level,
 // Writes FormatLogLine(now, level, message) and a newline to stderr in one
 // write. Thread-safe.
 void LogLine(absl::string_view level, absl::string_view message);
+
+// Writes lines to a file descriptor from its own thread, so that callers
+// (the lease manager, under its lock) never block on a slow or stuck reader
+// of stderr. When more than `max_pending` lines wait, new ones are dropped;
+// the next line written says how many. Lines longer than a pipe's atomic
+// write (4096 bytes) are cut.
+//
+// Thread-safe. The destructor writes what is pending, giving up on lines the
+// descriptor does not accept within a short bounded wait.
+class LogWriter {
+ public:
+  explicit LogWriter(int fd, size_t max_pending = 10000);
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Queues `line` (without its newline).
+  void Write(std::string line);
+
+ private:
+  void Run();
+  // Writes one line unless `fd_` stays unwritable for `patience`; false
+  // when it was dropped.
+  bool WriteNow(const std::string& line, absl::Duration patience);
+
+  const int fd_;
+  const size_t max_pending_;
+  absl::Mutex mu_;
+  std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
 
 }  // namespace portlease
 

@@ -1,5 +1,8 @@
 // portleased's command-line preparation and log lines.
+#include <unistd.h>
+
 #include "absl/flags/flag.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/portleased_args.h"
@@ -68,6 +71,37 @@ TEST(FormatLeaseEventTest, LevelsAndPorts) {
   EXPECT_THAT(line, HasSubstr(" WARN foreign-busy port=20005"));
   EXPECT_THAT(line, HasSubstr("detail=\"bound by pid 7\""));
   EXPECT_EQ(EventLevel(LeaseEvent::Type::kStoreError), "ERROR");
+}
+
+TEST(LogWriterTest, WritesLinesInOrder) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    LogWriter writer(fds[1]);
+    writer.Write("one");
+    writer.Write("two");
+  }  // flushed by the destructor
+  close(fds[1]);
+  std::string text;
+  char buffer[64];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  close(fds[0]);
+  EXPECT_EQ(text, "one\ntwo\n");
+}
+
+TEST(LogWriterTest, AStuckReaderNeverBlocksTheWriter) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const absl::Time start = absl::Now();
+  {
+    LogWriter writer(fds[1], /*max_pending=*/16);
+    // Far more than the pipe holds; nobody reads.
+    for (int i = 0; i < 100'000; ++i) writer.Write(std::string(200, 'x'));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  close(fds[0]);
+  close(fds[1]);
 }
 
 }  // namespace
