@@ -15,7 +15,8 @@ namespace {
 
 absl::Status LineError(absl::string_view source, int line,
                        absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ":", line, ": ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ":", line, ": ", what));
 }
 
 // Drops a '#' comment that starts the text or follows whitespace, outside
@@ -55,7 +56,8 @@ bool IsKey(absl::string_view key) {
 }
 
 bool IsName(absl::string_view name) {
-  if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) {
+  if (name.empty() ||
+      absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) {
     return false;
   }
   for (char c : name) {
@@ -146,8 +148,8 @@ absl::StatusOr<uint16_t> Config::GetPort(absl::string_view key) const {
   if (!value.ok()) return value.status();
   uint32_t port = 0;
   if (!absl::SimpleAtoi(*value, &port) || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source_, ": '", key, "' is not a port: '", *value, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": '", key, "' is not a port: '", *value, "'"));
   }
   return static_cast<uint16_t>(port);
 }

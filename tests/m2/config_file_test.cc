@@ -66,8 +66,8 @@ TEST(ConfigTest, GetPortValidates) {
 }
 
 TEST(ConfigTest, LoadMissingFileIsNotFound) {
-  EXPECT_TRUE(absl::IsNotFound(
-      Config::Load("/nonexistent/m2/config.yaml").status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(Config::Load("/nonexistent/m2/config.yaml").status()));
 }
 
 Lookup MapLookup(std::map<std::string, std::string> vars) {
@@ -117,8 +117,8 @@ TEST(ParseHostPortTest, AcceptsAddressesAndUrls) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->host, "localhost");
   EXPECT_EQ(b->port, 6379);
-  for (const char* bad : {"", "127.0.0.1", ":80", "h:0", "h:70000", "h:x",
-                          "redis://h"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", ":80", "h:0", "h:70000", "h:x", "redis://h"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(ParseHostPort(bad).status())) << bad;
   }
 }

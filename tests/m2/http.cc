@@ -126,14 +126,16 @@ std::array<uint8_t, 20> Sha1(absl::string_view data) {
 }
 
 std::string WebSocketAccept(absl::string_view key) {
-  const std::array<uint8_t, 20> digest = Sha1(absl::StrCat(key, kWebSocketGuid));
+  const std::array<uint8_t, 20> digest =
+      Sha1(absl::StrCat(key, kWebSocketGuid));
   return absl::Base64Escape(absl::string_view(
       reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 std::string EncodeFrame(const WebSocketFrame& frame) {
   std::string out;
-  out.push_back(static_cast<char>((frame.fin ? 0x80 : 0) | (frame.opcode & 0x0f)));
+  out.push_back(
+      static_cast<char>((frame.fin ? 0x80 : 0) | (frame.opcode & 0x0f)));
   const uint64_t len = frame.payload.size();
   if (len < 126) {
     out.push_back(static_cast<char>(len));

@@ -17,8 +17,9 @@ std::string Hex(const std::array<uint8_t, 20>& digest) {
 TEST(Sha1Test, KnownVectors) {
   EXPECT_EQ(Hex(Sha1("")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
   EXPECT_EQ(Hex(Sha1("abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
-  EXPECT_EQ(Hex(Sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
-            "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  EXPECT_EQ(
+      Hex(Sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+      "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
   EXPECT_EQ(Hex(Sha1(std::string(1000, 'a'))),
             "291e9a6c66994949b57ba5e650361e98fc36b1ba");
 }
@@ -79,8 +80,7 @@ TEST(HttpTest, ParsesRequestHead) {
 TEST(HttpTest, RejectsMalformedHeads) {
   for (const char* bad : {"", "GET /\r\n\r\n", "GET / FTP/1\r\n\r\n",
                           "GET / HTTP/1.1\r\nno colon\r\n\r\n"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(ParseRequestHead(bad).status()))
-        << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseRequestHead(bad).status())) << bad;
   }
 }
 

@@ -52,8 +52,8 @@ absl::Status AwaitDependencies(const OrchestratorOptions& options,
     if (st.ok()) return st;
     if (absl::Now() >= deadline) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "dependencies unreachable after ", absl::FormatDuration(
-              options.startup_timeout), ": ", st.message()));
+          "dependencies unreachable after ",
+          absl::FormatDuration(options.startup_timeout), ": ", st.message()));
     }
     absl::StatusOr<int> waited = WaitReadable(
         {}, stop_fd, std::min(deadline, absl::Now() + absl::Milliseconds(100)));
@@ -128,8 +128,8 @@ std::string MetricsText(const Counters& c) {
       "serving.\n# TYPE m2_orchestrator_up gauge\nm2_orchestrator_up 1\n"
       "# HELP m2_orchestrator_health_checks_total Health checks by result.\n"
       "# TYPE m2_orchestrator_health_checks_total counter\n"
-      "m2_orchestrator_health_checks_total{result=\"ok\"} ", c.health_ok,
-      "\nm2_orchestrator_health_checks_total{result=\"fail\"} ",
+      "m2_orchestrator_health_checks_total{result=\"ok\"} ",
+      c.health_ok, "\nm2_orchestrator_health_checks_total{result=\"fail\"} ",
       c.health_fail,
       "\n# HELP m2_orchestrator_ws_connections_total WebSocket requests by "
       "result.\n# TYPE m2_orchestrator_ws_connections_total counter\n"
@@ -139,7 +139,8 @@ std::string MetricsText(const Counters& c) {
       c.ws_rejected,
       "\n# HELP m2_orchestrator_metrics_scrapes_total Scrapes of /metrics.\n"
       "# TYPE m2_orchestrator_metrics_scrapes_total counter\n"
-      "m2_orchestrator_metrics_scrapes_total ", c.metrics_scrapes, "\n");
+      "m2_orchestrator_metrics_scrapes_total ",
+      c.metrics_scrapes, "\n");
 }
 
 enum class Endpoint { kWebSocket = 0, kHealth = 1, kMetrics = 2 };
@@ -212,9 +213,10 @@ absl::StatusOr<OrchestratorOptions> OrchestratorOptionsFromConfig(
     }
     *target = *address;
   }
-  for (auto [key, target] : {std::pair{"server.ws_port", &options.ws_port},
-                             std::pair{"server.health_port", &options.health_port},
-                             std::pair{"metrics.port", &options.metrics_port}}) {
+  for (auto [key, target] :
+       {std::pair{"server.ws_port", &options.ws_port},
+        std::pair{"server.health_port", &options.health_port},
+        std::pair{"metrics.port", &options.metrics_port}}) {
     absl::StatusOr<uint16_t> port = config.GetPort(key);
     if (!port.ok()) return port.status();
     *target = *port;

@@ -12,9 +12,9 @@ namespace {
 
 absl::Status Annotate(const absl::Status& status, absl::string_view what,
                       const HostPort& address) {
-  return absl::Status(status.code(),
-                      absl::StrCat(what, " at ", address.host, ":",
-                                   address.port, ": ", status.message()));
+  return absl::Status(
+      status.code(), absl::StrCat(what, " at ", address.host, ":", address.port,
+                                  ": ", status.message()));
 }
 
 // Sends `request`, reads one '\n'-terminated line and compares it to `want`.
@@ -30,11 +30,10 @@ absl::Status Exchange(const HostPort& address, absl::Duration timeout,
   absl::StatusOr<std::string> reply = ReadUntil(fd->get(), "\n", 512, deadline);
   if (!reply.ok()) return Annotate(reply.status(), what, address);
   if (!absl::StartsWith(*reply, want)) {
-    return Annotate(
-        absl::UnavailableError(absl::StrCat(
-            "unexpected reply '",
-            absl::StripTrailingAsciiWhitespace(*reply), "'")),
-        what, address);
+    return Annotate(absl::UnavailableError(absl::StrCat(
+                        "unexpected reply '",
+                        absl::StripTrailingAsciiWhitespace(*reply), "'")),
+                    what, address);
   }
   return absl::OkStatus();
 }

@@ -66,7 +66,8 @@ class Runner {
 // Answers every RESP PING with +PONG.
 class FakeRedis {
  public:
-  FakeRedis() : listener_(*ListenLoopback(0)), port_(*LocalPort(listener_.get())) {
+  FakeRedis()
+      : listener_(*ListenLoopback(0)), port_(*LocalPort(listener_.get())) {
     runner_ = std::make_unique<Runner>([this](int stop_fd) -> absl::Status {
       for (;;) {
         absl::StatusOr<int> ready = WaitReadable(
@@ -119,8 +120,8 @@ std::string Exchange(uint16_t port, absl::string_view request) {
 }
 
 std::string Get(uint16_t port, absl::string_view path) {
-  return Exchange(port, absl::StrCat("GET ", path,
-                                     " HTTP/1.1\r\nHost: t\r\n\r\n"));
+  return Exchange(port,
+                  absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: t\r\n\r\n"));
 }
 
 struct Started {
@@ -144,9 +145,9 @@ Started StartOrchestrator(const OrchestratorOptions& options) {
   auto promise = std::make_shared<std::promise<OrchestratorPorts>>();
   std::future<OrchestratorPorts> ready = promise->get_future();
   auto runner = std::make_unique<Runner>([promise, options](int stop_fd) {
-    return RunOrchestrator(options, stop_fd, [promise](const OrchestratorPorts& p) {
-      promise->set_value(p);
-    });
+    return RunOrchestrator(
+        options, stop_fd,
+        [promise](const OrchestratorPorts& p) { promise->set_value(p); });
   });
   EXPECT_EQ(ready.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   return {std::move(runner), ready.get()};
@@ -167,9 +168,8 @@ TEST(WorkerTest, BusyPortIsUnavailable) {
   Fd holder = *ListenLoopback(0);
   WorkerOptions options;
   options.port = *LocalPort(holder.get());
-  absl::Status st = RunWorker(options, -1, [](uint16_t) {
-    ADD_FAILURE() << "must not become ready";
-  });
+  absl::Status st = RunWorker(
+      options, -1, [](uint16_t) { ADD_FAILURE() << "must not become ready"; });
   EXPECT_TRUE(absl::IsUnavailable(st)) << st;
 }
 
@@ -210,8 +210,9 @@ TEST_F(OrchestratorTest, HealthMetricsAndRedisLoss) {
   EXPECT_THAT(metrics, StartsWith("HTTP/1.1 200 OK\r\n"));
   EXPECT_THAT(metrics, HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(metrics, HasSubstr("\nm2_orchestrator_up 1\n"));
-  EXPECT_THAT(metrics,
-              HasSubstr("m2_orchestrator_health_checks_total{result=\"ok\"} 2"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("m2_orchestrator_health_checks_total{result=\"ok\"} 2"));
 
   redis_.Shutdown();
   const std::string down = Get(orch.ports.health, "/healthz");
@@ -231,18 +232,19 @@ TEST_F(OrchestratorTest, WebSocketPortUpgradesOrAnswers426) {
   // RFC 6455 example key, then a masked "Hello" text frame.
   const std::string reply = Exchange(
       orch.ports.ws,
-      absl::StrCat("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                   std::string("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
-                               11)));
+      absl::StrCat(
+          "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+          "Connection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+          std::string("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11)));
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 101 Switching Protocols\r\n"));
   EXPECT_THAT(reply,
               HasSubstr("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
   const size_t body = reply.find("\r\n\r\n") + 4;
   ASSERT_NE(body, std::string::npos + 4);
-  EXPECT_EQ(reply.substr(body), std::string("\x81\x05Hello\x88\x02\x03\xe8", 11));
+  EXPECT_EQ(reply.substr(body),
+            std::string("\x81\x05Hello\x88\x02\x03\xe8", 11));
 }
 
 TEST(OrchestratorStartupTest, FailsWhenDependenciesStayUnreachable) {
@@ -254,10 +256,10 @@ TEST(OrchestratorStartupTest, FailsWhenDependenciesStayUnreachable) {
     ADD_FAILURE() << "must not become ready";
   });
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
-  EXPECT_THAT(st.message(), HasSubstr(absl::StrCat(
-                                "redis at 127.0.0.1:", options.redis.port)));
-  EXPECT_THAT(st.message(), HasSubstr(absl::StrCat(
-                                "worker at 127.0.0.1:", options.worker.port)));
+  EXPECT_THAT(st.message(), HasSubstr(absl::StrCat("redis at 127.0.0.1:",
+                                                   options.redis.port)));
+  EXPECT_THAT(st.message(), HasSubstr(absl::StrCat("worker at 127.0.0.1:",
+                                                   options.worker.port)));
 }
 
 TEST(OrchestratorStartupTest, StopDuringStartupIsCancelled) {
@@ -267,8 +269,8 @@ TEST(OrchestratorStartupTest, StopDuringStartupIsCancelled) {
   options.startup_timeout = absl::Seconds(30);
   StopPipe stop;
   stop.Fire();
-  absl::Status st = RunOrchestrator(options, stop.fd(),
-                                    [](const OrchestratorPorts&) {});
+  absl::Status st =
+      RunOrchestrator(options, stop.fd(), [](const OrchestratorPorts&) {});
   EXPECT_TRUE(absl::IsCancelled(st)) << st;
 }
 

@@ -27,7 +27,8 @@ absl::Status Errno(absl::string_view what) {
 int PollTimeoutMs(absl::Time deadline) {
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
-  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
+  const int64_t ms =
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
   return static_cast<int>(std::min<int64_t>(ms, 60000));
 }
 
@@ -103,8 +104,8 @@ absl::StatusOr<Fd> Connect(const HostPort& address, absl::Duration timeout) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   const std::string service = absl::StrCat(address.port);
-  if (int rc = getaddrinfo(address.host.c_str(), service.c_str(), &hints,
-                           &found);
+  if (int rc =
+          getaddrinfo(address.host.c_str(), service.c_str(), &hints, &found);
       rc != 0) {
     return absl::UnavailableError(
         absl::StrCat("resolve ", address.host, ": ", gai_strerror(rc)));
@@ -144,7 +145,8 @@ absl::StatusOr<Fd> Connect(const HostPort& address, absl::Duration timeout) {
 
 absl::Status WriteAll(int fd, absl::string_view data, absl::Time deadline) {
   while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
       continue;

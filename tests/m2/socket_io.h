@@ -41,8 +41,9 @@ class Fd {
 };
 
 // A listening TCP socket on 127.0.0.1:`port` (0 picks a free port), with
-// SO_REUSEADDR, without SO_REUSEPORT, non-blocking (see Accept). UNAVAILABLE when the bind fails
-// (the message names the port, e.g. "address already in use").
+// SO_REUSEADDR, without SO_REUSEPORT, non-blocking (see Accept). UNAVAILABLE
+// when the bind fails (the message names the port, e.g. "address already in
+// use").
 absl::StatusOr<Fd> ListenLoopback(uint16_t port);
 
 // The local port of a bound socket.

@@ -143,20 +143,22 @@ int RunService(const Args& args) {
   absl::Status status;
   if (args.command == "worker") {
     absl::StatusOr<WorkerOptions> options = WorkerOptionsFromConfig(*config);
-    if (!options.ok()) return Fail(2, args.command, options.status().ToString());
+    if (!options.ok())
+      return Fail(2, args.command, options.status().ToString());
     status = RunWorker(*options, stop->get(), [&](uint16_t port) {
       ready(absl::StrCat("grpc_port=", port, "\n"));
     });
   } else {
     absl::StatusOr<OrchestratorOptions> options =
         OrchestratorOptionsFromConfig(*config);
-    if (!options.ok()) return Fail(2, args.command, options.status().ToString());
+    if (!options.ok())
+      return Fail(2, args.command, options.status().ToString());
     options->startup_timeout = args.startup_timeout;
     status = RunOrchestrator(
         *options, stop->get(), [&](const OrchestratorPorts& ports) {
-          ready(absl::StrCat("ws_port=", ports.ws, "\nhealth_port=",
-                             ports.health, "\nmetrics_port=", ports.metrics,
-                             "\n"));
+          ready(absl::StrCat("ws_port=", ports.ws,
+                             "\nhealth_port=", ports.health,
+                             "\nmetrics_port=", ports.metrics, "\n"));
         });
   }
   if (!status.ok()) return Fail(1, args.command, status.ToString());
@@ -175,8 +177,8 @@ int Render(const Args& args) {
   for (const std::string& pair : args.positional) {
     const size_t colon = pair.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == pair.size()) {
-      return Fail(2, "render", absl::StrCat("expected TEMPLATE:OUTPUT, got '",
-                                            pair, "'"));
+      return Fail(2, "render",
+                  absl::StrCat("expected TEMPLATE:OUTPUT, got '", pair, "'"));
     }
     const std::string input = pair.substr(0, colon);
     std::ifstream in(input, std::ios::binary);
