@@ -1,4 +1,5 @@
 // portleased's command-line preparation and log lines.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/flags/flag.h"
@@ -6,7 +7,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/portleased_args.h"
+#include "server/portleased_files.h"
 #include "server/portleased_log.h"
+#include "tests/server/test_util.h"
 
 ABSL_FLAG(std::vector<std::string>, test_list, {}, "a list");
 ABSL_FLAG(int, test_number, 0, "a number");
@@ -71,6 +74,32 @@ TEST(FormatLeaseEventTest, LevelsAndPorts) {
   EXPECT_THAT(line, HasSubstr(" WARN foreign-busy port=20005"));
   EXPECT_THAT(line, HasSubstr("detail=\"bound by pid 7\""));
   EXPECT_EQ(EventLevel(LeaseEvent::Type::kStoreError), "ERROR");
+}
+
+TEST(PortleasedFilesTest, MakeDirsAndDirOf) {
+  TempDir dir;
+  const std::string deep = dir.File("a/b/c");
+  ASSERT_TRUE(MakeDirs(deep, 0755).ok());
+  struct stat st;
+  ASSERT_EQ(stat(deep.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_TRUE(MakeDirs(deep, 0755).ok());
+  EXPECT_EQ(DirOf("/run/portlease/x.sock"), "/run/portlease");
+  EXPECT_EQ(DirOf("/x"), "/");
+  EXPECT_EQ(DirOf("x"), ".");
+}
+
+TEST(PortleasedFilesTest, SecondSocketLockNamesTheHolder) {
+  TempDir dir;
+  const std::string socket = dir.File("portleased.sock");
+  absl::StatusOr<std::unique_ptr<LockFile>> first = LockSocket(socket);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::unique_ptr<LockFile>> second = LockSocket(socket);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("another portleased is serving unix:" + socket));
+  first->reset();
+  EXPECT_TRUE(LockSocket(socket).ok());
 }
 
 TEST(LogWriterTest, WritesLinesInOrder) {
