@@ -1,6 +1,8 @@
 // The portlease CLI: flags, dispatch, and the commands that change leases.
 #include "portlease/cli.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -21,9 +23,11 @@ int Fail(std::ostream& err, int code, absl::string_view message) {
   return code;
 }
 
+// As lease-run computes it, so COMPOSE_PROJECT_NAME has the same base.
 std::string CurrentDirectory() {
-  const char* pwd = std::getenv("PWD");
-  return pwd != nullptr ? pwd : "";
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return "";
+  return buf;
 }
 
 }  // namespace
