@@ -6,7 +6,8 @@
 //       [--startup-timeout 5s]
 //   m2_standin render TEMPLATE:OUTPUT...
 //
-// worker/orchestrator serve until SIGTERM or SIGINT, then exit 0. With
+// worker/orchestrator serve until SIGTERM or SIGINT, then exit 0 (also when
+// the signal arrives while the orchestrator waits for its dependencies). With
 // --ready-file they write "name=port" lines of the bound ports to PATH
 // (atomically) once serving. `render` expands ${VAR} and ${VAR:-default}
 // from the environment, like lease-run's --render.
@@ -160,6 +161,12 @@ int RunService(const Args& args) {
                              "\nhealth_port=", ports.health,
                              "\nmetrics_port=", ports.metrics, "\n"));
         });
+  }
+  if (absl::IsCancelled(status)) {
+    // SIGTERM before the orchestrator was serving: a clean stop too.
+    std::fprintf(stderr, "m2_standin %s: stopped during startup\n",
+                 args.command.c_str());
+    return 0;
   }
   if (!status.ok()) return Fail(1, args.command, status.ToString());
   std::fprintf(stderr, "m2_standin %s: stopped\n", args.command.c_str());
