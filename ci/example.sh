@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine, builds portlease, and runs the M2 example
+# stack under lease-run: a real redis-server plus stand-ins for the TTS
+# worker and the orchestrator, each on a leased port, checked end to end.
+#
+# No server needs to be running: unless PORTLEASE_ADDR names one, lease-run
+# starts a private portleased for this user on first use and leaves it
+# running for the next job (stop it with: kill "$(cat "$XDG_RUNTIME_DIR"/portlease/portleased.pid)",
+# or /tmp/portlease-$UID/ when XDG_RUNTIME_DIR is unset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ci/install-deps.sh
+
+build=build
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target portleased lease-run portlease m2_standin
+
+export PORTLEASE_SERVER_BIN="$PWD/$build/server/portleased"
+export M2_STANDIN="$PWD/$build/tests/m2/m2_standin"
+configs="$(mktemp -d)"
+trap 'rm -rf "$configs"' EXIT
+
+echo "== lease-run: the M2 stack on leased ports" >&2
+"$build/client/lease-run" --profile ci/m2/ports.json \
+  --render "ci/m2/configs/orchestrator.yaml.in:$configs/orchestrator.yaml" \
+  --render "ci/m2/configs/worker.yaml.in:$configs/worker.yaml" \
+  -- bash -c 'env | grep -E "^(REDIS|WORKER|ORCH|HEALTH|METRICS)_|^PORTLEASE_PORTS|^COMPOSE_PROJECT_NAME" | sort
+              exec tests/m2/m2_stack.sh --configs "$0"' "$configs"
+
+echo "== after the job: the lease is released" >&2
+"$build/client/portlease" status
