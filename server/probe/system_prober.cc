@@ -27,9 +27,9 @@ enum class BindResult {
 };
 
 // Binds a fresh socket of `type` (SOCK_STREAM or SOCK_DGRAM) to the wildcard
-// address of `family` on `port`, and closes it. Any failure other than a
-// missing IPv6 stack counts as busy.
-BindResult TryBind(int type, IpFamily family, Port port) {
+// address of `family` on `port`, with SO_REUSEADDR when `reuse_address`,
+// and closes it. Any failure other than a missing IPv6 stack counts as busy.
+BindResult TryBind(int type, IpFamily family, Port port, bool reuse_address) {
   const bool v6 = family == IpFamily::kV6;
   const int fd = socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -40,7 +40,8 @@ BindResult TryBind(int type, IpFamily family, Port port) {
   }
   absl::Cleanup close_fd = [fd] { close(fd); };
   const int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+  if (reuse_address &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     return BindResult::kBusy;
   }
   int rc;
@@ -69,10 +70,12 @@ BindResult TryBind(int type, IpFamily family, Port port) {
 
 // Whether `port` can be bound with `type` on 0.0.0.0 and, while `*v6` says
 // the host has IPv6, on [::]. Clears `*v6` when IPv6 turns out missing.
-bool CanBindBothFamilies(int type, Port port, bool* v6) {
-  if (TryBind(type, IpFamily::kV4, port) != BindResult::kFree) return false;
+bool CanBindBothFamilies(int type, Port port, bool reuse_address, bool* v6) {
+  if (TryBind(type, IpFamily::kV4, port, reuse_address) != BindResult::kFree) {
+    return false;
+  }
   if (!*v6) return true;
-  switch (TryBind(type, IpFamily::kV6, port)) {
+  switch (TryBind(type, IpFamily::kV6, port, reuse_address)) {
     case BindResult::kFree:
       return true;
     case BindResult::kNoFamily:
@@ -110,9 +113,15 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
   bool udp_v6 = true;
   for (uint32_t port = first; port <= last; ++port) {
     const Port p = static_cast<Port>(port);
-    const bool free = p != 0 && sockets.ok() && !in_table[port - first] &&
-                      CanBindBothFamilies(SOCK_STREAM, p, &tcp_v6) &&
-                      (!udp || CanBindBothFamilies(SOCK_DGRAM, p, &udp_v6));
+    // The plain (no SO_REUSEADDR) TCP bind runs only for ports no table
+    // lists, so the one thing it can add is a socket the tables never show:
+    // bound, not listening, with SO_REUSEADDR set.
+    const bool free =
+        p != 0 && sockets.ok() && !in_table[port - first] &&
+        CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true, &tcp_v6) &&
+        CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false, &tcp_v6) &&
+        (!udp || CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/true,
+                                     &udp_v6));
     if (!free) busy.push_back(p);
   }
   return busy;

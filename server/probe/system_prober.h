@@ -12,8 +12,10 @@
 // IPv6 (EAFNOSUPPORT from socket(), EADDRNOTAVAIL from bind()), the [::]
 // binds are skipped.
 //
-// Known blind spot: a TCP socket that is bound, not listening and set
-// SO_REUSEADDR itself is in no table and does not block a SO_REUSEADDR bind.
+// A TCP socket that is bound, not listening and set SO_REUSEADDR itself is
+// in no table and does not block a SO_REUSEADDR bind; for ports no table
+// lists, a second pair of TCP binds without SO_REUSEADDR catches it (and,
+// when the tables are not read, also catches TIME_WAIT).
 //
 //   SystemProber prober;
 //   std::vector<Port> busy = prober.Busy(20000, 8, /*udp=*/false);

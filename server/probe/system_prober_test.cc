@@ -109,6 +109,22 @@ TEST(SystemProberTest, BoundButNotListeningTcpIsBusy) {
   EXPECT_TRUE(BecomesFree(prober, port, false));
 }
 
+// Bound with SO_REUSEADDR and not listening: in no table, and a
+// SO_REUSEADDR bind shares the port; the plain bind is what sees it.
+TEST(SystemProberTest, BoundButNotListeningReuseAddressTcpIsBusy) {
+  SystemProber prober;
+  for (const char* address : {"127.0.0.1", "0.0.0.0"}) {
+    Port port = 0;
+    ScopedFd bound = Open(
+        {.type = SOCK_STREAM, .address = address, .reuse_address = true},
+        &port);
+    EXPECT_THAT(LiveEntries(port, false), IsEmpty());
+    EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port)) << address;
+    bound.reset();
+    EXPECT_TRUE(BecomesFree(prober, port, false));
+  }
+}
+
 TEST(SystemProberTest, UdpSocketIsBusyOnlyWhenUdpIsAsked) {
   SystemProber prober;
   // The kernel may hand out a UDP port that some unrelated TCP socket on the
@@ -159,7 +175,8 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   ASSERT_TRUE(PollUntil([&] { return HasState(port, "TIME_WAIT"); }, kSettle));
 
   EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
-  EXPECT_THAT(bind_only.Busy(port, 1, false), IsEmpty());
+  // Without tables, the plain (no SO_REUSEADDR) bind still sees it.
+  EXPECT_THAT(bind_only.Busy(port, 1, false), ElementsAre(port));
 
   // Clear it: same 4-tuple, then RST-close both ends.
   listener = Open({.type = SOCK_STREAM,
