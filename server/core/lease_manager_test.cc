@@ -428,6 +428,20 @@ TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   EXPECT_EQ(manager_->Stats().quarantined, 2u);
 }
 
+TEST_F(LeaseManagerTest, ExhaustedMessageCountsDrainingPorts) {
+  options_.pool = {{20000, 20001}};
+  Restart();
+  LeaseRecord l = MustAcquire(Counted(2));
+  prober_.SetBusy(l.base, true);
+  ASSERT_TRUE(manager_->Release(l.id).ok());
+  auto r = manager_->Acquire(Counted(1));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("0 of 2 free (largest free block 0), 0 cooling down, "
+                        "2 draining (still bound after their lease ended), "
+                        "0 bound by other processes"));
+}
+
 TEST_F(LeaseManagerTest, StoreFailureGrantsNothingAndRecovers) {
   store_.fail = absl::UnavailableError("disk full");
   auto r = manager_->Acquire(Counted(5));
