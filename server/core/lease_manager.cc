@@ -375,14 +375,15 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     return entry.record;
   }
   return absl::ResourceExhaustedError(absl::StrCat(
-      "the pool cannot serve ", count, " contiguous port", count == 1 ? "" : "s",
-      ": ", allocator_.available(), " of ", allocator_.pool_size(),
-      " free (largest free block ", allocator_.largest_block(), "), ",
+      "the pool cannot serve ", count, " contiguous port",
+      count == 1 ? "" : "s", ": ", allocator_.available(), " of ",
+      allocator_.pool_size(), " free (largest free block ",
+      allocator_.largest_block(), "), ",
       count_[static_cast<int>(State::kQuarantined)], " cooling down, ",
       count_[static_cast<int>(State::kDraining)],
       " draining (still bound after their lease ended), ",
-      count_[static_cast<int>(State::kBusy) ],
-      " bound by other processes", skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
+      count_[static_cast<int>(State::kBusy)], " bound by other processes",
+      skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
       "; release leases, ask for fewer ports, or wait"));
 }
 

@@ -120,8 +120,8 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
         p != 0 && sockets.ok() && !in_table[port - first] &&
         CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true, &tcp_v6) &&
         CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false, &tcp_v6) &&
-        (!udp || CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/true,
-                                     &udp_v6));
+        (!udp ||
+         CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/true, &udp_v6));
     if (!free) busy.push_back(p);
   }
   return busy;

@@ -115,9 +115,9 @@ TEST(SystemProberTest, BoundButNotListeningReuseAddressTcpIsBusy) {
   SystemProber prober;
   for (const char* address : {"127.0.0.1", "0.0.0.0"}) {
     Port port = 0;
-    ScopedFd bound = Open(
-        {.type = SOCK_STREAM, .address = address, .reuse_address = true},
-        &port);
+    ScopedFd bound =
+        Open({.type = SOCK_STREAM, .address = address, .reuse_address = true},
+             &port);
     EXPECT_THAT(LiveEntries(port, false), IsEmpty());
     EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port)) << address;
     bound.reset();

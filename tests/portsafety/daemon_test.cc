@@ -24,8 +24,8 @@
 namespace portlease::portsafety {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::EnvChanges;
+using ::testing::HasSubstr;
 using testing::Process;
 using testing::ReadFileOrEmpty;
 
@@ -43,10 +43,10 @@ Port PickPort() {
 absl::StatusOr<DaemonProcess> StartDaemon(const ScratchDir& dir, Port port) {
   return DaemonProcess::Start(
       PORTLEASED_BIN,
-      {"--listen=unix:" + dir.File("s.sock"), "--db=:memory:",
-       absl::StrCat("--pool=", port, "-", port), "--ephemeral=allow",
-       "--probe=system", "--cooldown=300ms", "--busy_backoff=200ms",
-       "--hold_grace=500ms"},
+      {"--listen=unix:" + dir.File("s.sock"),
+       "--db=:memory:", absl::StrCat("--pool=", port, "-", port),
+       "--ephemeral=allow", "--probe=system", "--cooldown=300ms",
+       "--busy_backoff=200ms", "--hold_grace=500ms"},
       dir.File("portleased.err"));
 }
 
@@ -82,9 +82,7 @@ class Reaper {
   std::vector<pid_t> pids_;
 };
 
-bool Gone(pid_t pid) {
-  return kill(pid, 0) != 0 && errno == ESRCH;
-}
+bool Gone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 // lease-run is killed while its child's detached listener keeps the leased
 // port: the lease ends (Hold grace) but the port drains, is listed as
@@ -111,16 +109,16 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
        script},
       EnvChanges{{"PORTLEASE_ADDR", daemon->addresses()[0]}}, dir.path());
   ASSERT_TRUE(lease_run.ok()) << lease_run.status();
-  std::optional<int64_t> child = ReadNumberWithin(dir.File("child.pid"),
-                                                  absl::Seconds(10));
+  std::optional<int64_t> child =
+      ReadNumberWithin(dir.File("child.pid"), absl::Seconds(10));
   ASSERT_TRUE(child.has_value()) << (*lease_run)->err();
   reaper.Add(static_cast<pid_t>(*child));
-  std::optional<int64_t> listener = ReadNumberWithin(dir.File("listener.pid"),
-                                                     absl::Seconds(10));
+  std::optional<int64_t> listener =
+      ReadNumberWithin(dir.File("listener.pid"), absl::Seconds(10));
   ASSERT_TRUE(listener.has_value()) << (*lease_run)->err();
   reaper.Add(static_cast<pid_t>(*listener));
-  std::optional<int64_t> bound = ReadNumberWithin(dir.File("listener.port"),
-                                                  absl::Seconds(10));
+  std::optional<int64_t> bound =
+      ReadNumberWithin(dir.File("listener.port"), absl::Seconds(10));
   ASSERT_EQ(bound, std::optional<int64_t>(port)) << (*lease_run)->err();
 
   absl::StatusOr<std::vector<v1::Lease>> leases = client.List();
@@ -209,8 +207,8 @@ TEST(DaemonTest, ForeignListenerIsLoggedAndCounted) {
               HasSubstr("1 bound by other processes (1 found just now)"));
   EXPECT_TRUE(testing::PollUntil(
       [&] {
-        return daemon->Stderr().find(absl::StrCat("foreign-busy port=", port)) !=
-               std::string::npos;
+        return daemon->Stderr().find(absl::StrCat("foreign-busy port=",
+                                                  port)) != std::string::npos;
       },
       absl::Seconds(5)))
       << daemon->Stderr();

@@ -91,8 +91,8 @@ ProbingServer::ProbingServer(std::vector<PortRange> pool) {
   options.hold_grace = absl::Milliseconds(300);
   options.on_event = [this](const LeaseEvent& event) {
     absl::MutexLock lock(&events_mu_);
-    events_.push_back(absl::StrCat(LeaseEventName(event.type), " ",
-                                   event.port));
+    events_.push_back(
+        absl::StrCat(LeaseEventName(event.type), " ", event.port));
   };
   absl::StatusOr<std::unique_ptr<LeaseManager>> manager =
       LeaseManager::Create(std::move(options), &clock_, &store_, &prober_);

@@ -21,9 +21,9 @@
 namespace portlease::portsafety {
 namespace {
 
+using testing::EnvChanges;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::EnvChanges;
 using testing::Process;
 using testing::RunBinary;
 using testing::RunResult;
@@ -128,10 +128,9 @@ TEST_F(WhoPreflightTest, PreflightWithoutAServer) {
                                                ": BUSY, bound by tcp v4 "
                                                "127.0.0.1 LISTEN ",
                                                HolderText())));
-  EXPECT_THAT(busy.out,
-              HasSubstr(absl::StrCat("suggestion: stop pid ",
-                                     listener_.process->pid(), " (\"",
-                                     listener_.command, "\")")));
+  EXPECT_THAT(busy.out, HasSubstr(absl::StrCat("suggestion: stop pid ",
+                                               listener_.process->pid(), " (\"",
+                                               listener_.command, "\")")));
   EXPECT_THAT(busy.out, HasSubstr(absl::StrCat("port ", free_port_, ": free")));
   EXPECT_THAT(busy.out, HasSubstr("1 of 2 ports busy"));
 
@@ -143,8 +142,8 @@ TEST_F(WhoPreflightTest, PreflightWithoutAServer) {
   // Once the listener is gone, its port passes too.
   kill(listener_.process->pid(), SIGKILL);
   ASSERT_TRUE(listener_.process->Wait(absl::Seconds(10)).ok());
-  RunResult after =
-      Cli({"preflight", "--ports", absl::StrCat(listener_.port)}, NoServer(dir_));
+  RunResult after = Cli({"preflight", "--ports", absl::StrCat(listener_.port)},
+                        NoServer(dir_));
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
 }
 
@@ -154,10 +153,9 @@ TEST_F(WhoPreflightTest, UdpListenerIsBusyForPreflight) {
   RunResult busy =
       Cli({"preflight", "--ports", absl::StrCat(udp.port)}, NoServer(dir_));
   EXPECT_EQ(busy.exit_code, 1) << busy.out << busy.err;
-  EXPECT_THAT(busy.out,
-              HasSubstr(absl::StrCat("udp v4 127.0.0.1 UNCONN pid ",
-                                     udp.process->pid(), " \"", udp.command,
-                                     "\"")));
+  EXPECT_THAT(busy.out, HasSubstr(absl::StrCat("udp v4 127.0.0.1 UNCONN pid ",
+                                               udp.process->pid(), " \"",
+                                               udp.command, "\"")));
 }
 
 // With a server whose pool holds the listener's port: the server's view
@@ -166,9 +164,9 @@ TEST_F(WhoPreflightTest, WithAServer) {
   const Port port = listener_.port;
   absl::StatusOr<DaemonProcess> daemon = DaemonProcess::Start(
       PORTLEASED_BIN,
-      {"--listen=unix:" + dir_.File("s.sock"), "--db=:memory:",
-       absl::StrCat("--pool=", port, "-", port), "--ephemeral=allow",
-       "--probe=system", "--busy_backoff=60s"},
+      {"--listen=unix:" + dir_.File("s.sock"),
+       "--db=:memory:", absl::StrCat("--pool=", port, "-", port),
+       "--ephemeral=allow", "--probe=system", "--busy_backoff=60s"},
       dir_.File("portleased.err"));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
@@ -192,8 +190,8 @@ TEST_F(WhoPreflightTest, WithAServer) {
   EXPECT_THAT(preflight.out, Not(HasSubstr("local checks only")));
   EXPECT_THAT(preflight.out, HasSubstr(absl::StrCat("port ", port, ": BUSY")));
   EXPECT_THAT(preflight.out, HasSubstr(HolderText()));
-  EXPECT_THAT(preflight.out, HasSubstr(absl::StrCat("port ", free_port_,
-                                                    ": free")));
+  EXPECT_THAT(preflight.out,
+              HasSubstr(absl::StrCat("port ", free_port_, ": free")));
 }
 
 }  // namespace
