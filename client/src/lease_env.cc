@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "portlease/profile.h"
 
 namespace portlease {
@@ -184,6 +185,41 @@ absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
         absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Variables> ParseEnvLines(absl::string_view text,
+                                        absl::string_view source_name) {
+  Variables vars;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos ||
+        !IsValidVariableName(line.substr(0, eq))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ":", line_number, ": want KEY=value"));
+    }
+    vars.emplace_back(std::string(line.substr(0, eq)),
+                      std::string(line.substr(eq + 1)));
+  }
+  return vars;
+}
+
+absl::StatusOr<Variables> ReadVariablesFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(err)));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseEnvLines(buffer.str(), path);
 }
 
 }  // namespace portlease

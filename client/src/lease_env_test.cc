@@ -111,3 +111,36 @@ TEST(FormatTest, EnvAndShell) {
 
 }  // namespace
 }  // namespace portlease
+
+namespace portlease {
+namespace {
+
+TEST(ParseEnvLinesTest, RoundTripsFormatEnvLines) {
+  const Variables vars = {{"REDIS_PORT", "41000"},
+                          {"REDIS_URL", "redis://127.0.0.1:41000/0?a=b"},
+                          {"EMPTY", ""}};
+  absl::StatusOr<Variables> parsed = ParseEnvLines(FormatEnvLines(vars), "f");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, vars);
+}
+
+TEST(ParseEnvLinesTest, SkipsBlankAndCommentLines) {
+  absl::StatusOr<Variables> parsed =
+      ParseEnvLines("# lease\n\nA=1\r\n", "f");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Pair("A", "1")));
+}
+
+TEST(ParseEnvLinesTest, RejectsMalformedLines) {
+  EXPECT_THAT(ParseEnvLines("A=1\nnot a variable\n", "x.env").status().message(),
+              HasSubstr("x.env:2"));
+  EXPECT_FALSE(ParseEnvLines("1A=2\n", "x.env").ok());
+}
+
+TEST(ReadVariablesFileTest, MissingFileIsNotFound) {
+  EXPECT_EQ(ReadVariablesFile("/nonexistent/portlease.env").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace portlease

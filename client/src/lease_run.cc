@@ -1,11 +1,9 @@
 // lease-run's logic: resolve, acquire, render, run, keep alive, release.
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "portlease/address.h"
 #include "portlease/client.h"
 #include "portlease/lease_env.h"
@@ -14,42 +12,30 @@
 #include "portlease/scoped_lease.h"
 #include "src/acquire_flow.h"
 #include "src/child_process.h"
+#include "src/lease_run_modes.h"
 
 namespace portlease {
 namespace {
 
 constexpr char kProgram[] = "lease-run";
 
-std::string CurrentDirectory() {
+}  // namespace
+
+std::string CurrentDirectoryOrEmpty() {
   char buf[4096];
   if (getcwd(buf, sizeof(buf)) == nullptr) return "";
   return buf;
 }
 
-// What the keep-alive thread reports about a lost lease.
-class LossFlag {
- public:
-  void Set(const absl::Status& status) {
-    absl::MutexLock lock(&mu_);
-    status_ = status;
-    lost_.store(true);
-  }
-  bool lost() const { return lost_.load(); }
-  absl::Status status() const {
-    absl::MutexLock lock(&mu_);
-    return status_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  absl::Status status_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> lost_{false};
-};
-
-}  // namespace
-
 int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
+  if (!options.release_env_file.empty()) {
+    return RunReleaseEnvFile(options.release_env_file, err);
+  }
+  if (options.detach) return RunDetached(options, err);
   BlockSupervisorSignals();
+  if (!options.ctest_resource_spec.empty()) {
+    return RunWithResourceSpec(options, err);
+  }
   auto fail = [&err](int code, absl::string_view message) {
     err << kProgram << ": " << message << std::endl;
     return code;
@@ -71,7 +57,7 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   }
   auto client = std::make_shared<const Client>(resolved->address);
 
-  auto loss = std::make_shared<LossFlag>();
+  auto loss = std::make_shared<LeaseLossFlag>();
   ScopedLeaseOptions lease_options;
   lease_options.on_lost = [loss](const absl::Status& status) {
     loss->Set(status);
@@ -95,7 +81,7 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   const VariableLookup environment = ProcessEnvironment();
   absl::StatusOr<Variables> vars = (*lease)->Environment(
       request->profile.has_value() ? &*request->profile : nullptr, environment,
-      CurrentDirectory());
+      CurrentDirectoryOrEmpty());
   if (!vars.ok()) return fail(kExitUsage, vars.status().message());
   const VariableLookup lookup = ChainLookup(*vars, environment);
   for (const std::string& render : options.renders) {

@@ -12,6 +12,12 @@ const char* LeaseRunUsage() {
 
 SYNOPSIS
     lease-run [--ports NAME,... | --count N | --profile FILE] [OPTIONS] -- COMMAND [ARG...]
+    lease-run [--ports ... | --profile ...] --env-file FILE --detach
+              [--watch-ctest | --watch-pid PID [--watch-start-time T]]
+              [--max-hold DURATION] [--reuse-environment]
+    lease-run --release-env-file FILE
+    lease-run [--ports ... | --profile ...] --ctest-resource-spec FILE --blocks N
+              -- COMMAND [ARG...]
 
 DESCRIPTION
     Leases a block of free ports from portleased, runs COMMAND with them in
@@ -44,6 +50,38 @@ OPTIONS
     --udp                   Also require the ports to be free for UDP.
     -h, --help              Show this text.
 
+CTEST FIXTURES (see ctest/PortLease.cmake)
+    --detach                No COMMAND: acquire, write --env-file (with
+                            PORTLEASE_HOLDER_PID and
+                            PORTLEASE_HOLDER_START_TIME added), and return,
+                            leaving a detached holder process (log in
+                            FILE.holder.log) that keeps the lease alive until
+                            the watched process is gone, --release-env-file,
+                            or --max-hold. An earlier holder of the same
+                            FILE is ended first.
+    --watch-ctest           Watch the nearest ancestor process named ctest
+                            (the parent when there is none).
+    --watch-pid PID         Watch process PID ...
+    --watch-start-time T    ... which started at T (field 22 of
+                            /proc/PID/stat), so a reused pid is not mistaken
+                            for it.
+    --max-hold DURATION     Release after this long in any case (default 2h).
+    --reuse-environment     When PORTLEASE_LEASE_ID and every port variable
+                            are already in the environment (lease-run ...
+                            -- ctest), write them to FILE and hold nothing.
+    --release-env-file FILE End the holder recorded in FILE (it releases the
+                            lease) and remove FILE. A lease reused from the
+                            environment is not released.
+    --ctest-resource-spec FILE --blocks N
+                            Lease N blocks (each one lease of the requested
+                            ports), write FILE as a CTest resource spec with
+                            N resources of type "portlease" and block i's
+                            variables to FILE.block<i>.env, and run COMMAND
+                            with PORTLEASE_RESOURCE_SPEC=FILE. Tests with
+                            RESOURCE_GROUPS "portlease:1" run by
+                            `ctest --resource-spec-file FILE` each get one
+                            block; `lease-exec --from-resource-group` loads it.
+
 ENVIRONMENT
     PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT). When
                             unset: the system socket
@@ -63,15 +101,75 @@ EXIT STATUS
 EXAMPLES
     lease-run --ports redis,worker -- docker compose up
     lease-run --profile ci/m2/ports.json --render redis.conf.in:redis.conf -- make test
+    lease-run --ports redis --ctest-resource-spec res.json --blocks 8 -- \
+        ctest -j8 --resource-spec-file res.json
 )";
 }
+
+namespace {
+
+// Which flags go with --detach, --release-env-file and
+// --ctest-resource-spec.
+absl::Status CheckLeaseRunModes(const LeaseRunOptions& options,
+                                const SplitArgs& split) {
+  const bool watching = options.watch_ctest || options.watch_pid != 0 ||
+                        options.watch_start_time != 0;
+  if (!options.release_env_file.empty()) {
+    if (split.flags.size() != 1 || !split.rest.empty() ||
+        !split.positional.empty()) {
+      return absl::InvalidArgumentError(
+          "--release-env-file takes no other flags and no command");
+    }
+    return absl::OkStatus();
+  }
+  if (options.detach) {
+    if (options.env_file.empty()) {
+      return absl::InvalidArgumentError("--detach needs --env-file");
+    }
+    if (split.saw_dashdash || !split.positional.empty()) {
+      return absl::InvalidArgumentError("--detach takes no command");
+    }
+    if (options.watch_ctest && options.watch_pid != 0) {
+      return absl::InvalidArgumentError(
+          "--watch-ctest and --watch-pid exclude each other");
+    }
+    if (options.watch_start_time != 0 && options.watch_pid == 0) {
+      return absl::InvalidArgumentError("--watch-start-time needs --watch-pid");
+    }
+    if (!options.ctest_resource_spec.empty()) {
+      return absl::InvalidArgumentError(
+          "--detach and --ctest-resource-spec exclude each other");
+    }
+    return absl::OkStatus();
+  }
+  if (watching || options.reuse_environment) {
+    return absl::InvalidArgumentError(
+        "--watch-ctest, --watch-pid, --watch-start-time and "
+        "--reuse-environment need --detach");
+  }
+  if (options.ctest_resource_spec.empty() != (options.blocks == 0)) {
+    return absl::InvalidArgumentError(
+        "--ctest-resource-spec and --blocks go together");
+  }
+  if (!options.ctest_resource_spec.empty() &&
+      (!options.env_file.empty() || !options.renders.empty())) {
+    return absl::InvalidArgumentError(
+        "--ctest-resource-spec writes one env file per block: no --env-file "
+        "or --render");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
     const std::vector<std::string>& args) {
   absl::StatusOr<SplitArgs> split = SplitCommandLine(
       args,
-      {"ports", "count", "profile", "render", "env-file", "wait", "ttl"},
-      {"help", "udp"});
+      {"ports", "count", "profile", "render", "env-file", "wait", "ttl",
+       "watch-pid", "watch-start-time", "max-hold", "release-env-file",
+       "ctest-resource-spec", "blocks"},
+      {"help", "udp", "detach", "watch-ctest", "reuse-environment"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
   for (const auto& [name, value] : split->flags) {
@@ -92,13 +190,44 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       options.renders.push_back(value);
     } else if (name == "env-file") {
       options.env_file = value;
-    } else if (name == "wait" || name == "ttl") {
+    } else if (name == "wait" || name == "ttl" || name == "max-hold") {
       absl::StatusOr<absl::Duration> d = ParseFlagDuration(name, value);
       if (!d.ok()) return d.status();
-      (name == "wait" ? options.wait : options.ttl) = *d;
+      (name == "wait" ? options.wait
+                      : name == "ttl" ? options.ttl : options.max_hold) = *d;
+    } else if (name == "detach") {
+      options.detach = true;
+    } else if (name == "watch-ctest") {
+      options.watch_ctest = true;
+    } else if (name == "reuse-environment") {
+      options.reuse_environment = true;
+    } else if (name == "watch-pid") {
+      if (!absl::SimpleAtoi(value, &options.watch_pid) ||
+          options.watch_pid <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--watch-pid ", value, ": want a process id"));
+      }
+    } else if (name == "watch-start-time") {
+      if (!absl::SimpleAtoi(value, &options.watch_start_time)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--watch-start-time ", value, ": want a number of clock ticks"));
+      }
+    } else if (name == "release-env-file") {
+      options.release_env_file = value;
+    } else if (name == "ctest-resource-spec") {
+      options.ctest_resource_spec = value;
+    } else if (name == "blocks") {
+      if (!absl::SimpleAtoi(value, &options.blocks) || options.blocks == 0 ||
+          options.blocks > 256) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--blocks ", value, ": want 1 to 256"));
+      }
     }
   }
   if (options.help) return options;
+  absl::Status modes = CheckLeaseRunModes(options, *split);
+  if (!modes.ok()) return modes;
+  if (options.detach || !options.release_env_file.empty()) return options;
   if (!split->positional.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unexpected argument \"", split->positional.front(),

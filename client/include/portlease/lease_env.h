@@ -69,6 +69,16 @@ absl::Status RenderTemplateFile(absl::string_view spec,
 absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
                                 bool append);
 
+// Parses FormatEnvLines output: KEY=value per line; blank lines and lines
+// starting with '#' are skipped. INVALID_ARGUMENT naming `source_name` and
+// the line for a line without '=' or with an invalid variable name.
+absl::StatusOr<Variables> ParseEnvLines(absl::string_view text,
+                                        absl::string_view source_name);
+
+// Reads and parses the file at `path` (ParseEnvLines). NOT_FOUND when it
+// does not exist; INTERNAL naming the path when it cannot be read.
+absl::StatusOr<Variables> ReadVariablesFile(const std::string& path);
+
 // Single-quotes `value` for a POSIX shell.
 std::string ShellQuote(absl::string_view value);
 

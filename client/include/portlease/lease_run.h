@@ -2,6 +2,15 @@
 //
 //   lease-run --ports redis,worker -- docker compose up
 //
+// Two more modes serve CTest (ctest/PortLease.cmake):
+//   lease-run --profile P --env-file F --detach --watch-ctest
+//       acquires, writes F and returns, leaving a detached holder process
+//       that keeps the lease until the watched ctest exits, until
+//       `lease-run --release-env-file F`, or for at most --max-hold;
+//   lease-run --ctest-resource-spec FILE --blocks N --profile P -- ctest ...
+//       leases N blocks and writes a CTest resource spec for them
+//       (portlease/ctest_resources.h).
+//
 // The binary's main() is ParseLeaseRunArgs + RunLeaseRun.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
@@ -40,8 +49,32 @@ struct LeaseRunOptions {
   // After the lease is lost, how long the command has between SIGTERM and
   // SIGKILL.
   absl::Duration kill_grace = absl::Seconds(10);
-  // The command and its arguments.
+  // The command and its arguments (none with detach / release_env_file).
   std::vector<std::string> command;
+
+  // --detach: no command; hold the lease in a detached process and write
+  // its variables, plus PORTLEASE_HOLDER_PID and PORTLEASE_HOLDER_START_TIME,
+  // to env_file (required). Returns once env_file is written.
+  bool detach = false;
+  // The holder releases when this process is gone: the nearest ancestor
+  // named "ctest" (watch_ctest; the parent when there is none), or
+  // watch_pid (whose start time must be watch_start_time when nonzero).
+  bool watch_ctest = false;
+  int watch_pid = 0;
+  uint64_t watch_start_time = 0;
+  // The holder releases after this long in any case.
+  absl::Duration max_hold = absl::Hours(2);
+  // With detach: when the environment already has PORTLEASE_LEASE_ID and
+  // every port variable of the request, write those to env_file and hold
+  // nothing.
+  bool reuse_environment = false;
+  // --release-env-file: end the holder recorded in this file (it releases
+  // the lease) and remove the file. No command.
+  std::string release_env_file;
+  // --ctest-resource-spec FILE --blocks N: lease N blocks, write FILE and
+  // one env file per block; the command gets PORTLEASE_RESOURCE_SPEC=FILE.
+  std::string ctest_resource_spec;
+  uint32_t blocks = 0;
   // --help was given: print LeaseRunUsage() and exit 0.
   bool help = false;
 };

@@ -1,0 +1,206 @@
+// lease-exec's logic: flags, mode selection, env files, exec.
+#include "portlease/lease_exec.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "portlease/ctest_resources.h"
+#include "portlease/lease_run.h"
+
+namespace portlease {
+namespace {
+
+constexpr char kEnvFileVariable[] = "PORTLEASE_ENV_FILE";
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return path;
+  return absl::StrCat(buf, "/", path);
+}
+
+absl::StatusOr<LeaseExecPlan> LoadEnvFile(const std::string& path,
+                                          const std::vector<std::string>& argv,
+                                          absl::string_view what) {
+  absl::StatusOr<Variables> vars = ReadVariablesFile(path);
+  if (vars.status().code() == absl::StatusCode::kNotFound) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no lease: ", what, " ", path,
+        " does not exist (has the fixture's setup test run? tests using a "
+        "PortLease fixture need FIXTURES_REQUIRED)"));
+  }
+  if (!vars.ok()) return vars.status();
+  LeaseExecPlan plan;
+  plan.argv = argv;
+  plan.vars = *std::move(vars);
+  plan.vars.emplace_back(kEnvFileVariable, Absolute(path));
+  return plan;
+}
+
+}  // namespace
+
+const char* LeaseExecUsage() {
+  return R"(NAME
+    lease-exec - run a command with the variables of a lease held elsewhere
+
+SYNOPSIS
+    lease-exec [--env-file FILE | --from-resource-group [--resource-spec FILE]] [--] COMMAND [ARG...]
+
+DESCRIPTION
+    Loads a lease's variables (REDIS_PORT=..., PORTLEASE_LEASE_ID, ...) and
+    execs COMMAND with them in its environment, plus PORTLEASE_ENV_FILE (the
+    absolute path of the file they came from). The lease is held by someone
+    else: a CTest fixture's setup (`lease-run --detach`, see
+    ctest/PortLease.cmake) or `lease-run --ctest-resource-spec`.
+
+    With neither flag: $PORTLEASE_ENV_FILE when set, else the CTest resource
+    group when CTEST_RESOURCE_GROUP_COUNT is set.
+
+    Discovery: when an ARG is --gtest_list_tests, or PORTLEASE_DISCOVERY is
+    set (not "0"), COMMAND runs unchanged and no lease is needed, so
+    gtest_discover_tests works before any fixture has run.
+
+OPTIONS
+    --env-file FILE         KEY=value lines (lease-run --env-file).
+    --from-resource-group   The port block CTest allotted to this test
+                            (RESOURCE_GROUPS "portlease:1").
+    --resource-spec FILE    The spec written by lease-run
+                            --ctest-resource-spec (default:
+                            $PORTLEASE_RESOURCE_SPEC).
+    -h, --help              Show this text.
+
+EXIT STATUS
+    COMMAND's status, or: 2 usage; 1 no lease (the env file does not exist,
+    no resource group); 126/127 COMMAND not executable / not found.
+)";
+}
+
+absl::StatusOr<LeaseExecOptions> ParseLeaseExecArgs(
+    const std::vector<std::string>& args) {
+  LeaseExecOptions options;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") {
+      ++i;
+      break;
+    }
+    if (arg.empty() || arg.front() != '-') break;
+    if (arg == "-h" || arg == "--help") {
+      options.help = true;
+      return options;
+    }
+    if (arg == "--from-resource-group") {
+      options.from_resource_group = true;
+      continue;
+    }
+    std::string* target = nullptr;
+    absl::string_view name = arg;
+    if (absl::ConsumePrefix(&name, "--env-file")) {
+      target = &options.env_file;
+    } else if (absl::ConsumePrefix(&name, "--resource-spec")) {
+      target = &options.resource_spec;
+    }
+    if (target == nullptr || !(name.empty() || name.front() == '=')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag ", arg, " (see --help)"));
+    }
+    if (!name.empty()) {
+      *target = std::string(name.substr(1));
+    } else if (i + 1 < args.size()) {
+      *target = args[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag ", arg, " needs a value"));
+    }
+    if (target->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag ", arg, " needs a value"));
+    }
+  }
+  options.command.assign(args.begin() + static_cast<long>(i), args.end());
+  if (!options.env_file.empty() && options.from_resource_group) {
+    return absl::InvalidArgumentError(
+        "--env-file and --from-resource-group exclude each other");
+  }
+  if (!options.resource_spec.empty() && !options.from_resource_group) {
+    return absl::InvalidArgumentError(
+        "--resource-spec needs --from-resource-group");
+  }
+  if (options.command.empty()) {
+    return absl::InvalidArgumentError(
+        "missing command (usage: lease-exec [flags] [--] CMD ARGS...)");
+  }
+  return options;
+}
+
+bool IsDiscoveryRun(const std::vector<std::string>& command,
+                    const VariableLookup& environment) {
+  for (size_t i = 1; i < command.size(); ++i) {
+    if (command[i] == "--gtest_list_tests") return true;
+  }
+  const std::optional<std::string> discovery =
+      environment("PORTLEASE_DISCOVERY");
+  return discovery.has_value() && !discovery->empty() && *discovery != "0";
+}
+
+absl::StatusOr<LeaseExecPlan> PlanLeaseExec(const LeaseExecOptions& options,
+                                            const VariableLookup& environment) {
+  if (IsDiscoveryRun(options.command, environment)) {
+    LeaseExecPlan plan;
+    plan.argv = options.command;
+    plan.pass_through = true;
+    return plan;
+  }
+  if (!options.env_file.empty()) {
+    return LoadEnvFile(options.env_file, options.command, "--env-file");
+  }
+  bool from_group = options.from_resource_group;
+  if (!from_group) {
+    const std::optional<std::string> env_file = environment(kEnvFileVariable);
+    if (env_file.has_value() && !env_file->empty()) {
+      return LoadEnvFile(*env_file, options.command, kEnvFileVariable);
+    }
+    from_group = environment("CTEST_RESOURCE_GROUP_COUNT").has_value();
+  }
+  if (!from_group) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no lease: give --env-file or --from-resource-group, or set ",
+        kEnvFileVariable,
+        " (tests using a PortLease fixture get it from the module)"));
+  }
+  std::string spec = options.resource_spec;
+  if (spec.empty()) spec = environment(kResourceSpecVariable).value_or("");
+  if (spec.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no resource spec: ", kResourceSpecVariable,
+        " is not set (run ctest under lease-run --ctest-resource-spec FILE, "
+        "or pass --resource-spec FILE)"));
+  }
+  absl::StatusOr<std::string> block = AssignedResourceBlock(environment);
+  if (!block.ok()) return block.status();
+  return LoadEnvFile(ResourceBlockEnvFile(spec, *block), options.command,
+                     "the resource block file");
+}
+
+int ExecLeasePlan(const LeaseExecPlan& plan, std::ostream& err) {
+  for (const auto& [key, value] : plan.vars) {
+    setenv(key.c_str(), value.c_str(), /*overwrite=*/1);
+  }
+  std::vector<std::string> args = plan.argv;
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  const int error = errno;
+  err << "lease-exec: cannot run " << plan.argv.front() << ": "
+      << std::strerror(error) << std::endl;
+  return error == ENOENT ? kExitNotFound : kExitCannotExecute;
+}
+
+}  // namespace portlease

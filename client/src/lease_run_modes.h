@@ -1,0 +1,67 @@
+// lease-run's CTest modes, each a function RunLeaseRun dispatches to (see
+// portlease/lease_run.h for the options and exit codes).
+#ifndef PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_
+#define PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_
+
+#include <atomic>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "portlease/lease_env.h"
+#include "portlease/lease_run.h"
+#include "portlease/profile.h"
+#include "portlease/template.h"
+
+namespace portlease {
+
+// The variables env files of held leases add to the lease's own.
+inline constexpr char kHolderPidVariable[] = "PORTLEASE_HOLDER_PID";
+inline constexpr char kHolderStartVariable[] = "PORTLEASE_HOLDER_START_TIME";
+
+// What keep-alive threads report about a lost lease. Thread-safe.
+class LeaseLossFlag {
+ public:
+  void Set(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    lost_.store(true);
+  }
+  bool lost() const { return lost_.load(); }
+  absl::Status status() const {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> lost_{false};
+};
+
+// --detach. Forks the holder before any gRPC use: call it first thing.
+int RunDetached(const LeaseRunOptions& options, std::ostream& err);
+
+// --release-env-file.
+int RunReleaseEnvFile(const std::string& env_file, std::ostream& err);
+
+// --ctest-resource-spec.
+int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err);
+
+// The lease variables for `request` taken from `environment`, when it has
+// PORTLEASE_LEASE_ID and every port variable of the request (as an outer
+// lease-run sets them); nullopt otherwise. Derived profile variables are
+// re-expanded from them. INVALID_ARGUMENT when a derived variable fails to
+// expand.
+absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
+    const PortRequest& request, const VariableLookup& environment);
+
+// Working directory, for COMPOSE_PROJECT_NAME ("" when unknown).
+std::string CurrentDirectoryOrEmpty();
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_

@@ -1,0 +1,100 @@
+#include "src/lease_run_modes.h"
+
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace portlease {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+VariableLookup MapLookup(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](
+             absl::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(VariablesFromEnvironmentTest, ReusesAnOuterLease) {
+  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
+  ASSERT_TRUE(request.ok());
+  absl::StatusOr<std::optional<Variables>> vars = VariablesFromEnvironment(
+      *request, MapLookup({{"PORTLEASE_LEASE_ID", "0123456789abcdef"},
+                           {"REDIS_PORT", "41000"},
+                           {"WORKER_PORT", "41001"},
+                           {"COMPOSE_PROJECT_NAME", "x-01234567"}}));
+  ASSERT_TRUE(vars.ok()) << vars.status();
+  ASSERT_TRUE(vars->has_value());
+  EXPECT_THAT(**vars, Contains(Pair("PORTLEASE_PORTS", "41000 41001")));
+  EXPECT_THAT(**vars, Contains(Pair("COMPOSE_PROJECT_NAME", "x-01234567")));
+}
+
+TEST(VariablesFromEnvironmentTest, NothingToReuse) {
+  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
+  ASSERT_TRUE(request.ok());
+  // No lease id; a missing port; a bad port.
+  EXPECT_FALSE(VariablesFromEnvironment(*request,
+                                        MapLookup({{"REDIS_PORT", "1"},
+                                                   {"WORKER_PORT", "2"}}))
+                   ->has_value());
+  EXPECT_FALSE(VariablesFromEnvironment(
+                   *request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
+                                        {"REDIS_PORT", "41000"}}))
+                   ->has_value());
+  EXPECT_FALSE(VariablesFromEnvironment(
+                   *request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
+                                        {"REDIS_PORT", "41000"},
+                                        {"WORKER_PORT", "70000"}}))
+                   ->has_value());
+}
+
+TEST(ParseLeaseRunArgsTest, DetachMode) {
+  auto options = ParseLeaseRunArgs(
+      {"--profile", "p.json", "--env-file", "m2.env", "--detach",
+       "--watch-pid", "42", "--watch-start-time", "99", "--max-hold", "10m",
+       "--reuse-environment"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->detach);
+  EXPECT_EQ(options->watch_pid, 42);
+  EXPECT_EQ(options->watch_start_time, 99u);
+  EXPECT_EQ(options->max_hold, absl::Minutes(10));
+  EXPECT_TRUE(options->reuse_environment);
+  EXPECT_TRUE(options->command.empty());
+}
+
+TEST(ParseLeaseRunArgsTest, ModeErrors) {
+  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--detach"}).status().message(),
+              HasSubstr("--detach needs --env-file"));
+  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--env-file", "e", "--detach",
+                                 "--", "cmd"})
+                  .status()
+                  .message(),
+              HasSubstr("no command"));
+  EXPECT_THAT(
+      ParseLeaseRunArgs({"--ports", "a", "--watch-ctest", "--", "c"})
+          .status()
+          .message(),
+      HasSubstr("need --detach"));
+  EXPECT_THAT(ParseLeaseRunArgs({"--release-env-file", "e", "--ports", "a"})
+                  .status()
+                  .message(),
+              HasSubstr("no other flags"));
+  EXPECT_TRUE(ParseLeaseRunArgs({"--release-env-file", "e"}).ok());
+  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--blocks", "2", "--", "c"})
+                  .status()
+                  .message(),
+              HasSubstr("go together"));
+  auto blocks = ParseLeaseRunArgs({"--ports", "a", "--ctest-resource-spec",
+                                   "r.json", "--blocks", "3", "--", "ctest"});
+  ASSERT_TRUE(blocks.ok()) << blocks.status();
+  EXPECT_EQ(blocks->blocks, 3u);
+}
+
+}  // namespace
+}  // namespace portlease
