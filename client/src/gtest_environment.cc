@@ -29,7 +29,8 @@ Variables ProcessVariables() {
   for (char** e = environ; *e != nullptr; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (eq == nullptr) continue;
-    vars.emplace_back(std::string(*e, eq), std::string(eq + 1));
+    vars.emplace_back(std::string(*e, static_cast<size_t>(eq - *e)),
+                      std::string(eq + 1));
   }
   return vars;
 }

@@ -5,7 +5,7 @@
 # the consumer's ctest in several ways, checking the server afterwards.
 #
 #   tests/consumer/run.sh BUILD_DIR [--m2-standin PATH] [--e2e-repeat N]
-#                         [--only e2e]
+#                         [--only fixture|e2e] [--keep]
 #
 #   fixture   ctest -j8: five fixtures; tests of one fixture share its
 #             lease, different fixtures get disjoint ports; no lease is left
@@ -23,12 +23,13 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ $# -ge 1 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 build="$(cd "$1" && pwd)"; shift
-standin=""; repeat=1; only=""
+standin=""; repeat=1; only=""; keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --m2-standin) standin="$2"; shift 2 ;;
     --e2e-repeat) repeat="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +44,7 @@ cleanup() {
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
-  rm -rf "$work"
+  if [ "$keep" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
