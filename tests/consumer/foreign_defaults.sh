@@ -10,8 +10,8 @@ stack="$1"; standin="$2"; profile="$3"
 work="$(mktemp -d "${TMPDIR:-/tmp}/m2-foreign.XXXXXX")"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]+"${pids[@]}"}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,9 +26,16 @@ for port in $defaults; do
   fi
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$work" >"$work/redis-$port.log" 2>&1 &
-  pids+=($!)
+  pid=$!
   for _ in $(seq 50); do listening "$port" && break; sleep 0.1; done
-  echo "foreign_defaults: started a foreign listener on 127.0.0.1:$port (pid $!)"
+  if kill -0 "$pid" 2>/dev/null; then
+    pids+=("$pid")
+    echo "foreign_defaults: started a foreign listener on 127.0.0.1:$port (pid $pid)"
+  else
+    # Somebody else bound it first: taken all the same.
+    wait "$pid" 2>/dev/null || true
+    echo "foreign_defaults: 127.0.0.1:$port was taken meanwhile"
+  fi
 done
 for port in $defaults; do
   listening "$port" || { echo "foreign_defaults: $port is not taken" >&2; exit 1; }
@@ -41,4 +48,6 @@ for var in REDIS_PORT WORKER_PORT ORCH_PORT HEALTH_PORT METRICS_PORT; do
 done
 "$stack" --standin "$standin"
 # The foreign listeners we started are untouched.
-for pid in "${pids[@]}"; do kill -0 "$pid" || { echo "listener $pid died" >&2; exit 1; }; done
+for pid in "${pids[@]+"${pids[@]}"}"; do
+  kill -0 "$pid" || { echo "foreign_defaults: listener $pid died" >&2; exit 1; }
+done
