@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "portlease/lease_exec.h"
 #include "portlease/lease_env.h"
+#include "portlease/lease_exec.h"
 #include "portlease/lease_run.h"
 
 int main(int argc, char** argv) {

@@ -45,8 +45,7 @@ absl::StatusOr<std::string> AssignedResourceBlock(
     return absl::InvalidArgumentError(absl::StrCat(
         "CTEST_RESOURCE_GROUP_COUNT=", *count_text, ": not a count"));
   }
-  const std::string type_variable =
-      absl::AsciiStrToUpper(kCtestResourceType);
+  const std::string type_variable = absl::AsciiStrToUpper(kCtestResourceType);
   for (int i = 0; i < count; ++i) {
     const std::string group = absl::StrCat("CTEST_RESOURCE_GROUP_", i);
     const std::optional<std::string> types = environment(group);
@@ -60,8 +59,8 @@ absl::StatusOr<std::string> AssignedResourceBlock(
     const std::optional<std::string> value = environment(variable);
     if (!value.has_value()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(group, " names ", kCtestResourceType, " but ",
-                       variable, " is not set"));
+          absl::StrCat(group, " names ", kCtestResourceType, " but ", variable,
+                       " is not set"));
     }
     // "id:block3,slots:1" (several ";"-separated allocations when a group
     // asks for more than one; the first one counts).
@@ -77,10 +76,10 @@ absl::StatusOr<std::string> AssignedResourceBlock(
     return absl::InvalidArgumentError(
         absl::StrCat(variable, "=", *value, ": no id"));
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "no CTest resource group of type ", kCtestResourceType,
-      ": give the test the RESOURCE_GROUPS property \"", kCtestResourceType,
-      ":1\""));
+  return absl::FailedPreconditionError(
+      absl::StrCat("no CTest resource group of type ", kCtestResourceType,
+                   ": give the test the RESOURCE_GROUPS property \"",
+                   kCtestResourceType, ":1\""));
 }
 
 }  // namespace portlease

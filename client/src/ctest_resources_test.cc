@@ -44,12 +44,12 @@ TEST(CtestResourcesTest, FindsThePortleaseGroup) {
 TEST(CtestResourcesTest, Errors) {
   EXPECT_THAT(AssignedResourceBlock(MapLookup({})).status().message(),
               HasSubstr("--resource-spec-file"));
-  EXPECT_EQ(AssignedResourceBlock(
-                MapLookup({{"CTEST_RESOURCE_GROUP_COUNT", "1"},
-                           {"CTEST_RESOURCE_GROUP_0", "gpus"}}))
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      AssignedResourceBlock(MapLookup({{"CTEST_RESOURCE_GROUP_COUNT", "1"},
+                                       {"CTEST_RESOURCE_GROUP_0", "gpus"}}))
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(AssignedResourceBlock(
                 MapLookup({{"CTEST_RESOURCE_GROUP_COUNT", "1"},
                            {"CTEST_RESOURCE_GROUP_0", "portlease"},
@@ -57,11 +57,11 @@ TEST(CtestResourcesTest, Errors) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AssignedResourceBlock(
-                MapLookup({{"CTEST_RESOURCE_GROUP_COUNT", "x"}}))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      AssignedResourceBlock(MapLookup({{"CTEST_RESOURCE_GROUP_COUNT", "x"}}))
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -16,8 +16,7 @@ constexpr char kHowTo[] =
     "portlease_fixture_test / portlease_gtest_discover_tests, which set "
     "PORTLEASE_ENV_FILE), or under `lease-run --ports ... -- <test>`";
 
-std::optional<std::string> Find(const Variables& vars,
-                                absl::string_view name) {
+std::optional<std::string> Find(const Variables& vars, absl::string_view name) {
   for (auto it = vars.rbegin(); it != vars.rend(); ++it) {
     if (it->first == name) return it->second;
   }
@@ -45,8 +44,7 @@ absl::StatusOr<Variables> LeaseEnvironment::Load(
     const std::vector<std::string>& required_ports) {
   Variables vars;
   std::string source;
-  const std::optional<std::string> env_file =
-      environment("PORTLEASE_ENV_FILE");
+  const std::optional<std::string> env_file = environment("PORTLEASE_ENV_FILE");
   if (env_file.has_value() && !env_file->empty()) {
     absl::StatusOr<Variables> loaded = ReadVariablesFile(*env_file);
     if (loaded.status().code() == absl::StatusCode::kNotFound) {
@@ -75,8 +73,8 @@ absl::StatusOr<Variables> LeaseEnvironment::Load(
     if (!value.has_value() || !absl::SimpleAtoi(*value, &port) || port == 0 ||
         port > 65535) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "portlease: the lease in ", source, " has no port \"", name,
-          "\" (", variable, "); lease it in the fixture (PORTS ", name,
+          "portlease: the lease in ", source, " has no port \"", name, "\" (",
+          variable, "); lease it in the fixture (PORTS ", name,
           " ... or a PROFILE declaring it)"));
     }
   }

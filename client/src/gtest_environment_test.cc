@@ -35,8 +35,8 @@ TEST(LeaseEnvironmentTest, LoadsTheEnvFile) {
 
 TEST(LeaseEnvironmentTest, FallsBackToTheProcessEnvironment) {
   absl::StatusOr<Variables> vars = LeaseEnvironment::Load(
-      MapLookup({}),
-      {{"PORTLEASE_LEASE_ID", "abc"}, {"MY_DB_PORT", "41001"}}, {"my-db"});
+      MapLookup({}), {{"PORTLEASE_LEASE_ID", "abc"}, {"MY_DB_PORT", "41001"}},
+      {"my-db"});
   ASSERT_TRUE(vars.ok()) << vars.status();
 }
 

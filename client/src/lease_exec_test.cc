@@ -116,9 +116,8 @@ TEST(PlanLeaseExecTest, DiscoveryPassesThroughWithoutLease) {
   EXPECT_TRUE(plan->vars.empty());
 
   options.command = {"./t"};
-  EXPECT_TRUE(
-      PlanLeaseExec(options, MapLookup({{"PORTLEASE_DISCOVERY", "1"}}))
-          ->pass_through);
+  EXPECT_TRUE(PlanLeaseExec(options, MapLookup({{"PORTLEASE_DISCOVERY", "1"}}))
+                  ->pass_through);
   EXPECT_FALSE(
       PlanLeaseExec(options, MapLookup({{"PORTLEASE_DISCOVERY", "0"}})).ok());
 }

@@ -82,21 +82,21 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
   const VariableLookup environment = ProcessEnvironment();
   const std::string checkout_dir = CurrentDirectoryOrEmpty();
   for (uint32_t i = 0; i < options.blocks; ++i) {
-    absl::StatusOr<std::unique_ptr<ScopedLease>> lease = AcquireWithWait(
-        SpecFromRequest(*request, options.ttl, options.udp), options.wait,
-        err, kProgram, acquire);
+    absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
+        AcquireWithWait(SpecFromRequest(*request, options.ttl, options.udp),
+                        options.wait, err, kProgram, acquire);
     if (!lease.ok()) {
-      return fail(AcquireErrorExitCode(lease.status(), options.wait),
-                  absl::StrCat("block ", i, ": ",
-                               AcquireErrorMessage(lease.status(),
-                                                   resolved->Describe(),
-                                                   options.wait)));
+      return fail(
+          AcquireErrorExitCode(lease.status(), options.wait),
+          absl::StrCat("block ", i, ": ",
+                       AcquireErrorMessage(lease.status(), resolved->Describe(),
+                                           options.wait)));
     }
     absl::StatusOr<Variables> vars =
         (*lease)->Environment(profile, environment, checkout_dir);
     if (!vars.ok()) return fail(kExitUsage, vars.status().message());
-    const std::string file = ResourceBlockEnvFile(
-        spec_path, ResourceBlockId(static_cast<int>(i)));
+    const std::string file =
+        ResourceBlockEnvFile(spec_path, ResourceBlockId(static_cast<int>(i)));
     files.push_back(file);
     absl::Status written = WriteVariablesFile(file, *vars, /*append=*/false);
     if (!written.ok()) return fail(1, written.message());

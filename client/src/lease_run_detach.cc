@@ -67,8 +67,8 @@ absl::StatusOr<Watched> ChooseWatched(const LeaseRunOptions& options) {
   if (options.watch_pid != 0) {
     stat = ReadProcessStat(options.watch_pid);
     if (!stat.ok()) {
-      return absl::NotFoundError(absl::StrCat(
-          "--watch-pid ", options.watch_pid, ": no such process"));
+      return absl::NotFoundError(
+          absl::StrCat("--watch-pid ", options.watch_pid, ": no such process"));
     }
     if (options.watch_start_time != 0 &&
         stat->start_time != options.watch_start_time) {
@@ -201,9 +201,9 @@ int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
         lease_options.spec = spec;
         return ScopedLease::Acquire(client, std::move(lease_options));
       };
-  absl::StatusOr<std::unique_ptr<ScopedLease>> lease = AcquireWithWait(
-      SpecFromRequest(request, options.ttl, options.udp), options.wait, err,
-      kProgram, acquire);
+  absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
+      AcquireWithWait(SpecFromRequest(request, options.ttl, options.udp),
+                      options.wait, err, kProgram, acquire);
   if (!lease.ok()) {
     return reporter.Report(
         AcquireErrorExitCode(lease.status(), options.wait),
@@ -231,9 +231,9 @@ int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
   absl::Status written = WriteEnvFileAtomically(env_file, *vars);
   if (!written.ok()) return reporter.Report(1, written.message());
 
-  const std::string summary = absl::StrCat(
-      "lease ", (*lease)->lease().lease_id_prefix(), " (ports ",
-      absl::StrJoin((*lease)->Ports(), " "), ")");
+  const std::string summary =
+      absl::StrCat("lease ", (*lease)->lease().lease_id_prefix(), " (ports ",
+                   absl::StrJoin((*lease)->Ports(), " "), ")");
   const std::string until =
       watched.pid != 0 ? absl::StrCat("while ", watched.description, " runs")
                        : std::string("until released");
@@ -282,8 +282,9 @@ int AwaitHolderReport(int fd, absl::Duration timeout, std::ostream& err) {
       return 1;
     }
     pollfd p{fd, POLLIN, 0};
-    const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(
-                                      left + absl::Milliseconds(1))));
+    const int ready = poll(&p, 1,
+                           static_cast<int>(absl::ToInt64Milliseconds(
+                               left + absl::Milliseconds(1))));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;
     char buf[1024];
@@ -308,8 +309,7 @@ int AwaitHolderReport(int fd, absl::Duration timeout, std::ostream& err) {
 
 absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
     const PortRequest& request, const VariableLookup& environment) {
-  const std::optional<std::string> lease_id =
-      environment("PORTLEASE_LEASE_ID");
+  const std::optional<std::string> lease_id = environment("PORTLEASE_LEASE_ID");
   if (!lease_id.has_value() || lease_id->empty()) return std::nullopt;
   std::vector<std::string> names;
   if (request.profile.has_value()) {
@@ -336,8 +336,7 @@ absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
   }
   vars.emplace_back("PORTLEASE_LEASE_ID", *lease_id);
   vars.emplace_back("PORTLEASE_PORTS", absl::StrJoin(ports, " "));
-  if (std::optional<std::string> compose =
-          environment("COMPOSE_PROJECT_NAME");
+  if (std::optional<std::string> compose = environment("COMPOSE_PROJECT_NAME");
       compose.has_value() && !compose->empty()) {
     vars.emplace_back("COMPOSE_PROJECT_NAME", *compose);
   }
@@ -388,10 +387,10 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
       }
       absl::Status written = WriteEnvFileAtomically(env_file, vars);
       if (!written.ok()) return fail(1, written.message());
-      return fail(0, absl::StrCat("reusing lease ",
-                                  lookup("PORTLEASE_LEASE_ID")->substr(0, 8),
-                                  " from the environment; variables in ",
-                                  env_file));
+      return fail(
+          0, absl::StrCat("reusing lease ",
+                          lookup("PORTLEASE_LEASE_ID")->substr(0, 8),
+                          " from the environment; variables in ", env_file));
     }
   }
 

@@ -39,26 +39,26 @@ TEST(VariablesFromEnvironmentTest, NothingToReuse) {
   absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
   ASSERT_TRUE(request.ok());
   // No lease id; a missing port; a bad port.
-  EXPECT_FALSE(VariablesFromEnvironment(*request,
-                                        MapLookup({{"REDIS_PORT", "1"},
-                                                   {"WORKER_PORT", "2"}}))
-                   ->has_value());
-  EXPECT_FALSE(VariablesFromEnvironment(
-                   *request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
-                                        {"REDIS_PORT", "41000"}}))
-                   ->has_value());
-  EXPECT_FALSE(VariablesFromEnvironment(
-                   *request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
-                                        {"REDIS_PORT", "41000"},
-                                        {"WORKER_PORT", "70000"}}))
-                   ->has_value());
+  EXPECT_FALSE(
+      VariablesFromEnvironment(
+          *request, MapLookup({{"REDIS_PORT", "1"}, {"WORKER_PORT", "2"}}))
+          ->has_value());
+  EXPECT_FALSE(
+      VariablesFromEnvironment(*request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
+                                                    {"REDIS_PORT", "41000"}}))
+          ->has_value());
+  EXPECT_FALSE(
+      VariablesFromEnvironment(*request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
+                                                    {"REDIS_PORT", "41000"},
+                                                    {"WORKER_PORT", "70000"}}))
+          ->has_value());
 }
 
 TEST(ParseLeaseRunArgsTest, DetachMode) {
-  auto options = ParseLeaseRunArgs(
-      {"--profile", "p.json", "--env-file", "m2.env", "--detach",
-       "--watch-pid", "42", "--watch-start-time", "99", "--max-hold", "10m",
-       "--reuse-environment"});
+  auto options =
+      ParseLeaseRunArgs({"--profile", "p.json", "--env-file", "m2.env",
+                         "--detach", "--watch-pid", "42", "--watch-start-time",
+                         "99", "--max-hold", "10m", "--reuse-environment"});
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->detach);
   EXPECT_EQ(options->watch_pid, 42);
@@ -69,18 +69,18 @@ TEST(ParseLeaseRunArgsTest, DetachMode) {
 }
 
 TEST(ParseLeaseRunArgsTest, ModeErrors) {
-  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--detach"}).status().message(),
-              HasSubstr("--detach needs --env-file"));
-  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--env-file", "e", "--detach",
-                                 "--", "cmd"})
+  EXPECT_THAT(
+      ParseLeaseRunArgs({"--ports", "a", "--detach"}).status().message(),
+      HasSubstr("--detach needs --env-file"));
+  EXPECT_THAT(ParseLeaseRunArgs(
+                  {"--ports", "a", "--env-file", "e", "--detach", "--", "cmd"})
                   .status()
                   .message(),
               HasSubstr("no command"));
-  EXPECT_THAT(
-      ParseLeaseRunArgs({"--ports", "a", "--watch-ctest", "--", "c"})
-          .status()
-          .message(),
-      HasSubstr("need --detach"));
+  EXPECT_THAT(ParseLeaseRunArgs({"--ports", "a", "--watch-ctest", "--", "c"})
+                  .status()
+                  .message(),
+              HasSubstr("need --detach"));
   EXPECT_THAT(ParseLeaseRunArgs({"--release-env-file", "e", "--ports", "a"})
                   .status()
                   .message(),
