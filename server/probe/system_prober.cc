@@ -97,9 +97,12 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
   if (count == 0) return busy;
   const uint32_t last = std::min<uint32_t>(uint32_t{first} + count - 1, 65535);
 
-  // One read of the tables for the whole range.
+  const bool exclusive = options_.exclusive_bind;
+  // Without exclusive binds, one read of the tables for the whole range.
   absl::StatusOr<std::vector<SocketEntry>> sockets =
-      ReadSocketTable(options_.proc_root, {.tcp = true, .udp = udp});
+      exclusive
+          ? absl::StatusOr<std::vector<SocketEntry>>(std::vector<SocketEntry>())
+          : ReadSocketTable(options_.proc_root, {.tcp = true, .udp = udp});
   std::vector<bool> in_table(last - first + 1, false);
   if (sockets.ok()) {
     for (const SocketEntry& socket : *sockets) {
@@ -113,15 +116,26 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
   bool udp_v6 = true;
   for (uint32_t port = first; port <= last; ++port) {
     const Port p = static_cast<Port>(port);
-    // The plain (no SO_REUSEADDR) TCP bind runs only for ports no table
-    // lists, so the one thing it can add is a socket the tables never show:
-    // bound, not listening, with SO_REUSEADDR set.
-    const bool free =
-        p != 0 && sockets.ok() && !in_table[port - first] &&
-        CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true, &tcp_v6) &&
-        CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false, &tcp_v6) &&
-        (!udp ||
-         CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/true, &udp_v6));
+    bool free = p != 0 && sockets.ok() && !in_table[port - first];
+    if (exclusive) {
+      // Plain binds: the kernel's bind table refuses any socket on the port.
+      free = free &&
+             CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
+                                 &tcp_v6) &&
+             (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
+                                          /*reuse_address=*/false, &udp_v6));
+    } else {
+      // The plain (no SO_REUSEADDR) TCP bind runs only for ports no table
+      // lists, so the one thing it can add is a socket the tables never
+      // show: bound, not listening, with SO_REUSEADDR set.
+      free = free &&
+             CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true,
+                                 &tcp_v6) &&
+             CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
+                                 &tcp_v6) &&
+             (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
+                                          /*reuse_address=*/true, &udp_v6));
+    }
     if (!free) busy.push_back(p);
   }
   return busy;

@@ -1,21 +1,26 @@
 // SystemProber: the PortProber that asks the host. A port is free only if,
-// at the time of the call,
-//   - a TCP socket can bind it on 0.0.0.0 and on [::] (IPV6_V6ONLY=1), and
-//   - no socket in /proc/net/tcp or tcp6 has it as its local port, whatever
-//     the state or local address (TIME_WAIT, 127.0.0.1:P, [::1]:P, ...),
-// and, when `udp` is asked for, the same holds for UDP (bind on both
-// families, /proc/net/udp and udp6).
+// at the time of the call, a TCP socket can bind it on 0.0.0.0 and on [::]
+// (IPV6_V6ONLY=1) and, when `udp` is asked for, a UDP socket can too.
 //
-// Probe sockets set SO_REUSEADDR (so a TIME_WAIT alone does not fail the
-// bind; the table catches it), never SO_REUSEPORT (which would let the bind
-// share a live listener's port), and are closed at once. On a host without
-// IPv6 (EAFNOSUPPORT from socket(), EADDRNOTAVAIL from bind()), the [::]
-// binds are skipped.
+// By default (exclusive_bind) the probe sockets bind without SO_REUSEADDR,
+// so the kernel's own bind table decides: any socket whose local port is P
+// on an overlapping address - listening, bound (SO_REUSEADDR or not),
+// connected, or in TIME_WAIT, 127.0.0.1:P and [::1]:P included - fails the
+// bind. Each probe costs a few system calls whatever the size of the host.
 //
-// A TCP socket that is bound, not listening and set SO_REUSEADDR itself is
-// in no table and does not block a SO_REUSEADDR bind; for ports no table
-// lists, a second pair of TCP binds without SO_REUSEADDR catches it (and,
-// when the tables are not read, also catches TIME_WAIT).
+// Without exclusive_bind (the earlier scheme), probe sockets set
+// SO_REUSEADDR (so a TIME_WAIT alone does not fail the bind) and the port
+// must also be absent from /proc/net/tcp and tcp6 (udp and udp6), whatever
+// the state or local address; for ports no table lists, a second pair of
+// TCP binds without SO_REUSEADDR catches a bound, non-listening SO_REUSEADDR
+// socket (in no table). Reading a table walks the kernel's whole
+// connection hash: about 4 ms per table on a host with a 262,144-bucket
+// hash, even when it lists no socket (see tests/bench/README.md).
+//
+// Probe sockets never set SO_REUSEPORT (which would let the bind share a
+// live listener's port), and are closed at once. On a host without IPv6
+// (EAFNOSUPPORT from socket(), EADDRNOTAVAIL from bind()), the [::] binds
+// are skipped.
 //
 //   SystemProber prober;
 //   std::vector<Port> busy = prober.Busy(20000, 8, /*udp=*/false);
@@ -37,6 +42,9 @@ struct SystemProberOptions {
   // at a fixture directory; a directory without net/ tables disables the
   // table check and leaves only the binds.
   std::string proc_root = "/proc";
+  // Bind without SO_REUSEADDR and read no socket table (see above). When
+  // false, use the table scheme, with the tables under proc_root.
+  bool exclusive_bind = true;
 };
 
 // Thread-safe: Busy() keeps no state between calls.
@@ -46,9 +54,10 @@ class SystemProber : public PortProber {
 
   // Of the ports first .. first+count-1 (cut at 65535), those in use, in
   // increasing order. Port 0 is always reported busy (it cannot be leased).
-  // The socket tables are read once per call. Fails safe: when a table
-  // exists but cannot be read or parsed, or a probe socket cannot be
-  // created (e.g. EMFILE), the affected ports are reported busy.
+  // Without exclusive_bind, the socket tables are read once per call. Fails
+  // safe: when a table exists but cannot be read or parsed, or a probe
+  // socket cannot be created (e.g. EMFILE), the affected ports are reported
+  // busy.
   std::vector<Port> Busy(Port first, uint32_t count, bool udp) override;
 
  private:

@@ -110,19 +110,37 @@ TEST(SystemProberTest, BoundButNotListeningTcpIsBusy) {
 }
 
 // Bound with SO_REUSEADDR and not listening: in no table, and a
-// SO_REUSEADDR bind shares the port; the plain bind is what sees it.
+// SO_REUSEADDR bind shares the port; the plain bind is what sees it, in
+// both schemes.
 TEST(SystemProberTest, BoundButNotListeningReuseAddressTcpIsBusy) {
-  SystemProber prober;
+  SystemProber exclusive;
+  SystemProber tables({.exclusive_bind = false});
   for (const char* address : {"127.0.0.1", "0.0.0.0"}) {
-    Port port = 0;
-    ScopedFd bound =
-        Open({.type = SOCK_STREAM, .address = address, .reuse_address = true},
-             &port);
-    EXPECT_THAT(LiveEntries(port, false), IsEmpty());
-    EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port)) << address;
-    bound.reset();
-    EXPECT_TRUE(BecomesFree(prober, port, false));
+    for (SystemProber* prober : {&exclusive, &tables}) {
+      Port port = 0;
+      ScopedFd bound =
+          Open({.type = SOCK_STREAM, .address = address, .reuse_address = true},
+               &port);
+      EXPECT_THAT(LiveEntries(port, false), IsEmpty());
+      EXPECT_THAT(prober->Busy(port, 1, false), ElementsAre(port)) << address;
+      bound.reset();
+      EXPECT_TRUE(BecomesFree(*prober, port, false));
+    }
   }
+}
+
+TEST(SystemProberTest, TableSchemeSeesListenersAndUdpSockets) {
+  SystemProber tables({.exclusive_bind = false});
+  Port port = 0;
+  ScopedFd listener = Open(
+      {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true}, &port);
+  EXPECT_THAT(tables.Busy(port, 1, false), ElementsAre(port));
+  listener.reset();
+  EXPECT_TRUE(BecomesFree(tables, port, false));
+  ScopedFd udp = Open({.type = SOCK_DGRAM, .address = "127.0.0.1"}, &port);
+  EXPECT_THAT(tables.Busy(port, 1, true), ElementsAre(port));
+  udp.reset();
+  EXPECT_TRUE(BecomesFree(tables, port, true));
 }
 
 TEST(SystemProberTest, UdpSocketIsBusyOnlyWhenUdpIsAsked) {
@@ -151,12 +169,15 @@ TEST(SystemProberTest, UdpV6SocketIsBusy) {
   EXPECT_TRUE(BecomesFree(prober, port, true));
 }
 
-// A TIME_WAIT on port P is busy (a SO_REUSEADDR bind alone would succeed);
-// it is cleared by reusing its 4-tuple (the kernel retires a TIME_WAIT on a
-// newer SYN when P listens again) and closing that connection with RST.
+// A TIME_WAIT on port P is busy, to the exclusive bind, to the tables and
+// to the table scheme's plain bind (a SO_REUSEADDR bind alone would
+// succeed); it is cleared by reusing its
+// 4-tuple (the kernel retires a TIME_WAIT on a newer SYN when P listens
+// again) and closing that connection with RST.
 TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   SystemProber prober;
-  SystemProber bind_only({.proc_root = MakeTempDir()});
+  SystemProber tables({.exclusive_bind = false});
+  SystemProber bind_only({.proc_root = MakeTempDir(), .exclusive_bind = false});
   Port port = 0;
   ScopedFd listener = Open({.type = SOCK_STREAM,
                             .address = "127.0.0.1",
@@ -175,6 +196,7 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   ASSERT_TRUE(PollUntil([&] { return HasState(port, "TIME_WAIT"); }, kSettle));
 
   EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(tables.Busy(port, 1, false), ElementsAre(port));
   // Without tables, the plain (no SO_REUSEADDR) bind still sees it.
   EXPECT_THAT(bind_only.Busy(port, 1, false), ElementsAre(port));
 
@@ -210,7 +232,7 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
   ASSERT_TRUE(BecomesFree(live, port, true));
 
   const std::string root = MakeTempDir();
-  SystemProber prober({.proc_root = root});
+  SystemProber prober({.proc_root = root, .exclusive_bind = false});
   EXPECT_THAT(prober.Busy(port, 1, true), IsEmpty());
   const std::string header = "  sl  local_address rem_address   st\n";
   ASSERT_TRUE(WriteFixture(
@@ -234,7 +256,7 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
 TEST(SystemProberTest, UnreadableTablesFailSafe) {
   const std::string root = MakeTempDir();
   ASSERT_TRUE(WriteFixture(root, "net/tcp", "   0: garbage\n"));
-  SystemProber prober({.proc_root = root});
+  SystemProber prober({.proc_root = root, .exclusive_bind = false});
   EXPECT_THAT(prober.Busy(40000, 3, false), ElementsAre(40000, 40001, 40002));
 }
 
