@@ -48,6 +48,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -74,6 +75,9 @@ ABSL_FLAG(std::string, db_sync, "normal",
           "portleased --db_sync: normal or full.");
 ABSL_FLAG(std::string, pool, "20000-29999",
           "portleased --pool for the load phases.");
+ABSL_FLAG(std::vector<std::string>, server_args, {},
+          "Extra portleased flags for the load phases, comma-separated "
+          "(e.g. --server_args=--nodurable to isolate the store's cost).");
 ABSL_FLAG(int, rss_leases, 10000,
           "Live leases held for the RSS measurement; 0 skips it.");
 ABSL_FLAG(std::string, rss_pool, "10000-49999",
@@ -398,10 +402,14 @@ int Run(int argc, char** argv) {
   std::vector<Target> targets;
   std::optional<double> p50_ratio_1, throughput_ratio_16;
   for (const std::string& probe : absl::GetFlag(FLAGS_probes)) {
+    std::vector<std::string> server_args = {
+        absl::StrCat("--pool=", absl::GetFlag(FLAGS_pool)),
+        absl::StrCat("--probe=", probe)};
+    for (const std::string& arg : absl::GetFlag(FLAGS_server_args)) {
+      server_args.push_back(arg);
+    }
     absl::StatusOr<DaemonProcess> server =
-        StartPortleased(dir, "load-" + probe,
-                        {absl::StrCat("--pool=", absl::GetFlag(FLAGS_pool)),
-                         absl::StrCat("--probe=", probe)});
+        StartPortleased(dir, "load-" + probe, server_args);
     if (!server.ok() || !server->ready()) {
       std::fprintf(stderr, "portlease_load: portleased did not start: %s\n",
                    server.ok() ? server->Stderr().c_str()
@@ -424,11 +432,15 @@ int Run(int argc, char** argv) {
         "every change committed before the reply), pool %s, cool-down 0\n"
         "message bytes: Acquire %zu -> %zu, Release %zu -> %zu; "
         "echo pair %zu -> %zu, %zu -> %zu\n"
+        "extra portleased flags: %s\n"
         "%s per phase, %d warm-up pairs per client\n\n"
         "clients  target       pairs/s    p50 us    p99 us   errors\n",
         probe.c_str(), absl::GetFlag(FLAGS_db_sync).c_str(),
         absl::GetFlag(FLAGS_pool).c_str(), sizes[0], sizes[1], sizes[2],
         sizes[3], echo_sizes[0], echo_sizes[1], echo_sizes[2], echo_sizes[3],
+        absl::GetFlag(FLAGS_server_args).empty()
+            ? "none"
+            : absl::StrJoin(absl::GetFlag(FLAGS_server_args), " ").c_str(),
         absl::FormatDuration(duration).c_str(), kWarmupPairs);
     for (int clients : client_counts) {
       PhaseResult lease = RunPhase(
