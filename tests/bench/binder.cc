@@ -89,8 +89,8 @@ bool ParseRecord(const std::string& text, Record* record) {
 int Check(const std::string& dir_path) {
   DIR* dir = opendir(dir_path.c_str());
   if (dir == nullptr) {
-    std::fprintf(stderr, "bench_binder: cannot open %s: %s\n",
-                 dir_path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "bench_binder: cannot open %s: %s\n", dir_path.c_str(),
+                 std::strerror(errno));
     return 2;
   }
   std::vector<Record> records;
@@ -203,8 +203,8 @@ int Bind(const std::string& record_dir, absl::Duration hold) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << start_ns << ' ' << end_ns << ' ' << eaddrinuse << ' '
-        << other_errors << ' ' << absl::StrJoin(ports, " ") << '\n';
+    out << start_ns << ' ' << end_ns << ' ' << eaddrinuse << ' ' << other_errors
+        << ' ' << absl::StrJoin(ports, " ") << '\n';
     if (!out) {
       std::fprintf(stderr, "bench_binder: cannot write %s\n", tmp.c_str());
       return 1;

@@ -233,17 +233,18 @@ struct PhaseResult {
 
 double Percentile(std::vector<int64_t>& ns, double q) {
   if (ns.empty()) return 0;
-  const size_t k = std::min(ns.size() - 1,
-                            static_cast<size_t>(q * static_cast<double>(ns.size())));
-  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(k), ns.end());
+  const size_t k = std::min(
+      ns.size() - 1, static_cast<size_t>(q * static_cast<double>(ns.size())));
+  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(k),
+                   ns.end());
   return static_cast<double>(ns[k]) / 1000.0;
 }
 
 // Runs `clients` threads, each with a client from `make`, for `duration`
 // after a warm-up of kWarmupPairs pairs each.
-PhaseResult RunPhase(int clients,
-                     const std::function<std::unique_ptr<PairClient>(int)>& make,
-                     absl::Duration duration) {
+PhaseResult RunPhase(
+    int clients, const std::function<std::unique_ptr<PairClient>(int)>& make,
+    absl::Duration duration) {
   std::vector<std::unique_ptr<PairClient>> pair_clients;
   for (int i = 0; i < clients; ++i) pair_clients.push_back(make(i));
 
@@ -392,9 +393,9 @@ int Run(int argc, char** argv) {
       {absl::StrCat("--listen=unix:", dir.File("echo.sock"))},
       dir.File("echo.log"));
   if (!echo.ok() || !echo->ready()) {
-    std::fprintf(stderr, "portlease_load: echo server did not start: %s\n",
-                 echo.ok() ? echo->Stderr().c_str()
-                           : echo.status().ToString().c_str());
+    std::fprintf(
+        stderr, "portlease_load: echo server did not start: %s\n",
+        echo.ok() ? echo->Stderr().c_str() : echo.status().ToString().c_str());
     return 1;
   }
   const std::string echo_address = echo->addresses().front();
@@ -481,12 +482,14 @@ int Run(int argc, char** argv) {
                                       : absl::GetFlag(FLAGS_probes).front();
   targets.push_back(
       {absl::StrCat("acquire+release p50 <= 1.5x echo pair p50, 1 client "
-                    "(--probe=", first_probe, ")"),
+                    "(--probe=",
+                    first_probe, ")"),
        p50_ratio_1 ? std::optional<bool>(*p50_ratio_1 <= 1.5) : std::nullopt,
        p50_ratio_1 ? absl::StrFormat("%.2fx", *p50_ratio_1) : "not run"});
   targets.push_back(
       {absl::StrCat("acquire+release pairs/s >= 0.5x echo pairs/s, 16 "
-                    "clients (--probe=", first_probe, ")"),
+                    "clients (--probe=",
+                    first_probe, ")"),
        throughput_ratio_16 ? std::optional<bool>(*throughput_ratio_16 >= 0.5)
                            : std::nullopt,
        throughput_ratio_16 ? absl::StrFormat("%.2fx", *throughput_ratio_16)
@@ -494,10 +497,10 @@ int Run(int argc, char** argv) {
 
   const int rss_leases = absl::GetFlag(FLAGS_rss_leases);
   if (rss_leases > 0) {
-    absl::StatusOr<DaemonProcess> server = StartPortleased(
-        dir, "rss",
-        {absl::StrCat("--pool=", absl::GetFlag(FLAGS_rss_pool)),
-         "--ephemeral=allow", "--probe=system"});
+    absl::StatusOr<DaemonProcess> server =
+        StartPortleased(dir, "rss",
+                        {absl::StrCat("--pool=", absl::GetFlag(FLAGS_rss_pool)),
+                         "--ephemeral=allow", "--probe=system"});
     if (!server.ok() || !server->ready()) {
       std::fprintf(stderr, "portlease_load: portleased did not start: %s\n",
                    server.ok() ? server->Stderr().c_str()
@@ -518,18 +521,17 @@ int Run(int argc, char** argv) {
     const bool all = granted == rss_leases;
     targets.push_back(
         {absl::StrCat("RSS <= 64 MB with ", rss_leases, " live leases"),
-         all ? std::optional<bool>(kb <= 64 * 1024) : std::optional<bool>(false),
-         all ? Mb(kb)
-             : absl::StrCat("only ", granted, " leases granted")});
+         all ? std::optional<bool>(kb <= 64 * 1024)
+             : std::optional<bool>(false),
+         all ? Mb(kb) : absl::StrCat("only ", granted, " leases granted")});
     server->Stop(SIGTERM);
   }
   echo->Stop(SIGTERM);
 
   std::printf("\n");
   for (const Target& t : targets) {
-    std::printf("%-4s %s: %s\n",
-                !t.pass ? "--" : (*t.pass ? "PASS" : "FAIL"), t.what.c_str(),
-                t.measured.c_str());
+    std::printf("%-4s %s: %s\n", !t.pass ? "--" : (*t.pass ? "PASS" : "FAIL"),
+                t.what.c_str(), t.measured.c_str());
   }
   return 0;
 }

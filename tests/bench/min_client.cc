@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("PORTLEASE_ADDR");
   const std::string address = argc > 1 ? argv[1] : (env ? env : "");
   if (address.empty()) {
-    std::fprintf(stderr, "usage: bench_min_client [ADDRESS] (or PORTLEASE_ADDR)\n");
+    std::fprintf(stderr,
+                 "usage: bench_min_client [ADDRESS] (or PORTLEASE_ADDR)\n");
     return 2;
   }
   std::unique_ptr<portlease::v1::PortLease::Stub> stub =
