@@ -32,8 +32,9 @@ std::string Escape(absl::string_view text) {
 
 absl::string_view EventLevel(LeaseEvent::Type type) {
   switch (type) {
-    case LeaseEvent::Type::kGranted:
     case LeaseEvent::Type::kRenewed:
+      return "DEBUG";
+    case LeaseEvent::Type::kGranted:
     case LeaseEvent::Type::kReleased:
     case LeaseEvent::Type::kDrained:
       return "INFO";
@@ -41,6 +42,9 @@ absl::string_view EventLevel(LeaseEvent::Type type) {
     case LeaseEvent::Type::kHolderLost:
     case LeaseEvent::Type::kDraining:
     case LeaseEvent::Type::kForeignBusy:
+    case LeaseEvent::Type::kForceReleased:
+    case LeaseEvent::Type::kPortDrained:
+    case LeaseEvent::Type::kPortUndrained:
       return "WARN";
     case LeaseEvent::Type::kStoreError:
       return "ERROR";

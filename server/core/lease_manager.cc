@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -66,8 +67,32 @@ const char* LeaseEventName(LeaseEvent::Type type) {
     case LeaseEvent::Type::kDrained: return "drained";
     case LeaseEvent::Type::kForeignBusy: return "foreign-busy";
     case LeaseEvent::Type::kStoreError: return "store-error";
+    case LeaseEvent::Type::kForceReleased: return "force-release";
+    case LeaseEvent::Type::kPortDrained: return "port-drain";
+    case LeaseEvent::Type::kPortUndrained: return "port-undrain";
   }
   return "unknown";
+}
+
+std::string DefaultOwnerKey(const Metadata& owner) {
+  auto get = [&owner](const char* key) -> std::string {
+    auto it = owner.find(key);
+    return it == owner.end() ? "" : it->second;
+  };
+  if (std::string uid = get("peer_uid"); !uid.empty()) {
+    return absl::StrCat("peer_uid=", uid);
+  }
+  if (std::string job = get("CI_JOB_ID"); !job.empty()) {
+    return absl::StrCat("CI_JOB_ID=", job);
+  }
+  if (std::string run = get("GITHUB_RUN_ID"); !run.empty()) {
+    return absl::StrCat("GITHUB_RUN_ID=", run, ",GITHUB_JOB=",
+                        get("GITHUB_JOB"));
+  }
+  if (std::string addr = get("peer_addr"); !addr.empty()) {
+    return absl::StrCat("peer_addr=", addr);
+  }
+  return "";
 }
 
 const char* PortStateName(PortView::State state) {
@@ -79,6 +104,7 @@ const char* PortStateName(PortView::State state) {
     case State::kQuarantined: return "quarantined";
     case State::kBusy: return "busy";
     case State::kDraining: return "draining";
+    case State::kDisabled: return "disabled";
   }
   return "unknown";
 }
@@ -103,6 +129,7 @@ absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
         "max_ports_per_lease and max_probes_per_request must be positive");
   }
   if (!options.new_id) options.new_id = RandomLeaseId;
+  if (!options.owner_key) options.owner_key = DefaultOwnerKey;
   std::unique_ptr<LeaseManager> manager(
       new LeaseManager(std::move(options), clock, store, prober));
   absl::Status loaded = manager->Load();
@@ -175,6 +202,7 @@ absl::Status LeaseManager::Load() {
       entry.deadline = mono + std::min(record.expires_at - now, options_.max_ttl);
       SetState(record.base, record.count, State::kLeased);
       ++live_;
+      CountOwner(record, +1);
     } else {
       // Expired while the server was down, or draining: free its ports only
       // once a probe says nobody uses them.
@@ -212,13 +240,21 @@ void LeaseManager::Unindex(const Entry& entry) {
 }
 
 void LeaseManager::SetState(Port first, uint32_t count, State state) {
+  bool all_free = true;
   for (uint32_t p = first; p < uint32_t{first} + count; ++p) {
     State target = state == State::kFree ? resting_[p] : state;
     count_[static_cast<int>(state_[p])]--;
     count_[static_cast<int>(target)]++;
     state_[p] = target;
+    all_free = all_free && target == State::kFree;
   }
-  allocator_.Set(first, count, state == State::kFree);
+  if (all_free || state != State::kFree) {
+    allocator_.Set(first, count, state == State::kFree);
+  } else {  // some ports rest disabled
+    for (uint32_t p = first; p < uint32_t{first} + count; ++p) {
+      allocator_.Set(static_cast<Port>(p), 1, state_[p] == State::kFree);
+    }
+  }
   if (state == State::kFree) serve_pending_ = true;
 }
 
@@ -310,6 +346,38 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
   return result;
 }
 
+void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
+  if (options_.max_leases_per_owner == 0) return;
+  const std::string key = options_.owner_key(record.owner);
+  if (key.empty()) return;
+  if (delta > 0) {
+    ++live_by_owner_[key];
+    return;
+  }
+  auto it = live_by_owner_.find(key);
+  if (it == live_by_owner_.end()) return;
+  if (--it->second == 0) live_by_owner_.erase(it);
+}
+
+absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
+  if (options_.max_leases_per_owner == 0) return absl::OkStatus();
+  if (!params.request_id.empty() &&
+      by_request_id_.contains(params.request_id)) {
+    return absl::OkStatus();  // a retry: answered with the existing lease
+  }
+  const std::string key = options_.owner_key(params.owner);
+  if (key.empty()) return absl::OkStatus();
+  auto it = live_by_owner_.find(key);
+  if (it == live_by_owner_.end() ||
+      it->second < options_.max_leases_per_owner) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "owner ", key, " already holds ", it->second,
+      " live leases, the most one owner may hold (max_leases_per_owner); "
+      "release leases before asking for more"));
+}
+
 absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     const AcquireParams& params) {
   absl::Status valid = Validate(params);
@@ -326,6 +394,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       return existing;
     }
   }
+  absl::Status owner_ok = CheckOwnerLimit(params);
+  if (!owner_ok.ok()) return owner_ok;
   const uint32_t count = params.names.empty()
                              ? params.count
                              : static_cast<uint32_t>(params.names.size());
@@ -371,6 +441,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     entry.deadline = clock_->Monotonic() + entry.record.ttl;
     Index(&entry);
     ++live_;
+    CountOwner(entry.record, +1);
     Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "");
     return entry.record;
   }
@@ -397,13 +468,16 @@ uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
     Housekeep(&completions);
     absl::StatusOr<LeaseRecord> result =
         absl::ResourceExhaustedError("queued behind earlier waiters");
+    // A bad request or an owner at its limit is answered at once: waiting
+    // would not help.
     absl::Status valid = Validate(params);
+    if (valid.ok()) valid = CheckOwnerLimit(params);
     if (!valid.ok()) {
       result = valid;
     } else if (waiters_.empty()) {
       result = AcquireLocked(params);
     }
-    if (!absl::IsResourceExhausted(result.status())) {
+    if (!valid.ok() || !absl::IsResourceExhausted(result.status())) {
       completions.emplace_back(std::move(done), std::move(result));
     } else if (deadline <= clock_->Monotonic()) {
       completions.emplace_back(
@@ -447,11 +521,13 @@ void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
   const absl::Duration now = clock_->Monotonic();
   while (!waiters_.empty()) {
     Waiter& head = waiters_.front();
+    absl::Status owner_ok = CheckOwnerLimit(head.params);
     absl::StatusOr<LeaseRecord> result =
         head.deadline <= now
             ? absl::DeadlineExceededError("gave up waiting for ports")
-            : AcquireLocked(head.params);
-    if (absl::IsResourceExhausted(result.status())) break;
+        : !owner_ok.ok() ? absl::StatusOr<LeaseRecord>(owner_ok)
+                         : AcquireLocked(head.params);
+    if (owner_ok.ok() && absl::IsResourceExhausted(result.status())) break;
     done->emplace_back(std::move(head.done), std::move(result));
     waiters_.pop_front();
   }
@@ -599,6 +675,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why) {
     }
     Unindex(entry);
     --live_;
+    CountOwner(r, -1);
     r.state = LeaseState::kDraining;
     entry.holders = 0;
     entry.grace_deadline = absl::InfiniteDuration();
@@ -616,7 +693,10 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why) {
     return false;
   }
   Unindex(entry);
-  if (r.state == LeaseState::kLive) --live_;
+  if (r.state == LeaseState::kLive) {
+    --live_;
+    CountOwner(r, -1);
+  }
   Emit(why, &r, 0, "");
   FreeToQuarantine(r.base, r.count);
   leases_.erase(id);
@@ -734,6 +814,98 @@ PortView LeaseManager::ViewPort(Port port) {
   return view;
 }
 
+absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
+    absl::string_view id_prefix, Port port) {
+  if (id_prefix.empty() == (port == 0)) {
+    return absl::InvalidArgumentError(
+        "name the lease to force-release by its id prefix or by a port, "
+        "not both");
+  }
+  if (!id_prefix.empty() && id_prefix.size() < 8) {
+    return absl::InvalidArgumentError(
+        "a lease id prefix has at least 8 characters (as shown by list)");
+  }
+  std::vector<Completion> done;
+  absl::StatusOr<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    std::vector<std::string> matches;
+    if (!id_prefix.empty()) {
+      for (const auto& [id, entry] : leases_) {
+        if (entry.record.state == LeaseState::kLive &&
+            absl::StartsWith(id, id_prefix)) {
+          matches.push_back(id);
+        }
+      }
+    } else {
+      auto it = by_base_.upper_bound(port);
+      if (it != by_base_.begin()) {
+        --it;
+        const LeaseRecord& r = leases_.at(it->second).record;
+        if (port <= r.last() && r.state == LeaseState::kLive) {
+          matches.push_back(r.id);
+        }
+      }
+    }
+    if (matches.size() > 1) {
+      result = absl::InvalidArgumentError(absl::StrCat(
+          "lease id prefix ", absl::CHexEscape(id_prefix), " matches ",
+          matches.size(), " live leases; give more characters"));
+    } else if (matches.empty()) {
+      result = absl::NotFoundError(
+          id_prefix.empty()
+              ? absl::StrCat("no live lease holds port ", port)
+              : absl::StrCat("no live lease id starts with ",
+                             absl::CHexEscape(id_prefix)));
+    } else {
+      LeaseRecord ended = leases_.at(matches[0]).record;
+      if (!EndLease(matches[0], LeaseEvent::Type::kForceReleased)) {
+        result = absl::UnavailableError(
+            "cannot commit the release to the store; the lease is still "
+            "held, retry");
+      } else {
+        result = std::move(ended);
+      }
+    }
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::Status LeaseManager::DrainPort(Port port) {
+  absl::MutexLock lock(&mu_);
+  if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "port ", port, " is not in the pool (or is excluded): nothing to drain"));
+  }
+  if (resting_[port] == State::kDisabled) return absl::OkStatus();
+  resting_[port] = State::kDisabled;
+  if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
+  Emit(LeaseEvent::Type::kPortDrained, nullptr, port,
+       absl::StrCat("was ", PortStateName(state_[port])));
+  return absl::OkStatus();
+}
+
+absl::Status LeaseManager::UndrainPort(Port port) {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&mu_);
+    if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
+    }
+    if (resting_[port] == State::kFree) return absl::OkStatus();
+    resting_[port] = State::kFree;
+    if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
+    Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "");
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return absl::OkStatus();
+}
+
 PoolStats LeaseManager::Stats() {
   absl::MutexLock lock(&mu_);
   PoolStats s;
@@ -743,6 +915,7 @@ PoolStats LeaseManager::Stats() {
   s.quarantined = count_[static_cast<int>(State::kQuarantined)];
   s.draining = count_[static_cast<int>(State::kDraining)];
   s.busy = count_[static_cast<int>(State::kBusy)];
+  s.disabled = count_[static_cast<int>(State::kDisabled)];
   s.largest_free_block = allocator_.largest_block();
   s.live_leases = live_;
   s.draining_leases = static_cast<uint32_t>(leases_.size()) - live_;

@@ -56,11 +56,14 @@ struct LeaseEvent {
     kDrained,     // draining ports found free again
     kForeignBusy, // a port in the pool was found bound by another process
     kStoreError,
+    kForceReleased,  // ended by an administrator (ForceRelease)
+    kPortDrained,    // taken out of service by an administrator (DrainPort)
+    kPortUndrained,  // put back into service (UndrainPort)
   };
   Type type;
   // The lease concerned, when there is one.
   std::optional<LeaseRecord> lease;
-  // The port concerned (kForeignBusy).
+  // The port concerned (kForeignBusy, kPortDrained, kPortUndrained).
   Port port = 0;
   std::string detail;
 };
@@ -94,6 +97,13 @@ struct LeaseManagerOptions {
   uint32_t max_request_id_bytes = 128;
   // Most requests queued by AcquireOrWait at once.
   uint32_t max_waiters = 1024;
+  // Most live leases one owner may hold at once (see owner_key); 0 means
+  // no limit. More is RESOURCE_EXHAUSTED, never queued.
+  uint32_t max_leases_per_owner = 256;
+  // Who an owner is, for max_leases_per_owner: a key derived from a lease's
+  // owner metadata, or "" for leases that are not counted. Unset:
+  // DefaultOwnerKey.
+  std::function<std::string(const Metadata&)> owner_key;
   // Most candidate blocks probed per request before giving up.
   uint32_t max_probes_per_request = 32;
   // Generates lease ids; the default reads 128 bits from getrandom(2).
@@ -113,6 +123,12 @@ struct AcquireParams {
   bool udp = false;
 };
 
+// The identity counted by LeaseManagerOptions::max_leases_per_owner:
+// "peer_uid=U" when the server recorded the caller's uid, else the CI job
+// ("CI_JOB_ID=..." or "GITHUB_RUN_ID=...,GITHUB_JOB=..."), else
+// "peer_addr=A" (a TCP caller's address), else "" (not counted).
+std::string DefaultOwnerKey(const Metadata& owner);
+
 struct PoolStats {
   uint32_t pool_size = 0;
   uint32_t free = 0;
@@ -120,6 +136,8 @@ struct PoolStats {
   uint32_t quarantined = 0;
   uint32_t draining = 0;
   uint32_t busy = 0;
+  // Taken out of service by DrainPort.
+  uint32_t disabled = 0;
   uint32_t largest_free_block = 0;
   uint32_t live_leases = 0;
   uint32_t draining_leases = 0;
@@ -136,6 +154,7 @@ struct PortView {
     kQuarantined,
     kBusy,
     kDraining,
+    kDisabled,  // DrainPort: out of service until UndrainPort
   };
   State state = State::kOutsidePool;
   std::optional<LeaseRecord> lease;
@@ -200,6 +219,24 @@ class LeaseManager {
   // The pool's view of a port.
   PortView ViewPort(Port port);
 
+  // Administration. Callers check that the caller may administer.
+  //
+  // Ends a live lease on an administrator's behalf, found by its id prefix
+  // (at least 8 characters; must match exactly one live lease) or, when
+  // `id_prefix` is empty, by any of its ports. Returns the ended lease.
+  // INVALID_ARGUMENT (neither or both given, prefix too short or ambiguous),
+  // NOT_FOUND (no live lease matches), UNAVAILABLE (store).
+  absl::StatusOr<LeaseRecord> ForceRelease(absl::string_view id_prefix,
+                                           Port port);
+  // Takes a pool port out of service: a free (or cooling down, or backed
+  // off) port at once, a leased or draining one when its lease is over.
+  // Not persisted: a restart puts every port back. Idempotent.
+  // INVALID_ARGUMENT when the port is not in the pool (or excluded).
+  absl::Status DrainPort(Port port);
+  // Puts a port taken out by DrainPort back into service. Idempotent.
+  // INVALID_ARGUMENT when the port is not in the pool (or excluded).
+  absl::Status UndrainPort(Port port);
+
   PoolStats Stats();
 
   // Housekeeping: expires leases, reclaims leases whose holders are gone,
@@ -255,6 +292,12 @@ class LeaseManager {
   void Index(Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Entry* FindLive(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED when the request's owner holds
+  // max_leases_per_owner live leases already.
+  absl::Status CheckOwnerLimit(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountOwner(const LeaseRecord& record, int delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
             std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Complete(std::vector<Completion>* done);
@@ -267,7 +310,7 @@ class LeaseManager {
   absl::Mutex mu_;
   PortAllocator allocator_ ABSL_GUARDED_BY(mu_);
   std::vector<PortView::State> state_ ABSL_GUARDED_BY(mu_);  // by port
-  uint32_t count_[7] ABSL_GUARDED_BY(mu_) = {};               // by state
+  uint32_t count_[8] ABSL_GUARDED_BY(mu_) = {};               // by state
   absl::flat_hash_map<std::string, Entry> leases_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> by_request_id_
       ABSL_GUARDED_BY(mu_);
@@ -278,7 +321,12 @@ class LeaseManager {
       ABSL_GUARDED_BY(mu_);  // leases whose last holder left
   std::set<std::pair<absl::Duration, std::string>> drain_queue_
       ABSL_GUARDED_BY(mu_);  // draining leases by next probe
-  std::vector<PortView::State> resting_;  // by port: state when unleased
+  // By port: the state a port takes when it is not leased, cooling down or
+  // backed off (free, excluded, outside the pool, or disabled).
+  std::vector<PortView::State> resting_ ABSL_GUARDED_BY(mu_);
+  // Live leases by owner key (only keys with at least one).
+  absl::flat_hash_map<std::string, uint32_t> live_by_owner_
+      ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Timed> quarantine_ ABSL_GUARDED_BY(mu_);
   std::deque<Timed> backoff_ ABSL_GUARDED_BY(mu_);
