@@ -4,6 +4,7 @@
 // Exit codes: 0 after a signalled shutdown, 2 for usage errors (bad flags,
 // a pool that does not fit), 1 for runtime errors (store, bind, lock).
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,8 +13,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,7 +44,12 @@
 #include "server/core/port_prober.h"
 #include "server/portleased_args.h"
 #include "server/portleased_files.h"
+#include "server/metrics/metrics.h"
+#include "server/metrics/metrics_http_server.h"
+#include "server/metrics/timed_lease_store.h"
 #include "server/portleased_log.h"
+#include "server/portleased_metrics.h"
+#include "server/service/admin_auth.h"
 #include "server/probe/system_prober.h"
 #include "server/service/listen_address.h"
 #include "server/service/server.h"
@@ -51,10 +61,44 @@ ABSL_FLAG(std::vector<std::string>, listen,
           {"unix:/run/portlease/portleased.sock"},
           "Where to serve: unix:PATH or HOST:PORT (HOST:0 picks a free "
           "port). Repeat the flag or separate with commas. A missing socket "
-          "directory is created (0755); sockets are made 0660.");
+          "directory is created (0755); sockets are made 0660, so only the "
+          "server's user and --socket_group may connect.");
+ABSL_FLAG(std::string, socket_group, "",
+          "Group of the Unix sockets (name or number): its members may "
+          "connect. Empty: the server's own group.");
 ABSL_FLAG(bool, insecure_tcp, false,
-          "Allow a TCP listen address that is not loopback. The API has no "
-          "authentication: anyone who can connect can take every port.");
+          "Allow plaintext TCP on an address that is not loopback. Without "
+          "TLS anyone who can reach the port can take every port.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for TCP listeners (with --tls_key): TCP is "
+          "then TLS, and may listen on any address.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: TCP clients must present a certificate "
+          "signed by one of them (mutual TLS). Needs --tls_cert.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the admin token (at least 16 bytes; not readable by "
+          "other users) required by ForceRelease, DrainPort and "
+          "UndrainPort as call metadata \"authorization: Bearer TOKEN\". "
+          "Empty: admin RPCs are refused.");
+ABSL_FLAG(uint32_t, max_leases_per_owner, 256,
+          "Most live leases one owner may hold (by peer uid for Unix socket "
+          "callers, else by CI job id, else by TCP address); 0: no limit.");
+ABSL_FLAG(uint32_t, max_waiters, 1024,
+          "Most Acquire requests waiting for ports at once.");
+ABSL_FLAG(int32_t, max_message_bytes, 64 * 1024,
+          "Largest request message accepted.");
+ABSL_FLAG(double, rate_limit, 200,
+          "Requests per second per caller (peer uid, or TCP address); "
+          "0: no limit.");
+ABSL_FLAG(double, rate_burst, 400,
+          "Requests a caller may make at once above --rate_limit.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics over HTTP at HOST:PORT/metrics (e.g. "
+          "127.0.0.1:9464). Empty: no metrics endpoint.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severe log lines written: debug (adds renewals), info, "
+          "warning or error.");
 ABSL_FLAG(std::string, db, "/var/lib/portlease/leases.db",
           "SQLite database holding the leases; its directory is created if "
           "missing. \":memory:\" keeps them in memory (lost on exit).");
@@ -94,6 +138,33 @@ namespace portlease {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+
+// A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
+absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,
+                                          const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("--", flag, "=", path, ": cannot read the file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
+  uint32_t number = 0;
+  if (absl::SimpleAtoi(name, &number)) return static_cast<gid_t>(number);
+  struct group grp;
+  struct group* result = nullptr;
+  char buffer[8192];
+  if (getgrnam_r(name.c_str(), &grp, buffer, sizeof(buffer), &result) != 0 ||
+      result == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--socket_group=", name, ": no such group"));
+  }
+  return result->gr_gid;
+}
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 
@@ -113,6 +184,19 @@ constexpr char kUsage[] =
     "  portleased\n"
     "  portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=40000-40999\n"
     "  portleased --listen=127.0.0.1:7700 --ephemeral=trim\n"
+    "  portleased --socket_group=ci --metrics_listen=127.0.0.1:9464 \\\n"
+    "             --admin_token_file=/etc/portlease/admin-token\n"
+    "  portleased --listen=unix:/run/portlease/portleased.sock \\\n"
+    "             --listen=0.0.0.0:7700 --tls_cert=server.pem "
+    "--tls_key=server.key\n"
+    "\n"
+    "Security: the Unix socket (0660, --socket_group) decides who may\n"
+    "connect; the server records each Unix caller's uid, pid and user in\n"
+    "the lease owner (peer_uid, peer_pid, peer_user). A lease's id is the\n"
+    "only key to renew, hold or release it. Admin RPCs need the token of\n"
+    "--admin_token_file. TCP beyond loopback needs TLS or --insecure_tcp.\n"
+    "Limits: --max_leases_per_owner, --max_waiters, --max_message_bytes,\n"
+    "--rate_limit/--rate_burst, 64 ports per lease.\n"
     "\n"
     "Stops on SIGTERM or SIGINT. Exit codes: 0 after a signalled shutdown,\n"
     "1 runtime error, 2 usage error.";
@@ -171,11 +255,16 @@ struct Daemon {
   // Declared first: destroyed last, after every event was logged.
   std::unique_ptr<LogWriter> log;
   RealClock clock;
+  MetricsRegistry registry;
+  std::unique_ptr<LeaseMetrics> metrics;
+  std::unique_ptr<LeaseStore> timed_store;
   std::vector<std::unique_ptr<LockFile>> socket_locks;
   std::unique_ptr<LeaseStore> store;
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<LeaseManager> manager;
   std::unique_ptr<RunningServer> server;
+  // Declared last: stopped first, before the manager it reads goes.
+  std::unique_ptr<MetricsHttpServer> metrics_http;
 };
 
 int Run(int argc, char** argv) {
@@ -207,14 +296,11 @@ int Run(int argc, char** argv) {
       absl::StatusOr<ListenAddress> address = ParseListenAddress(part);
       if (!address.ok())
         return Fail({kExitUsage, std::string(address.status().message())});
-      if (address->is_tcp() && !IsLoopbackHost(address->host) &&
-          !absl::GetFlag(FLAGS_insecure_tcp)) {
-        return Fail(
-            {kExitUsage, absl::StrCat("refusing to listen on ", part,
-                                      ": not a loopback address, and "
-                                      "the API has no authentication; use "
-                                      "127.0.0.1 or a unix: socket, "
-                                      "or pass --insecure_tcp")});
+      absl::Status exposure = CheckTransportSecurity(
+          *address, !absl::GetFlag(FLAGS_tls_cert).empty(),
+          absl::GetFlag(FLAGS_insecure_tcp));
+      if (!exposure.ok()) {
+        return Fail({kExitUsage, std::string(exposure.message())});
       }
       listen.push_back(std::string(part));
     }
@@ -267,6 +353,70 @@ int Run(int argc, char** argv) {
   }
   const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
 
+  // Security and observability settings.
+  absl::StatusOr<LogLevel> log_level =
+      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.ok())
+    return Fail({kExitUsage, std::string(log_level.status().message())});
+  gid_t socket_group = static_cast<gid_t>(-1);
+  if (!absl::GetFlag(FLAGS_socket_group).empty()) {
+    absl::StatusOr<gid_t> gid = ParseGroup(absl::GetFlag(FLAGS_socket_group));
+    if (!gid.ok())
+      return Fail({kExitUsage, std::string(gid.status().message())});
+    socket_group = *gid;
+  }
+  ServerOptions::Tls tls;
+  {
+    const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+    const std::string key = absl::GetFlag(FLAGS_tls_key);
+    const std::string ca = absl::GetFlag(FLAGS_tls_client_ca);
+    if (cert.empty() != key.empty() || (!ca.empty() && cert.empty())) {
+      return Fail({kExitUsage,
+                   "--tls_cert and --tls_key go together, and "
+                   "--tls_client_ca needs them"});
+    }
+    for (auto [flag, path, out] :
+         {std::tuple{"tls_cert", cert, &tls.cert_chain},
+          std::tuple{"tls_key", key, &tls.private_key},
+          std::tuple{"tls_client_ca", ca, &tls.client_ca}}) {
+      if (path.empty()) continue;
+      absl::StatusOr<std::string> pem = ReadSmallFile(flag, path);
+      if (!pem.ok())
+        return Fail({kExitRuntime, std::string(pem.status().message())});
+      *out = *std::move(pem);
+    }
+  }
+  std::string admin_token;
+  if (!absl::GetFlag(FLAGS_admin_token_file).empty()) {
+    absl::StatusOr<std::string> token =
+        LoadAdminToken(absl::GetFlag(FLAGS_admin_token_file));
+    if (!token.ok()) {
+      return Fail({ExitCodeFor(token.status()),
+                   absl::StrCat("--admin_token_file: ",
+                                token.status().message())});
+    }
+    admin_token = *std::move(token);
+  }
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::optional<ListenAddress> metrics_address;
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<ListenAddress> parsed = ParseListenAddress(metrics_listen);
+    if (!parsed.ok() || !parsed->is_tcp()) {
+      return Fail({kExitUsage, absl::StrCat("--metrics_listen=", metrics_listen,
+                                            ": expected HOST:PORT")});
+    }
+    metrics_address = *parsed;
+  }
+  if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
+    return Fail({kExitUsage, "--max_message_bytes must be at least 1024"});
+  }
+  if (absl::GetFlag(FLAGS_rate_limit) < 0 ||
+      (absl::GetFlag(FLAGS_rate_limit) > 0 &&
+       absl::GetFlag(FLAGS_rate_burst) < 1)) {
+    return Fail({kExitUsage,
+                 "--rate_limit must be >= 0 and --rate_burst >= 1"});
+  }
+
   // From here on, no thread may take SIGTERM/SIGINT: main waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -277,6 +427,7 @@ int Run(int argc, char** argv) {
 
   Daemon daemon;
   daemon.log = std::make_unique<LogWriter>(STDERR_FILENO);
+  daemon.metrics = std::make_unique<LeaseMetrics>(&daemon.registry, kVersion);
   for (const std::string& text : listen) {
     ListenAddress address = *ParseListenAddress(text);
     if (address.is_tcp()) continue;
@@ -311,6 +462,10 @@ int Run(int argc, char** argv) {
     daemon.prober = std::make_unique<TrustingProber>();
   }
 
+  daemon.timed_store = std::make_unique<TimedLeaseStore>(
+      daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
+      daemon.metrics->store_delete(), daemon.metrics->store_failures());
+
   LeaseManagerOptions options;
   options.pool = *fitted;
   options.exclude = exclude;
@@ -319,13 +474,20 @@ int Run(int argc, char** argv) {
   options.hold_grace = absl::GetFlag(FLAGS_hold_grace);
   options.cooldown = absl::GetFlag(FLAGS_cooldown);
   options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
+  options.max_leases_per_owner = absl::GetFlag(FLAGS_max_leases_per_owner);
+  options.max_waiters = absl::GetFlag(FLAGS_max_waiters);
   LogWriter* log = daemon.log.get();
-  options.on_event = [log](const LeaseEvent& event) {
-    log->Write(FormatLeaseEvent(event, absl::Now()));
+  LeaseMetrics* metrics = daemon.metrics.get();
+  const LogLevel min_level = *log_level;
+  options.on_event = [log, metrics, min_level](const LeaseEvent& event) {
+    metrics->OnEvent(event);
+    if (LevelEnabled(EventLevel(event.type), min_level)) {
+      log->Write(FormatLeaseEvent(event, absl::Now()));
+    }
   };
   absl::StatusOr<std::unique_ptr<LeaseManager>> manager =
       LeaseManager::Create(std::move(options), &daemon.clock,
-                           daemon.store.get(), daemon.prober.get());
+                           daemon.timed_store.get(), daemon.prober.get());
   if (!manager.ok()) {
     return Fail({ExitCodeFor(manager.status()),
                  std::string(manager.status().message())});
@@ -337,6 +499,18 @@ int Run(int argc, char** argv) {
   server_options.service.manager = daemon.manager.get();
   server_options.service.clock = &daemon.clock;
   server_options.service.version = kVersion;
+  server_options.service.admin_token = admin_token;
+  server_options.service.on_acquire_done =
+      [metrics](const absl::Status& status, absl::Duration latency) {
+        metrics->OnAcquireDone(status, latency);
+      };
+  server_options.unix_socket_group = socket_group;
+  server_options.tls = tls;
+  server_options.allow_insecure_tcp = absl::GetFlag(FLAGS_insecure_tcp);
+  server_options.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_message_bytes);
+  server_options.rate_limit.per_second = absl::GetFlag(FLAGS_rate_limit);
+  server_options.rate_limit.burst = absl::GetFlag(FLAGS_rate_burst);
   gpr_set_log_function(GrpcLog);
   absl::StatusOr<std::unique_ptr<RunningServer>> server =
       StartServer(std::move(server_options));
@@ -352,6 +526,21 @@ int Run(int argc, char** argv) {
     }
   }
   daemon.server = *std::move(server);
+  daemon.metrics->WatchManager(daemon.manager.get());
+  std::string metrics_url;
+  if (metrics_address.has_value()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(metrics_address->host, metrics_address->port,
+                                 &daemon.registry);
+    if (!http.ok()) {
+      daemon.server->Shutdown(absl::ZeroDuration());
+      return Fail({kExitRuntime, std::string(http.status().message())});
+    }
+    daemon.metrics_http = *std::move(http);
+    ListenAddress bound = *metrics_address;
+    bound.port = static_cast<uint16_t>(daemon.metrics_http->port());
+    metrics_url = absl::StrCat("http://", bound.ToString(), "/metrics");
+  }
 
   const std::string addresses = absl::StrJoin(daemon.server->addresses(), " ");
   uint32_t pool_size = 0;
@@ -361,6 +550,10 @@ int Run(int argc, char** argv) {
       absl::StrCat("portleased ", kVersion, " serving ", addresses,
                    " pool=", FormatPortRanges(*fitted), " (", pool_size,
                    " ports) db=", durable ? db : ":memory:", " probe=", probe,
+                   metrics_url.empty() ? "" : " metrics=", metrics_url,
+                   " admin=", admin_token.empty() ? "off" : "token",
+                   " tls=", tls.cert_chain.empty() ? "off"
+                            : tls.client_ca.empty() ? "on" : "mutual",
                    " pid=", getpid())));
   if (ready_fd >= 0) {
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
@@ -374,6 +567,7 @@ int Run(int argc, char** argv) {
   log->Write(FormatLogLine(
       absl::Now(), "INFO",
       absl::StrCat("shutting down on ", strsignal(signal_number))));
+  if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
   log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));
   return 0;

@@ -52,6 +52,27 @@ absl::string_view EventLevel(LeaseEvent::Type type) {
   return "INFO";
 }
 
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warning" || text == "warn") return LogLevel::kWarning;
+  if (text == "error") return LogLevel::kError;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--log_level=", text, ": expected debug, info, warning or error"));
+}
+
+bool LevelEnabled(absl::string_view level, LogLevel min) {
+  LogLevel got = LogLevel::kError;
+  if (level == "DEBUG") {
+    got = LogLevel::kDebug;
+  } else if (level == "INFO") {
+    got = LogLevel::kInfo;
+  } else if (level == "WARN") {
+    got = LogLevel::kWarning;
+  }
+  return static_cast<int>(got) >= static_cast<int>(min);
+}
+
 std::string FormatLogLine(absl::Time now, absl::string_view level,
                           absl::string_view message) {
   return absl::StrCat(

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -17,8 +18,19 @@
 
 namespace portlease {
 
-// "INFO", "WARN" or "ERROR" for an event type.
+// "DEBUG" (renew), "INFO", "WARN" or "ERROR" for an event type.
 absl::string_view EventLevel(LeaseEvent::Type type);
+
+// The least severe level logged (--log_level).
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// "debug", "info", "warning" (or "warn"), "error". INVALID_ARGUMENT
+// otherwise.
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text);
+
+// Whether a line of `level` ("DEBUG", "INFO", "WARN", "ERROR") is logged
+// at `min`. Unknown levels are logged.
+bool LevelEnabled(absl::string_view level, LogLevel min);
 
 // The log line for `event` at `now`, without the newline.
 std::string FormatLeaseEvent(const LeaseEvent& event, absl::Time now);

@@ -4,8 +4,10 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/probe/socket_table.h"
+#include "server/service/admin_auth.h"
 #include "server/service/convert.h"
 #include "server/service/reactors.h"
 
@@ -45,28 +47,70 @@ PortLeaseService::PortLeaseService(PortLeaseServiceOptions options)
         return std::move(options);
       }()) {}
 
+PeerIdentity PortLeaseService::Caller(
+    const grpc::CallbackServerContext& context) const {
+  return Identify(options_.peers != nullptr ? *options_.peers : no_peers_,
+                  context.peer());
+}
+
+absl::Status PortLeaseService::Admit(const PeerIdentity& caller) {
+  if (options_.rate_limiter == nullptr) return absl::OkStatus();
+  return options_.rate_limiter->Admit(caller.key);
+}
+
+absl::Status PortLeaseService::AdmitAdmin(
+    const grpc::CallbackServerContext& context) {
+  absl::Status admitted = Admit(Caller(context));
+  if (!admitted.ok()) return admitted;
+  return CheckBearerToken(context.client_metadata(), options_.admin_token);
+}
+
 grpc::ServerUnaryReactor* PortLeaseService::Acquire(
     grpc::CallbackServerContext* context, const v1::AcquireRequest* request,
     v1::AcquireResponse* response) {
+  const PeerIdentity caller = Caller(*context);
+  absl::Status admitted = Admit(caller);
+  if (!admitted.ok()) return FinishNow(context, admitted);
   absl::StatusOr<AcquireParams> params = AcquireParamsFromProto(*request);
   if (!params.ok()) return FinishNow(context, params.status());
+  // The peer_ keys are the server's word on who called: never the client's.
+  for (const auto& [key, value] : params->owner) {
+    if (absl::StartsWith(key, "peer_")) {
+      return FinishNow(context,
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "owner metadata key '", key,
+                           "' is reserved: the server records peer_* keys "
+                           "(peer_uid, peer_pid, peer_user, peer_addr) itself")));
+    }
+  }
+  for (auto& [key, value] : caller.OwnerEntries()) params->owner[key] = value;
+  const absl::Duration started = options_.clock->Monotonic();
+  std::function<void(const absl::Status&)> on_done;
+  if (options_.on_acquire_done) {
+    on_done = [this, started](const absl::Status& status) {
+      options_.on_acquire_done(status, options_.clock->Monotonic() - started);
+    };
+  }
   if (request->wait()) {
     const absl::Duration deadline =
         options_.clock->Monotonic() +
         RemainingUntil(context->deadline(), options_.max_wait);
     return AcquireWaitReactor::Start(options_.manager, *std::move(params),
-                                     deadline, response);
+                                     deadline, response, std::move(on_done));
   }
   absl::StatusOr<LeaseRecord> lease = options_.manager->Acquire(*params);
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
   }
+  if (on_done) on_done(lease.status());
   return FinishNow(context, lease.status());
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Renew(
     grpc::CallbackServerContext* context, const v1::RenewRequest* request,
     v1::RenewResponse* response) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
   absl::Duration ttl = absl::ZeroDuration();
@@ -87,6 +131,8 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
 grpc::ServerUnaryReactor* PortLeaseService::Release(
     grpc::CallbackServerContext* context, const v1::ReleaseRequest* request,
     v1::ReleaseResponse* /*response*/) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
   return FinishNow(context, options_.manager->Release(request->lease_id()));
@@ -95,6 +141,8 @@ grpc::ServerUnaryReactor* PortLeaseService::Release(
 grpc::ServerUnaryReactor* PortLeaseService::Get(
     grpc::CallbackServerContext* context, const v1::GetRequest* request,
     v1::GetResponse* response) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
   absl::StatusOr<LeaseRecord> lease =
@@ -108,6 +156,8 @@ grpc::ServerUnaryReactor* PortLeaseService::Get(
 grpc::ServerUnaryReactor* PortLeaseService::List(
     grpc::CallbackServerContext* context, const v1::ListRequest* request,
     v1::ListResponse* response) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   Metadata filter(request->owner_filter().begin(),
                   request->owner_filter().end());
   for (const LeaseRecord& lease : options_.manager->List(filter)) {
@@ -117,13 +167,15 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
 }
 
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
-PortLeaseService::Hold(grpc::CallbackServerContext* /*context*/) {
-  return new HoldReactor(options_.manager);
+PortLeaseService::Hold(grpc::CallbackServerContext* context) {
+  return new HoldReactor(options_.manager, Admit(Caller(*context)));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(
     grpc::CallbackServerContext* context, const v1::WhoRequest* request,
     v1::WhoResponse* response) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   return FinishNow(context, FillWho(*request, response));
 }
 
@@ -178,6 +230,8 @@ absl::Status PortLeaseService::FillWho(const v1::WhoRequest& request,
 grpc::ServerUnaryReactor* PortLeaseService::Status(
     grpc::CallbackServerContext* context, const v1::StatusRequest* /*request*/,
     v1::StatusResponse* response) {
+  absl::Status admitted = Admit(Caller(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
   const PoolStats stats = options_.manager->Stats();
   response->set_pool_size(stats.pool_size);
   response->set_free(stats.free);
@@ -189,7 +243,65 @@ grpc::ServerUnaryReactor* PortLeaseService::Status(
   response->set_live_leases(stats.live_leases);
   response->set_waiters(stats.waiters);
   response->set_version(options_.version);
+  response->set_disabled(stats.disabled);
   return FinishNow(context, absl::OkStatus());
+}
+
+namespace {
+absl::StatusOr<Port> PortField(uint32_t port) {
+  if (port == 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port ", port, " is not in 1..65535"));
+  }
+  return static_cast<Port>(port);
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* PortLeaseService::ForceRelease(
+    grpc::CallbackServerContext* context,
+    const v1::ForceReleaseRequest* request,
+    v1::ForceReleaseResponse* response) {
+  absl::Status admitted = AdmitAdmin(*context);
+  if (!admitted.ok()) return FinishNow(context, admitted);
+  absl::StatusOr<LeaseRecord> ended = absl::InvalidArgumentError(
+      "ForceRelease needs a lease_id_prefix or a port");
+  if (request->has_lease_id_prefix()) {
+    if (request->lease_id_prefix().size() > 64) {
+      return FinishNow(context, absl::InvalidArgumentError(
+                                    "lease_id_prefix is too long"));
+    }
+    ended = options_.manager->ForceRelease(request->lease_id_prefix(), 0);
+  } else if (request->has_port()) {
+    absl::StatusOr<Port> port = PortField(request->port());
+    if (!port.ok()) return FinishNow(context, port.status());
+    ended = options_.manager->ForceRelease("", *port);
+  }
+  if (ended.ok()) {
+    LeaseToProto(*ended, LeaseIdVisibility::kPrefixOnly,
+                 response->mutable_lease());
+  }
+  return FinishNow(context, ended.status());
+}
+
+grpc::ServerUnaryReactor* PortLeaseService::DrainPort(
+    grpc::CallbackServerContext* context, const v1::DrainPortRequest* request,
+    v1::DrainPortResponse* /*response*/) {
+  absl::Status admitted = AdmitAdmin(*context);
+  if (!admitted.ok()) return FinishNow(context, admitted);
+  absl::StatusOr<Port> port = PortField(request->port());
+  if (!port.ok()) return FinishNow(context, port.status());
+  return FinishNow(context, options_.manager->DrainPort(*port));
+}
+
+grpc::ServerUnaryReactor* PortLeaseService::UndrainPort(
+    grpc::CallbackServerContext* context,
+    const v1::UndrainPortRequest* request,
+    v1::UndrainPortResponse* /*response*/) {
+  absl::Status admitted = AdmitAdmin(*context);
+  if (!admitted.ok()) return FinishNow(context, admitted);
+  absl::StatusOr<Port> port = PortField(request->port());
+  if (!port.ok()) return FinishNow(context, port.status());
+  return FinishNow(context, options_.manager->UndrainPort(*port));
 }
 
 }  // namespace portlease

@@ -28,6 +28,8 @@
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
 #include "server/probe/port_holders.h"
+#include "server/service/peer_credentials.h"
+#include "server/service/rate_limiter.h"
 
 namespace portlease {
 
@@ -49,6 +51,16 @@ struct PortLeaseServiceOptions {
   absl::Duration max_wait = absl::Hours(1);
   // Most ports in one Who request.
   uint32_t max_who_ports = 1024;
+  // Credentials of Unix socket callers (UnixCredentialsListener); unset:
+  // callers are known by address only.
+  const PeerRegistry* peers = nullptr;
+  // Requests per second per caller; unset: no limit.
+  RateLimiter* rate_limiter = nullptr;
+  // The admin token (admin_auth.h); empty: admin RPCs are refused.
+  std::string admin_token;
+  // Runs when an Acquire finishes, with its status and how long it took
+  // (queueing included). Keep it cheap.
+  std::function<void(const absl::Status&, absl::Duration)> on_acquire_done;
 };
 
 class PortLeaseService final : public v1::PortLease::CallbackService {
@@ -80,13 +92,32 @@ class PortLeaseService final : public v1::PortLease::CallbackService {
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
                                    const v1::StatusRequest* request,
                                    v1::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* ForceRelease(
+      grpc::CallbackServerContext* context,
+      const v1::ForceReleaseRequest* request,
+      v1::ForceReleaseResponse* response) override;
+  grpc::ServerUnaryReactor* DrainPort(grpc::CallbackServerContext* context,
+                                      const v1::DrainPortRequest* request,
+                                      v1::DrainPortResponse* response) override;
+  grpc::ServerUnaryReactor* UndrainPort(
+      grpc::CallbackServerContext* context,
+      const v1::UndrainPortRequest* request,
+      v1::UndrainPortResponse* response) override;
 
  private:
+  // Who is calling.
+  PeerIdentity Caller(const grpc::CallbackServerContext& context) const;
+  // The caller's rate limit: RESOURCE_EXHAUSTED when spent.
+  absl::Status Admit(const PeerIdentity& caller);
+  // Admit, then the admin token: PERMISSION_DENIED without it.
+  absl::Status AdmitAdmin(const grpc::CallbackServerContext& context);
+
   // The Who answer; INVALID_ARGUMENT for bad ports.
   absl::Status FillWho(const v1::WhoRequest& request,
                        v1::WhoResponse* response);
 
   const PortLeaseServiceOptions options_;
+  const PeerRegistry no_peers_;
 };
 
 }  // namespace portlease

@@ -6,11 +6,11 @@
 
 namespace portlease {
 
-AcquireWaitReactor* AcquireWaitReactor::Start(LeaseManager* manager,
-                                              AcquireParams params,
-                                              absl::Duration deadline,
-                                              v1::AcquireResponse* response) {
-  auto* reactor = new AcquireWaitReactor(manager, response);
+AcquireWaitReactor* AcquireWaitReactor::Start(
+    LeaseManager* manager, AcquireParams params, absl::Duration deadline,
+    v1::AcquireResponse* response,
+    std::function<void(const absl::Status&)> on_done) {
+  auto* reactor = new AcquireWaitReactor(manager, response, std::move(on_done));
   // gRPC runs OnDone only after the handler returned the reactor and Finish
   // was called, so `reactor` stays valid until this function returns.
   const uint64_t ticket =
@@ -54,11 +54,17 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
   if (result.ok()) {
     LeaseToProto(*result, LeaseIdVisibility::kFull, response_->mutable_lease());
   }
+  if (on_done_) on_done_(result.status());
   // Last touch of `this`: OnDone may follow at once.
   Finish(ToGrpcStatus(result.status()));
 }
 
-HoldReactor::HoldReactor(LeaseManager* manager) : manager_(manager) {
+HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted)
+    : manager_(manager) {
+  if (!admitted.ok()) {
+    Finish(ToGrpcStatus(admitted));
+    return;
+  }
   StartRead(&request_);
 }
 

@@ -5,6 +5,7 @@
 #define PORTLEASE_SERVER_SERVICE_REACTORS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -22,20 +23,24 @@ class AcquireWaitReactor : public grpc::ServerUnaryReactor {
  public:
   // Queues the request. Call once, from the RPC handler, before returning
   // the reactor to gRPC.
-  static AcquireWaitReactor* Start(LeaseManager* manager, AcquireParams params,
-                                   absl::Duration deadline,
-                                   v1::AcquireResponse* response);
+  // `on_done`, when set, runs with the result's status just before Finish.
+  static AcquireWaitReactor* Start(
+      LeaseManager* manager, AcquireParams params, absl::Duration deadline,
+      v1::AcquireResponse* response,
+      std::function<void(const absl::Status&)> on_done = nullptr);
 
   void OnCancel() override;
   void OnDone() override { delete this; }
 
  private:
-  AcquireWaitReactor(LeaseManager* manager, v1::AcquireResponse* response)
-      : manager_(manager), response_(response) {}
+  AcquireWaitReactor(LeaseManager* manager, v1::AcquireResponse* response,
+                     std::function<void(const absl::Status&)> on_done)
+      : manager_(manager), response_(response), on_done_(std::move(on_done)) {}
   void Complete(absl::StatusOr<LeaseRecord> result);
 
   LeaseManager* const manager_;
   v1::AcquireResponse* const response_;
+  const std::function<void(const absl::Status&)> on_done_;
   absl::Mutex mu_;
   // 0 until AcquireOrWait returned, and when it completed at once.
   uint64_t ticket_ ABSL_GUARDED_BY(mu_) = 0;
@@ -50,7 +55,10 @@ class AcquireWaitReactor : public grpc::ServerUnaryReactor {
 class HoldReactor
     : public grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse> {
  public:
-  explicit HoldReactor(LeaseManager* manager);
+  // A stream refused up front (`admitted` not OK) finishes with that
+  // status at once.
+  explicit HoldReactor(LeaseManager* manager,
+                       const absl::Status& admitted = absl::OkStatus());
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;

@@ -35,10 +35,41 @@ std::string ParentDirectory(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::shared_ptr<grpc::ServerCredentials> TcpCredentials(
+    const ServerOptions::Tls& tls) {
+  if (tls.cert_chain.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls.client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = tls.client_ca;
+  ssl.pem_key_cert_pairs.push_back({tls.private_key, tls.cert_chain});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
-RunningServer::RunningServer(const ServerOptions& options)
-    : service_(std::make_unique<PortLeaseService>(options.service)) {}
+absl::Status CheckTransportSecurity(const ListenAddress& address, bool tls,
+                                    bool allow_insecure_tcp) {
+  if (!address.is_tcp() || IsLoopbackHost(address.host) || tls ||
+      allow_insecure_tcp) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "refusing to listen on ", address.ToString(),
+      ": not a loopback address and no TLS; configure --tls_cert and "
+      "--tls_key (and --tls_client_ca for client certificates), use "
+      "127.0.0.1 or a unix: socket, or pass --insecure_tcp"));
+}
+
+RunningServer::RunningServer(ServerOptions options)
+    : rate_limiter_(std::make_unique<RateLimiter>(options.rate_limit,
+                                                  options.service.clock)),
+      service_([&] {
+        options.service.peers = &peers_;
+        options.service.rate_limiter = rate_limiter_.get();
+        return std::make_unique<PortLeaseService>(options.service);
+      }()) {}
 
 RunningServer::~RunningServer() { Shutdown(absl::ZeroDuration()); }
 
@@ -60,10 +91,11 @@ void RunningServer::Shutdown(absl::Duration grace) {
           server_->GetHealthCheckService()) {
     health->Shutdown();
   }
+  // No new connections, then no new calls.
+  for (auto& listener : unix_listeners_) listener->Stop();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   ticker_.reset();
-  for (const std::string& path : unix_paths_) unlink(path.c_str());
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
 }
@@ -85,6 +117,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   for (const std::string& text : options.listen) {
     absl::StatusOr<ListenAddress> address = ParseListenAddress(text);
     if (!address.ok()) return address.status();
+    absl::Status exposure = CheckTransportSecurity(
+        *address, !options.tls.cert_chain.empty(), options.allow_insecure_tcp);
+    if (!exposure.ok()) return exposure;
     if (!address->is_tcp()) {
       const std::string dir = ParentDirectory(address->path);
       struct stat st;
@@ -97,23 +132,41 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   }
 
   InitGrpcPlugins();
+  LeaseManager* const manager = options.service.manager;
+  const std::vector<std::string> listen = options.listen;
   std::unique_ptr<RunningServer> running(new RunningServer(options));
+  // Unix sockets first: ours, so that callers' credentials are known.
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (addresses[i].is_tcp()) continue;
+    UnixCredentialsListener::Options unix_options;
+    unix_options.path = addresses[i].path;
+    unix_options.mode = options.unix_socket_mode;
+    unix_options.group = options.unix_socket_group;
+    absl::StatusOr<std::unique_ptr<UnixCredentialsListener>> listener =
+        UnixCredentialsListener::Listen(unix_options, &running->peers_);
+    if (!listener.ok()) return listener.status();
+    running->unix_listeners_.push_back(*std::move(listener));
+  }
   grpc::ServerBuilder builder;
   // A silent second bind of the same port would hide a conflict.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  const std::shared_ptr<grpc::ServerCredentials> tcp_credentials =
+      TcpCredentials(options.tls);
   std::vector<int> selected(addresses.size(), 0);
   for (size_t i = 0; i < addresses.size(); ++i) {
-    builder.AddListeningPort(addresses[i].ToString(),
-                             grpc::InsecureServerCredentials(), &selected[i]);
+    if (!addresses[i].is_tcp()) continue;
+    builder.AddListeningPort(addresses[i].ToString(), tcp_credentials,
+                             &selected[i]);
   }
   builder.RegisterService(running->service_.get());
   running->server_ = builder.BuildAndStart();
   if (running->server_ == nullptr) {
     // Ports are bound in order; the first without a selected port failed.
-    std::string failed = options.listen.front();
+    std::string failed = listen.front();
     for (size_t i = 0; i < addresses.size(); ++i) {
-      if (selected[i] == 0) {
-        failed = options.listen[i];
+      if (addresses[i].is_tcp() && selected[i] == 0) {
+        failed = listen[i];
         break;
       }
     }
@@ -123,21 +176,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   }
   for (size_t i = 0; i < addresses.size(); ++i) {
     ListenAddress bound = addresses[i];
-    if (bound.is_tcp()) {
-      bound.port = static_cast<uint16_t>(selected[i]);
-    } else {
-      running->unix_paths_.push_back(bound.path);
-      if (chmod(bound.path.c_str(), options.unix_socket_mode) != 0) {
-        const int error = errno;
-        running->Shutdown(absl::ZeroDuration());
-        return absl::UnavailableError(
-            absl::StrCat("cannot set the mode of socket ", bound.path, ": ",
-                         std::strerror(error)));
-      }
-    }
+    if (bound.is_tcp()) bound.port = static_cast<uint16_t>(selected[i]);
     running->addresses_.push_back(bound.ToString());
   }
-  LeaseManager* manager = options.service.manager;
+  for (auto& listener : running->unix_listeners_) {
+    listener->Start(running->server_.get());
+  }
   running->ticker_ = std::make_unique<Ticker>(options.tick_interval,
                                               [manager] { manager->Tick(); });
   return running;

@@ -14,6 +14,11 @@
 //   (*server)->Shutdown(absl::Seconds(5));
 //
 // SO_REUSEPORT is off: an address already bound by anyone fails the start.
+//
+// Unix sockets are served through UnixCredentialsListener, so every call
+// knows its caller's uid and pid (peer_credentials.h). TCP listeners on
+// addresses other than loopback need TLS or allow_insecure_tcp. Every call
+// is counted against the caller's rate limit.
 #ifndef PORTLEASE_SERVER_SERVICE_SERVER_H_
 #define PORTLEASE_SERVER_SERVICE_SERVER_H_
 
@@ -29,7 +34,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/service/listen_address.h"
+#include "server/service/peer_credentials.h"
 #include "server/service/port_lease_service.h"
+#include "server/service/rate_limiter.h"
 #include "server/service/ticker.h"
 
 namespace portlease {
@@ -44,7 +51,32 @@ struct ServerOptions {
   absl::Duration tick_interval = absl::Milliseconds(100);
   // Permissions of Unix sockets, set right after they are bound.
   mode_t unix_socket_mode = 0660;
+  // Group of Unix sockets; -1 keeps the process's group.
+  gid_t unix_socket_group = static_cast<gid_t>(-1);
+  // TLS for TCP listeners, as PEM text. Without cert_chain, TCP is
+  // plaintext. With client_ca, clients must present a certificate it signed
+  // (mutual TLS).
+  struct Tls {
+    std::string cert_chain;
+    std::string private_key;
+    std::string client_ca;
+  };
+  Tls tls;
+  // Allow plaintext TCP on addresses other than loopback (no TLS): anyone
+  // who can reach the port can take every port and read every lease.
+  bool allow_insecure_tcp = false;
+  // Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED.
+  int max_receive_message_bytes = 64 * 1024;
+  // Requests per second per caller (by uid for Unix sockets, by address for
+  // TCP).
+  RateLimit rate_limit;
 };
+
+// OK unless `address` is TCP on an address other than loopback while
+// neither TLS is configured nor plaintext allowed (INVALID_ARGUMENT, saying
+// how to fix it).
+absl::Status CheckTransportSecurity(const ListenAddress& address, bool tls,
+                                    bool allow_insecure_tcp);
 
 // Thread-safe.
 class RunningServer {
@@ -69,13 +101,15 @@ class RunningServer {
  private:
   friend absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
       ServerOptions options);
-  explicit RunningServer(const ServerOptions& options);
+  explicit RunningServer(ServerOptions options);
 
+  PeerRegistry peers_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::vector<std::unique_ptr<UnixCredentialsListener>> unix_listeners_;
   std::unique_ptr<PortLeaseService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Ticker> ticker_;
   std::vector<std::string> addresses_;
-  std::vector<std::string> unix_paths_;
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -83,7 +117,8 @@ class RunningServer {
 };
 
 // Starts serving. Errors: INVALID_ARGUMENT for a malformed address or no
-// address, or missing manager/clock; NOT_FOUND when a Unix socket's
+// address, missing manager/clock, or a TCP address refused by
+// CheckTransportSecurity; NOT_FOUND when a Unix socket's
 // directory does not exist; UNAVAILABLE naming the address that could not
 // be bound (in use, not permitted, no such host). Nothing is left running
 // on error.

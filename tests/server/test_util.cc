@@ -85,6 +85,8 @@ TestServer::TestServer(Options options) {
   server_options.service.version = "test";
   server_options.service.holders = options.holders;
   server_options.tick_interval = absl::Milliseconds(20);
+  server_options.rate_limit.per_second = 0;
+  if (options.configure_server) options.configure_server(&server_options);
   absl::StatusOr<std::unique_ptr<RunningServer>> server =
       StartServer(std::move(server_options));
   if (!server.ok()) {

@@ -61,6 +61,9 @@ class TestServer {
     // Applied after pool is set; cooldown defaults to 0 here.
     std::function<void(LeaseManagerOptions*)> configure;
     HolderLookup holders;
+    // Applied last to the server's options (rate limit off by default here:
+    // the stress tests exceed any per-caller limit).
+    std::function<void(ServerOptions*)> configure_server;
   };
   explicit TestServer(Options options);
   ~TestServer();

@@ -1,0 +1,217 @@
+#include "server/service/peer_credentials.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/server_posix.h"
+
+namespace portlease {
+namespace {
+
+std::string UserName(uid_t uid) {
+  struct passwd pwd;
+  struct passwd* result = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &result) == 0 &&
+      result != nullptr) {
+    return result->pw_name;
+  }
+  return absl::StrCat(uid);
+}
+
+absl::Status OsError(absl::string_view what, const std::string& path,
+                     int error) {
+  return absl::UnavailableError(absl::StrCat("cannot listen on unix:", path,
+                                             ": cannot ", what, " the socket: ",
+                                             std::strerror(error)));
+}
+
+}  // namespace
+
+Metadata PeerIdentity::OwnerEntries() const {
+  Metadata out;
+  if (credentials.has_value()) {
+    out["peer_uid"] = absl::StrCat(credentials->uid);
+    out["peer_pid"] = absl::StrCat(credentials->pid);
+    out["peer_user"] = credentials->user;
+  } else if (!address.empty()) {
+    out["peer_addr"] = address;
+  }
+  return out;
+}
+
+void PeerRegistry::Set(int fd, PeerCredentials credentials) {
+  absl::MutexLock lock(&mu_);
+  by_fd_[fd] = std::move(credentials);
+}
+
+std::optional<PeerCredentials> PeerRegistry::Find(
+    absl::string_view grpc_peer) const {
+  int fd = -1;
+  if (!absl::ConsumePrefix(&grpc_peer, "fd:") ||
+      !absl::SimpleAtoi(grpc_peer, &fd)) {
+    return std::nullopt;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return std::nullopt;
+  return it->second;
+}
+
+PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
+  PeerIdentity who;
+  who.credentials = peers.Find(grpc_peer);
+  if (who.credentials.has_value()) {
+    who.key = absl::StrCat("uid:", who.credentials->uid);
+    return who;
+  }
+  absl::string_view rest = grpc_peer;
+  if (absl::ConsumePrefix(&rest, "ipv4:") ||
+      absl::ConsumePrefix(&rest, "ipv6:")) {
+    // "1.2.3.4:567" or "[::1]:567": drop the port.
+    const size_t colon = rest.rfind(':');
+    if (colon != absl::string_view::npos) rest = rest.substr(0, colon);
+    who.address = std::string(rest);
+    who.key = absl::StrCat("addr:", who.address);
+    return who;
+  }
+  who.key = std::string(grpc_peer);
+  return who;
+}
+
+absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      len != sizeof(cred)) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot read the peer's credentials: ", std::strerror(errno)));
+  }
+  PeerCredentials out;
+  out.pid = cred.pid;
+  out.uid = cred.uid;
+  out.gid = cred.gid;
+  out.user = UserName(cred.uid);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<UnixCredentialsListener>>
+UnixCredentialsListener::Listen(const Options& options, PeerRegistry* peers) {
+  const std::string& path = options.path;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad Unix socket path '", path, "'"));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot listen on unix:", path, ": directory ", dir,
+        " does not exist"));
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return OsError("create", path, errno);
+  // A stale socket file from an earlier run (the caller holds the lock).
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    unlink(path.c_str());
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int error = errno;
+    close(fd);
+    return OsError("bind", path, error);
+  }
+  auto fail = [&](absl::string_view what) {
+    const int error = errno;
+    close(fd);
+    unlink(path.c_str());
+    return OsError(what, path, error);
+  };
+  if (chmod(path.c_str(), options.mode) != 0) return fail("chmod");
+  if (options.group != static_cast<gid_t>(-1) &&
+      chown(path.c_str(), static_cast<uid_t>(-1), options.group) != 0) {
+    return fail("chgrp");
+  }
+  if (listen(fd, 128) != 0) return fail("listen on");
+  std::unique_ptr<UnixCredentialsListener> listener(
+      new UnixCredentialsListener(path, fd, peers));
+  if (pipe2(listener->wake_, O_CLOEXEC) != 0) return fail("set up");
+  return listener;
+}
+
+UnixCredentialsListener::UnixCredentialsListener(std::string path, int fd,
+                                                 PeerRegistry* peers)
+    : path_(std::move(path)), listen_fd_(fd), peers_(peers) {}
+
+UnixCredentialsListener::~UnixCredentialsListener() {
+  Stop();
+  if (wake_[0] >= 0) close(wake_[0]);
+  if (wake_[1] >= 0) close(wake_[1]);
+}
+
+void UnixCredentialsListener::Start(grpc::Server* server) {
+  thread_ = std::thread([this, server] { Run(server); });
+}
+
+void UnixCredentialsListener::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  const char byte = 0;
+  ssize_t ignored = write(wake_[1], &byte, 1);
+  (void)ignored;
+  if (thread_.joinable()) thread_.join();
+  close(listen_fd_);
+  unlink(path_.c_str());
+}
+
+void UnixCredentialsListener::Run(grpc::Server* server) {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    // Bounded: the stop flag is checked at least once a second.
+    const int ready = poll(fds, 2, 1000);
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+    }
+    if (ready <= 0 || (fds[0].revents & POLLIN) == 0) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr,
+                           SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      // EMFILE and friends: back off a little instead of spinning.
+      if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        poll(nullptr, 0, 50);
+      }
+      continue;
+    }
+    absl::StatusOr<PeerCredentials> credentials = ReadPeerCredentials(fd);
+    if (!credentials.ok()) {
+      close(fd);
+      continue;
+    }
+    peers_->Set(fd, *std::move(credentials));
+    grpc::AddInsecureChannelFromFd(server, fd);
+  }
+}
+
+}  // namespace portlease
