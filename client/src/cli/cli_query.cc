@@ -1,6 +1,10 @@
 // The portlease CLI's read-only commands: list, status, who, preflight.
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +20,29 @@ namespace {
 int Fail(std::ostream& err, int code, absl::string_view message) {
   err << "portlease: " << message << std::endl;
   return code;
+}
+
+// "[#####++~~.........]  42% in use (leased 30, cooling 8, ...)": # leased,
+// + quarantined (cooling down), ~ draining, ! busy, x disabled, . free.
+std::string UtilisationBar(const v1::StatusResponse& s) {
+  constexpr int kWidth = 40;
+  const double size = s.pool_size() > 0 ? s.pool_size() : 1;
+  std::string bar;
+  auto add = [&](uint32_t n, char c) {
+    const int cells = static_cast<int>(n / size * kWidth + 0.5);
+    bar.append(std::min<size_t>(cells, kWidth - bar.size()), c);
+  };
+  add(s.leased(), '#');
+  add(s.quarantined(), '+');
+  add(s.draining(), '~');
+  add(s.busy(), '!');
+  add(s.disabled(), 'x');
+  bar.resize(kWidth, '.');
+  const uint32_t used = s.pool_size() - std::min(s.free(), s.pool_size());
+  return absl::StrFormat(
+      "[%s] %3.0f%% in use (# leased, + cooling down, ~ draining, ! busy, "
+      "x disabled, . free)",
+      bar, 100.0 * used / size);
 }
 
 std::string HolderLine(const v1::PortHolder& h) {
@@ -140,6 +167,45 @@ int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err) {
       << "largest free block: " << s->largest_free_block() << "\n"
       << "live leases:        " << s->live_leases() << "\n"
       << "waiters:            " << s->waiters() << "\n";
+  if (s->disabled() > 0) {
+    out << "disabled:           " << s->disabled() << "\n";
+  }
+  // A summary for humans: how full the pool is, who holds it, and what
+  // has been held longest. Leases are best effort: Status already answered.
+  absl::StatusOr<std::vector<v1::Lease>> leases =
+      connection->client->List(flags.owner_filter);
+  out << "\n" << UtilisationBar(*s) << "\n";
+  if (leases.ok() && !leases->empty()) {
+    std::map<std::string, std::pair<int, int>> by_owner;  // leases, ports
+    for (const v1::Lease& lease : *leases) {
+      auto& [count, ports] = by_owner[OwnerSummary(lease)];
+      ++count;
+      ports += static_cast<int>(lease.count());
+    }
+    std::vector<std::pair<std::string, std::pair<int, int>>> owners(
+        by_owner.begin(), by_owner.end());
+    std::sort(owners.begin(), owners.end(), [](const auto& a, const auto& b) {
+      return a.second.second > b.second.second;
+    });
+    out << "\ntop owners (ports, leases):\n";
+    for (size_t i = 0; i < owners.size() && i < 5; ++i) {
+      out << absl::StrFormat("  %5d %4d  %s\n", owners[i].second.second,
+                             owners[i].second.first, owners[i].first);
+    }
+    std::vector<const v1::Lease*> oldest;
+    for (const v1::Lease& lease : *leases) oldest.push_back(&lease);
+    std::sort(oldest.begin(), oldest.end(), [](const auto* a, const auto* b) {
+      return a->created_at().seconds() < b->created_at().seconds();
+    });
+    out << "\noldest leases:\n";
+    for (size_t i = 0; i < oldest.size() && i < 5; ++i) {
+      const v1::Lease& lease = *oldest[i];
+      out << absl::StrFormat("  %-9s since %-21s %s\n",
+                             lease.lease_id_prefix(),
+                             FormatTimestamp(lease.created_at()),
+                             OwnerSummary(lease));
+    }
+  }
   return 0;
 }
 
