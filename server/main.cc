@@ -89,8 +89,8 @@ ABSL_FLAG(uint32_t, max_waiters, 1024,
 ABSL_FLAG(int32_t, max_message_bytes, 64 * 1024,
           "Largest request message accepted.");
 ABSL_FLAG(double, rate_limit, 200,
-          "Requests per second per caller (peer uid, or TCP address); "
-          "0: no limit.");
+          "Requests per second per caller (Unix: per peer uid and pid; TCP: "
+          "per address); 0: no limit.");
 ABSL_FLAG(double, rate_burst, 400,
           "Requests a caller may make at once above --rate_limit.");
 ABSL_FLAG(std::string, metrics_listen, "",

@@ -75,7 +75,8 @@ PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
   PeerIdentity who;
   who.credentials = peers.Find(grpc_peer);
   if (who.credentials.has_value()) {
-    who.key = absl::StrCat("uid:", who.credentials->uid);
+    who.key = absl::StrCat("uid:", who.credentials->uid,
+                           ",pid:", who.credentials->pid);
     return who;
   }
   absl::string_view rest = grpc_peer;

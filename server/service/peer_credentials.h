@@ -14,7 +14,7 @@
 //   ... build and start the grpc::Server ...
 //   (*listener)->Start(server.get());
 //   PeerIdentity who = Identify(peers, context->peer());
-//   // who.uid, who.pid, who.user; who.key == "uid:1000"
+//   // who.uid, who.pid, who.user; who.key == "uid:1000,pid:42"
 #ifndef PORTLEASE_SERVER_SERVICE_PEER_CREDENTIALS_H_
 #define PORTLEASE_SERVER_SERVICE_PEER_CREDENTIALS_H_
 
@@ -50,8 +50,9 @@ struct PeerIdentity {
   std::optional<PeerCredentials> credentials;
   // TCP callers: the IP address, without the port.
   std::string address;
-  // Rate limits and logs count callers by this: "uid:U", "addr:A", or
-  // gRPC's peer string when neither is known.
+  // Rate limits count callers by this: "uid:U,pid:P" (per process: on a
+  // CI host every job usually runs as the same user), "addr:A", or gRPC's
+  // peer string when neither is known.
   std::string key;
 
   // The owner metadata the server records for this caller: peer_uid,

@@ -67,8 +67,8 @@ struct ServerOptions {
   bool allow_insecure_tcp = false;
   // Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED.
   int max_receive_message_bytes = 64 * 1024;
-  // Requests per second per caller (by uid for Unix sockets, by address for
-  // TCP).
+  // Requests per second per caller (by uid and pid for Unix sockets, by
+  // address for TCP).
   RateLimit rate_limit;
 };
 

@@ -338,6 +338,10 @@ absl::StatusOr<DaemonProcess> StartPortleased(
       absl::StrCat("--db=", dir.File(name + ".db")),
       absl::StrCat("--db_sync=", absl::GetFlag(FLAGS_db_sync)),
       "--cooldown=0s",
+      // Capacity is measured, not the per-caller limits: one driver
+      // process makes every request and holds every lease.
+      "--rate_limit=0",
+      "--max_leases_per_owner=0",
   };
   args.insert(args.end(), extra.begin(), extra.end());
   return DaemonProcess::Start(absl::GetFlag(FLAGS_portleased), args,

@@ -105,7 +105,7 @@ TEST(IdentifyTest, MapsGrpcPeersToCallers) {
   peers.Set(12, {.pid = 42, .uid = 1000, .gid = 1000, .user = "ci"});
   PeerIdentity unix_caller = Identify(peers, "fd:12");
   ASSERT_TRUE(unix_caller.credentials.has_value());
-  EXPECT_EQ(unix_caller.key, "uid:1000");
+  EXPECT_EQ(unix_caller.key, "uid:1000,pid:42");
   EXPECT_EQ(unix_caller.OwnerEntries(),
             (Metadata{{"peer_pid", "42"}, {"peer_uid", "1000"},
                       {"peer_user", "ci"}}));
