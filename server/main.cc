@@ -3,6 +3,7 @@
 //
 // Exit codes: 0 after a signalled shutdown, 2 for usage errors (bad flags,
 // a pool that does not fit), 1 for runtime errors (store, bind, lock).
+// --help is the man page's text: keep it complete when adding a flag.
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -168,38 +170,110 @@ absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 
-constexpr char kUsage[] =
-    "leases TCP (and UDP) ports of this host to CI jobs.\n"
-    "\n"
-    "A lease is a contiguous block of ports from --pool, named or counted,\n"
-    "owned by a client that renews it (or keeps a Hold stream open) and\n"
-    "releases it. Leases are stored in --db before they are acknowledged,\n"
-    "so they survive a restart; ports are checked to be really free before\n"
-    "they are granted. Clients: lease-run, portlease, the C++ client.\n"
-    "\n"
-    "Usage: portleased [--listen=unix:PATH|HOST:PORT]... [--db=FILE]\n"
-    "                  [--pool=LO-HI] [flags]\n"
-    "\n"
-    "Examples:\n"
-    "  portleased\n"
-    "  portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=40000-40999\n"
-    "  portleased --listen=127.0.0.1:7700 --ephemeral=trim\n"
-    "  portleased --socket_group=ci --metrics_listen=127.0.0.1:9464 \\\n"
-    "             --admin_token_file=/etc/portlease/admin-token\n"
-    "  portleased --listen=unix:/run/portlease/portleased.sock \\\n"
-    "             --listen=0.0.0.0:7700 --tls_cert=server.pem "
-    "--tls_key=server.key\n"
-    "\n"
-    "Security: the Unix socket (0660, --socket_group) decides who may\n"
-    "connect; the server records each Unix caller's uid, pid and user in\n"
-    "the lease owner (peer_uid, peer_pid, peer_user). A lease's id is the\n"
-    "only key to renew, hold or release it. Admin RPCs need the token of\n"
-    "--admin_token_file. TCP beyond loopback needs TLS or --insecure_tcp.\n"
-    "Limits: --max_leases_per_owner, --max_waiters, --max_message_bytes,\n"
-    "--rate_limit/--rate_burst, 64 ports per lease.\n"
-    "\n"
-    "Stops on SIGTERM or SIGINT. Exit codes: 0 after a signalled shutdown,\n"
-    "1 runtime error, 2 usage error.";
+// --help, with the OPTIONS from the flag registry in between; the man page
+// portleased(8) is made from it (ci/man/help-to-man.awk).
+constexpr char kHelpHead[] = R"(NAME
+    portleased - lease TCP (and UDP) ports of this host to CI jobs
+
+SYNOPSIS
+    portleased [--listen=unix:PATH|HOST:PORT]... [--db=FILE] [--pool=RANGES]
+               [OPTIONS]
+
+DESCRIPTION
+    portleased owns a pool of this host's ports and hands out leases: a
+    contiguous block of ports from --pool, named or counted, owned by a
+    client that renews it (or keeps a Hold stream open) and releases it.
+    Leases are stored in --db before they are acknowledged, so they survive
+    a restart; ports are checked to be really free (not bound by any process,
+    not in the kernel's socket tables) before they are granted. A client that
+    dies loses its lease after --hold_grace; one that hangs, at its TTL.
+    Released ports cool down for --cooldown before they are granted again.
+
+    Clients are lease-run(1), portlease(1) and the C++ client library. They
+    find the server through PORTLEASE_ADDR, else at the system socket
+    unix:/run/portlease/portleased.sock, else they start a private
+    portleased for their user.
+
+    Security: a Unix socket is made mode 0660 (group: --socket_group, else
+    the server's), so its owner and group may connect; the packaged systemd
+    unit runs portleased as user and group portlease, so members of the
+    group portlease can lease ports. The server records each Unix caller's
+    uid, pid and user in the lease owner (peer_uid, peer_pid, peer_user),
+    which the client cannot forge. A lease's id is the only key to renew,
+    hold or release it. Admin RPCs need the token of --admin_token_file. A
+    TCP listener beyond loopback needs TLS (--tls_cert, --tls_key) or
+    --insecure_tcp. Limits: --max_leases_per_owner, --max_waiters,
+    --max_message_bytes, --rate_limit/--rate_burst, 64 ports per lease.
+
+    Every lease event (grant, renew, release, expiry, a holder lost, a port
+    draining or found busy) is one line on standard error: timestamp, level,
+    event, lease id prefix, ports, owner.
+
+OPTIONS
+)";
+
+constexpr char kHelpTail[] = R"(    -h, --help
+        Show this text.
+    --version
+        Show the version.
+    --flagfile=FILE
+        Read more flags from FILE, one --name=value per line.
+
+ENVIRONMENT
+    GRPC_VERBOSITY, GRPC_TRACE
+        gRPC's own logging; its messages appear in the log as "grpc:" lines.
+
+FILES
+    /run/portlease/portleased.sock
+        The default socket; a lock file PATH.lock next to each socket keeps
+        a second portleased from taking it over.
+    /var/lib/portlease/leases.db
+        The default database (SQLite, WAL mode).
+    /lib/systemd/system/portleased.service
+        The systemd unit: the default socket and database, user and group
+        portlease, sandboxing.
+
+EXIT STATUS
+    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db); 1 runtime
+    error (database, socket, bind, lock); 2 usage error (bad flag, a pool
+    that does not fit).
+
+EXAMPLES
+    portleased
+    portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=40000-40999
+    portleased --listen=127.0.0.1:7700 --ephemeral=trim
+    portleased --socket_group=ci --metrics_listen=127.0.0.1:9464 \
+               --admin_token_file=/etc/portlease/admin-token
+    portleased --listen=unix:/run/portlease/portleased.sock \
+               --listen=0.0.0.0:7700 --tls_cert=server.pem --tls_key=server.key
+    systemctl enable --now portleased && usermod -aG portlease ci
+
+SEE ALSO
+    lease-run(1), portlease(1), systemd.exec(5)
+)";
+
+// Value names in the OPTIONS section, where the type says too little.
+const std::map<std::string, std::string>& FlagValueNames() {
+  static const auto* names = new std::map<std::string, std::string>{
+      {"listen", "ADDRESS[,ADDRESS...]"},
+      {"db", "FILE"},
+      {"db_sync", "normal|full"},
+      {"pool", "RANGES"},
+      {"exclude", "PORTS"},
+      {"ephemeral", "refuse|trim|allow"},
+      {"probe", "system|none"},
+      {"ready_fd", "FD"},
+      {"socket_group", "GROUP"},
+      {"tls_cert", "FILE"},
+      {"tls_key", "FILE"},
+      {"tls_client_ca", "FILE"},
+      {"admin_token_file", "FILE"},
+      {"rate_limit", "PER_SECOND"},
+      {"metrics_listen", "HOST:PORT"},
+      {"log_level", "LEVEL"},
+  };
+  return *names;
+}
 
 // A failed startup step: the message and the exit code.
 struct Failure {
@@ -268,7 +342,17 @@ struct Daemon {
 };
 
 int Run(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      std::printf("%s%s%s", kHelpHead,
+                  FormatFlagHelp("server/", FlagValueNames()).c_str(),
+                  kHelpTail);
+      return 0;
+    }
+  }
+  absl::SetProgramUsageMessage(
+      "leases TCP (and UDP) ports of this host to CI jobs; see --help.");
   absl::FlagsUsageConfig usage;
   usage.version_string = [] {
     return absl::StrCat("portleased ", kVersion, "\n");

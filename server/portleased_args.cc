@@ -5,10 +5,13 @@
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 
 namespace portlease {
 namespace {
@@ -22,7 +25,63 @@ bool IsAbslBuiltin(absl::string_view name) {
          std::end(kBuiltins);
 }
 
+std::string ValueName(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<int>() || flag.IsOfType<int64_t>() ||
+      flag.IsOfType<uint32_t>() || flag.IsOfType<uint64_t>()) {
+    return "N";
+  }
+  if (flag.IsOfType<double>()) return "X";
+  if (flag.IsOfType<absl::Duration>()) return "DURATION";
+  if (flag.IsOfType<std::vector<std::string>>()) return "LIST";
+  return "VALUE";
+}
+
+// `text` as lines of at most `width` columns, each starting with `indent`.
+void AppendWrapped(absl::string_view text, absl::string_view indent,
+                   size_t width, std::string* out) {
+  std::string line(indent);
+  for (absl::string_view word :
+       absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    if (line.size() > indent.size() && line.size() + 1 + word.size() > width) {
+      absl::StrAppend(out, line, "\n");
+      line = std::string(indent);
+    }
+    if (line.size() > indent.size()) line += ' ';
+    absl::StrAppend(&line, word);
+  }
+  if (line.size() > indent.size()) absl::StrAppend(out, line, "\n");
+}
+
 }  // namespace
+
+std::string FormatFlagHelp(
+    absl::string_view file_part,
+    const std::map<std::string, std::string>& value_names) {
+  std::map<std::string, const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!flag->IsRetired() && absl::StrContains(flag->Filename(), file_part)) {
+      flags[std::string(name)] = flag;
+    }
+  }
+  std::string out;
+  for (const auto& [name, flag] : flags) {
+    if (flag->IsOfType<bool>()) {
+      absl::StrAppend(&out, "    --[no]", name, "\n");
+    } else {
+      auto it = value_names.find(name);
+      absl::StrAppend(&out, "    --", name, "=",
+                      it != value_names.end() ? it->second : ValueName(*flag),
+                      "\n");
+    }
+    std::string text = flag->Help();
+    if (!text.empty() && !absl::EndsWith(text, ".")) text += '.';
+    const std::string default_value = flag->DefaultValue();
+    absl::StrAppend(&text, " Default: ",
+                    default_value.empty() ? "none" : default_value, ".");
+    AppendWrapped(text, "        ", 80, &out);
+  }
+  return out;
+}
 
 absl::StatusOr<std::vector<std::string>> PrepareArgs(
     const std::vector<std::string>& args,

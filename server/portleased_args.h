@@ -6,10 +6,12 @@
 #ifndef PORTLEASE_SERVER_PORTLEASED_ARGS_H_
 #define PORTLEASE_SERVER_PORTLEASED_ARGS_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace portlease {
 
@@ -23,6 +25,21 @@ namespace portlease {
 absl::StatusOr<std::vector<std::string>> PrepareArgs(
     const std::vector<std::string>& args,
     const std::vector<std::string>& accumulate);
+
+// The registered flags defined in files whose path contains `file_part`
+// (e.g. "server/"), sorted by name, one entry each, for --help and the man
+// page made from it:
+//
+//     --pool=RANGES
+//         Ports to lease: LO-HI[,LO-HI...]. Default: 20000-29999.
+//
+// The value's name comes from `value_names` (flag name -> e.g. "FILE"),
+// else from the flag's type (N, DURATION, LIST, VALUE); booleans read
+// "--[no]name". The help text is wrapped at 80 columns. Reads the global
+// flag registry, so call it after static initialization; thread-safe.
+std::string FormatFlagHelp(
+    absl::string_view file_part,
+    const std::map<std::string, std::string>& value_names = {});
 
 }  // namespace portlease
 

@@ -103,6 +103,9 @@ EXAMPLES
     lease-run --profile ci/m2/ports.json --render redis.conf.in:redis.conf -- make test
     lease-run --ports redis --ctest-resource-spec res.json --blocks 8 -- \
         ctest -j8 --resource-spec-file res.json
+
+SEE ALSO
+    lease-exec(1), portlease(1), portleased(8)
 )";
 }
 

@@ -52,6 +52,17 @@ TEST(PrepareArgsTest, RejectsBadArguments) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(FormatFlagHelpTest, ListsTheFileFlagsSortedWithValueNamesAndDefaults) {
+  EXPECT_EQ(FormatFlagHelp("portleased_support_test.cc", {{"test_list", "A,B"}}),
+            "    --test_list=A,B\n"
+            "        a list. Default: none.\n"
+            "    --test_number=N\n"
+            "        a number. Default: 0.\n"
+            "    --[no]test_switch\n"
+            "        a switch. Default: false.\n");
+  EXPECT_EQ(FormatFlagHelp("no/such/file.cc"), "");
+}
+
 TEST(FormatLeaseEventTest, ShowsThePrefixNeverTheId) {
   LeaseRecord lease;
   lease.id = "0123456789abcdef0123456789abcdef";

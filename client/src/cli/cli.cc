@@ -47,6 +47,13 @@ SYNOPSIS
     portlease who PORT... [--format=table|json]
     portlease preflight [--ports PORT,... | --profile FILE]
 
+DESCRIPTION
+    portlease talks to portleased: it leases ports for scripts that cannot
+    wrap their work in lease-run(1) (acquire, renew, release), shows the
+    leases and the pool (list, status), and tells who holds a port (who,
+    preflight). Lease ids are secrets: whoever has one can renew or release
+    the lease, so list and status show only their first characters.
+
 COMMANDS
     acquire     Lease ports and print the variables lease-run would export
                 (NAME_PORT..., PORTLEASE_LEASE_ID, PORTLEASE_PORTS,
@@ -67,12 +74,47 @@ COMMANDS
                 Exits 0 only if all are free. Works without a server (local
                 checks only).
 
+OPTIONS
+    --ports NAME,...        acquire: port names. preflight: port numbers.
+    --count N               acquire: N unnamed ports.
+    --profile FILE          acquire: the profile's ports and variables.
+                            preflight: its defaultPort values.
+    --ttl DURATION          acquire: required, e.g. 300s or 2h. renew: the
+                            new time to live (default: the lease's).
+    --wait DURATION         acquire: when the pool is busy, wait up to
+                            DURATION instead of failing.
+    --udp                   acquire: also require the ports free for UDP.
+    --format FORMAT         table (default) or json; acquire also takes env
+                            (KEY=value lines) and shell (export lines).
+    --github-env            acquire: append the variables to $GITHUB_ENV,
+                            for the later steps of a GitHub Actions job.
+    --gitlab-dotenv FILE    acquire: write the variables to FILE, a GitLab
+                            CI dotenv report (artifacts:reports:dotenv).
+    --owner KEY=VALUE       list: only leases whose owner metadata has
+                            KEY=VALUE (e.g. GITHUB_RUN_ID=42). Repeatable.
+    -h, --help              Show this text.
+
 ENVIRONMENT
-    PORTLEASE_ADDR    Server address; see lease-run --help for the defaults.
+    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
+                            lease-run --help for the defaults. acquire may
+                            start the private per-user portleased; the other
+                            commands never start one.
+    GITHUB_ENV              The file --github-env appends to.
 
 EXIT STATUS
     0 success; 1 failure or busy ports (preflight); 2 usage; 69 server
     unreachable; 75 pool exhausted.
+
+EXAMPLES
+    portlease acquire --profile ci/m2/ports.json --ttl 1h --format=shell >lease.sh
+    . ./lease.sh && make test; portlease release "$PORTLEASE_LEASE_ID"
+    portlease acquire --ports redis,web --ttl 30m --gitlab-dotenv lease.env
+    portlease list --owner CI_PIPELINE_ID="$CI_PIPELINE_ID"
+    portlease who 6379 8080
+    portlease preflight --profile ci/m2/ports.json
+
+SEE ALSO
+    lease-run(1), portleased(8)
 )";
 }
 
