@@ -9,6 +9,9 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libcpp-httplib-dev
   redis-server
+  # ci/package-test.sh (dpkg-shlibdeps, man, systemd-analyze) and the
+  # YAML checks of the CI recipes
+  dpkg-dev man-db systemd python3-yaml
 )
 
 missing=()

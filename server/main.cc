@@ -229,7 +229,7 @@ FILES
         a second portleased from taking it over.
     /var/lib/portlease/leases.db
         The default database (SQLite, WAL mode).
-    /lib/systemd/system/portleased.service
+    /usr/lib/systemd/system/portleased.service
         The systemd unit: the default socket and database, user and group
         portlease, sandboxing.
 

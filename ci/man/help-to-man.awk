@@ -109,7 +109,7 @@ BEGIN {
       print ".RS 4"
       nofill = 1
     }
-    print esc(substr($0, 5))
+    print esc(substr($0, 9))
     pending_para = 0
     started = 1
     next

@@ -63,10 +63,10 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # adduser is for the postinst.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS adduser)
-# A multi-line description: continuation lines are indented by CPack.
+# The extended description, after CPACK_PACKAGE_DESCRIPTION_SUMMARY; CPack
+# indents the lines.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-"port leases for CI jobs sharing a host
-portleased hands out non-conflicting blocks of TCP/UDP ports (leases) to
+"portleased hands out non-conflicting blocks of TCP/UDP ports (leases) to
 parallel CI jobs on one host, checks that each port is really free, keeps
 its state in SQLite and takes back the leases of jobs that die. lease-run
 runs a command with leased ports in its environment; portlease acquires,
