@@ -99,6 +99,12 @@ for path in usr/bin/portleased usr/bin/lease-run usr/bin/portlease \
   usr/share/man/man1/portlease.1.gz usr/lib/systemd/system/portleased.service; do
   grep -q "\./$path\$" <<<"$contents" || fail "$path is not in $(basename "$deb")"
 done
+programs=(portleased lease-run portlease)
+if grep -q '\./usr/bin/lease-exec$' <<<"$contents"; then
+  programs+=(lease-exec)
+  grep -q '\./usr/share/man/man1/lease-exec\.1\.gz$' <<<"$contents" ||
+    fail "lease-exec has no man page in the package"
+fi
 depends="$(dpkg-deb -f "$deb" Depends)"
 for dep in adduser libgrpc++ libsqlite3; do
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
@@ -108,7 +114,7 @@ say "$(basename "$deb"): $(stat -c %s "$deb") bytes; Depends: $depends"
 say "installing it"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" \
   >"$tmp/apt.log" 2>&1 || fail "apt-get install: $(cat "$tmp/apt.log")"
-for bin in portleased lease-run portlease; do
+for bin in "${programs[@]}"; do
   [ -x "/usr/bin/$bin" ] || fail "/usr/bin/$bin is not installed"
 done
 getent group portlease >/dev/null || fail "postinst made no portlease group"
@@ -118,7 +124,7 @@ say "man pages"
 if grep -qrs "path-exclude=/usr/share/man" /etc/dpkg/dpkg.cfg.d/; then
   say "dpkg excludes /usr/share/man on this machine; man pages checked in the package only"
 else
-  for page in portleased lease-run portlease; do
+  for page in "${programs[@]}"; do
     where="$(man -w "$page")" || fail "man -w $page finds nothing"
     case "$where" in /usr/share/man/*) ;; *) fail "man -w $page: $where" ;; esac
     # The rendered page must have its sections and no groff warnings.
@@ -183,7 +189,7 @@ say "outside the group: refused (69); in the group: served"
 say "removing the package"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq portlease >"$tmp/apt.log" 2>&1 ||
   fail "apt-get purge: $(cat "$tmp/apt.log")"
-for path in /usr/bin/portleased /usr/bin/lease-run /usr/bin/portlease "$unit"; do
+for path in "${programs[@]/#//usr/bin/}" "$unit"; do
   [ ! -e "$path" ] || fail "$path is still there after purge"
 done
 say "PASS"

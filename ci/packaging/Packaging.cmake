@@ -1,7 +1,7 @@
 # Installing and packaging portlease, included at the end of the top-level
 # CMakeLists.txt:
-#   - man pages portleased(8), lease-run(1) and portlease(1), made at build
-#     time from each binary's --help (ci/man/help-to-man.awk);
+#   - man pages portleased(8), lease-run(1), portlease(1) and lease-exec(1),
+#     made at build time from each binary's --help (ci/man/help-to-man.awk);
 #   - the systemd unit ci/systemd/portleased.service;
 #   - the Debian package: `cpack -G DEB` in the build directory, tested by
 #     ci/package-test.sh.
@@ -19,7 +19,11 @@ find_program(PORTLEASE_AWK NAMES awk mawk gawk REQUIRED)
 find_program(PORTLEASE_GZIP gzip REQUIRED)
 set(portlease_man_dir ${PROJECT_BINARY_DIR}/man)
 set(portlease_man_pages)
-foreach(page IN ITEMS portleased:8 lease-run:1 portlease:1)
+set(portlease_man_sources portleased:8 lease-run:1 portlease:1)
+if(TARGET lease-exec)
+  list(APPEND portlease_man_sources lease-exec:1)
+endif()
+foreach(page IN LISTS portlease_man_sources)
   string(REPLACE ":" ";" page "${page}")
   list(GET page 0 program)
   list(GET page 1 section)

@@ -70,8 +70,10 @@ warnings="$(groff -man -ww -z "$tmp/tool.1" 2>&1)"
 
 # The real pages.
 for page in portleased.8 lease-run.1 portlease.1; do
-  file="$man_dir/$page"
-  [ -s "$file" ] || fail "$file was not built"
+  [ -s "$man_dir/$page" ] || fail "$man_dir/$page was not built"
+done
+for file in "$man_dir"/*.[18]; do
+  page="$(basename "$file")"
   cmp -s "$file" <(gzip -dc "$file.gz") || fail "$file.gz differs from $file"
   for section in NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT '"EXIT STATUS"' EXAMPLES '"SEE ALSO"'; do
     grep -qx ".SH $section" "$file" || fail "$page has no $section section"
