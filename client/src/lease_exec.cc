@@ -74,9 +74,27 @@ OPTIONS
                             $PORTLEASE_RESOURCE_SPEC).
     -h, --help              Show this text.
 
+ENVIRONMENT
+    PORTLEASE_ENV_FILE      The env file to load when no flag names one;
+                            set for COMMAND to the file used.
+    CTEST_RESOURCE_GROUP_COUNT, CTEST_RESOURCE_GROUP_0, ...
+                            Set by ctest for tests with RESOURCE_GROUPS: the
+                            block allotted to this test.
+    PORTLEASE_RESOURCE_SPEC
+                            The default --resource-spec.
+    PORTLEASE_DISCOVERY     Set (not "0"): run COMMAND without a lease.
+
 EXIT STATUS
     COMMAND's status, or: 2 usage; 1 no lease (the env file does not exist,
     no resource group); 126/127 COMMAND not executable / not found.
+
+EXAMPLES
+    lease-exec --env-file build/m2.env -- ./m2_test
+    lease-exec -- ./m2_test --gtest_list_tests
+    lease-exec --from-resource-group -- ./m2_test
+
+SEE ALSO
+    lease-run(1), portlease(1), portleased(8)
 )";
 }
 
