@@ -12,6 +12,7 @@ packages=(
   # ci/package-test.sh (dpkg-shlibdeps, man, systemd-analyze) and the
   # YAML checks of the CI recipes
   dpkg-dev man-db systemd python3-yaml
+  clang libclang-rt-14-dev
 )
 
 missing=()

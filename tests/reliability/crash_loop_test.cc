@@ -1,0 +1,461 @@
+// Crash loop: the real portleased on a SQLite file serves 16 concurrent
+// clients (acquire with a request_id, hold and renew, release) through the
+// real client library, and is killed with SIGKILL at random moments, 20
+// times, and restarted on the same database each time.
+//
+// An independent checker reads every client's acknowledged leases and
+// proves:
+//   - no acknowledged, unexpired, unreleased lease is lost (Get after each
+//     restart, and Renew never answers NOT_FOUND for one);
+//   - no two live leases overlap: pairwise over the server's List after each
+//     restart, and over time, per port, across every acknowledged lease's
+//     [acknowledged, released-or-expired] interval;
+//   - clients recover by themselves: after the last restart every client
+//     completes more acquire/release cycles.
+//
+// Label `chaos`: about a minute of wall time. PORTLEASE_CHAOS_SEED fixes the
+// random schedule (the seed used is printed).
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/support/client_interceptor.h"
+#include "gtest/gtest.h"
+#include "portlease/client.h"
+#include "tests/server/daemon_process.h"
+#include "tests/server/test_util.h"
+
+namespace portlease {
+namespace {
+
+constexpr char kBinary[] = PORTLEASED_PATH;
+constexpr int kClients = 16;
+constexpr int kKills = 20;
+constexpr uint32_t kPoolSize = 48;
+constexpr absl::Duration kTtl = absl::Seconds(6);
+constexpr absl::Duration kRenewEvery = absl::Milliseconds(400);
+
+// Counts the Acquire RPCs actually sent on a channel, so that the library's
+// own retries can be told apart from the application's calls.
+class CountingInterceptor : public grpc::experimental::Interceptor {
+ public:
+  CountingInterceptor(grpc::experimental::ClientRpcInfo* info,
+                      std::atomic<int64_t>* acquire_rpcs)
+      : is_acquire_(absl::string_view(info->method()).find("/Acquire") !=
+                    absl::string_view::npos),
+        acquire_rpcs_(acquire_rpcs) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (is_acquire_ &&
+        methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      acquire_rpcs_->fetch_add(1);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const bool is_acquire_;
+  std::atomic<int64_t>* const acquire_rpcs_;
+};
+
+class CountingFactory
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit CountingFactory(std::atomic<int64_t>* acquire_rpcs)
+      : acquire_rpcs_(acquire_rpcs) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    return new CountingInterceptor(info, acquire_rpcs_);
+  }
+
+ private:
+  std::atomic<int64_t>* const acquire_rpcs_;
+};
+
+// One acknowledged lease, as its client saw it.
+struct AckedLease {
+  std::string id;
+  uint32_t base = 0;
+  uint32_t count = 0;
+  absl::Time acked;                       // Acquire answer received
+  absl::Time expires;                     // last acknowledged expiry
+  absl::Time released = absl::InfiniteFuture();  // Release sent
+  bool releasing = false;
+  bool done = false;  // released (acknowledged) or found expired
+};
+
+// What one client did; `mu` guards everything.
+struct ClientLog {
+  absl::Mutex mu;
+  std::vector<AckedLease> leases ABSL_GUARDED_BY(mu);
+  int64_t grants ABSL_GUARDED_BY(mu) = 0;
+  int64_t releases ABSL_GUARDED_BY(mu) = 0;
+  int64_t app_retries ABSL_GUARDED_BY(mu) = 0;
+  int64_t expired ABSL_GUARDED_BY(mu) = 0;
+  std::vector<std::string> violations ABSL_GUARDED_BY(mu);
+};
+
+struct Shared {
+  std::string address;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> acquire_rpcs{0};
+  std::atomic<int64_t> acquire_calls{0};
+};
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Sleeps in small steps; false once `stop` is set.
+bool Pause(const Shared& shared, absl::Duration d) {
+  const absl::Time end = absl::Now() + d;
+  while (absl::Now() < end) {
+    if (shared.stop.load()) return false;
+    absl::SleepFor(std::min(absl::Milliseconds(20), end - absl::Now()));
+  }
+  return !shared.stop.load();
+}
+
+void RunClient(int index, Shared* shared, ClientLog* log) {
+  std::vector<std::unique_ptr<
+      grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<CountingFactory>(&shared->acquire_rpcs));
+  auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+      shared->address, grpc::InsecureChannelCredentials(),
+      grpc::ChannelArguments(), std::move(interceptors));
+  ClientOptions options;
+  options.rpc_timeout = absl::Seconds(2);
+  options.acquire_attempts = 8;
+  options.initial_backoff = absl::Milliseconds(50);
+  options.max_backoff = absl::Milliseconds(800);
+  Client client(channel, shared->address, options);
+  std::mt19937 rng(1000 + index);
+
+  while (!shared->stop.load()) {
+    AcquireSpec spec;
+    spec.count = 1 + rng() % 3;
+    spec.ttl = kTtl;
+    spec.owner = {{"client", absl::StrCat(index)}};
+    spec.request_id = RandomRequestId();
+    // The application's own retry loop: the same request_id every time, so
+    // however often the server died, at most one lease is granted.
+    absl::StatusOr<v1::Lease> lease;
+    for (;;) {
+      shared->acquire_calls.fetch_add(1);
+      lease = client.Acquire(spec);
+      if (lease.ok() || shared->stop.load()) break;
+      if (lease.status().code() == absl::StatusCode::kResourceExhausted) {
+        spec.request_id = RandomRequestId();  // nothing was granted
+      } else {
+        absl::MutexLock lock(&log->mu);
+        ++log->app_retries;
+      }
+      if (!Pause(*shared, absl::Milliseconds(50 + rng() % 100))) break;
+    }
+    if (!lease.ok()) break;
+    size_t slot;
+    {
+      absl::MutexLock lock(&log->mu);
+      ++log->grants;
+      AckedLease acked;
+      acked.id = lease->lease_id();
+      acked.base = lease->base_port();
+      acked.count = lease->count();
+      acked.acked = absl::Now();
+      acked.expires = ToTime(lease->expires_at());
+      log->leases.push_back(acked);
+      slot = log->leases.size() - 1;
+      if (lease->request_id() != spec.request_id) {
+        log->violations.push_back(absl::StrCat(
+            "client ", index, ": lease ", acked.id.substr(0, 8),
+            " answers request_id ", lease->request_id()));
+      }
+    }
+    const std::string id = lease->lease_id();
+
+    // Hold, renewing; then release.
+    const absl::Time hold_until =
+        absl::Now() + absl::Milliseconds(100 + rng() % 1400);
+    bool lost = false;
+    while (absl::Now() < hold_until && !shared->stop.load() && !lost) {
+      Pause(*shared, std::min(kRenewEvery, hold_until - absl::Now()));
+      absl::StatusOr<v1::Lease> renewed = client.Renew(id, kTtl);
+      absl::MutexLock lock(&log->mu);
+      AckedLease& acked = log->leases[slot];
+      if (renewed.ok()) {
+        acked.expires = ToTime(renewed->expires_at());
+      } else if (renewed.status().code() == absl::StatusCode::kNotFound) {
+        lost = true;
+        acked.done = true;
+        if (acked.expires > absl::Now() - absl::Milliseconds(200)) {
+          log->violations.push_back(absl::StrCat(
+              "client ", index, ": lease ", id.substr(0, 8),
+              " lost before its expiry: ", renewed.status().ToString()));
+        } else {
+          ++log->expired;  // the server was down for longer than the ttl
+          acked.released = acked.expires;
+        }
+      } else {
+        ++log->app_retries;  // UNAVAILABLE: renew again at the next tick
+      }
+    }
+    if (lost) continue;
+    {
+      absl::MutexLock lock(&log->mu);
+      log->leases[slot].releasing = true;
+      log->leases[slot].released = absl::Now();
+    }
+    for (;;) {
+      absl::Status released = client.Release(id);
+      {
+        absl::MutexLock lock(&log->mu);
+        AckedLease& acked = log->leases[slot];
+        if (released.ok() || released.code() == absl::StatusCode::kNotFound) {
+          // NOT_FOUND: an earlier attempt committed but its answer was lost
+          // to a kill, or the lease expired; either way it has ended.
+          acked.done = true;
+          ++log->releases;
+          break;
+        }
+        ++log->app_retries;
+        if (absl::Now() > acked.expires) {  // expired meanwhile: ended
+          acked.done = true;
+          acked.released = std::min(acked.released, acked.expires);
+          break;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(50 + rng() % 100));
+    }
+  }
+}
+
+// After a restart: every acknowledged lease that its client still holds and
+// that has not expired must be there, unchanged; and the live leases the
+// server lists must not overlap.
+void CheckAfterRestart(const Client& checker, std::vector<ClientLog>& logs,
+                       int restart, std::vector<std::string>* violations,
+                       int64_t* checked) {
+  for (size_t c = 0; c < logs.size(); ++c) {
+    std::vector<AckedLease> held;
+    {
+      absl::MutexLock lock(&logs[c].mu);
+      for (const AckedLease& lease : logs[c].leases) {
+        if (lease.done || lease.releasing) continue;
+        if (lease.expires < absl::Now() + absl::Seconds(1)) continue;
+        held.push_back(lease);
+      }
+    }
+    for (const AckedLease& lease : held) {
+      absl::StatusOr<v1::Lease> got = checker.Get(lease.id);
+      ++*checked;
+      if (got.ok()) {
+        if (got->base_port() != lease.base || got->count() != lease.count) {
+          violations->push_back(absl::StrCat(
+              "restart ", restart, ": lease ", lease.id.substr(0, 8),
+              " changed ports"));
+        }
+        continue;
+      }
+      // The client may have released it since the snapshot.
+      absl::MutexLock lock(&logs[c].mu);
+      bool still_held = false;
+      for (const AckedLease& now : logs[c].leases) {
+        if (now.id == lease.id) still_held = !now.done && !now.releasing;
+      }
+      if (still_held) {
+        violations->push_back(absl::StrCat(
+            "restart ", restart, ": acknowledged lease ",
+            lease.id.substr(0, 8), " of client ", c,
+            " lost: ", got.status().ToString()));
+      }
+    }
+  }
+  absl::StatusOr<std::vector<v1::Lease>> listed = checker.List();
+  if (!listed.ok()) {
+    violations->push_back(absl::StrCat("restart ", restart, ": List failed: ",
+                                       listed.status().ToString()));
+    return;
+  }
+  std::map<uint32_t, std::string> owner_of;
+  for (const v1::Lease& lease : *listed) {
+    if (lease.state() != v1::LEASE_STATE_LIVE) continue;
+    for (uint32_t p = lease.base_port(); p < lease.base_port() + lease.count();
+         ++p) {
+      auto [it, inserted] = owner_of.emplace(p, lease.lease_id_prefix());
+      if (!inserted) {
+        violations->push_back(absl::StrCat(
+            "restart ", restart, ": port ", p, " in live leases ", it->second,
+            " and ", lease.lease_id_prefix()));
+      }
+    }
+  }
+}
+
+// Per port, the acknowledged intervals must not overlap.
+void CheckIntervals(std::vector<ClientLog>& logs,
+                    std::vector<std::string>* violations) {
+  struct Span {
+    absl::Time from, to;
+    std::string id;
+  };
+  std::map<uint32_t, std::vector<Span>> by_port;
+  for (ClientLog& log : logs) {
+    absl::MutexLock lock(&log.mu);
+    for (const AckedLease& lease : log.leases) {
+      const absl::Time to = std::min(lease.released, lease.expires);
+      for (uint32_t p = lease.base; p < lease.base + lease.count; ++p) {
+        by_port[p].push_back({lease.acked, to, lease.id});
+      }
+    }
+  }
+  for (auto& [port, spans] : by_port) {
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& a, const Span& b) { return a.from < b.from; });
+    for (size_t i = 1; i < spans.size(); ++i) {
+      if (spans[i].from < spans[i - 1].to && spans[i].id != spans[i - 1].id) {
+        violations->push_back(absl::StrCat(
+            "port ", port, " held by ", spans[i - 1].id.substr(0, 8), " until ",
+            absl::FormatTime(spans[i - 1].to), " and by ",
+            spans[i].id.substr(0, 8), " from ", absl::FormatTime(spans[i].from)));
+      }
+    }
+  }
+}
+
+TEST(CrashLoopTest, KillNineTwentyTimesLosesNothingAndGrantsNothingTwice) {
+  uint32_t seed = static_cast<uint32_t>(absl::ToUnixMicros(absl::Now()));
+  if (const char* fixed = std::getenv("PORTLEASE_CHAOS_SEED")) {
+    ASSERT_TRUE(absl::SimpleAtoi(fixed, &seed)) << fixed;
+  }
+  std::printf("crash loop seed=%u (PORTLEASE_CHAOS_SEED to repeat)\n", seed);
+  std::mt19937 rng(seed);
+
+  TempDir dir;
+  const PortRange pool = TestPoolRange(kPoolSize);
+  const std::vector<std::string> args = {
+      "--listen=unix:" + dir.File("sock/portleased.sock"),
+      "--db=" + dir.File("db/leases.db"),
+      absl::StrCat("--pool=", pool.lo, "-", pool.hi),
+      "--probe=none",
+      "--cooldown=0s",
+      "--max_ttl=1m"};
+  int starts = 0;
+  auto start = [&]() -> absl::StatusOr<DaemonProcess> {
+    return DaemonProcess::Start(kBinary, args,
+                                dir.File(absl::StrCat("stderr", starts++)));
+  };
+  absl::StatusOr<DaemonProcess> daemon = start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+
+  Shared shared;
+  shared.address = daemon->addresses()[0];
+  std::vector<ClientLog> logs(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back(RunClient, i, &shared, &logs[i]);
+  }
+
+  ClientOptions checker_options;
+  checker_options.rpc_timeout = absl::Seconds(5);
+  Client checker(shared.address, checker_options);
+  std::vector<std::string> violations;
+  int64_t checked = 0;
+  int restarts = 0;
+  absl::Duration down_total;
+  const absl::Time began = absl::Now();
+  for (int kill = 0; kill < kKills; ++kill) {
+    absl::SleepFor(absl::Milliseconds(300 + rng() % 2200));
+    const absl::Time killed = absl::Now();
+    daemon->Stop(SIGKILL);
+    // Sometimes stay down a little, so that clients see UNAVAILABLE.
+    absl::SleepFor(absl::Milliseconds(rng() % 400));
+    daemon = start();
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+    down_total += absl::Now() - killed;
+    ++restarts;
+    CheckAfterRestart(checker, logs, restarts, &violations, &checked);
+  }
+
+  // Recovery: with the server up for good, every client completes more
+  // cycles.
+  std::vector<int64_t> grants_before(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    absl::MutexLock lock(&logs[i].mu);
+    grants_before[i] = logs[i].releases;
+  }
+  const bool recovered = PollUntil(
+      [&] {
+        for (int i = 0; i < kClients; ++i) {
+          absl::MutexLock lock(&logs[i].mu);
+          if (logs[i].releases < grants_before[i] + 2) return false;
+        }
+        return true;
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(recovered) << "some client made no progress after the last restart";
+  shared.stop.store(true);
+  for (std::thread& t : threads) t.join();
+  CheckAfterRestart(checker, logs, restarts, &violations, &checked);
+  CheckIntervals(logs, &violations);
+
+  // Every client released what it held: nothing live is left.
+  absl::StatusOr<std::vector<v1::Lease>> left = checker.List();
+  ASSERT_TRUE(left.ok()) << left.status();
+  int64_t live_left = 0;
+  for (const v1::Lease& lease : *left) {
+    if (lease.state() == v1::LEASE_STATE_LIVE) ++live_left;
+  }
+
+  int64_t grants = 0, releases = 0, app_retries = 0, expired = 0;
+  for (ClientLog& log : logs) {
+    absl::MutexLock lock(&log.mu);
+    grants += log.grants;
+    releases += log.releases;
+    app_retries += log.app_retries;
+    expired += log.expired;
+    violations.insert(violations.end(), log.violations.begin(),
+                      log.violations.end());
+  }
+  const int64_t library_retries =
+      shared.acquire_rpcs.load() - shared.acquire_calls.load();
+  std::printf(
+      "crash loop: clients=%d restarts=%d grants=%lld releases=%lld "
+      "expired=%lld live_left=%lld acquire_rpcs=%lld library_retries=%lld "
+      "app_retries=%lld gets_checked=%lld mean_downtime=%s elapsed=%s "
+      "violations=%zu\n",
+      kClients, restarts, static_cast<long long>(grants),
+      static_cast<long long>(releases), static_cast<long long>(expired),
+      static_cast<long long>(live_left),
+      static_cast<long long>(shared.acquire_rpcs.load()),
+      static_cast<long long>(library_retries),
+      static_cast<long long>(app_retries), static_cast<long long>(checked),
+      absl::FormatDuration(down_total / std::max(1, restarts)).c_str(),
+      absl::FormatDuration(absl::Now() - began).c_str(), violations.size());
+  for (const std::string& v : violations) std::printf("VIOLATION %s\n", v.c_str());
+  EXPECT_TRUE(violations.empty());
+  EXPECT_EQ(restarts, kKills);
+  EXPECT_EQ(live_left, 0);
+  EXPECT_GT(grants, 100);
+  EXPECT_EQ(daemon->Stop(SIGTERM).value_or(-1), 0) << daemon->Stderr();
+}
+
+}  // namespace
+}  // namespace portlease
