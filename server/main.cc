@@ -508,6 +508,9 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE must fail (EFBIG: the store answers
+  // UNAVAILABLE) instead of killing the server.
+  signal(SIGXFSZ, SIG_IGN);
 
   Daemon daemon;
   daemon.log = std::make_unique<LogWriter>(STDERR_FILENO);

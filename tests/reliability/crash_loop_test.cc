@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -115,6 +116,18 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> acquire_rpcs{0};
   std::atomic<int64_t> acquire_calls{0};
+  std::atomic<int64_t> acquire_failures{0};  // after the library's retries
+  std::atomic<int64_t> renew_failures{0};    // UNAVAILABLE and the like
+  std::atomic<int64_t> release_failures{0};
+  // Distinct failures seen by clients, for the report.
+  absl::Mutex errors_mu;
+  std::map<std::string, int> errors ABSL_GUARDED_BY(errors_mu);
+
+  void NoteError(absl::string_view op, const absl::Status& status) {
+    absl::MutexLock lock(&errors_mu);
+    ++errors[absl::StrCat(op, ": ", absl::StatusCodeToString(status.code()),
+                          ": ", status.message().substr(0, 80))];
+  }
 };
 
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
@@ -160,6 +173,8 @@ void RunClient(int index, Shared* shared, ClientLog* log) {
       shared->acquire_calls.fetch_add(1);
       lease = client.Acquire(spec);
       if (lease.ok() || shared->stop.load()) break;
+      shared->acquire_failures.fetch_add(1);
+      shared->NoteError("acquire", lease.status());
       if (lease.status().code() == absl::StatusCode::kResourceExhausted) {
         spec.request_id = RandomRequestId();  // nothing was granted
       } else {
@@ -213,6 +228,8 @@ void RunClient(int index, Shared* shared, ClientLog* log) {
         }
       } else {
         ++log->app_retries;  // UNAVAILABLE: renew again at the next tick
+        shared->renew_failures.fetch_add(1);
+        shared->NoteError("renew", renewed.status());
       }
     }
     if (lost) continue;
@@ -234,6 +251,8 @@ void RunClient(int index, Shared* shared, ClientLog* log) {
           break;
         }
         ++log->app_retries;
+        shared->release_failures.fetch_add(1);
+        shared->NoteError("release", released);
         if (absl::Now() > acked.expires) {  // expired meanwhile: ended
           acked.done = true;
           acked.released = std::min(acked.released, acked.expires);
@@ -262,7 +281,13 @@ void CheckAfterRestart(const Client& checker, std::vector<ClientLog>& logs,
       }
     }
     for (const AckedLease& lease : held) {
+      // Only NOT_FOUND means lost; transport errors (the checker's own
+      // connection broke with the old server) are retried.
       absl::StatusOr<v1::Lease> got = checker.Get(lease.id);
+      for (int i = 0; i < 50 && absl::IsUnavailable(got.status()); ++i) {
+        absl::SleepFor(absl::Milliseconds(100));
+        got = checker.Get(lease.id);
+      }
       ++*checked;
       if (got.ok()) {
         if (got->base_port() != lease.base || got->count() != lease.count) {
@@ -287,6 +312,10 @@ void CheckAfterRestart(const Client& checker, std::vector<ClientLog>& logs,
     }
   }
   absl::StatusOr<std::vector<v1::Lease>> listed = checker.List();
+  for (int i = 0; i < 50 && absl::IsUnavailable(listed.status()); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    listed = checker.List();
+  }
   if (!listed.ok()) {
     violations->push_back(absl::StrCat("restart ", restart, ": List failed: ",
                                        listed.status().ToString()));
@@ -356,13 +385,19 @@ TEST(CrashLoopTest, KillNineTwentyTimesLosesNothingAndGrantsNothingTwice) {
       "--cooldown=0s",
       "--max_ttl=1m"};
   int starts = 0;
-  auto start = [&]() -> absl::StatusOr<DaemonProcess> {
-    return DaemonProcess::Start(kBinary, args,
-                                dir.File(absl::StrCat("stderr", starts++)));
+  std::optional<DaemonProcess> daemon;
+  auto start = [&]() -> absl::Status {
+    daemon.reset();
+    absl::StatusOr<DaemonProcess> started = DaemonProcess::Start(
+        kBinary, args, dir.File(absl::StrCat("stderr", starts++)));
+    if (!started.ok()) return started.status();
+    daemon.emplace(*std::move(started));
+    if (!daemon->ready()) {
+      return absl::InternalError("portleased exited: " + daemon->Stderr());
+    }
+    return absl::OkStatus();
   };
-  absl::StatusOr<DaemonProcess> daemon = start();
-  ASSERT_TRUE(daemon.ok()) << daemon.status();
-  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+  ASSERT_TRUE(start().ok());
 
   Shared shared;
   shared.address = daemon->addresses()[0];
@@ -386,9 +421,8 @@ TEST(CrashLoopTest, KillNineTwentyTimesLosesNothingAndGrantsNothingTwice) {
     daemon->Stop(SIGKILL);
     // Sometimes stay down a little, so that clients see UNAVAILABLE.
     absl::SleepFor(absl::Milliseconds(rng() % 400));
-    daemon = start();
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+    const absl::Status started = start();
+    ASSERT_TRUE(started.ok()) << started;
     down_total += absl::Now() - killed;
     ++restarts;
     CheckAfterRestart(checker, logs, restarts, &violations, &checked);
@@ -439,16 +473,26 @@ TEST(CrashLoopTest, KillNineTwentyTimesLosesNothingAndGrantsNothingTwice) {
   std::printf(
       "crash loop: clients=%d restarts=%d grants=%lld releases=%lld "
       "expired=%lld live_left=%lld acquire_rpcs=%lld library_retries=%lld "
-      "app_retries=%lld gets_checked=%lld mean_downtime=%s elapsed=%s "
+      "app_retries=%lld (acquire=%lld renew=%lld release=%lld) gets_checked=%lld mean_downtime=%s elapsed=%s "
       "violations=%zu\n",
       kClients, restarts, static_cast<long long>(grants),
       static_cast<long long>(releases), static_cast<long long>(expired),
       static_cast<long long>(live_left),
       static_cast<long long>(shared.acquire_rpcs.load()),
       static_cast<long long>(library_retries),
-      static_cast<long long>(app_retries), static_cast<long long>(checked),
+      static_cast<long long>(app_retries),
+      static_cast<long long>(shared.acquire_failures.load()),
+      static_cast<long long>(shared.renew_failures.load()),
+      static_cast<long long>(shared.release_failures.load()),
+      static_cast<long long>(checked),
       absl::FormatDuration(down_total / std::max(1, restarts)).c_str(),
       absl::FormatDuration(absl::Now() - began).c_str(), violations.size());
+  {
+    absl::MutexLock lock(&shared.errors_mu);
+    for (const auto& [error, n] : shared.errors) {
+      std::printf("  %5d x %s\n", n, error.c_str());
+    }
+  }
   for (const std::string& v : violations) std::printf("VIOLATION %s\n", v.c_str());
   EXPECT_TRUE(violations.empty());
   EXPECT_EQ(restarts, kKills);
