@@ -26,6 +26,9 @@ namespace portlease {
 namespace {
 
 constexpr char kBinary[] = PORTLEASED_PATH;
+// portleased's default --max_message_bytes: larger requests are refused
+// with RESOURCE_EXHAUSTED before they are parsed.
+constexpr size_t kMaxMessageBytes = 64 * 1024;
 
 // VmRSS of `pid` in KiB; -1 when unreadable.
 int64_t VmRssKib(pid_t pid) {
@@ -50,7 +53,10 @@ class ServerUnderLoadTest : public ::testing::Test {
         kBinary,
         {"--listen=unix:" + dir_.File("portleased.sock"), "--db=:memory:",
          absl::StrCat("--pool=", pool.lo, "-", pool.hi), "--probe=none",
-         "--cooldown=0s"},
+         "--cooldown=0s",
+         // Every request here comes from one process: per-caller rate
+         // limits are not what these tests are about.
+         "--rate_limit=0"},
         dir_.File("stderr"));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
@@ -143,6 +149,32 @@ TEST_F(ServerUnderLoadTest, OversizedRequestsAreRefusedWithoutMemoryGrowth) {
     c.request.mutable_ttl()->set_seconds(int64_t{1} << 40);
     cases.push_back(c);
   }
+  // The same limits, in messages small enough to reach validation.
+  {
+    Case c{"1,000 names", {}, grpc::StatusCode::INVALID_ARGUMENT};
+    for (int i = 0; i < 1'000; ++i) c.request.add_names(absl::StrCat("n", i));
+    cases.push_back(c);
+  }
+  {
+    Case c{"1,000 owner entries", {}, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.set_count(1);
+    for (int i = 0; i < 1'000; ++i) {
+      (*c.request.mutable_owner())[absl::StrCat("k", i)] = "v";
+    }
+    cases.push_back(c);
+  }
+  {
+    Case c{"a 32 KB owner value", {}, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.set_count(1);
+    (*c.request.mutable_owner())["command"] = std::string(32 << 10, 'x');
+    cases.push_back(c);
+  }
+  {
+    Case c{"a 10 KB request_id", {}, grpc::StatusCode::INVALID_ARGUMENT};
+    c.request.set_count(1);
+    c.request.set_request_id(std::string(10'000, 'r'));
+    cases.push_back(c);
+  }
   {
     Case c{"a 5 MB message", {}, grpc::StatusCode::RESOURCE_EXHAUSTED};
     c.request.set_count(1);
@@ -150,6 +182,11 @@ TEST_F(ServerUnderLoadTest, OversizedRequestsAreRefusedWithoutMemoryGrowth) {
     cases.push_back(c);
   }
 
+  for (Case& c : cases) {
+    if (c.request.ByteSizeLong() > kMaxMessageBytes) {
+      c.expected = grpc::StatusCode::RESOURCE_EXHAUSTED;
+    }
+  }
   // One round first, so that gRPC's buffers and the allocator's arenas are
   // warm; then the growth over many rounds must stay small.
   for (const Case& c : cases) {
