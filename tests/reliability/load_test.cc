@@ -209,7 +209,12 @@ TEST_F(ServerUnderLoadTest, OversizedRequestsAreRefusedWithoutMemoryGrowth) {
               kRounds, cases.size(), static_cast<long long>(before),
               static_cast<long long>(after));
   ASSERT_GT(before, 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in its quarantine (256 MB by default), so RSS
+  // says nothing about leaks here; the release build checks it.
+#else
   EXPECT_LT(after - before, 32 * 1024) << "server memory grew";
+#endif
   v1::StatusResponse pool = PoolStatus();
   EXPECT_EQ(pool.live_leases(), 0u);
   EXPECT_EQ(pool.waiters(), 0u);
