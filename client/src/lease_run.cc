@@ -21,6 +21,37 @@ constexpr char kProgram[] = "lease-run";
 
 }  // namespace
 
+absl::StatusOr<LeaseServer> ConnectLeaseServer() {
+  absl::StatusOr<ResolvedAddress> where =
+      ResolveServerAddress(ResolveOptions());
+  if (!where.ok()) return where.status();
+  LeaseServer server;
+  server.client = std::make_shared<const Client>(where->address);
+  server.where = *std::move(where);
+  return server;
+}
+
+int ConnectErrorExitCode(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition
+             ? 1
+             : kExitUnavailable;
+}
+
+LeaseAcquirer MakeLeaseAcquirer(std::shared_ptr<const Client> client,
+                                std::shared_ptr<LeaseLossFlag> loss) {
+  return [client = std::move(client),
+          loss = std::move(loss)](const AcquireSpec& spec) {
+    ScopedLeaseOptions options;
+    options.spec = spec;
+    if (loss != nullptr) {
+      options.on_lost = [loss](const absl::Status& status) {
+        loss->Set(status);
+      };
+    }
+    return ScopedLease::Acquire(client, std::move(options));
+  };
+}
+
 std::string CurrentDirectoryOrEmpty() {
   char buf[4096];
   if (getcwd(buf, sizeof(buf)) == nullptr) return "";
@@ -47,34 +78,19 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
       MakePortRequest(options.ports, options.count, options.profile);
   if (!request.ok()) return fail(kExitUsage, request.status().message());
 
-  absl::StatusOr<ResolvedAddress> resolved =
-      ResolveServerAddress(ResolveOptions());
-  if (!resolved.ok()) {
-    return fail(resolved.status().code() == absl::StatusCode::kFailedPrecondition
-                    ? 1
-                    : kExitUnavailable,
-                absl::StrCat("no server: ", resolved.status().message()));
+  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  if (!server.ok()) {
+    return fail(ConnectErrorExitCode(server.status()),
+                absl::StrCat("no server: ", server.status().message()));
   }
-  auto client = std::make_shared<const Client>(resolved->address);
-
   auto loss = std::make_shared<LeaseLossFlag>();
-  ScopedLeaseOptions lease_options;
-  lease_options.on_lost = [loss](const absl::Status& status) {
-    loss->Set(status);
-  };
-  std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
-      const AcquireSpec&)>
-      acquire = [&](const AcquireSpec& spec) {
-        ScopedLeaseOptions with_spec = lease_options;
-        with_spec.spec = spec;
-        return ScopedLease::Acquire(client, std::move(with_spec));
-      };
+  const LeaseAcquirer acquire = MakeLeaseAcquirer(server->client, loss);
   absl::StatusOr<std::unique_ptr<ScopedLease>> lease = AcquireWithWait(
       SpecFromRequest(*request, options.ttl, options.udp), options.wait, err,
       kProgram, acquire);
   if (!lease.ok()) {
     return fail(AcquireErrorExitCode(lease.status(), options.wait),
-                AcquireErrorMessage(lease.status(), resolved->Describe(),
+                AcquireErrorMessage(lease.status(), server->where.Describe(),
                                     options.wait));
   }
 

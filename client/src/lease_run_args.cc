@@ -93,10 +93,11 @@ ENVIRONMENT
                             lease-run, then PATH).
 
 EXIT STATUS
-    COMMAND's status, or: 2 usage, profile or template error; 69 server
-    unreachable; 75 pool exhausted, wait timed out, or lease lost while
-    COMMAND ran (COMMAND then gets SIGTERM, SIGKILL 10s later); 126/127
-    COMMAND not executable / not found.
+    COMMAND's status, or: 1 server misconfigured (the embedded server runs
+    another version, no portleased found); 2 usage, profile or template
+    error; 69 server unreachable; 75 pool exhausted, wait timed out, or
+    lease lost while COMMAND ran (COMMAND then gets SIGTERM, SIGKILL 10s
+    later); 126/127 COMMAND not executable / not found.
 
 EXAMPLES
     lease-run --ports redis,worker -- docker compose up

@@ -48,24 +48,13 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
   absl::StatusOr<PortRequest> request =
       MakePortRequest(options.ports, options.count, options.profile);
   if (!request.ok()) return fail(kExitUsage, request.status().message());
-  absl::StatusOr<ResolvedAddress> resolved =
-      ResolveServerAddress(ResolveOptions());
-  if (!resolved.ok()) {
-    return fail(kExitUnavailable,
-                absl::StrCat("no server: ", resolved.status().message()));
+  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  if (!server.ok()) {
+    return fail(ConnectErrorExitCode(server.status()),
+                absl::StrCat("no server: ", server.status().message()));
   }
-  auto client = std::make_shared<const Client>(resolved->address);
   auto loss = std::make_shared<LeaseLossFlag>();
-  std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
-      const AcquireSpec&)>
-      acquire = [&](const AcquireSpec& spec) {
-        ScopedLeaseOptions lease_options;
-        lease_options.spec = spec;
-        lease_options.on_lost = [loss](const absl::Status& status) {
-          loss->Set(status);
-        };
-        return ScopedLease::Acquire(client, std::move(lease_options));
-      };
+  const LeaseAcquirer acquire = MakeLeaseAcquirer(server->client, loss);
 
   std::string spec_path = options.ctest_resource_spec;
   if (spec_path.front() != '/') {
@@ -89,7 +78,7 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
       return fail(
           AcquireErrorExitCode(lease.status(), options.wait),
           absl::StrCat("block ", i, ": ",
-                       AcquireErrorMessage(lease.status(), resolved->Describe(),
+                       AcquireErrorMessage(lease.status(), server->where.Describe(),
                                            options.wait)));
     }
     absl::StatusOr<Variables> vars =

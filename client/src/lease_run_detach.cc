@@ -186,28 +186,20 @@ int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
               const Watched& watched, const std::string& env_file,
               const std::string& checkout_dir, Reporter& reporter,
               std::ostream& err) {
-  absl::StatusOr<ResolvedAddress> resolved =
-      ResolveServerAddress(ResolveOptions());
-  if (!resolved.ok()) {
+  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  if (!server.ok()) {
     return reporter.Report(
-        kExitUnavailable,
-        absl::StrCat("no server: ", resolved.status().message()));
+        ConnectErrorExitCode(server.status()),
+        absl::StrCat("no server: ", server.status().message()));
   }
-  auto client = std::make_shared<const Client>(resolved->address);
-  std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
-      const AcquireSpec&)>
-      acquire = [&](const AcquireSpec& spec) {
-        ScopedLeaseOptions lease_options;
-        lease_options.spec = spec;
-        return ScopedLease::Acquire(client, std::move(lease_options));
-      };
+  const LeaseAcquirer acquire = MakeLeaseAcquirer(server->client, nullptr);
   absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
       AcquireWithWait(SpecFromRequest(request, options.ttl, options.udp),
                       options.wait, err, kProgram, acquire);
   if (!lease.ok()) {
     return reporter.Report(
         AcquireErrorExitCode(lease.status(), options.wait),
-        AcquireErrorMessage(lease.status(), resolved->Describe(),
+        AcquireErrorMessage(lease.status(), server->where.Describe(),
                             options.wait));
   }
   const VariableLookup environment = ProcessEnvironment();

@@ -4,6 +4,8 @@
 #define PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -11,9 +13,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "portlease/address.h"
+#include "portlease/client.h"
 #include "portlease/lease_env.h"
 #include "portlease/lease_run.h"
 #include "portlease/profile.h"
+#include "portlease/scoped_lease.h"
 #include "portlease/template.h"
 
 namespace portlease {
@@ -41,6 +46,27 @@ class LeaseLossFlag {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> lost_{false};
 };
+
+// The server a mode acquires from: PORTLEASE_ADDR or the embedded default
+// server (see ResolveServerAddress), and a client for it.
+struct LeaseServer {
+  ResolvedAddress where;
+  std::shared_ptr<const Client> client;
+};
+absl::StatusOr<LeaseServer> ConnectLeaseServer();
+
+// lease-run's exit code when ConnectLeaseServer fails: 1 for a problem
+// only the user can fix (FAILED_PRECONDITION: the embedded server runs
+// another version, no portleased binary found), kExitUnavailable otherwise.
+int ConnectErrorExitCode(const absl::Status& status);
+
+// Acquires a self-renewing ScopedLease from `client` for a spec. When `loss`
+// is not null, a lease lost later (expired, revoked) is reported to it.
+using LeaseAcquirer =
+    std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
+        const AcquireSpec&)>;
+LeaseAcquirer MakeLeaseAcquirer(std::shared_ptr<const Client> client,
+                                std::shared_ptr<LeaseLossFlag> loss);
 
 // --detach. Forks the holder before any gRPC use: call it first thing.
 int RunDetached(const LeaseRunOptions& options, std::ostream& err);

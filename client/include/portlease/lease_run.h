@@ -25,7 +25,9 @@
 
 namespace portlease {
 
-// lease-run's own exit codes (otherwise it exits with the command's).
+// lease-run's own exit codes (otherwise it exits with the command's); 1 is
+// a server problem only the user can fix (another embedded server version,
+// no portleased binary).
 inline constexpr int kExitUsage = 2;          // bad flags, profile, template
 inline constexpr int kExitUnavailable = 69;   // server unreachable
 inline constexpr int kExitTempFail = 75;      // pool exhausted, lease lost
