@@ -80,9 +80,10 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "signed by one of them (mutual TLS). Needs --tls_cert.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the admin token (at least 16 bytes; not readable by "
-          "other users) required by ForceRelease, DrainPort and "
-          "UndrainPort as call metadata \"authorization: Bearer TOKEN\". "
-          "Empty: admin RPCs are refused.");
+          "other users) required by ForceRelease, DrainPort, UndrainPort "
+          "and SetPool as call metadata \"authorization: Bearer TOKEN\" "
+          "(portlease admin --admin-token-file). Empty: admin RPCs are "
+          "refused.");
 ABSL_FLAG(uint32_t, max_leases_per_owner, 256,
           "Most live leases one owner may hold (by peer uid for Unix socket "
           "callers, else by CI job id, else by TCP address); 0: no limit.");
@@ -110,7 +111,8 @@ ABSL_FLAG(std::string, db_sync, "normal",
           "normal: commits survive kill -9 of the server; full: they also "
           "survive power loss (one fsync per change).");
 ABSL_FLAG(std::string, pool, "20000-29999",
-          "Ports to lease: LO-HI[,LO-HI...].");
+          "Ports to lease: LO-HI[,LO-HI...]. `portlease admin set-pool` "
+          "replaces it (and --exclude) until the next restart only.");
 ABSL_FLAG(std::string, exclude, "",
           "Ports never leased: P or LO-HI, comma-separated (6379, 7001, "
           "8080, 8081 and 9090 are always excluded).");
@@ -208,6 +210,16 @@ DESCRIPTION
     Every lease event (grant, renew, release, expiry, a holder lost, a port
     draining or found busy) is one line on standard error: timestamp, level,
     event, lease id prefix, ports, owner.
+
+    Administration (portlease admin, with the token of --admin_token_file):
+    force-release a lease; drain a port (take it out of service) and undrain
+    it: drained ports are stored in --db and stay drained across restarts;
+    set-pool replaces --pool and --exclude while the server runs. A pool set
+    that way is runtime only: a restart applies --pool and --exclude again,
+    so that the configuration stays the one place that says what the pool
+    is; put the new values there to keep them. Leases on ports that leave
+    the pool stay valid until released or expired; their ports are not
+    granted again.
 
 OPTIONS
 )";
@@ -587,6 +599,8 @@ int Run(int argc, char** argv) {
   server_options.service.clock = &daemon.clock;
   server_options.service.version = kVersion;
   server_options.service.admin_token = admin_token;
+  server_options.service.ephemeral = *ephemeral;
+  server_options.service.ephemeral_policy = *policy;
   server_options.service.on_acquire_done =
       [metrics](const absl::Status& status, absl::Duration latency) {
         metrics->OnAcquireDone(status, latency);
@@ -642,6 +656,13 @@ int Run(int argc, char** argv) {
                    " tls=", tls.cert_chain.empty() ? "off"
                             : tls.client_ca.empty() ? "on" : "mutual",
                    " pid=", getpid())));
+  if (const uint32_t drained = daemon.manager->Stats().disabled; drained > 0) {
+    log->Write(FormatLogLine(
+        absl::Now(), "WARN",
+        absl::StrCat(drained, " pool ports stay drained (stored in the "
+                              "database); `portlease admin undrain PORT` "
+                              "puts one back in service")));
+  }
   if (ready_fd >= 0) {
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
     ssize_t ignored = write(ready_fd, ready.data(), ready.size());

@@ -45,6 +45,7 @@ absl::string_view EventLevel(LeaseEvent::Type type) {
     case LeaseEvent::Type::kForceReleased:
     case LeaseEvent::Type::kPortDrained:
     case LeaseEvent::Type::kPortUndrained:
+    case LeaseEvent::Type::kPoolChanged:
       return "WARN";
     case LeaseEvent::Type::kStoreError:
       return "ERROR";

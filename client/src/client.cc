@@ -172,4 +172,67 @@ absl::StatusOr<v1::StatusResponse> Client::Status(
   return response;
 }
 
+namespace {
+void SetAdminToken(grpc::ClientContext& context, const std::string& token) {
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+}
+}  // namespace
+
+absl::StatusOr<v1::Lease> Client::ForceRelease(
+    const std::string& lease_id_prefix, uint32_t port,
+    const std::string& admin_token) const {
+  v1::ForceReleaseRequest request;
+  if (!lease_id_prefix.empty()) {
+    request.set_lease_id_prefix(lease_id_prefix);
+  } else {
+    request.set_port(port);
+  }
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  SetAdminToken(context, admin_token);
+  v1::ForceReleaseResponse response;
+  absl::Status status =
+      FromGrpcStatus(stub_->ForceRelease(&context, request, &response));
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_lease());
+}
+
+absl::Status Client::DrainPort(uint32_t port,
+                               const std::string& admin_token) const {
+  v1::DrainPortRequest request;
+  request.set_port(port);
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  SetAdminToken(context, admin_token);
+  v1::DrainPortResponse response;
+  return FromGrpcStatus(stub_->DrainPort(&context, request, &response));
+}
+
+absl::Status Client::UndrainPort(uint32_t port,
+                                 const std::string& admin_token) const {
+  v1::UndrainPortRequest request;
+  request.set_port(port);
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  SetAdminToken(context, admin_token);
+  v1::UndrainPortResponse response;
+  return FromGrpcStatus(stub_->UndrainPort(&context, request, &response));
+}
+
+absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
+    const std::string& pool, const std::string& exclude,
+    const std::string& admin_token) const {
+  v1::SetPoolRequest request;
+  request.set_pool(pool);
+  request.set_exclude(exclude);
+  grpc::ClientContext context;
+  SetDeadline(context, options_.rpc_timeout);
+  SetAdminToken(context, admin_token);
+  v1::SetPoolResponse response;
+  absl::Status status =
+      FromGrpcStatus(stub_->SetPool(&context, request, &response));
+  if (!status.ok()) return status;
+  return response;
+}
+
 }  // namespace portlease

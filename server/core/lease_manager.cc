@@ -70,6 +70,7 @@ const char* LeaseEventName(LeaseEvent::Type type) {
     case LeaseEvent::Type::kForceReleased: return "force-release";
     case LeaseEvent::Type::kPortDrained: return "port-drain";
     case LeaseEvent::Type::kPortUndrained: return "port-undrain";
+    case LeaseEvent::Type::kPoolChanged: return "pool-change";
   }
   return "unknown";
 }
@@ -153,7 +154,8 @@ LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
       prober_(prober),
       allocator_(options_.pool, WithM2Defaults(options_.exclude)),
       state_(65536, State::kOutsidePool),
-      resting_(65536, State::kOutsidePool) {
+      resting_(65536, State::kOutsidePool),
+      drained_(65536, false) {
   for (const PortRange& r : options_.pool) {
     for (uint32_t p = r.lo; p <= r.hi; ++p) resting_[p] = State::kExcluded;
   }
@@ -180,7 +182,17 @@ LeaseManager::~LeaseManager() {
 absl::Status LeaseManager::Load() {
   absl::StatusOr<std::vector<LeaseRecord>> stored = store_->LoadAll();
   if (!stored.ok()) return stored.status();
+  absl::StatusOr<std::vector<Port>> drained = store_->LoadDrainedPorts();
+  if (!drained.ok()) return drained.status();
   absl::MutexLock lock(&mu_);
+  // Drained ports outside the pool are remembered, and rest disabled should
+  // a later SetPool bring them back.
+  for (Port port : *drained) {
+    drained_[port] = true;
+    if (resting_[port] != State::kFree) continue;
+    resting_[port] = State::kDisabled;
+    SetState(port, 1, State::kFree);
+  }
   const absl::Time now = clock_->Now();
   const absl::Duration mono = clock_->Monotonic();
   for (LeaseRecord& record : *stored) {
@@ -880,11 +892,20 @@ absl::Status LeaseManager::DrainPort(Port port) {
     return absl::InvalidArgumentError(absl::StrCat(
         "port ", port, " is not in the pool (or is excluded): nothing to drain"));
   }
-  if (resting_[port] == State::kDisabled) return absl::OkStatus();
+  if (drained_[port]) return absl::OkStatus();
+  absl::Status committed = store_->SetPortDrained(port, true);
+  if (!committed.ok()) {
+    Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+    return absl::UnavailableError(absl::StrCat(
+        "cannot commit the drain of port ", port,
+        " to the store; it stays in service, retry: ", committed.message()));
+  }
+  const State was = state_[port];
+  drained_[port] = true;
   resting_[port] = State::kDisabled;
   if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
   Emit(LeaseEvent::Type::kPortDrained, nullptr, port,
-       absl::StrCat("was ", PortStateName(state_[port])));
+       absl::StrCat("was ", PortStateName(was)));
   return absl::OkStatus();
 }
 
@@ -892,18 +913,111 @@ absl::Status LeaseManager::UndrainPort(Port port) {
   std::vector<Completion> done;
   {
     absl::MutexLock lock(&mu_);
-    if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
+    if (!drained_[port] && resting_[port] != State::kFree) {
       return absl::InvalidArgumentError(absl::StrCat(
           "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
     }
-    if (resting_[port] == State::kFree) return absl::OkStatus();
-    resting_[port] = State::kFree;
-    if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
+    if (!drained_[port]) return absl::OkStatus();
+    absl::Status committed = store_->SetPortDrained(port, false);
+    if (!committed.ok()) {
+      Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+      return absl::UnavailableError(absl::StrCat(
+          "cannot commit the undrain of port ", port,
+          " to the store; it stays drained, retry: ", committed.message()));
+    }
+    drained_[port] = false;
+    if (resting_[port] == State::kDisabled) {
+      resting_[port] = State::kFree;
+      if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
+    }
     Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "");
     ServeWaiters(&done);
   }
   Complete(&done);
   return absl::OkStatus();
+}
+
+PortView::State LeaseManager::RestingState(
+    Port port, const std::vector<bool>& in_ranges) const {
+  if (allocator_.InPool(port)) {
+    return drained_[port] ? State::kDisabled : State::kFree;
+  }
+  return in_ranges[port] ? State::kExcluded : State::kOutsidePool;
+}
+
+absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
+                                                 std::vector<Port> exclude) {
+  std::sort(pool.begin(), pool.end(),
+            [](const PortRange& a, const PortRange& b) { return a.lo < b.lo; });
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (pool[i].lo == 0 || pool[i].hi < pool[i].lo) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool range ", pool[i].lo, "-", pool[i].hi, " is not LO-HI with 1 <= LO <= HI"));
+    }
+    if (i > 0 && pool[i].lo <= pool[i - 1].hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool ranges ", FormatPortRanges({pool[i - 1]}), " and ",
+          FormatPortRanges({pool[i]}), " overlap"));
+    }
+  }
+  PortAllocator next(pool, WithM2Defaults(exclude));
+  if (next.pool_size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pool '", FormatPortRanges(pool),
+        "' has no port left once the excluded ports are taken out; the pool "
+        "was not changed"));
+  }
+  std::vector<bool> in_ranges(65536, false);
+  for (const PortRange& r : pool) {
+    for (uint32_t p = r.lo; p <= r.hi; ++p) in_ranges[p] = true;
+  }
+  std::vector<Completion> done;
+  PoolChange change;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    allocator_ = std::move(next);
+    std::fill(std::begin(count_), std::end(count_), 0);
+    for (uint32_t p = 0; p < 65536; ++p) {
+      const Port port = static_cast<Port>(p);
+      resting_[p] = RestingState(port, in_ranges);
+      switch (state_[p]) {
+        // Owned by a lease, or on a timer that returns the port to rest.
+        case State::kLeased:
+        case State::kDraining:
+        case State::kQuarantined:
+        case State::kBusy:
+          break;
+        default:
+          state_[p] = resting_[p];
+      }
+      if (state_[p] != State::kFree) allocator_.Set(port, 1, false);
+      count_[static_cast<int>(state_[p])]++;
+    }
+    for (const auto& [id, entry] : leases_) {
+      const LeaseRecord& r = entry.record;
+      if (r.state != LeaseState::kLive) continue;
+      for (uint32_t p = r.base; p <= r.last(); ++p) {
+        if (!allocator_.InPool(static_cast<Port>(p))) {
+          ++change.leases_outside_pool;
+          break;
+        }
+      }
+    }
+    change.pool = pool;
+    change.exclude = exclude;
+    change.pool_size = allocator_.pool_size();
+    Emit(LeaseEvent::Type::kPoolChanged, nullptr, 0,
+         absl::StrCat("pool=", FormatPortRanges(pool), " exclude=",
+                      exclude.empty() ? "-" : FormatPortList(exclude),
+                      " (", change.pool_size, " ports), ",
+                      change.leases_outside_pool,
+                      " live leases outside it"));
+    serve_pending_ = true;
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return change;
 }
 
 PoolStats LeaseManager::Stats() {

@@ -59,6 +59,7 @@ struct LeaseEvent {
     kForceReleased,  // ended by an administrator (ForceRelease)
     kPortDrained,    // taken out of service by an administrator (DrainPort)
     kPortUndrained,  // put back into service (UndrainPort)
+    kPoolChanged,    // the pool was replaced by an administrator (SetPool)
   };
   Type type;
   // The lease concerned, when there is one.
@@ -144,6 +145,18 @@ struct PoolStats {
   uint32_t waiters = 0;
 };
 
+// The pool after SetPool.
+struct PoolChange {
+  // The pool and excluded ports now in force, as given.
+  std::vector<PortRange> pool;
+  std::vector<Port> exclude;
+  // Ports that can be granted: the pool minus the excluded ports (and the
+  // kM2DefaultPorts).
+  uint32_t pool_size = 0;
+  // Live leases holding at least one port outside the new pool.
+  uint32_t leases_outside_pool = 0;
+};
+
 // What the pool knows of one port (for Who).
 struct PortView {
   enum class State {
@@ -166,7 +179,8 @@ class LeaseManager {
   using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
 
   // Loads the store's leases: live unexpired ones keep their ports; expired
-  // ones end (draining if still bound). Errors: INVALID_ARGUMENT for bad
+  // ones end (draining if still bound). Loads the drained ports too: those
+  // in the pool stay out of service. Errors: INVALID_ARGUMENT for bad
   // options; DATA_LOSS when stored leases overlap; the store's errors.
   static absl::StatusOr<std::unique_ptr<LeaseManager>> Create(
       LeaseManagerOptions options, Clock* clock, LeaseStore* store,
@@ -230,12 +244,24 @@ class LeaseManager {
                                            Port port);
   // Takes a pool port out of service: a free (or cooling down, or backed
   // off) port at once, a leased or draining one when its lease is over.
-  // Not persisted: a restart puts every port back. Idempotent.
-  // INVALID_ARGUMENT when the port is not in the pool (or excluded).
+  // Persisted in the store before it takes effect, so it survives a
+  // restart. Idempotent. INVALID_ARGUMENT when the port is not in the pool
+  // (or excluded); UNAVAILABLE when the store refused (nothing changed).
   absl::Status DrainPort(Port port);
-  // Puts a port taken out by DrainPort back into service. Idempotent.
-  // INVALID_ARGUMENT when the port is not in the pool (or excluded).
+  // Puts a port taken out by DrainPort back into service (persisted first,
+  // like DrainPort). Idempotent. INVALID_ARGUMENT when the port is neither
+  // drained nor in the pool; UNAVAILABLE (store; nothing changed). A port
+  // drained and then left out of the pool by SetPool can be undrained.
   absl::Status UndrainPort(Port port);
+  // Replaces the pool and the excluded ports (`pool` as FitPool returns it;
+  // kM2DefaultPorts stay excluded). New grants come from the new pool only.
+  // Live and draining leases on ports that leave the pool are not revoked:
+  // they stay valid until released or expired, and their ports are not
+  // granted again. Drained ports stay drained. Runtime only: nothing is
+  // written to the store, so a restart applies LeaseManagerOptions again.
+  // INVALID_ARGUMENT (nothing changed) when no grantable port is left.
+  absl::StatusOr<PoolChange> SetPool(std::vector<PortRange> pool,
+                                     std::vector<Port> exclude);
 
   PoolStats Stats();
 
@@ -271,6 +297,9 @@ class LeaseManager {
   LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
                PortProber* prober);
   absl::Status Load();
+  // The state a port rests in under the current pool.
+  PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
+      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -324,6 +353,9 @@ class LeaseManager {
   // By port: the state a port takes when it is not leased, cooling down or
   // backed off (free, excluded, outside the pool, or disabled).
   std::vector<PortView::State> resting_ ABSL_GUARDED_BY(mu_);
+  // By port: drained by DrainPort (and persisted), whether or not the port
+  // is in the current pool; it rests disabled while it is.
+  std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
   // Live leases by owner key (only keys with at least one).
   absl::flat_hash_map<std::string, uint32_t> live_by_owner_
       ABSL_GUARDED_BY(mu_);

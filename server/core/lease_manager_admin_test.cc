@@ -2,6 +2,7 @@
 // DrainPort/UndrainPort, max_leases_per_owner, DefaultOwnerKey.
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,21 @@ class MapStore : public LeaseStore {
     leases.erase(id);
     return absl::OkStatus();
   }
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
+    return std::vector<Port>(drained.begin(), drained.end());
+  }
+  absl::Status SetPortDrained(Port port, bool on) override {
+    if (!fail.ok()) return fail;
+    if (on) {
+      drained.insert(port);
+    } else {
+      drained.erase(port);
+    }
+    return absl::OkStatus();
+  }
   std::map<std::string, LeaseRecord> leases;
+  std::set<Port> drained;
+  absl::Status fail;
 };
 
 class LeaseAdminTest : public ::testing::Test {
@@ -139,6 +154,121 @@ TEST_F(LeaseAdminTest, DrainingALeasedPortTakesEffectWhenTheLeaseEnds) {
 TEST_F(LeaseAdminTest, DrainOutsideThePoolIsInvalid) {
   EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(19999)));
   EXPECT_TRUE(absl::IsInvalidArgument(manager_->UndrainPort(30000)));
+}
+
+TEST_F(LeaseAdminTest, DrainedPortsSurviveARestart) {
+  ASSERT_TRUE(manager_->DrainPort(20003).ok());
+  EXPECT_THAT(store_.drained, ::testing::ElementsAre(20003));
+  manager_.reset();
+  auto m = LeaseManager::Create(options_, &clock_, &store_, &prober_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  manager_ = std::move(*m);
+  EXPECT_EQ(manager_->ViewPort(20003).state, PortView::State::kDisabled);
+  EXPECT_EQ(manager_->Stats().disabled, 1u);
+  EXPECT_EQ(manager_->Stats().largest_free_block, 6u);
+  ASSERT_TRUE(manager_->UndrainPort(20003).ok());
+  EXPECT_THAT(store_.drained, ::testing::IsEmpty());
+  manager_.reset();
+  m = LeaseManager::Create(options_, &clock_, &store_, &prober_);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->ViewPort(20003).state, PortView::State::kFree);
+}
+
+TEST_F(LeaseAdminTest, DrainThatTheStoreRefusesChangesNothing) {
+  store_.fail = absl::UnavailableError("disk full");
+  absl::Status s = manager_->DrainPort(20002);
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("stays in service"));
+  EXPECT_EQ(manager_->ViewPort(20002).state, PortView::State::kFree);
+  store_.fail = absl::OkStatus();
+  ASSERT_TRUE(manager_->DrainPort(20002).ok());
+  store_.fail = absl::UnavailableError("disk full");
+  EXPECT_TRUE(absl::IsUnavailable(manager_->UndrainPort(20002)));
+  EXPECT_EQ(manager_->ViewPort(20002).state, PortView::State::kDisabled);
+  EXPECT_THAT(store_.drained, ::testing::ElementsAre(20002));
+}
+
+TEST_F(LeaseAdminTest, SetPoolGrantsFromTheNewPoolOnly) {
+  auto change = manager_->SetPool({{21000, 21004}}, {21004});
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_EQ(change->pool_size, 4u);
+  EXPECT_EQ(change->leases_outside_pool, 0u);
+  EXPECT_EQ(events_.back(), "pool-change");
+  PoolStats stats = manager_->Stats();
+  EXPECT_EQ(stats.pool_size, 4u);
+  EXPECT_EQ(stats.free, 4u);
+  EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kOutsidePool);
+  EXPECT_EQ(manager_->ViewPort(21004).state, PortView::State::kExcluded);
+  EXPECT_EQ(MustAcquire(Counted(4)).base, 21000);
+  EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20000)));
+}
+
+TEST_F(LeaseAdminTest, SetPoolLeavesLeasesOutsideItValidButNeverRegrants) {
+  LeaseRecord a = MustAcquire(Counted(2));  // 20000-20001
+  ASSERT_EQ(a.base, 20000);
+  auto change = manager_->SetPool({{20001, 20009}}, {});
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_EQ(change->pool_size, 9u);
+  EXPECT_EQ(change->leases_outside_pool, 1u);
+  EXPECT_EQ(manager_->Stats().free, 8u);  // 20001 is still a's
+  EXPECT_TRUE(manager_->Get(a.id).ok());
+  EXPECT_TRUE(manager_->Renew(a.id, absl::ZeroDuration()).ok());
+  EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kLeased);
+  ASSERT_TRUE(manager_->Release(a.id).ok());
+  EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kOutsidePool);
+  EXPECT_EQ(manager_->ViewPort(20001).state, PortView::State::kFree);
+  PoolStats stats = manager_->Stats();
+  EXPECT_EQ(stats.pool_size, 9u);
+  EXPECT_EQ(stats.free, 9u);
+  // All nine, and never 20000.
+  LeaseRecord all = MustAcquire(Counted(9));
+  EXPECT_EQ(all.base, 20001);
+  EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
+}
+
+TEST_F(LeaseAdminTest, SetPoolRefusesAnEmptyOrOverlappingPoolAndChangesNothing) {
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->SetPool({}, {}).status()));
+  // 6379 is always excluded: nothing left.
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(manager_->SetPool({{6379, 6379}}, {}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      manager_->SetPool({{30000, 30001}}, {30000, 30001}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      manager_->SetPool({{30000, 30010}, {30005, 30020}}, {}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      manager_->SetPool({{0, 10}}, {}).status()));
+  EXPECT_EQ(manager_->Stats().pool_size, 10u);
+  EXPECT_EQ(MustAcquire(Counted(1)).base, 20000);
+}
+
+TEST_F(LeaseAdminTest, DrainedPortsStayDrainedAcrossSetPool) {
+  ASSERT_TRUE(manager_->DrainPort(20006).ok());
+  ASSERT_TRUE(manager_->DrainPort(20001).ok());
+  ASSERT_TRUE(manager_->SetPool({{20005, 20009}}, {}).ok());
+  EXPECT_EQ(manager_->ViewPort(20006).state, PortView::State::kDisabled);
+  EXPECT_EQ(manager_->Stats().disabled, 1u);
+  EXPECT_EQ(manager_->Stats().free, 4u);
+  // 20001 left the pool drained: it can still be undrained, not drained.
+  EXPECT_TRUE(manager_->UndrainPort(20001).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20001)));
+  EXPECT_THAT(store_.drained, ::testing::ElementsAre(20006));
+  // Back into the pool: 20006 is still drained.
+  ASSERT_TRUE(manager_->SetPool({{20000, 20009}}, {}).ok());
+  EXPECT_EQ(manager_->ViewPort(20006).state, PortView::State::kDisabled);
+  EXPECT_EQ(manager_->ViewPort(20001).state, PortView::State::kFree);
+}
+
+TEST_F(LeaseAdminTest, SetPoolServesWaiters) {
+  MustAcquire(Counted(10));
+  absl::StatusOr<LeaseRecord> got = absl::UnknownError("not called");
+  const uint64_t ticket = manager_->AcquireOrWait(
+      Counted(3), clock_.Monotonic() + absl::Seconds(10),
+      [&got](absl::StatusOr<LeaseRecord> r) { got = std::move(r); });
+  EXPECT_NE(ticket, 0u);
+  ASSERT_TRUE(manager_->SetPool({{20000, 20009}, {22000, 22009}}, {}).ok());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->base, 22000);
 }
 
 TEST_F(LeaseAdminTest, OwnerLimitCountsLiveLeasesPerOwner) {

@@ -40,7 +40,20 @@ class MapStore : public LeaseStore {
     leases.erase(id);
     return absl::OkStatus();
   }
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
+    return std::vector<Port>(drained.begin(), drained.end());
+  }
+  absl::Status SetPortDrained(Port port, bool on) override {
+    if (!fail.ok()) return fail;
+    if (on) {
+      drained.insert(port);
+    } else {
+      drained.erase(port);
+    }
+    return absl::OkStatus();
+  }
   std::map<std::string, LeaseRecord> leases;
+  std::set<Port> drained;
   absl::Status fail;
 };
 

@@ -1,5 +1,5 @@
-// LeaseStore: where the core persists leases. Declared here, implemented by
-// server/store (memory, SQLite).
+// LeaseStore: where the core persists leases, and the administrator's
+// drained ports. Declared here, implemented by server/store (memory, SQLite).
 #ifndef PORTLEASE_SERVER_CORE_LEASE_STORE_H_
 #define PORTLEASE_SERVER_CORE_LEASE_STORE_H_
 
@@ -12,7 +12,9 @@
 
 namespace portlease {
 
-// A durable map from lease id to LeaseRecord.
+// A durable map from lease id to LeaseRecord, plus the set of ports an
+// administrator took out of service (LeaseManager::DrainPort), so that a
+// drained port stays drained across a restart.
 //
 // Every mutating call returns only once the change is committed (survives a
 // kill -9 of the process). The core calls a store from one thread at a time,
@@ -33,6 +35,13 @@ class LeaseStore {
 
   // Removes the lease with this id. Removing an unknown id is OK.
   virtual absl::Status Delete(const std::string& id) = 0;
+
+  // The drained ports, ascending, each once.
+  virtual absl::StatusOr<std::vector<Port>> LoadDrainedPorts() = 0;
+
+  // Records that `port` is drained (true) or no longer drained (false).
+  // Setting the state a port already has is OK.
+  virtual absl::Status SetPortDrained(Port port, bool drained) = 0;
 };
 
 }  // namespace portlease

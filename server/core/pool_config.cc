@@ -78,6 +78,19 @@ std::string FormatPortRanges(const std::vector<PortRange>& ranges) {
   });
 }
 
+std::string FormatPortList(std::vector<Port> ports) {
+  std::sort(ports.begin(), ports.end());
+  std::vector<PortRange> ranges;
+  for (Port p : ports) {
+    if (!ranges.empty() && uint32_t{ranges.back().hi} + 1 >= p) {
+      ranges.back().hi = std::max(ranges.back().hi, p);
+    } else {
+      ranges.push_back({p, p});
+    }
+  }
+  return FormatPortRanges(ranges);
+}
+
 absl::StatusOr<PortRange> ParseEphemeralRange(absl::string_view text) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());

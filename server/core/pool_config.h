@@ -34,6 +34,10 @@ absl::StatusOr<std::vector<Port>> ParsePortList(absl::string_view text);
 // Formats ranges as ParsePortRanges reads them.
 std::string FormatPortRanges(const std::vector<PortRange>& ranges);
 
+// Formats ports (in any order, repeats allowed) as the shortest list of
+// ranges ParsePortList reads back: {5, 3, 4, 9} -> "3-5,9"; {} -> "".
+std::string FormatPortList(std::vector<Port> ports);
+
 // Parses the content of /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999").
 absl::StatusOr<PortRange> ParseEphemeralRange(absl::string_view text);
 

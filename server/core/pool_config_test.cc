@@ -69,5 +69,13 @@ TEST(FitPoolTest, RejectsOverlappingPoolRanges) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(FormatPortListTest, MergesRunsAndRoundTrips) {
+  EXPECT_EQ(FormatPortList({}), "");
+  EXPECT_EQ(FormatPortList({5, 3, 4, 9, 4}), "3-5,9");
+  auto parsed = ParsePortList(FormatPortList({20001, 20000, 65535}));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, (std::vector<Port>{20000, 20001, 65535}));
+}
+
 }  // namespace
 }  // namespace portlease

@@ -65,6 +65,10 @@ class SlowStore : public LeaseStore {
   absl::Status Delete(const std::string&) override {
     return absl::UnavailableError("disk full");
   }
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
+    return std::vector<Port>{};
+  }
+  absl::Status SetPortDrained(Port, bool) override { return absl::OkStatus(); }
 
  private:
   FakeClock* clock_;

@@ -31,4 +31,12 @@ absl::Status TimedLeaseStore::Delete(const std::string& id) {
   return status;
 }
 
+absl::StatusOr<std::vector<Port>> TimedLeaseStore::LoadDrainedPorts() {
+  return store_->LoadDrainedPorts();
+}
+
+absl::Status TimedLeaseStore::SetPortDrained(Port port, bool drained) {
+  return store_->SetPortDrained(port, drained);
+}
+
 }  // namespace portlease

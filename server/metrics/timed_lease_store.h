@@ -29,6 +29,9 @@ class TimedLeaseStore : public LeaseStore {
   absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
   absl::Status Put(const LeaseRecord& lease) override;
   absl::Status Delete(const std::string& id) override;
+  // Not timed: admin changes, not commits on the lease path.
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
+  absl::Status SetPortDrained(Port port, bool drained) override;
 
  private:
   LeaseStore* const store_;

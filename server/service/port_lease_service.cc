@@ -304,4 +304,49 @@ grpc::ServerUnaryReactor* PortLeaseService::UndrainPort(
   return FinishNow(context, options_.manager->UndrainPort(*port));
 }
 
+grpc::ServerUnaryReactor* PortLeaseService::SetPool(
+    grpc::CallbackServerContext* context, const v1::SetPoolRequest* request,
+    v1::SetPoolResponse* response) {
+  absl::Status admitted = AdmitAdmin(*context);
+  if (!admitted.ok()) return FinishNow(context, admitted);
+  constexpr size_t kMaxSpecBytes = 4096;
+  if (request->pool().size() > kMaxSpecBytes ||
+      request->exclude().size() > kMaxSpecBytes) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "pool and exclude are at most ",
+                                  kMaxSpecBytes, " bytes each")));
+  }
+  absl::StatusOr<std::vector<PortRange>> pool =
+      ParsePortRanges(request->pool());
+  if (!pool.ok()) {
+    return FinishNow(context,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "pool: ", pool.status().message())));
+  }
+  absl::StatusOr<std::vector<Port>> exclude =
+      ParsePortList(request->exclude());
+  if (!exclude.ok()) {
+    return FinishNow(context,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "exclude: ", exclude.status().message())));
+  }
+  absl::StatusOr<std::vector<PortRange>> fitted = FitPool(
+      *std::move(pool), options_.ephemeral, options_.ephemeral_policy);
+  if (!fitted.ok()) {
+    return FinishNow(context,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "pool: ", fitted.status().message())));
+  }
+  absl::StatusOr<PoolChange> change =
+      options_.manager->SetPool(*std::move(fitted), *std::move(exclude));
+  if (change.ok()) {
+    response->set_pool(FormatPortRanges(change->pool));
+    response->set_exclude(FormatPortList(change->exclude));
+    response->set_pool_size(change->pool_size);
+    response->set_leases_outside_pool(change->leases_outside_pool);
+    response->set_persisted(false);
+  }
+  return FinishNow(context, change.status());
+}
+
 }  // namespace portlease

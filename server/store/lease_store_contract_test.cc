@@ -248,6 +248,33 @@ TEST_P(LeaseStoreContractTest, ConcurrentCallsAreSafe) {
   EXPECT_EQ(Load(), SortedById(want));
 }
 
+TEST_P(LeaseStoreContractTest, NewStoreHasNoDrainedPorts) {
+  absl::StatusOr<std::vector<Port>> drained = store().LoadDrainedPorts();
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_THAT(*drained, IsEmpty());
+}
+
+TEST_P(LeaseStoreContractTest, DrainedPortsSurviveReopenAndUndrain) {
+  ASSERT_TRUE(store().SetPortDrained(30002, true).ok());
+  ASSERT_TRUE(store().SetPortDrained(1, true).ok());
+  ASSERT_TRUE(store().SetPortDrained(65535, true).ok());
+  ASSERT_TRUE(store().SetPortDrained(30002, true).ok());  // idempotent
+  ASSERT_TRUE(store().Put(TestLease(1)).ok());
+  Reopen();
+  absl::StatusOr<std::vector<Port>> drained = store().LoadDrainedPorts();
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_THAT(*drained, ::testing::ElementsAre(1, 30002, 65535));
+  ASSERT_TRUE(store().SetPortDrained(30002, false).ok());
+  ASSERT_TRUE(store().SetPortDrained(30002, false).ok());  // idempotent
+  ASSERT_TRUE(store().SetPortDrained(4000, false).ok());   // never drained
+  Reopen();
+  drained = store().LoadDrainedPorts();
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_THAT(*drained, ::testing::ElementsAre(1, 65535));
+  // Leases and drained ports are independent.
+  EXPECT_THAT(Load(), ::testing::ElementsAre(TestLease(1)));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllStores, LeaseStoreContractTest,
     ::testing::Values(

@@ -29,6 +29,24 @@ absl::Status MemoryLeaseStore::Delete(const std::string& id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<Port>> MemoryLeaseStore::LoadDrainedPorts() {
+  absl::MutexLock lock(&mu_);
+  if (!load_failure_.ok()) return load_failure_;
+  return std::vector<Port>(drained_.begin(), drained_.end());
+}
+
+absl::Status MemoryLeaseStore::SetPortDrained(Port port, bool drained) {
+  absl::MutexLock lock(&mu_);
+  if (!write_failure_.ok()) return write_failure_;
+  if (drained) {
+    drained_.insert(port);
+  } else {
+    drained_.erase(port);
+  }
+  ++writes_;
+  return absl::OkStatus();
+}
+
 void MemoryLeaseStore::set_write_failure(absl::Status status) {
   absl::MutexLock lock(&mu_);
   write_failure_ = std::move(status);

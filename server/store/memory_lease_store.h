@@ -15,6 +15,7 @@
 #ifndef PORTLEASE_SERVER_STORE_MEMORY_LEASE_STORE_H_
 #define PORTLEASE_SERVER_STORE_MEMORY_LEASE_STORE_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,22 +39,27 @@ class MemoryLeaseStore : public LeaseStore {
   absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
   absl::Status Put(const LeaseRecord& lease) override;
   absl::Status Delete(const std::string& id) override;
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
+  absl::Status SetPortDrained(Port port, bool drained) override;
 
-  // Test hook. While `status` is not OK, Put and Delete return it and change
+  // Test hook. While `status` is not OK, Put, Delete and SetPortDrained
+  // return it and change
   // nothing. OK (the default) turns the failure off.
   void set_write_failure(absl::Status status);
-  // Test hook. While `status` is not OK, LoadAll returns it.
+  // Test hook. While `status` is not OK, LoadAll and LoadDrainedPorts
+  // return it.
   void set_load_failure(absl::Status status);
 
   // Number of stored leases.
   size_t size() const;
-  // Number of Put and Delete calls that succeeded, so tests can check that a
+  // Number of Put, Delete and SetPortDrained calls that succeeded, so tests can check that a
   // change was (or was not) persisted.
   int writes() const;
 
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, LeaseRecord> leases_ ABSL_GUARDED_BY(mu_);
+  std::set<Port> drained_ ABSL_GUARDED_BY(mu_);
   absl::Status write_failure_ ABSL_GUARDED_BY(mu_);
   absl::Status load_failure_ ABSL_GUARDED_BY(mu_);
   int writes_ ABSL_GUARDED_BY(mu_) = 0;

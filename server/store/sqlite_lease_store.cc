@@ -194,6 +194,10 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
        "SELECT lease_id, position, name FROM lease_names "
        "ORDER BY lease_id, position"},
       {&select_owner_, "SELECT lease_id, key, value FROM lease_owner"},
+      {&insert_drained_,
+       "INSERT OR IGNORE INTO drained_ports (port) VALUES (?1)"},
+      {&delete_drained_, "DELETE FROM drained_ports WHERE port = ?1"},
+      {&select_drained_, "SELECT port FROM drained_ports ORDER BY port"},
   };
   for (const auto& [stmt, sql] : statements) {
     absl::StatusOr<SqliteStatement> prepared =
@@ -274,6 +278,42 @@ absl::Status SqliteLeaseStore::Delete(const std::string& id) {
           if (s.ok()) s = del->Run();
           del->Reset();
         }
+        return s;
+      });
+  return WithPath(status, path_);
+}
+
+absl::StatusOr<std::vector<Port>> SqliteLeaseStore::LoadDrainedPorts() {
+  absl::MutexLock lock(&mu_);
+  std::vector<Port> out;
+  absl::Status status =
+      InTransaction(begin_read_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        ScopedReset reset(select_drained_);
+        for (;;) {
+          absl::StatusOr<bool> row = select_drained_.Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          const int64_t port = select_drained_.ColumnInt64(0);
+          if (port <= 0 || port > 65535) {
+            return absl::DataLossError(
+                absl::StrCat("drained port ", port, " is not a port number"));
+          }
+          out.push_back(static_cast<Port>(port));
+        }
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return WithPath(status, path_);
+  return out;
+}
+
+absl::Status SqliteLeaseStore::SetPortDrained(Port port, bool drained) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& stmt = drained ? insert_drained_ : delete_drained_;
+  absl::Status status =
+      InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        ScopedReset reset(stmt);
+        absl::Status s = stmt.BindInt64(1, port);
+        if (s.ok()) s = stmt.Run();
         return s;
       });
   return WithPath(status, path_);

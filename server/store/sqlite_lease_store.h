@@ -21,7 +21,7 @@
 // Times are stored with microsecond precision (rounded down); the infinite
 // past and future round-trip exactly.
 //
-// Errors of Put/Delete/LoadAll, as the LeaseStore contract says: UNAVAILABLE
+// Errors of Put/Delete/LoadAll (and of the drained-port calls), as the LeaseStore contract says: UNAVAILABLE
 // for failed writes and reads (disk full, I/O error, read-only file or
 // store, database locked by another connection for longer than
 // busy_timeout), with SQLite's message; DATA_LOSS for corruption found while
@@ -104,6 +104,8 @@ class SqliteLeaseStore : public LeaseStore {
   absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
   absl::Status Put(const LeaseRecord& lease) override;
   absl::Status Delete(const std::string& id) override;
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
+  absl::Status SetPortDrained(Port port, bool drained) override;
 
   const std::string& path() const { return path_; }
 
@@ -144,6 +146,9 @@ class SqliteLeaseStore : public LeaseStore {
   SqliteStatement select_leases_ ABSL_GUARDED_BY(mu_);
   SqliteStatement select_names_ ABSL_GUARDED_BY(mu_);
   SqliteStatement select_owner_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement insert_drained_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement delete_drained_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement select_drained_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace portlease

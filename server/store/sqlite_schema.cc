@@ -40,6 +40,12 @@ constexpr const char* kMigrations[] = {
       ) WITHOUT ROWID;
       PRAGMA application_id = 1347179333;
     )sql",
+    // 1 -> 2: ports drained by an administrator.
+    R"sql(
+      CREATE TABLE drained_ports (
+        port INTEGER NOT NULL PRIMARY KEY
+      ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kSqliteSchemaVersion);

@@ -1,7 +1,7 @@
 // The SQLite store's schema: checks run at open, and the migrations that
 // bring an older database up to date. Private to the store layer.
 //
-// Layout (schema version 1). Every string is stored as a BLOB, so arbitrary
+// Layout (schema version 2). Every string is stored as a BLOB, so arbitrary
 // bytes (NULs, newlines, invalid UTF-8) round-trip unchanged; times are int64
 // unix microseconds, with INT64_MIN/INT64_MAX standing for the infinite past
 // and future.
@@ -9,6 +9,8 @@
 //          ttl_us, state)                      one row per lease
 //   lease_names(lease_id, position, name)      LeaseRecord::names, in order
 //   lease_owner(lease_id, key, value)          LeaseRecord::owner
+//   drained_ports(port)                        ports taken out by DrainPort
+//                                              (added in version 2)
 // PRAGMA user_version holds the schema version; PRAGMA application_id marks
 // the file as a portlease database.
 #ifndef PORTLEASE_SERVER_STORE_SQLITE_SCHEMA_H_
@@ -25,7 +27,7 @@
 namespace portlease {
 
 // The schema version this build reads and writes.
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
 // "PLSE": PRAGMA application_id of a portlease database.
 inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
 

@@ -247,6 +247,45 @@ TEST_F(AdminTest, DrainAndUndrainNeedTheAdminToken) {
   EXPECT_EQ(server_.manager()->Stats().disabled, 0u);
 }
 
+TEST_F(AdminTest, SetPoolNeedsTheAdminTokenAndAValidPool) {
+  const PortRange pool = server_.pool();
+  auto set_pool = [this](const std::string& token, const std::string& ranges,
+                         v1::SetPoolResponse* response) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    if (!token.empty()) context.AddMetadata("authorization", token);
+    v1::SetPoolRequest request;
+    request.set_pool(ranges);
+    return stub_->SetPool(&context, request, response);
+  };
+  const std::string smaller = absl::StrCat(pool.lo, "-", pool.lo + 3);
+  v1::SetPoolResponse response;
+  for (const std::string& bad :
+       {std::string(), std::string("Bearer wrong"), std::string(kToken)}) {
+    grpc::Status status = set_pool(bad, smaller, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << bad;
+    EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(kToken)));
+  }
+  const uint32_t before = server_.manager()->Stats().pool_size;
+  EXPECT_EQ(before, pool.size());
+  const std::string bearer = absl::StrCat("Bearer ", kToken);
+  for (const std::string& invalid :
+       {std::string(""), std::string("1-2-3"), std::string("9-8"),
+        std::string("6379"), absl::StrCat(pool.lo, "-", pool.hi, ",", pool.lo)}) {
+    grpc::Status status = set_pool(bearer, invalid, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << invalid;
+  }
+  EXPECT_EQ(server_.manager()->Stats().pool_size, before);
+  grpc::Status ok = set_pool(bearer, smaller, &response);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(response.pool(), smaller);
+  EXPECT_EQ(response.pool_size(), 4u);
+  EXPECT_EQ(response.leases_outside_pool(), 0u);
+  EXPECT_FALSE(response.persisted());
+  EXPECT_EQ(server_.manager()->Stats().pool_size, 4u);
+}
+
 TEST(AdminWithoutTokenTest, AdminRpcsAreRefusedWhenNoTokenIsConfigured) {
   TestServer server({});
   auto stub = server.NewStub();

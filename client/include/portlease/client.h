@@ -122,6 +122,27 @@ class Client {
   absl::StatusOr<v1::StatusResponse> Status(
       absl::Duration timeout = absl::ZeroDuration()) const;
 
+  // Admin calls: `admin_token` (the server's --admin_token_file) is sent as
+  // call metadata "authorization: Bearer TOKEN". PERMISSION_DENIED for a
+  // missing or wrong token, or a server without one.
+  //
+  // Ends the live lease whose id starts with `lease_id_prefix` (at least 8
+  // characters) or, when the prefix is empty, the one holding `port`.
+  // Returns it (id as a prefix only). INVALID_ARGUMENT, NOT_FOUND.
+  absl::StatusOr<v1::Lease> ForceRelease(const std::string& lease_id_prefix,
+                                         uint32_t port,
+                                         const std::string& admin_token) const;
+  // Takes a pool port out of service, or puts it back. INVALID_ARGUMENT
+  // when the port is not in the pool.
+  absl::Status DrainPort(uint32_t port, const std::string& admin_token) const;
+  absl::Status UndrainPort(uint32_t port, const std::string& admin_token) const;
+  // Replaces the server's pool and excluded ports (portleased's --pool and
+  // --exclude syntax) until it restarts. INVALID_ARGUMENT, nothing changed,
+  // for a bad or empty pool.
+  absl::StatusOr<v1::SetPoolResponse> SetPool(
+      const std::string& pool, const std::string& exclude,
+      const std::string& admin_token) const;
+
   // The stub, for streaming calls (ScopedLease's Hold stream).
   v1::PortLease::Stub& stub() const { return *stub_; }
   const std::string& address() const { return address_; }

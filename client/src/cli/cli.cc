@@ -46,6 +46,11 @@ SYNOPSIS
     portlease status [--format=table|json]
     portlease who PORT... [--format=table|json]
     portlease preflight [--ports PORT,... | --profile FILE]
+    portlease admin force-release LEASE_ID_PREFIX|PORT [--admin-token-file FILE]
+    portlease admin drain PORT... [--admin-token-file FILE]
+    portlease admin undrain PORT... [--admin-token-file FILE]
+    portlease admin set-pool --pool RANGES [--exclude PORTS]
+                             [--admin-token-file FILE]
 
 DESCRIPTION
     portlease talks to portleased: it leases ports for scripts that cannot
@@ -74,6 +79,32 @@ COMMANDS
                 Exits 0 only if all are free. Works without a server (local
                 checks only).
 
+ADMIN COMMANDS
+    These need the server's admin token (portleased --admin_token_file),
+    read from --admin-token-file or $PORTLEASE_ADMIN_TOKEN_FILE; it is sent
+    to the server and never printed. --format=json prints the server's
+    answer.
+
+    admin force-release LEASE_ID_PREFIX|PORT
+                End someone's live lease, named by an id prefix (at least 8
+                characters, as list shows) or by any port it holds (a number
+                of at most 5 digits).
+    admin drain PORT...
+                Take pool ports out of service: a free port at once, a leased
+                one when its lease ends. Drained ports are stored with the
+                leases and stay drained when portleased restarts.
+    admin undrain PORT...
+                Put drained ports back into service.
+    admin set-pool --pool RANGES [--exclude PORTS]
+                Replace the server's pool and excluded ports (the syntax of
+                portleased's --pool and --exclude; without --exclude, only
+                the always-excluded ports). New leases come from the new
+                pool only. Live leases on ports that leave the pool stay
+                valid until released or expired, and those ports are not
+                granted again. Runtime only: portleased applies its own
+                --pool and --exclude again when it restarts, so put the new
+                values in its configuration too.
+
 OPTIONS
     --ports NAME,...        acquire: port names. preflight: port numbers.
     --count N               acquire: N unnamed ports.
@@ -92,6 +123,11 @@ OPTIONS
                             CI dotenv report (artifacts:reports:dotenv).
     --owner KEY=VALUE       list: only leases whose owner metadata has
                             KEY=VALUE (e.g. GITHUB_RUN_ID=42). Repeatable.
+    --admin-token-file FILE admin: the file holding the server's admin
+                            token (default: $PORTLEASE_ADMIN_TOKEN_FILE).
+    --pool RANGES           admin set-pool: the new pool, LO-HI[,LO-HI...].
+    --exclude PORTS         admin set-pool: ports never leased, P or LO-HI,
+                            comma-separated.
     -h, --help              Show this text.
 
 ENVIRONMENT
@@ -100,10 +136,14 @@ ENVIRONMENT
                             start the private per-user portleased; the other
                             commands never start one.
     GITHUB_ENV              The file --github-env appends to.
+    PORTLEASE_ADMIN_TOKEN_FILE
+                            admin: the admin token file, when
+                            --admin-token-file is not given.
 
 EXIT STATUS
-    0 success; 1 failure or busy ports (preflight); 2 usage; 69 server
-    unreachable; 75 pool exhausted.
+    0 success; 1 failure or busy ports (preflight); 2 usage (also a pool or
+    port the server refuses as invalid); 69 server unreachable; 75 pool
+    exhausted; 77 admin token missing, unreadable or refused.
 
 EXAMPLES
     portlease acquire --profile ci/m2/ports.json --ttl 1h --format=shell >lease.sh
@@ -112,6 +152,10 @@ EXAMPLES
     portlease list --owner CI_PIPELINE_ID="$CI_PIPELINE_ID"
     portlease who 6379 8080
     portlease preflight --profile ci/m2/ports.json
+    export PORTLEASE_ADMIN_TOKEN_FILE=/etc/portlease/admin-token
+    portlease admin drain 20017 20018
+    portlease admin force-release 20017
+    portlease admin set-pool --pool 20000-24999 --exclude 20017-20018
 
 SEE ALSO
     lease-run(1), portleased(8)
@@ -122,7 +166,7 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
   absl::StatusOr<SplitArgs> split = SplitCommandLine(
       args,
       {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
-       "owner"},
+       "owner", "admin-token-file", "pool", "exclude"},
       {"help", "udp", "github-env"});
   if (!split.ok()) return split.status();
   CliFlags flags;
@@ -157,6 +201,12 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       flags.profile = value;
     } else if (name == "gitlab-dotenv") {
       flags.gitlab_dotenv = value;
+    } else if (name == "admin-token-file") {
+      flags.admin_token_file = value;
+    } else if (name == "pool") {
+      flags.pool = value;
+    } else if (name == "exclude") {
+      flags.exclude = value;
     } else if (name == "owner") {
       std::pair<std::string, std::string> kv =
           absl::StrSplit(value, absl::MaxSplits('=', 1));
@@ -295,6 +345,7 @@ int RunPortleaseCli(const std::vector<std::string>& args, std::ostream& out,
   if (c == "status") return CmdStatus(*flags, out, err);
   if (c == "who") return CmdWho(*flags, out, err);
   if (c == "preflight") return CmdPreflight(*flags, out, err);
+  if (c == "admin") return CmdAdmin(*flags, out, err);
   return Fail(err, kExitUsage,
               absl::StrCat("unknown command \"", c, "\" (see --help)"));
 }

@@ -21,6 +21,10 @@ namespace portlease {
 
 enum class OutputFormat { kTable, kJson, kEnv, kShell };
 
+// The CLI's exit code when the admin token is missing, unreadable or
+// refused by the server (sysexits' EX_NOPERM). See also portlease/lease_run.h.
+inline constexpr int kExitNoPermission = 77;
+
 struct CliFlags {
   std::string command;
   std::vector<std::string> positional;
@@ -34,6 +38,11 @@ struct CliFlags {
   bool github_env = false;
   std::string gitlab_dotenv;
   OwnerMetadata owner_filter;
+  // admin: the token file (else $PORTLEASE_ADMIN_TOKEN_FILE), and set-pool's
+  // new pool and excluded ports.
+  std::string admin_token_file;
+  std::string pool;
+  std::string exclude;
   bool help = false;
 };
 
@@ -53,6 +62,8 @@ int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
+// portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
+int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err);
 
 // Formatting.
 std::string ToJson(const google::protobuf::Message& message);
