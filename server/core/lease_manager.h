@@ -259,6 +259,10 @@ class LeaseManager {
   // they stay valid until released or expired, and their ports are not
   // granted again. Drained ports stay drained. Runtime only: nothing is
   // written to the store, so a restart applies LeaseManagerOptions again.
+  // That is deliberate: the pool is configuration (portleased's --pool and
+  // --exclude), and a stored override silently beating the configuration
+  // would make editing it useless; drained ports, by contrast, record
+  // incidents that no flag expresses, so DrainPort is persisted.
   // INVALID_ARGUMENT (nothing changed) when no grantable port is left.
   absl::StatusOr<PoolChange> SetPool(std::vector<PortRange> pool,
                                      std::vector<Port> exclude);

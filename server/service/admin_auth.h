@@ -1,4 +1,5 @@
-// The admin token: who may call ForceRelease, DrainPort and UndrainPort.
+// The admin token: who may call ForceRelease, DrainPort, UndrainPort and
+// SetPool.
 //
 // portleased reads the token from a file (--admin_token_file); admin RPCs
 // carry it as call metadata "authorization: Bearer TOKEN". The comparison
