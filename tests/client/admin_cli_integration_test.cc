@@ -230,8 +230,14 @@ TEST_F(AdminCliTest, DrainedPortsSurviveARestartAndSoDoesUndrain) {
   StartServer();
   EXPECT_EQ(PoolState(20003), "disabled");
   EXPECT_EQ(PoolState(20004), "disabled");
-  EXPECT_THAT(ReadFileOrEmpty(dir_.File("server.log")),
-              HasSubstr("2 pool ports stay drained"));
+  // The log is written by a thread of its own: poll for the line.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return absl::StrContains(ReadFileOrEmpty(dir_.File("server.log")),
+                                 "2 pool ports stay drained");
+      },
+      absl::Seconds(5)))
+      << ReadFileOrEmpty(dir_.File("server.log"));
   absl::StatusOr<v1::StatusResponse> status = client_->Status();
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->disabled(), 2u);
