@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -114,8 +115,11 @@ void LogLine(absl::string_view level, absl::string_view message) {
   (void)ignored;
 }
 
-LogWriter::LogWriter(int fd, size_t max_pending)
-    : fd_(fd), max_pending_(max_pending), thread_([this] { Run(); }) {}
+LogWriter::LogWriter(int fd, size_t max_pending, absl::Duration linger)
+    : fd_(fd),
+      max_pending_(max_pending),
+      linger_(linger),
+      thread_([this] { Run(); }) {}
 
 LogWriter::~LogWriter() {
   {
@@ -142,7 +146,7 @@ void LogWriter::Write(std::string line) {
 
 void LogWriter::Run() {
   while (true) {
-    std::string line;
+    std::deque<std::string> lines;
     bool stopping = false;
     {
       absl::MutexLock lock(&mu_);
@@ -151,11 +155,14 @@ void LogWriter::Run() {
       };
       mu_.Await(absl::Condition(&ready));
       if (pending_.empty()) return;  // stopping, and all written
-      line = std::move(pending_.front());
-      pending_.pop_front();
+      // Linger so that the lines of a burst share one wake-up and one
+      // write: Write() wakes this thread only while it waits for a first
+      // line, not while it lingers on stop_.
+      if (!stop_) mu_.AwaitWithTimeout(absl::Condition(&stop_), linger_);
+      lines.swap(pending_);
       stopping = stop_;
     }
-    if (!WriteNow(line,
+    if (!WriteNow(lines,
                   stopping ? absl::Milliseconds(100) : absl::Seconds(1)) &&
         stopping) {
       return;  // the reader is stuck: don't hold up the exit
@@ -163,18 +170,39 @@ void LogWriter::Run() {
   }
 }
 
-bool LogWriter::WriteNow(const std::string& line, absl::Duration patience) {
-  // At most PIPE_BUF bytes: once poll says a pipe is writable, one write of
-  // that size does not block.
-  constexpr size_t kMaxLine = 4095;
-  std::string text = line.substr(0, kMaxLine);
-  text.push_back('\n');
-  pollfd fd = {fd_, POLLOUT, 0};
-  const absl::Time end = absl::Now() + patience;
-  while (poll(&fd, 1, 100) == 0) {
-    if (absl::Now() >= end) return false;  // reader stuck: drop the line
+bool LogWriter::WriteNow(const std::deque<std::string>& lines,
+                         absl::Duration patience) {
+  // Whole lines, at most PIPE_BUF bytes per write: once poll says a pipe is
+  // writable, one write of that size does not block, and lines written by
+  // others to the same pipe never land inside one of ours.
+  constexpr size_t kMaxWrite = 4096;
+  constexpr size_t kMaxLine = kMaxWrite - 1;
+  bool all_written = true;
+  std::string text;
+  auto flush = [&] {
+    if (text.empty()) return;
+    pollfd fd = {fd_, POLLOUT, 0};
+    const absl::Time end = absl::Now() + patience;
+    bool writable = true;
+    while (poll(&fd, 1, 100) == 0) {
+      if (absl::Now() >= end) {  // reader stuck: drop these lines
+        writable = false;
+        break;
+      }
+    }
+    if (!writable || write(fd_, text.data(), text.size()) < 0) {
+      all_written = false;
+    }
+    text.clear();
+  };
+  for (const std::string& line : lines) {
+    const size_t size = std::min(line.size(), kMaxLine) + 1;
+    if (text.size() + size > kMaxWrite) flush();
+    text.append(line, 0, kMaxLine);
+    text.push_back('\n');
   }
-  return write(fd_, text.data(), text.size()) >= 0;
+  flush();
+  return all_written;
 }
 
 }  // namespace portlease

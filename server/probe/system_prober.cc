@@ -26,11 +26,15 @@ enum class BindResult {
   kNoFamily,
 };
 
+// Which wildcard address a probe socket binds: 0.0.0.0, [::] with
+// IPV6_V6ONLY=1, or [::] with IPV6_V6ONLY=0 (both families at once).
+enum class BindFamily { kV4, kV6, kDual };
+
 // Binds a fresh socket of `type` (SOCK_STREAM or SOCK_DGRAM) to the wildcard
 // address of `family` on `port`, with SO_REUSEADDR when `reuse_address`,
 // and closes it. Any failure other than a missing IPv6 stack counts as busy.
-BindResult TryBind(int type, IpFamily family, Port port, bool reuse_address) {
-  const bool v6 = family == IpFamily::kV6;
+BindResult TryBind(int type, BindFamily family, Port port, bool reuse_address) {
+  const bool v6 = family != BindFamily::kV4;
   const int fd = socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     if (v6 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
@@ -46,7 +50,9 @@ BindResult TryBind(int type, IpFamily family, Port port, bool reuse_address) {
   }
   int rc;
   if (v6) {
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
+    const int v6only = family == BindFamily::kV6 ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) !=
+        0) {
       return BindResult::kBusy;
     }
     sockaddr_in6 address;
@@ -69,13 +75,26 @@ BindResult TryBind(int type, IpFamily family, Port port, bool reuse_address) {
 }
 
 // Whether `port` can be bound with `type` on 0.0.0.0 and, while `*v6` says
-// the host has IPv6, on [::]. Clears `*v6` when IPv6 turns out missing.
-bool CanBindBothFamilies(int type, Port port, bool reuse_address, bool* v6) {
-  if (TryBind(type, IpFamily::kV4, port, reuse_address) != BindResult::kFree) {
+// the host has IPv6, on [::]. With `dual`, one dual-stack bind answers for
+// both. Clears `*v6` when IPv6 turns out missing.
+bool CanBindBothFamilies(int type, Port port, bool reuse_address, bool dual,
+                         bool* v6) {
+  if (dual && *v6) {
+    switch (TryBind(type, BindFamily::kDual, port, reuse_address)) {
+      case BindResult::kFree:
+        return true;
+      case BindResult::kBusy:
+        return false;
+      case BindResult::kNoFamily:
+        *v6 = false;  // IPv4 alone, below
+        break;
+    }
+  }
+  if (TryBind(type, BindFamily::kV4, port, reuse_address) != BindResult::kFree) {
     return false;
   }
   if (!*v6) return true;
-  switch (TryBind(type, IpFamily::kV6, port, reuse_address)) {
+  switch (TryBind(type, BindFamily::kV6, port, reuse_address)) {
     case BindResult::kFree:
       return true;
     case BindResult::kNoFamily:
@@ -87,10 +106,51 @@ bool CanBindBothFamilies(int type, Port port, bool reuse_address, bool* v6) {
   return false;
 }
 
+// Binds a socket of `type` to `address` (IPv4, port 0: the kernel picks)
+// and returns it with its port; -1 on failure.
+int BindAnyPort(int type, in_addr_t address, Port* port) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(address);
+  socklen_t size = sizeof(sa);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &size) != 0) {
+    close(fd);
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+// Whether this kernel refuses a dual-stack bind on [::] for a port that an
+// IPv4 socket holds, on the wildcard address and on 127.0.0.1: then one
+// such bind answers for both families. False when unsure (no IPv6, or any
+// step fails), which keeps the two binds.
+bool DualStackBindSeesIpv4(int type) {
+  for (in_addr_t address : {INADDR_ANY, INADDR_LOOPBACK}) {
+    Port port = 0;
+    const int holder = BindAnyPort(type, address, &port);
+    if (holder < 0) return false;
+    absl::Cleanup close_holder = [holder] { close(holder); };
+    if (TryBind(type, BindFamily::kDual, port, /*reuse_address=*/false) !=
+        BindResult::kBusy) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 SystemProber::SystemProber(SystemProberOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)),
+      dual_tcp_(options_.exclusive_bind && options_.dual_stack_bind &&
+                DualStackBindSeesIpv4(SOCK_STREAM)),
+      dual_udp_(options_.exclusive_bind && options_.dual_stack_bind &&
+                DualStackBindSeesIpv4(SOCK_DGRAM)) {}
 
 std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
   std::vector<Port> busy;
@@ -121,20 +181,22 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
       // Plain binds: the kernel's bind table refuses any socket on the port.
       free = free &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
-                                 &tcp_v6) &&
+                                 dual_tcp_, &tcp_v6) &&
              (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
-                                          /*reuse_address=*/false, &udp_v6));
+                                          /*reuse_address=*/false, dual_udp_,
+                                          &udp_v6));
     } else {
       // The plain (no SO_REUSEADDR) TCP bind runs only for ports no table
       // lists, so the one thing it can add is a socket the tables never
       // show: bound, not listening, with SO_REUSEADDR set.
       free = free &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true,
-                                 &tcp_v6) &&
+                                 /*dual=*/false, &tcp_v6) &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
-                                 &tcp_v6) &&
+                                 /*dual=*/false, &tcp_v6) &&
              (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
-                                          /*reuse_address=*/true, &udp_v6));
+                                          /*reuse_address=*/true,
+                                          /*dual=*/false, &udp_v6));
     }
     if (!free) busy.push_back(p);
   }

@@ -7,6 +7,10 @@
 // on an overlapping address - listening, bound (SO_REUSEADDR or not),
 // connected, or in TIME_WAIT, 127.0.0.1:P and [::1]:P included - fails the
 // bind. Each probe costs a few system calls whatever the size of the host.
+// Where the kernel is found (once, at construction) to refuse a dual-stack
+// bind ([::], IPV6_V6ONLY=0) for a port an IPv4 socket holds on 0.0.0.0 or
+// 127.0.0.1, one such bind per port and protocol stands for the two
+// (dual_stack_bind): half the system calls, the same answer.
 //
 // Without exclusive_bind (the earlier scheme), probe sockets set
 // SO_REUSEADDR (so a TIME_WAIT alone does not fail the bind) and the port
@@ -45,11 +49,16 @@ struct SystemProberOptions {
   // Bind without SO_REUSEADDR and read no socket table (see above). When
   // false, use the table scheme, with the tables under proc_root.
   bool exclusive_bind = true;
+  // With exclusive_bind: one dual-stack bind per port instead of 0.0.0.0
+  // and [::], when the kernel passes the check above; else the two binds.
+  bool dual_stack_bind = true;
 };
 
 // Thread-safe: Busy() keeps no state between calls.
 class SystemProber : public PortProber {
  public:
+  // With exclusive_bind and dual_stack_bind, binds a few sockets on ports
+  // the kernel picks to check how it treats dual-stack binds.
   explicit SystemProber(SystemProberOptions options = {});
 
   // Of the ports first .. first+count-1 (cut at 65535), those in use, in
@@ -62,6 +71,9 @@ class SystemProber : public PortProber {
 
  private:
   const SystemProberOptions options_;
+  // One dual-stack bind per port stands for 0.0.0.0 and [::].
+  const bool dual_tcp_;
+  const bool dual_udp_;
 };
 
 // Reads `proc_root`/sys/net/ipv4/ip_local_port_range, the kernel's

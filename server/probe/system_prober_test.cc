@@ -129,6 +129,35 @@ TEST(SystemProberTest, BoundButNotListeningReuseAddressTcpIsBusy) {
   }
 }
 
+// One dual-stack bind per port (when the kernel passes the constructor's
+// check) and the two separate binds agree on every kind of socket.
+TEST(SystemProberTest, DualStackAndSeparateBindsAgree) {
+  SystemProber dual;
+  SystemProber separate({.dual_stack_bind = false});
+  std::vector<testing_util::SocketSpec> specs = {
+      {.type = SOCK_STREAM, .address = "127.0.0.1"},
+      {.type = SOCK_STREAM, .address = "0.0.0.0", .listen = true},
+      {.type = SOCK_STREAM, .address = "127.0.0.1", .reuse_address = true},
+      {.type = SOCK_DGRAM, .address = "127.0.0.1"},
+      {.type = SOCK_DGRAM, .address = "0.0.0.0"},
+  };
+  if (OpenSocket({.type = SOCK_STREAM, .address = "::1"}).ok()) {
+    specs.push_back({.type = SOCK_STREAM, .address = "::1", .listen = true});
+    specs.push_back({.type = SOCK_STREAM, .address = "::"});
+    specs.push_back({.type = SOCK_DGRAM, .address = "::1"});
+    specs.push_back({.type = SOCK_STREAM, .address = "::", .v6only = false});
+  }
+  for (const testing_util::SocketSpec& spec : specs) {
+    Port port = 0;
+    ScopedFd fd = Open(spec, &port);
+    const bool udp = spec.type == SOCK_DGRAM;
+    for (SystemProber* prober : {&dual, &separate}) {
+      EXPECT_THAT(prober->Busy(port, 1, /*udp=*/true), ElementsAre(port))
+          << spec.address << (udp ? " udp" : " tcp");
+    }
+  }
+}
+
 TEST(SystemProberTest, TableSchemeSeesListenersAndUdpSockets) {
   SystemProber tables({.exclusive_bind = false});
   Port port = 0;
