@@ -155,10 +155,6 @@ void LogWriter::Run() {
       };
       mu_.Await(absl::Condition(&ready));
       if (pending_.empty()) return;  // stopping, and all written
-      // Linger so that the lines of a burst share one wake-up and one
-      // write: Write() wakes this thread only while it waits for a first
-      // line, not while it lingers on stop_.
-      if (!stop_) mu_.AwaitWithTimeout(absl::Condition(&stop_), linger_);
       lines.swap(pending_);
       stopping = stop_;
     }
@@ -167,6 +163,13 @@ void LogWriter::Run() {
         stopping) {
       return;  // the reader is stuck: don't hold up the exit
     }
+    // Lines queued faster than this thread wakes up (more than one found
+    // at once): linger, so that the next ones share one wake-up and one
+    // write. Write() wakes this thread only while it waits for a line, not
+    // while it lingers on stop_. A line now and then is written at once.
+    if (lines.size() < 2) continue;
+    absl::MutexLock lock(&mu_);
+    if (!stop_) mu_.AwaitWithTimeout(absl::Condition(&stop_), linger_);
   }
 }
 

@@ -49,11 +49,13 @@ void LogLine(absl::string_view level, absl::string_view message);
 // the next line written says how many. Lines longer than a pipe's atomic
 // write (4096 bytes) are cut.
 //
-// Lines are batched: the writer thread wakes on the first line queued,
-// lingers up to `linger` for more, then writes them all with as few
-// write(2) calls as whole lines allow (4096 bytes each at most), so a busy
-// server pays one wake-up per batch instead of one per line. A line reaches
-// the descriptor at most `linger` (plus the write) after Write.
+// Lines are batched: each wake-up of the writer thread writes every line
+// queued, with as few write(2) calls as whole lines allow (4096 bytes each
+// at most). When it found more than one line (they come faster than it
+// wakes up), it then lingers for `linger` before the next batch, so a busy
+// server pays one wake-up per `linger` instead of one per line. A line
+// reaches the descriptor at most `linger` (plus the write) after Write; a
+// line now and then, at once.
 //
 // Thread-safe. The destructor writes what is pending, giving up on lines the
 // descriptor does not accept within a short bounded wait.
