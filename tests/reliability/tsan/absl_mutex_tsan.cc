@@ -9,6 +9,11 @@
 // synchronization (__tsan_release before giving the mutex up,
 // __tsan_acquire after getting it). Only code that reaches these entry
 // points through the dynamic linker is covered: our own calls are.
+//
+// Abseil evaluates a waiter's Condition on whichever thread holds the mutex
+// at the time, often inside another thread's Unlock, after that thread's
+// __tsan_release. So each Condition passed in is wrapped: its evaluation
+// acquires and releases the mutex for TSan, like a short critical section.
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -49,6 +54,25 @@ Fn Lookup(const char* suffix) {
   return reinterpret_cast<Fn>(Real(suffix));
 }
 
+// A Condition that tells TSan its evaluation holds `mu`.
+class AnnotatedCondition {
+ public:
+  AnnotatedCondition(const absl::Condition& cond, void* mu)
+      : cond_(cond), mu_(mu) {}
+  absl::Condition Get() { return absl::Condition(&Eval, this); }
+
+ private:
+  static bool Eval(AnnotatedCondition* self) {
+    __tsan_acquire(self->mu_);
+    const bool result = self->cond_.Eval();
+    __tsan_release(self->mu_);
+    return result;
+  }
+
+  const absl::Condition& cond_;
+  void* mu_;
+};
+
 }  // namespace
 
 namespace absl {
@@ -88,23 +112,26 @@ void Mutex::ReaderUnlock() {
 void Mutex::LockWhen(const Condition& cond) {
   static auto real = Lookup<void (*)(Mutex*, const Condition&)>(
       "5Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  AnnotatedCondition annotated(cond, this);
+  real(this, annotated.Get());
   __tsan_acquire(this);
 }
 
 void Mutex::Await(const Condition& cond) {
   static auto real = Lookup<void (*)(Mutex*, const Condition&)>(
       "5Mutex5AwaitERKNS0_9ConditionE");
+  AnnotatedCondition annotated(cond, this);
   __tsan_release(this);
-  real(this, cond);
+  real(this, annotated.Get());
   __tsan_acquire(this);
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
   static auto real = Lookup<bool (*)(Mutex*, const Condition&, absl::Duration)>(
       "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  AnnotatedCondition annotated(cond, this);
   __tsan_release(this);
-  const bool result = real(this, cond, timeout);
+  const bool result = real(this, annotated.Get(), timeout);
   __tsan_acquire(this);
   return result;
 }
@@ -112,8 +139,9 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
   static auto real = Lookup<bool (*)(Mutex*, const Condition&, absl::Time)>(
       "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  AnnotatedCondition annotated(cond, this);
   __tsan_release(this);
-  const bool result = real(this, cond, deadline);
+  const bool result = real(this, annotated.Get(), deadline);
   __tsan_acquire(this);
   return result;
 }
