@@ -44,10 +44,6 @@ class CheckingStore : public LeaseStore {
     leases_.erase(id);
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
-    return std::vector<Port>();
-  }
-  absl::Status SetPortDrained(Port, bool) override { return absl::OkStatus(); }
 
   // The next Put (or Delete) signals `entered` and waits for `open`.
   void GateNext(bool put, absl::Notification* entered,
