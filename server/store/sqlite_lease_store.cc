@@ -108,8 +108,7 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
   }
   // From here on the store owns the connection and the lock.
   std::unique_ptr<SqliteLeaseStore> store(
-      new SqliteLeaseStore(path, *std::move(lock), raw_db,
-                           options.batch_commits));
+      new SqliteLeaseStore(path, *std::move(lock), raw_db));
   sqlite3* db = store->db_.get();
   // SQLite quietly falls back to read-only for a file we may not write. Say
   // so now, before reading creates -wal/-shm files with the same mode.
@@ -162,12 +161,8 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
 }
 
 SqliteLeaseStore::SqliteLeaseStore(std::string path,
-                                   std::unique_ptr<LockFile> lock, sqlite3* db,
-                                   bool batch_commits)
-    : path_(std::move(path)),
-      lock_(std::move(lock)),
-      db_(db),
-      batch_commits_(batch_commits) {}
+                                   std::unique_ptr<LockFile> lock, sqlite3* db)
+    : path_(std::move(path)), lock_(std::move(lock)), db_(db) {}
 
 SqliteLeaseStore::~SqliteLeaseStore() = default;
 
@@ -226,83 +221,11 @@ absl::Status SqliteLeaseStore::InTransaction(
 }
 
 absl::Status SqliteLeaseStore::Put(const LeaseRecord& lease) {
-  PendingWrite write;
-  write.put = &lease;
-  return Write(&write);
-}
-
-absl::Status SqliteLeaseStore::Delete(const std::string& id) {
-  PendingWrite write;
-  write.remove = &id;
-  return Write(&write);
-}
-
-absl::Status SqliteLeaseStore::Write(PendingWrite* write) {
-  if (!batch_commits_) {
-    CommitBatch({write});
-    return write->status;
-  }
-  std::vector<PendingWrite*> batch;
-  {
-    absl::MutexLock lock(&queue_mu_);
-    queue_.push_back(write);
-    // Wait for a commit that holds `write`, or to be the next committer.
-    // Bounded by the commit in progress (busy_timeout, the disk).
-    auto done_or_leader = [this, write]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                              queue_mu_) { return write->done || !committing_; };
-    queue_mu_.Await(absl::Condition(&done_or_leader));
-    if (write->done) return write->status;
-    // Not done and nobody committing: `write` is still queued; commit the
-    // whole queue.
-    committing_ = true;
-    batch.swap(queue_);
-  }
-  CommitBatch(batch);
-  {
-    absl::MutexLock lock(&queue_mu_);
-    for (PendingWrite* w : batch) w->done = true;
-    committing_ = false;
-  }
-  return write->status;
-}
-
-void SqliteLeaseStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&mu_);
-  if (batch.size() > 1) {
-    absl::Status status =
-        InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          absl::Status s;
-          for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
-            s = ApplyLocked(*batch[i]);
-          }
-          return s;
-        });
-    if (status.ok()) {
-      for (PendingWrite* w : batch) w->status = absl::OkStatus();
-      return;
-    }
-    // Rolled back: each write again, alone, so that only the failing ones
-    // fail.
-  }
-  for (PendingWrite* w : batch) {
-    w->status = WithPath(
-        InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return ApplyLocked(*w);
-        }),
-        path_);
-  }
-}
-
-absl::Status SqliteLeaseStore::ApplyLocked(const PendingWrite& write) {
-  if (write.put != nullptr) return PutLocked(*write.put);
-  absl::Status s;
-  for (SqliteStatement* del :
-       {&delete_names_, &delete_owner_, &delete_lease_}) {
-    if (s.ok()) s = del->BindBytes(1, *write.remove);
-    if (s.ok()) s = del->Run();
-    del->Reset();
-  }
-  return s;
+  return WithPath(InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                    return PutLocked(lease);
+                  }),
+                  path_);
 }
 
 absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
@@ -342,6 +265,22 @@ absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
     if (status.ok()) status = insert_owner_.Run();
   }
   return status;
+}
+
+absl::Status SqliteLeaseStore::Delete(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = InTransaction(
+      begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        absl::Status s;
+        for (SqliteStatement* del :
+             {&delete_names_, &delete_owner_, &delete_lease_}) {
+          if (s.ok()) s = del->BindBytes(1, id);
+          if (s.ok()) s = del->Run();
+          del->Reset();
+        }
+        return s;
+      });
+  return WithPath(status, path_);
 }
 
 absl::StatusOr<std::vector<Port>> SqliteLeaseStore::LoadDrainedPorts() {

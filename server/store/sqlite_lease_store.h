@@ -25,20 +25,8 @@
 // for failed writes and reads (disk full, I/O error, read-only file or
 // store, database locked by another connection for longer than
 // busy_timeout), with SQLite's message; DATA_LOSS for corruption found while
-// reading; INTERNAL otherwise. After a failed Put or Delete its change is
-// rolled back and the store is as if the call had not been made.
-//
-// Group commit (SqliteOptions::batch_commits, on by default): Put and
-// Delete calls made at the same time from several threads share one
-// transaction. The first caller commits alone; callers arriving while a
-// commit runs queue up and the first of them commits the whole queue in one
-// transaction once that commit is done. Every call still returns only after
-// the transaction holding its change has committed, so the durability of
-// each call is unchanged, while a burst of N changes costs one commit (one
-// WAL append, one fsync with kFull) instead of N. Writes are applied in the
-// order they were queued. If a shared transaction fails, each of its
-// writes is retried in a transaction of its own, so a call fails only for
-// its own reason. A single caller sees no difference (and no added wait).
+// reading; INTERNAL otherwise. Each Put and Delete is one transaction: after
+// a failed call it is rolled back and the store is unchanged.
 //
 // Thread-safe: calls are serialized on one connection.
 #ifndef PORTLEASE_SERVER_STORE_SQLITE_LEASE_STORE_H_
@@ -81,10 +69,6 @@ struct SqliteOptions {
   // How long a call waits for a lock held by another connection (e.g. a
   // sqlite3 shell inspecting the file) before failing with UNAVAILABLE.
   absl::Duration busy_timeout = absl::Seconds(2);
-
-  // Group commit: concurrent Put/Delete calls share a transaction (see
-  // above). False: one transaction per call, one after the other.
-  bool batch_commits = true;
 
   // Open the existing database without ever writing to it: no migration,
   // and every Put/Delete fails with UNAVAILABLE. The database must exist and
@@ -129,24 +113,9 @@ class SqliteLeaseStore : public LeaseStore {
   struct DbCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
-  // One Put (`put` set) or Delete (`remove` set) waiting to be committed.
-  struct PendingWrite {
-    const LeaseRecord* put = nullptr;
-    const std::string* remove = nullptr;
-    absl::Status status;
-    bool done = false;  // guarded by queue_mu_
-  };
 
   SqliteLeaseStore(std::string path, std::unique_ptr<LockFile> lock,
-                   sqlite3* db, bool batch_commits);
-  // Commits `write`, alone or with the writes queued alongside it; returns
-  // its status once the transaction holding it has committed.
-  absl::Status Write(PendingWrite* write);
-  // Commits the writes in one transaction (each in its own if that fails)
-  // and sets their status.
-  void CommitBatch(const std::vector<PendingWrite*>& batch);
-  absl::Status ApplyLocked(const PendingWrite& write)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                   sqlite3* db);
   absl::Status PrepareStatements();
   // Runs `body` between `begin` and COMMIT; rolls back if anything fails.
   absl::Status InTransaction(SqliteStatement& begin,
@@ -162,12 +131,6 @@ class SqliteLeaseStore : public LeaseStore {
   // checkpoints the WAL), then the lock.
   const std::unique_ptr<LockFile> lock_;
   const std::unique_ptr<sqlite3, DbCloser> db_;
-  const bool batch_commits_;
-
-  // The group commit queue. Never held while waiting for mu_.
-  absl::Mutex queue_mu_;
-  std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   absl::Mutex mu_;
   SqliteStatement begin_write_ ABSL_GUARDED_BY(mu_);

@@ -11,11 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -308,46 +306,6 @@ TEST_F(SqliteLeaseStoreTest, BusyDatabaseIsUnavailableAndRecovers) {
   EXPECT_EQ(MustLoad(*store), std::vector<LeaseRecord>{TestLease(1)});
   EXPECT_TRUE(store->Put(TestLease(2)).ok());
   EXPECT_EQ(MustLoad(*store), SortedById({TestLease(1), TestLease(2)}));
-}
-
-// Group commit: writes from many threads at once, with and without
-// batching, all land, each after its own call, in call order per lease.
-TEST_F(SqliteLeaseStoreTest, ConcurrentWritesAllCommit) {
-  for (bool batched : {true, false}) {
-    ScopedTempDir dir;
-    SqliteOptions options;
-    options.batch_commits = batched;
-    absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
-        SqliteLeaseStore::Open(dir.File("leases.db"), options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    constexpr int kThreads = 8;
-    constexpr int kRounds = 40;
-    std::vector<std::thread> threads;
-    std::atomic<int> failures{0};
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < kRounds; ++i) {
-          LeaseRecord lease = TestLease(t * 1000 + i);
-          if (!(*store)->Put(lease).ok()) ++failures;
-          // Every other lease is deleted again; the rest stay.
-          if (i % 2 == 1 && !(*store)->Delete(lease.id).ok()) ++failures;
-        }
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-    EXPECT_EQ(failures.load(), 0);
-    std::vector<LeaseRecord> expected;
-    for (int t = 0; t < kThreads; ++t) {
-      for (int i = 0; i < kRounds; i += 2) expected.push_back(TestLease(t * 1000 + i));
-    }
-    EXPECT_EQ(MustLoad(**store), SortedById(expected)) << "batched=" << batched;
-    store->reset();
-    // And durably so.
-    absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> reopened =
-        SqliteLeaseStore::Open(dir.File("leases.db"), {});
-    ASSERT_TRUE(reopened.ok()) << reopened.status();
-    EXPECT_EQ(MustLoad(**reopened), SortedById(expected));
-  }
 }
 
 }  // namespace
