@@ -10,9 +10,9 @@
 #include <limits>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/store/lease_codec.h"
 #include "server/store/sqlite_schema.h"
 
 namespace portlease {
@@ -172,28 +172,14 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
     SqliteStatement* stmt;
     const char* sql;
   } const statements[] = {
-      {&begin_write_, "BEGIN IMMEDIATE"},
-      {&begin_read_, "BEGIN DEFERRED"},
-      {&commit_, "COMMIT"},
-      {&rollback_, "ROLLBACK"},
       {&put_lease_,
        "INSERT OR REPLACE INTO leases (id, base, count, udp, request_id, "
-       "created_at_us, expires_at_us, ttl_us, state) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+       "created_at_us, expires_at_us, ttl_us, state, names, owner) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
       {&delete_lease_, "DELETE FROM leases WHERE id = ?1"},
-      {&delete_names_, "DELETE FROM lease_names WHERE lease_id = ?1"},
-      {&insert_name_,
-       "INSERT INTO lease_names (lease_id, position, name) VALUES (?1, ?2, ?3)"},
-      {&delete_owner_, "DELETE FROM lease_owner WHERE lease_id = ?1"},
-      {&insert_owner_,
-       "INSERT INTO lease_owner (lease_id, key, value) VALUES (?1, ?2, ?3)"},
       {&select_leases_,
        "SELECT id, base, count, udp, request_id, created_at_us, "
-       "expires_at_us, ttl_us, state FROM leases"},
-      {&select_names_,
-       "SELECT lease_id, position, name FROM lease_names "
-       "ORDER BY lease_id, position"},
-      {&select_owner_, "SELECT lease_id, key, value FROM lease_owner"},
+       "expires_at_us, ttl_us, state, names, owner FROM leases"},
       {&insert_drained_,
        "INSERT OR IGNORE INTO drained_ports (port) VALUES (?1)"},
       {&delete_drained_, "DELETE FROM drained_ports WHERE port = ?1"},
@@ -208,28 +194,18 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
   return absl::OkStatus();
 }
 
-absl::Status SqliteLeaseStore::InTransaction(
-    SqliteStatement& begin, absl::FunctionRef<absl::Status()> body) {
-  absl::Status status = begin.Run();
-  if (status.ok()) status = body();
-  if (status.ok()) status = commit_.Run();
-  // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
-  if (!status.ok() && !sqlite3_get_autocommit(db_.get())) {
-    rollback_.Run().IgnoreError();
-  }
-  return status;
-}
-
 absl::Status SqliteLeaseStore::Put(const LeaseRecord& lease) {
   absl::MutexLock lock(&mu_);
-  return WithPath(InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                    return PutLocked(lease);
-                  }),
-                  path_);
+  return WithPath(PutLocked(lease), path_);
 }
 
 absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
+  std::string names;
+  EncodeLeaseNames(lease.names, &names);
+  std::string owner;
+  EncodeLeaseOwner(lease.owner, &owner);
   SqliteStatement& put = put_lease_;
+  ScopedReset reset(put);
   absl::Status status = put.BindBytes(1, lease.id);
   if (status.ok()) status = put.BindInt64(2, lease.base);
   if (status.ok()) status = put.BindInt64(3, lease.count);
@@ -241,162 +217,97 @@ absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
   if (status.ok()) {
     status = put.BindInt64(9, static_cast<int64_t>(lease.state));
   }
+  if (status.ok()) status = put.BindBytes(10, names);
+  if (status.ok()) status = put.BindBytes(11, owner);
   if (status.ok()) status = put.Run();
-  put.Reset();
-
-  for (SqliteStatement* del : {&delete_names_, &delete_owner_}) {
-    if (status.ok()) status = del->BindBytes(1, lease.id);
-    if (status.ok()) status = del->Run();
-    del->Reset();
-  }
-  for (size_t i = 0; status.ok() && i < lease.names.size(); ++i) {
-    ScopedReset reset(insert_name_);
-    status = insert_name_.BindBytes(1, lease.id);
-    if (status.ok()) status = insert_name_.BindInt64(2, static_cast<int64_t>(i));
-    if (status.ok()) status = insert_name_.BindBytes(3, lease.names[i]);
-    if (status.ok()) status = insert_name_.Run();
-  }
-  for (auto it = lease.owner.begin(); status.ok() && it != lease.owner.end();
-       ++it) {
-    ScopedReset reset(insert_owner_);
-    status = insert_owner_.BindBytes(1, lease.id);
-    if (status.ok()) status = insert_owner_.BindBytes(2, it->first);
-    if (status.ok()) status = insert_owner_.BindBytes(3, it->second);
-    if (status.ok()) status = insert_owner_.Run();
-  }
   return status;
 }
 
 absl::Status SqliteLeaseStore::Delete(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  absl::Status status = InTransaction(
-      begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        absl::Status s;
-        for (SqliteStatement* del :
-             {&delete_names_, &delete_owner_, &delete_lease_}) {
-          if (s.ok()) s = del->BindBytes(1, id);
-          if (s.ok()) s = del->Run();
-          del->Reset();
-        }
-        return s;
-      });
+  ScopedReset reset(delete_lease_);
+  absl::Status status = delete_lease_.BindBytes(1, id);
+  if (status.ok()) status = delete_lease_.Run();
   return WithPath(status, path_);
 }
 
 absl::StatusOr<std::vector<Port>> SqliteLeaseStore::LoadDrainedPorts() {
   absl::MutexLock lock(&mu_);
   std::vector<Port> out;
-  absl::Status status =
-      InTransaction(begin_read_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        ScopedReset reset(select_drained_);
-        for (;;) {
-          absl::StatusOr<bool> row = select_drained_.Step();
-          if (!row.ok()) return row.status();
-          if (!*row) break;
-          const int64_t port = select_drained_.ColumnInt64(0);
-          if (port <= 0 || port > 65535) {
-            return absl::DataLossError(
-                absl::StrCat("drained port ", port, " is not a port number"));
-          }
-          out.push_back(static_cast<Port>(port));
-        }
-        return absl::OkStatus();
-      });
-  if (!status.ok()) return WithPath(status, path_);
+  ScopedReset reset(select_drained_);
+  for (;;) {
+    absl::StatusOr<bool> row = select_drained_.Step();
+    if (!row.ok()) return WithPath(row.status(), path_);
+    if (!*row) break;
+    const int64_t port = select_drained_.ColumnInt64(0);
+    if (port <= 0 || port > 65535) {
+      return WithPath(absl::DataLossError(absl::StrCat(
+                          "drained port ", port, " is not a port number")),
+                      path_);
+    }
+    out.push_back(static_cast<Port>(port));
+  }
   return out;
 }
 
 absl::Status SqliteLeaseStore::SetPortDrained(Port port, bool drained) {
   absl::MutexLock lock(&mu_);
   SqliteStatement& stmt = drained ? insert_drained_ : delete_drained_;
-  absl::Status status =
-      InTransaction(begin_write_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        ScopedReset reset(stmt);
-        absl::Status s = stmt.BindInt64(1, port);
-        if (s.ok()) s = stmt.Run();
-        return s;
-      });
+  ScopedReset reset(stmt);
+  absl::Status status = stmt.BindInt64(1, port);
+  if (status.ok()) status = stmt.Run();
   return WithPath(status, path_);
 }
 
 absl::StatusOr<std::vector<LeaseRecord>> SqliteLeaseStore::LoadAll() {
   absl::MutexLock lock(&mu_);
   std::vector<LeaseRecord> out;
-  absl::Status status =
-      InTransaction(begin_read_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return LoadLocked(out);
-      });
+  absl::Status status = LoadLocked(out);
   if (!status.ok()) return WithPath(status, path_);
   return out;
 }
 
 absl::Status SqliteLeaseStore::LoadLocked(std::vector<LeaseRecord>& out) {
-  // Index into `out` by lease id.
-  absl::flat_hash_map<std::string, size_t> index;
   auto corrupt = [](absl::string_view id, absl::string_view what) {
     return absl::DataLossError(absl::StrCat(
         "lease ", absl::CHexEscape(id.substr(0, 8)), ": ", what));
   };
-  {
-    ScopedReset reset(select_leases_);
-    for (;;) {
-      absl::StatusOr<bool> row = select_leases_.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      SqliteStatement& s = select_leases_;
-      LeaseRecord lease;
-      lease.id = s.ColumnBytes(0);
-      int64_t base = s.ColumnInt64(1);
-      int64_t count = s.ColumnInt64(2);
-      int64_t udp = s.ColumnInt64(3);
-      int64_t state = s.ColumnInt64(8);
-      if (base < 0 || base > 65535) return corrupt(lease.id, "invalid base");
-      if (count < 0 || count > 65536) return corrupt(lease.id, "invalid count");
-      if (udp != 0 && udp != 1) return corrupt(lease.id, "invalid udp flag");
-      if (state != static_cast<int64_t>(LeaseState::kLive) &&
-          state != static_cast<int64_t>(LeaseState::kDraining)) {
-        return corrupt(lease.id, absl::StrCat("invalid state ", state));
-      }
-      lease.base = static_cast<Port>(base);
-      lease.count = static_cast<uint32_t>(count);
-      lease.udp = udp == 1;
-      lease.request_id = s.ColumnBytes(4);
-      lease.created_at = DecodeTime(s.ColumnInt64(5));
-      lease.expires_at = DecodeTime(s.ColumnInt64(6));
-      lease.ttl = DecodeDuration(s.ColumnInt64(7));
-      lease.state = static_cast<LeaseState>(state);
-      index.emplace(lease.id, out.size());
-      out.push_back(std::move(lease));
+  // One statement, so one read transaction: a consistent snapshot.
+  ScopedReset reset(select_leases_);
+  for (;;) {
+    absl::StatusOr<bool> row = select_leases_.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    SqliteStatement& s = select_leases_;
+    LeaseRecord lease;
+    lease.id = s.ColumnBytes(0);
+    int64_t base = s.ColumnInt64(1);
+    int64_t count = s.ColumnInt64(2);
+    int64_t udp = s.ColumnInt64(3);
+    int64_t state = s.ColumnInt64(8);
+    if (base < 0 || base > 65535) return corrupt(lease.id, "invalid base");
+    if (count < 0 || count > 65536) return corrupt(lease.id, "invalid count");
+    if (udp != 0 && udp != 1) return corrupt(lease.id, "invalid udp flag");
+    if (state != static_cast<int64_t>(LeaseState::kLive) &&
+        state != static_cast<int64_t>(LeaseState::kDraining)) {
+      return corrupt(lease.id, absl::StrCat("invalid state ", state));
     }
-  }
-  {
-    ScopedReset reset(select_names_);
-    for (;;) {
-      absl::StatusOr<bool> row = select_names_.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      std::string id = select_names_.ColumnBytes(0);
-      auto it = index.find(id);
-      if (it == index.end()) return corrupt(id, "names of a missing lease");
-      std::vector<std::string>& names = out[it->second].names;
-      if (select_names_.ColumnInt64(1) != static_cast<int64_t>(names.size())) {
-        return corrupt(id, "names are not numbered 0..n-1");
-      }
-      names.push_back(select_names_.ColumnBytes(2));
-    }
-  }
-  {
-    ScopedReset reset(select_owner_);
-    for (;;) {
-      absl::StatusOr<bool> row = select_owner_.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      std::string id = select_owner_.ColumnBytes(0);
-      auto it = index.find(id);
-      if (it == index.end()) return corrupt(id, "owner of a missing lease");
-      out[it->second].owner.emplace(select_owner_.ColumnBytes(1),
-                                    select_owner_.ColumnBytes(2));
-    }
+    absl::StatusOr<std::vector<std::string>> names =
+        DecodeLeaseNames(s.ColumnView(9));
+    if (!names.ok()) return corrupt(lease.id, names.status().message());
+    absl::StatusOr<Metadata> owner = DecodeLeaseOwner(s.ColumnView(10));
+    if (!owner.ok()) return corrupt(lease.id, owner.status().message());
+    lease.base = static_cast<Port>(base);
+    lease.count = static_cast<uint32_t>(count);
+    lease.udp = udp == 1;
+    lease.request_id = s.ColumnBytes(4);
+    lease.created_at = DecodeTime(s.ColumnInt64(5));
+    lease.expires_at = DecodeTime(s.ColumnInt64(6));
+    lease.ttl = DecodeDuration(s.ColumnInt64(7));
+    lease.state = static_cast<LeaseState>(state);
+    lease.names = *std::move(names);
+    lease.owner = *std::move(owner);
+    out.push_back(std::move(lease));
   }
   return absl::OkStatus();
 }

@@ -25,8 +25,10 @@
 // for failed writes and reads (disk full, I/O error, read-only file or
 // store, database locked by another connection for longer than
 // busy_timeout), with SQLite's message; DATA_LOSS for corruption found while
-// reading; INTERNAL otherwise. Each Put and Delete is one transaction: after
-// a failed call it is rolled back and the store is unchanged.
+// reading (an invalid row, or names/owner blobs that don't decode; the
+// message names the lease by its id prefix); INTERNAL otherwise. Each Put and
+// Delete is one statement and one transaction (a lease is one row): after a
+// failed call it is rolled back and the store is unchanged.
 //
 // Thread-safe: calls are serialized on one connection.
 #ifndef PORTLEASE_SERVER_STORE_SQLITE_LEASE_STORE_H_
@@ -39,7 +41,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -89,7 +90,9 @@ class SqliteLeaseStore : public LeaseStore {
   //                        schema needs migrating;
   //   DATA_LOSS            not a SQLite database, or corrupt (quick_check
   //                        failed); the message names the path and says it
-  //                        was not modified;
+  //                        was not modified; or an older schema's rows
+  //                        can't be migrated (the database is left at its
+  //                        old version, see MigrateSqliteSchema);
   //   UNAVAILABLE          the file or lock can't be opened, read or
   //                        written, or the file isn't writable (and not
   //                        read_only).
@@ -117,10 +120,6 @@ class SqliteLeaseStore : public LeaseStore {
   SqliteLeaseStore(std::string path, std::unique_ptr<LockFile> lock,
                    sqlite3* db);
   absl::Status PrepareStatements();
-  // Runs `body` between `begin` and COMMIT; rolls back if anything fails.
-  absl::Status InTransaction(SqliteStatement& begin,
-                             absl::FunctionRef<absl::Status()> body)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutLocked(const LeaseRecord& lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLocked(std::vector<LeaseRecord>& out)
@@ -132,20 +131,12 @@ class SqliteLeaseStore : public LeaseStore {
   const std::unique_ptr<LockFile> lock_;
   const std::unique_ptr<sqlite3, DbCloser> db_;
 
+  // Each call runs one of these statements, which SQLite makes one
+  // transaction of its own (autocommit): no BEGIN/COMMIT round trips.
   absl::Mutex mu_;
-  SqliteStatement begin_write_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement begin_read_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement commit_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement rollback_ ABSL_GUARDED_BY(mu_);
   SqliteStatement put_lease_ ABSL_GUARDED_BY(mu_);
   SqliteStatement delete_lease_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement delete_names_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement insert_name_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement delete_owner_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement insert_owner_ ABSL_GUARDED_BY(mu_);
   SqliteStatement select_leases_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement select_names_ ABSL_GUARDED_BY(mu_);
-  SqliteStatement select_owner_ ABSL_GUARDED_BY(mu_);
   SqliteStatement insert_drained_ ABSL_GUARDED_BY(mu_);
   SqliteStatement delete_drained_ ABSL_GUARDED_BY(mu_);
   SqliteStatement select_drained_ ABSL_GUARDED_BY(mu_);

@@ -111,22 +111,6 @@ TEST_F(SqliteLeaseStoreTest, CreatesWalDatabaseWithCurrentSchema) {
             1);
 }
 
-TEST_F(SqliteLeaseStoreTest, SchemaVersion1IsMigratedKeepingItsLeases) {
-  CreateDatabase(path_, 3);
-  // What a version 1 database looks like: no drained_ports table.
-  RawExec(path_, "DROP TABLE drained_ports; PRAGMA user_version = 1;");
-  std::unique_ptr<SqliteLeaseStore> store = MustOpen(path_);
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(MustLoad(*store), TestLeases(3));
-  absl::StatusOr<std::vector<Port>> drained = store->LoadDrainedPorts();
-  ASSERT_TRUE(drained.ok()) << drained.status();
-  EXPECT_TRUE(drained->empty());
-  EXPECT_TRUE(store->SetPortDrained(20001, true).ok());
-  store.reset();
-  EXPECT_EQ(RawQueryInt(path_, "PRAGMA user_version"), 2);
-  EXPECT_EQ(RawQueryInt(path_, "SELECT port FROM drained_ports"), 20001);
-}
-
 TEST_F(SqliteLeaseStoreTest, MissingDirectoryIsNotFoundAndNotCreated) {
   std::string path = dir_.File("missing/leases.db");
   absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =

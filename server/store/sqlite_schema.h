@@ -1,16 +1,22 @@
 // The SQLite store's schema: checks run at open, and the migrations that
 // bring an older database up to date. Private to the store layer.
 //
-// Layout (schema version 2). Every string is stored as a BLOB, so arbitrary
+// Layout (schema version 3). Every string is stored as a BLOB, so arbitrary
 // bytes (NULs, newlines, invalid UTF-8) round-trip unchanged; times are int64
 // unix microseconds, with INT64_MIN/INT64_MAX standing for the infinite past
 // and future.
 //   leases(id, base, count, udp, request_id, created_at_us, expires_at_us,
-//          ttl_us, state)                      one row per lease
-//   lease_names(lease_id, position, name)      LeaseRecord::names, in order
-//   lease_owner(lease_id, key, value)          LeaseRecord::owner
-//   drained_ports(port)                        ports taken out by DrainPort
-//                                              (added in version 2)
+//          ttl_us, state, names, owner)    one row per lease, the whole
+//                                          LeaseRecord: `names` and `owner`
+//                                          (added in version 3) hold
+//                                          LeaseRecord::names and ::owner in
+//                                          the encoding of lease_codec.h
+//   drained_ports(port)                    ports taken out by DrainPort
+//                                          (added in version 2)
+// Versions 1 and 2 kept names and owner in tables of their own,
+// lease_names(lease_id, position, name) and lease_owner(lease_id, key,
+// value); the migration to version 3 moves them into `leases` and drops
+// those tables.
 // PRAGMA user_version holds the schema version; PRAGMA application_id marks
 // the file as a portlease database.
 #ifndef PORTLEASE_SERVER_STORE_SQLITE_SCHEMA_H_
@@ -27,7 +33,7 @@
 namespace portlease {
 
 // The schema version this build reads and writes.
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 // "PLSE": PRAGMA application_id of a portlease database.
 inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
 
@@ -42,8 +48,13 @@ inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
 absl::StatusOr<int> CheckSqliteDatabase(sqlite3* db, const std::string& path);
 
 // Applies the migrations from `version` up to kSqliteSchemaVersion, each in
-// its own transaction that also bumps user_version. UNAVAILABLE if a write
-// fails (the database then stays at the last completed version).
+// its own transaction that also bumps user_version; a step that fails is
+// rolled back, so the database stays at the last completed version.
+// Errors, each naming `path` and the step:
+//   UNAVAILABLE  a write failed (disk full, I/O error, locked);
+//   DATA_LOSS    the data can't be carried over (e.g. version 2's names of a
+//                lease are not numbered 0..n-1, or belong to no lease); the
+//                message names the lease by its id prefix.
 absl::Status MigrateSqliteSchema(sqlite3* db, const std::string& path,
                                  int version);
 

@@ -107,10 +107,14 @@ int64_t SqliteStatement::ColumnInt64(int column) {
 }
 
 std::string SqliteStatement::ColumnBytes(int column) {
+  return std::string(ColumnView(column));
+}
+
+absl::string_view SqliteStatement::ColumnView(int column) {
   const void* data = sqlite3_column_blob(stmt_.get(), column);
   int size = sqlite3_column_bytes(stmt_.get(), column);
-  if (data == nullptr || size <= 0) return std::string();
-  return std::string(static_cast<const char*>(data), size);
+  if (data == nullptr || size <= 0) return absl::string_view();
+  return absl::string_view(static_cast<const char*>(data), size);
 }
 
 void SqliteStatement::Reset() {

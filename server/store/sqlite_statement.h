@@ -53,6 +53,8 @@ class SqliteStatement {
   int64_t ColumnInt64(int column);
   // The column's bytes (BLOB or TEXT), empty for NULL.
   std::string ColumnBytes(int column);
+  // The same without a copy: valid until the next Step or Reset.
+  absl::string_view ColumnView(int column);
 
   // Resets the statement and clears bindings, ready for the next use.
   void Reset();
