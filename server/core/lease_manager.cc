@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -352,7 +353,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    result = AcquireLocked(params);
+    result = AcquireLocked(params, /*unlock_for_io=*/true);
+    ServeWaiters(&done);  // a probe may have given reserved ports back
   }
   Complete(&done);
   return result;
@@ -391,10 +393,22 @@ absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
 }
 
 absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
-    const AcquireParams& params) {
+    const AcquireParams& params, bool unlock_for_io) {
   absl::Status valid = Validate(params);
   if (!valid.ok()) return valid;
   if (!params.request_id.empty()) {
+    if (pending_request_ids_.contains(params.request_id)) {
+      // The same request, being committed by another call: its answer.
+      auto settled = [this, &params]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !pending_request_ids_.contains(params.request_id);
+      };
+      if (!unlock_for_io ||
+          !mu_.AwaitWithTimeout(absl::Condition(&settled), absl::Seconds(10))) {
+        return absl::UnavailableError(
+            "a request with this request_id is being granted right now; "
+            "retry");
+      }
+    }
     auto it = by_request_id_.find(params.request_id);
     if (it != by_request_id_.end()) {
       const LeaseRecord& existing = leases_.at(it->second).record;
@@ -408,6 +422,14 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
   }
   absl::Status owner_ok = CheckOwnerLimit(params);
   if (!owner_ok.ok()) return owner_ok;
+  // While this call runs without the lock, a retry with the same
+  // request_id waits for its answer (above).
+  const bool claims_request_id = unlock_for_io && !params.request_id.empty();
+  if (claims_request_id) pending_request_ids_.insert(params.request_id);
+  absl::Cleanup release_request_id = [this, claims_request_id, &params]()
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {  // mu_ is held at every return
+        if (claims_request_id) pending_request_ids_.erase(params.request_id);
+      };
   const uint32_t count = params.names.empty()
                              ? params.count
                              : static_cast<uint32_t>(params.names.size());
@@ -416,7 +438,17 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
        ++attempt) {
     std::optional<Port> base = allocator_.Find(count);
     if (!base) break;
-    std::vector<Port> busy = prober_->Busy(*base, count, params.udp);
+    std::vector<Port> busy;
+    if (unlock_for_io) {
+      // Reserve the block (taken, as if leased), probe without the lock.
+      SetState(*base, count, State::kLeased);
+      mu_.Unlock();
+      busy = prober_->Busy(*base, count, params.udp);
+      mu_.Lock();
+      if (!busy.empty()) SetState(*base, count, State::kFree);
+    } else {
+      busy = prober_->Busy(*base, count, params.udp);
+    }
     if (!busy.empty()) {
       for (Port p : busy) {
         if (p < *base || p >= uint32_t{*base} + count) continue;
@@ -428,7 +460,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     LeaseRecord record;
     do {
       record.id = options_.new_id();
-    } while (leases_.contains(record.id));
+    } while (leases_.contains(record.id) || pending_ids_.contains(record.id));
     record.names = params.names;
     record.base = *base;
     record.count = count;
@@ -439,21 +471,47 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     record.created_at = clock_->Now();
     record.expires_at = record.created_at + record.ttl;
     record.state = LeaseState::kLive;
-    absl::Status committed = store_->Put(record);
+    absl::Status committed;
+    if (unlock_for_io) {
+      // Other grants ran during the probe: the owner may be at its limit.
+      absl::Status still_ok = CheckOwnerLimit(params);
+      if (!still_ok.ok()) {
+        SetState(record.base, count, State::kFree);
+        return still_ok;
+      }
+      // Commit without the lock (concurrent grants and releases share a
+      // transaction in a store that batches). Until the commit, the ports
+      // stay reserved and the owner counts the lease.
+      allocator_.AdvanceCursor(record.last());
+      pending_ids_.insert(record.id);
+      CountOwner(record, +1);
+      mu_.Unlock();
+      committed = store_->Put(record);
+      mu_.Lock();
+      pending_ids_.erase(record.id);
+      if (!committed.ok()) {
+        CountOwner(record, -1);
+        SetState(record.base, count, State::kFree);  // never committed
+      }
+    } else {
+      committed = store_->Put(record);
+      if (committed.ok()) {
+        SetState(record.base, count, State::kLeased);
+        allocator_.AdvanceCursor(record.last());
+        CountOwner(record, +1);
+      }
+    }
     if (!committed.ok()) {
       Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
       return absl::UnavailableError(absl::StrCat(
           "cannot commit the lease to the store, nothing was granted: ",
           committed.message()));
     }
-    SetState(record.base, count, State::kLeased);
-    allocator_.AdvanceCursor(record.last());
     Entry& entry = leases_[record.id];
     entry.record = std::move(record);
     entry.deadline = clock_->Monotonic() + entry.record.ttl;
     Index(&entry);
     ++live_;
-    CountOwner(entry.record, +1);
     Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "");
     return entry.record;
   }
@@ -487,7 +545,9 @@ uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
     if (!valid.ok()) {
       result = valid;
     } else if (waiters_.empty()) {
-      result = AcquireLocked(params);
+      // Unlocked probe and commit; the final "nothing free" is decided
+      // under the lock, right before queueing.
+      result = AcquireLocked(params, /*unlock_for_io=*/true);
     }
     if (!valid.ok() || !absl::IsResourceExhausted(result.status())) {
       completions.emplace_back(std::move(done), std::move(result));
@@ -545,9 +605,11 @@ void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
   }
 }
 
-LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id) {
+LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id,
+                                            bool include_ending) {
   auto it = leases_.find(id);
-  if (it == leases_.end() || it->second.record.state != LeaseState::kLive) {
+  if (it == leases_.end() || it->second.record.state != LeaseState::kLive ||
+      (it->second.ending && !include_ending)) {
     return nullptr;
   }
   return &it->second;
@@ -610,7 +672,8 @@ absl::Status LeaseManager::Release(absl::string_view id) {
     Entry* entry = FindLive(id);
     if (entry == nullptr) {
       result = LeaseNotFound(id);
-    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased)) {
+    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased,
+                         /*unlock_for_io=*/true)) {
       result = absl::UnavailableError(
           "cannot commit the release to the store; the lease is still held, retry");
     }
@@ -656,7 +719,7 @@ std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
 
 absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  Entry* entry = FindLive(id);
+  Entry* entry = FindLive(id, /*include_ending=*/true);
   if (entry == nullptr) return LeaseNotFound(id);
   ++entry->holders;
   grace_.erase({entry->grace_deadline, entry->record.id});
@@ -666,45 +729,82 @@ absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id) {
 
 void LeaseManager::DetachHolder(absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  Entry* entry = FindLive(id);
+  Entry* entry = FindLive(id, /*include_ending=*/true);
   if (entry == nullptr || entry->holders == 0) return;
   if (--entry->holders > 0) return;
   entry->grace_deadline = clock_->Monotonic() + options_.hold_grace;
-  grace_.emplace(entry->grace_deadline, entry->record.id);
+  // An ending lease is out of the indexes; it is put back if it stays.
+  if (!entry->ending) grace_.emplace(entry->grace_deadline, entry->record.id);
 }
 
-bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why) {
-  Entry& entry = leases_.at(id);
-  LeaseRecord& r = entry.record;
-  std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
-  if (!busy.empty()) {
-    LeaseRecord draining = r;
-    draining.state = LeaseState::kDraining;
-    absl::Status committed = store_->Put(draining);
-    if (!committed.ok()) {
-      Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
-      return false;
+bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
+                            bool unlock_for_io) {
+  Entry* entry = &leases_.at(id);
+  const Port base = entry->record.base;
+  const uint32_t count = entry->record.count;
+  const bool udp = entry->record.udp;
+  std::vector<Port> busy;
+  absl::Status committed;
+  if (unlock_for_io && entry->record.state == LeaseState::kLive) {
+    // Probe and commit without the lock. Meanwhile the lease is out of the
+    // expiry and grace indexes and invisible to FindLive (so nothing else
+    // ends it), and its ports stay leased: they are freed only once the
+    // store says the lease is gone.
+    entry->ending = true;
+    expiry_.erase({entry->deadline, id});
+    grace_.erase({entry->grace_deadline, id});
+    std::optional<LeaseRecord> draining;
+    mu_.Unlock();
+    busy = prober_->Busy(base, count, udp);
+    if (busy.empty()) {
+      committed = store_->Delete(id);
+    } else {
+      mu_.Lock();
+      draining = leases_.at(id).record;  // ending leases stay in leases_
+      mu_.Unlock();
+      draining->state = LeaseState::kDraining;
+      committed = store_->Put(*draining);
     }
-    Unindex(entry);
+    mu_.Lock();
+    entry = &leases_.at(id);
+    entry->ending = false;
+    if (!committed.ok()) {  // it stays: back into the indexes
+      expiry_.emplace(entry->deadline, id);
+      if (entry->grace_deadline != absl::InfiniteDuration()) {
+        grace_.emplace(entry->grace_deadline, id);
+      }
+    }
+  } else {
+    busy = prober_->Busy(base, count, udp);
+    if (busy.empty()) {
+      committed = store_->Delete(id);
+    } else {
+      LeaseRecord draining = entry->record;
+      draining.state = LeaseState::kDraining;
+      committed = store_->Put(draining);
+    }
+  }
+  LeaseRecord& r = entry->record;
+  if (!committed.ok()) {
+    Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
+    return false;
+  }
+  if (!busy.empty()) {
+    Unindex(*entry);
     --live_;
     CountOwner(r, -1);
     r.state = LeaseState::kDraining;
-    entry.holders = 0;
-    entry.grace_deadline = absl::InfiniteDuration();
-    entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
-    Index(&entry);
+    entry->holders = 0;
+    entry->grace_deadline = absl::InfiniteDuration();
+    entry->next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+    Index(entry);
     SetState(r.base, r.count, State::kDraining);
     Emit(why, &r, 0, "");
     Emit(LeaseEvent::Type::kDraining, &r, busy.front(),
          absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
     return true;
   }
-  absl::Status committed = store_->Delete(id);
-  if (!committed.ok()) {
-    Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
-    return false;
-  }
-  Unindex(entry);
+  Unindex(*entry);
   if (r.state == LeaseState::kLive) {
     --live_;
     CountOwner(r, -1);
@@ -845,7 +945,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     std::vector<std::string> matches;
     if (!id_prefix.empty()) {
       for (const auto& [id, entry] : leases_) {
-        if (entry.record.state == LeaseState::kLive &&
+        if (entry.record.state == LeaseState::kLive && !entry.ending &&
             absl::StartsWith(id, id_prefix)) {
           matches.push_back(id);
         }
@@ -855,7 +955,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
       if (it != by_base_.begin()) {
         --it;
         const LeaseRecord& r = leases_.at(it->second).record;
-        if (port <= r.last() && r.state == LeaseState::kLive) {
+        if (port <= r.last() && r.state == LeaseState::kLive &&
+            !leases_.at(it->second).ending) {
           matches.push_back(r.id);
         }
       }

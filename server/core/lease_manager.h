@@ -14,6 +14,15 @@
 //
 // Thread-safe. Callbacks passed to AcquireOrWait run without the manager's
 // lock held, on whichever thread completes them.
+//
+// Acquire and Release probe ports and commit to the store without holding
+// the manager's lock, so concurrent requests overlap (and a batching store
+// commits them together). Meanwhile the ports of a grant are reserved and
+// the ports of a release stay leased: a port is handed out again only
+// after the store has committed the end of its previous lease, and the
+// store never holds two live leases on one port. A grant whose commit
+// fails gives its ports back; a release whose commit fails leaves the
+// lease as it was.
 #ifndef PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 
@@ -29,6 +38,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -284,6 +294,8 @@ class LeaseManager {
     int holders = 0;
     absl::Duration grace_deadline = absl::InfiniteDuration();
     absl::Duration next_probe = absl::ZeroDuration();  // draining only
+    // A Release is probing and committing its end without the lock.
+    bool ending = false;
   };
   struct Waiter {
     uint64_t ticket;
@@ -305,15 +317,22 @@ class LeaseManager {
   PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params)
+  // With `unlock_for_io`, the probe and the store commit run with mu_
+  // released (the block reserved meanwhile), so that concurrent requests
+  // overlap and their commits can share a transaction; mu_ is held again
+  // on return. Without it (waiters, served under the lock), mu_ stays held.
+  absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params,
+                                            bool unlock_for_io = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration EffectiveTtl(absl::Duration requested) const;
   void Housekeep(std::vector<Completion>* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a lease: draining when its ports are still bound, else deleted and
   // its ports quarantined. False when the store refused (the lease stays).
-  bool EndLease(std::string id, LeaseEvent::Type why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // With `unlock_for_io` (a live lease), probes and commits with mu_
+  // released, the lease marked `ending` meanwhile.
+  bool EndLease(std::string id, LeaseEvent::Type why,
+                bool unlock_for_io = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -324,7 +343,9 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Index(Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Entry* FindLive(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Live leases; those being ended by a Release only with include_ending.
+  Entry* FindLive(absl::string_view id, bool include_ending = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED when the request's owner holds
   // max_leases_per_owner live leases already.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
@@ -347,6 +368,9 @@ class LeaseManager {
   absl::flat_hash_map<std::string, Entry> leases_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> by_request_id_
       ABSL_GUARDED_BY(mu_);
+  // Grants being committed without the lock: their ids and request ids.
+  absl::flat_hash_set<std::string> pending_ids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> pending_request_ids_ ABSL_GUARDED_BY(mu_);
   std::map<Port, std::string> by_base_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Duration, std::string>> expiry_
       ABSL_GUARDED_BY(mu_);  // live leases by deadline

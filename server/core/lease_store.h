@@ -17,8 +17,10 @@ namespace portlease {
 // drained port stays drained across a restart.
 //
 // Every mutating call returns only once the change is committed (survives a
-// kill -9 of the process). The core calls a store from one thread at a time,
-// but implementations must be thread-safe anyway.
+// kill -9 of the process). The core calls a store from several threads at
+// once (Acquire and Release commit without the manager's lock), so
+// implementations must be thread-safe; they may commit concurrent calls
+// together (SqliteLeaseStore's group commit).
 //
 // Errors: UNAVAILABLE for a transient failure (disk full, database locked,
 // read-only file); DATA_LOSS for a corrupt store; INTERNAL otherwise. After a
