@@ -587,7 +587,7 @@ int Run(int argc, char** argv) {
   options.on_event = [log, metrics, min_level](const LeaseEvent& event) {
     metrics->OnEvent(event);
     if (LevelEnabled(EventLevel(event.type), min_level)) {
-      log->Write(FormatLeaseEvent(event, absl::Now()));
+      log->WriteEvent(event, absl::Now());
     }
   };
   absl::StatusOr<std::unique_ptr<LeaseManager>> manager =

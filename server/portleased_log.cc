@@ -131,22 +131,38 @@ LogWriter::~LogWriter() {
 
 void LogWriter::Write(std::string line) {
   absl::MutexLock lock(&mu_);
+  Entry entry;
+  entry.line = std::move(line);
+  Push(std::move(entry));
+}
+
+void LogWriter::WriteEvent(LeaseEvent event, absl::Time at) {
+  absl::MutexLock lock(&mu_);
+  Entry entry;
+  entry.event = std::move(event);
+  entry.at = at;
+  Push(std::move(entry));
+}
+
+void LogWriter::Push(Entry entry) {
   if (pending_.size() >= max_pending_) {
     ++dropped_;
     return;
   }
   if (dropped_ > 0) {
-    pending_.push_back(FormatLogLine(
+    Entry warning;
+    warning.line = FormatLogLine(
         absl::Now(), "WARN",
-        absl::StrCat("log: ", dropped_, " lines dropped (stderr is slow)")));
+        absl::StrCat("log: ", dropped_, " lines dropped (stderr is slow)"));
+    pending_.push_back(std::move(warning));
     dropped_ = 0;
   }
-  pending_.push_back(std::move(line));
+  pending_.push_back(std::move(entry));
 }
 
 void LogWriter::Run() {
   while (true) {
-    std::deque<std::string> lines;
+    std::deque<Entry> entries;
     bool stopping = false;
     {
       absl::MutexLock lock(&mu_);
@@ -155,8 +171,13 @@ void LogWriter::Run() {
       };
       mu_.Await(absl::Condition(&ready));
       if (pending_.empty()) return;  // stopping, and all written
-      lines.swap(pending_);
+      entries.swap(pending_);
       stopping = stop_;
+    }
+    std::deque<std::string> lines;
+    for (Entry& entry : entries) {
+      lines.push_back(entry.event ? FormatLeaseEvent(*entry.event, entry.at)
+                                  : std::move(entry.line));
     }
     if (!WriteNow(lines,
                   stopping ? absl::Milliseconds(100) : absl::Seconds(1)) &&

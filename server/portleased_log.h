@@ -6,6 +6,7 @@
 #define PORTLEASE_SERVER_PORTLEASED_LOG_H_
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,9 @@ void LogLine(absl::string_view level, absl::string_view message);
 // reaches the descriptor at most `linger` (plus the write) after Write; a
 // line now and then, at once.
 //
+// Events are formatted by the writer thread (WriteEvent), so a caller pays
+// for a copy of the event, not for its formatting.
+//
 // Thread-safe. The destructor writes what is pending, giving up on lines the
 // descriptor does not accept within a short bounded wait.
 class LogWriter {
@@ -69,8 +73,17 @@ class LogWriter {
 
   // Queues `line` (without its newline).
   void Write(std::string line);
+  // Queues FormatLeaseEvent(event, at), formatted on the writer thread.
+  void WriteEvent(LeaseEvent event, absl::Time at);
 
  private:
+  // A line, or an event still to be formatted.
+  struct Entry {
+    std::string line;
+    std::optional<LeaseEvent> event;
+    absl::Time at;
+  };
+  void Push(Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
   // Writes the lines, in chunks of whole lines; a chunk is dropped when
   // `fd_` stays unwritable for `patience`. False when any was dropped.
@@ -80,7 +93,7 @@ class LogWriter {
   const size_t max_pending_;
   const absl::Duration linger_;
   absl::Mutex mu_;
-  std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<Entry> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -130,6 +130,35 @@ TEST(LogWriterTest, WritesLinesInOrder) {
   EXPECT_EQ(text, "one\ntwo\n");
 }
 
+TEST(LogWriterTest, EventsAreFormattedInTheirPlaceInOrder) {
+  LeaseEvent event;
+  event.type = LeaseEvent::Type::kGranted;
+  LeaseRecord lease;
+  lease.id = "0123456789abcdef0123456789abcdef";
+  lease.base = 20000;
+  lease.count = 2;
+  lease.names = {"redis", "worker"};
+  lease.owner = {{"job", "42"}};
+  event.lease = lease;
+  const absl::Time at = absl::FromUnixSeconds(1900000000);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    LogWriter writer(fds[1]);
+    writer.Write("before");
+    writer.WriteEvent(event, at);
+    writer.Write("after");
+  }  // flushed by the destructor
+  close(fds[1]);
+  std::string text;
+  char buffer[256];
+  ssize_t n;
+  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  close(fds[0]);
+  EXPECT_EQ(text, "before\n" + FormatLeaseEvent(event, at) + "\nafter\n");
+  EXPECT_THAT(text, HasSubstr("lease=01234567"));
+}
+
 TEST(LogWriterTest, AStuckReaderNeverBlocksTheWriter) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
