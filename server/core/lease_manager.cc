@@ -745,26 +745,18 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
   const bool udp = entry->record.udp;
   std::vector<Port> busy;
   absl::Status committed;
-  if (unlock_for_io && entry->record.state == LeaseState::kLive) {
-    // Probe and commit without the lock. Meanwhile the lease is out of the
-    // expiry and grace indexes and invisible to FindLive (so nothing else
-    // ends it), and its ports stay leased: they are freed only once the
-    // store says the lease is gone.
+  const bool release = unlock_for_io && entry->record.state == LeaseState::kLive;
+  if (release) {
+    // Commit without the lock, and without a probe: whether the ports are
+    // still bound is checked after the reply (CheckReleasedPorts). Until
+    // the commit the lease is out of the expiry and grace indexes and
+    // invisible to FindLive (so nothing else ends it), and its ports stay
+    // leased: they are freed only once the store says the lease is gone.
     entry->ending = true;
     expiry_.erase({entry->deadline, id});
     grace_.erase({entry->grace_deadline, id});
-    std::optional<LeaseRecord> draining;
     mu_.Unlock();
-    busy = prober_->Busy(base, count, udp);
-    if (busy.empty()) {
-      committed = store_->Delete(id);
-    } else {
-      mu_.Lock();
-      draining = leases_.at(id).record;  // ending leases stay in leases_
-      mu_.Unlock();
-      draining->state = LeaseState::kDraining;
-      committed = store_->Put(*draining);
-    }
+    committed = store_->Delete(id);
     mu_.Lock();
     entry = &leases_.at(id);
     entry->ending = false;
@@ -811,8 +803,51 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
   }
   Emit(why, &r, 0, "");
   FreeToQuarantine(r.base, r.count);
+  if (release && unchecked_releases_.size() < kMaxUncheckedReleases) {
+    unchecked_releases_.push_back(std::move(r));
+  }
   leases_.erase(id);
   return true;
+}
+
+void LeaseManager::CheckReleasedPorts() {
+  std::vector<LeaseRecord> released;
+  {
+    absl::MutexLock lock(&mu_);
+    released.swap(unchecked_releases_);
+  }
+  std::vector<std::pair<LeaseRecord, std::vector<Port>>> bound;
+  for (LeaseRecord& r : released) {
+    std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
+    if (!busy.empty()) bound.emplace_back(std::move(r), std::move(busy));
+  }
+  if (bound.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (auto& [record, busy] : bound) DrainReleased(std::move(record), busy);
+}
+
+void LeaseManager::DrainReleased(LeaseRecord record,
+                                 const std::vector<Port>& busy) {
+  // Granted again since (possible without a cool-down): then the new
+  // lease's own probe found the ports free, and they are its now.
+  for (uint32_t p = record.base; p <= record.last(); ++p) {
+    if (state_[p] != State::kQuarantined && state_[p] != State::kFree) return;
+  }
+  if (leases_.contains(record.id)) return;
+  record.state = LeaseState::kDraining;
+  absl::Status committed = store_->Put(record);
+  if (!committed.ok()) {
+    // The ports stay cooling down; a grant probes them anyway.
+    Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
+    return;
+  }
+  Entry& entry = leases_[record.id];
+  entry.record = std::move(record);
+  entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+  Index(&entry);
+  SetState(entry.record.base, entry.record.count, State::kDraining);
+  Emit(LeaseEvent::Type::kDraining, &entry.record, busy.front(),
+       absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
 }
 
 void LeaseManager::ProbeDraining(const std::string& id) {
@@ -880,6 +915,7 @@ void LeaseManager::Housekeep(std::vector<Completion>* done) {
 }
 
 void LeaseManager::Tick() {
+  CheckReleasedPorts();
   std::vector<Completion> done;
   {
     absl::MutexLock lock(&mu_);
@@ -910,6 +946,7 @@ absl::Duration LeaseManager::NextTickDue() {
     if (!timed->empty()) due = std::min(due, timed->front().until);
   }
   for (const Waiter& w : waiters_) due = std::min(due, w.deadline);
+  if (!unchecked_releases_.empty()) due = clock_->Monotonic();
   return due;
 }
 

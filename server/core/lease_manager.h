@@ -15,14 +15,19 @@
 // Thread-safe. Callbacks passed to AcquireOrWait run without the manager's
 // lock held, on whichever thread completes them.
 //
-// Acquire and Release probe ports and commit to the store without holding
-// the manager's lock, so concurrent requests overlap (and a batching store
-// commits them together). Meanwhile the ports of a grant are reserved and
-// the ports of a release stay leased: a port is handed out again only
-// after the store has committed the end of its previous lease, and the
-// store never holds two live leases on one port. A grant whose commit
-// fails gives its ports back; a release whose commit fails leaves the
-// lease as it was.
+// Acquire probes ports and commits to the store, and Release commits,
+// without holding the manager's lock, so concurrent requests overlap (and
+// a batching store commits them together). Meanwhile the ports of a grant
+// are reserved and the ports of a release stay leased: a port is handed
+// out again only after the store has committed the end of its previous
+// lease, and the store never holds two live leases on one port. A grant
+// whose commit fails gives its ports back; a release whose commit fails
+// leaves the lease as it was.
+//
+// A release answers without probing its ports: the next Tick probes them,
+// and a block still bound (a leaked child still listening) becomes a
+// draining lease again, unless it was granted meanwhile. Either way no
+// bound port is granted, since every grant probes its ports first.
 #ifndef PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 
@@ -223,7 +228,9 @@ class LeaseManager {
   // NOT_FOUND, INVALID_ARGUMENT (ttl), UNAVAILABLE (store).
   absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl);
 
-  // Ends a live lease. NOT_FOUND, UNAVAILABLE (store; the lease stays).
+  // Ends a live lease; its ports cool down, and the next Tick makes it a
+  // draining lease if they are still bound. NOT_FOUND, UNAVAILABLE (store;
+  // the lease stays).
   absl::Status Release(absl::string_view id);
 
   // NOT_FOUND unless the lease is live.
@@ -279,7 +286,8 @@ class LeaseManager {
 
   PoolStats Stats();
 
-  // Housekeeping: expires leases, reclaims leases whose holders are gone,
+  // Housekeeping: probes the ports of leases released since the last
+  // Tick, expires leases, reclaims leases whose holders are gone,
   // re-probes draining ports, ends cool-downs and busy back-offs, serves and
   // times out waiters. Call it periodically (the server: every 100 ms).
   void Tick();
@@ -294,7 +302,7 @@ class LeaseManager {
     int holders = 0;
     absl::Duration grace_deadline = absl::InfiniteDuration();
     absl::Duration next_probe = absl::ZeroDuration();  // draining only
-    // A Release is probing and committing its end without the lock.
+    // A Release is committing its end without the lock.
     bool ending = false;
   };
   struct Waiter {
@@ -334,6 +342,12 @@ class LeaseManager {
   bool EndLease(std::string id, LeaseEvent::Type why,
                 bool unlock_for_io = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Probes the ports of the leases released since the last call (without
+  // the lock) and turns each block still bound back into a draining lease,
+  // unless it was granted again meanwhile.
+  void CheckReleasedPorts() ABSL_LOCKS_EXCLUDED(mu_);
+  void DrainReleased(LeaseRecord record, const std::vector<Port>& busy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -371,6 +385,10 @@ class LeaseManager {
   // Grants being committed without the lock: their ids and request ids.
   absl::flat_hash_set<std::string> pending_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> pending_request_ids_ ABSL_GUARDED_BY(mu_);
+  // Released leases whose ports Tick has not probed yet. Bounded: beyond
+  // it a release goes unchecked (a grant probes its ports anyway).
+  static constexpr size_t kMaxUncheckedReleases = 65536;
+  std::vector<LeaseRecord> unchecked_releases_ ABSL_GUARDED_BY(mu_);
   std::map<Port, std::string> by_base_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<absl::Duration, std::string>> expiry_
       ABSL_GUARDED_BY(mu_);  // live leases by deadline

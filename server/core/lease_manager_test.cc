@@ -18,6 +18,7 @@ namespace portlease {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -422,7 +423,15 @@ TEST_F(LeaseManagerTest, PoolFullOfForeignListenersAnswersExhaustedQuickly) {
 TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   LeaseRecord l = MustAcquire(Counted(2));
   prober_.SetBusy(l.base + 1, true);  // a leaked child still listens
+  const int probes = prober_.calls();
   ASSERT_TRUE(manager_->Release(l.id).ok());
+  // The release answers before its ports are probed; they cool down.
+  EXPECT_EQ(prober_.calls(), probes);
+  EXPECT_FALSE(store_.leases.contains(l.id));
+  EXPECT_EQ(manager_->ViewPort(l.base).state, PortView::State::kQuarantined);
+  EXPECT_EQ(manager_->NextTickDue(), clock_.Monotonic());
+  manager_->Tick();
+  EXPECT_THAT(events_, ElementsAre("grant", "release", "draining"));
   EXPECT_EQ(manager_->Get(l.id).status().code(), absl::StatusCode::kNotFound);
   auto listed = manager_->List({});
   ASSERT_THAT(listed, SizeIs(1));
@@ -441,12 +450,55 @@ TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   EXPECT_EQ(manager_->Stats().quarantined, 2u);
 }
 
+TEST_F(LeaseManagerTest, ReleasedPortsFoundFreeJustCoolDown) {
+  LeaseRecord l = MustAcquire(Counted(2));
+  ASSERT_TRUE(manager_->Release(l.id).ok());
+  const int probes = prober_.calls();
+  manager_->Tick();
+  EXPECT_GT(prober_.calls(), probes);
+  EXPECT_THAT(manager_->List({}), SizeIs(0));
+  EXPECT_TRUE(store_.leases.empty());
+  EXPECT_EQ(manager_->Stats().quarantined, 2u);
+  EXPECT_THAT(events_, ElementsAre("grant", "release"));
+  manager_->Tick();  // checked once
+  EXPECT_EQ(manager_->NextTickDue(), clock_.Monotonic() + options_.cooldown);
+}
+
+TEST_F(LeaseManagerTest, ReleasedPortsGrantedAgainBeforeTheCheckStayGranted) {
+  options_.cooldown = absl::ZeroDuration();
+  options_.pool = {{20000, 20001}};
+  Restart();
+  LeaseRecord first = MustAcquire(Counted(2));
+  ASSERT_TRUE(manager_->Release(first.id).ok());
+  LeaseRecord second = MustAcquire(Counted(2));  // probed free: granted
+  ASSERT_EQ(second.base, first.base);
+  prober_.SetBusy(first.base, true);  // the new holder listens
+  manager_->Tick();
+  EXPECT_THAT(manager_->List({}), ElementsAre(Field(&LeaseRecord::id, second.id)));
+  EXPECT_EQ(manager_->ViewPort(first.base).state, PortView::State::kLeased);
+  EXPECT_EQ(manager_->ViewPort(first.base).lease->id, second.id);
+  EXPECT_EQ(store_.leases.size(), 1u);
+}
+
+TEST_F(LeaseManagerTest, ReleasedPortsStillBoundStayOutIfTheStoreRefuses) {
+  LeaseRecord l = MustAcquire(Counted(2));
+  ASSERT_TRUE(manager_->Release(l.id).ok());
+  prober_.SetBusy(l.base, true);
+  store_.fail = absl::UnavailableError("disk full");
+  manager_->Tick();
+  store_.fail = absl::OkStatus();
+  EXPECT_THAT(manager_->List({}), SizeIs(0));
+  EXPECT_EQ(manager_->ViewPort(l.base).state, PortView::State::kQuarantined);
+  EXPECT_THAT(events_, ElementsAre("grant", "release", "store-error"));
+}
+
 TEST_F(LeaseManagerTest, ExhaustedMessageCountsDrainingPorts) {
   options_.pool = {{20000, 20001}};
   Restart();
   LeaseRecord l = MustAcquire(Counted(2));
   prober_.SetBusy(l.base, true);
   ASSERT_TRUE(manager_->Release(l.id).ok());
+  manager_->Tick();  // probes the released ports
   auto r = manager_->Acquire(Counted(1));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(r.status().message()),
