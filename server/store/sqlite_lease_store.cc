@@ -108,7 +108,8 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
   }
   // From here on the store owns the connection and the lock.
   std::unique_ptr<SqliteLeaseStore> store(
-      new SqliteLeaseStore(path, *std::move(lock), raw_db));
+      new SqliteLeaseStore(path, *std::move(lock), raw_db,
+                           options.batch_commits));
   sqlite3* db = store->db_.get();
   // SQLite quietly falls back to read-only for a file we may not write. Say
   // so now, before reading creates -wal/-shm files with the same mode.
@@ -161,8 +162,12 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
 }
 
 SqliteLeaseStore::SqliteLeaseStore(std::string path,
-                                   std::unique_ptr<LockFile> lock, sqlite3* db)
-    : path_(std::move(path)), lock_(std::move(lock)), db_(db) {}
+                                   std::unique_ptr<LockFile> lock, sqlite3* db,
+                                   bool batch_commits)
+    : path_(std::move(path)),
+      lock_(std::move(lock)),
+      db_(db),
+      batch_commits_(batch_commits) {}
 
 SqliteLeaseStore::~SqliteLeaseStore() = default;
 
@@ -172,6 +177,9 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
     SqliteStatement* stmt;
     const char* sql;
   } const statements[] = {
+      {&begin_write_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
       {&put_lease_,
        "INSERT OR REPLACE INTO leases (id, base, count, udp, request_id, "
        "created_at_us, expires_at_us, ttl_us, state, names, owner) "
@@ -195,8 +203,71 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
 }
 
 absl::Status SqliteLeaseStore::Put(const LeaseRecord& lease) {
+  PendingWrite write;
+  write.put = &lease;
+  return Write(&write);
+}
+
+absl::Status SqliteLeaseStore::Delete(const std::string& id) {
+  PendingWrite write;
+  write.remove = &id;
+  return Write(&write);
+}
+
+absl::Status SqliteLeaseStore::Write(PendingWrite* write) {
+  if (!batch_commits_) {
+    CommitBatch({write});
+    return write->status;
+  }
+  std::vector<PendingWrite*> batch;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(write);
+    // Wait for a commit that holds `write`, or to be the next committer.
+    // Bounded by the commit in progress (busy_timeout, the disk).
+    auto done_or_leader = [this, write]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                              queue_mu_) { return write->done || !committing_; };
+    queue_mu_.Await(absl::Condition(&done_or_leader));
+    if (write->done) return write->status;
+    // Not done and nobody committing: `write` is still queued; commit the
+    // whole queue.
+    committing_ = true;
+    batch.swap(queue_);
+  }
+  CommitBatch(batch);
+  {
+    absl::MutexLock lock(&queue_mu_);
+    for (PendingWrite* w : batch) w->done = true;
+    committing_ = false;
+  }
+  return write->status;
+}
+
+void SqliteLeaseStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&mu_);
-  return WithPath(PutLocked(lease), path_);
+  if (batch.size() > 1) {
+    absl::Status status = begin_write_.Run();
+    for (size_t i = 0; status.ok() && i < batch.size(); ++i) {
+      status = ApplyLocked(*batch[i]);
+    }
+    if (status.ok()) status = commit_.Run();
+    if (status.ok()) {
+      for (PendingWrite* w : batch) w->status = absl::OkStatus();
+      return;
+    }
+    // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+    if (!sqlite3_get_autocommit(db_.get())) rollback_.Run().IgnoreError();
+    // Each write again, alone, so that only the failing ones fail.
+  }
+  for (PendingWrite* w : batch) w->status = WithPath(ApplyLocked(*w), path_);
+}
+
+absl::Status SqliteLeaseStore::ApplyLocked(const PendingWrite& write) {
+  if (write.put != nullptr) return PutLocked(*write.put);
+  ScopedReset reset(delete_lease_);
+  absl::Status status = delete_lease_.BindBytes(1, *write.remove);
+  if (status.ok()) status = delete_lease_.Run();
+  return status;
 }
 
 absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
@@ -223,13 +294,6 @@ absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
   return status;
 }
 
-absl::Status SqliteLeaseStore::Delete(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  ScopedReset reset(delete_lease_);
-  absl::Status status = delete_lease_.BindBytes(1, id);
-  if (status.ok()) status = delete_lease_.Run();
-  return WithPath(status, path_);
-}
 
 absl::StatusOr<std::vector<Port>> SqliteLeaseStore::LoadDrainedPorts() {
   absl::MutexLock lock(&mu_);
