@@ -90,20 +90,6 @@ int AdminFailure(std::ostream& err, const Connection& connection,
   }
 }
 
-absl::StatusOr<std::vector<uint32_t>> PortArguments(
-    const std::vector<std::string>& items) {
-  std::vector<uint32_t> ports;
-  for (const std::string& item : items) {
-    uint32_t port = 0;
-    if (!absl::SimpleAtoi(item, &port) || port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"", item, "\" is not a port number (1-65535)"));
-    }
-    ports.push_back(port);
-  }
-  return ports;
-}
-
 std::string RangeOf(const v1::Lease& lease) {
   return lease.count() <= 1 ? absl::StrCat(lease.base_port())
                             : absl::StrCat(lease.base_port(), "-",
@@ -250,7 +236,7 @@ int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                   "[--exclude PORTS]");
     }
   } else {
-    absl::StatusOr<std::vector<uint32_t>> parsed = PortArguments(
+    absl::StatusOr<std::vector<uint32_t>> parsed = ParsePortNumbers(
         {flags.positional.begin() + 1, flags.positional.end()});
     if (!parsed.ok()) return Fail(err, kExitUsage, parsed.status().message());
     if (parsed->empty()) {

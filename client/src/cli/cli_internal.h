@@ -65,6 +65,11 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
 int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err);
 
+// Port numbers (1-65535) given as arguments; INVALID_ARGUMENT names the
+// first that isn't one.
+absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
+    const std::vector<std::string>& items);
+
 // Formatting.
 std::string ToJson(const google::protobuf::Message& message);
 std::string VariablesJson(const Variables& vars);

@@ -84,6 +84,18 @@ std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
   return infos;
 }
 
+std::unique_ptr<Client> OptionalClient(std::string* where) {
+  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false);
+  if (!connection.ok()) {
+    *where = std::string(connection.status().message());
+    return nullptr;
+  }
+  *where = connection->where.Describe();
+  return std::move(connection->client);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
     const std::vector<std::string>& items) {
   std::vector<uint32_t> ports;
@@ -97,18 +109,6 @@ absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
   }
   return ports;
 }
-
-std::unique_ptr<Client> OptionalClient(std::string* where) {
-  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false);
-  if (!connection.ok()) {
-    *where = std::string(connection.status().message());
-    return nullptr;
-  }
-  *where = connection->where.Describe();
-  return std::move(connection->client);
-}
-
-}  // namespace
 
 int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Connection> connection = Connect(false);
