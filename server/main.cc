@@ -584,10 +584,10 @@ int Run(int argc, char** argv) {
   LogWriter* log = daemon.log.get();
   LeaseMetrics* metrics = daemon.metrics.get();
   const LogLevel min_level = *log_level;
-  options.on_event = [log, metrics, min_level](const LeaseEvent& event) {
+  options.on_event = [log, metrics, min_level](LeaseEvent event) {
     metrics->OnEvent(event);
     if (LevelEnabled(EventLevel(event.type), min_level)) {
-      log->WriteEvent(event, absl::Now());
+      log->WriteEvent(std::move(event), absl::Now());
     }
   };
   absl::StatusOr<std::unique_ptr<LeaseManager>> manager =

@@ -276,7 +276,7 @@ void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
   if (!options_.on_event) return;
   LeaseEvent event{type, std::nullopt, port, std::move(detail)};
   if (lease != nullptr) event.lease = *lease;
-  options_.on_event(event);
+  options_.on_event(std::move(event));
 }
 
 void LeaseManager::Complete(std::vector<Completion>* done) {

@@ -125,7 +125,7 @@ struct LeaseManagerOptions {
   // Generates lease ids; the default reads 128 bits from getrandom(2).
   std::function<std::string()> new_id;
   // Receives every event, under the manager's lock: keep it cheap.
-  std::function<void(const LeaseEvent&)> on_event;
+  std::function<void(LeaseEvent)> on_event;
 };
 
 // What a client asks for. Exactly one of names and count is set.
