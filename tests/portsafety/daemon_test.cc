@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/client.h"
+#include "server/probe/probe_test_util.h"
 #include "tests/client/test_support.h"
 #include "tests/portsafety/portsafety_support.h"
 #include "tests/server/daemon_process.h"
@@ -186,6 +187,56 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   EXPECT_THAT(log, HasSubstr("reclaim lease=" + lease_id));
   EXPECT_THAT(log, HasSubstr("draining lease=" + lease_id));
   EXPECT_THAT(log, HasSubstr("drained lease=" + lease_id));
+}
+
+// A lease released while its port is still bound (a leaked child still
+// listens): the release answers at once, then the server finds the
+// listener and lists the ended lease as draining, and grants the port
+// again only once the listener is gone.
+TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
+  ScratchDir dir;
+  const Port port = PickPort();
+  ASSERT_NE(port, 0);
+  absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+  Client client(daemon->addresses()[0]);
+  absl::StatusOr<v1::Lease> lease = AcquireOne(client, false);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_EQ(lease->base_port(), port);
+  const std::string prefix = lease->lease_id().substr(0, 8);
+
+  absl::StatusOr<testing_util::ScopedFd> listener = testing_util::OpenSocket(
+      {.type = SOCK_STREAM, .address = "127.0.0.1", .port = port,
+       .listen = true});
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  ASSERT_TRUE(client.Release(lease->lease_id()).ok());
+
+  v1::Lease draining;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        absl::StatusOr<std::vector<v1::Lease>> now = client.List();
+        if (!now.ok() || now->size() != 1) return false;
+        draining = (*now)[0];
+        return draining.state() == v1::LEASE_STATE_DRAINING;
+      },
+      absl::Seconds(10)))
+      << daemon->Stderr();
+  EXPECT_EQ(draining.lease_id_prefix(), prefix);
+  EXPECT_EQ(draining.base_port(), port);
+  absl::StatusOr<v1::Lease> early = AcquireOne(client, false);
+  ASSERT_FALSE(early.ok()) << "granted a port a leftover listener holds";
+  EXPECT_THAT(early.status().message(), HasSubstr("1 draining"));
+
+  listener->reset();
+  absl::StatusOr<v1::Lease> again =
+      AcquireWithin(client, false, absl::Seconds(15));
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << daemon->Stderr();
+  EXPECT_EQ(again->base_port(), port);
+  const std::string log = daemon->Stderr();
+  EXPECT_THAT(log, HasSubstr("release lease=" + prefix));
+  EXPECT_THAT(log, HasSubstr("draining lease=" + prefix));
+  EXPECT_THAT(log, HasSubstr("drained lease=" + prefix));
 }
 
 // A pool whose only port a foreign process listens on: RESOURCE_EXHAUSTED
