@@ -156,4 +156,10 @@ absl::StatusOr<std::vector<PortRange>> FitPool(std::vector<PortRange> pool,
   return merged;
 }
 
+std::vector<Port> WithM2DefaultPorts(std::vector<Port> exclude) {
+  exclude.insert(exclude.end(), std::begin(kM2DefaultPorts),
+                 std::end(kM2DefaultPorts));
+  return exclude;
+}
+
 }  // namespace portlease

@@ -31,6 +31,10 @@ absl::StatusOr<std::vector<PortRange>> ParsePortRanges(absl::string_view text);
 // Parses a comma-separated list of ports and ranges into single ports.
 absl::StatusOr<std::vector<Port>> ParsePortList(absl::string_view text);
 
+// `exclude` and kM2DefaultPorts: the ports a pool built with `exclude`
+// never grants.
+std::vector<Port> WithM2DefaultPorts(std::vector<Port> exclude);
+
 // Formats ranges as ParsePortRanges reads them.
 std::string FormatPortRanges(const std::vector<PortRange>& ranges);
 

@@ -1,0 +1,214 @@
+// LeaseManager's administrator operations: ForceRelease, DrainPort,
+// UndrainPort and SetPool (lease_manager.h). The lease rules they share
+// with the rest live in lease_manager.cc.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/lease_manager.h"
+#include "server/core/pool_config.h"
+
+namespace portlease {
+
+using State = PortView::State;
+
+absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
+    absl::string_view id_prefix, Port port) {
+  if (id_prefix.empty() == (port == 0)) {
+    return absl::InvalidArgumentError(
+        "name the lease to force-release by its id prefix or by a port, "
+        "not both");
+  }
+  if (!id_prefix.empty() && id_prefix.size() < 8) {
+    return absl::InvalidArgumentError(
+        "a lease id prefix has at least 8 characters (as shown by list)");
+  }
+  std::vector<Completion> done;
+  absl::StatusOr<LeaseRecord> result;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    std::vector<std::string> matches;
+    if (!id_prefix.empty()) {
+      for (const auto& [id, entry] : leases_) {
+        if (entry.record.state == LeaseState::kLive && !entry.ending &&
+            absl::StartsWith(id, id_prefix)) {
+          matches.push_back(id);
+        }
+      }
+    } else {
+      auto it = by_base_.upper_bound(port);
+      if (it != by_base_.begin()) {
+        --it;
+        const LeaseRecord& r = leases_.at(it->second).record;
+        if (port <= r.last() && r.state == LeaseState::kLive &&
+            !leases_.at(it->second).ending) {
+          matches.push_back(r.id);
+        }
+      }
+    }
+    if (matches.size() > 1) {
+      result = absl::InvalidArgumentError(absl::StrCat(
+          "lease id prefix ", absl::CHexEscape(id_prefix), " matches ",
+          matches.size(), " live leases; give more characters"));
+    } else if (matches.empty()) {
+      result = absl::NotFoundError(
+          id_prefix.empty()
+              ? absl::StrCat("no live lease holds port ", port)
+              : absl::StrCat("no live lease id starts with ",
+                             absl::CHexEscape(id_prefix)));
+    } else {
+      LeaseRecord ended = leases_.at(matches[0]).record;
+      if (!EndLease(matches[0], LeaseEvent::Type::kForceReleased)) {
+        result = absl::UnavailableError(
+            "cannot commit the release to the store; the lease is still "
+            "held, retry");
+      } else {
+        result = std::move(ended);
+      }
+    }
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return result;
+}
+
+absl::Status LeaseManager::DrainPort(Port port) {
+  absl::MutexLock lock(&mu_);
+  if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "port ", port, " is not in the pool (or is excluded): nothing to drain"));
+  }
+  if (drained_[port]) return absl::OkStatus();
+  absl::Status committed = store_->SetPortDrained(port, true);
+  if (!committed.ok()) {
+    Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+    return absl::UnavailableError(absl::StrCat(
+        "cannot commit the drain of port ", port,
+        " to the store; it stays in service, retry: ", committed.message()));
+  }
+  const State was = state_[port];
+  drained_[port] = true;
+  resting_[port] = State::kDisabled;
+  if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
+  Emit(LeaseEvent::Type::kPortDrained, nullptr, port,
+       absl::StrCat("was ", PortStateName(was)));
+  return absl::OkStatus();
+}
+
+absl::Status LeaseManager::UndrainPort(Port port) {
+  std::vector<Completion> done;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!drained_[port] && resting_[port] != State::kFree) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
+    }
+    if (!drained_[port]) return absl::OkStatus();
+    absl::Status committed = store_->SetPortDrained(port, false);
+    if (!committed.ok()) {
+      Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+      return absl::UnavailableError(absl::StrCat(
+          "cannot commit the undrain of port ", port,
+          " to the store; it stays drained, retry: ", committed.message()));
+    }
+    drained_[port] = false;
+    if (resting_[port] == State::kDisabled) {
+      resting_[port] = State::kFree;
+      if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
+    }
+    Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "");
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return absl::OkStatus();
+}
+
+PortView::State LeaseManager::RestingState(
+    Port port, const std::vector<bool>& in_ranges) const {
+  if (allocator_.InPool(port)) {
+    return drained_[port] ? State::kDisabled : State::kFree;
+  }
+  return in_ranges[port] ? State::kExcluded : State::kOutsidePool;
+}
+
+absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
+                                                 std::vector<Port> exclude) {
+  std::sort(pool.begin(), pool.end(),
+            [](const PortRange& a, const PortRange& b) { return a.lo < b.lo; });
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (pool[i].lo == 0 || pool[i].hi < pool[i].lo) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool range ", pool[i].lo, "-", pool[i].hi, " is not LO-HI with 1 <= LO <= HI"));
+    }
+    if (i > 0 && pool[i].lo <= pool[i - 1].hi) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool ranges ", FormatPortRanges({pool[i - 1]}), " and ",
+          FormatPortRanges({pool[i]}), " overlap"));
+    }
+  }
+  PortAllocator next(pool, WithM2DefaultPorts(exclude));
+  if (next.pool_size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pool '", FormatPortRanges(pool),
+        "' has no port left once the excluded ports are taken out; the pool "
+        "was not changed"));
+  }
+  std::vector<bool> in_ranges(65536, false);
+  for (const PortRange& r : pool) {
+    for (uint32_t p = r.lo; p <= r.hi; ++p) in_ranges[p] = true;
+  }
+  std::vector<Completion> done;
+  PoolChange change;
+  {
+    absl::MutexLock lock(&mu_);
+    Housekeep(&done);
+    allocator_ = std::move(next);
+    std::fill(std::begin(count_), std::end(count_), 0);
+    for (uint32_t p = 0; p < 65536; ++p) {
+      const Port port = static_cast<Port>(p);
+      resting_[p] = RestingState(port, in_ranges);
+      switch (state_[p]) {
+        // Owned by a lease, or on a timer that returns the port to rest.
+        case State::kLeased:
+        case State::kDraining:
+        case State::kQuarantined:
+        case State::kBusy:
+          break;
+        default:
+          state_[p] = resting_[p];
+      }
+      if (state_[p] != State::kFree) allocator_.Set(port, 1, false);
+      count_[static_cast<int>(state_[p])]++;
+    }
+    for (const auto& [id, entry] : leases_) {
+      const LeaseRecord& r = entry.record;
+      if (r.state != LeaseState::kLive) continue;
+      for (uint32_t p = r.base; p <= r.last(); ++p) {
+        if (!allocator_.InPool(static_cast<Port>(p))) {
+          ++change.leases_outside_pool;
+          break;
+        }
+      }
+    }
+    change.pool = pool;
+    change.exclude = exclude;
+    change.pool_size = allocator_.pool_size();
+    Emit(LeaseEvent::Type::kPoolChanged, nullptr, 0,
+         absl::StrCat("pool=", FormatPortRanges(pool), " exclude=",
+                      exclude.empty() ? "-" : FormatPortList(exclude),
+                      " (", change.pool_size, " ports), ",
+                      change.leases_outside_pool,
+                      " live leases outside it"));
+    serve_pending_ = true;
+    ServeWaiters(&done);
+  }
+  Complete(&done);
+  return change;
+}
+
+}  // namespace portlease
