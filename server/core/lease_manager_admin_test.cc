@@ -11,44 +11,13 @@
 #include "gtest/gtest.h"
 #include "server/core/fake_clock.h"
 #include "server/core/fake_prober.h"
+#include "server/core/fake_store.h"
 #include "server/core/lease_manager.h"
 
 namespace portlease {
 namespace {
 
 using ::testing::HasSubstr;
-
-class MapStore : public LeaseStore {
- public:
-  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override {
-    std::vector<LeaseRecord> out;
-    for (const auto& [id, r] : leases) out.push_back(r);
-    return out;
-  }
-  absl::Status Put(const LeaseRecord& lease) override {
-    leases[lease.id] = lease;
-    return absl::OkStatus();
-  }
-  absl::Status Delete(const std::string& id) override {
-    leases.erase(id);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
-    return std::vector<Port>(drained.begin(), drained.end());
-  }
-  absl::Status SetPortDrained(Port port, bool on) override {
-    if (!fail.ok()) return fail;
-    if (on) {
-      drained.insert(port);
-    } else {
-      drained.erase(port);
-    }
-    return absl::OkStatus();
-  }
-  std::map<std::string, LeaseRecord> leases;
-  std::set<Port> drained;
-  absl::Status fail;
-};
 
 class LeaseAdminTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/core/fake_clock.h"
 #include "server/core/fake_prober.h"
+#include "server/core/fake_store.h"
 
 namespace portlease {
 namespace {
@@ -21,42 +22,6 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// The smallest LeaseStore: a map, with an injectable failure. The real stores
-// are tested against the same contract in server/store.
-class MapStore : public LeaseStore {
- public:
-  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override {
-    std::vector<LeaseRecord> out;
-    for (const auto& [id, r] : leases) out.push_back(r);
-    return out;
-  }
-  absl::Status Put(const LeaseRecord& lease) override {
-    if (!fail.ok()) return fail;
-    leases[lease.id] = lease;
-    return absl::OkStatus();
-  }
-  absl::Status Delete(const std::string& id) override {
-    if (!fail.ok()) return fail;
-    leases.erase(id);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override {
-    return std::vector<Port>(drained.begin(), drained.end());
-  }
-  absl::Status SetPortDrained(Port port, bool on) override {
-    if (!fail.ok()) return fail;
-    if (on) {
-      drained.insert(port);
-    } else {
-      drained.erase(port);
-    }
-    return absl::OkStatus();
-  }
-  std::map<std::string, LeaseRecord> leases;
-  std::set<Port> drained;
-  absl::Status fail;
-};
 
 class LeaseManagerTest : public ::testing::Test {
  protected:
