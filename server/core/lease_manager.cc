@@ -732,9 +732,6 @@ void LeaseManager::DetachHolder(absl::string_view id) {
 bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
                             bool unlock_for_io) {
   Entry* entry = &leases_.at(id);
-  const Port base = entry->record.base;
-  const uint32_t count = entry->record.count;
-  const bool udp = entry->record.udp;
   std::vector<Port> busy;
   absl::Status committed;
   const bool release = unlock_for_io && entry->record.state == LeaseState::kLive;
@@ -759,7 +756,8 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
       }
     }
   } else {
-    busy = prober_->Busy(base, count, udp);
+    const LeaseRecord& r = entry->record;
+    busy = prober_->Busy(r.base, r.count, r.udp);
     if (busy.empty()) {
       committed = store_->Delete(id);
     } else {
@@ -780,12 +778,8 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     r.state = LeaseState::kDraining;
     entry->holders = 0;
     entry->grace_deadline = absl::InfiniteDuration();
-    entry->next_probe = clock_->Monotonic() + options_.drain_probe_interval;
-    Index(entry);
-    SetState(r.base, r.count, State::kDraining);
     Emit(why, &r, 0, "");
-    Emit(LeaseEvent::Type::kDraining, &r, busy.front(),
-         absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
+    StartDraining(entry, busy);
     return true;
   }
   Unindex(*entry);
@@ -835,10 +829,15 @@ void LeaseManager::DrainReleased(LeaseRecord record,
   }
   Entry& entry = leases_[record.id];
   entry.record = std::move(record);
-  entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
-  Index(&entry);
-  SetState(entry.record.base, entry.record.count, State::kDraining);
-  Emit(LeaseEvent::Type::kDraining, &entry.record, busy.front(),
+  StartDraining(&entry, busy);
+}
+
+void LeaseManager::StartDraining(Entry* entry, const std::vector<Port>& busy) {
+  const LeaseRecord& r = entry->record;
+  entry->next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+  Index(entry);
+  SetState(r.base, r.count, State::kDraining);
+  Emit(LeaseEvent::Type::kDraining, &r, busy.front(),
        absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
 }
 

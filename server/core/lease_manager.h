@@ -348,6 +348,11 @@ class LeaseManager {
   void CheckReleasedPorts() ABSL_LOCKS_EXCLUDED(mu_);
   void DrainReleased(LeaseRecord record, const std::vector<Port>& busy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An ended lease (state kDraining, stored as such, out of the indexes)
+  // whose `busy` ports are still bound: indexed for re-probing, its ports
+  // draining, the event emitted.
+  void StartDraining(Entry* entry, const std::vector<Port>& busy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

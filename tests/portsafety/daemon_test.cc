@@ -83,6 +83,21 @@ class Reaper {
   std::vector<pid_t> pids_;
 };
 
+// The server's only lease, once List shows it draining (within 10 s).
+std::optional<v1::Lease> AwaitOnlyLeaseDraining(const Client& client) {
+  std::optional<v1::Lease> draining;
+  testing::PollUntil(
+      [&] {
+        absl::StatusOr<std::vector<v1::Lease>> now = client.List();
+        if (!now.ok() || now->size() != 1) return false;
+        if ((*now)[0].state() != v1::LEASE_STATE_DRAINING) return false;
+        draining = (*now)[0];
+        return true;
+      },
+      absl::Seconds(10));
+  return draining;
+}
+
 bool Gone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 // lease-run is killed while its child's detached listener keeps the leased
@@ -134,16 +149,9 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   ASSERT_TRUE((*lease_run)->Wait(absl::Seconds(10)).ok());
 
   // Hold grace (500 ms) runs out: the lease ends, but drains.
-  v1::Lease draining;
-  ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        absl::StatusOr<std::vector<v1::Lease>> now = client.List();
-        if (!now.ok() || now->size() != 1) return false;
-        draining = (*now)[0];
-        return draining.state() == v1::LEASE_STATE_DRAINING;
-      },
-      absl::Seconds(10)))
-      << daemon->Stderr();
+  std::optional<v1::Lease> found = AwaitOnlyLeaseDraining(client);
+  ASSERT_TRUE(found.has_value()) << daemon->Stderr();
+  const v1::Lease& draining = *found;
   EXPECT_EQ(draining.lease_id_prefix(), lease_id);
   EXPECT_EQ(draining.base_port(), port);
   EXPECT_EQ(draining.owner().at("pid"), absl::StrCat((*lease_run)->pid()))
@@ -212,16 +220,9 @@ TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
   ASSERT_TRUE(listener.ok()) << listener.status();
   ASSERT_TRUE(client.Release(lease->lease_id()).ok());
 
-  v1::Lease draining;
-  ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        absl::StatusOr<std::vector<v1::Lease>> now = client.List();
-        if (!now.ok() || now->size() != 1) return false;
-        draining = (*now)[0];
-        return draining.state() == v1::LEASE_STATE_DRAINING;
-      },
-      absl::Seconds(10)))
-      << daemon->Stderr();
+  std::optional<v1::Lease> found = AwaitOnlyLeaseDraining(client);
+  ASSERT_TRUE(found.has_value()) << daemon->Stderr();
+  const v1::Lease& draining = *found;
   EXPECT_EQ(draining.lease_id_prefix(), prefix);
   EXPECT_EQ(draining.base_port(), port);
   absl::StatusOr<v1::Lease> early = AcquireOne(client, false);

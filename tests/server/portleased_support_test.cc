@@ -113,6 +113,16 @@ TEST(PortleasedFilesTest, SecondSocketLockNamesTheHolder) {
   EXPECT_TRUE(LockSocket(socket).ok());
 }
 
+// Everything `fd` gives until end of file; closes it.
+std::string ReadToEnd(int fd) {
+  std::string text;
+  char buffer[256];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  close(fd);
+  return text;
+}
+
 TEST(LogWriterTest, WritesLinesInOrder) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
@@ -122,11 +132,7 @@ TEST(LogWriterTest, WritesLinesInOrder) {
     writer.Write("two");
   }  // flushed by the destructor
   close(fds[1]);
-  std::string text;
-  char buffer[64];
-  ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
-  close(fds[0]);
+  const std::string text = ReadToEnd(fds[0]);
   EXPECT_EQ(text, "one\ntwo\n");
 }
 
@@ -150,11 +156,7 @@ TEST(LogWriterTest, EventsAreFormattedInTheirPlaceInOrder) {
     writer.Write("after");
   }  // flushed by the destructor
   close(fds[1]);
-  std::string text;
-  char buffer[256];
-  ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) text.append(buffer, n);
-  close(fds[0]);
+  const std::string text = ReadToEnd(fds[0]);
   EXPECT_EQ(text, "before\n" + FormatLeaseEvent(event, at) + "\nafter\n");
   EXPECT_THAT(text, HasSubstr("lease=01234567"));
 }
