@@ -1,7 +1,8 @@
 // bench_echo_server: the bare gRPC service the load driver measures
 // portleased against. Same gRPC version, same callback API, same transport
 // (a Unix socket), SO_REUSEPORT off as in portleased; each call only
-// allocates a response of the requested size.
+// allocates a response of the requested size, after spinning for the
+// request's busy_us (0 unless the load driver's --echo_busy_us asks).
 //
 //   bench_echo_server --listen=unix:/tmp/x/echo.sock --ready_fd=3
 //
@@ -33,6 +34,17 @@ namespace {
 
 // Largest response served, so that a bad request cannot exhaust memory.
 constexpr uint32_t kMaxResponseBytes = 1 << 20;
+// Longest busy_us served, so that a bad request cannot stall the server.
+constexpr uint32_t kMaxBusyUs = 100'000;
+
+// Keeps this thread busy for `us` microseconds, as a handler doing that
+// much work would.
+void BusyFor(uint32_t us) {
+  if (us == 0) return;
+  const absl::Time end = absl::Now() + absl::Microseconds(us);
+  while (absl::Now() < end) {
+  }
+}
 
 class EchoService final : public Echo::CallbackService {
  public:
@@ -40,11 +52,13 @@ class EchoService final : public Echo::CallbackService {
                                  const EchoRequest* request,
                                  EchoResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (request->response_bytes() > kMaxResponseBytes) {
+    if (request->response_bytes() > kMaxResponseBytes ||
+        request->busy_us() > kMaxBusyUs) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "response_bytes too large"));
+                                   "response_bytes or busy_us too large"));
       return reactor;
     }
+    BusyFor(request->busy_us());
     response->mutable_payload()->assign(request->response_bytes(), 'x');
     reactor->Finish(grpc::Status::OK);
     return reactor;

@@ -8,8 +8,10 @@
 //              metrics), then Release it: one "pair";
 //   echo:      two echo calls whose requests and responses have the sizes
 //              of that Acquire and Release (measured on the wire format).
-// It prints p50/p99 latency of a pair and pairs per second for both, their
-// ratios, the server's RSS after the load, and the RSS of a fresh server
+// It prints p50/p99 latency of a pair, pairs per second and the server's
+// CPU time per pair for both, their ratios (and, with --echo_busy_us, the
+// same against an echo server doing that much busy work per call), the
+// server's RSS after the load, and the RSS of a fresh server
 // holding --rss_leases live leases. Then PASS/FAIL against the targets:
 //   - 1 client:   portlease pair p50 <= 1.5x echo pair p50;
 //   - 16 clients: portlease pairs/s >= 0.5x echo pairs/s;
@@ -25,6 +27,7 @@
 //
 //   portlease_load                       # 1,4,16,64 clients, 5 s each
 //   portlease_load --duration=2s --clients=1,16 --probes=system,none
+//   portlease_load --clients=1,16 --echo_busy_us=90,31  # + a busy echo
 #include <signal.h>
 #include <unistd.h>
 
@@ -34,10 +37,12 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -49,6 +54,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -78,6 +84,12 @@ ABSL_FLAG(std::string, pool, "20000-29999",
 ABSL_FLAG(std::vector<std::string>, server_args, {},
           "Extra portleased flags for the load phases, comma-separated "
           "(e.g. --server_args=--nodurable to isolate the store's cost).");
+ABSL_FLAG(std::vector<std::string>, echo_busy_us, {},
+          "ACQUIRE,RELEASE: also run each phase against an echo server "
+          "whose two calls keep its handler busy that many microseconds "
+          "(e.g. portleased's measured handler times, 90,31), and print "
+          "portlease's ratios to that. Informational: the targets compare "
+          "with the bare echo.");
 ABSL_FLAG(int, rss_leases, 10000,
           "Live leases held for the RSS measurement; 0 skips it.");
 ABSL_FLAG(std::string, rss_pool, "10000-49999",
@@ -172,8 +184,8 @@ class LeasePairClient : public PairClient {
 };
 
 // An EchoRequest of exactly `size` bytes (when possible) asking for an
-// EchoResponse of `response_size` bytes.
-EchoRequest PaddedRequest(size_t size, size_t response_size) {
+// EchoResponse of `response_size` bytes after `busy_us` of busy work.
+EchoRequest PaddedRequest(size_t size, size_t response_size, uint32_t busy_us) {
   uint32_t payload = 0;
   while (payload < response_size + 8) {  // response: tag, length, payload
     EchoResponse probe;
@@ -183,6 +195,7 @@ EchoRequest PaddedRequest(size_t size, size_t response_size) {
   }
   EchoRequest request;
   request.set_response_bytes(payload);
+  request.set_busy_us(busy_us);
   for (size_t n = 0; n <= size; ++n) {
     request.mutable_payload()->assign(n, 'x');
     if (request.ByteSizeLong() >= size) break;
@@ -192,10 +205,12 @@ EchoRequest PaddedRequest(size_t size, size_t response_size) {
 
 class EchoPairClient : public PairClient {
  public:
-  EchoPairClient(const std::string& address, const std::vector<size_t>& sizes)
+  // `busy_us`: the handler's busy work per call, first and second.
+  EchoPairClient(const std::string& address, const std::vector<size_t>& sizes,
+                 std::pair<uint32_t, uint32_t> busy_us = {0, 0})
       : stub_(Echo::NewStub(NewChannel(address))),
-        first_(PaddedRequest(sizes[0], sizes[1])),
-        second_(PaddedRequest(sizes[2], sizes[3])) {}
+        first_(PaddedRequest(sizes[0], sizes[1], busy_us.first)),
+        second_(PaddedRequest(sizes[2], sizes[3], busy_us.second)) {}
 
   absl::Status Pair() override {
     for (const EchoRequest* request : {&first_, &second_}) {
@@ -230,7 +245,12 @@ struct PhaseResult {
   double seconds = 0;
   double p50_us = 0;
   double p99_us = 0;
+  // CPU time (user + system) the server used during the timed part.
+  double server_cpu_s = 0;
   double PairsPerSecond() const { return seconds > 0 ? pairs / seconds : 0; }
+  double ServerCpuUsPerPair() const {
+    return pairs > 0 ? server_cpu_s * 1e6 / static_cast<double>(pairs) : 0;
+  }
 };
 
 double Percentile(std::vector<int64_t>& ns, double q) {
@@ -242,11 +262,33 @@ double Percentile(std::vector<int64_t>& ns, double q) {
   return static_cast<double>(ns[k]) / 1000.0;
 }
 
+// User + system CPU seconds `pid` has used, from /proc/PID/stat; 0 when
+// unreadable.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces) in parentheses:
+  // state is field 3, utime 14, stime 15.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(paren + 1), ' ', absl::SkipEmpty());
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // Runs `clients` threads, each with a client from `make`, for `duration`
-// after a warm-up of kWarmupPairs pairs each.
+// after a warm-up of kWarmupPairs pairs each, and measures the CPU time
+// `server` used meanwhile.
 PhaseResult RunPhase(
     int clients, const std::function<std::unique_ptr<PairClient>(int)>& make,
-    absl::Duration duration) {
+    absl::Duration duration, pid_t server) {
   std::vector<std::unique_ptr<PairClient>> pair_clients;
   for (int i = 0; i < clients; ++i) pair_clients.push_back(make(i));
 
@@ -287,10 +329,12 @@ PhaseResult RunPhase(
     });
   }
   warmed.Wait();
+  const double cpu_before = CpuSeconds(server);
   start = absl::Now();
   stop = start + duration;
   go.store(true);
   for (std::thread& t : threads) t.join();
+  result.server_cpu_s = CpuSeconds(server) - cpu_before;
   result.seconds = absl::ToDoubleSeconds(std::max(absl::Now(), stop) - start);
   result.pairs = static_cast<int64_t>(all_ns.size());
   result.p50_us = Percentile(all_ns, 0.50);
@@ -318,9 +362,9 @@ int64_t RssKb(pid_t pid, const char* field = "VmRSS:") {
 std::string Mb(int64_t kb) { return absl::StrFormat("%.1f MB", kb / 1024.0); }
 
 void PrintRow(const char* target, const PhaseResult& r) {
-  std::printf("%7d  %-9s  %9.0f  %9.1f  %9.1f  %7lld\n", r.clients, target,
-              r.PairsPerSecond(), r.p50_us, r.p99_us,
-              static_cast<long long>(r.errors));
+  std::printf("%7d  %-9s  %9.0f  %9.1f  %9.1f  %9.0f  %7lld\n", r.clients,
+              target, r.PairsPerSecond(), r.p50_us, r.p99_us,
+              r.ServerCpuUsPerPair(), static_cast<long long>(r.errors));
   if (!r.first_error.empty()) {
     std::printf("         first error: %s\n", r.first_error.c_str());
   }
@@ -391,6 +435,20 @@ int Run(int argc, char** argv) {
     }
     client_counts.push_back(c);
   }
+  std::optional<std::pair<uint32_t, uint32_t>> echo_busy;
+  if (const std::vector<std::string> busy = absl::GetFlag(FLAGS_echo_busy_us);
+      !busy.empty()) {
+    uint32_t acquire = 0, release = 0;
+    if (busy.size() != 2 || !absl::SimpleAtoi(busy[0], &acquire) ||
+        !absl::SimpleAtoi(busy[1], &release) || acquire > 100'000 ||
+        release > 100'000) {
+      std::fprintf(stderr,
+                   "portlease_load: --echo_busy_us wants ACQUIRE,RELEASE "
+                   "microseconds (0-100000 each), e.g. 90,31\n");
+      return 2;
+    }
+    echo_busy = std::make_pair(acquire, release);
+  }
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
 
   TempDir dir;
@@ -440,26 +498,43 @@ int Run(int argc, char** argv) {
         "message bytes: Acquire %zu -> %zu, Release %zu -> %zu; "
         "echo pair %zu -> %zu, %zu -> %zu\n"
         "extra portleased flags: %s\n"
-        "%s per phase, %d warm-up pairs per client\n\n"
-        "clients  target       pairs/s    p50 us    p99 us   errors\n",
+        "%s per phase, %d warm-up pairs per client%s\n\n"
+        "clients  target       pairs/s    p50 us    p99 us  srv cpu/pair us  "
+        "errors\n",
         probe.c_str(), absl::GetFlag(FLAGS_db_sync).c_str(),
         absl::GetFlag(FLAGS_pool).c_str(), sizes[0], sizes[1], sizes[2],
         sizes[3], echo_sizes[0], echo_sizes[1], echo_sizes[2], echo_sizes[3],
         absl::GetFlag(FLAGS_server_args).empty()
             ? "none"
             : absl::StrJoin(absl::GetFlag(FLAGS_server_args), " ").c_str(),
-        absl::FormatDuration(duration).c_str(), kWarmupPairs);
+        absl::FormatDuration(duration).c_str(), kWarmupPairs,
+        echo_busy ? absl::StrFormat("; echo+busy: the echo server busy %u "
+                                    "us in the first call, %u us in the "
+                                    "second",
+                                    echo_busy->first, echo_busy->second)
+                        .c_str()
+                  : "");
     for (int clients : client_counts) {
       PhaseResult lease = RunPhase(
           clients,
           [&](int i) { return std::make_unique<LeasePairClient>(address, i); },
-          duration);
+          duration, server->pid());
       PhaseResult bare = RunPhase(
           clients,
           [&](int) {
             return std::make_unique<EchoPairClient>(echo_address, sizes);
           },
-          duration);
+          duration, echo->pid());
+      std::optional<PhaseResult> busy;
+      if (echo_busy) {
+        busy = RunPhase(
+            clients,
+            [&](int) {
+              return std::make_unique<EchoPairClient>(echo_address, sizes,
+                                                      *echo_busy);
+            },
+            duration, echo->pid());
+      }
       PrintRow("portlease", lease);
       PrintRow("echo", bare);
       const double throughput_ratio =
@@ -470,6 +545,15 @@ int Run(int argc, char** argv) {
       std::printf("         ratio      %8.2fx  %8.2fx  %8.2fx\n",
                   throughput_ratio, p50_ratio,
                   bare.p99_us > 0 ? lease.p99_us / bare.p99_us : 0);
+      if (busy) {
+        PrintRow("echo+busy", *busy);
+        std::printf("   ratio to echo+busy %8.2fx  %8.2fx  %8.2fx\n",
+                    busy->PairsPerSecond() > 0
+                        ? lease.PairsPerSecond() / busy->PairsPerSecond()
+                        : 0,
+                    busy->p50_us > 0 ? lease.p50_us / busy->p50_us : 0,
+                    busy->p99_us > 0 ? lease.p99_us / busy->p99_us : 0);
+      }
       std::fflush(stdout);
       if (probe == absl::GetFlag(FLAGS_probes).front()) {
         if (clients == 1 && lease.errors == 0) p50_ratio_1 = p50_ratio;
