@@ -28,7 +28,8 @@ void BlockSupervisorSignals();
 // dispositions and an empty signal mask. If stdin is a terminal whose
 // foreground group is ours, the child's group becomes the foreground.
 // NOT_FOUND (exit 127) / PERMISSION_DENIED (exit 126) / INTERNAL when it
-// cannot be executed.
+// cannot be executed; a file the kernel cannot execute (a script without a
+// #! line) is PERMISSION_DENIED, not run through /bin/sh.
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
                                  const Variables& vars);
 

@@ -1,6 +1,11 @@
 // lease-run against a real portleased.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 #include <regex>
@@ -229,6 +234,91 @@ TEST_F(LeaseRunTest, UsageErrors) {
   EXPECT_THAT(help.out, HasSubstr("SYNOPSIS"));
   RunResult not_found = LeaseRun({"--count", "1", "--", "/nonexistent/cmd"});
   EXPECT_EQ(not_found.exit_code, 127);
+  EXPECT_THAT(not_found.err,
+              HasSubstr("cannot run /nonexistent/cmd: No such file"));
+}
+
+TEST_F(LeaseRunTest, CommandThatCannotRunIs126) {
+  // No execute permission (refused to root too).
+  WriteFile(dir_.File("plain"), "#!/bin/sh\nexit 0\n");
+  ASSERT_EQ(chmod(dir_.File("plain").c_str(), 0644), 0);
+  RunResult denied = LeaseRun({"--count", "1", "--", dir_.File("plain")});
+  EXPECT_EQ(denied.exit_code, 126);
+  EXPECT_THAT(denied.err, HasSubstr("Permission denied"));
+  // Executable, but neither a binary nor a #! script.
+  WriteFile(dir_.File("noshebang"), "exit 0\n");
+  ASSERT_EQ(chmod(dir_.File("noshebang").c_str(), 0755), 0);
+  RunResult format = LeaseRun({"--count", "1", "--", dir_.File("noshebang")});
+  EXPECT_EQ(format.exit_code, 126);
+  EXPECT_THAT(format.err, HasSubstr("a script needs a #! line"));
+  // The lease of a command that never ran is released.
+  absl::StatusOr<std::vector<v1::Lease>> left = client_->List({});
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty());
+}
+
+// On a terminal, the command runs in its own process group, and that group
+// is the terminal's foreground (so Ctrl-C and job control reach it).
+TEST_F(LeaseRunTest, CommandOwnsTheTerminal) {
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  const std::string slave_path = ptsname(master);
+  const std::string report =
+      "set -- $(cat /proc/$$/stat); "
+      "[ \"$5\" = \"$1\" ] && echo OWN-GROUP; "
+      "[ \"$5\" = \"$8\" ] && echo FOREGROUND; true";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // A new session whose controlling terminal is the pty, as in a shell.
+    setsid();
+    const int slave = open(slave_path.c_str(), O_RDWR);
+    if (slave < 0) _exit(120);
+    for (int fd = 0; fd < 3; ++fd) dup2(slave, fd);
+    for (const auto& [key, value] : env_) {
+      if (value) setenv(key.c_str(), value->c_str(), 1);
+      else unsetenv(key.c_str());
+    }
+    execl(LEASE_RUN_BIN, LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
+          report.c_str(), static_cast<char*>(nullptr));
+    _exit(121);
+  }
+  std::string output;
+  int status = 0;
+  bool finished = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    pollfd p = {master, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buffer[256];
+      const ssize_t n = read(master, buffer, sizeof(buffer));
+      if (n > 0) output.append(buffer, static_cast<size_t>(n));
+    }
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      finished = true;
+      break;
+    }
+  }
+  if (!finished) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "lease-run on a pty did not finish; output: " << output;
+  }
+  // What is left in the pty after the exit.
+  pollfd p = {master, POLLIN, 0};
+  while (poll(&p, 1, 0) > 0) {
+    char buffer[256];
+    const ssize_t n = read(master, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  close(master);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  EXPECT_THAT(output, HasSubstr("OWN-GROUP"));
+  EXPECT_THAT(output, HasSubstr("FOREGROUND"));
 }
 
 TEST_F(LeaseRunTest, UnreachableServerNamesTheAddress) {
