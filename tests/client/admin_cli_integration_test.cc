@@ -133,6 +133,16 @@ TEST_F(AdminCliTest, SetPoolReplacesThePool) {
   EXPECT_THAT(r.out, HasSubstr("\"pool_size\":16"));
   // The 7-port lease now lies outside the pool.
   EXPECT_THAT(r.out, HasSubstr("\"leases_outside_pool\":1"));
+  // status: the bar shows the pool's own ports (none in use), and names the
+  // 7 leased ports outside it.
+  r = Cli({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(LineStartingWith(r.out, "leased:"), "leased:             7");
+  EXPECT_EQ(LineStartingWith(r.out, "["),
+            absl::StrCat("[", std::string(40, '.'),
+                         "]   0% in use (# leased, + cooling down, ~ draining, "
+                         "! busy, x disabled, . free); 7 more outside the "
+                         "pool (it was changed)"));
 }
 
 TEST_F(AdminCliTest, InvalidPoolIsRefusedAndChangesNothing) {

@@ -24,13 +24,22 @@ int Fail(std::ostream& err, int code, absl::string_view message) {
 
 // "[#####++~~.........]  42% in use (leased 30, cooling 8, ...)": # leased,
 // + quarantined (cooling down), ~ draining, ! busy, x disabled, . free.
+// The cells are placed by running total, so that they add up to the
+// percentage shown. After `admin set-pool` shrank the pool, the counters
+// also count ports outside it (still leased, cooling down, ...): those are
+// left off the bar and named after it.
 std::string UtilisationBar(const v1::StatusResponse& s) {
   constexpr int kWidth = 40;
   const double size = s.pool_size() > 0 ? s.pool_size() : 1;
+  const uint64_t used = s.pool_size() - std::min(s.free(), s.pool_size());
   std::string bar;
+  uint64_t total = 0;
   auto add = [&](uint32_t n, char c) {
-    const int cells = static_cast<int>(n / size * kWidth + 0.5);
-    bar.append(std::min<size_t>(cells, kWidth - bar.size()), c);
+    total = std::min<uint64_t>(total + n, used);
+    const size_t end = std::min<size_t>(
+        static_cast<size_t>(static_cast<double>(total) / size * kWidth + 0.5),
+        kWidth);
+    if (end > bar.size()) bar.append(end - bar.size(), c);
   };
   add(s.leased(), '#');
   add(s.quarantined(), '+');
@@ -38,11 +47,16 @@ std::string UtilisationBar(const v1::StatusResponse& s) {
   add(s.busy(), '!');
   add(s.disabled(), 'x');
   bar.resize(kWidth, '.');
-  const uint32_t used = s.pool_size() - std::min(s.free(), s.pool_size());
+  const uint64_t counted = uint64_t{s.leased()} + s.quarantined() +
+                           s.draining() + s.busy() + s.disabled();
   return absl::StrFormat(
       "[%s] %3.0f%% in use (# leased, + cooling down, ~ draining, ! busy, "
-      "x disabled, . free)",
-      bar, 100.0 * used / size);
+      "x disabled, . free)%s",
+      bar, 100.0 * static_cast<double>(used) / size,
+      counted > used
+          ? absl::StrCat("; ", counted - used,
+                         " more outside the pool (it was changed)")
+          : "");
 }
 
 std::string HolderLine(const v1::PortHolder& h) {
