@@ -96,6 +96,8 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
     if (own_terminal) tcsetpgrp(STDIN_FILENO, child);
     return child;
   }
+  // The child may have taken the terminal before its exec failed.
+  if (own_terminal) tcsetpgrp(STDIN_FILENO, getpgrp());
   std::string message =
       absl::StrCat("cannot run ", argv[0], ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);

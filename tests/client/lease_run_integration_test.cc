@@ -11,9 +11,13 @@
 #include <regex>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/client.h"
@@ -41,6 +45,69 @@ class LeaseRunTest : public ::testing::Test {
   RunResult LeaseRun(std::vector<std::string> args) {
     args.insert(args.begin(), LEASE_RUN_BIN);
     return RunBinary(args, env_, dir_.path());
+  }
+
+  // Runs `argv` (with env_) as the leader of a new session whose
+  // controlling terminal is a fresh pty, as a login shell would; returns
+  // what it wrote there, once it exited 0. Bounded by 20 s.
+  absl::StatusOr<std::string> RunOnTerminal(
+      const std::vector<std::string>& argv) {
+    const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+      return absl::InternalError("no pty");
+    }
+    const std::string slave_path = ptsname(master);
+    std::vector<char*> c_argv;
+    std::vector<std::string> args = argv;
+    for (std::string& arg : args) c_argv.push_back(arg.data());
+    c_argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) return absl::InternalError("fork failed");
+    if (pid == 0) {
+      setsid();
+      const int slave = open(slave_path.c_str(), O_RDWR);  // the new ctty
+      if (slave < 0) _exit(120);
+      for (int fd = 0; fd < 3; ++fd) dup2(slave, fd);
+      for (const auto& [key, value] : env_) {
+        if (value) {
+          setenv(key.c_str(), value->c_str(), 1);
+        } else {
+          unsetenv(key.c_str());
+        }
+      }
+      execv(c_argv[0], c_argv.data());
+      _exit(121);
+    }
+    std::string output;
+    auto drain = [&](int timeout_ms) {
+      pollfd p = {master, POLLIN, 0};
+      while (poll(&p, 1, timeout_ms) > 0) {
+        char buffer[256];
+        const ssize_t n = read(master, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        output.append(buffer, static_cast<size_t>(n));
+        timeout_ms = 0;
+      }
+    };
+    int status = 0;
+    bool finished = false;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (!finished && absl::Now() < deadline) {
+      drain(100);
+      finished = waitpid(pid, &status, WNOHANG) == pid;
+    }
+    if (!finished) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    drain(0);
+    close(master);
+    if (!finished || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return absl::InternalError(
+          absl::StrCat(finished ? "failed" : "did not finish in 20 s",
+                       " on a pty; output: ", output));
+    }
+    return output;
   }
 
   size_t LeaseCount() {
@@ -260,65 +327,29 @@ TEST_F(LeaseRunTest, CommandThatCannotRunIs126) {
 // On a terminal, the command runs in its own process group, and that group
 // is the terminal's foreground (so Ctrl-C and job control reach it).
 TEST_F(LeaseRunTest, CommandOwnsTheTerminal) {
-  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  ASSERT_GE(master, 0);
-  ASSERT_EQ(grantpt(master), 0);
-  ASSERT_EQ(unlockpt(master), 0);
-  const std::string slave_path = ptsname(master);
   const std::string report =
       "set -- $(cat /proc/$$/stat); "
       "[ \"$5\" = \"$1\" ] && echo OWN-GROUP; "
       "[ \"$5\" = \"$8\" ] && echo FOREGROUND; true";
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    // A new session whose controlling terminal is the pty, as in a shell.
-    setsid();
-    const int slave = open(slave_path.c_str(), O_RDWR);
-    if (slave < 0) _exit(120);
-    for (int fd = 0; fd < 3; ++fd) dup2(slave, fd);
-    for (const auto& [key, value] : env_) {
-      if (value) setenv(key.c_str(), value->c_str(), 1);
-      else unsetenv(key.c_str());
-    }
-    execl(LEASE_RUN_BIN, LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
-          report.c_str(), static_cast<char*>(nullptr));
-    _exit(121);
-  }
-  std::string output;
-  int status = 0;
-  bool finished = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    pollfd p = {master, POLLIN, 0};
-    if (poll(&p, 1, 100) > 0) {
-      char buffer[256];
-      const ssize_t n = read(master, buffer, sizeof(buffer));
-      if (n > 0) output.append(buffer, static_cast<size_t>(n));
-    }
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      finished = true;
-      break;
-    }
-  }
-  if (!finished) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    FAIL() << "lease-run on a pty did not finish; output: " << output;
-  }
-  // What is left in the pty after the exit.
-  pollfd p = {master, POLLIN, 0};
-  while (poll(&p, 1, 0) > 0) {
-    char buffer[256];
-    const ssize_t n = read(master, buffer, sizeof(buffer));
-    if (n <= 0) break;
-    output.append(buffer, static_cast<size_t>(n));
-  }
-  close(master);
-  ASSERT_TRUE(WIFEXITED(status)) << output;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
-  EXPECT_THAT(output, HasSubstr("OWN-GROUP"));
-  EXPECT_THAT(output, HasSubstr("FOREGROUND"));
+  absl::StatusOr<std::string> output = RunOnTerminal(
+      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c", report});
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(*output, HasSubstr("OWN-GROUP"));
+  EXPECT_THAT(*output, HasSubstr("FOREGROUND"));
+}
+
+// A command that cannot be started gives the terminal back: the shell that
+// ran lease-run is in the foreground again.
+TEST_F(LeaseRunTest, FailedCommandGivesTheTerminalBack) {
+  const std::string script = absl::StrCat(
+      LEASE_RUN_BIN, " --count 1 -- /nonexistent/cmd; echo \"exit $?\"; ",
+      "set -- $(cat /proc/$$/stat); ",
+      "[ \"$5\" = \"$8\" ] && echo SHELL-FOREGROUND; true");
+  absl::StatusOr<std::string> output =
+      RunOnTerminal({"/bin/sh", "-c", script});
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(*output, HasSubstr("exit 127"));
+  EXPECT_THAT(*output, HasSubstr("SHELL-FOREGROUND"));
 }
 
 TEST_F(LeaseRunTest, UnreachableServerNamesTheAddress) {
