@@ -20,6 +20,13 @@ class FakeProber : public PortProber {
     } else {
       busy_.erase(port);
     }
+    remnants_.erase(port);
+  }
+  // Busy, but not Held: what a closed connection's TIME_WAIT looks like.
+  void SetRemnant(Port port) {
+    absl::MutexLock l(&mu_);
+    busy_.insert(port);
+    remnants_.insert(port);
   }
   int calls() {
     absl::MutexLock l(&mu_);
@@ -35,10 +42,19 @@ class FakeProber : public PortProber {
     }
     return out;
   }
+  std::vector<Port> Held(Port first, uint32_t count, bool udp) override {
+    std::vector<Port> out = Busy(first, count, udp);
+    absl::MutexLock l(&mu_);
+    std::erase_if(out, [this](Port p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return remnants_.contains(p);
+    });
+    return out;
+  }
 
  private:
   absl::Mutex mu_;
   std::set<Port> busy_ ABSL_GUARDED_BY(mu_);
+  std::set<Port> remnants_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -757,7 +757,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     }
   } else {
     const LeaseRecord& r = entry->record;
-    busy = prober_->Busy(r.base, r.count, r.udp);
+    busy = prober_->Held(r.base, r.count, r.udp);
     if (busy.empty()) {
       committed = store_->Delete(id);
     } else {
@@ -804,7 +804,7 @@ void LeaseManager::CheckReleasedPorts() {
   }
   std::vector<std::pair<LeaseRecord, std::vector<Port>>> bound;
   for (LeaseRecord& r : released) {
-    std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
+    std::vector<Port> busy = prober_->Held(r.base, r.count, r.udp);
     if (!busy.empty()) bound.emplace_back(std::move(r), std::move(busy));
   }
   if (bound.empty()) return;
@@ -845,7 +845,7 @@ void LeaseManager::ProbeDraining(const std::string& id) {
   Entry& entry = leases_.at(id);
   const LeaseRecord& r = entry.record;
   drain_queue_.erase({entry.next_probe, id});
-  std::vector<Port> busy = prober_->Busy(r.base, r.count, r.udp);
+  std::vector<Port> busy = prober_->Held(r.base, r.count, r.udp);
   absl::Status deleted = busy.empty() ? store_->Delete(id) : absl::OkStatus();
   if (!busy.empty() || !deleted.ok()) {
     if (!deleted.ok()) Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted.ToString());

@@ -25,9 +25,12 @@
 // leaves the lease as it was.
 //
 // A release answers without probing its ports: the next Tick probes them,
-// and a block still bound (a leaked child still listening) becomes a
-// draining lease again, unless it was granted meanwhile. Either way no
-// bound port is granted, since every grant probes its ports first.
+// and a block still held (PortProber::Held: a leaked child still
+// listening) becomes a draining lease again, unless it was granted
+// meanwhile. An expiry or reclaim asks Held before ending the lease, and a
+// draining lease ends once Held finds nothing. Closed connections' TIME_WAIT
+// does not hold a lease, but grants ask Busy, which counts it: no port
+// anything still uses is granted.
 #ifndef PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 

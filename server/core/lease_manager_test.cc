@@ -415,6 +415,36 @@ TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   EXPECT_EQ(manager_->Stats().quarantined, 2u);
 }
 
+// Closed connections left behind (Busy, not Held: TIME_WAIT) neither keep a
+// released or expired lease draining nor let its ports be granted early.
+TEST_F(LeaseManagerTest, RemnantsEndTheLeaseButAreNotGranted) {
+  options_.cooldown = absl::ZeroDuration();
+  Restart();
+  LeaseRecord released = MustAcquire(Counted(2));
+  LeaseRecord expiring = MustAcquire(Counted(2));
+  AcquireParams rest = Counted(16);  // the rest of the 20-port pool
+  rest.ttl = options_.default_ttl * 2;
+  ASSERT_TRUE(manager_->Acquire(rest).ok());
+  prober_.SetRemnant(released.base);
+  prober_.SetRemnant(expiring.base + 1);
+  ASSERT_TRUE(manager_->Release(released.id).ok());
+  manager_->Tick();
+  clock_.Advance(options_.default_ttl);
+  manager_->Tick();
+  EXPECT_THAT(events_,
+              ElementsAre("grant", "grant", "grant", "release", "expire"));
+  EXPECT_THAT(manager_->List({}), SizeIs(1));  // `rest` only
+  EXPECT_EQ(store_.leases.size(), 1u);
+  EXPECT_EQ(manager_->Stats().draining, 0u);
+  // A grant still refuses the remnants' ports: of the 4 free ports only
+  // the middle two make a block without one.
+  LeaseRecord next = MustAcquire(Counted(2));
+  EXPECT_EQ(next.base, released.base + 1);
+  for (Port p : {released.base, Port(expiring.base + 1)}) {
+    EXPECT_FALSE(p >= next.base && p <= next.last()) << p;
+  }
+}
+
 TEST_F(LeaseManagerTest, ReleasedPortsFoundFreeJustCoolDown) {
   LeaseRecord l = MustAcquire(Counted(2));
   ASSERT_TRUE(manager_->Release(l.id).ok());

@@ -203,6 +203,27 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
   return busy;
 }
 
+std::vector<Port> SystemProber::Held(Port first, uint32_t count, bool udp) {
+  std::vector<Port> busy = Busy(first, count, udp);
+  if (busy.empty() || !options_.exclusive_bind) return busy;
+  // Refused a plain bind: held only if a SO_REUSEADDR bind is refused too,
+  // on 0.0.0.0 and on [::] each (no dual-stack shortcut: the start-up check
+  // was made without SO_REUSEADDR), and for `udp` the plain UDP bind again.
+  std::vector<Port> held;
+  bool tcp_v6 = true;
+  bool udp_v6 = true;
+  for (Port p : busy) {
+    const bool free =
+        p != 0 &&
+        CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true,
+                            /*dual=*/false, &tcp_v6) &&
+        (!udp || CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/false,
+                                     dual_udp_, &udp_v6));
+    if (!free) held.push_back(p);
+  }
+  return held;
+}
+
 absl::StatusOr<PortRange> ReadEphemeralPortRange(absl::string_view proc_root) {
   const std::string path =
       absl::StrCat(proc_root, "/sys/net/ipv4/ip_local_port_range");

@@ -69,6 +69,12 @@ class SystemProber : public PortProber {
   // busy.
   std::vector<Port> Busy(Port first, uint32_t count, bool udp) override;
 
+  // Busy's ports that a TCP bind with SO_REUSEADDR (on 0.0.0.0 and [::])
+  // is refused too (and, when `udp`, the plain UDP bind): a listener, or a
+  // socket bound without SO_REUSEADDR, but not a TIME_WAIT whose server set
+  // SO_REUSEADDR. Without exclusive_bind, the same as Busy.
+  std::vector<Port> Held(Port first, uint32_t count, bool udp) override;
+
  private:
   const SystemProberOptions options_;
   // One dual-stack bind per port stands for 0.0.0.0 and [::].

@@ -228,6 +228,11 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   EXPECT_THAT(tables.Busy(port, 1, false), ElementsAre(port));
   // Without tables, the plain (no SO_REUSEADDR) bind still sees it.
   EXPECT_THAT(bind_only.Busy(port, 1, false), ElementsAre(port));
+  // Nothing holds the port against a SO_REUSEADDR server: not Held (the
+  // table scheme answers as Busy).
+  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
+  EXPECT_THAT(prober.Held(port, 1, true), IsEmpty());
+  EXPECT_THAT(tables.Held(port, 1, false), ElementsAre(port));
 
   // Clear it: same 4-tuple, then RST-close both ends.
   listener = Open({.type = SOCK_STREAM,
@@ -249,6 +254,39 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   EXPECT_TRUE(
       PollUntil([&] { return LiveEntries(port, false).empty(); }, kSettle));
   EXPECT_TRUE(BecomesFree(prober, port, false));
+}
+
+// Held: what a server binding with SO_REUSEADDR would be refused by. A
+// listener (with or without SO_REUSEADDR), a socket bound without it and a
+// UDP socket (when asked) are held; a SO_REUSEADDR socket that is only
+// bound is not (such a server could bind beside it), though Busy reports it.
+TEST(SystemProberTest, HeldSeesListenersAndPlainBindsOnly) {
+  SystemProber prober;
+  for (bool reuse : {false, true}) {
+    Port port = 0;
+    ScopedFd listener = Open({.type = SOCK_STREAM,
+                              .address = "127.0.0.1",
+                              .reuse_address = reuse,
+                              .listen = true},
+                             &port);
+    EXPECT_THAT(prober.Held(port, 1, false), ElementsAre(port)) << reuse;
+    listener.reset();
+    EXPECT_TRUE(PollUntil([&] { return prober.Held(port, 1, false).empty(); },
+                          kSettle));
+  }
+  Port port = 0;
+  ScopedFd bound = Open({.type = SOCK_STREAM, .address = "0.0.0.0"}, &port);
+  EXPECT_THAT(prober.Held(port, 1, false), ElementsAre(port));
+  bound.reset();
+  ScopedFd shared = Open(
+      {.type = SOCK_STREAM, .address = "0.0.0.0", .reuse_address = true},
+      &port);
+  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
+  shared.reset();
+  ScopedFd udp = Open({.type = SOCK_DGRAM, .address = "127.0.0.1"}, &port);
+  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
+  EXPECT_THAT(prober.Held(port, 1, true), ElementsAre(port));
 }
 
 TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {

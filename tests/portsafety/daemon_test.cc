@@ -27,6 +27,7 @@ namespace {
 
 using testing::EnvChanges;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Process;
 using testing::ReadFileOrEmpty;
 
@@ -238,6 +239,58 @@ TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
   EXPECT_THAT(log, HasSubstr("release lease=" + prefix));
   EXPECT_THAT(log, HasSubstr("draining lease=" + prefix));
   EXPECT_THAT(log, HasSubstr("drained lease=" + prefix));
+}
+
+// A service that served a connection and shut down cleanly leaves a
+// TIME_WAIT on its port: the release ends the lease (no draining, nobody
+// listens), while a grant still refuses the port until the TIME_WAIT goes
+// (a server binding without SO_REUSEADDR would fail on it).
+TEST(DaemonTest, ReleaseAfterACleanShutdownEndsTheLease) {
+  ScratchDir dir;
+  const Port port = PickPort();
+  ASSERT_NE(port, 0);
+  absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+  Client client(daemon->addresses()[0]);
+  absl::StatusOr<v1::Lease> lease = AcquireOne(client, false);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_EQ(lease->base_port(), port);
+  const std::string prefix = lease->lease_id().substr(0, 8);
+
+  {  // The service: SO_REUSEADDR, as servers set it; it closes first.
+    absl::StatusOr<testing_util::ScopedFd> listener = testing_util::OpenSocket(
+        {.type = SOCK_STREAM, .address = "127.0.0.1", .port = port,
+         .reuse_address = true, .listen = true});
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    absl::StatusOr<testing_util::ScopedFd> peer =
+        testing_util::ConnectLoopback(port, 0, absl::Seconds(5));
+    ASSERT_TRUE(peer.ok()) << peer.status();
+    testing_util::ScopedFd served(
+        accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_GE(served.get(), 0);
+    served.reset();
+    peer->reset();
+  }
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        for (const SocketEntry& e : testing_util::LiveEntries(port, false)) {
+          if (e.state == "TIME_WAIT") return true;
+        }
+        return false;
+      },
+      absl::Seconds(5)));
+  ASSERT_TRUE(client.Release(lease->lease_id()).ok());
+  // A few housekeeping ticks (100 ms each) later: ended, not draining.
+  absl::SleepFor(absl::Milliseconds(500));
+  absl::StatusOr<std::vector<v1::Lease>> left = client.List();
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty()) << left->front().DebugString();
+  EXPECT_THAT(daemon->Stderr(), Not(HasSubstr("draining lease=" + prefix)));
+  // The TIME_WAIT lasts a minute: meanwhile the port is not granted.
+  absl::StatusOr<v1::Lease> early = AcquireOne(client, false);
+  ASSERT_FALSE(early.ok()) << "granted a port with a TIME_WAIT on it";
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 // A pool whose only port a foreign process listens on: RESOURCE_EXHAUSTED
