@@ -57,10 +57,16 @@ class LeaseRunTest : public ::testing::Test {
       return absl::InternalError("no pty");
     }
     const std::string slave_path = ptsname(master);
-    std::vector<char*> c_argv;
+    // Everything the child needs is built before the fork: this process
+    // has threads, so the child may only make async-signal-safe calls.
     std::vector<std::string> args = argv;
+    std::vector<char*> c_argv;
     for (std::string& arg : args) c_argv.push_back(arg.data());
     c_argv.push_back(nullptr);
+    std::vector<std::string> env = ChildEnvironment(env_);
+    std::vector<char*> c_env;
+    for (std::string& entry : env) c_env.push_back(entry.data());
+    c_env.push_back(nullptr);
     const pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork failed");
     if (pid == 0) {
@@ -68,14 +74,7 @@ class LeaseRunTest : public ::testing::Test {
       const int slave = open(slave_path.c_str(), O_RDWR);  // the new ctty
       if (slave < 0) _exit(120);
       for (int fd = 0; fd < 3; ++fd) dup2(slave, fd);
-      for (const auto& [key, value] : env_) {
-        if (value) {
-          setenv(key.c_str(), value->c_str(), 1);
-        } else {
-          unsetenv(key.c_str());
-        }
-      }
-      execv(c_argv[0], c_argv.data());
+      execve(c_argv[0], c_argv.data(), c_env.data());
       _exit(121);
     }
     std::string output;

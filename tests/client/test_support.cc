@@ -18,21 +18,27 @@
 extern char** environ;
 
 namespace portlease::testing {
+
+std::vector<std::string> ChildEnvironment(const EnvChanges& env) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    const std::string key = eq ? std::string(*e, eq - *e) : std::string(*e);
+    if (env.count(key) == 0) out.emplace_back(*e);
+  }
+  for (const auto& [key, value] : env) {
+    if (value.has_value()) out.push_back(key + "=" + *value);
+  }
+  return out;
+}
+
 namespace {
 
 std::atomic<int> process_counter{0};
 
 pid_t SpawnWithEnv(const std::vector<std::string>& argv, const EnvChanges& env,
                    int stdout_fd, int stderr_fd, int extra_fd) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const char* eq = std::strchr(*e, '=');
-    const std::string key = eq ? std::string(*e, eq - *e) : std::string(*e);
-    if (env.count(key) == 0) env_strings.emplace_back(*e);
-  }
-  for (const auto& [key, value] : env) {
-    if (value.has_value()) env_strings.push_back(key + "=" + *value);
-  }
+  std::vector<std::string> env_strings = ChildEnvironment(env);
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -53,6 +53,11 @@ class TestServer {
 // Environment changes for a child: a value sets, nullopt unsets.
 using EnvChanges = std::map<std::string, std::optional<std::string>>;
 
+// This process's environment with `env` applied, as "KEY=value" strings
+// for execve (built before a fork: the child of a threaded process may
+// only make async-signal-safe calls).
+std::vector<std::string> ChildEnvironment(const EnvChanges& env);
+
 // A started binary, stdout and stderr going to files in `dir`.
 class Process {
  public:

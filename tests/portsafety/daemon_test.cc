@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -198,31 +199,50 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   EXPECT_THAT(log, HasSubstr("drained lease=" + lease_id));
 }
 
+// A portleased whose pool is one port nothing used, and the test's lease
+// on it.
+class LeasedPortTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = PickPort();
+    ASSERT_NE(port_, 0);
+    absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir_, port_);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+    daemon_.emplace(*std::move(daemon));
+    client_ = std::make_unique<Client>(daemon_->addresses()[0]);
+    absl::StatusOr<v1::Lease> lease = AcquireOne(*client_, false);
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    ASSERT_EQ(lease->base_port(), port_);
+    lease_ = *std::move(lease);
+    prefix_ = lease_.lease_id().substr(0, 8);
+  }
+
+  ScratchDir dir_;
+  Port port_ = 0;
+  std::optional<DaemonProcess> daemon_;
+  std::unique_ptr<Client> client_;
+  v1::Lease lease_;
+  std::string prefix_;
+};
+
 // A lease released while its port is still bound (a leaked child still
 // listens): the release answers at once, then the server finds the
 // listener and lists the ended lease as draining, and grants the port
 // again only once the listener is gone.
-TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
-  ScratchDir dir;
-  const Port port = PickPort();
-  ASSERT_NE(port, 0);
-  absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
-  ASSERT_TRUE(daemon.ok()) << daemon.status();
-  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
-  Client client(daemon->addresses()[0]);
-  absl::StatusOr<v1::Lease> lease = AcquireOne(client, false);
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_EQ(lease->base_port(), port);
-  const std::string prefix = lease->lease_id().substr(0, 8);
+TEST_F(LeasedPortTest, ReleasedWhileBoundDrainsAfterTheReply) {
+  const Port port = port_;
+  const std::string& prefix = prefix_;
+  Client& client = *client_;
 
   absl::StatusOr<testing_util::ScopedFd> listener = testing_util::OpenSocket(
       {.type = SOCK_STREAM, .address = "127.0.0.1", .port = port,
        .listen = true});
   ASSERT_TRUE(listener.ok()) << listener.status();
-  ASSERT_TRUE(client.Release(lease->lease_id()).ok());
+  ASSERT_TRUE(client.Release(lease_.lease_id()).ok());
 
   std::optional<v1::Lease> found = AwaitOnlyLeaseDraining(client);
-  ASSERT_TRUE(found.has_value()) << daemon->Stderr();
+  ASSERT_TRUE(found.has_value()) << daemon_->Stderr();
   const v1::Lease& draining = *found;
   EXPECT_EQ(draining.lease_id_prefix(), prefix);
   EXPECT_EQ(draining.base_port(), port);
@@ -233,9 +253,9 @@ TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
   listener->reset();
   absl::StatusOr<v1::Lease> again =
       AcquireWithin(client, false, absl::Seconds(15));
-  ASSERT_TRUE(again.ok()) << again.status() << "\n" << daemon->Stderr();
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << daemon_->Stderr();
   EXPECT_EQ(again->base_port(), port);
-  const std::string log = daemon->Stderr();
+  const std::string log = daemon_->Stderr();
   EXPECT_THAT(log, HasSubstr("release lease=" + prefix));
   EXPECT_THAT(log, HasSubstr("draining lease=" + prefix));
   EXPECT_THAT(log, HasSubstr("drained lease=" + prefix));
@@ -245,18 +265,10 @@ TEST(DaemonTest, ReleasedWhileBoundDrainsAfterTheReply) {
 // TIME_WAIT on its port: the release ends the lease (no draining, nobody
 // listens), while a grant still refuses the port until the TIME_WAIT goes
 // (a server binding without SO_REUSEADDR would fail on it).
-TEST(DaemonTest, ReleaseAfterACleanShutdownEndsTheLease) {
-  ScratchDir dir;
-  const Port port = PickPort();
-  ASSERT_NE(port, 0);
-  absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
-  ASSERT_TRUE(daemon.ok()) << daemon.status();
-  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
-  Client client(daemon->addresses()[0]);
-  absl::StatusOr<v1::Lease> lease = AcquireOne(client, false);
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_EQ(lease->base_port(), port);
-  const std::string prefix = lease->lease_id().substr(0, 8);
+TEST_F(LeasedPortTest, ReleaseAfterACleanShutdownEndsTheLease) {
+  const Port port = port_;
+  const std::string& prefix = prefix_;
+  Client& client = *client_;
 
   {  // The service: SO_REUSEADDR, as servers set it; it closes first.
     absl::StatusOr<testing_util::ScopedFd> listener = testing_util::OpenSocket(
@@ -280,13 +292,13 @@ TEST(DaemonTest, ReleaseAfterACleanShutdownEndsTheLease) {
         return false;
       },
       absl::Seconds(5)));
-  ASSERT_TRUE(client.Release(lease->lease_id()).ok());
+  ASSERT_TRUE(client.Release(lease_.lease_id()).ok());
   // A few housekeeping ticks (100 ms each) later: ended, not draining.
   absl::SleepFor(absl::Milliseconds(500));
   absl::StatusOr<std::vector<v1::Lease>> left = client.List();
   ASSERT_TRUE(left.ok()) << left.status();
   EXPECT_TRUE(left->empty()) << left->front().DebugString();
-  EXPECT_THAT(daemon->Stderr(), Not(HasSubstr("draining lease=" + prefix)));
+  EXPECT_THAT(daemon_->Stderr(), Not(HasSubstr("draining lease=" + prefix)));
   // The TIME_WAIT lasts a minute: meanwhile the port is not granted.
   absl::StatusOr<v1::Lease> early = AcquireOne(client, false);
   ASSERT_FALSE(early.ok()) << "granted a port with a TIME_WAIT on it";
