@@ -356,6 +356,10 @@ class LeaseManager {
   // draining, the event emitted.
   void StartDraining(Entry* entry, const std::vector<Port>& busy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `port`'s drained flag; on failure emits the store error and
+  // returns UNAVAILABLE saying the port is left as it was.
+  absl::Status CommitDrained(Port port, bool drained)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

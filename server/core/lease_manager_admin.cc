@@ -77,6 +77,16 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
   return result;
 }
 
+absl::Status LeaseManager::CommitDrained(Port port, bool drained) {
+  absl::Status committed = store_->SetPortDrained(port, drained);
+  if (committed.ok()) return committed;
+  Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+  return absl::UnavailableError(absl::StrCat(
+      "cannot commit the ", drained ? "drain" : "undrain", " of port ", port,
+      " to the store; it stays ", drained ? "in service" : "drained",
+      ", retry: ", committed.message()));
+}
+
 absl::Status LeaseManager::DrainPort(Port port) {
   absl::MutexLock lock(&mu_);
   if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
@@ -84,13 +94,8 @@ absl::Status LeaseManager::DrainPort(Port port) {
         "port ", port, " is not in the pool (or is excluded): nothing to drain"));
   }
   if (drained_[port]) return absl::OkStatus();
-  absl::Status committed = store_->SetPortDrained(port, true);
-  if (!committed.ok()) {
-    Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
-    return absl::UnavailableError(absl::StrCat(
-        "cannot commit the drain of port ", port,
-        " to the store; it stays in service, retry: ", committed.message()));
-  }
+  absl::Status committed = CommitDrained(port, true);
+  if (!committed.ok()) return committed;
   const State was = state_[port];
   drained_[port] = true;
   resting_[port] = State::kDisabled;
@@ -109,13 +114,8 @@ absl::Status LeaseManager::UndrainPort(Port port) {
           "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
     }
     if (!drained_[port]) return absl::OkStatus();
-    absl::Status committed = store_->SetPortDrained(port, false);
-    if (!committed.ok()) {
-      Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
-      return absl::UnavailableError(absl::StrCat(
-          "cannot commit the undrain of port ", port,
-          " to the store; it stays drained, retry: ", committed.message()));
-    }
+    absl::Status committed = CommitDrained(port, false);
+    if (!committed.ok()) return committed;
     drained_[port] = false;
     if (resting_[port] == State::kDisabled) {
       resting_[port] = State::kFree;
