@@ -11,13 +11,17 @@
 #     --lease-run build/client/lease-run --binder build/tests/bench/bench_binder
 #   ... [--processes 64] [--rounds 20] [--hold 1s]
 #
-# The pool is 14000-17999 (outside Linux's default ephemeral range and the
-# ranges the other tests use; --ephemeral=trim cuts any overlap on hosts
-# with another range), cool-down 2 s.
+# The pool is $PORTLEASE_TEST_POOL when set (in the suite, CTest runs the
+# check under tests/support's with-test-ports, which leases it from the
+# suite's portleased, so no other test binds these ports meanwhile), else
+# 14000-17999 (outside Linux's default ephemeral range; --ephemeral=trim
+# cuts any overlap on hosts with another range); cool-down 2 s. Each
+# lease-run has 60 s times $PORTLEASE_TEST_TIME_SCALE (default 1).
 set -euo pipefail
 
 portleased="" lease_run="" binder=""
-processes=64 rounds=20 hold=1s pool=14000-17999
+processes=64 rounds=20 hold=1s pool=${PORTLEASE_TEST_POOL:-14000-17999}
+scale=${PORTLEASE_TEST_TIME_SCALE:-1}
 while [ $# -gt 0 ]; do
   case "$1" in
     --portleased) portleased="$2"; shift 2 ;;
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --hold) hold="$2"; shift 2 ;;
     --pool) pool="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "collision_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -70,7 +74,7 @@ start=$(date +%s)
 for round in $(seq "$rounds"); do
   pids=()
   for i in $(seq "$processes"); do
-    timeout 60 "$lease_run" --count 5 -- \
+    timeout $((60 * scale)) "$lease_run" --count 5 -- \
       "$binder" --record_dir="$dir/records" --hold="$hold" \
       >"$dir/out.$round.$i" 2>&1 &
     pids+=($!)

@@ -62,13 +62,20 @@ bin="$prefix/bin"
 portleased="$prefix/sbin/portleased"
 [ -x "$portleased" ] || portleased="$prefix/bin/portleased"
 
-# 2. A private server: a random 500-port window of 20000-31999 (below the
-# ephemeral range), so concurrent suites on the host rarely share ports; the
-# server probes every port before granting it anyway.
+# 2. A private server. Its pool: $PORTLEASE_TEST_POOL when set (in the
+# suite, CTest runs this script under with-test-ports, which leases the
+# pool from the suite's portleased, so no other test uses these ports),
+# else a random 500-port window of 20000-31999 (below the ephemeral range);
+# the server probes every port before granting it anyway.
 export PORTLEASE_ADDR="unix:$work/portleased.sock"
-base=$((20000 + (RANDOM % 24) * 500))
+if [ -n "${PORTLEASE_TEST_POOL:-}" ]; then
+  pool="$PORTLEASE_TEST_POOL"
+else
+  base=$((20000 + (RANDOM % 24) * 500))
+  pool="$base-$((base + 499))"
+fi
 "$portleased" --listen "$PORTLEASE_ADDR" --db "$work/leases.db" \
-  --pool "$base-$((base + 499))" --cooldown 1s >"$work/portleased.log" 2>&1 &
+  --pool "$pool" --cooldown 1s >"$work/portleased.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   "$bin/portlease" status >/dev/null 2>&1 && break

@@ -1,7 +1,6 @@
 // Runs tests/m2/m2_stack.sh (real redis-server + the m2_standin services)
-// on ports picked by binding port 0, the way lease-run would hand them out.
-// Picking then closing leaves a small race with other processes on the
-// host; lease-run based tests close it.
+// on ports leased from the suite's portleased, as lease-run would hand
+// them out: no other test and no outgoing connection takes them meanwhile.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -24,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/m2/socket_io.h"
+#include "tests/support/test_ports.h"
 
 extern char** environ;
 
@@ -31,10 +31,13 @@ namespace portlease::m2 {
 namespace {
 
 using ::testing::HasSubstr;
+using ::portlease::testing::LeasedPorts;
 
 constexpr const char* kPortVars[] = {"REDIS_PORT", "WORKER_PORT", "ORCH_PORT",
                                      "HEALTH_PORT", "METRICS_PORT"};
-constexpr absl::Duration kScriptTimeout = absl::Seconds(60);
+// Scaled by the build's time factor (sanitizers).
+const absl::Duration kScriptTimeout =
+    ::portlease::testing::Scaled(absl::Seconds(60));
 
 bool OnPath(const std::string& program) {
   const char* path = std::getenv("PATH");
@@ -46,21 +49,9 @@ bool OnPath(const std::string& program) {
   return false;
 }
 
-// `n` distinct free loopback ports: all bound at once, then closed.
-std::vector<uint16_t> FreePorts(int n) {
-  std::vector<Fd> held;
-  std::vector<uint16_t> ports;
-  for (int i = 0; i < n; ++i) {
-    absl::StatusOr<Fd> fd = ListenLoopback(0);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    ports.push_back(*LocalPort(fd->get()));
-    held.push_back(std::move(*fd));
-  }
-  return ports;
-}
-
 // The stack's variables for five ports, as lease-run would export them.
 std::map<std::string, std::string> StackEnv(const std::vector<uint16_t>& p) {
+  EXPECT_EQ(p.size(), 5u);
   std::map<std::string, std::string> env;
   for (int i = 0; i < 5; ++i) env[kPortVars[i]] = absl::StrCat(p[i]);
   env["REDIS_URL"] = absl::StrCat("redis://127.0.0.1:", p[0]);
@@ -172,18 +163,19 @@ class M2StackTest : public ::testing::Test {
   }
 };
 
-TEST_F(M2StackTest, PassesOnFreePorts) {
+TEST_F(M2StackTest, PassesOnLeasedPorts) {
   std::string output;
-  EXPECT_EQ(RunStack(StackEnv(FreePorts(5)), &output), 0) << output;
+  const LeasedPorts ports(5);
+  EXPECT_EQ(RunStack(StackEnv(ports.ports()), &output), 0) << output;
   EXPECT_THAT(output, HasSubstr("m2_stack: PASS"));
 }
 
 TEST_F(M2StackTest, TwoStacksRunSideBySide) {
-  const std::vector<uint16_t> ports = FreePorts(10);
-  const Child a = Start({"/bin/bash", M2_STACK_SCRIPT},
-                        StackEnv({ports.begin(), ports.begin() + 5}));
-  const Child b = Start({"/bin/bash", M2_STACK_SCRIPT},
-                        StackEnv({ports.begin() + 5, ports.end()}));
+  const LeasedPorts ports_a(5), ports_b(5);
+  const Child a =
+      Start({"/bin/bash", M2_STACK_SCRIPT}, StackEnv(ports_a.ports()));
+  const Child b =
+      Start({"/bin/bash", M2_STACK_SCRIPT}, StackEnv(ports_b.ports()));
   std::string out_a, out_b;
   EXPECT_EQ(Wait(a, &out_a), 0) << out_a;
   EXPECT_EQ(Wait(b, &out_b), 0) << out_b;
@@ -191,7 +183,8 @@ TEST_F(M2StackTest, TwoStacksRunSideBySide) {
 
 TEST_F(M2StackTest, UsesConfigsRenderedBeforehand) {
   // What `lease-run --render TEMPLATE:OUTPUT` does, done by m2_standin.
-  const std::map<std::string, std::string> env = StackEnv(FreePorts(5));
+  const LeasedPorts ports(5);
+  const std::map<std::string, std::string> env = StackEnv(ports.ports());
   const TempDir temp;
   const std::string& dir = temp.path();
   std::string output;
@@ -210,7 +203,8 @@ TEST_F(M2StackTest, UsesConfigsRenderedBeforehand) {
 }
 
 TEST_F(M2StackTest, FailsCleanlyWhenALeasedPortIsTaken) {
-  const std::vector<uint16_t> ports = FreePorts(5);
+  const LeasedPorts lease(5);
+  const std::vector<uint16_t> ports = lease.ports();
   absl::StatusOr<Fd> squatter = ListenLoopback(ports[3]);  // HEALTH_PORT
   ASSERT_TRUE(squatter.ok()) << squatter.status();
   std::string output;
@@ -220,7 +214,8 @@ TEST_F(M2StackTest, FailsCleanlyWhenALeasedPortIsTaken) {
 }
 
 TEST_F(M2StackTest, MissingPortVariableIsAUsageError) {
-  std::map<std::string, std::string> env = StackEnv(FreePorts(5));
+  const LeasedPorts ports(5);
+  std::map<std::string, std::string> env = StackEnv(ports.ports());
   env["METRICS_PORT"] = "";  // Unset.
   std::string output;
   EXPECT_EQ(RunStack(env, &output), 2) << output;

@@ -2,8 +2,8 @@
 // grants a port that another socket holds, whatever the kind of hold, and
 // grants it again once the holder lets go and the busy back-off has passed.
 //
-// Each test holds a port P the kernel picked and serves a pool of just P,
-// so P is the only port the allocator could choose.
+// Each test holds a port P it leased from the suite's portleased and serves
+// a pool of just P, so P is the only port the allocator could choose.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -13,23 +13,26 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/portsafety/portsafety_support.h"
+#include "tests/support/test_ports.h"
 
 namespace portlease::portsafety {
 namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::portlease::testing::LeasedPorts;
+using ::portlease::testing::Scaled;
 
 // How long the tests keep asking while the holder holds: several busy
 // back-offs, so every re-probe after a back-off is covered.
 constexpr absl::Duration kHeldSpan = absl::Milliseconds(1000);
 // How long a freed port may take to be granted (back-off plus ticks, with
-// room for a loaded machine).
-constexpr absl::Duration kRegrant = absl::Seconds(10);
+// room for a loaded machine and the build's time factor).
+const absl::Duration kRegrant = Scaled(absl::Seconds(10));
 
 struct HolderCase {
   std::string name;
-  absl::StatusOr<ForeignHolder> (*open)();
+  absl::StatusOr<ForeignHolder> (*open)(Port);
   // The lease asks for UDP too.
   bool udp = false;
 };
@@ -38,7 +41,8 @@ class ForeignHolderTest : public ::testing::TestWithParam<HolderCase> {};
 
 TEST_P(ForeignHolderTest, NeverGrantedWhileHeldGrantedAfter) {
   const HolderCase& c = GetParam();
-  absl::StatusOr<ForeignHolder> holder = c.open();
+  const LeasedPorts leased(2);  // TimeWait's connection uses the second
+  absl::StatusOr<ForeignHolder> holder = c.open(leased.base());
   if (absl::IsUnimplemented(holder.status())) GTEST_SKIP() << holder.status();
   ASSERT_TRUE(holder.ok()) << holder.status();
   const Port port = holder->port;
@@ -65,7 +69,7 @@ TEST_P(ForeignHolderTest, NeverGrantedWhileHeldGrantedAfter) {
       AcquireWithin(server.client(), c.udp, kRegrant);
   ASSERT_TRUE(lease.ok()) << lease.status() << " (" << c.name << ")";
   EXPECT_EQ(lease->base_port(), port);
-  EXPECT_LE(absl::Now() - released, kBusyBackoff + absl::Seconds(5));
+  EXPECT_LE(absl::Now() - released, kBusyBackoff + Scaled(absl::Seconds(5)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -88,7 +92,8 @@ INSTANTIATE_TEST_SUITE_P(
 // UDP is probed only when asked for: a port held for UDP alone is granted
 // to a TCP lease, and refused to a UDP one.
 TEST(ForeignHolderUdpTest, UdpHolderBlocksOnlyUdpLeases) {
-  absl::StatusOr<ForeignHolder> holder = UdpOnly();
+  const LeasedPorts leased(1);
+  absl::StatusOr<ForeignHolder> holder = UdpOnly(leased.base());
   ASSERT_TRUE(holder.ok()) << holder.status();
   const Port port = holder->port;
   ProbingServer server({PortRange{port, port}});
@@ -110,8 +115,9 @@ TEST(ForeignHolderUdpTest, UdpHolderBlocksOnlyUdpLeases) {
 TEST(ForeignHolderPoolTest, PoolFullOfListenersIsExhaustedWithBusyCount) {
   std::vector<ForeignHolder> holders;
   std::vector<PortRange> pool;
-  for (int i = 0; i < 3; ++i) {
-    absl::StatusOr<ForeignHolder> holder = ListenOnLoopback();
+  const LeasedPorts leased(5);
+  for (int i = 0; i < 3; ++i) {  // every other port: three ranges
+    absl::StatusOr<ForeignHolder> holder = ListenOnLoopback(leased.port(2 * i));
     ASSERT_TRUE(holder.ok()) << holder.status();
     pool.push_back(PortRange{holder->port, holder->port});
     holders.push_back(*std::move(holder));
@@ -122,7 +128,7 @@ TEST(ForeignHolderPoolTest, PoolFullOfListenersIsExhaustedWithBusyCount) {
 
   const absl::Time start = absl::Now();
   absl::StatusOr<v1::Lease> lease = AcquireOne(server.client(), false);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_LT(absl::Now() - start, Scaled(absl::Seconds(5)));
   ASSERT_FALSE(lease.ok());
   EXPECT_TRUE(absl::IsResourceExhausted(lease.status())) << lease.status();
   EXPECT_THAT(lease.status().message(),
@@ -147,10 +153,8 @@ TEST(ForeignHolderPoolTest, PoolFullOfListenersIsExhaustedWithBusyCount) {
 // A released port cools down before it is granted again, even when it is
 // the only port of the pool.
 TEST(CooldownTest, ReleasedPortWaitsForTheCooldown) {
-  absl::StatusOr<ForeignHolder> holder = ListenOnLoopback();
-  ASSERT_TRUE(holder.ok()) << holder.status();
-  const Port port = holder->port;
-  ASSERT_TRUE(Release(&*holder).ok());
+  const LeasedPorts leased(1);
+  const Port port = leased.base();
   ProbingServer server({PortRange{port, port}});
 
   absl::StatusOr<v1::Lease> lease = AcquireOne(server.client(), false);

@@ -32,7 +32,7 @@ int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
   return remove(path);
 }
 
-// A holder made of one socket opened as `spec` (port 0: the kernel picks).
+// A holder made of one socket opened as `spec`.
 absl::StatusOr<ForeignHolder> OneSocket(const SocketSpec& spec) {
   absl::StatusOr<ScopedFd> fd = OpenSocket(spec);
   if (!fd.ok()) return fd.status();
@@ -160,18 +160,20 @@ absl::StatusOr<v1::Lease> AcquireWithin(Client& client, bool udp,
   }
 }
 
-absl::StatusOr<ForeignHolder> ListenOnLoopback() {
-  return OneSocket(
-      {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true});
+absl::StatusOr<ForeignHolder> ListenOnLoopback(Port port) {
+  return OneSocket({.type = SOCK_STREAM, .address = "127.0.0.1", .port = port,
+                    .listen = true});
 }
 
-absl::StatusOr<ForeignHolder> ListenOnAnyV4() {
-  return OneSocket({.type = SOCK_STREAM, .address = "0.0.0.0", .listen = true});
+absl::StatusOr<ForeignHolder> ListenOnAnyV4(Port port) {
+  return OneSocket({.type = SOCK_STREAM, .address = "0.0.0.0", .port = port,
+                    .listen = true});
 }
 
-absl::StatusOr<ForeignHolder> ListenDualStack() {
-  absl::StatusOr<ForeignHolder> holder = OneSocket(
-      {.type = SOCK_STREAM, .address = "::", .v6only = false, .listen = true});
+absl::StatusOr<ForeignHolder> ListenDualStack(Port port) {
+  absl::StatusOr<ForeignHolder> holder =
+      OneSocket({.type = SOCK_STREAM, .address = "::", .port = port,
+                 .v6only = false, .listen = true});
   if (absl::IsUnimplemented(holder.status())) {  // EAFNOSUPPORT
     return absl::UnimplementedError(
         absl::StrCat("no IPv6 here: ", holder.status().message()));
@@ -179,48 +181,46 @@ absl::StatusOr<ForeignHolder> ListenDualStack() {
   return holder;
 }
 
-absl::StatusOr<ForeignHolder> UdpOnly() {
-  // The kernel may pick a UDP port some unrelated TCP socket uses: try a
-  // few until one is free for TCP on both families.
-  absl::StatusOr<ForeignHolder> holder;
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    holder = OneSocket({.type = SOCK_DGRAM, .address = "127.0.0.1"});
-    if (!holder.ok()) return holder;
-    const Port port = holder->port;
-    const bool tcp_free =
-        LiveEntries(port, false).empty() &&
-        OpenSocket({.type = SOCK_STREAM, .address = "0.0.0.0", .port = port})
-            .ok() &&
-        [port] {
-          absl::Status v6 =
-              OpenSocket({.type = SOCK_STREAM, .address = "::", .port = port})
-                  .status();
-          return v6.ok() || absl::IsUnimplemented(v6);  // no IPv6 here
-        }();
-    if (tcp_free) return holder;
+absl::StatusOr<ForeignHolder> UdpOnly(Port port) {
+  absl::StatusOr<ForeignHolder> holder =
+      OneSocket({.type = SOCK_DGRAM, .address = "127.0.0.1", .port = port});
+  if (!holder.ok()) return holder;
+  const bool tcp_free =
+      LiveEntries(port, false).empty() &&
+      OpenSocket({.type = SOCK_STREAM, .address = "0.0.0.0", .port = port})
+          .ok() &&
+      [port] {
+        absl::Status v6 =
+            OpenSocket({.type = SOCK_STREAM, .address = "::", .port = port})
+                .status();
+        return v6.ok() || absl::IsUnimplemented(v6);  // no IPv6 here
+      }();
+  if (!tcp_free) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leased port ", port, " is in use for TCP"));
   }
-  return absl::UnavailableError("no UDP port free for TCP found");
+  return holder;
 }
 
-absl::StatusOr<ForeignHolder> BoundNotListening() {
-  return OneSocket({.type = SOCK_STREAM, .address = "127.0.0.1"});
+absl::StatusOr<ForeignHolder> BoundNotListening(Port port) {
+  return OneSocket({.type = SOCK_STREAM, .address = "127.0.0.1", .port = port});
 }
 
-absl::StatusOr<ForeignHolder> BoundNotListeningReuseAddress() {
-  return OneSocket(
-      {.type = SOCK_STREAM, .address = "127.0.0.1", .reuse_address = true});
+absl::StatusOr<ForeignHolder> BoundNotListeningReuseAddress(Port port) {
+  return OneSocket({.type = SOCK_STREAM, .address = "127.0.0.1", .port = port,
+                    .reuse_address = true});
 }
 
-absl::StatusOr<ForeignHolder> TimeWait() {
+absl::StatusOr<ForeignHolder> TimeWait(Port port) {
   absl::StatusOr<ScopedFd> listener = OpenSocket({.type = SOCK_STREAM,
                                                   .address = "127.0.0.1",
+                                                  .port = port,
                                                   .reuse_address = true,
                                                   .listen = true});
   if (!listener.ok()) return listener.status();
-  const Port port = LocalPort(listener->get());
-  absl::StatusOr<ScopedFd> client = ConnectLoopback(port, 0, kSettle);
+  const Port peer = static_cast<Port>(port + 1);
+  absl::StatusOr<ScopedFd> client = ConnectLoopback(port, peer, kSettle);
   if (!client.ok()) return client.status();
-  const Port peer = LocalPort(client->get());
   ScopedFd server(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (server.get() < 0) return absl::ErrnoToStatus(errno, "accept4");
   // The server side closes first, so the TIME_WAIT lands on `port`.

@@ -97,25 +97,29 @@ struct ForeignHolder {
   std::function<absl::Status(ForeignHolder*)> release;
 };
 
-// Kinds of holder. Each binds a port the kernel picks (so no fixed port is
-// ever assumed free) and returns it in `port`.
-absl::StatusOr<ForeignHolder> ListenOnLoopback();
-absl::StatusOr<ForeignHolder> ListenOnAnyV4();
+// Kinds of holder. Each binds `port`, a port the test leased from the
+// suite's portleased (tests/support/test_ports.h), so that once the holder
+// lets go nobody else takes it (as an ephemeral port could be, by any
+// outgoing connection on the host), and returns it in `port`.
+absl::StatusOr<ForeignHolder> ListenOnLoopback(Port port);
+absl::StatusOr<ForeignHolder> ListenOnAnyV4(Port port);
 // [::] with IPV6_V6ONLY=0: one socket for both families. UNIMPLEMENTED
 // when the host has no IPv6.
-absl::StatusOr<ForeignHolder> ListenDualStack();
-// A UDP socket on 127.0.0.1 only; nothing uses the port for TCP.
-absl::StatusOr<ForeignHolder> UdpOnly();
+absl::StatusOr<ForeignHolder> ListenDualStack(Port port);
+// A UDP socket on 127.0.0.1 only; nothing uses the port for TCP
+// (FAILED_PRECONDITION when something does).
+absl::StatusOr<ForeignHolder> UdpOnly(Port port);
 // A TCP socket bound to 127.0.0.1, neither listening nor connected: in no
 // socket table, found only by the bind probe.
-absl::StatusOr<ForeignHolder> BoundNotListening();
+absl::StatusOr<ForeignHolder> BoundNotListening(Port port);
 // The same with SO_REUSEADDR set, which lets other SO_REUSEADDR sockets bind
 // the port too (until one of them listens).
-absl::StatusOr<ForeignHolder> BoundNotListeningReuseAddress();
+absl::StatusOr<ForeignHolder> BoundNotListeningReuseAddress(Port port);
 // A TCP connection on 127.0.0.1 that was closed, leaving a TIME_WAIT on the
 // port and no socket of this process; `release` retires the TIME_WAIT (it
-// would otherwise last 60 s).
-absl::StatusOr<ForeignHolder> TimeWait();
+// would otherwise last 60 s). The connection's client end is `port` + 1,
+// so the test leases two ports.
+absl::StatusOr<ForeignHolder> TimeWait(Port port);
 
 // Lets go of `holder`'s port.
 absl::Status Release(ForeignHolder* holder);

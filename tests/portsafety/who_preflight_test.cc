@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/client/test_support.h"
 #include "tests/portsafety/portsafety_support.h"
+#include "tests/support/test_ports.h"
 #include "tests/server/daemon_process.h"
 
 namespace portlease::portsafety {
@@ -77,10 +78,7 @@ class WhoPreflightTest : public ::testing::Test {
   void SetUp() override {
     listener_ = StartListener(dir_.path(), /*udp=*/false);
     ASSERT_NE(listener_.port, 0);
-    free_port_ = 0;
-    absl::StatusOr<ForeignHolder> scratch = ListenOnLoopback();
-    ASSERT_TRUE(scratch.ok()) << scratch.status();
-    free_port_ = scratch->port;  // free once `scratch` closes
+    free_port_ = free_lease_.base();  // leased: nothing else binds it
   }
 
   RunResult Cli(const std::vector<std::string>& args, const EnvChanges& env) {
@@ -96,6 +94,7 @@ class WhoPreflightTest : public ::testing::Test {
 
   ScratchDir dir_;
   Listener listener_;
+  testing::LeasedPorts free_lease_{1};
   Port free_port_ = 0;
 };
 
