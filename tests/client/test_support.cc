@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/support/test_ports.h"
 
 extern char** environ;
 
@@ -186,6 +187,7 @@ RunResult RunBinary(const std::vector<std::string>& argv, const EnvChanges& env,
 }
 
 bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  timeout = Scaled(timeout);
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     if (done()) return true;

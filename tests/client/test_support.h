@@ -92,6 +92,8 @@ RunResult RunBinary(const std::vector<std::string>& argv, const EnvChanges& env,
               const std::string& dir, absl::Duration timeout = absl::Seconds(20));
 
 // Polls `done` every 20 ms until it returns true or `timeout` passes.
+// Every timeout here (PollUntil, Process::Wait, RunBinary) is multiplied
+// by the build's time factor (tests/support/test_ports.h).
 bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
 
 }  // namespace portlease::testing

@@ -29,7 +29,6 @@ namespace {
 
 using testing::EnvChanges;
 using testing::LeasedPorts;
-using testing::Scaled;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::Process;
@@ -90,7 +89,7 @@ std::optional<v1::Lease> AwaitOnlyLeaseDraining(const Client& client) {
         draining = (*now)[0];
         return true;
       },
-      Scaled(absl::Seconds(10)));
+      absl::Seconds(10));
   return draining;
 }
 
@@ -122,15 +121,15 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
       EnvChanges{{"PORTLEASE_ADDR", daemon->addresses()[0]}}, dir.path());
   ASSERT_TRUE(lease_run.ok()) << lease_run.status();
   std::optional<int64_t> child =
-      ReadNumberWithin(dir.File("child.pid"), Scaled(absl::Seconds(10)));
+      ReadNumberWithin(dir.File("child.pid"), absl::Seconds(10));
   ASSERT_TRUE(child.has_value()) << (*lease_run)->err();
   reaper.Add(static_cast<pid_t>(*child));
   std::optional<int64_t> listener =
-      ReadNumberWithin(dir.File("listener.pid"), Scaled(absl::Seconds(10)));
+      ReadNumberWithin(dir.File("listener.pid"), absl::Seconds(10));
   ASSERT_TRUE(listener.has_value()) << (*lease_run)->err();
   reaper.Add(static_cast<pid_t>(*listener));
   std::optional<int64_t> bound =
-      ReadNumberWithin(dir.File("listener.port"), Scaled(absl::Seconds(10)));
+      ReadNumberWithin(dir.File("listener.port"), absl::Seconds(10));
   ASSERT_EQ(bound, std::optional<int64_t>(port)) << (*lease_run)->err();
 
   absl::StatusOr<std::vector<v1::Lease>> leases = client.List();
@@ -142,7 +141,7 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   const std::string lease_id = (*leases)[0].lease_id_prefix();
 
   ASSERT_EQ(kill((*lease_run)->pid(), SIGKILL), 0);
-  ASSERT_TRUE((*lease_run)->Wait(Scaled(absl::Seconds(10))).ok());
+  ASSERT_TRUE((*lease_run)->Wait(absl::Seconds(10)).ok());
 
   // Hold grace (500 ms) runs out: the lease ends, but drains.
   std::optional<v1::Lease> found = AwaitOnlyLeaseDraining(client);
@@ -178,10 +177,10 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   ASSERT_EQ(kill(static_cast<pid_t>(*listener), SIGKILL), 0);
   ASSERT_EQ(kill(static_cast<pid_t>(*child), SIGKILL), 0);
   ASSERT_TRUE(testing::PollUntil(
-      [&] { return Gone(static_cast<pid_t>(*child)); }, Scaled(absl::Seconds(10))));
+      [&] { return Gone(static_cast<pid_t>(*child)); }, absl::Seconds(10)));
   // A drain probe (<= 1 s) then the cool-down (300 ms).
   absl::StatusOr<v1::Lease> again =
-      AcquireWithin(client, false, Scaled(absl::Seconds(15)));
+      AcquireWithin(client, false, absl::Seconds(15));
   ASSERT_TRUE(again.ok()) << again.status() << "\n" << daemon->Stderr();
   EXPECT_EQ(again->base_port(), port);
 
@@ -244,7 +243,7 @@ TEST_F(LeasedPortTest, ReleasedWhileBoundDrainsAfterTheReply) {
 
   listener->reset();
   absl::StatusOr<v1::Lease> again =
-      AcquireWithin(client, false, Scaled(absl::Seconds(15)));
+      AcquireWithin(client, false, absl::Seconds(15));
   ASSERT_TRUE(again.ok()) << again.status() << "\n" << daemon_->Stderr();
   EXPECT_EQ(again->base_port(), port);
   const std::string log = daemon_->Stderr();
@@ -283,7 +282,7 @@ TEST_F(LeasedPortTest, ReleaseAfterACleanShutdownEndsTheLease) {
         }
         return false;
       },
-      Scaled(absl::Seconds(5))));
+      absl::Seconds(5)));
   ASSERT_TRUE(client.Release(lease_.lease_id()).ok());
   // A few housekeeping ticks (100 ms each) later: ended, not draining.
   absl::StatusOr<std::vector<v1::Lease>> left;
@@ -292,7 +291,7 @@ TEST_F(LeasedPortTest, ReleaseAfterACleanShutdownEndsTheLease) {
         left = client.List();
         return left.ok() && left->empty();
       },
-      Scaled(absl::Seconds(5))))
+      absl::Seconds(5)))
       << (left.ok() && !left->empty() ? left->front().DebugString()
                                       : left.status().ToString());
   EXPECT_THAT(daemon_->Stderr(), Not(HasSubstr("draining lease=" + prefix)));
@@ -325,12 +324,12 @@ TEST(DaemonTest, ForeignListenerIsLoggedAndCounted) {
         return daemon->Stderr().find(absl::StrCat("foreign-busy port=",
                                                   port)) != std::string::npos;
       },
-      Scaled(absl::Seconds(5))))
+      absl::Seconds(5)))
       << daemon->Stderr();
 
   ASSERT_TRUE(Release(&*holder).ok());
   absl::StatusOr<v1::Lease> granted =
-      AcquireWithin(client, false, Scaled(absl::Seconds(10)));
+      AcquireWithin(client, false, absl::Seconds(10));
   ASSERT_TRUE(granted.ok()) << granted.status();
   EXPECT_EQ(granted->base_port(), port);
 }

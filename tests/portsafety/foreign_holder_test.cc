@@ -27,8 +27,9 @@ using ::portlease::testing::Scaled;
 // back-offs, so every re-probe after a back-off is covered.
 constexpr absl::Duration kHeldSpan = absl::Milliseconds(1000);
 // How long a freed port may take to be granted (back-off plus ticks, with
-// room for a loaded machine and the build's time factor).
-const absl::Duration kRegrant = Scaled(absl::Seconds(10));
+// room for a loaded machine; AcquireWithin multiplies it by the build's
+// time factor).
+constexpr absl::Duration kRegrant = absl::Seconds(10);
 
 struct HolderCase {
   std::string name;

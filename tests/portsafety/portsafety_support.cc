@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_ports.h"
 
 namespace portlease::portsafety {
 namespace {
@@ -152,7 +153,7 @@ absl::StatusOr<v1::Lease> AcquireRepeatedly(Client& client, bool udp,
 
 absl::StatusOr<v1::Lease> AcquireWithin(Client& client, bool udp,
                                         absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
+  const absl::Time end = absl::Now() + testing::Scaled(timeout);
   while (true) {
     absl::StatusOr<v1::Lease> lease = AcquireOne(client, udp);
     if (lease.ok() || absl::Now() >= end) return lease;

@@ -83,7 +83,8 @@ absl::StatusOr<v1::Lease> AcquireOne(Client& client, bool udp);
 absl::StatusOr<v1::Lease> AcquireRepeatedly(Client& client, bool udp,
                                             absl::Duration span);
 
-// Polls Acquire until a lease is granted or `timeout` passes.
+// Polls Acquire until a lease is granted or `timeout` (times the build's
+// time factor) passes.
 absl::StatusOr<v1::Lease> AcquireWithin(Client& client, bool udp,
                                         absl::Duration timeout);
 

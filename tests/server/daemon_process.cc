@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/support/test_ports.h"
 
 extern char** environ;
 
@@ -24,6 +25,7 @@ namespace portlease {
 absl::StatusOr<DaemonProcess> DaemonProcess::Start(
     const std::string& binary, const std::vector<std::string>& args,
     const std::string& stderr_path, absl::Duration timeout) {
+  timeout = testing::Scaled(timeout);
   int ready_pipe[2];
   if (pipe2(ready_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe2 failed");
@@ -106,7 +108,7 @@ std::optional<int> DaemonProcess::Stop(int signal, absl::Duration timeout) {
 
 std::optional<int> DaemonProcess::Wait(absl::Duration timeout) {
   if (pid_ <= 0) return std::nullopt;
-  const absl::Time end = absl::Now() + timeout;
+  const absl::Time end = absl::Now() + testing::Scaled(timeout);
   while (true) {
     int status = 0;
     const pid_t done = waitpid(pid_, &status, WNOHANG);

@@ -1,6 +1,7 @@
 // Runs the real portleased binary as a child process for tests: waits for
 // its "ready ADDRESS..." line on --ready_fd, captures its stderr in a file,
-// and signals only the pid it started.
+// and signals only the pid it started. Every timeout is multiplied by the
+// build's time factor (tests/support/test_ports.h).
 #ifndef PORTLEASE_TESTS_SERVER_DAEMON_PROCESS_H_
 #define PORTLEASE_TESTS_SERVER_DAEMON_PROCESS_H_
 

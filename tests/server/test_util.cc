@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/probe/system_prober.h"
+#include "tests/support/test_ports.h"
 
 namespace portlease {
 namespace {
@@ -51,11 +52,12 @@ PortRange TestPoolRange(uint32_t size) {
 }
 
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->set_deadline(
+      absl::ToChronoTime(absl::Now() + testing::Scaled(timeout)));
 }
 
 bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
+  const absl::Time end = absl::Now() + testing::Scaled(timeout);
   while (!done()) {
     if (absl::Now() >= end) return done();
     absl::SleepFor(absl::Milliseconds(5));

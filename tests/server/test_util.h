@@ -40,12 +40,13 @@ class TempDir {
 // and holds none of kM2DefaultPorts.
 PortRange TestPoolRange(uint32_t size);
 
-// Sets the context's deadline `timeout` from now.
+// Sets the context's deadline `timeout` (times the build's time factor,
+// tests/support/test_ports.h) from now.
 void SetDeadline(grpc::ClientContext* context,
                  absl::Duration timeout = absl::Seconds(10));
 
 // Calls `done` every few milliseconds until it returns true or `timeout`
-// passes; returns its last answer.
+// (times the build's time factor) passes; returns its last answer.
 bool PollUntil(const std::function<bool()>& done,
                absl::Duration timeout = absl::Seconds(10));
 

@@ -1,6 +1,5 @@
 #include "tests/support/test_ports.h"
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -85,7 +84,6 @@ LeasedPorts::LeasedPorts(uint32_t count) {
   absl::StatusOr<LeasedPorts> leased = Acquire(count);
   if (!leased.ok()) {
     ADD_FAILURE() << leased.status().message();
-    std::fprintf(stderr, "%s\n", std::string(leased.status().message()).c_str());
     std::abort();
   }
   *this = *std::move(leased);

@@ -36,12 +36,13 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$dir" ] || usage
 
-# The start time of process $1 (/proc/PID/stat field 22), empty when gone.
+# The start time of process $1 (/proc/PID/stat field 22), empty when it
+# is gone or a zombie.
 start_time() {
   local stat
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }            # the fields after the command name
-  awk '{print $20}' <<<"$stat"  # field 22 of the whole line
+  stat=${stat##*) }  # the fields after the command name: state is first
+  awk '$1 != "Z" {print $20}' <<<"$stat"  # field 22 of the whole line
 }
 # True when the pid recorded as "PID STARTTIME" in file $1 still runs.
 alive() {
@@ -112,7 +113,7 @@ case "$action" in
     # every second, and after 24 hours in any case.
     setsid bash -c '
       owner=$1 owner_start=$2 server=$3 server_start=$4
-      st() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*) }; awk "{print \$20}" <<<"$s"; }
+      st() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*) }; awk "\$1 != \"Z\" {print \$20}" <<<"$s"; }
       for _ in $(seq 86400); do
         [ "$(st "$owner")" = "$owner_start" ] || break
         [ "$(st "$server")" = "$server_start" ] || exit 0
