@@ -106,7 +106,7 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
-  Client client(daemon->addresses()[0]);
+  Client client(daemon->addresses()[0], testing::ScaledClientOptions());
 
   // The child records its pid, starts the listener in a session of its own
   // (so nothing aimed at lease-run's process group reaches it) and sleeps.
@@ -200,7 +200,8 @@ class LeasedPortTest : public ::testing::Test {
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
     daemon_.emplace(*std::move(daemon));
-    client_ = std::make_unique<Client>(daemon_->addresses()[0]);
+    client_ = std::make_unique<Client>(daemon_->addresses()[0],
+                                       testing::ScaledClientOptions());
     absl::StatusOr<v1::Lease> lease = AcquireOne(*client_, false);
     ASSERT_TRUE(lease.ok()) << lease.status();
     ASSERT_EQ(lease->base_port(), port_);
@@ -312,7 +313,7 @@ TEST(DaemonTest, ForeignListenerIsLoggedAndCounted) {
   absl::StatusOr<DaemonProcess> daemon = StartDaemon(dir, port);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
-  Client client(daemon->addresses()[0]);
+  Client client(daemon->addresses()[0], testing::ScaledClientOptions());
 
   absl::StatusOr<v1::Lease> lease = AcquireOne(client, false);
   ASSERT_FALSE(lease.ok());

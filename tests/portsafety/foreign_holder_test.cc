@@ -160,8 +160,10 @@ TEST(CooldownTest, ReleasedPortWaitsForTheCooldown) {
 
   absl::StatusOr<v1::Lease> lease = AcquireOne(server.client(), false);
   ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_TRUE(server.client().Release(lease->lease_id()).ok());
+  // Taken before the Release: the server starts the cool-down when it
+  // releases, which is after this and before its answer arrives.
   const absl::Time released = absl::Now();
+  ASSERT_TRUE(server.client().Release(lease->lease_id()).ok());
   absl::StatusOr<v1::Lease> early = AcquireOne(server.client(), false);
   ASSERT_FALSE(early.ok());
   EXPECT_THAT(early.status().message(), HasSubstr("1 cooling down"));

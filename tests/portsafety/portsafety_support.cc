@@ -117,7 +117,7 @@ ProbingServer::ProbingServer(std::vector<PortRange> pool) {
   }
   server_ = *std::move(server);
   address_ = server_->addresses().front();
-  client_ = std::make_unique<Client>(address_);
+  client_ = std::make_unique<Client>(address_, testing::ScaledClientOptions());
 }
 
 ProbingServer::~ProbingServer() {

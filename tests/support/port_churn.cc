@@ -2,10 +2,10 @@
 // jobs on a CI host do, to show that the suite's ports do not depend on
 // luck. Opens short TCP connections to a listener of its own on loopback
 // (each takes an ephemeral port for its client end and leaves a TIME_WAIT
-// behind) from several threads, for a bounded time, then prints how many
-// it made.
+// behind) from several threads, at up to --rate a second (port pressure,
+// not a CPU hog), for a bounded time, then prints how many it made.
 //
-//   port_churn --duration=10m --threads=4 &
+//   port_churn --duration=10m --rate=2000 &
 //   ctest --test-dir build-asan -R 'M2Stack|CrashLoop|collision'
 //     --repeat until-fail:10     (one command line)
 //   kill %1
@@ -33,6 +33,9 @@
 ABSL_FLAG(absl::Duration, duration, absl::Minutes(1),
           "How long to churn (at most 24h).");
 ABSL_FLAG(int, threads, 4, "Connecting threads (1..64).");
+ABSL_FLAG(int, rate, 2000,
+          "Connections a second, all threads together; 0: as fast as they "
+          "can.");
 
 namespace {
 
@@ -64,13 +67,17 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   const int threads = absl::GetFlag(FLAGS_threads);
+  const int rate = absl::GetFlag(FLAGS_rate);
   if (duration <= absl::ZeroDuration() || duration > absl::Hours(24) ||
-      threads < 1 || threads > 64) {
+      threads < 1 || threads > 64 || rate < 0) {
     std::fprintf(stderr,
                  "port_churn: --duration must be in (0, 24h], --threads in "
-                 "1..64\n");
+                 "1..64, --rate >= 0\n");
     return 2;
   }
+  // Each thread paces itself to rate/threads connections a second.
+  const absl::Duration interval =
+      rate > 0 ? absl::Seconds(1) * threads / rate : absl::ZeroDuration();
   signal(SIGINT, Stop);
   signal(SIGTERM, Stop);
 
@@ -100,7 +107,13 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
+      absl::Time next = absl::Now();
       while (!g_stop.load() && absl::Now() < end) {
+        if (interval > absl::ZeroDuration()) {
+          next += interval;
+          const absl::Duration ahead = next - absl::Now();
+          if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+        }
         if (ConnectOnce(port)) {
           made.fetch_add(1);
         } else {

@@ -41,15 +41,22 @@ double TimeScale() {
 
 absl::Duration Scaled(absl::Duration budget) { return budget * TimeScale(); }
 
+ClientOptions ScaledClientOptions() {
+  ClientOptions options;
+  options.rpc_timeout = Scaled(options.rpc_timeout);
+  options.initial_backoff = Scaled(options.initial_backoff);
+  options.max_backoff = Scaled(options.max_backoff);
+  return options;
+}
+
 std::string TestServerAddress() {
   const char* env = std::getenv("PORTLEASE_TEST_ADDR");
   return env != nullptr && *env != '\0' ? env : PORTLEASE_TEST_SERVER_ADDR;
 }
 
 absl::StatusOr<LeasedPorts> LeasedPorts::Acquire(uint32_t count) {
-  ClientOptions options;
-  options.rpc_timeout = Scaled(absl::Seconds(10));
-  auto client = std::make_shared<Client>(TestServerAddress(), options);
+  auto client =
+      std::make_shared<Client>(TestServerAddress(), ScaledClientOptions());
   ScopedLeaseOptions lease_options;
   lease_options.spec.count = count;
   lease_options.spec.ttl = kTtl;

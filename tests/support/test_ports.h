@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "portlease/client.h"
 
 namespace portlease {
 class ScopedLease;
@@ -42,6 +43,11 @@ namespace portlease::testing {
 double TimeScale();
 // `budget` times TimeScale().
 absl::Duration Scaled(absl::Duration budget);
+
+// Client options for tests: the default deadlines times TimeScale() (an
+// RPC such as Who scans /proc, which a sanitizer build on a loaded machine
+// does slowly).
+ClientOptions ScaledClientOptions();
 
 // The suite server's address: $PORTLEASE_TEST_ADDR, else the address the
 // build configured for the fixture.

@@ -47,7 +47,7 @@ start_time() {
 # True when the pid recorded as "PID STARTTIME" in file $1 still runs.
 alive() {
   local pid start
-  read -r pid start <"$1" 2>/dev/null || return 1
+  [ -f "$1" ] && read -r pid start <"$1" || return 1
   [ -n "$pid" ] && [ "$(start_time "$pid")" = "$start" ]
 }
 recorded_pid() { local pid rest; read -r pid rest <"$1"; echo "$pid"; }
