@@ -279,9 +279,6 @@ void RunClient(int index, Shared* shared, ClientLog* log) {
   }
 }
 
-// After a restart: every acknowledged lease that its client still holds and
-// that has not expired must be there, unchanged; and the live leases the
-// server lists must not overlap.
 // What the checker found, besides violations.
 struct CheckCounts {
   int64_t checked = 0;
@@ -290,6 +287,10 @@ struct CheckCounts {
   // The checker's own RPC failed (not NOT_FOUND): nothing was learned.
   std::vector<std::string> could_not_check;
 };
+
+// After a restart: every acknowledged lease that its client still holds and
+// that has not expired must be there, unchanged; and the live leases the
+// server lists must not overlap.
 
 void CheckAfterRestart(const Client& checker, std::vector<ClientLog>& logs,
                        int restart, std::vector<std::string>* violations,
