@@ -57,6 +57,13 @@ absl::StatusOr<Variables> LeaseEnvironment::Load(
     if (!loaded.ok()) return loaded.status();
     vars = *std::move(loaded);
     source = *env_file;
+    // lease-exec loaded this file, and maybe other fixtures' files, into
+    // the process environment: that is the superset.
+    const std::optional<std::string> file_id = Find(vars, "PORTLEASE_LEASE_ID");
+    if (file_id.has_value() &&
+        Find(process_variables, "PORTLEASE_LEASE_ID") == file_id) {
+      vars = process_variables;
+    }
   } else if (Find(process_variables, "PORTLEASE_LEASE_ID").has_value()) {
     vars = process_variables;
     source = "the environment";

@@ -10,12 +10,27 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "portlease/profile.h"
 
 namespace portlease {
+
+namespace {
+
+// The part of COMPOSE_PROJECT_NAME that names the lease.
+std::string ComposeLeaseTag(absl::string_view lease_id) {
+  std::string id;
+  for (char c : lease_id.substr(0, 8)) {
+    if (absl::ascii_isalnum(c)) id.push_back(absl::ascii_tolower(c));
+  }
+  if (id.empty()) id = "0";
+  return id;
+}
+
+}  // namespace
 
 std::string ComposeProjectName(absl::string_view checkout_dir,
                                absl::string_view lease_id) {
@@ -40,12 +55,7 @@ std::string ComposeProjectName(absl::string_view checkout_dir,
     name.erase(name.begin());
   }
   if (name.empty()) name = "portlease";
-  std::string id;
-  for (char c : lease_id.substr(0, 8)) {
-    if (absl::ascii_isalnum(c)) id.push_back(absl::ascii_tolower(c));
-  }
-  if (id.empty()) id = "0";
-  return absl::StrCat(name, "-", id);
+  return absl::StrCat(name, "-", ComposeLeaseTag(lease_id));
 }
 
 VariableLookup ChainLookup(const Variables& vars, VariableLookup fallback) {
@@ -95,6 +105,16 @@ absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
   vars.emplace_back("PORTLEASE_PORTS", absl::StrJoin(ports, " "));
   std::optional<std::string> compose;
   if (environment) compose = environment("COMPOSE_PROJECT_NAME");
+  // A name an outer lease-run derived from its own lease is not the user's
+  // choice: a nested lease (a test under `lease-run -- ctest`) gets its own
+  // project, or two tests' compose stacks would be one.
+  if (compose.has_value() && !compose->empty()) {
+    const std::optional<std::string> outer = environment("PORTLEASE_LEASE_ID");
+    if (outer.has_value() && !outer->empty() &&
+        absl::EndsWith(*compose, absl::StrCat("-", ComposeLeaseTag(*outer)))) {
+      compose.reset();
+    }
+  }
   if (!compose.has_value() || compose->empty()) {
     vars.emplace_back("COMPOSE_PROJECT_NAME",
                       ComposeProjectName(checkout_dir, lease.lease_id()));

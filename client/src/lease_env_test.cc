@@ -11,6 +11,7 @@
 namespace portlease {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -52,6 +53,26 @@ TEST(LeaseVariablesTest, WithoutProfile) {
 TEST(LeaseVariablesTest, ComposeProjectNameKeptWhenSet) {
   auto vars = LeaseVariables(NamedLease(), nullptr,
                              MapLookup({{"COMPOSE_PROJECT_NAME", "mine"}}), "/x");
+  ASSERT_TRUE(vars.ok());
+  for (const auto& [key, value] : *vars) EXPECT_NE(key, "COMPOSE_PROJECT_NAME");
+}
+
+TEST(LeaseVariablesTest, ComposeProjectNameOfAnOuterLeaseIsReplaced) {
+  // Under `lease-run -- ctest`, a test's own lease-run sees the outer
+  // lease's derived name: its stack gets a project of its own.
+  auto vars = LeaseVariables(
+      NamedLease(), nullptr,
+      MapLookup({{"COMPOSE_PROJECT_NAME", "my-app-fedcba98"},
+                 {"PORTLEASE_LEASE_ID", "fedcba9876543210fedcba9876543210"}}),
+      "/src/My App");
+  ASSERT_TRUE(vars.ok());
+  EXPECT_THAT(*vars, Contains(Pair("COMPOSE_PROJECT_NAME", "my-app-01234567")));
+  // A name the user chose stays, outer lease or not.
+  vars = LeaseVariables(
+      NamedLease(), nullptr,
+      MapLookup({{"COMPOSE_PROJECT_NAME", "mine"},
+                 {"PORTLEASE_LEASE_ID", "fedcba9876543210fedcba9876543210"}}),
+      "/x");
   ASSERT_TRUE(vars.ok());
   for (const auto& [key, value] : *vars) EXPECT_NE(key, "COMPOSE_PROJECT_NAME");
 }

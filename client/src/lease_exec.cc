@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -24,9 +25,8 @@ std::string Absolute(const std::string& path) {
   return absl::StrCat(buf, "/", path);
 }
 
-absl::StatusOr<LeaseExecPlan> LoadEnvFile(const std::string& path,
-                                          const std::vector<std::string>& argv,
-                                          absl::string_view what) {
+absl::StatusOr<Variables> ReadLeaseFile(const std::string& path,
+                                        absl::string_view what) {
   absl::StatusOr<Variables> vars = ReadVariablesFile(path);
   if (vars.status().code() == absl::StatusCode::kNotFound) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -34,11 +34,45 @@ absl::StatusOr<LeaseExecPlan> LoadEnvFile(const std::string& path,
         " does not exist (has the fixture's setup test run? tests using a "
         "PortLease fixture need FIXTURES_REQUIRED)"));
   }
-  if (!vars.ok()) return vars.status();
+  return vars;
+}
+
+// Variables every lease has; with several files the first file's are kept
+// (PORTLEASE_PORTS lists the ports of all of them).
+bool IsPerLeaseVariable(absl::string_view name) {
+  return name == "PORTLEASE_LEASE_ID" || name == "COMPOSE_PROJECT_NAME" ||
+         name == "PORTLEASE_HOLDER_PID" ||
+         name == "PORTLEASE_HOLDER_START_TIME" || name == kEnvFileVariable;
+}
+
+absl::StatusOr<LeaseExecPlan> LoadEnvFiles(
+    const std::vector<std::string>& paths, const std::vector<std::string>& argv,
+    absl::string_view what) {
   LeaseExecPlan plan;
   plan.argv = argv;
-  plan.vars = *std::move(vars);
-  plan.vars.emplace_back(kEnvFileVariable, Absolute(path));
+  std::map<std::string, std::string> origin;  // variable -> file
+  for (const std::string& path : paths) {
+    absl::StatusOr<Variables> vars = ReadLeaseFile(path, what);
+    if (!vars.ok()) return vars.status();
+    for (auto& [key, value] : *vars) {
+      auto [it, added] = origin.emplace(key, path);
+      if (added) {
+        plan.vars.emplace_back(key, std::move(value));
+        continue;
+      }
+      if (key == "PORTLEASE_PORTS") {
+        for (auto& [k, v] : plan.vars) {
+          if (k == key) absl::StrAppend(&v, " ", value);
+        }
+      } else if (!IsPerLeaseVariable(key)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            key, " is in both ", it->second, " and ", path,
+            " (two fixtures export the same variable: rename a port or "
+            "use one fixture)"));
+      }
+    }
+  }
+  plan.vars.emplace_back(kEnvFileVariable, Absolute(paths.front()));
   return plan;
 }
 
@@ -49,7 +83,7 @@ const char* LeaseExecUsage() {
     lease-exec - run a command with the variables of a lease held elsewhere
 
 SYNOPSIS
-    lease-exec [--env-file FILE | --from-resource-group [--resource-spec FILE]] [--] COMMAND [ARG...]
+    lease-exec [--env-file FILE... | --from-resource-group [--resource-spec FILE]] [--] COMMAND [ARG...]
 
 DESCRIPTION
     Loads a lease's variables (REDIS_PORT=..., PORTLEASE_LEASE_ID, ...) and
@@ -67,6 +101,11 @@ DESCRIPTION
 
 OPTIONS
     --env-file FILE         KEY=value lines (lease-run --env-file).
+                            Repeatable: the leases of several fixtures. A
+                            port variable in two files is an error;
+                            PORTLEASE_LEASE_ID, COMPOSE_PROJECT_NAME and
+                            PORTLEASE_ENV_FILE come from the first file,
+                            PORTLEASE_PORTS lists the ports of all.
     --from-resource-group   The port block CTest allotted to this test
                             (RESOURCE_GROUPS "portlease:1").
     --resource-spec FILE    The spec written by lease-run
@@ -119,8 +158,9 @@ absl::StatusOr<LeaseExecOptions> ParseLeaseExecArgs(
     }
     std::string* target = nullptr;
     absl::string_view name = arg;
+    std::string env_file;
     if (absl::ConsumePrefix(&name, "--env-file")) {
-      target = &options.env_file;
+      target = &env_file;
     } else if (absl::ConsumePrefix(&name, "--resource-spec")) {
       target = &options.resource_spec;
     }
@@ -140,9 +180,10 @@ absl::StatusOr<LeaseExecOptions> ParseLeaseExecArgs(
       return absl::InvalidArgumentError(
           absl::StrCat("flag ", arg, " needs a value"));
     }
+    if (!env_file.empty()) options.env_files.push_back(std::move(env_file));
   }
   options.command.assign(args.begin() + static_cast<long>(i), args.end());
-  if (!options.env_file.empty() && options.from_resource_group) {
+  if (!options.env_files.empty() && options.from_resource_group) {
     return absl::InvalidArgumentError(
         "--env-file and --from-resource-group exclude each other");
   }
@@ -175,14 +216,14 @@ absl::StatusOr<LeaseExecPlan> PlanLeaseExec(const LeaseExecOptions& options,
     plan.pass_through = true;
     return plan;
   }
-  if (!options.env_file.empty()) {
-    return LoadEnvFile(options.env_file, options.command, "--env-file");
+  if (!options.env_files.empty()) {
+    return LoadEnvFiles(options.env_files, options.command, "--env-file");
   }
   bool from_group = options.from_resource_group;
   if (!from_group) {
     const std::optional<std::string> env_file = environment(kEnvFileVariable);
     if (env_file.has_value() && !env_file->empty()) {
-      return LoadEnvFile(*env_file, options.command, kEnvFileVariable);
+      return LoadEnvFiles({*env_file}, options.command, kEnvFileVariable);
     }
     from_group = environment("CTEST_RESOURCE_GROUP_COUNT").has_value();
   }
@@ -202,8 +243,8 @@ absl::StatusOr<LeaseExecPlan> PlanLeaseExec(const LeaseExecOptions& options,
   }
   absl::StatusOr<std::string> block = AssignedResourceBlock(environment);
   if (!block.ok()) return block.status();
-  return LoadEnvFile(ResourceBlockEnvFile(spec, *block), options.command,
-                     "the resource block file");
+  return LoadEnvFiles({ResourceBlockEnvFile(spec, *block)}, options.command,
+                      "the resource block file");
 }
 
 int ExecLeasePlan(const LeaseExecPlan& plan, std::ostream& err) {

@@ -50,7 +50,7 @@ TEST(ParseLeaseExecArgsTest, FlagsThenCommand) {
   auto options = ParseLeaseExecArgs(
       {"--env-file", "a.env", "--", "./t", "--gtest_filter=x"});
   ASSERT_TRUE(options.ok()) << options.status();
-  EXPECT_EQ(options->env_file, "a.env");
+  EXPECT_THAT(options->env_files, ElementsAre("a.env"));
   EXPECT_THAT(options->command, ElementsAre("./t", "--gtest_filter=x"));
 }
 
@@ -58,7 +58,7 @@ TEST(ParseLeaseExecArgsTest, CommandWithoutDashDash) {
   // As a test launcher: lease-exec ./t --gtest_filter=x
   auto options = ParseLeaseExecArgs({"./t", "--gtest_filter=x"});
   ASSERT_TRUE(options.ok()) << options.status();
-  EXPECT_TRUE(options->env_file.empty());
+  EXPECT_TRUE(options->env_files.empty());
   EXPECT_THAT(options->command, ElementsAre("./t", "--gtest_filter=x"));
 }
 
@@ -88,7 +88,7 @@ TEST(PlanLeaseExecTest, LoadsEnvFile) {
   TempDir dir;
   const std::string file = dir.Write("m2.env", "REDIS_PORT=41000\n");
   LeaseExecOptions options;
-  options.env_file = file;
+  options.env_files = {file};
   options.command = {"./t"};
   absl::StatusOr<LeaseExecPlan> plan = PlanLeaseExec(options, MapLookup({}));
   ASSERT_TRUE(plan.ok()) << plan.status();
@@ -97,9 +97,36 @@ TEST(PlanLeaseExecTest, LoadsEnvFile) {
                                       Pair("PORTLEASE_ENV_FILE", file)));
 }
 
+TEST(PlanLeaseExecTest, SeveralEnvFilesMergeAndClashesFail) {
+  TempDir dir;
+  const std::string web = dir.Write(
+      "web.env",
+      "HTTP_PORT=41000\nPORTLEASE_LEASE_ID=aaaa\nPORTLEASE_PORTS=41000\n");
+  const std::string db = dir.Write(
+      "db.env",
+      "PG_PORT=42000\nPORTLEASE_LEASE_ID=bbbb\nPORTLEASE_PORTS=42000\n");
+  LeaseExecOptions options;
+  options.env_files = {web, db};
+  options.command = {"./t"};
+  absl::StatusOr<LeaseExecPlan> plan = PlanLeaseExec(options, MapLookup({}));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->vars,
+              ElementsAre(Pair("HTTP_PORT", "41000"),
+                          Pair("PORTLEASE_LEASE_ID", "aaaa"),
+                          Pair("PORTLEASE_PORTS", "41000 42000"),
+                          Pair("PG_PORT", "42000"),
+                          Pair("PORTLEASE_ENV_FILE", web)));
+
+  const std::string clash = dir.Write("clash.env", "HTTP_PORT=43000\n");
+  options.env_files = {web, clash};
+  plan = PlanLeaseExec(options, MapLookup({}));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), HasSubstr("HTTP_PORT is in both"));
+}
+
 TEST(PlanLeaseExecTest, MissingEnvFileSaysWhy) {
   LeaseExecOptions options;
-  options.env_file = "/nonexistent/m2.env";
+  options.env_files = {"/nonexistent/m2.env"};
   options.command = {"./t"};
   absl::StatusOr<LeaseExecPlan> plan = PlanLeaseExec(options, MapLookup({}));
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -108,7 +135,7 @@ TEST(PlanLeaseExecTest, MissingEnvFileSaysWhy) {
 
 TEST(PlanLeaseExecTest, DiscoveryPassesThroughWithoutLease) {
   LeaseExecOptions options;
-  options.env_file = "/nonexistent/m2.env";
+  options.env_files = {"/nonexistent/m2.env"};
   options.command = {"./t", "--gtest_list_tests"};
   absl::StatusOr<LeaseExecPlan> plan = PlanLeaseExec(options, MapLookup({}));
   ASSERT_TRUE(plan.ok()) << plan.status();

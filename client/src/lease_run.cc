@@ -58,6 +58,11 @@ std::string CurrentDirectoryOrEmpty() {
   return buf;
 }
 
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  return absl::StrCat(CurrentDirectoryOrEmpty(), "/", path);
+}
+
 int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   if (!options.release_env_file.empty()) {
     return RunReleaseEnvFile(options.release_env_file, err);
@@ -113,6 +118,11 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
     if (!written.ok()) return fail(1, written.message());
   }
 
+  // The child's PORTLEASE_ENV_FILE is this lease's, or none: one inherited
+  // from an outer lease (lease-exec, a fixture) would name other ports.
+  vars->emplace_back("PORTLEASE_ENV_FILE", options.env_file.empty()
+                                               ? std::string()
+                                               : AbsolutePath(options.env_file));
   absl::StatusOr<pid_t> child = SpawnChild(options.command, *vars);
   if (!child.ok()) {
     const int code = child.status().code() == absl::StatusCode::kNotFound

@@ -15,6 +15,7 @@ SYNOPSIS
     lease-run [--ports ... | --profile ...] --env-file FILE --detach
               [--watch-ctest | --watch-pid PID [--watch-start-time T]]
               [--max-hold DURATION] [--reuse-environment]
+              [--ctest-fixture NAME --ctest-fixtures FILE]
     lease-run --release-env-file FILE
     lease-run [--ports ... | --profile ...] --ctest-resource-spec FILE --blocks N
               -- COMMAND [ARG...]
@@ -69,6 +70,13 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
     --reuse-environment     When PORTLEASE_LEASE_ID and every port variable
                             are already in the environment (lease-run ...
                             -- ctest), write them to FILE and hold nothing.
+    --ctest-fixture NAME    The PortLease fixture this setup is for. It
+                            reuses the outer lease, as --reuse-environment,
+                            when PORTLEASE_CTEST_REUSE is NAME, or is 1 and
+                            NAME is the only fixture listed in ...
+    --ctest-fixtures FILE   ... FILE (one name per line; the module writes
+                            it). Any other value of PORTLEASE_CTEST_REUSE
+                            that names no listed fixture is an error.
     --release-env-file FILE End the holder recorded in FILE (it releases the
                             lease) and remove FILE. A lease reused from the
                             environment is not released.
@@ -91,6 +99,9 @@ ENVIRONMENT
                             database and log in $XDG_STATE_HOME/portlease).
     PORTLEASE_SERVER_BIN    The portleased to start (default: next to
                             lease-run, then PATH).
+    PORTLEASE_CTEST_REUSE   A fixture name (or 1, see --ctest-fixture):
+                            that fixture's setup reuses the lease of an outer
+                            lease-run instead of leasing its own.
 
 EXIT STATUS
     COMMAND's status, or: 1 server misconfigured (the embedded server runs
@@ -146,10 +157,12 @@ absl::Status CheckLeaseRunModes(const LeaseRunOptions& options,
     }
     return absl::OkStatus();
   }
-  if (watching || options.reuse_environment) {
+  if (watching || options.reuse_environment ||
+      !options.ctest_fixture.empty() || !options.ctest_fixtures_file.empty()) {
     return absl::InvalidArgumentError(
-        "--watch-ctest, --watch-pid, --watch-start-time and "
-        "--reuse-environment need --detach");
+        "--watch-ctest, --watch-pid, --watch-start-time, "
+        "--reuse-environment, --ctest-fixture and --ctest-fixtures need "
+        "--detach");
   }
   if (options.ctest_resource_spec.empty() != (options.blocks == 0)) {
     return absl::InvalidArgumentError(
@@ -172,7 +185,7 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       args,
       {"ports", "count", "profile", "render", "env-file", "wait", "ttl",
        "watch-pid", "watch-start-time", "max-hold", "release-env-file",
-       "ctest-resource-spec", "blocks"},
+       "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures"},
       {"help", "udp", "detach", "watch-ctest", "reuse-environment"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
@@ -216,6 +229,10 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
         return absl::InvalidArgumentError(absl::StrCat(
             "--watch-start-time ", value, ": want a number of clock ticks"));
       }
+    } else if (name == "ctest-fixture") {
+      options.ctest_fixture = value;
+    } else if (name == "ctest-fixtures") {
+      options.ctest_fixtures_file = value;
     } else if (name == "release-env-file") {
       options.release_env_file = value;
     } else if (name == "ctest-resource-spec") {

@@ -12,9 +12,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -36,11 +41,6 @@ constexpr absl::Duration kHolderExitTimeout = absl::Seconds(10);
 // Acquire time allowed beyond --wait: starting the embedded default server
 // and the acquire retries.
 constexpr absl::Duration kReportSlack = absl::Seconds(90);
-
-std::string AbsolutePath(const std::string& path) {
-  if (path.empty() || path.front() == '/') return path;
-  return absl::StrCat(CurrentDirectoryOrEmpty(), "/", path);
-}
 
 absl::Status WriteEnvFileAtomically(const std::string& path,
                                     const Variables& vars) {
@@ -344,6 +344,50 @@ absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
   return std::optional<Variables>(std::move(vars));
 }
 
+absl::StatusOr<bool> ShouldReuseOuterLease(const LeaseRunOptions& options,
+                                           const VariableLookup& environment) {
+  // PORTLEASE_CTEST_REUSE, when set, decides alone (over REUSE_OUTER, i.e.
+  // --reuse-environment), so that one fixture at most reuses.
+  const std::string wanted = std::string(absl::StripAsciiWhitespace(
+      environment(kCtestReuseVariable).value_or("")));
+  if (wanted.empty() || options.ctest_fixture.empty()) {
+    return options.reuse_environment;
+  }
+  const std::string lower = absl::AsciiStrToLower(wanted);
+  if (lower == "0" || lower == "off" || lower == "false" || lower == "no") {
+    return false;
+  }
+  if (wanted == options.ctest_fixture) return true;
+  std::vector<std::string> fixtures;
+  if (!options.ctest_fixtures_file.empty()) {
+    std::ifstream in(options.ctest_fixtures_file);
+    for (std::string line; std::getline(in, line);) {
+      line = std::string(absl::StripAsciiWhitespace(line));
+      if (!line.empty()) fixtures.push_back(line);
+    }
+  }
+  const bool truthy =
+      lower == "1" || lower == "on" || lower == "true" || lower == "yes";
+  if (truthy) {
+    if (fixtures.size() == 1 && fixtures.front() == options.ctest_fixture) {
+      return true;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        kCtestReuseVariable, "=", wanted, ": this project has the fixtures ",
+        absl::StrJoin(fixtures, ", "),
+        "; only one may reuse the outer lease: set ", kCtestReuseVariable,
+        "=<fixture name>"));
+  }
+  if (!fixtures.empty() &&
+      std::find(fixtures.begin(), fixtures.end(), wanted) == fixtures.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kCtestReuseVariable, "=", wanted,
+        " names no fixture of this project (", absl::StrJoin(fixtures, ", "),
+        ")"));
+  }
+  return false;
+}
+
 int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
   auto fail = [&err](int code, absl::string_view message) {
     err << kProgram << ": " << message << std::endl;
@@ -363,7 +407,9 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
   }
 
   const VariableLookup environment = ProcessEnvironment();
-  if (options.reuse_environment) {
+  absl::StatusOr<bool> reuse = ShouldReuseOuterLease(options, environment);
+  if (!reuse.ok()) return fail(kExitUsage, reuse.status().message());
+  if (*reuse) {
     absl::StatusOr<std::optional<Variables>> reused =
         VariablesFromEnvironment(*request, environment);
     if (!reused.ok()) return fail(kExitUsage, reused.status().message());

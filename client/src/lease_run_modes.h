@@ -85,8 +85,24 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err);
 absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
     const PortRequest& request, const VariableLookup& environment);
 
+// Names the one CTest fixture whose setup reuses an outer lease.
+inline constexpr char kCtestReuseVariable[] = "PORTLEASE_CTEST_REUSE";
+
+// Whether a --detach setup reuses the lease an outer lease-run put in the
+// environment. When PORTLEASE_CTEST_REUSE is set it decides alone: it names
+// the one fixture that reuses (options.ctest_fixture; "1"/"on"/"true"/"yes"
+// when that is the only fixture in options.ctest_fixtures_file; "0"/"off":
+// none). Otherwise --reuse-environment (REUSE_OUTER) decides.
+// INVALID_ARGUMENT when "1" is ambiguous or the name is not a listed
+// fixture.
+absl::StatusOr<bool> ShouldReuseOuterLease(const LeaseRunOptions& options,
+                                           const VariableLookup& environment);
+
 // Working directory, for COMPOSE_PROJECT_NAME ("" when unknown).
 std::string CurrentDirectoryOrEmpty();
+
+// `path` made absolute against the working directory.
+std::string AbsolutePath(const std::string& path);
 
 }  // namespace portlease
 

@@ -1,5 +1,10 @@
 #include "src/lease_run_modes.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "gmock/gmock.h"
@@ -52,6 +57,49 @@ TEST(VariablesFromEnvironmentTest, NothingToReuse) {
                                                     {"REDIS_PORT", "41000"},
                                                     {"WORKER_PORT", "70000"}}))
           ->has_value());
+}
+
+TEST(ShouldReuseOuterLeaseTest, OnlyWhenAskedAndOnlyForOneFixture) {
+  LeaseRunOptions options;
+  options.ctest_fixture = "web";
+  // Not asked: never, although an outer lease may be in the environment.
+  EXPECT_FALSE(*ShouldReuseOuterLease(options, MapLookup({})));
+  EXPECT_FALSE(*ShouldReuseOuterLease(
+      options, MapLookup({{"PORTLEASE_CTEST_REUSE", "0"}})));
+  // The fixture by name.
+  EXPECT_TRUE(*ShouldReuseOuterLease(
+      options, MapLookup({{"PORTLEASE_CTEST_REUSE", "web"}})));
+  // REUSE_OUTER on the fixture.
+  LeaseRunOptions flagged = options;
+  flagged.reuse_environment = true;
+  EXPECT_TRUE(*ShouldReuseOuterLease(flagged, MapLookup({})));
+  // ... unless PORTLEASE_CTEST_REUSE names another fixture, or none.
+  EXPECT_FALSE(*ShouldReuseOuterLease(
+      flagged, MapLookup({{"PORTLEASE_CTEST_REUSE", "db"}})));
+  EXPECT_FALSE(*ShouldReuseOuterLease(
+      flagged, MapLookup({{"PORTLEASE_CTEST_REUSE", "off"}})));
+
+  char dir[] = "/tmp/portlease-reuse-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  options.ctest_fixtures_file = std::string(dir) + "/fixtures";
+  std::ofstream(options.ctest_fixtures_file) << "web\ndb\n";
+  // Another listed fixture's name: not this one.
+  EXPECT_FALSE(*ShouldReuseOuterLease(
+      options, MapLookup({{"PORTLEASE_CTEST_REUSE", "db"}})));
+  // "1" with two fixtures is ambiguous; a name no fixture has is a typo.
+  absl::StatusOr<bool> ambiguous = ShouldReuseOuterLease(
+      options, MapLookup({{"PORTLEASE_CTEST_REUSE", "1"}}));
+  EXPECT_EQ(ambiguous.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ambiguous.status().message(), HasSubstr("web, db"));
+  EXPECT_FALSE(ShouldReuseOuterLease(
+                   options, MapLookup({{"PORTLEASE_CTEST_REUSE", "wbe"}}))
+                   .ok());
+  // "1" with one fixture: that one.
+  std::ofstream(options.ctest_fixtures_file) << "web\n";
+  EXPECT_TRUE(*ShouldReuseOuterLease(
+      options, MapLookup({{"PORTLEASE_CTEST_REUSE", "1"}})));
+  std::remove(options.ctest_fixtures_file.c_str());
+  rmdir(dir);
 }
 
 TEST(ParseLeaseRunArgsTest, DetachMode) {

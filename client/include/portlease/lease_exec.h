@@ -36,7 +36,8 @@
 namespace portlease {
 
 struct LeaseExecOptions {
-  std::string env_file;
+  // --env-file, in order (several: the leases of several fixtures).
+  std::vector<std::string> env_files;
   bool from_resource_group = false;
   // The resource spec written by lease-run; empty: $PORTLEASE_RESOURCE_SPEC.
   std::string resource_spec;

@@ -70,6 +70,12 @@ struct LeaseRunOptions {
   // every port variable of the request, write those to env_file and hold
   // nothing.
   bool reuse_environment = false;
+  // With detach: the CTest fixture this setup is for, and the file listing
+  // every fixture of the project. The setup reuses the outer lease also
+  // when PORTLEASE_CTEST_REUSE names this fixture (or is "1" and it is the
+  // only one); see ShouldReuseOuterLease.
+  std::string ctest_fixture;
+  std::string ctest_fixtures_file;
   // --release-env-file: end the holder recorded in this file (it releases
   // the lease) and remove the file. No command.
   std::string release_env_file;
