@@ -163,7 +163,7 @@ patterns_records=24
 if want patterns; then
   start=$SECONDS
   for i in $(seq "$repeat"); do
-    run_ctest -j8 -L 'pertest|fixture' >"$work/patterns.log" 2>&1 ||
+    run_ctest -j8 -L 'pertest|fixture|readme' >"$work/patterns.log" 2>&1 ||
       { cat "$work/patterns.log" >&2; fail "ctest -j8 run $i of $repeat"; }
     grep -q "own.Binds.First" "$work/patterns.log" || fail "discovery found no tests"
     ! grep -q "_NOT_BUILT" "$work/patterns.log" || fail "a discover call found nothing"
@@ -177,7 +177,7 @@ if want patterns; then
     rm -rf "$out"
     mkdir -p "$out"
     "$bin/lease-run" --ports redis,worker -- \
-      ctest --test-dir "$cbuild" --output-on-failure -j8 -L 'pertest|fixture' \
+      ctest --test-dir "$cbuild" --output-on-failure -j8 -L 'pertest|fixture|readme' \
       >"$work/outer.log" 2>&1 ||
       { cat "$work/outer.log" >&2; fail "lease-run -- ctest -j8 run $i of $repeat"; }
     summary="$("$src/tests/consumer/check_records.py" "$out" "$patterns_records")" ||
@@ -212,7 +212,7 @@ fi
 if want interrupt; then
   rm -rf "$out"
   mkdir -p "$out"
-  setsid ctest --test-dir "$cbuild" -j8 -L 'pertest|fixture' >"$work/interrupt.log" 2>&1 &
+  setsid ctest --test-dir "$cbuild" -j8 -L 'pertest|fixture|readme' >"$work/interrupt.log" 2>&1 &
   ctest_pid=$!
   # Wait until leases are out, then interrupt.
   for _ in $(seq 100); do
