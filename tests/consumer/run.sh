@@ -165,7 +165,9 @@ if want patterns; then
   for i in $(seq "$repeat"); do
     run_ctest -j8 -L 'pertest|fixture|readme' >"$work/patterns.log" 2>&1 ||
       { cat "$work/patterns.log" >&2; fail "ctest -j8 run $i of $repeat"; }
-    grep -q "own.Binds.First" "$work/patterns.log" || fail "discovery found no tests"
+    for t in own.Binds.First count.Binds.Third RedisTest.SetThenGet m2_ping; do
+      grep -q " $t .*Passed" "$work/patterns.log" || fail "$t did not pass (or was not found)"
+    done
     ! grep -q "_NOT_BUILT" "$work/patterns.log" || fail "a discover call found nothing"
     summary="$("$src/tests/consumer/check_records.py" "$out" "$patterns_records")" ||
       fail "run $i: $summary"
