@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Tests the Debian package on this machine: builds it from a build
-# directory, installs it with apt-get, runs the installed portleased on a
-# temporary socket and database (not through systemd: CI machines have no
-# running systemd), runs the installed lease-run and portlease against it,
-# checks the man pages, the systemd unit (systemd-analyze verify) and the
-# group-based access to the socket, stops the server and purges the package,
-# leaving the machine as it found it.
+# Tests the Debian packages portlease and portlease-dev on this machine:
+# builds them from a build directory, checks their contents and Depends,
+# installs the runtime package alone with apt-get and shows that the CMake
+# package's ctest component works without the -dev package (a project with
+# no compiler) while its client component is refused naming portlease-dev;
+# checks that a prefix install's package config gives that prefix's
+# programs even with /usr/bin/lease-run present; runs the installed
+# portleased on a temporary socket and database (not through systemd: CI
+# machines have no running systemd) with the installed lease-run, portlease
+# and the CTest module against it; checks the man pages, the systemd unit
+# (systemd-analyze verify) and the group-based access to the socket; then
+# installs portlease-dev, builds consumers of portlease::client (a shared
+# library and an executable) and of portlease.pc, runs the consumer suite
+# (tests/consumer) against /usr, and purges both packages, leaving the
+# machine as it found it.
 #
 #   ci/package-test.sh [BUILD_DIR]   # default: build, as ci/test.sh made it
 #
@@ -20,14 +28,17 @@ fail() {
   say "FAIL: $*"
   exit 1
 }
+packages=(portlease-dev portlease)
+# Whether any of our packages is installed (or half-installed).
 installed() {
-  dpkg-query -W -f='${Status}' portlease 2>/dev/null | grep -q "ok installed"
+  { dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null || true; } |
+    grep -qvE '^$|not-installed'
 }
 
 [ "$(id -u)" -eq 0 ] || { say "must run as root"; exit 2; }
 [ -f "$build/CMakeCache.txt" ] || { say "no build in $build (run ci/test.sh)"; exit 2; }
 if installed; then
-  say "portlease is installed on this machine; this test installs and purges it, so it will not run"
+  say "portlease or portlease-dev is installed on this machine; this test installs and purges them, so it will not run"
   exit 2
 fi
 
@@ -45,7 +56,7 @@ cleanup() {
     wait "$server_pid" 2>/dev/null
   fi
   if installed; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq portlease >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" >/dev/null
   fi
   # The package leaves its user and group, as Debian packages do; remove
   # them when this test made them.
@@ -87,33 +98,97 @@ stop_server() {
   [ "$rc" -eq 0 ] || fail "portleased exited with $rc after SIGTERM"
 }
 
-say "building the package"
-rm -f "$build"/portlease_*.deb
+say "building the packages"
+rm -f "$build"/portlease_*.deb "$build"/portlease-dev_*.deb
 (cd "$build" && cpack -G DEB >"$tmp/cpack.log" 2>&1) || fail "cpack: $(cat "$tmp/cpack.log")"
-debs=("$build"/portlease_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "expected one portlease_*.deb in $build"
-deb="$(realpath "${debs[0]}")"
+one_deb() {
+  local found=("$build"/"$1"_*.deb)
+  [ ${#found[@]} -eq 1 ] && [ -f "${found[0]}" ] || fail "expected one $1_*.deb in $build"
+  realpath "${found[0]}"
+}
+deb="$(one_deb portlease)"
+dev_deb="$(one_deb portlease-dev)"
 contents="$(dpkg-deb -c "$deb")"
+dev_contents="$(dpkg-deb -c "$dev_deb")"
+# has CONTENTS REGEX / lacks CONTENTS REGEX: a path (extended regex, after
+# "./") is / is not in a package listing.
+has() { grep -qE "\./$2\$" <<<"$1"; }
+cmake_dir='usr/lib/(x86_64-linux-gnu/)?cmake/portlease'
+lib_dir='usr/lib(/x86_64-linux-gnu)?'
 for path in usr/bin/portleased usr/bin/lease-run usr/bin/portlease \
   usr/share/man/man8/portleased.8.gz usr/share/man/man1/lease-run.1.gz \
-  usr/share/man/man1/portlease.1.gz usr/lib/systemd/system/portleased.service; do
-  grep -q "\./$path\$" <<<"$contents" || fail "$path is not in $(basename "$deb")"
+  usr/share/man/man1/portlease.1.gz usr/lib/systemd/system/portleased.service \
+  "$cmake_dir/portleaseConfig.cmake" "$cmake_dir/portleaseConfigVersion.cmake" \
+  "$cmake_dir/portlease-config.cmake" "$cmake_dir/portlease-config-version.cmake"; do
+  has "$contents" "$path" || fail "$path is not in $(basename "$deb")"
 done
+# Every module file of ctest/, whatever their number.
+for module in ctest/PortLease*.cmake; do
+  has "$contents" "$cmake_dir/$(basename "$module")" ||
+    fail "$module is not in $(basename "$deb")"
+done
+for path in "$cmake_dir/portleaseTargets.cmake" '.*\.a' 'usr/include/.*' '.*\.pc'; do
+  ! has "$contents" "$path" || fail "$(basename "$deb") holds $path (portlease-dev's)"
+done
+for path in "$lib_dir/libportlease_client.a" "$lib_dir/libportlease_lease_env.a" \
+  "$lib_dir/libportlease_proto.a" "$lib_dir/libportlease_profile_proto.a" \
+  usr/include/portlease/client.h usr/include/portlease/ctest_resources.h \
+  usr/include/portlease/v1/portlease.grpc.pb.h usr/include/portlease/v1/profile.pb.h \
+  "$cmake_dir/portleaseTargets.cmake" "$lib_dir/pkgconfig/portlease.pc" \
+  usr/share/portlease/proto/portlease/v1/portlease.proto \
+  usr/share/portlease/proto/portlease/v1/profile.proto; do
+  has "$dev_contents" "$path" || fail "$path is not in $(basename "$dev_deb")"
+done
+# Only the client library's surface: no header of the programs' libraries,
+# no program, no CMake package config (that is the runtime package's).
+for path in usr/include/portlease/lease_run.h usr/include/portlease/lease_exec.h \
+  usr/include/portlease/cli.h 'usr/bin/.*' "$cmake_dir/portleaseConfig.cmake" \
+  "$lib_dir/libportlease_(lease_run|lease_exec|cli|cli_common)\.a"; do
+  ! has "$dev_contents" "$path" || fail "$(basename "$dev_deb") holds $path"
+done
+! grep -q build_flags "$(find "$build" -name portleaseTargets.cmake -path '*Export*' | head -n 1)" ||
+  fail "the exported targets name portlease_build_flags"
 programs=(portleased lease-run portlease)
-if grep -q '\./usr/bin/lease-exec$' <<<"$contents"; then
+if has "$contents" usr/bin/lease-exec; then
   programs+=(lease-exec)
-  grep -q '\./usr/share/man/man1/lease-exec\.1\.gz$' <<<"$contents" ||
+  has "$contents" 'usr/share/man/man1/lease-exec\.1\.gz' ||
     fail "lease-exec has no man page in the package"
 fi
 depends="$(dpkg-deb -f "$deb" Depends)"
 for dep in adduser libgrpc++ libsqlite3; do
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
+! grep -q -- -dev <<<"$depends" || fail "the runtime package depends on -dev packages: $depends"
+dev_depends="$(dpkg-deb -f "$dev_deb" Depends)"
+version="$(dpkg-deb -f "$deb" Version)"
+for dep in "portlease (= $version)" libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libabsl-dev; do
+  grep -qF "$dep" <<<"$dev_depends" || fail "portlease-dev's Depends lacks $dep: $dev_depends"
+done
+dev_recommends="$(dpkg-deb -f "$dev_deb" Recommends)"
+grep -q libgtest-dev <<<"$dev_recommends" || fail "portlease-dev does not recommend libgtest-dev"
 say "$(basename "$deb"): $(stat -c %s "$deb") bytes; Depends: $depends"
+say "$(basename "$dev_deb"): $(stat -c %s "$dev_deb") bytes; Depends: $dev_depends; Recommends: $dev_recommends"
 
-say "installing it"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" \
-  >"$tmp/apt.log" 2>&1 || fail "apt-get install: $(cat "$tmp/apt.log")"
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    >"$tmp/apt.log" 2>&1 || fail "apt-get install $*: $(cat "$tmp/apt.log")"
+}
+# configure NAME SOURCE_DIR [cmake args]: configures a consumer in
+# $tmp/NAME; its output in $tmp/NAME.log.
+configure() {
+  local name="$1" dir="$2"
+  shift 2
+  rm -rf "${tmp:?}/$name"
+  cmake -S "$dir" -B "$tmp/$name" -G Ninja "${launcher[@]}" "$@" >"$tmp/$name.log" 2>&1
+}
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fixtures=tests/packaging
+
+say "installing the runtime package alone"
+apt_install "$deb"
+! dpkg-query -W -f='${Status}' portlease-dev 2>/dev/null | grep -q "ok installed" ||
+  fail "portlease-dev came with portlease"
 for bin in "${programs[@]}"; do
   [ -x "/usr/bin/$bin" ] || fail "/usr/bin/$bin is not installed"
 done
@@ -145,6 +220,43 @@ verify="$(systemd-analyze verify "$unit" 2>&1)" || fail "systemd-analyze verify:
 exposure="$(systemd-analyze security --offline=yes "$unit" 2>&1 | grep -o 'Overall exposure level.*' || true)"
 say "unit verified; ${exposure:-no exposure score}"
 
+say "the CMake package with the runtime package alone"
+# The CTest module in a project with no language: no compiler, no gRPC.
+configure ctest_only "$fixtures/consumer_ctest_only" -DEXPECT_LEASE_RUN=/usr/bin/lease-run ||
+  fail "find_package(portlease COMPONENTS ctest) in a NONE project: $(cat "$tmp/ctest_only.log")"
+configure ctest_only_spelling "$fixtures/consumer_ctest_only" -DCONSUMER_PACKAGE=PortLease ||
+  fail "find_package(PortLease COMPONENTS ctest): $(cat "$tmp/ctest_only_spelling.log")"
+# The client component: refused, saying why and what to install.
+if configure no_cxx "$fixtures/consumer_ctest_only" "-DCONSUMER_COMPONENTS=ctest;client"; then
+  fail "COMPONENTS client was accepted in a project without C++"
+fi
+grep -q "has not enabled C++" "$tmp/no_cxx.log" ||
+  fail "no clear message for COMPONENTS client without C++: $(cat "$tmp/no_cxx.log")"
+if configure no_dev "$fixtures/consumer_client"; then
+  fail "COMPONENTS client was found without portlease-dev"
+fi
+grep -q "apt-get install portlease-dev" "$tmp/no_dev.log" ||
+  fail "COMPONENTS client without portlease-dev does not name it: $(cat "$tmp/no_dev.log")"
+say "ctest component: configured in a NONE project (also as PortLease); client: refused, naming portlease-dev"
+
+say "a prefix install next to the package"
+p1="$tmp/p1"
+cmake --install "$build" --prefix "$p1" >"$tmp/install.log" 2>&1 ||
+  fail "cmake --install: $(cat "$tmp/install.log")"
+p1_cmake="$(dirname "$(find "$p1" -name portleaseConfig.cmake | head -n 1)")"
+[ -x /usr/bin/lease-run ] || fail "/usr/bin/lease-run is not there to be mistaken for $p1's"
+configure p1_ctest "$fixtures/consumer_ctest_only" -Dportlease_DIR="$p1_cmake" \
+  -DEXPECT_LEASE_RUN="$p1/bin/lease-run" ||
+  fail "portlease_DIR=$p1_cmake did not give $p1/bin/lease-run: $(cat "$tmp/p1_ctest.log")"
+# pkg-config against the prefix: compiles without -std (the headers are
+# C++17 and later) and links.
+pc_flags="$(PKG_CONFIG_PATH="$(dirname "$(find "$p1" -name portlease.pc)")" \
+  pkg-config --cflags --libs portlease)" || fail "pkg-config portlease in $p1"
+grep -qF -- "-I$p1/" <<<"$pc_flags" || fail "pkg-config portlease points outside $p1: $pc_flags"
+c++ -o "$tmp/pc_main" "$fixtures/consumer_client/main.cc" "$fixtures/consumer_client/status.cc" \
+  $pc_flags >"$tmp/pc.log" 2>&1 || fail "build with pkg-config portlease: $(cat "$tmp/pc.log")"
+say "portlease_DIR=$p1_cmake gave $p1/bin/lease-run; a program built with pkg-config portlease"
+
 say "the installed server and clients"
 start_server "$tmp/server.log" /usr/bin/portleased \
   --listen="unix:$tmp/portleased.sock" --db="$tmp/leases.db"
@@ -163,6 +275,12 @@ GITHUB_RUN_ID=4242 CI_PIPELINE_ID=77 /usr/bin/lease-run --count 1 -- sh -c \
   >"$tmp/owned" || fail "lease-run with CI variables"
 [ "$(wc -l <"$tmp/owned")" -eq 2 ] || fail "list --owner GITHUB_RUN_ID=4242: $(cat "$tmp/owned")"
 [ "$(/usr/bin/portlease list | wc -l)" -le 1 ] || fail "leases left: $(/usr/bin/portlease list)"
+# The CTest module of the package, leasing from this server, and the
+# pkg-config build's client.
+ctest --test-dir "$tmp/ctest_only" --output-on-failure >"$tmp/ctest_only.run" 2>&1 ||
+  fail "the CTest module's fixture: $(cat "$tmp/ctest_only.run")"
+"$tmp/pc_main" >"$tmp/pc_main.out" 2>&1 || fail "the pkg-config build: $(cat "$tmp/pc_main.out")"
+say "PortLease fixture test passed; pkg-config build: $(cat "$tmp/pc_main.out")"
 grep -q " grant " "$tmp/server.log" && grep -q " release " "$tmp/server.log" ||
   fail "no grant/release in the server log: $(cat "$tmp/server.log")"
 stop_server
@@ -186,10 +304,29 @@ rc=0
 stop_server
 say "outside the group: refused (69); in the group: served"
 
-say "removing the package"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq portlease >"$tmp/apt.log" 2>&1 ||
+say "portlease-dev: consumers of portlease::client"
+apt_install "$dev_deb"
+configure client "$fixtures/consumer_client" -DCMAKE_BUILD_TYPE=Release ||
+  fail "find_package(portlease COMPONENTS client): $(cat "$tmp/client.log")"
+cmake --build "$tmp/client" -j2 >"$tmp/client.build.log" 2>&1 ||
+  fail "a shared library linking portlease::client: $(tail -n 40 "$tmp/client.build.log")"
+[ "$(pkg-config --modversion portlease)" = "$version" ] || fail "pkg-config finds no portlease $version"
+start_server "$tmp/server-dev.log" /usr/bin/portleased \
+  --listen="unix:$tmp/dev.sock" --db="$tmp/dev.db"
+export PORTLEASE_ADDR="unix:$tmp/dev.sock"
+out="$("$tmp/client/consumer_main" 2>&1)" || fail "consumer_main: $out"
+stop_server
+unset PORTLEASE_ADDR
+say "a shared library and a program on portlease::client: $out"
+
+say "the consumer suite against the installed packages"
+tests/consumer/run.sh "$build" --installed /usr || fail "tests/consumer/run.sh --installed /usr"
+
+say "removing the packages"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" >"$tmp/apt.log" 2>&1 ||
   fail "apt-get purge: $(cat "$tmp/apt.log")"
-for path in "${programs[@]/#//usr/bin/}" "$unit"; do
+for path in "${programs[@]/#//usr/bin/}" "$unit" /usr/include/portlease /usr/share/portlease \
+  /usr/lib/cmake/portlease /usr/lib/x86_64-linux-gnu/cmake/portlease; do
   [ ! -e "$path" ] || fail "$path is still there after purge"
 done
 say "PASS"

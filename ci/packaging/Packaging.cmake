@@ -3,10 +3,11 @@
 #   - man pages portleased(8), lease-run(1), portlease(1) and lease-exec(1),
 #     made at build time from each binary's --help (ci/man/help-to-man.awk);
 #   - the systemd unit ci/systemd/portleased.service;
-#   - the Debian package: `cpack -G DEB` in the build directory, tested by
-#     ci/package-test.sh.
+#   - the Debian packages portlease and portlease-dev: `cpack -G DEB` in the
+#     build directory, tested by ci/package-test.sh.
 # The binaries, library, headers and CMake files have their install rules
-# next to their targets.
+# next to their targets; ctest/CMakeLists.txt says which install component
+# (package) each belongs to.
 
 set(PORTLEASE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
     "Where the systemd unit is installed, relative to the prefix")
@@ -50,36 +51,66 @@ add_custom_target(portlease_man_pages ALL DEPENDS ${portlease_man_pages})
 install(FILES ${PROJECT_SOURCE_DIR}/ci/systemd/portleased.service
         DESTINATION ${PORTLEASE_SYSTEMD_UNIT_DIR})
 
-# The Debian package.
+# The Debian packages, one per install component (ctest/CMakeLists.txt):
+#   portlease      (runtime) the programs, man pages, systemd unit, and the
+#                  CMake package with the CTest module, which works without
+#                  the -dev package: find_package(portlease COMPONENTS ctest)
+#   portlease-dev  (dev) the static client libraries, headers, exported CMake
+#                  targets, portlease.pc and the .proto files
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME portlease)
 set(CPACK_PACKAGE_VENDOR portlease)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "port leases for CI jobs sharing a host")
 set(CPACK_PACKAGE_CONTACT "${PORTLEASE_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${PORTLEASE_PACKAGE_MAINTAINER}")
-set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME portlease)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION devel)
 # The runtime libraries come from dpkg-shlibdeps (package dpkg-dev);
 # adduser is for the postinst.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS adduser)
-# The extended description, after CPACK_PACKAGE_DESCRIPTION_SUMMARY; CPack
-# indents the lines.
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-"portleased hands out non-conflicting blocks of TCP/UDP ports (leases) to
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS adduser)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
+    ${PROJECT_SOURCE_DIR}/ci/packaging/postinst
+    ${PROJECT_SOURCE_DIR}/ci/packaging/prerm
+    ${PROJECT_SOURCE_DIR}/ci/packaging/postrm)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# The first line is the summary; CPack indents the others.
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
+"port leases for CI jobs sharing a host
+portleased hands out non-conflicting blocks of TCP/UDP ports (leases) to
 parallel CI jobs on one host, checks that each port is really free, keeps
 its state in SQLite and takes back the leases of jobs that die. lease-run
 runs a command with leased ports in its environment; portlease acquires,
 lists and releases leases and tells who holds a port. Also included: the
-C++ client library, its headers and CMake package, the CTest fixture module,
-and a systemd unit running portleased as the portlease user.")
-set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
-    ${PROJECT_SOURCE_DIR}/ci/packaging/postinst
-    ${PROJECT_SOURCE_DIR}/ci/packaging/prerm
-    ${PROJECT_SOURCE_DIR}/ci/packaging/postrm)
-set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+CMake package with the PortLease CTest fixture module (no compiler needed),
+and a systemd unit running portleased as the portlease user. The C++ client
+library is in portlease-dev.")
+
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME portlease-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+# Static libraries: nothing for dpkg-shlibdeps. What find_package(portlease
+# COMPONENTS client) loads: gRPC's CMake config needs grpc_cpp_plugin
+# (protobuf-compiler-grpc) to exist, and the installed headers include the
+# generated gRPC, protobuf and Abseil headers. GoogleTest is only for
+# portlease::gtest_env, so a recommendation: a consumer without it still gets
+# the other targets.
+set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
+string(JOIN ", " CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
+    "portlease (= ${CPACK_PACKAGE_VERSION})"
+    libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libabsl-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS libgtest-dev)
+set(CPACK_DEBIAN_DEV_DESCRIPTION
+"port leases for CI jobs sharing a host - C++ client library
+The static C++ client library of portleased (portlease::client,
+portlease::lease_env, portlease::gtest_env for GoogleTest), its headers, the
+exported CMake targets (find_package(portlease COMPONENTS client)), the
+pkg-config file portlease.pc and the portlease.v1 .proto files for clients
+in other languages.")
 include(CPack)

@@ -1,9 +1,9 @@
-// portlease: wiring only; see portlease/cli.h.
+// portlease: wiring only; see src/cli/cli.h.
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "portlease/cli.h"
+#include "src/cli/cli.h"
 
 int main(int argc, char** argv) {
   return portlease::RunPortleaseCli(std::vector<std::string>(argv + 1, argv + argc),

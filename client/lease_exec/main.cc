@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "portlease/lease_env.h"
-#include "portlease/lease_exec.h"
-#include "portlease/lease_run.h"
+#include "src/lease_exec.h"
+#include "src/lease_run.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

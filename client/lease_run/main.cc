@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

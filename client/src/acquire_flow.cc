@@ -1,7 +1,7 @@
 #include "src/acquire_flow.h"
 
 #include "absl/strings/str_cat.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 
 namespace portlease {
 namespace {

@@ -1,5 +1,5 @@
 // lease-exec's logic: flags, mode selection, env files, exec.
-#include "portlease/lease_exec.h"
+#include "src/lease_exec.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "portlease/ctest_resources.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 
 namespace portlease {
 namespace {

@@ -1,4 +1,4 @@
-#include "portlease/lease_exec.h"
+#include "src/lease_exec.h"
 
 #include <unistd.h>
 

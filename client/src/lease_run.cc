@@ -7,7 +7,7 @@
 #include "portlease/address.h"
 #include "portlease/client.h"
 #include "portlease/lease_env.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "portlease/profile.h"
 #include "portlease/scoped_lease.h"
 #include "src/acquire_flow.h"

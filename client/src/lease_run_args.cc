@@ -1,7 +1,7 @@
 // Command line and --help of lease-run.
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "src/args.h"
 
 namespace portlease {

@@ -1,6 +1,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "src/child_process.h"
 
 #include <sys/wait.h>

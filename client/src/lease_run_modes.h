@@ -1,5 +1,5 @@
 // lease-run's CTest modes, each a function RunLeaseRun dispatches to (see
-// portlease/lease_run.h for the options and exit codes).
+// src/lease_run.h for the options and exit codes).
 #ifndef PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_
 #define PORTLEASE_CLIENT_SRC_LEASE_RUN_MODES_H_
 
@@ -16,7 +16,7 @@
 #include "portlease/address.h"
 #include "portlease/client.h"
 #include "portlease/lease_env.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "portlease/profile.h"
 #include "portlease/scoped_lease.h"
 #include "portlease/template.h"

@@ -10,6 +10,12 @@
 // CTEST_RESOURCE_GROUP_0_PORTLEASE=id:block3,slots:1, and
 // `lease-exec --from-resource-group -- CMD` maps that back to the named port
 // variables of block3.
+//
+// Public, and installed with portlease_lease_env, which implements it: a
+// consumer's own test harness run under CTest resource groups (instead of
+// lease-exec) needs the resource type, the env file names and the spec
+// format to find its block, and they must not drift from what lease-run
+// writes.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CTEST_RESOURCES_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CTEST_RESOURCES_H_
 

@@ -1,5 +1,5 @@
 // The portlease CLI: flags, dispatch, and the commands that change leases.
-#include "portlease/cli.h"
+#include "src/cli/cli.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "portlease/lease_env.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "portlease/profile.h"
 #include "src/acquire_flow.h"
 #include "src/args.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {

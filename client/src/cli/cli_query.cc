@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "portlease/lease_run.h"
+#include "src/lease_run.h"
 #include "portlease/profile.h"
 #include "src/cli/cli_internal.h"
 

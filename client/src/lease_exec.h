@@ -22,8 +22,8 @@
 // PORTLEASE_ENV_FILE set to the absolute path of the file they came from.
 // lease-exec then becomes the command (execvp): its exit status is the
 // command's.
-#ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_EXEC_H_
-#define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_EXEC_H_
+#ifndef PORTLEASE_CLIENT_SRC_LEASE_EXEC_H_
+#define PORTLEASE_CLIENT_SRC_LEASE_EXEC_H_
 
 #include <ostream>
 #include <string>
@@ -83,4 +83,4 @@ int ExecLeasePlan(const LeaseExecPlan& plan, std::ostream& err);
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_EXEC_H_
+#endif  // PORTLEASE_CLIENT_SRC_LEASE_EXEC_H_

@@ -9,8 +9,8 @@
 //   portlease admin force-release|drain|undrain|set-pool ...
 //
 // The binary's main() only calls RunPortleaseCli.
-#ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLI_H_
-#define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLI_H_
+#ifndef PORTLEASE_CLIENT_SRC_CLI_CLI_H_
+#define PORTLEASE_CLIENT_SRC_CLI_CLI_H_
 
 #include <ostream>
 #include <string>
@@ -31,4 +31,4 @@ const char* PortleaseCliUsage();
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLI_H_
+#endif  // PORTLEASE_CLIENT_SRC_CLI_CLI_H_

@@ -12,8 +12,8 @@
 //       (portlease/ctest_resources.h).
 //
 // The binary's main() is ParseLeaseRunArgs + RunLeaseRun.
-#ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
-#define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
+#ifndef PORTLEASE_CLIENT_SRC_LEASE_RUN_H_
+#define PORTLEASE_CLIENT_SRC_LEASE_RUN_H_
 
 #include <cstdint>
 #include <ostream>
@@ -106,4 +106,4 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err);
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_RUN_H_
+#endif  // PORTLEASE_CLIENT_SRC_LEASE_RUN_H_
