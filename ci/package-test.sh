@@ -320,7 +320,8 @@ unset PORTLEASE_ADDR
 say "a shared library and a program on portlease::client: $out"
 
 say "the consumer suite against the installed packages"
-tests/consumer/run.sh "$build" --installed /usr || fail "tests/consumer/run.sh --installed /usr"
+# Twice: the suite ran every pattern ten times against a prefix install.
+tests/consumer/run.sh "$build" --installed /usr --repeat 2 || fail "tests/consumer/run.sh --installed /usr"
 
 say "removing the packages"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" >"$tmp/apt.log" 2>&1 ||
