@@ -141,7 +141,7 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
   } else if (!last.ok()) {
     reason = std::string(last.message());
   } else {
-    reason = "no connection";
+    reason = "it accepts connections but does not answer";
   }
   return absl::UnavailableError(
       absl::StrCat("portleased at ", address_, " still unreachable after ",
