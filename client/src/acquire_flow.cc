@@ -1,6 +1,7 @@
 #include "src/acquire_flow.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/args.h"
 #include "src/lease_run.h"
 
 namespace portlease {
@@ -13,6 +14,24 @@ bool Unreachable(const absl::Status& status, absl::Duration wait) {
 }
 
 }  // namespace
+
+absl::StatusOr<absl::Duration> ConnectTimeoutSetting(
+    const std::string& flag_value, const VariableLookup& environment) {
+  if (!flag_value.empty()) {
+    return ParseFlagDuration("connect-timeout", flag_value);
+  }
+  std::optional<std::string> env = environment("PORTLEASE_CONNECT_TIMEOUT");
+  if (env.has_value() && !env->empty()) {
+    absl::StatusOr<absl::Duration> d =
+        ParseFlagDuration("connect-timeout", *env);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PORTLEASE_CONNECT_TIMEOUT=", *env, ": want a duration (e.g. 10s)"));
+    }
+    return d;
+  }
+  return kDefaultConnectTimeout;
+}
 
 AcquireSpec SpecFromRequest(const PortRequest& request, absl::Duration ttl,
                             bool udp) {

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "portlease/client.h"
 #include "portlease/profile.h"
+#include "portlease/template.h"
 
 namespace portlease {
 
@@ -43,6 +44,16 @@ absl::StatusOr<T> AcquireWithWait(
   spec.wait = wait;
   return acquire(spec);
 }
+
+// The default connect deadline of lease-run and portlease.
+inline constexpr absl::Duration kDefaultConnectTimeout = absl::Seconds(10);
+
+// The connect deadline (ClientOptions::connect_timeout): `flag_value`
+// (--connect-timeout) when not empty, else $PORTLEASE_CONNECT_TIMEOUT from
+// `environment` when set, else kDefaultConnectTimeout. INVALID_ARGUMENT
+// naming the flag or variable for a bad duration.
+absl::StatusOr<absl::Duration> ConnectTimeoutSetting(
+    const std::string& flag_value, const VariableLookup& environment);
 
 // A one-line message (without program prefix) for a failed acquire from
 // the server described by `where`.

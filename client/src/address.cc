@@ -1,7 +1,11 @@
 #include "portlease/address.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -22,10 +26,68 @@ absl::StatusOr<std::string> ProbeServer(const std::string& address,
       return absl::UnavailableError(absl::StrCat("no socket at ", path));
     }
   }
-  Client client(address);
+  ClientOptions options;
+  options.connect_timeout = absl::ZeroDuration();  // one attempt: a probe
+  Client client(address, options);
   absl::StatusOr<v1::StatusResponse> status = client.Status(timeout);
   if (!status.ok()) return status.status();
   return status->version();
+}
+
+// What is at the system socket's path.
+enum class Presence { kAbsent, kPresent, kForbidden };
+
+Presence SystemSocketPresence(const std::string& address) {
+  if (!absl::StartsWith(address, "unix:")) return Presence::kPresent;
+  struct stat st;
+  if (lstat(address.substr(5).c_str(), &st) == 0) return Presence::kPresent;
+  if (errno == ENOENT || errno == ENOTDIR) return Presence::kAbsent;
+  if (errno == EACCES) return Presence::kForbidden;
+  return Presence::kPresent;
+}
+
+// The group that may use the socket at `path` (or, when it cannot be seen,
+// its directory), by name; empty when unknown.
+std::string SocketGroup(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (dir.empty() || stat(dir.c_str(), &st) != 0) return "";
+  }
+  if (const group* g = getgrgid(st.st_gid); g != nullptr) return g->gr_name;
+  return absl::StrCat(st.st_gid);
+}
+
+// The system socket exists: it must answer.
+absl::Status CheckSystemServer(const std::string& system, Presence presence,
+                               absl::Duration connect_timeout) {
+  absl::Status status;
+  if (presence != Presence::kForbidden) {
+    ClientOptions options;
+    options.connect_timeout = connect_timeout;
+    Client client(system, options);
+    status =
+        client.Status(std::max(connect_timeout, absl::Milliseconds(500)))
+            .status();
+    if (status.ok()) return status;
+  }
+  const std::string path =
+      absl::StartsWith(system, "unix:") ? system.substr(5) : system;
+  if (presence == Presence::kForbidden ||
+      status.code() == absl::StatusCode::kPermissionDenied) {
+    const std::string group = SocketGroup(path);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the system socket ", path, " refuses user ", getuid(),
+        ": join group ", group.empty() ? "portlease" : group,
+        " (usermod -aG ", group.empty() ? "portlease" : group,
+        " $USER, then log in again), or set PORTLEASE_ADDR; no private "
+        "server is started while a system socket exists"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "the system socket ", path, " exists but no portleased answers there (",
+      status.message(),
+      "): check `systemctl status portleased`, or set PORTLEASE_ADDR; no "
+      "private server is started while a system socket exists"));
 }
 
 }  // namespace
@@ -58,7 +120,11 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
       addr.has_value() && !addr->empty()) {
     system = *addr;
   }
-  if (ProbeServer(system, options.probe_timeout).ok()) {
+  if (const Presence presence = SystemSocketPresence(system);
+      presence != Presence::kAbsent) {
+    absl::Status answered =
+        CheckSystemServer(system, presence, options.connect_timeout);
+    if (!answered.ok()) return answered;
     resolved.address = system;
     resolved.source = ResolvedAddress::Source::kSystem;
     return resolved;

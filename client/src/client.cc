@@ -1,14 +1,22 @@
 #include "portlease/client.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace portlease {
 
@@ -26,6 +34,68 @@ google::protobuf::Duration ToProto(absl::Duration d) {
   out.set_seconds(seconds);
   out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
   return out;
+}
+
+// A restarted server is found within this long (gRPC's default backoff
+// grows to two minutes).
+constexpr int kMaxReconnectBackoffMs = 500;
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+// Why a Unix socket cannot be used, seen by a plain non-blocking connect();
+// OK when it accepts connections (or `address` is not a Unix socket).
+absl::Status UnixSocketProblem(const std::string& address) {
+  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const std::string path = address.substr(5);
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return absl::OkStatus();
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::OkStatus();
+  const int rc =
+      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  const int error = rc == 0 ? 0 : errno;
+  close(fd);
+  switch (error) {
+    case 0:
+      return absl::OkStatus();
+    case ENOENT:
+    case ENOTDIR:
+      return absl::UnavailableError(absl::StrCat("no socket at ", path));
+    case ECONNREFUSED:
+      return absl::UnavailableError(
+          absl::StrCat("connection refused at ", path, " (no server)"));
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(
+          absl::StrCat("permission denied connecting to ", path));
+    case EAGAIN:
+      return absl::UnavailableError(
+          absl::StrCat(path, ": the server does not accept connections"));
+    default:
+      return absl::UnavailableError(
+          absl::StrCat("connect to ", path, ": ", std::strerror(error)));
+  }
+}
+
+// PERMISSION_DENIED when this user may not connect to the Unix socket of
+// `address` (checked with access(), which does not disturb the server).
+absl::Status UnixSocketPermission(const std::string& address) {
+  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  const std::string path = address.substr(5);
+  if (access(path.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("permission denied connecting to ", path));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -49,8 +119,7 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, std::string address,
       stub_(v1::PortLease::NewStub(channel_)) {}
 
 Client::Client(std::string address, ClientOptions options)
-    : Client(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
-             address, options) {}
+    : Client(MakeChannel(address), address, options) {}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
     ClientOptions options) {
@@ -59,6 +128,68 @@ absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
     return absl::FailedPreconditionError("PORTLEASE_ADDR is not set");
   }
   return std::make_unique<Client>(std::string(address), options);
+}
+
+void Client::Reconnect() const { channel_->GetState(/*try_to_connect=*/true); }
+
+absl::Status Client::Unreachable(const absl::Status& last) const {
+  absl::Status problem = UnixSocketProblem(address_);
+  if (problem.code() == absl::StatusCode::kPermissionDenied) return problem;
+  std::string reason;
+  if (!problem.ok()) {
+    reason = std::string(problem.message());
+  } else if (!last.ok()) {
+    reason = std::string(last.message());
+  } else {
+    reason = "it accepts connections but does not answer";
+  }
+  return absl::UnavailableError(
+      absl::StrCat("portleased at ", address_, " still unreachable after ",
+                   absl::FormatDuration(options_.connect_timeout), " (",
+                   reason, ")"));
+}
+
+absl::Status Client::Call(
+    absl::Duration timeout,
+    const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
+    bool* maybe_applied) const {
+  const bool retry = options_.connect_timeout > absl::ZeroDuration();
+  // Set at the call's first connection error: retries stop here.
+  absl::Time give_up = absl::InfiniteFuture();
+  auto start_outage = [&] {
+    if (give_up == absl::InfiniteFuture()) {
+      give_up = absl::Now() + options_.connect_timeout;
+    }
+  };
+  absl::Duration backoff = options_.initial_backoff;
+  absl::Status last;
+  while (true) {
+    if (retry &&
+        channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+      // Waiting for the connection first (instead of wait_for_ready) keeps
+      // the call's own deadline for the call.
+      start_outage();
+      // A socket that refuses this user will not change its mind.
+      absl::Status permission = UnixSocketPermission(address_);
+      if (!permission.ok()) return permission;
+      if (!channel_->WaitForConnected(absl::ToChronoTime(give_up))) {
+        return Unreachable(last);
+      }
+    }
+    grpc::ClientContext context;
+    SetDeadline(context, timeout);
+    last = FromGrpcStatus(rpc(context));
+    if (!retry || last.code() != absl::StatusCode::kUnavailable) return last;
+    // The connection broke (or the server could not commit): the request
+    // may have been applied.
+    if (maybe_applied != nullptr) *maybe_applied = true;
+    start_outage();
+    if (absl::Now() >= give_up) return Unreachable(last);
+    absl::Status permission = UnixSocketPermission(address_);
+    if (!permission.ok()) return permission;
+    absl::SleepFor(std::min(backoff, give_up - absl::Now()));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
 }
 
 absl::StatusOr<v1::Lease> Client::Acquire(const AcquireSpec& spec) const {
@@ -70,28 +201,20 @@ absl::StatusOr<v1::Lease> Client::Acquire(const AcquireSpec& spec) const {
                                   ? BuildOwnerMetadata(CurrentProcessFacts())
                                   : spec.owner;
   for (const auto& [key, value] : owner) (*request.mutable_owner())[key] = value;
+  // Built once: every retry sends the same request_id.
   request.set_request_id(spec.request_id.empty() ? RandomRequestId()
                                                  : spec.request_id);
   request.set_udp(spec.udp);
   const bool wait = spec.wait > absl::ZeroDuration();
   request.set_wait(wait);
-
-  absl::Duration backoff = options_.initial_backoff;
-  absl::Status last;
-  for (int attempt = 0; attempt < std::max(1, options_.acquire_attempts);
-       ++attempt) {
-    if (attempt > 0) {
-      absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    }
-    grpc::ClientContext context;
-    SetDeadline(context, wait ? spec.wait : options_.rpc_timeout);
-    v1::AcquireResponse response;
-    last = FromGrpcStatus(stub_->Acquire(&context, request, &response));
-    if (last.ok()) return std::move(*response.mutable_lease());
-    if (last.code() != absl::StatusCode::kUnavailable) return last;
-  }
-  return last;
+  v1::AcquireResponse response;
+  absl::Status status =
+      Call(wait ? spec.wait : options_.rpc_timeout,
+           [&](grpc::ClientContext& context) {
+             return stub_->Acquire(&context, request, &response);
+           });
+  if (!status.ok()) return status;
+  return std::move(*response.mutable_lease());
 }
 
 absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
@@ -100,12 +223,12 @@ absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
   v1::RenewRequest request;
   request.set_lease_id(lease_id);
   if (ttl > absl::ZeroDuration()) *request.mutable_ttl() = ToProto(ttl);
-  grpc::ClientContext context;
-  SetDeadline(context,
-              timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout);
   v1::RenewResponse response;
-  absl::Status status =
-      FromGrpcStatus(stub_->Renew(&context, request, &response));
+  absl::Status status = Call(
+      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+      [&](grpc::ClientContext& context) {
+        return stub_->Renew(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -114,20 +237,29 @@ absl::Status Client::Release(const std::string& lease_id,
                              absl::Duration timeout) const {
   v1::ReleaseRequest request;
   request.set_lease_id(lease_id);
-  grpc::ClientContext context;
-  SetDeadline(context,
-              timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout);
   v1::ReleaseResponse response;
-  return FromGrpcStatus(stub_->Release(&context, request, &response));
+  bool maybe_applied = false;
+  absl::Status status = Call(
+      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+      [&](grpc::ClientContext& context) {
+        return stub_->Release(&context, request, &response);
+      },
+      &maybe_applied);
+  // An earlier attempt released it and its answer was lost.
+  if (maybe_applied && status.code() == absl::StatusCode::kNotFound) {
+    return absl::OkStatus();
+  }
+  return status;
 }
 
 absl::StatusOr<v1::Lease> Client::Get(const std::string& lease_id) const {
   v1::GetRequest request;
   request.set_lease_id(lease_id);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
   v1::GetResponse response;
-  absl::Status status = FromGrpcStatus(stub_->Get(&context, request, &response));
+  absl::Status status =
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        return stub_->Get(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -138,11 +270,11 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
   for (const auto& [key, value] : filter) {
     (*request.mutable_owner_filter())[key] = value;
   }
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
   v1::ListResponse response;
   absl::Status status =
-      FromGrpcStatus(stub_->List(&context, request, &response));
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        return stub_->List(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return std::vector<v1::Lease>(response.leases().begin(),
                                 response.leases().end());
@@ -152,22 +284,23 @@ absl::StatusOr<v1::WhoResponse> Client::Who(
     const std::vector<uint32_t>& ports) const {
   v1::WhoRequest request;
   for (uint32_t port : ports) request.add_ports(port);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
   v1::WhoResponse response;
-  absl::Status status = FromGrpcStatus(stub_->Who(&context, request, &response));
+  absl::Status status =
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        return stub_->Who(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return response;
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Status(
     absl::Duration timeout) const {
-  grpc::ClientContext context;
-  SetDeadline(context,
-              timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout);
   v1::StatusResponse response;
-  absl::Status status = FromGrpcStatus(
-      stub_->Status(&context, v1::StatusRequest(), &response));
+  absl::Status status = Call(
+      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+      [&](grpc::ClientContext& context) {
+        return stub_->Status(&context, v1::StatusRequest(), &response);
+      });
   if (!status.ok()) return status;
   return response;
 }
@@ -187,12 +320,12 @@ absl::StatusOr<v1::Lease> Client::ForceRelease(
   } else {
     request.set_port(port);
   }
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
-  SetAdminToken(context, admin_token);
   v1::ForceReleaseResponse response;
   absl::Status status =
-      FromGrpcStatus(stub_->ForceRelease(&context, request, &response));
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        SetAdminToken(context, admin_token);
+        return stub_->ForceRelease(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -201,22 +334,22 @@ absl::Status Client::DrainPort(uint32_t port,
                                const std::string& admin_token) const {
   v1::DrainPortRequest request;
   request.set_port(port);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
-  SetAdminToken(context, admin_token);
   v1::DrainPortResponse response;
-  return FromGrpcStatus(stub_->DrainPort(&context, request, &response));
+  return Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+    SetAdminToken(context, admin_token);
+    return stub_->DrainPort(&context, request, &response);
+  });
 }
 
 absl::Status Client::UndrainPort(uint32_t port,
                                  const std::string& admin_token) const {
   v1::UndrainPortRequest request;
   request.set_port(port);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
-  SetAdminToken(context, admin_token);
   v1::UndrainPortResponse response;
-  return FromGrpcStatus(stub_->UndrainPort(&context, request, &response));
+  return Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+    SetAdminToken(context, admin_token);
+    return stub_->UndrainPort(&context, request, &response);
+  });
 }
 
 absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
@@ -225,12 +358,12 @@ absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
   v1::SetPoolRequest request;
   request.set_pool(pool);
   request.set_exclude(exclude);
-  grpc::ClientContext context;
-  SetDeadline(context, options_.rpc_timeout);
-  SetAdminToken(context, admin_token);
   v1::SetPoolResponse response;
   absl::Status status =
-      FromGrpcStatus(stub_->SetPool(&context, request, &response));
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        SetAdminToken(context, admin_token);
+        return stub_->SetPool(&context, request, &response);
+      });
   if (!status.ok()) return status;
   return response;
 }

@@ -21,12 +21,17 @@ constexpr char kProgram[] = "lease-run";
 
 }  // namespace
 
-absl::StatusOr<LeaseServer> ConnectLeaseServer() {
-  absl::StatusOr<ResolvedAddress> where =
-      ResolveServerAddress(ResolveOptions());
+absl::StatusOr<LeaseServer> ConnectLeaseServer(
+    absl::Duration connect_timeout) {
+  ResolveOptions resolve;
+  resolve.connect_timeout = connect_timeout;
+  absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(resolve);
   if (!where.ok()) return where.status();
   LeaseServer server;
-  server.client = std::make_shared<const Client>(where->address);
+  ClientOptions client_options;
+  client_options.connect_timeout = connect_timeout;
+  server.client =
+      std::make_shared<const Client>(where->address, client_options);
   server.where = *std::move(where);
   return server;
 }
@@ -47,6 +52,7 @@ LeaseAcquirer MakeLeaseAcquirer(std::shared_ptr<const Client> client,
       options.on_lost = [loss](const absl::Status& status) {
         loss->Set(status);
       };
+      options.on_restored = [loss] { loss->Restore(); };
     }
     return ScopedLease::Acquire(client, std::move(options));
   };
@@ -83,7 +89,8 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
       MakePortRequest(options.ports, options.count, options.profile);
   if (!request.ok()) return fail(kExitUsage, request.status().message());
 
-  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  absl::StatusOr<LeaseServer> server =
+      ConnectLeaseServer(options.connect_timeout);
   if (!server.ok()) {
     return fail(ConnectErrorExitCode(server.status()),
                 absl::StrCat("no server: ", server.status().message()));
@@ -130,21 +137,38 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
                          : kExitCannotExecute;
     return fail(code, child.status().message());
   }
-  bool reported = false;
-  const int wait_status = SuperviseChild(
-      *child,
-      [&] {
-        if (!loss->lost()) return false;
-        if (!reported) {
-          reported = true;
-          err << kProgram << ": " << loss->status().message()
-              << "; terminating " << options.command.front() << std::endl;
-        }
+  const bool term = options.on_lease_loss == LeaseRunOptions::OnLeaseLoss::kTerm;
+  int losses_seen = 0;
+  int restores_seen = 0;
+  bool terminated = false;
+  // Polled about every 100 ms: one line per loss and per recovery.
+  auto lease_lost = [&] {
+    const int losses = loss->losses();
+    const int restores = loss->restores();
+    if (losses > losses_seen) {
+      losses_seen = losses;
+      err << kProgram << ": " << loss->status().message()
+          << (term ? "; terminating " : "; still running ")
+          << options.command.front() << " (--on-lease-loss="
+          << (term ? "term" : "warn") << ")" << std::endl;
+      if (term) {
+        terminated = true;
         return true;
-      },
-      options.kill_grace);
+      }
+    }
+    if (restores > restores_seen) {
+      restores_seen = restores;
+      if (!loss->lost()) {
+        err << kProgram << ": lease " << (*lease)->lease().lease_id_prefix()
+            << " held again at " << server->client->address() << std::endl;
+      }
+    }
+    return false;
+  };
+  const int wait_status =
+      SuperviseChild(*child, lease_lost, options.kill_grace);
   lease->reset();
-  if (loss->lost()) return kExitTempFail;
+  if (terminated) return kExitTempFail;
   return ExitCodeFromWaitStatus(wait_status);
 }
 

@@ -51,6 +51,15 @@ struct LeaseRunOptions {
   // After the lease is lost, how long the command has between SIGTERM and
   // SIGKILL.
   absl::Duration kill_grace = absl::Seconds(10);
+  // How long calls keep retrying an unreachable server (--connect-timeout,
+  // else PORTLEASE_CONNECT_TIMEOUT).
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // What a lease lost while the command runs does (--on-lease-loss): always
+  // one line on stderr; kTerm also SIGTERMs the command's process group
+  // and exits 75 once it has ended; kWarn lets it run (and exits with its
+  // status).
+  enum class OnLeaseLoss { kTerm, kWarn };
+  OnLeaseLoss on_lease_loss = OnLeaseLoss::kTerm;
   // The command and its arguments (none with detach / release_env_file).
   std::vector<std::string> command;
 

@@ -2,6 +2,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/lease_run.h"
+#include "portlease/lease_env.h"
+#include "src/acquire_flow.h"
 #include "src/args.h"
 
 namespace portlease {
@@ -27,6 +29,16 @@ DESCRIPTION
     signal N). SIGINT, SIGTERM and SIGHUP are forwarded to COMMAND's process
     group. If lease-run is killed, the server reclaims the lease.
 
+    When the server restarts, lease-run rides it out: the Hold stream is
+    reopened at once and then every 0.5s at most, and calls are retried
+    until --connect-timeout.
+
+    Where the server is: PORTLEASE_ADDR when set; else the system socket
+    when it exists (it must answer: a socket that refuses this user, or a
+    server that does not answer within --connect-timeout, is an error
+    naming the socket and the fix, never a reason to start a second
+    server); else a private per-user portleased, started on first use.
+
     COMMAND sees, for each port NAME, NAME_PORT (upper case, '-' as '_'), or
     PORT_0, PORT_1... with --count; PORTLEASE_LEASE_ID; PORTLEASE_PORTS (the
     ports, space-separated, in request order); COMPOSE_PROJECT_NAME unique
@@ -49,6 +61,27 @@ OPTIONS
     --ttl DURATION          Lease time to live (default: the server's);
                             renewed every ttl/3.
     --udp                   Also require the ports to be free for UDP.
+    --connect-timeout DURATION
+                            How long to keep trying while portleased cannot
+                            be reached (no socket, connection refused or
+                            reset: a server restarting), retrying with
+                            backoff (default 10s, or
+                            $PORTLEASE_CONNECT_TIMEOUT). A retried acquire
+                            keeps its request id, so it is never granted
+                            twice.
+    --on-lease-loss term|warn
+                            What happens when the lease is lost while
+                            COMMAND runs: it expired, an administrator
+                            force-released it, or the server was unreachable
+                            for its hold grace (2s). lease-run always prints
+                            one line on stderr at once. term (default):
+                            SIGTERM to COMMAND's process group (SIGKILL 10s
+                            later) and exit 75 once it has ended. warn:
+                            COMMAND keeps running and lease-run exits with
+                            its status. Either way lease-run keeps holding
+                            the lease: when the server comes back with it (a
+                            restarted server keeps leases in its database),
+                            it is held again and lease-run says so.
     -h, --help              Show this text.
 
 CTEST FIXTURES (see ctest/PortLease.cmake)
@@ -93,10 +126,13 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
 ENVIRONMENT
     PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT). When
                             unset: the system socket
-                            unix:/run/portlease/portleased.sock if it answers,
+                            unix:/run/portlease/portleased.sock if it exists,
                             else a private per-user portleased, started on
                             first use (socket in $XDG_RUNTIME_DIR/portlease,
                             database and log in $XDG_STATE_HOME/portlease).
+    PORTLEASE_SYSTEM_ADDR   Another system socket (for tests).
+    PORTLEASE_CONNECT_TIMEOUT
+                            The default of --connect-timeout.
     PORTLEASE_SERVER_BIN    The portleased to start (default: next to
                             lease-run, then PATH).
     PORTLEASE_CTEST_REUSE   A fixture name (or 1, see --ctest-fixture):
@@ -106,9 +142,11 @@ ENVIRONMENT
 EXIT STATUS
     COMMAND's status, or: 1 server misconfigured (the embedded server runs
     another version, no portleased found); 2 usage, profile or template
-    error; 69 server unreachable; 75 pool exhausted, wait timed out, or
-    lease lost while COMMAND ran (COMMAND then gets SIGTERM, SIGKILL 10s
-    later); 126/127 COMMAND not executable / not found.
+    error; 69 server unreachable until --connect-timeout, or the system
+    socket refuses this user; 75 pool exhausted, wait timed out, or lease
+    lost while COMMAND ran with --on-lease-loss=term (COMMAND then gets
+    SIGTERM, SIGKILL 10s later); 126/127 COMMAND not executable / not
+    found.
 
 EXAMPLES
     lease-run --ports redis,worker -- docker compose up
@@ -185,10 +223,12 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       args,
       {"ports", "count", "profile", "render", "env-file", "wait", "ttl",
        "watch-pid", "watch-start-time", "max-hold", "release-env-file",
-       "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures"},
+       "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures",
+       "connect-timeout", "on-lease-loss"},
       {"help", "udp", "detach", "watch-ctest", "reuse-environment"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
+  std::string connect_timeout;
   for (const auto& [name, value] : split->flags) {
     if (name == "help") {
       options.help = true;
@@ -229,6 +269,17 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
         return absl::InvalidArgumentError(absl::StrCat(
             "--watch-start-time ", value, ": want a number of clock ticks"));
       }
+    } else if (name == "connect-timeout") {
+      connect_timeout = value;
+    } else if (name == "on-lease-loss") {
+      if (value == "term") {
+        options.on_lease_loss = LeaseRunOptions::OnLeaseLoss::kTerm;
+      } else if (value == "warn") {
+        options.on_lease_loss = LeaseRunOptions::OnLeaseLoss::kWarn;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--on-lease-loss=", value, ": want term or warn"));
+      }
     } else if (name == "ctest-fixture") {
       options.ctest_fixture = value;
     } else if (name == "ctest-fixtures") {
@@ -246,6 +297,10 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
     }
   }
   if (options.help) return options;
+  absl::StatusOr<absl::Duration> timeout =
+      ConnectTimeoutSetting(connect_timeout, ProcessEnvironment());
+  if (!timeout.ok()) return timeout.status();
+  options.connect_timeout = *timeout;
   absl::Status modes = CheckLeaseRunModes(options, *split);
   if (!modes.ok()) return modes;
   if (options.detach || !options.release_env_file.empty()) return options;

@@ -48,7 +48,8 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
   absl::StatusOr<PortRequest> request =
       MakePortRequest(options.ports, options.count, options.profile);
   if (!request.ok()) return fail(kExitUsage, request.status().message());
-  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  absl::StatusOr<LeaseServer> server =
+      ConnectLeaseServer(options.connect_timeout);
   if (!server.ok()) {
     return fail(ConnectErrorExitCode(server.status()),
                 absl::StrCat("no server: ", server.status().message()));
@@ -108,7 +109,7 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
   const int wait_status = SuperviseChild(
       *child,
       [&] {
-        if (!loss->lost()) return false;
+        if (!loss->ever_lost()) return false;
         if (!reported) {
           reported = true;
           err << kProgram << ": " << loss->status().message()
@@ -118,7 +119,7 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
       },
       options.kill_grace);
   leases.clear();
-  if (loss->lost()) return kExitTempFail;
+  if (loss->ever_lost()) return kExitTempFail;
   return ExitCodeFromWaitStatus(wait_status);
 }
 

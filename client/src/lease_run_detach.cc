@@ -186,7 +186,8 @@ int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
               const Watched& watched, const std::string& env_file,
               const std::string& checkout_dir, Reporter& reporter,
               std::ostream& err) {
-  absl::StatusOr<LeaseServer> server = ConnectLeaseServer();
+  absl::StatusOr<LeaseServer> server =
+      ConnectLeaseServer(options.connect_timeout);
   if (!server.ok()) {
     return reporter.Report(
         ConnectErrorExitCode(server.status()),

@@ -27,15 +27,28 @@ namespace portlease {
 inline constexpr char kHolderPidVariable[] = "PORTLEASE_HOLDER_PID";
 inline constexpr char kHolderStartVariable[] = "PORTLEASE_HOLDER_START_TIME";
 
-// What keep-alive threads report about a lost lease. Thread-safe.
+// What keep-alive threads report about a lost lease: each loss and each
+// recovery is counted, so a supervisor polling now and then sees both even
+// when they happened between two polls. Thread-safe.
 class LeaseLossFlag {
  public:
   void Set(const absl::Status& status) {
     absl::MutexLock lock(&mu_);
     status_ = status;
     lost_.store(true);
+    losses_.fetch_add(1);
   }
+  void Restore() {
+    lost_.store(false);
+    restores_.fetch_add(1);
+  }
+  // Lost now.
   bool lost() const { return lost_.load(); }
+  // Lost at some point (perhaps held again since).
+  bool ever_lost() const { return losses_.load() > 0; }
+  int losses() const { return losses_.load(); }
+  int restores() const { return restores_.load(); }
+  // The last loss.
   absl::Status status() const {
     absl::MutexLock lock(&mu_);
     return status_;
@@ -45,23 +58,28 @@ class LeaseLossFlag {
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> lost_{false};
+  std::atomic<int> losses_{0};
+  std::atomic<int> restores_{0};
 };
 
-// The server a mode acquires from: PORTLEASE_ADDR or the embedded default
-// server (see ResolveServerAddress), and a client for it.
+// The server a mode acquires from: PORTLEASE_ADDR, the system socket or
+// the embedded default server (see ResolveServerAddress), and a client for
+// it whose calls retry an unreachable server for `connect_timeout`.
 struct LeaseServer {
   ResolvedAddress where;
   std::shared_ptr<const Client> client;
 };
-absl::StatusOr<LeaseServer> ConnectLeaseServer();
+absl::StatusOr<LeaseServer> ConnectLeaseServer(absl::Duration connect_timeout);
 
 // lease-run's exit code when ConnectLeaseServer fails: 1 for a problem
 // only the user can fix (FAILED_PRECONDITION: the embedded server runs
-// another version, no portleased binary found), kExitUnavailable otherwise.
+// another version, no portleased binary found), kExitUnavailable otherwise
+// (also a system socket that refuses this user).
 int ConnectErrorExitCode(const absl::Status& status);
 
 // Acquires a self-renewing ScopedLease from `client` for a spec. When `loss`
-// is not null, a lease lost later (expired, revoked) is reported to it.
+// is not null, a lease lost later (expired, revoked, server unreachable for
+// the hold grace) is reported to it, and so is a lease held again.
 using LeaseAcquirer =
     std::function<absl::StatusOr<std::unique_ptr<ScopedLease>>(
         const AcquireSpec&)>;

@@ -11,7 +11,9 @@ constexpr absl::Duration kMinRenewInterval = absl::Milliseconds(100);
 constexpr absl::Duration kMaxRenewTimeout = absl::Seconds(5);
 // A Hold stream is reopened after this long, so it has a deadline too.
 constexpr absl::Duration kHoldStreamLifetime = absl::Hours(1);
-constexpr absl::Duration kHoldRetryDelay = absl::Seconds(1);
+// Reopening a broken Hold stream: at once, then with this backoff.
+constexpr absl::Duration kHoldRetryMin = absl::Milliseconds(50);
+constexpr absl::Duration kHoldRetryMax = absl::Milliseconds(500);
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -65,6 +67,7 @@ absl::StatusOr<Variables> ScopedLease::Environment(
 
 absl::Status ScopedLease::status() const {
   absl::MutexLock lock(&mu_);
+  if (status_.ok() && !unreachable_.ok()) return unreachable_;
   return status_;
 }
 
@@ -80,6 +83,32 @@ void ScopedLease::MarkLost(const absl::Status& status) {
     lost = status_;
   }
   if (options_.on_lost) options_.on_lost(lost);
+}
+
+void ScopedLease::CheckUnreachable(absl::Time since,
+                                   const absl::Status& last) {
+  if (absl::Now() - since < options_.hold_grace) return;
+  absl::Status lost;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok() || stopping_ || !unreachable_.ok()) return;
+    unreachable_ = absl::UnavailableError(absl::StrCat(
+        "lease ", lease_.lease_id_prefix(), " lost: portleased at ",
+        client_->address(), " unreachable for ",
+        absl::FormatDuration(options_.hold_grace), " (", last.message(),
+        ")"));
+    lost = unreachable_;
+  }
+  if (options_.on_lost) options_.on_lost(lost);
+}
+
+void ScopedLease::MarkHeld() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (unreachable_.ok() || !status_.ok() || stopping_) return;
+    unreachable_ = absl::OkStatus();
+  }
+  if (options_.on_restored) options_.on_restored();
 }
 
 void ScopedLease::RenewLoop() {
@@ -114,6 +143,9 @@ void ScopedLease::RenewLoop() {
 }
 
 void ScopedLease::HoldLoop() {
+  // When the last stream broke (or the first failed to open).
+  absl::Time broken_since = absl::Now();
+  absl::Duration delay = kHoldRetryMin;
   while (true) {
     grpc::ClientContext context;
     context.set_deadline(
@@ -126,9 +158,15 @@ void ScopedLease::HoldLoop() {
     auto stream = client_->stub().Hold(&context);
     v1::HoldRequest request;
     request.set_lease_id(lease_.lease_id());
+    bool attached = false;
     if (stream->Write(request)) {
       v1::HoldResponse response;
       while (stream->Read(&response)) {
+        if (!attached) {
+          // The server answered: the lease is held there.
+          attached = true;
+          MarkHeld();
+        }
       }
     }
     stream->WritesDone();
@@ -138,12 +176,22 @@ void ScopedLease::HoldLoop() {
       hold_context_ = nullptr;
     }
     if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+    if (attached) {
+      broken_since = absl::Now();
+      delay = kHoldRetryMin;
+      // Reopen at once: a stream that merely broke is attached again well
+      // within the hold grace.
+      continue;
+    }
+    CheckUnreachable(broken_since, status);
+    client_->Reconnect();
     absl::MutexLock lock(&mu_);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopped_ || !status_.ok();
     };
-    mu_.AwaitWithTimeout(absl::Condition(&done), kHoldRetryDelay);
+    mu_.AwaitWithTimeout(absl::Condition(&done), delay);
     if (done()) return;
+    delay = std::min(delay * 2, kHoldRetryMax);
   }
 }
 
@@ -161,8 +209,10 @@ absl::Status ScopedLease::Stop(bool release) {
   bool lost;
   {
     absl::MutexLock lock(&mu_);
-    lost = !status_.ok();
-    result = status_;
+    // Unreachable for the hold grace: a Release would wait for the connect
+    // deadline in vain, and a running server reclaims the lease anyway.
+    lost = !status_.ok() || !unreachable_.ok();
+    result = status_.ok() ? unreachable_ : status_;
   }
   if (release && !lost) {
     result = client_->Release(lease_.lease_id(), options_.release_timeout);

@@ -165,7 +165,7 @@ void RunClient(int index, Shared* shared, ClientLog* log) {
       grpc::ChannelArguments(), std::move(interceptors));
   ClientOptions options;
   options.rpc_timeout = Scaled(absl::Seconds(2));
-  options.acquire_attempts = 8;
+  options.connect_timeout = Scaled(absl::Seconds(4));
   options.initial_backoff = absl::Milliseconds(50);
   options.max_backoff = absl::Milliseconds(800);
   Client client(channel, shared->address, options);

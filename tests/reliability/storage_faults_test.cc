@@ -76,7 +76,7 @@ class StorageFaultsTest : public ::testing::Test {
     ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
     daemon_.emplace(*std::move(daemon));
     ClientOptions options;
-    options.acquire_attempts = 1;  // see UNAVAILABLE as it is
+    options.connect_timeout = absl::ZeroDuration();  // see UNAVAILABLE as it is
     client_ = std::make_unique<Client>(daemon_->addresses()[0], options);
   }
 

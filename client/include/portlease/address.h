@@ -4,8 +4,14 @@
 //   1. $PORTLEASE_ADDR when set. It is used as is: if it does not answer,
 //      calls fail (never a silent fallback).
 //   2. The system socket, unix:/run/portlease/portleased.sock (override:
-//      $PORTLEASE_SYSTEM_ADDR), when it answers a Status call.
-//   3. The embedded default: a private portleased for this user, socket
+//      $PORTLEASE_SYSTEM_ADDR), whenever something exists at that path. It
+//      must answer a Status call within ResolveOptions::connect_timeout
+//      (a restarting server is waited for); a socket that refuses this
+//      user, a stalled or dead server is an error naming the socket and
+//      the fix, never a reason to start a second allocator over the same
+//      ports.
+//   3. Only when there is no system socket at all, the embedded default:
+//      a private portleased for this user, socket
 //      $XDG_RUNTIME_DIR/portlease/portleased.sock (fallback
 //      /tmp/portlease-$UID/, mode 0700), database and log in
 //      $XDG_STATE_HOME/portlease/ (fallback $HOME/.local/state/portlease/).
@@ -30,8 +36,10 @@ struct ResolveOptions {
   bool start_embedded = true;
   // The environment the rules read; the process environment when empty.
   VariableLookup environment;
-  // Deadline of each Status call probing a candidate.
+  // Deadline of each Status call probing the embedded server.
   absl::Duration probe_timeout = absl::Milliseconds(500);
+  // How long the system server may take to answer (it may be restarting).
+  absl::Duration connect_timeout = absl::Seconds(10);
   // How long starting the embedded server may take in total (including
   // waiting for another process that is starting it).
   absl::Duration start_timeout = absl::Seconds(20);
@@ -51,6 +59,11 @@ struct ResolvedAddress {
 };
 
 // Applies the rules above.
+//   PERMISSION_DENIED   the system socket refuses this user (the message
+//                       names the socket and the group to join)
+//   UNAVAILABLE         the system socket exists but no server answers
+//                       within connect_timeout (the message names it and
+//                       says to check `systemctl status portleased`)
 //   NOT_FOUND           nothing answers and start_embedded is false (the
 //                       message lists the addresses tried)
 //   FAILED_PRECONDITION the embedded server runs another version (the

@@ -16,11 +16,24 @@
 // proto/portlease/v1/portlease.proto, plus UNAVAILABLE / DEADLINE_EXCEEDED
 // when the server cannot be reached in time.
 //
+// Riding out a restart: every unary call retries connection errors (no
+// socket, connection refused or reset, UNAVAILABLE) with backoff until the
+// server has been unreachable for ClientOptions::connect_timeout, counted
+// from the call's first connection error. A retried call is the same
+// request: Acquire keeps its request_id, so the server returns the lease it
+// granted before instead of a second one; Renew is idempotent; a Release
+// whose earlier attempt may have reached the server counts NOT_FOUND as
+// released. When the server is still unreachable at the deadline the call
+// fails with UNAVAILABLE, one line naming the address and the reason ("no
+// socket at PATH", "connection refused", ...), or PERMISSION_DENIED when
+// the socket refuses this user (not retried).
+//
 // Thread-safe: all methods may be called concurrently.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLIENT_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,11 +55,13 @@ extern const char kClientVersion[];
 struct ClientOptions {
   // Deadline of each unary call that takes no timeout of its own.
   absl::Duration rpc_timeout = absl::Seconds(10);
-  // Acquire attempts in total when the server answers UNAVAILABLE.
-  int acquire_attempts = 5;
-  // Delay before the first Acquire retry; doubles up to max_backoff.
-  absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(2);
+  // How long a call keeps retrying while the server cannot be reached
+  // (PORTLEASE_CONNECT_TIMEOUT / --connect-timeout in the programs). Zero:
+  // one attempt, no retries.
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // Delay before the first retry; doubles up to max_backoff.
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Milliseconds(500);
 };
 
 // What to acquire. Exactly one of names / count.
@@ -80,7 +95,8 @@ class Client {
   // Uses `channel`; `address` only names the server in messages.
   Client(std::shared_ptr<grpc::Channel> channel, std::string address,
          ClientOptions options = {});
-  // Connects (lazily) to `address`: "unix:/path" or "host:port".
+  // Connects (lazily) to `address`: "unix:/path" or "host:port". The
+  // channel reconnects within half a second once the server is back.
   explicit Client(std::string address, ClientOptions options = {});
 
   // A client for $PORTLEASE_ADDR. FAILED_PRECONDITION when it is unset.
@@ -90,8 +106,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Grants a lease. Retries UNAVAILABLE with exponential backoff, up to
-  // ClientOptions::acquire_attempts, with the same request_id.
+  // Grants a lease. Retries connection errors (see above) with the same
+  // request_id, so at most one lease is granted.
   // INVALID_ARGUMENT, RESOURCE_EXHAUSTED (pool busy, wait zero),
   // DEADLINE_EXCEEDED (waited `wait` in vain), UNAVAILABLE.
   absl::StatusOr<v1::Lease> Acquire(const AcquireSpec& spec) const;
@@ -103,7 +119,8 @@ class Client {
                                   absl::Duration timeout =
                                       absl::ZeroDuration()) const;
 
-  // Ends the lease. NOT_FOUND when it is already gone. A zero timeout means
+  // Ends the lease. NOT_FOUND when it is already gone (but OK when an
+  // earlier attempt of this call may have released it). A zero timeout means
   // ClientOptions::rpc_timeout.
   absl::Status Release(const std::string& lease_id,
                        absl::Duration timeout = absl::ZeroDuration()) const;
@@ -148,7 +165,21 @@ class Client {
   const std::string& address() const { return address_; }
   const ClientOptions& options() const { return options_; }
 
+  // Asks the channel to connect now (it may be backing off after a
+  // failure); returns at once.
+  void Reconnect() const;
+
  private:
+  // One unary call through `rpc`, retried as described above. Sets
+  // *maybe_applied when an attempt failed after it may have reached the
+  // server.
+  absl::Status Call(absl::Duration timeout,
+                    const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
+                    bool* maybe_applied = nullptr) const;
+  // The error for a server unreachable for connect_timeout; `last` is the
+  // last call's status (OK when no call was made).
+  absl::Status Unreachable(const absl::Status& last) const;
+
   std::shared_ptr<grpc::Channel> channel_;
   std::string address_;
   ClientOptions options_;

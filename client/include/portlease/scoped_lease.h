@@ -4,12 +4,23 @@
 //   if (!lease.ok()) return lease.status();
 //   std::optional<uint16_t> redis = (*lease)->Port("redis");
 //   ...                        // the lease is renewed in the background
-//   lease->reset();            // released here (bounded: ~release_timeout)
+//   lease->reset();            // released here (see ~ScopedLease)
 //
 // While alive, a ScopedLease keeps a Hold stream open (so the server frees
 // the lease soon after this process dies) and renews the lease every ttl/3.
-// When a renewal answers NOT_FOUND the lease is lost: status() turns
-// NOT_FOUND and on_lost runs once, on a background thread. Transient errors
+// A Hold stream that breaks is reopened at once, then with backoff (50 ms
+// doubling to 500 ms), so a restarted server (which keeps the lease in its
+// database) is held again within its hold grace.
+//
+// Losing the lease:
+//   - for good: a renewal or the Hold stream answers NOT_FOUND (expired,
+//     force-released, reclaimed). status() turns NOT_FOUND.
+//   - the server unreachable: no Hold stream for hold_grace (after which
+//     a running server reclaims the lease). status() turns UNAVAILABLE; the
+//     stream keeps being reopened, and when the server comes back and still
+//     has the lease, status() is OK again and on_restored runs.
+// on_lost runs on each of these transitions (so at most twice: unreachable,
+// then NOT_FOUND), on a background thread. Transient renewal errors
 // (UNAVAILABLE, DEADLINE_EXCEEDED) are retried at the next renewal.
 //
 // Thread-safe: every method may be called from any thread.
@@ -38,8 +49,14 @@ namespace portlease {
 struct ScopedLeaseOptions {
   // What to acquire.
   AcquireSpec spec;
-  // Called at most once, from a background thread, when the lease is lost.
+  // Called from a background thread when the lease is lost (see above).
   std::function<void(const absl::Status&)> on_lost;
+  // Called from a background thread when a lease lost to an unreachable
+  // server is held again.
+  std::function<void()> on_restored;
+  // The server's hold grace (portleased --hold_grace, default 2s): with no
+  // Hold stream for this long, the lease counts as lost.
+  absl::Duration hold_grace = absl::Seconds(2);
   // Deadline of the Release sent by the destructor.
   absl::Duration release_timeout = absl::Seconds(1);
   // Renewal period; zero means a third of the granted ttl.
@@ -53,7 +70,9 @@ class ScopedLease {
       std::shared_ptr<const Client> client, ScopedLeaseOptions options);
 
   // Releases the lease (unless lost or released) with a deadline of
-  // release_timeout, and stops the background threads.
+  // release_timeout per attempt (a server restarting meanwhile is waited
+  // for up to the client's connect_timeout), and stops the background
+  // threads.
   ~ScopedLease();
 
   ScopedLease(const ScopedLease&) = delete;
@@ -73,8 +92,9 @@ class ScopedLease {
                                         const VariableLookup& environment,
                                         absl::string_view checkout_dir) const;
 
-  // OK while the lease is held; NOT_FOUND once lost; FAILED_PRECONDITION
-  // after Release().
+  // OK while the lease is held; UNAVAILABLE while the server has been
+  // unreachable for hold_grace; NOT_FOUND once lost for good;
+  // FAILED_PRECONDITION after Release().
   absl::Status status() const;
 
   // Releases now. Returns the Release result (NOT_FOUND if already lost).
@@ -87,6 +107,11 @@ class ScopedLease {
   void RenewLoop();
   void HoldLoop();
   void MarkLost(const absl::Status& status);
+  // No Hold stream since `since`; marks the lease unreachable-lost after
+  // hold_grace.
+  void CheckUnreachable(absl::Time since, const absl::Status& last);
+  // A Hold stream is attached again.
+  void MarkHeld();
   // Stops the threads; sends Release first when `release`.
   absl::Status Stop(bool release);
 
@@ -97,6 +122,8 @@ class ScopedLease {
 
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  // Not OK while the server is unreachable past hold_grace.
+  absl::Status unreachable_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* renew_context_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -123,6 +123,16 @@ OPTIONS
                             CI dotenv report (artifacts:reports:dotenv).
     --owner KEY=VALUE       list: only leases whose owner metadata has
                             KEY=VALUE (e.g. GITHUB_RUN_ID=42). Repeatable.
+    --connect-timeout DURATION
+                            How long to keep trying while portleased cannot
+                            be reached (no socket, connection refused or
+                            reset: a server restarting), retrying with
+                            backoff (default 10s, or
+                            $PORTLEASE_CONNECT_TIMEOUT; who and preflight
+                            wait at most 1s). A retried acquire keeps its
+                            request id, so it is never granted twice; a
+                            retried release that finds the lease gone
+                            counts as released.
     --admin-token-file FILE admin: the file holding the server's admin
                             token (default: $PORTLEASE_ADMIN_TOKEN_FILE).
     --pool RANGES           admin set-pool: the new pool, LO-HI[,LO-HI...].
@@ -133,8 +143,11 @@ OPTIONS
 ENVIRONMENT
     PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
                             lease-run --help for the defaults. acquire may
-                            start the private per-user portleased; the other
-                            commands never start one.
+                            start the private per-user portleased (only when
+                            no system socket exists); the other commands
+                            never start one.
+    PORTLEASE_CONNECT_TIMEOUT
+                            The default of --connect-timeout.
     GITHUB_ENV              The file --github-env appends to.
     PORTLEASE_ADMIN_TOKEN_FILE
                             admin: the admin token file, when
@@ -142,7 +155,8 @@ ENVIRONMENT
 
 EXIT STATUS
     0 success; 1 failure or busy ports (preflight); 2 usage (also a pool or
-    port the server refuses as invalid); 69 server unreachable; 75 pool
+    port the server refuses as invalid); 69 server unreachable until
+    --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted; 77 admin token missing, unreadable or refused.
 
 EXAMPLES
@@ -166,10 +180,11 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
   absl::StatusOr<SplitArgs> split = SplitCommandLine(
       args,
       {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
-       "owner", "admin-token-file", "pool", "exclude"},
+       "owner", "admin-token-file", "pool", "exclude", "connect-timeout"},
       {"help", "udp", "github-env"});
   if (!split.ok()) return split.status();
   CliFlags flags;
+  std::string connect_timeout;
   for (const auto& [name, value] : split->flags) {
     if (name == "help") {
       flags.help = true;
@@ -207,6 +222,8 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       flags.pool = value;
     } else if (name == "exclude") {
       flags.exclude = value;
+    } else if (name == "connect-timeout") {
+      connect_timeout = value;
     } else if (name == "owner") {
       std::pair<std::string, std::string> kv =
           absl::StrSplit(value, absl::MaxSplits('=', 1));
@@ -217,6 +234,10 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       (name == "ttl" ? flags.ttl : flags.wait) = *d;
     }
   }
+  absl::StatusOr<absl::Duration> timeout =
+      ConnectTimeoutSetting(connect_timeout, ProcessEnvironment());
+  if (!timeout.ok()) return timeout.status();
+  flags.connect_timeout = *timeout;
   std::vector<std::string> positional = split->positional;
   positional.insert(positional.end(), split->rest.begin(), split->rest.end());
   if (!positional.empty()) {
@@ -226,14 +247,18 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
   return flags;
 }
 
-absl::StatusOr<Connection> Connect(bool start_embedded) {
+absl::StatusOr<Connection> Connect(bool start_embedded,
+                                   absl::Duration connect_timeout) {
   ResolveOptions options;
   options.start_embedded = start_embedded;
+  options.connect_timeout = connect_timeout;
   absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(options);
   if (!where.ok()) return where.status();
   Connection connection;
   connection.where = *where;
-  connection.client = std::make_unique<Client>(where->address);
+  ClientOptions client_options;
+  client_options.connect_timeout = connect_timeout;
+  connection.client = std::make_unique<Client>(where->address, client_options);
   return connection;
 }
 
@@ -249,7 +274,7 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.github_env && std::getenv("GITHUB_ENV") == nullptr) {
     return Fail(err, kExitUsage, "--github-env: GITHUB_ENV is not set");
   }
-  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true);
+  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true, flags.connect_timeout);
   if (!connection.ok()) {
     return Fail(err, kExitUnavailable, connection.status().message());
   }
@@ -303,7 +328,7 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.positional.size() != 1) {
     return Fail(err, kExitUsage, "usage: portlease release LEASE_ID");
   }
-  absl::StatusOr<Connection> connection = Connect(false);
+  absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::Status status = connection->client->Release(flags.positional[0]);
   if (!status.ok()) return Fail(err, 1, status.ToString());
@@ -315,7 +340,7 @@ int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.positional.size() != 1) {
     return Fail(err, kExitUsage, "usage: portlease renew LEASE_ID [--ttl D]");
   }
-  absl::StatusOr<Connection> connection = Connect(false);
+  absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::StatusOr<v1::Lease> lease =
       connection->client->Renew(flags.positional[0], flags.ttl);

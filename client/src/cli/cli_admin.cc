@@ -247,7 +247,7 @@ int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   }
   absl::StatusOr<std::string> token = ReadAdminToken(flags);
   if (!token.ok()) return Fail(err, kExitNoPermission, token.status().message());
-  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false);
+  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false, flags.connect_timeout);
   if (!connection.ok()) {
     return Fail(err, kExitUnavailable, connection.status().message());
   }

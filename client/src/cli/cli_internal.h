@@ -43,17 +43,22 @@ struct CliFlags {
   std::string admin_token_file;
   std::string pool;
   std::string exclude;
+  // How long calls retry an unreachable server (--connect-timeout, else
+  // PORTLEASE_CONNECT_TIMEOUT, else 10s).
+  absl::Duration connect_timeout = absl::Seconds(10);
   bool help = false;
 };
 
 absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args);
 
-// A connected client, or the error message (already one line).
+// A connected client, or the error message (already one line). Its calls
+// retry an unreachable server for `connect_timeout`.
 struct Connection {
   ResolvedAddress where;
   std::unique_ptr<Client> client;
 };
-absl::StatusOr<Connection> Connect(bool start_embedded);
+absl::StatusOr<Connection> Connect(bool start_embedded,
+                                   absl::Duration connect_timeout);
 
 int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err);

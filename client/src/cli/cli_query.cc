@@ -98,8 +98,15 @@ std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
   return infos;
 }
 
-std::unique_ptr<Client> OptionalClient(std::string* where) {
-  absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false);
+// who and preflight work without a server: they wait at most this long for
+// one.
+constexpr absl::Duration kOptionalConnectTimeout = absl::Seconds(1);
+
+std::unique_ptr<Client> OptionalClient(const CliFlags& flags,
+                                       std::string* where) {
+  absl::StatusOr<Connection> connection =
+      Connect(/*start_embedded=*/false,
+              std::min(flags.connect_timeout, kOptionalConnectTimeout));
   if (!connection.ok()) {
     *where = std::string(connection.status().message());
     return nullptr;
@@ -125,7 +132,7 @@ absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
 }
 
 int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Connection> connection = Connect(false);
+  absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::StatusOr<std::vector<v1::Lease>> leases =
       connection->client->List(flags.owner_filter);
@@ -158,7 +165,7 @@ int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
 }
 
 int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Connection> connection = Connect(false);
+  absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::StatusOr<v1::StatusResponse> s = connection->client->Status();
   if (!s.ok()) {
@@ -229,7 +236,7 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (!ports.ok()) return Fail(err, kExitUsage, ports.status().message());
   if (ports->empty()) return Fail(err, kExitUsage, "usage: portlease who PORT...");
   std::string where;
-  std::unique_ptr<Client> client = OptionalClient(&where);
+  std::unique_ptr<Client> client = OptionalClient(flags, &where);
   bool server_seen = false;
   std::vector<bool> bind_failed;
   std::vector<v1::PortInfo> infos =
@@ -290,7 +297,7 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                 "usage: portlease preflight --ports PORT,... | --profile FILE");
   }
   std::string where;
-  std::unique_ptr<Client> client = OptionalClient(&where);
+  std::unique_ptr<Client> client = OptionalClient(flags, &where);
   bool server_seen = false;
   std::vector<bool> bind_failed;
   std::vector<v1::PortInfo> infos =

@@ -1,0 +1,211 @@
+// The real binaries when the server is missing, stalled, forbidden or
+// killed:
+//   - a system socket whose server is stopped (SIGSTOP), or that refuses
+//     this user (socket or directory mode, a uid outside the group), is an
+//     error naming the socket and the fix; no private server starts;
+//   - lease-run whose server is killed and not restarted prints the loss
+//     line and exits 75 within the hold grace + 1 s;
+//   - with --on-lease-loss=warn the command keeps running, and when the
+//     server comes back on the same database the lease is held again.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "portlease/client.h"
+#include "tests/client/test_support.h"
+#include "tests/server/daemon_process.h"
+#include "tests/support/test_ports.h"
+
+namespace portlease::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// portleased's default --hold_grace, which lease-run assumes.
+constexpr absl::Duration kHoldGrace = absl::Seconds(2);
+
+class ServerLossTest : public ::testing::Test {
+ protected:
+  // Starts portleased on DIR/run/portleased.sock with a database in DIR.
+  void StartServer() {
+    mkdir(dir_.File("run").c_str(), 0755);
+    absl::StatusOr<DaemonProcess> started = DaemonProcess::Start(
+        PORTLEASED_BIN,
+        {"--listen=unix:" + socket_path(), "--db=" + dir_.File("leases.db"),
+         "--pool=21200-21215", "--probe=none", "--cooldown=0s"},
+        dir_.File(absl::StrCat("stderr", starts_++)),
+        Scaled(absl::Seconds(20)));
+    ASSERT_TRUE(started.ok()) << started.status();
+    ASSERT_TRUE(started->ready()) << started->Stderr();
+    daemon_.emplace(*std::move(started));
+  }
+  std::string socket_path() const { return dir_.File("run/portleased.sock"); }
+  std::string address() const { return "unix:" + socket_path(); }
+
+  // The environment of a client with no PORTLEASE_ADDR, whose system
+  // socket is ours and whose private server would live in DIR/xdg.
+  EnvChanges SystemEnv() const {
+    return {{"PORTLEASE_ADDR", std::nullopt},
+            {"PORTLEASE_SYSTEM_ADDR", address()},
+            {"XDG_RUNTIME_DIR", dir_.File("xdg")},
+            {"XDG_STATE_HOME", dir_.File("xdg/state")},
+            {"HOME", dir_.File("xdg")},
+            {"PORTLEASE_SERVER_BIN", PORTLEASED_BIN},
+            {"PORTLEASE_CONNECT_TIMEOUT", "1s"},
+            {"COMPOSE_PROJECT_NAME", std::nullopt}};
+  }
+  bool PrivateServerStarted() const {
+    struct stat st;
+    return stat(dir_.File("xdg/portlease/portleased.sock").c_str(), &st) == 0 ||
+           stat(dir_.File("xdg/state/portlease").c_str(), &st) == 0;
+  }
+
+  size_t LiveLeases() {
+    ClientOptions options;
+    options.connect_timeout = absl::ZeroDuration();
+    options.rpc_timeout = Scaled(absl::Seconds(2));
+    Client client(address(), options);
+    absl::StatusOr<std::vector<v1::Lease>> leases = client.List();
+    if (!leases.ok()) return 0;
+    size_t live = 0;
+    for (const v1::Lease& lease : *leases) {
+      if (lease.state() == v1::LEASE_STATE_LIVE) ++live;
+    }
+    return live;
+  }
+
+  TempDir dir_;
+  int starts_ = 0;
+  std::optional<DaemonProcess> daemon_;
+};
+
+TEST_F(ServerLossTest, StalledSystemServerIsAnErrorNotAPrivateServer) {
+  StartServer();
+  ASSERT_EQ(kill(daemon_->pid(), SIGSTOP), 0);
+  const absl::Time start = absl::Now();
+  RunResult acquire = RunBinary(
+      {PORTLEASE_BIN, "acquire", "--count", "1", "--ttl", "60s"}, SystemEnv(),
+      dir_.path());
+  RunResult run = RunBinary({LEASE_RUN_BIN, "--count", "1", "--", "true"},
+                            SystemEnv(), dir_.path());
+  const absl::Duration took = absl::Now() - start;
+  kill(daemon_->pid(), SIGCONT);
+  for (const RunResult* r : {&acquire, &run}) {
+    EXPECT_EQ(r->exit_code, 69) << r->err;
+    EXPECT_THAT(r->err, HasSubstr(socket_path()));
+    EXPECT_THAT(r->err, HasSubstr("systemctl status portleased"));
+  }
+  EXPECT_LT(took, Scaled(absl::Seconds(8)));
+  EXPECT_FALSE(PrivateServerStarted());
+}
+
+// Root passes every permission check: the client runs as nobody.
+class ForbiddenSocketTest : public ServerLossTest {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+      GTEST_SKIP() << "needs root and setpriv to run a client as nobody";
+    }
+    chmod(dir_.path().c_str(), 0755);
+    mkdir(dir_.File("xdg").c_str(), 0777);
+    chmod(dir_.File("xdg").c_str(), 0777);
+    StartServer();
+  }
+  RunResult RunAsNobody(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=nobody",
+                               "--regid=nogroup", "--clear-groups", "--"});
+    return RunBinary(argv, SystemEnv(), dir_.File("xdg"));
+  }
+  void ExpectRefused() {
+    for (const RunResult& r :
+         {RunAsNobody({PORTLEASE_BIN, "acquire", "--count", "1", "--ttl",
+                       "60s"}),
+          RunAsNobody({LEASE_RUN_BIN, "--count", "1", "--", "true"})}) {
+      EXPECT_EQ(r.exit_code, 69) << r.err;
+      EXPECT_THAT(r.err, HasSubstr(socket_path()));
+      EXPECT_THAT(r.err, HasSubstr("join group"));
+    }
+    EXPECT_FALSE(PrivateServerStarted());
+    EXPECT_EQ(LiveLeases(), 0u);
+  }
+};
+
+TEST_F(ForbiddenSocketTest, SocketModeRefusesUser) {
+  ASSERT_EQ(chmod(socket_path().c_str(), 0600), 0);
+  ExpectRefused();
+}
+
+TEST_F(ForbiddenSocketTest, SocketDirectoryModeRefusesUser) {
+  ASSERT_EQ(chmod(dir_.File("run").c_str(), 0700), 0);
+  ExpectRefused();
+}
+
+TEST_F(ServerLossTest, LeaseRunReportsALostServerAndExits75) {
+  StartServer();
+  EnvChanges env = {{"PORTLEASE_ADDR", address()},
+                    {"COMPOSE_PROJECT_NAME", std::nullopt}};
+  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--connect-timeout", "1s", "--",
+       "sleep", "60"},
+      env, dir_.path());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
+  const absl::Time killed = absl::Now();
+  daemon_->Stop(SIGKILL);
+  absl::StatusOr<int> code =
+      (*run)->Wait(kHoldGrace + absl::Seconds(1));  // scaled by Wait
+  const absl::Duration took = absl::Now() - killed;
+  ASSERT_TRUE(code.ok()) << "lease-run still running " << took
+                         << " after the kill: " << (*run)->err();
+  EXPECT_EQ(*code, 75) << (*run)->err();
+  EXPECT_THAT((*run)->err(), HasSubstr("unreachable"));
+  EXPECT_THAT((*run)->err(), HasSubstr("terminating sleep"));
+  std::printf("lease-run exited %d %s after the kill\n", *code,
+              absl::FormatDuration(took).c_str());
+}
+
+TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {
+  StartServer();
+  EnvChanges env = {{"PORTLEASE_ADDR", address()},
+                    {"COMPOSE_PROJECT_NAME", std::nullopt}};
+  const std::string go = dir_.File("go");
+  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--on-lease-loss=warn", "--", "sh", "-c",
+       absl::StrCat("while [ ! -e ", go, " ]; do sleep 0.05; done; exit 3")},
+      env, dir_.path());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
+  daemon_->Stop(SIGKILL);
+  daemon_.reset();
+  ASSERT_TRUE(PollUntil(
+      [&] { return (*run)->err().find("lost") != std::string::npos; },
+      kHoldGrace + absl::Seconds(1)))
+      << (*run)->err();
+  EXPECT_THAT((*run)->err(), HasSubstr("still running sh"));
+  // Still running.
+  EXPECT_FALSE((*run)->Wait(absl::Milliseconds(200)).ok());
+
+  StartServer();
+  ASSERT_TRUE(PollUntil(
+      [&] { return (*run)->err().find("held again") != std::string::npos; },
+      absl::Seconds(5)))
+      << (*run)->err();
+  EXPECT_EQ(LiveLeases(), 1u);
+  WriteFile(go, "");
+  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 3) << (*run)->err();
+  EXPECT_TRUE(PollUntil([&] { return LiveLeases() == 0; }, absl::Seconds(5)));
+}
+
+}  // namespace
+}  // namespace portlease::testing
