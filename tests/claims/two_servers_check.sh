@@ -45,7 +45,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 dir=$(mktemp -d /tmp/plclaims.XXXXXX)
-chmod 755 "$dir"  # nobody's server must reach its socket and the claims
+chmod 1777 "$dir"  # like /tmp: nobody's server creates the claims directory
+mkdir "$dir/records.two-users" "$dir/records.one-user"
 declare -A server_pid=()
 cleanup() {
   for name in "${!server_pid[@]}"; do
