@@ -207,18 +207,23 @@ granted="$dir/granted"
 total=$(python3 -c "
 import sys
 print(sum(int(r.partition('-')[2] or r) - int(r.partition('-')[0]) + 1 for r in sys.argv[1].split(',')))" "$pool")
-for _ in $(seq "$total"); do
-  PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" acquire --count 1 --ttl 60s \
-    --wait 5s --format=env >>"$granted" 2>>"$dir/acquire.err" || break
+# Two ports a lease (with-test-ports leases blocks of even size): half the
+# calls of one port a lease.
+for _ in $(seq $((total / 2))); do
+  PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" acquire --count 2 --ttl 60s \
+    --wait 1s --format=env >>"$granted" 2>>"$dir/acquire.err" || break
 done
-got=$(grep -c '^PORTLEASE_PORTS=' "$granted" || true)
+# The single ports the pairs left between them.
+while PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" acquire --count 1 \
+  --ttl 60s --wait 1s --format=env >>"$granted" 2>>"$dir/acquire.err"; do :; done
+got=$(grep -o '^PORTLEASE_PORTS=.*' "$granted" | wc -w)
 missing=0
 for range in $a_ports; do
   lo=${range%-*} hi=${range#*-}
   for p in $(seq "$lo" "$hi"); do
-    grep -q "^PORTLEASE_PORTS=$p\$" "$granted" || missing=$((missing + 1))
+    grep -qE "^PORTLEASE_PORTS=(.* )?$p( |\$)" "$granted" || missing=$((missing + 1))
   done
 done
-[ "$missing" -eq 0 ] || fail "b did not grant $missing of the ports a had granted (got $got leases)"
+[ "$missing" -eq 0 ] || fail "b did not grant $missing of the ports a had granted (got $got ports)"
 echo "one-user: $rounds rounds, a killed with -9 in round 2: who named $before of its claims before, 0 after; b then granted every pool port ($got)"
 echo "PASS in $(( $(date +%s) - started ))s"
