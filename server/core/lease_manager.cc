@@ -580,9 +580,9 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       count_[static_cast<int>(State::kQuarantined)], " cooling down, ",
       count_[static_cast<int>(State::kDraining)],
       " draining (still bound after their lease ended), ",
-      count_[static_cast<int>(State::kBusy)],
-      " bound by other processes or claimed by other servers",
+      count_[static_cast<int>(State::kBusy)], " bound by other processes",
       skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
+      " or claimed by other servers",
       "; release leases, ask for fewer ports, or wait"));
 }
 
