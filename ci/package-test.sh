@@ -118,6 +118,7 @@ lib_dir='usr/lib(/x86_64-linux-gnu)?'
 for path in usr/bin/portleased usr/bin/lease-run usr/bin/portlease \
   usr/share/man/man8/portleased.8.gz usr/share/man/man1/lease-run.1.gz \
   usr/share/man/man1/portlease.1.gz usr/lib/systemd/system/portleased.service \
+  usr/lib/tmpfiles.d/portlease.conf \
   "$cmake_dir/portleaseConfig.cmake" "$cmake_dir/portleaseConfigVersion.cmake" \
   "$cmake_dir/portlease-config.cmake" "$cmake_dir/portlease-config-version.cmake"; do
   has "$contents" "$path" || fail "$path is not in $(basename "$deb")"
@@ -219,6 +220,10 @@ verify="$(systemd-analyze verify "$unit" 2>&1)" || fail "systemd-analyze verify:
 [ -z "$verify" ] || fail "systemd-analyze verify: $verify"
 exposure="$(systemd-analyze security --offline=yes "$unit" 2>&1 | grep -o 'Overall exposure level.*' || true)"
 say "unit verified; ${exposure:-no exposure score}"
+# The claims directory the unit binds: made by the tmpfiles.d entry (at
+# install by postinst), mode 1777.
+[ "$(stat -c %a /tmp/.portlease-claims 2>/dev/null)" = 1777 ] ||
+  fail "/tmp/.portlease-claims is missing or not mode 1777 after install"
 
 say "the CMake package with the runtime package alone"
 # The CTest module in a project with no language: no compiler, no gRPC.

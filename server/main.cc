@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpc/support/log.h"
+#include "server/claims/host_claims.h"
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
@@ -134,6 +135,16 @@ ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),
 ABSL_FLAG(std::string, probe, "system",
           "system: check that ports are really free before granting them; "
           "none: trust the pool (benchmarks and tests only).");
+ABSL_FLAG(std::string, claims_dir, "",
+          "Directory (mode 1777) shared by every portleased on this host, "
+          "of any user: each server locks a byte per port it holds in its "
+          "files, so no two servers grant the same port; a dead server's "
+          "claims vanish with it. Created when missing. Empty: "
+          "/tmp/.portlease-claims, or off with --probe=none. \"off\": no "
+          "claims (a server whose --pool is leased from another portleased "
+          "needs it, or a directory of its own). A directory that is not "
+          "mode 1777, or files that cannot be opened, turn claims off with "
+          "a warning (see portlease status).");
 ABSL_FLAG(int, ready_fd, -1,
           "Once serving, write \"ready ADDRESS...\\n\" to this file "
           "descriptor and close it.");
@@ -241,6 +252,10 @@ FILES
         a second portleased from taking it over.
     /var/lib/portlease/leases.db
         The default database (SQLite, WAL mode).
+    /tmp/.portlease-claims/tcp, /tmp/.portlease-claims/udp
+        Host-wide claims (--claims_dir): every portleased on the host locks
+        byte P of these files while it holds port P (leased, draining,
+        cooling down), so no two of them grant the same port.
     /usr/lib/systemd/system/portleased.service
         The systemd unit: the default socket and database, user and group
         portlease, sandboxing.
@@ -274,6 +289,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"exclude", "PORTS"},
       {"ephemeral", "refuse|trim|allow"},
       {"probe", "system|none"},
+      {"claims_dir", "DIR|off"},
       {"ready_fd", "FD"},
       {"socket_group", "GROUP"},
       {"tls_cert", "FILE"},
@@ -347,6 +363,7 @@ struct Daemon {
   std::vector<std::unique_ptr<LockFile>> socket_locks;
   std::unique_ptr<LeaseStore> store;
   std::unique_ptr<PortProber> prober;
+  std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
   std::unique_ptr<RunningServer> server;
   // Declared last: stopped first, before the manager it reads goes.
@@ -567,6 +584,30 @@ int Run(int argc, char** argv) {
     daemon.prober = std::make_unique<TrustingProber>();
   }
 
+  // Host-wide claims: a problem with the shared directory is reported, not
+  // fatal (README, "Host-wide claims").
+  ClaimsState claims_state;
+  std::string dir = absl::GetFlag(FLAGS_claims_dir);
+  if (dir.empty()) dir = probe == "none" ? "off" : kDefaultClaimsDir;
+  if (dir == "off") {
+    claims_state.off_reason = absl::GetFlag(FLAGS_claims_dir).empty()
+                                  ? "--probe=none trusts the pool"
+                                  : "--claims_dir=off";
+  } else {
+    absl::StatusOr<std::unique_ptr<HostClaims>> claims = HostClaims::Open(dir);
+    if (claims.ok()) {
+      daemon.claims = *std::move(claims);
+      claims_state = {true, dir, ""};
+    } else {
+      claims_state.off_reason = std::string(claims.status().message());
+      daemon.log->Write(FormatLogLine(
+          absl::Now(), "WARN",
+          absl::StrCat("host-wide claims are off: ", claims_state.off_reason,
+                       "; other portleased on this host may grant the ports "
+                       "this one grants")));
+    }
+  }
+
   daemon.timed_store = std::make_unique<TimedLeaseStore>(
       daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
       daemon.metrics->store_delete(), daemon.metrics->store_failures());
@@ -581,6 +622,7 @@ int Run(int argc, char** argv) {
   options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
   options.max_leases_per_owner = absl::GetFlag(FLAGS_max_leases_per_owner);
   options.max_waiters = absl::GetFlag(FLAGS_max_waiters);
+  options.claims = daemon.claims.get();
   LogWriter* log = daemon.log.get();
   LeaseMetrics* metrics = daemon.metrics.get();
   const LogLevel min_level = *log_level;
@@ -604,6 +646,7 @@ int Run(int argc, char** argv) {
   server_options.service.manager = daemon.manager.get();
   server_options.service.clock = &daemon.clock;
   server_options.service.version = kVersion;
+  server_options.service.claims = claims_state;
   server_options.service.admin_token = admin_token;
   server_options.service.ephemeral = *ephemeral;
   server_options.service.ephemeral_policy = *policy;
@@ -657,6 +700,7 @@ int Run(int argc, char** argv) {
       absl::StrCat("portleased ", kVersion, " serving ", addresses,
                    " pool=", FormatPortRanges(*fitted), " (", pool_size,
                    " ports) db=", durable ? db : ":memory:", " probe=", probe,
+                   " claims=", claims_state.enabled ? claims_state.dir : "off",
                    metrics_url.empty() ? "" : " metrics=", metrics_url,
                    " admin=", admin_token.empty() ? "off" : "token",
                    " tls=", tls.cert_chain.empty() ? "off"

@@ -47,6 +47,7 @@ absl::string_view EventLevel(LeaseEvent::Type type) {
     case LeaseEvent::Type::kPortDrained:
     case LeaseEvent::Type::kPortUndrained:
     case LeaseEvent::Type::kPoolChanged:
+    case LeaseEvent::Type::kClaimLost:
       return "WARN";
     case LeaseEvent::Type::kStoreError:
       return "ERROR";

@@ -12,7 +12,7 @@ constexpr LeaseEvent::Type kEventTypes[] = {
     LeaseEvent::Type::kDrained,       LeaseEvent::Type::kForeignBusy,
     LeaseEvent::Type::kStoreError,    LeaseEvent::Type::kForceReleased,
     LeaseEvent::Type::kPortDrained,   LeaseEvent::Type::kPortUndrained,
-    LeaseEvent::Type::kPoolChanged,
+    LeaseEvent::Type::kPoolChanged,   LeaseEvent::Type::kClaimLost,
 };
 
 }  // namespace
@@ -27,7 +27,7 @@ LeaseMetrics::LeaseMetrics(MetricsRegistry* registry,
         "portlease_lease_events_total",
         "Lease events: grant, renew, release, expire, reclaim (holder lost), "
         "force-release, draining, drained, foreign-busy, store-error, "
-        "port-drain, port-undrain, pool-change.",
+        "port-drain, port-undrain, pool-change, claim-lost.",
         {{"event", LeaseEventName(type)}});
   }
   probe_failures_ = registry->AddCounter(

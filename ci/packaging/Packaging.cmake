@@ -11,6 +11,8 @@
 
 set(PORTLEASE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
     "Where the systemd unit is installed, relative to the prefix")
+set(PORTLEASE_TMPFILES_DIR "lib/tmpfiles.d" CACHE STRING
+    "Where the tmpfiles.d entry is installed, relative to the prefix")
 set(PORTLEASE_PACKAGE_MAINTAINER
     "portlease maintainers <portlease-maintainers@example.org>" CACHE STRING
     "Maintainer field of the Debian package")
@@ -50,6 +52,10 @@ add_custom_target(portlease_man_pages ALL DEPENDS ${portlease_man_pages})
 # The systemd unit. It names /usr/bin/portleased, where the package puts it.
 install(FILES ${PROJECT_SOURCE_DIR}/ci/systemd/portleased.service
         DESTINATION ${PORTLEASE_SYSTEMD_UNIT_DIR})
+# The host-wide claims directory the unit binds into its private /tmp
+# (portleased --claims_dir), made at boot by systemd-tmpfiles.
+install(FILES ${PROJECT_SOURCE_DIR}/ci/systemd/portlease-tmpfiles.conf
+        DESTINATION ${PORTLEASE_TMPFILES_DIR} RENAME portlease.conf)
 
 # The Debian packages, one per install component (ctest/CMakeLists.txt):
 #   portlease      (runtime) the programs, man pages, systemd unit, and the

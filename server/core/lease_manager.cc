@@ -50,6 +50,12 @@ bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
          lease.udp == params.udp;
 }
 
+absl::Status LeaseNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat(
+      "lease ", absl::CHexEscape(id.substr(0, 8)),
+      "... not found: it was released, expired, reclaimed or never existed"));
+}
+
 std::string Ports(const LeaseRecord& lease) {
   return lease.count == 1 ? absl::StrCat(lease.base)
                           : absl::StrCat(lease.base, "-", lease.last());
@@ -72,6 +78,7 @@ const char* LeaseEventName(LeaseEvent::Type type) {
     case LeaseEvent::Type::kPortDrained: return "port-drain";
     case LeaseEvent::Type::kPortUndrained: return "port-undrain";
     case LeaseEvent::Type::kPoolChanged: return "pool-change";
+    case LeaseEvent::Type::kClaimLost: return "claim-lost";
   }
   return "unknown";
 }
@@ -145,6 +152,7 @@ LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
       clock_(clock),
       store_(store),
       prober_(prober),
+      claims_(options_.claims != nullptr ? options_.claims : &no_claims_),
       allocator_(options_.pool, WithM2DefaultPorts(options_.exclude)),
       state_(65536, State::kOutsidePool),
       resting_(65536, State::kOutsidePool),
@@ -202,6 +210,15 @@ absl::Status LeaseManager::Load() {
             "); the database is inconsistent"));
       }
     }
+    // Ours again, unless another server claimed the ports while this one
+    // was down: then they are that server's, and the lease must end.
+    std::vector<Port> claimed = claims_->Claim(record.base, record.count,
+                                               record.udp);
+    if (!claimed.empty()) {
+      absl::Status dropped = DropClaimLost(std::move(record), claimed);
+      if (!dropped.ok()) return dropped;
+      continue;
+    }
     Entry entry;
     if (record.state == LeaseState::kLive && record.expires_at > now) {
       entry.deadline = mono + std::min(record.expires_at - now, options_.max_ttl);
@@ -221,6 +238,40 @@ absl::Status LeaseManager::Load() {
     Index(&stored_entry);
   }
   return absl::OkStatus();
+}
+
+absl::Status LeaseManager::DropClaimLost(LeaseRecord record,
+                                         const std::vector<Port>& claimed) {
+  std::optional<ClaimHolder> holder = claims_->Holder(claimed.front());
+  const std::string by =
+      holder.has_value()
+          ? absl::StrCat("portleased pid ", holder->pid,
+                         holder->user.empty() ? "" : " (user ",
+                         holder->user, holder->user.empty() ? "" : ")")
+          : "another portleased";
+  const std::string why = absl::StrCat(
+      "port ", claimed.front(), " was claimed by ", by,
+      " while this server was down; the lease ended when this server "
+      "restarted");
+  absl::Status deleted = store_->Delete(record.id);
+  if (!deleted.ok()) {
+    return absl::Status(deleted.code(),
+                        absl::StrCat("cannot delete lease ", record.IdPrefix(),
+                                     " (", why, "): ", deleted.message()));
+  }
+  if (record.state == LeaseState::kLive) lost_[record.id] = why;
+  Emit(LeaseEvent::Type::kClaimLost, &record, claimed.front(), why);
+  for (uint32_t p = record.base; p <= record.last(); ++p) {
+    MarkBusy(static_cast<Port>(p), "claimed by another portleased");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LeaseManager::NotFound(absl::string_view id) {
+  auto it = lost_.find(id);
+  if (it == lost_.end()) return LeaseNotFound(id);
+  return absl::NotFoundError(absl::StrCat(
+      "lease ", absl::CHexEscape(id.substr(0, 8)), "... ended: ", it->second));
 }
 
 void LeaseManager::Index(Entry* entry) {
@@ -430,18 +481,30 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
        ++attempt) {
     std::optional<Port> base = allocator_.Find(count);
     if (!base) break;
+    // Claim first, then probe: once claimed, no other server on the host
+    // grants these ports, so what the probe finds free stays ours.
+    std::vector<Port> claimed;
     std::vector<Port> busy;
     if (unlock_for_io) {
-      // Reserve the block (taken, as if leased), probe without the lock.
+      // Reserve the block (taken, as if leased), claim and probe without
+      // the lock.
       SetState(*base, count, State::kLeased);
       mu_.Unlock();
-      busy = prober_->Busy(*base, count, params.udp);
+      claimed = claims_->Claim(*base, count, params.udp);
+      if (claimed.empty()) busy = prober_->Busy(*base, count, params.udp);
       mu_.Lock();
-      if (!busy.empty()) SetState(*base, count, State::kFree);
+      if (!claimed.empty() || !busy.empty()) SetState(*base, count, State::kFree);
     } else {
-      busy = prober_->Busy(*base, count, params.udp);
+      claimed = claims_->Claim(*base, count, params.udp);
+      if (claimed.empty()) busy = prober_->Busy(*base, count, params.udp);
+    }
+    if (!claimed.empty()) {
+      MarkClaimedElsewhere(claimed);
+      skipped += static_cast<uint32_t>(claimed.size());
+      continue;
     }
     if (!busy.empty()) {
+      claims_->Unclaim(*base, count);
       for (Port p : busy) {
         if (p < *base || p >= uint32_t{*base} + count) continue;
         MarkBusy(p);
@@ -469,6 +532,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       absl::Status still_ok = CheckOwnerLimit(params);
       if (!still_ok.ok()) {
         SetState(record.base, count, State::kFree);
+        claims_->Unclaim(record.base, count);
         return still_ok;
       }
       // Commit without the lock (concurrent grants and releases share a
@@ -493,6 +557,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
         CountOwner(record, +1);
       }
     }
+    if (!committed.ok()) claims_->Unclaim(record.base, count);
     if (!committed.ok()) {
       Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
       return absl::UnavailableError(absl::StrCat(
@@ -517,6 +582,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       " draining (still bound after their lease ended), ",
       count_[static_cast<int>(State::kBusy)], " bound by other processes",
       skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
+      " or claimed by other servers",
       "; release leases, ask for fewer ports, or wait"));
 }
 
@@ -607,13 +673,6 @@ LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id,
   return &it->second;
 }
 
-namespace {
-absl::Status LeaseNotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat(
-      "lease ", absl::CHexEscape(id.substr(0, 8)),
-      "... not found: it was released, expired, reclaimed or never existed"));
-}
-}  // namespace
 
 absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
                                                 absl::Duration ttl) {
@@ -624,7 +683,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
     Housekeep(&done);
     Entry* entry = FindLive(id);
     if (entry == nullptr) {
-      result = LeaseNotFound(id);
+      result = NotFound(id);
     } else if (ttl < absl::ZeroDuration() ||
                (ttl != absl::ZeroDuration() &&
                 (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
@@ -663,7 +722,7 @@ absl::Status LeaseManager::Release(absl::string_view id) {
     Housekeep(&done);
     Entry* entry = FindLive(id);
     if (entry == nullptr) {
-      result = LeaseNotFound(id);
+      result = NotFound(id);
     } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased,
                          /*unlock_for_io=*/true)) {
       result = absl::UnavailableError(
@@ -682,7 +741,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id) {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     Entry* entry = FindLive(id);
-    result = entry == nullptr ? absl::StatusOr<LeaseRecord>(LeaseNotFound(id))
+    result = entry == nullptr ? absl::StatusOr<LeaseRecord>(NotFound(id))
                               : entry->record;
   }
   Complete(&done);
@@ -712,7 +771,7 @@ std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
 absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id) {
   absl::MutexLock lock(&mu_);
   Entry* entry = FindLive(id, /*include_ending=*/true);
-  if (entry == nullptr) return LeaseNotFound(id);
+  if (entry == nullptr) return NotFound(id);
   ++entry->holders;
   grace_.erase({entry->grace_deadline, entry->record.id});
   entry->grace_deadline = absl::InfiniteDuration();
@@ -820,6 +879,13 @@ void LeaseManager::DrainReleased(LeaseRecord record,
     if (state_[p] != State::kQuarantined && state_[p] != State::kFree) return;
   }
   if (leases_.contains(record.id)) return;
+  // Free already (no cool-down), its claim given up: it must be ours again
+  // to drain here; if another server took it since, it is that server's.
+  for (uint32_t p = record.base; p <= record.last(); ++p) {
+    if (state_[p] != State::kFree) continue;
+    if (!claims_->Claim(record.base, record.count, record.udp).empty()) return;
+    break;
+  }
   record.state = LeaseState::kDraining;
   absl::Status committed = store_->Put(record);
   if (!committed.ok()) {
@@ -862,18 +928,30 @@ void LeaseManager::ProbeDraining(const std::string& id) {
 void LeaseManager::FreeToQuarantine(Port first, uint32_t count) {
   if (options_.cooldown <= absl::ZeroDuration()) {
     SetState(first, count, State::kFree);
+    claims_->Unclaim(first, count);
     return;
   }
   SetState(first, count, State::kQuarantined);
   quarantine_.push_back({clock_->Monotonic() + options_.cooldown, first, count});
 }
 
-void LeaseManager::MarkBusy(Port port) {
+void LeaseManager::MarkBusy(Port port, absl::string_view detail) {
   if (state_[port] != State::kFree) return;
   SetState(port, 1, State::kBusy);
   backoff_.push_back({clock_->Monotonic() + options_.busy_backoff, port, 1});
   Emit(LeaseEvent::Type::kForeignBusy, nullptr, port,
-       "bound by another process; skipped");
+       absl::StrCat(detail.empty() ? "bound by another process" : detail,
+                    "; skipped"));
+}
+
+void LeaseManager::MarkClaimedElsewhere(const std::vector<Port>& claimed) {
+  for (Port p : claimed) {
+    // Named in the log when the claimer is still there (one F_GETLK).
+    std::optional<ClaimHolder> holder = claims_->Holder(p);
+    MarkBusy(p, holder.has_value()
+                    ? absl::StrCat("claimed by portleased pid ", holder->pid)
+                    : "claimed by another portleased");
+  }
 }
 
 void LeaseManager::Housekeep(std::vector<Completion>* done) {
@@ -898,7 +976,12 @@ void LeaseManager::Housekeep(std::vector<Completion>* done) {
       const State expected =
           timed == &quarantine_ ? State::kQuarantined : State::kBusy;
       for (uint32_t p = t.first; p < uint32_t{t.first} + t.count; ++p) {
-        if (state_[p] == expected) SetState(static_cast<Port>(p), 1, State::kFree);
+        if (state_[p] != expected) continue;
+        SetState(static_cast<Port>(p), 1, State::kFree);
+        // Cooled down: back in the free pool, so no longer this server's.
+        if (expected == State::kQuarantined) {
+          claims_->Unclaim(static_cast<Port>(p), 1);
+        }
       }
     }
   }
@@ -942,8 +1025,11 @@ absl::Duration LeaseManager::NextTickDue() {
 }
 
 PortView LeaseManager::ViewPort(Port port) {
-  absl::MutexLock lock(&mu_);
   PortView view;
+  // This server's own claims never show: the kernel reports only another
+  // process's lock.
+  view.claimed_by = claims_->Holder(port);
+  absl::MutexLock lock(&mu_);
   view.state = state_[port];
   auto it = by_base_.upper_bound(port);
   if (it != by_base_.begin()) {

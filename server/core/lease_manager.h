@@ -1,7 +1,8 @@
 // LeaseManager: the lease rules. Grants, renews, releases and expires leases
 // of contiguous port blocks, persists every change through a LeaseStore
-// before acknowledging it, probes ports through a PortProber before granting
-// them, and queues waiting requests FIFO.
+// before acknowledging it, claims ports host-wide through PortClaims and
+// probes them through a PortProber before granting them, and queues waiting
+// requests FIFO.
 //
 // Example:
 //   RealClock clock;
@@ -31,6 +32,15 @@
 // draining lease ends once Held finds nothing. Closed connections' TIME_WAIT
 // does not hold a lease, but grants ask Busy, which counts it: no port
 // anything still uses is granted.
+//
+// Host-wide claims (LeaseManagerOptions::claims): a block is claimed before
+// it is probed, and the claim is kept while the ports are this server's
+// (leased, draining, cooling down); it is given up when a port returns to
+// the free pool or a grant fails. A port another server claims is skipped
+// and backed off like a bound one. At start, the stored leases are claimed
+// again; a lease whose ports another server claimed while this one was
+// down is ended (event kClaimLost, its holder's calls get NOT_FOUND saying
+// so).
 #ifndef PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 
@@ -58,6 +68,7 @@
 #include "server/core/lease.h"
 #include "server/core/lease_store.h"
 #include "server/core/pool_config.h"
+#include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
 
 namespace portlease {
@@ -78,11 +89,14 @@ struct LeaseEvent {
     kPortDrained,    // taken out of service by an administrator (DrainPort)
     kPortUndrained,  // put back into service (UndrainPort)
     kPoolChanged,    // the pool was replaced by an administrator (SetPool)
+    kClaimLost,      // at start: another server claimed a stored lease's
+                     // ports meanwhile; the lease ended
   };
   Type type;
   // The lease concerned, when there is one.
   std::optional<LeaseRecord> lease;
-  // The port concerned (kForeignBusy, kPortDrained, kPortUndrained).
+  // The port concerned (kForeignBusy, kPortDrained, kPortUndrained,
+  // kClaimLost).
   Port port = 0;
   std::string detail;
 };
@@ -129,6 +143,9 @@ struct LeaseManagerOptions {
   std::function<std::string()> new_id;
   // Receives every event, under the manager's lock: keep it cheap.
   std::function<void(LeaseEvent)> on_event;
+  // Host-wide claims shared with the other servers on the host; must
+  // outlive the manager. Unset: none (NoClaims).
+  PortClaims* claims = nullptr;
 };
 
 // What a client asks for. Exactly one of names and count is set.
@@ -189,6 +206,8 @@ struct PortView {
   };
   State state = State::kOutsidePool;
   std::optional<LeaseRecord> lease;
+  // Another server on the host claims the port (PortClaims::Holder).
+  std::optional<ClaimHolder> claimed_by;
 };
 const char* PortStateName(PortView::State state);
 
@@ -197,7 +216,9 @@ class LeaseManager {
   using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
 
   // Loads the store's leases: live unexpired ones keep their ports; expired
-  // ones end (draining if still bound). Loads the drained ports too: those
+  // ones end (draining if still bound). Claims their ports again; a lease
+  // whose ports another server claims now is ended (kClaimLost) and
+  // deleted from the store. Loads the drained ports too: those
   // in the pool stay out of service. Errors: INVALID_ARGUMENT for bad
   // options; DATA_LOSS when stored leases overlap; the store's errors.
   static absl::StatusOr<std::unique_ptr<LeaseManager>> Create(
@@ -362,7 +383,21 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkBusy(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `detail` says why (default: bound by another process).
+  void MarkBusy(Port port, absl::string_view detail = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ports of `claimed` that another server claims: backed off, with the
+  // claimer named in the event.
+  void MarkClaimedElsewhere(const std::vector<Port>& claimed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // At start: a stored lease whose ports another server claimed while this
+  // one was down. Deletes it, backs its ports off, remembers why for its
+  // holder. Returns the store's error when the delete is refused.
+  absl::Status DropClaimLost(LeaseRecord record,
+                             const std::vector<Port>& claimed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NOT_FOUND for `id`, saying why when the lease was lost at start.
+  absl::Status NotFound(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(Port first, uint32_t count, PortView::State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ServeWaiters(std::vector<Completion>* done)
@@ -386,6 +421,8 @@ class LeaseManager {
   Clock* const clock_;
   LeaseStore* const store_;
   PortProber* const prober_;
+  NoClaims no_claims_;
+  PortClaims* const claims_;  // options_.claims, else &no_claims_
 
   absl::Mutex mu_;
   PortAllocator allocator_ ABSL_GUARDED_BY(mu_);
@@ -423,6 +460,10 @@ class LeaseManager {
   std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
   uint32_t live_ ABSL_GUARDED_BY(mu_) = 0;
+  // Leases ended at start because another server claimed their ports:
+  // id -> why, for their holders' NOT_FOUND. At most one entry per stored
+  // lease, written only by Load.
+  absl::flat_hash_map<std::string, std::string> lost_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace portlease

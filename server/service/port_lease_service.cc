@@ -214,6 +214,10 @@ absl::Status PortLeaseService::FillWho(const v1::WhoRequest& request,
       LeaseToProto(*view.lease, LeaseIdVisibility::kPrefixOnly,
                    info->mutable_lease());
     }
+    if (view.claimed_by.has_value()) {
+      info->mutable_claimed_by()->set_pid(view.claimed_by->pid);
+      info->mutable_claimed_by()->set_user(view.claimed_by->user);
+    }
     for (const PortHolder* holder : by_port[port]) {
       if (holder->holders_hidden) info->set_holders_hidden(true);
       if (holder->processes.empty()) {
@@ -244,6 +248,9 @@ grpc::ServerUnaryReactor* PortLeaseService::Status(
   response->set_waiters(stats.waiters);
   response->set_version(options_.version);
   response->set_disabled(stats.disabled);
+  response->set_claims_enabled(options_.claims.enabled);
+  response->set_claims_dir(options_.claims.dir);
+  response->set_claims_off_reason(options_.claims.off_reason);
   return FinishNow(context, absl::OkStatus());
 }
 

@@ -38,6 +38,15 @@ namespace portlease {
 using HolderLookup = std::function<absl::StatusOr<std::vector<PortHolder>>(
     absl::Span<const Port>)>;
 
+// Whether the server uses host-wide claims (reported by Status).
+struct ClaimsState {
+  bool enabled = false;
+  // The claims directory, when enabled.
+  std::string dir;
+  // Why not, when not enabled.
+  std::string off_reason;
+};
+
 struct PortLeaseServiceOptions {
   // Required.
   LeaseManager* manager = nullptr;
@@ -48,6 +57,7 @@ struct PortLeaseServiceOptions {
   HolderLookup holders;
   // Reported by Status.
   std::string version;
+  ClaimsState claims;
   // Longest Acquire wait, for RPCs with no (or a farther) deadline.
   absl::Duration max_wait = absl::Hours(1);
   // Most ports in one Who request.

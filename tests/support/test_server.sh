@@ -91,8 +91,10 @@ case "$action" in
     # The suite leases many small blocks at once under ctest -j: no
     # per-caller limits; a short cool-down (TIME_WAIT of a stopped test
     # server is skipped by the probe anyway).
+    # No host-wide claims: the tests' own portleased serve pools leased
+    # from this one, which its claims would cover.
     setsid "$portleased" --listen="unix:$dir/s.sock" --db="$dir/leases.db" \
-      --pool="$pool" --ephemeral=refuse --probe=system --cooldown=2s \
+      --pool="$pool" --ephemeral=refuse --probe=system --claims_dir=off --cooldown=2s \
       --rate_limit=0 --max_leases_per_owner=4096 --hold_grace=2s \
       --ready_fd=3 3>"$dir/ready" </dev/null >"$dir/portleased.log" 2>&1 &
     server=$!

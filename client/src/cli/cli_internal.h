@@ -80,6 +80,11 @@ std::string ToJson(const google::protobuf::Message& message);
 std::string VariablesJson(const Variables& vars);
 std::string OwnerSummary(const v1::Lease& lease);
 std::string PortsSummary(const v1::Lease& lease);
+// "claimed by portleased pid N (user U)": another server on the host holds
+// the port (PortInfo.claimed_by).
+std::string ServerClaimSummary(const v1::ServerClaim& claim);
+// The Status line on host-wide claims: "on (DIR)" or "OFF: why".
+std::string ClaimsSummary(const v1::StatusResponse& status);
 std::string FormatTimestamp(const google::protobuf::Timestamp& t);
 
 // Local port facts, seen from this host.

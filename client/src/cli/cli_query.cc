@@ -188,6 +188,7 @@ int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err) {
       << "largest free block: " << s->largest_free_block() << "\n"
       << "live leases:        " << s->live_leases() << "\n"
       << "waiters:            " << s->waiters() << "\n";
+  out << "host-wide claims:   " << ClaimsSummary(*s) << "\n";
   if (s->disabled() > 0) {
     out << "disabled:           " << s->disabled() << "\n";
   }
@@ -256,6 +257,9 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
       out << ", lease " << info.lease().lease_id_prefix() << " ("
           << PortsSummary(info.lease()) << ") held by "
           << OwnerSummary(info.lease());
+    }
+    if (info.has_claimed_by()) {
+      out << ", " << ServerClaimSummary(info.claimed_by());
     }
     if (info.holders_size() == 0 && !bind_failed[i]) out << ", no local sockets";
     out << "\n";

@@ -43,6 +43,23 @@ std::string PortsSummary(const v1::Lease& lease) {
   return absl::StrJoin(parts, ",");
 }
 
+std::string ServerClaimSummary(const v1::ServerClaim& claim) {
+  std::string out = "claimed by portleased";
+  if (claim.pid() > 0) absl::StrAppend(&out, " pid ", claim.pid());
+  if (!claim.user().empty()) absl::StrAppend(&out, " (user ", claim.user(), ")");
+  return out;
+}
+
+std::string ClaimsSummary(const v1::StatusResponse& status) {
+  if (status.claims_enabled()) {
+    return absl::StrCat("on (", status.claims_dir(), ")");
+  }
+  if (status.claims_off_reason().empty()) {
+    return "unknown (the server predates host-wide claims)";
+  }
+  return absl::StrCat("OFF: ", status.claims_off_reason());
+}
+
 std::string OwnerSummary(const v1::Lease& lease) {
   const auto& owner = lease.owner();
   auto get = [&owner](const std::string& key) -> std::string {
