@@ -43,6 +43,8 @@ struct CliFlags {
   std::string admin_token_file;
   std::string pool;
   std::string exclude;
+  // server stop: stop even while leases are live.
+  bool force = false;
   bool help = false;
 };
 
@@ -64,6 +66,8 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
 int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err);
+// portlease server status|stop (cli_server.cc).
+int CmdServer(const CliFlags& flags, std::ostream& out, std::ostream& err);
 
 // Port numbers (1-65535) given as arguments; INVALID_ARGUMENT names the
 // first that isn't one.
