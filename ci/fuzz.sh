@@ -30,7 +30,7 @@ for target in "${targets[@]}"; do
   scratch="$(mktemp -d)"
   echo "fuzz.sh: $target for ${seconds}s" >&2
   status=0
-  "build-fuzz/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
+  "build-fuzz/bin/$target" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="build-fuzz/artifacts/$target-" \
     "$scratch" "tests/fuzz/corpus/$target" || status=$?

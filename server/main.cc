@@ -47,6 +47,7 @@
 #include "server/core/port_prober.h"
 #include "server/portleased_args.h"
 #include "server/portleased_files.h"
+#include "server/portleased_idle.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/timed_lease_store.h"
@@ -145,6 +146,10 @@ ABSL_FLAG(std::string, claims_dir, "",
           "needs it, or a directory of its own). A directory that is not "
           "mode 1777, or files that cannot be opened, turn claims off with "
           "a warning (see portlease status).");
+ABSL_FLAG(absl::Duration, idle_exit, absl::ZeroDuration(),
+          "Exit (status 0) after this long with no live lease and no "
+          "client: no RPC and no open Hold stream. 0: never. lease-run "
+          "starts its private portleased with 15m.");
 ABSL_FLAG(int, ready_fd, -1,
           "Once serving, write \"ready ADDRESS...\\n\" to this file "
           "descriptor and close it.");
@@ -261,9 +266,9 @@ FILES
         portlease, sandboxing.
 
 EXIT STATUS
-    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db); 1 runtime
-    error (database, socket, bind, lock); 2 usage error (bad flag, a pool
-    that does not fit).
+    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db), or after
+    --idle_exit; 1 runtime error (database, socket, bind, lock); 2 usage
+    error (bad flag, a pool that does not fit).
 
 EXAMPLES
     portleased
@@ -291,6 +296,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"probe", "system|none"},
       {"claims_dir", "DIR|off"},
       {"ready_fd", "FD"},
+      {"idle_exit", "DURATION"},
       {"socket_group", "GROUP"},
       {"tls_cert", "FILE"},
       {"tls_key", "FILE"},
@@ -365,6 +371,7 @@ struct Daemon {
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
+  std::unique_ptr<IdleTracker> idle;  // with --idle_exit only
   std::unique_ptr<RunningServer> server;
   // Declared last: stopped first, before the manager it reads goes.
   std::unique_ptr<MetricsHttpServer> metrics_http;
@@ -465,6 +472,10 @@ int Run(int argc, char** argv) {
                  absl::StrCat("--probe=", probe, ": expected system or none")});
   }
   const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
+  const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
+  if (idle_exit < absl::ZeroDuration()) {
+    return Fail({kExitUsage, "--idle_exit must not be negative"});
+  }
 
   // Security and observability settings.
   absl::StatusOr<LogLevel> log_level =
@@ -661,6 +672,12 @@ int Run(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_message_bytes);
   server_options.rate_limit.per_second = absl::GetFlag(FLAGS_rate_limit);
   server_options.rate_limit.burst = absl::GetFlag(FLAGS_rate_burst);
+  if (idle_exit > absl::ZeroDuration()) {
+    LeaseManager* manager = daemon.manager.get();
+    daemon.idle = std::make_unique<IdleTracker>(
+        &daemon.clock, [manager] { return manager->Stats().live_leases; });
+    server_options.idle_tracker = daemon.idle.get();
+  }
   gpr_set_log_function(GrpcLog);
   absl::StatusOr<std::unique_ptr<RunningServer>> server =
       StartServer(std::move(server_options));
@@ -705,6 +722,10 @@ int Run(int argc, char** argv) {
                    " admin=", admin_token.empty() ? "off" : "token",
                    " tls=", tls.cert_chain.empty() ? "off"
                             : tls.client_ca.empty() ? "on" : "mutual",
+                   idle_exit > absl::ZeroDuration() ? " idle_exit=" : "",
+                   idle_exit > absl::ZeroDuration()
+                       ? absl::FormatDuration(idle_exit)
+                       : "",
                    " pid=", getpid())));
   if (const uint32_t drained = daemon.manager->Stats().disabled; drained > 0) {
     log->Write(FormatLogLine(
@@ -720,11 +741,15 @@ int Run(int argc, char** argv) {
     close(ready_fd);
   }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number =
+      WaitForStop(stop_signals, daemon.idle.get(), idle_exit);
   log->Write(FormatLogLine(
       absl::Now(), "INFO",
-      absl::StrCat("shutting down on ", strsignal(signal_number))));
+      signal_number != 0
+          ? absl::StrCat("shutting down on ", strsignal(signal_number))
+          : absl::StrCat("shutting down: idle for ",
+                         absl::FormatDuration(idle_exit),
+                         " (no lease, no client; --idle_exit)")));
   if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
   log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));

@@ -7,18 +7,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "portlease/client.h"
+#include "portlease/lease_env.h"
+#include "src/process_watch.h"
+
+extern char** environ;
 
 namespace portlease {
 namespace {
@@ -95,16 +106,39 @@ absl::Status AwaitReady(int fd, absl::Time deadline, long* pid,
   }
 }
 
-// Starts `binary` daemonized. Returns the daemon's pid once it is ready.
+// The last non-empty line of `path` after byte `offset`, or "".
+std::string LastLogLine(const std::string& path, std::streamoff offset) {
+  std::ifstream in(path);
+  if (!in) return "";
+  in.seekg(offset);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!absl::StripAsciiWhitespace(line).empty()) last = line;
+  }
+  return std::string(absl::StripAsciiWhitespace(last));
+}
+
+std::streamoff FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+// Starts `binary` daemonized with `args` (argv without the program and
+// --ready_fd) and `env`. Returns the daemon's pid once it is ready.
 absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
                                  const std::string& binary,
+                                 const std::vector<std::string>& server_args,
+                                 std::vector<std::string> env,
                                  absl::Time deadline) {
-  std::vector<std::string> args = {
-      binary, "--listen", paths.address(), "--db", paths.database,
-      absl::StrCat("--ready_fd=", kReadyFd)};
+  std::vector<std::string> args = {binary};
+  args.insert(args.end(), server_args.begin(), server_args.end());
+  args.push_back(absl::StrCat("--ready_fd=", kReadyFd));
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& item : env) envp.push_back(item.data());
+  envp.push_back(nullptr);
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
@@ -130,8 +164,8 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
       if (daemon > 0) WriteNumber(pipe_fds[1], daemon);
       _exit(daemon > 0 ? 0 : 1);
     }
-    const int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
         dup2(log_fd, 2) < 0 || dup2(pipe_fds[1], kReadyFd) < 0) {
       _exit(127);
     }
@@ -142,7 +176,7 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execv(binary.c_str(), argv.data());
+    execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   close(pipe_fds[1]);
@@ -156,14 +190,49 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
   return pid;
 }
 
+// Writes "PID START_TIME\n" to the pid file, atomically.
+absl::Status WritePidFile(const std::string& path, long pid) {
+  absl::StatusOr<ProcessStat> stat = ReadProcessStat(static_cast<pid_t>(pid));
+  const uint64_t start_time = stat.ok() ? stat->start_time : 0;
+  const std::string temp = path + ".new";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << pid << " " << start_time << "\n";
+    if (!out.flush()) return ErrnoError(absl::StrCat("cannot write ", temp), errno);
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    return ErrnoError(absl::StrCat("cannot write ", path), errno);
+  }
+  return absl::OkStatus();
+}
+
+// The --idle_exit value that `args` leave in effect (the last one).
+std::string IdleExitOf(const std::vector<std::string>& args) {
+  std::string value;
+  for (const std::string& arg : args) {
+    absl::string_view rest = arg;
+    if (absl::ConsumePrefix(&rest, "--idle_exit=") ||
+        absl::ConsumePrefix(&rest, "-idle_exit=")) {
+      value = std::string(rest);
+    }
+  }
+  return value;
+}
+
+std::string ProgramName() {
+  return program_invocation_short_name != nullptr
+             ? program_invocation_short_name
+             : "portlease";
+}
+
 absl::Status CheckVersion(const std::string& version,
                           const EmbeddedPaths& paths) {
   if (version == kClientVersion) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "the embedded portleased at ", paths.address(), " runs version ",
       version.empty() ? "(unknown)" : version, ", this client is ",
-      kClientVersion, "; stop it with: kill $(cat ", paths.pid_file,
-      ") (leases it holds are lost)"));
+      kClientVersion, "; stop it with: portlease server stop --force (leases it "
+      "holds are lost)"));
 }
 
 }  // namespace
@@ -186,6 +255,13 @@ EmbeddedPaths EmbeddedServerPaths(const VariableLookup& env, unsigned uid) {
     paths.state_dir = absl::StrCat(home, "/.local/state/portlease");
   } else {
     paths.state_dir = paths.runtime_dir;
+  }
+  const std::string config = get("XDG_CONFIG_HOME");
+  if (!config.empty()) {
+    paths.config_file = absl::StrCat(config, "/portlease/portleased.conf");
+  } else if (!home.empty()) {
+    paths.config_file =
+        absl::StrCat(home, "/.config/portlease/portleased.conf");
   }
   paths.socket = paths.runtime_dir + "/portleased.sock";
   paths.pid_file = paths.runtime_dir + "/portleased.pid";
@@ -242,6 +318,122 @@ absl::StatusOr<std::string> FindServerBinary(const VariableLookup& env) {
       "PORTLEASE_SERVER_BIN or PORTLEASE_ADDR");
 }
 
+absl::StatusOr<std::vector<std::string>> ParseServerArgsText(
+    absl::string_view text, absl::string_view source) {
+  std::vector<std::string> args;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = absl::StrCat(source, ":", line_number);
+    absl::string_view name = line;
+    if (!absl::ConsumePrefix(&name, "--") || name.empty() ||
+        !absl::ascii_isalpha(name[0])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": \"", line, "\" is not a --flag (one --flag=value a line)"));
+    }
+    name = name.substr(0, name.find('='));
+    if (absl::StrContains(name, ' ') || absl::StrContains(name, '\t') ||
+        absl::StrContains(line, " --") || absl::StrContains(line, "\t--")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": \"", line, "\": one --flag=value a line"));
+    }
+    for (absl::string_view reserved : {"listen", "db", "ready_fd"}) {
+      if (name == reserved) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": --", name,
+            " is set by the client (the private server's socket and "
+            "database have fixed paths; set PORTLEASE_ADDR to use another "
+            "server)"));
+      }
+    }
+    args.push_back(std::string(line));
+  }
+  return args;
+}
+
+absl::StatusOr<EmbeddedServerArgs> LoadEmbeddedServerArgs(
+    const VariableLookup& env, const EmbeddedPaths& paths) {
+  EmbeddedServerArgs result;
+  if (std::optional<std::string> text = env("PORTLEASE_SERVER_ARGS");
+      text.has_value() && !absl::StripAsciiWhitespace(*text).empty()) {
+    result.source = "PORTLEASE_SERVER_ARGS";
+    std::string lines = absl::StrJoin(
+        absl::StrSplit(*text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty()),
+        "\n");
+    absl::StatusOr<std::vector<std::string>> args =
+        ParseServerArgsText(lines, "PORTLEASE_SERVER_ARGS");
+    if (!args.ok()) {
+      // Line numbers mean nothing in a variable.
+      std::string message(args.status().message());
+      absl::string_view rest = message;
+      if (absl::ConsumePrefix(&rest, "PORTLEASE_SERVER_ARGS:")) {
+        rest.remove_prefix(std::min(rest.find(':'), rest.size()));
+        message = absl::StrCat("PORTLEASE_SERVER_ARGS", rest);
+      }
+      return absl::InvalidArgumentError(message);
+    }
+    result.args = *std::move(args);
+    return result;
+  }
+  if (paths.config_file.empty()) return result;
+  struct stat st;
+  if (stat(paths.config_file.c_str(), &st) != 0) return result;
+  std::ifstream in(paths.config_file);
+  if (!in) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(paths.config_file, ": cannot read the file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<std::vector<std::string>> args =
+      ParseServerArgsText(buffer.str(), paths.config_file);
+  if (!args.ok()) return args.status();
+  result.source = paths.config_file;
+  result.args = *std::move(args);
+  return result;
+}
+
+std::vector<std::string> EmbeddedServerEnvironment(
+    const std::vector<std::string>& environ_items) {
+  std::vector<std::string> kept;
+  for (const std::string& item : environ_items) {
+    absl::string_view name = absl::string_view(item).substr(0, item.find('='));
+    if (name == "PATH" || name == "HOME" || name == "LANG" ||
+        absl::StartsWith(name, "LC_") || absl::StartsWith(name, "XDG_")) {
+      kept.push_back(item);
+    }
+  }
+  return kept;
+}
+
+absl::StatusOr<EmbeddedPid> ReadEmbeddedPidFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no pid file ", path));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+  EmbeddedPid recorded;
+  if (fields.empty() || fields.size() > 2 ||
+      !absl::SimpleAtoi(fields[0], &recorded.pid) || recorded.pid <= 1 ||
+      (fields.size() == 2 &&
+       !absl::SimpleAtoi(fields[1], &recorded.start_time))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": malformed pid file"));
+  }
+  return recorded;
+}
+
+bool IsEmbeddedServerProcess(const EmbeddedPid& recorded) {
+  if (recorded.pid <= 1) return false;
+  absl::StatusOr<ProcessStat> stat = ReadProcessStat(recorded.pid);
+  if (!stat.ok()) return false;
+  if (recorded.start_time != 0) return stat->start_time == recorded.start_time;
+  return stat->comm == "portleased";
+}
+
 absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
                                   const std::string& binary,
                                   const ServerProbe& probe,
@@ -274,17 +466,59 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
       version.ok()) {
     return CheckVersion(*version, paths);
   }
-  absl::StatusOr<long> pid = StartDaemon(paths, binary, deadline);
-  if (!pid.ok()) return pid.status();
-  {
-    std::ofstream out(paths.pid_file, std::ios::trunc);
-    out << *pid << "\n";
+  absl::StatusOr<EmbeddedServerArgs> user_args =
+      LoadEmbeddedServerArgs(ProcessEnvironment(), paths);
+  if (!user_args.ok()) {
+    // Only the user can fix it: the exit code of a misconfiguration.
+    return absl::FailedPreconditionError(user_args.status().message());
   }
+  std::vector<std::string> args = {
+      absl::StrCat("--listen=", paths.address()),
+      absl::StrCat("--db=", paths.database),
+      absl::StrCat("--idle_exit=", kEmbeddedIdleExit)};
+  args.insert(args.end(), user_args->args.begin(), user_args->args.end());
+  std::vector<std::string> environment;
+  for (char** item = environ; item != nullptr && *item != nullptr; ++item) {
+    environment.push_back(*item);
+  }
+  const std::streamoff log_start = FileSize(paths.log_file);
+  absl::StatusOr<long> pid =
+      StartDaemon(paths, binary, args,
+                  EmbeddedServerEnvironment(environment), deadline);
+  if (!pid.ok()) {
+    const std::string said = LastLogLine(paths.log_file, log_start);
+    if (!user_args->source.empty() && absl::StartsWith(said, "portleased: ")) {
+      // A usage error: most likely the user's flags.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the private portleased did not start: ", said, " (its flags: ",
+          user_args->source, ")"));
+    }
+    if (!said.empty() && pid.status().code() == absl::StatusCode::kUnavailable) {
+      return absl::UnavailableError(
+          absl::StrCat(pid.status().message(), ": ", said));
+    }
+    return pid.status();
+  }
+  absl::Status recorded = WritePidFile(paths.pid_file, *pid);
+  if (!recorded.ok()) return recorded;
   *started = true;
   absl::Status last;
   while (true) {
     absl::StatusOr<std::string> version = probe(paths.address());
-    if (version.ok()) return CheckVersion(*version, paths);
+    if (version.ok()) {
+      const std::string idle = IdleExitOf(args);
+      std::fprintf(
+          stderr,
+          "%s: started a private portleased (pid %ld%s): socket %s, database "
+          "%s, log %s; stop it with: portlease server stop\n",
+          ProgramName().c_str(), *pid,
+          idle.empty() || idle == "0" || idle == "0s"
+              ? ""
+              : absl::StrCat(", exits after ", idle, " idle").c_str(),
+          paths.socket.c_str(), paths.database.c_str(),
+          paths.log_file.c_str());
+      return CheckVersion(*version, paths);
+    }
     last = version.status();
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat(

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/process_watch.h"
 
 namespace portlease {
 namespace {
@@ -35,6 +38,10 @@ TEST(EmbeddedServerPathsTest, XdgDirectories) {
   EXPECT_EQ(paths.lock_file, "/run/user/7/portlease/start.lock");
   EXPECT_EQ(paths.database, "/s/portlease/leases.db");
   EXPECT_EQ(paths.log_file, "/s/portlease/portleased.log");
+  EXPECT_EQ(paths.config_file, "/h/.config/portlease/portleased.conf");
+  EXPECT_EQ(EmbeddedServerPaths(MapLookup({{"XDG_CONFIG_HOME", "/c"}}), 7)
+                .config_file,
+            "/c/portlease/portleased.conf");
 }
 
 TEST(EmbeddedServerPathsTest, Fallbacks) {
@@ -79,8 +86,20 @@ TEST(FindServerBinaryTest, ExplicitOverride) {
                   .status()
                   .message(),
               HasSubstr("PORTLEASE_SERVER_BIN=/nope"));
-  EXPECT_EQ(FindServerBinary(MapLookup({{"PATH", "/nonexistent"}})).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  // Next to this program (the build tree has every program in bin/), else
+  // nowhere.
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ASSERT_GT(n, 0);
+  std::string next_to_self(self, static_cast<size_t>(n));
+  next_to_self = next_to_self.substr(0, next_to_self.rfind('/') + 1) + "portleased";
+  absl::StatusOr<std::string> found =
+      FindServerBinary(MapLookup({{"PATH", "/nonexistent"}}));
+  if (access(next_to_self.c_str(), X_OK) == 0) {
+    EXPECT_EQ(*found, next_to_self);
+  } else {
+    EXPECT_EQ(found.status().code(), absl::StatusCode::kFailedPrecondition);
+  }
 }
 
 TEST(EnsureEmbeddedServerTest, RunningServerOnlyChecksVersion) {
@@ -97,7 +116,7 @@ TEST(EnsureEmbeddedServerTest, RunningServerOnlyChecksVersion) {
                                              absl::Seconds(1), &started);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("0.0.1-old"));
-  EXPECT_THAT(status.message(), HasSubstr("kill $(cat " + paths.pid_file));
+  EXPECT_THAT(status.message(), HasSubstr("portlease server stop"));
   EXPECT_FALSE(started);
 }
 
@@ -115,6 +134,93 @@ TEST(EnsureEmbeddedServerTest, ServerThatExitsAtStartupIsReported) {
                                              absl::Seconds(5), &started);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(status.message(), HasSubstr(paths.log_file));
+}
+
+TEST(ServerArgsTest, ConfigFileLines) {
+  absl::StatusOr<std::vector<std::string>> args = ParseServerArgsText(
+      "# the pool\n  --pool=20000-20099  \n\n--probe=none\n--nodurable\n",
+      "/c/portleased.conf");
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_THAT(*args, ::testing::ElementsAre("--pool=20000-20099",
+                                            "--probe=none", "--nodurable"));
+}
+
+TEST(ServerArgsTest, BadLinesNameTheFileAndLine) {
+  absl::Status bad = ParseServerArgsText("# x\npool=1-2\n", "/c/f.conf").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.message(), HasSubstr("/c/f.conf:2: \"pool=1-2\""));
+  EXPECT_THAT(
+      ParseServerArgsText("--pool=1-2 --probe=none", "/c/f.conf").status().message(),
+      HasSubstr("one --flag=value a line"));
+  EXPECT_THAT(
+      ParseServerArgsText("--listen=unix:/x", "/c/f.conf").status().message(),
+      HasSubstr("/c/f.conf:1: --listen is set by the client"));
+  EXPECT_FALSE(ParseServerArgsText("--db=/x", "f").ok());
+  EXPECT_FALSE(ParseServerArgsText("--ready_fd=3", "f").ok());
+}
+
+TEST(ServerArgsTest, VariableBeatsFile) {
+  TempDir tmp;
+  EmbeddedPaths paths;
+  paths.config_file = tmp.path() + "/portleased.conf";
+  EXPECT_TRUE(LoadEmbeddedServerArgs(MapLookup({}), paths)->args.empty());
+  {
+    std::ofstream out(paths.config_file);
+    out << "--pool=20000-20009\n";
+  }
+  absl::StatusOr<EmbeddedServerArgs> from_file =
+      LoadEmbeddedServerArgs(MapLookup({}), paths);
+  ASSERT_TRUE(from_file.ok());
+  EXPECT_THAT(from_file->args, ::testing::ElementsAre("--pool=20000-20009"));
+  EXPECT_EQ(from_file->source, paths.config_file);
+  absl::StatusOr<EmbeddedServerArgs> from_env = LoadEmbeddedServerArgs(
+      MapLookup({{"PORTLEASE_SERVER_ARGS", " --pool=1-2\t--idle_exit=1s "}}),
+      paths);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_THAT(from_env->args,
+              ::testing::ElementsAre("--pool=1-2", "--idle_exit=1s"));
+  EXPECT_EQ(from_env->source, "PORTLEASE_SERVER_ARGS");
+  absl::Status bad =
+      LoadEmbeddedServerArgs(MapLookup({{"PORTLEASE_SERVER_ARGS", "pool"}}), paths)
+          .status();
+  EXPECT_THAT(bad.message(), HasSubstr("PORTLEASE_SERVER_ARGS: \"pool\""));
+}
+
+TEST(ServerEnvironmentTest, KeepsOnlyTheAllowedNames) {
+  EXPECT_THAT(
+      EmbeddedServerEnvironment({"PATH=/bin", "SECRET_TOKEN=x", "HOME=/h",
+                                 "LANG=C.UTF-8", "LC_ALL=C", "XDG_RUNTIME_DIR=/r",
+                                 "RUNNER_TRACKING_ID=1", "PATHX=1",
+                                 "LD_PRELOAD=/x.so", "PORTLEASE_ADDR=unix:/s"}),
+      ::testing::ElementsAre("PATH=/bin", "HOME=/h", "LANG=C.UTF-8", "LC_ALL=C",
+                             "XDG_RUNTIME_DIR=/r"));
+}
+
+TEST(PidFileTest, RecordsPidAndStartTime) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/portleased.pid";
+  EXPECT_EQ(ReadEmbeddedPidFile(path).status().code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
+  ASSERT_TRUE(self.ok());
+  {
+    std::ofstream out(path);
+    out << getpid() << " " << self->start_time << "\n";
+  }
+  absl::StatusOr<EmbeddedPid> recorded = ReadEmbeddedPidFile(path);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(recorded->pid, getpid());
+  EXPECT_TRUE(IsEmbeddedServerProcess(*recorded));
+  // The same pid with another start time: a reused pid, not the server.
+  EXPECT_FALSE(IsEmbeddedServerProcess({getpid(), self->start_time + 1}));
+  // An old pid file (pid only): the process must be named portleased.
+  EXPECT_FALSE(IsEmbeddedServerProcess({getpid(), 0}));
+  {
+    std::ofstream out(path);
+    out << "garbage\n";
+  }
+  EXPECT_EQ(ReadEmbeddedPidFile(path).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

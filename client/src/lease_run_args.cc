@@ -129,12 +129,19 @@ ENVIRONMENT
                             unix:/run/portlease/portleased.sock if it exists,
                             else a private per-user portleased, started on
                             first use (socket in $XDG_RUNTIME_DIR/portlease,
-                            database and log in $XDG_STATE_HOME/portlease).
+                            database and log in $XDG_STATE_HOME/portlease),
+                            announced by one line on stderr; it exits after
+                            15 minutes idle. `portlease server status|stop`
+                            show and stop it (see portlease --help).
     PORTLEASE_SYSTEM_ADDR   Another system socket (for tests).
     PORTLEASE_CONNECT_TIMEOUT
                             The default of --connect-timeout.
     PORTLEASE_SERVER_BIN    The portleased to start (default: next to
                             lease-run, then PATH).
+    PORTLEASE_SERVER_ARGS   Flags of the private portleased, e.g.
+                            "--pool=21000-21999 --idle_exit=1h"; else they
+                            come from $XDG_CONFIG_HOME/portlease/portleased.conf
+                            (one --flag=value a line).
     PORTLEASE_CTEST_REUSE   A fixture name (or 1, see --ctest-fixture):
                             that fixture's setup reuses the lease of an outer
                             lease-run instead of leasing its own.

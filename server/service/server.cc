@@ -14,6 +14,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "server/service/convert.h"
 
 namespace portlease {
@@ -46,6 +47,35 @@ std::shared_ptr<grpc::ServerCredentials> TcpCredentials(
   ssl.pem_key_cert_pairs.push_back({tls.private_key, tls.cert_chain});
   return grpc::SslServerCredentials(ssl);
 }
+
+// Reports each call to an IdleTracker: gRPC creates the interceptor when
+// the call arrives and destroys it when the call is done.
+class CallInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit CallInterceptor(IdleTracker* tracker) : tracker_(tracker) {
+    tracker_->CallStarted();
+  }
+  ~CallInterceptor() override { tracker_->CallEnded(); }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  IdleTracker* const tracker_;
+};
+
+class CallInterceptorFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallInterceptorFactory(IdleTracker* tracker) : tracker_(tracker) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallInterceptor(tracker_);
+  }
+
+ private:
+  IdleTracker* const tracker_;
+};
 
 }  // namespace
 
@@ -158,6 +188,14 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     if (!addresses[i].is_tcp()) continue;
     builder.AddListeningPort(addresses[i].ToString(), tcp_credentials,
                              &selected[i]);
+  }
+  if (options.idle_tracker != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<CallInterceptorFactory>(options.idle_tracker));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   builder.RegisterService(running->service_.get());
   running->server_ = builder.BuildAndStart();

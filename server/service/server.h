@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "server/service/idle_tracker.h"
 #include "server/service/listen_address.h"
 #include "server/service/peer_credentials.h"
 #include "server/service/port_lease_service.h"
@@ -70,6 +71,9 @@ struct ServerOptions {
   // Requests per second per caller (by uid and pid for Unix sockets, by
   // address for TCP).
   RateLimit rate_limit;
+  // Told when each RPC starts and ends (Hold streams and health checks
+  // included); unset: nobody. Must outlive the server.
+  IdleTracker* idle_tracker = nullptr;
 };
 
 // OK unless `address` is TCP on an address other than loopback while

@@ -7,8 +7,8 @@
 # the same port at overlapping times), 0 EADDRINUSE and every lease-run
 # exiting 0.
 #
-#   tests/bench/collision_check.sh --portleased build/server/portleased \
-#     --lease-run build/client/lease-run --binder build/tests/bench/bench_binder
+#   tests/bench/collision_check.sh --portleased build/bin/portleased \
+#     --lease-run build/bin/lease-run --binder build/bin/bench_binder
 #   ... [--processes 64] [--rounds 20] [--hold 1s]
 #
 # The pool is $PORTLEASE_TEST_POOL when set (in the suite, CTest runs the

@@ -4,9 +4,9 @@
 # same run, interleaved, N runs each. Prints the median and mean wall time
 # of each and the ratio of medians against the target (<= 1.3x).
 #
-#   tests/bench/process_cost.sh --lease-run build/client/lease-run \
-#     --min-client build/tests/bench/bench_min_client \
-#     --portleased build/server/portleased          # starts a private server
+#   tests/bench/process_cost.sh --lease-run build/bin/lease-run \
+#     --min-client build/bin/bench_min_client \
+#     --portleased build/bin/portleased          # starts a private server
 #   PORTLEASE_ADDR=unix:/run/portlease/portleased.sock \
 #     tests/bench/process_cost.sh --lease-run ... --min-client ...
 #   ... [--runs 50]

@@ -59,11 +59,12 @@ TEST(EmbeddedServerTest, ConcurrentFirstUseStartsOneDaemon) {
 
   const std::string log = ReadFileOrEmpty(state + "/portlease/portleased.log");
   EXPECT_EQ(CountOccurrences(log, " serving "), 1u) << log;
+  // The pid file: "PID START_TIME".
   int pid = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(
-      absl::StripAsciiWhitespace(
-          ReadFileOrEmpty(runtime + "/portlease/portleased.pid")),
-      &pid));
+  const std::string pid_file =
+      ReadFileOrEmpty(runtime + "/portlease/portleased.pid");
+  ASSERT_TRUE(absl::SimpleAtoi(pid_file.substr(0, pid_file.find(' ')), &pid))
+      << pid_file;
   ASSERT_GT(pid, 1);
   ASSERT_EQ(kill(pid, 0), 0) << "daemon not running";
   // Later use finds the running daemon.
@@ -73,7 +74,9 @@ TEST(EmbeddedServerTest, ConcurrentFirstUseStartsOneDaemon) {
   EXPECT_EQ(CountOccurrences(
                 ReadFileOrEmpty(state + "/portlease/portleased.log"), " serving "),
             1u);
-  kill(pid, SIGTERM);
+  RunResult stop = RunBinary({PORTLEASE_BIN, "server", "stop"}, env, dir.path());
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  if (stop.exit_code != 0) kill(pid, SIGTERM);
   EXPECT_TRUE(PollUntil([&] { return kill(pid, 0) != 0; }, absl::Seconds(10)));
 }
 

@@ -13,7 +13,7 @@
 # from ci/m2/configs/*.yaml.in.
 #
 #   --standin PATH  the m2_standin binary (default: $M2_STANDIN, else
-#                   build/tests/m2/m2_standin)
+#                   build/bin/m2_standin)
 #   --configs DIR   use DIR/worker.yaml and DIR/orchestrator.yaml as already
 #                   rendered (e.g. by lease-run --render) instead of
 #                   rendering the templates into the run's temp dir
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-standin="${M2_STANDIN:-$repo/build/tests/m2/m2_standin}"
+standin="${M2_STANDIN:-$repo/build/bin/m2_standin}"
 configs=""
 while [ $# -gt 0 ]; do
   case "$1" in

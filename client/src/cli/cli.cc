@@ -51,6 +51,8 @@ SYNOPSIS
     portlease admin undrain PORT... [--admin-token-file FILE]
     portlease admin set-pool --pool RANGES [--exclude PORTS]
                              [--admin-token-file FILE]
+    portlease server status [--format=table|json]
+    portlease server stop [--force] [--wait DURATION]
 
 DESCRIPTION
     portlease talks to portleased: it leases ports for scripts that cannot
@@ -78,6 +80,33 @@ COMMANDS
                 defaultPort values): free, bound by a process, or leased.
                 Exits 0 only if all are free. Works without a server (local
                 checks only).
+
+PRIVATE SERVER COMMANDS
+    When PORTLEASE_ADDR is unset and the system socket does not answer,
+    lease-run and portlease acquire start a private portleased for this
+    user and say so on standard error, in one line naming its socket
+    ($XDG_RUNTIME_DIR/portlease/portleased.sock, else
+    /tmp/portlease-$UID/), database and log ($XDG_STATE_HOME/portlease/,
+    else ~/.local/state/portlease/). It runs in its own session with only
+    PATH, HOME, LANG, LC_* and XDG_* of the environment, and exits by itself
+    after 15 minutes with no lease and no client. Its flags (portleased(8))
+    come from $PORTLEASE_SERVER_ARGS (whitespace-separated) or else from
+    $XDG_CONFIG_HOME/portlease/portleased.conf (else
+    ~/.config/portlease/portleased.conf): one --flag=value a line, # starts
+    a comment; e.g. --pool=21000-21999 or --idle_exit=1h (0: never).
+    --listen and --db are not allowed there. A flag portleased refuses
+    fails the client with portleased's message and the file's name. These
+    commands act on that server only, never on PORTLEASE_ADDR's.
+
+    server status
+                Whether it runs; its pid, socket, database, log, where its
+                flags come from, version and live leases.
+    server stop
+                Ask it to exit (SIGTERM to the pid it recorded, checked
+                against the process's start time, so that a reused pid is
+                never signalled) and wait up to --wait (default 10s) until
+                it has exited. Refuses while leases are live, unless
+                --force. Leases stay in its database.
 
 ADMIN COMMANDS
     These need the server's admin token (portleased --admin_token_file),
@@ -113,7 +142,9 @@ OPTIONS
     --ttl DURATION          acquire: required, e.g. 300s or 2h. renew: the
                             new time to live (default: the lease's).
     --wait DURATION         acquire: when the pool is busy, wait up to
-                            DURATION instead of failing.
+                            DURATION instead of failing. server stop: how
+                            long to wait for the exit (default 10s).
+    --force                 server stop: stop even while leases are live.
     --udp                   acquire: also require the ports free for UDP.
     --format FORMAT         table (default) or json; acquire also takes env
                             (KEY=value lines) and shell (export lines).
@@ -152,12 +183,24 @@ ENVIRONMENT
     PORTLEASE_ADMIN_TOKEN_FILE
                             admin: the admin token file, when
                             --admin-token-file is not given.
+    PORTLEASE_SERVER_ARGS   Flags of the private portleased (see PRIVATE
+                            SERVER COMMANDS); overrides its config file.
+    PORTLEASE_SERVER_BIN    The portleased to start (default: next to
+                            portlease, then PATH).
+    XDG_RUNTIME_DIR, XDG_STATE_HOME, XDG_CONFIG_HOME, HOME
+                            Where the private server's socket, database,
+                            log and config file are.
 
 EXIT STATUS
     0 success; 1 failure or busy ports (preflight); 2 usage (also a pool or
     port the server refuses as invalid); 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted; 77 admin token missing, unreadable or refused.
+    server status: 0 running; 1 running but not answering, or answering
+    without a pid file; 3 not running.
+    server stop: 0 stopped, or none was running; 1 it does not answer
+    (without --force), cannot be identified or signalled, or did not exit
+    in time; 2 usage; 75 refused: leases are live (see --force).
 
 EXAMPLES
     portlease acquire --profile ci/m2/ports.json --ttl 1h --format=shell >lease.sh
@@ -170,6 +213,9 @@ EXAMPLES
     portlease admin drain 20017 20018
     portlease admin force-release 20017
     portlease admin set-pool --pool 20000-24999 --exclude 20017-20018
+    portlease server status
+    echo --pool=21000-21099 >~/.config/portlease/portleased.conf
+    portlease server stop && lease-run --count 1 -- env
 
 SEE ALSO
     lease-run(1), portleased(8)
@@ -181,7 +227,7 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       args,
       {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
        "owner", "admin-token-file", "pool", "exclude", "connect-timeout"},
-      {"help", "udp", "github-env"});
+      {"help", "udp", "github-env", "force"});
   if (!split.ok()) return split.status();
   CliFlags flags;
   std::string connect_timeout;
@@ -192,6 +238,8 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       flags.udp = true;
     } else if (name == "github-env") {
       flags.github_env = true;
+    } else if (name == "force") {
+      flags.force = true;
     } else if (name == "format") {
       if (value == "table") {
         flags.format = OutputFormat::kTable;
@@ -371,6 +419,7 @@ int RunPortleaseCli(const std::vector<std::string>& args, std::ostream& out,
   if (c == "who") return CmdWho(*flags, out, err);
   if (c == "preflight") return CmdPreflight(*flags, out, err);
   if (c == "admin") return CmdAdmin(*flags, out, err);
+  if (c == "server") return CmdServer(*flags, out, err);
   return Fail(err, kExitUsage,
               absl::StrCat("unknown command \"", c, "\" (see --help)"));
 }

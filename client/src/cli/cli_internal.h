@@ -46,6 +46,8 @@ struct CliFlags {
   // How long calls retry an unreachable server (--connect-timeout, else
   // PORTLEASE_CONNECT_TIMEOUT, else 10s).
   absl::Duration connect_timeout = absl::Seconds(10);
+  // server stop: stop even while leases are live.
+  bool force = false;
   bool help = false;
 };
 
@@ -69,6 +71,8 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
 int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err);
+// portlease server status|stop (cli_server.cc).
+int CmdServer(const CliFlags& flags, std::ostream& out, std::ostream& err);
 
 // Port numbers (1-65535) given as arguments; INVALID_ARGUMENT names the
 // first that isn't one.
