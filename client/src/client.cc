@@ -1,5 +1,6 @@
 #include "portlease/client.h"
 
+#include <algorithm>
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -152,13 +153,15 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
 absl::Status Client::Call(
     absl::Duration timeout,
     const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
-    bool* maybe_applied) const {
+    bool* maybe_applied, absl::Time bound) const {
   const bool retry = options_.connect_timeout > absl::ZeroDuration();
   // Set at the call's first connection error: retries stop here.
   absl::Time give_up = absl::InfiniteFuture();
+  bool outage = false;
   auto start_outage = [&] {
-    if (give_up == absl::InfiniteFuture()) {
-      give_up = absl::Now() + options_.connect_timeout;
+    if (!outage) {
+      outage = true;
+      give_up = std::min(absl::Now() + options_.connect_timeout, bound);
     }
   };
   absl::Duration backoff = options_.initial_backoff;
@@ -239,12 +242,16 @@ absl::Status Client::Release(const std::string& lease_id,
   request.set_lease_id(lease_id);
   v1::ReleaseResponse response;
   bool maybe_applied = false;
+  // An explicit timeout bounds the whole release, retries included (a
+  // lease's destructor must not wait for the connect deadline).
+  const bool bounded = timeout > absl::ZeroDuration();
   absl::Status status = Call(
-      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+      bounded ? timeout : options_.rpc_timeout,
       [&](grpc::ClientContext& context) {
         return stub_->Release(&context, request, &response);
       },
-      &maybe_applied);
+      &maybe_applied,
+      bounded ? absl::Now() + timeout : absl::InfiniteFuture());
   // An earlier attempt released it and its answer was lost.
   if (maybe_applied && status.code() == absl::StatusCode::kNotFound) {
     return absl::OkStatus();

@@ -121,7 +121,7 @@ class Client {
 
   // Ends the lease. NOT_FOUND when it is already gone (but OK when an
   // earlier attempt of this call may have released it). A zero timeout means
-  // ClientOptions::rpc_timeout.
+  // ClientOptions::rpc_timeout; a nonzero one also bounds the retries.
   absl::Status Release(const std::string& lease_id,
                        absl::Duration timeout = absl::ZeroDuration()) const;
 
@@ -170,12 +170,13 @@ class Client {
   void Reconnect() const;
 
  private:
-  // One unary call through `rpc`, retried as described above. Sets
-  // *maybe_applied when an attempt failed after it may have reached the
-  // server.
+  // One unary call through `rpc`, retried as described above, but never
+  // past `bound`. Sets *maybe_applied when an attempt failed after it may
+  // have reached the server.
   absl::Status Call(absl::Duration timeout,
                     const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
-                    bool* maybe_applied = nullptr) const;
+                    bool* maybe_applied = nullptr,
+                    absl::Time bound = absl::InfiniteFuture()) const;
   // The error for a server unreachable for connect_timeout; `last` is the
   // last call's status (OK when no call was made).
   absl::Status Unreachable(const absl::Status& last) const;
