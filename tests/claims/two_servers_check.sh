@@ -114,7 +114,16 @@ round() {
     done
   done
   if [ -n "$kill_after" ]; then
-    sleep "$kill_after"
+    # Kill A while it holds leases: wait (bounded) until it has one live.
+    # Its claims outlast a release by the 1 s cool-down, so `who` below
+    # sees them even if that lease ends meanwhile.
+    local waited=0
+    until PORTLEASE_ADDR="unix:$dir/a/s.sock" "$portlease" list 2>/dev/null |
+      grep -q " live "; do
+      waited=$((waited + 1))
+      [ "$waited" -le $((600 * scale)) ] || fail "server a granted no lease in $((30 * scale))s"
+      sleep 0.05
+    done
     all_ports=$(python3 -c "
 import sys
 for r in sys.argv[1].split(','):
@@ -173,7 +182,7 @@ start a
 start b
 for n in $(seq "$rounds"); do
   if [ "$n" -eq 2 ]; then
-    round one-user "$n" 0.5 || fail "one-user round $n: lease-run failures on b"
+    round one-user "$n" kill || fail "one-user round $n: lease-run failures on b"
   else
     if [ -n "${server_pid[a]:-}" ]; then
       round one-user "$n" || fail "one-user round $n: lease-run failures"
