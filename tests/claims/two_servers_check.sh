@@ -114,29 +114,31 @@ round() {
     done
   done
   if [ -n "$kill_after" ]; then
-    # Kill A while it holds leases: wait (bounded) until it has one live.
-    # Its claims outlast a release by the 1 s cool-down, so `who` below
-    # sees them even if that lease ends meanwhile.
-    local waited=0
-    until PORTLEASE_ADDR="unix:$dir/a/s.sock" "$portlease" list 2>/dev/null |
-      grep -q " live "; do
-      waited=$((waited + 1))
-      [ "$waited" -le $((600 * scale)) ] || fail "server a granted no lease in $((30 * scale))s"
-      sleep 0.05
-    done
-    all_ports=$(python3 -c "
-import sys
-for r in sys.argv[1].split(','):
-    lo, _, hi = r.partition('-')
-    print(*range(int(lo), int(hi or lo) + 1))" "$pool")
+    # A lease A surely holds while it is killed: B's `who` must name its
+    # claim (bounded retries: under load `who` can fall back to local
+    # checks when the server is slow to answer).
+    local held
+    held=$(PORTLEASE_ADDR="unix:$dir/a/s.sock" "$portlease" acquire --count 3 \
+      --ttl 10m --wait $((30 * scale))s --format=env | sed -n 's/^PORTLEASE_PORTS=//p')
+    [ -n "$held" ] || fail "server a granted no lease to hold across the kill"
+    local tries=0
     # shellcheck disable=SC2086
-    PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" who $all_ports >"$dir/who.before"
+    until PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" who $held \
+        >"$dir/who.before" 2>"$dir/who.before.err" &&
+      grep -q "claimed by portleased pid ${server_pid[a]}" "$dir/who.before"; do
+      tries=$((tries + 1))
+      if [ "$tries" -gt $((50 * scale)) ]; then
+        echo "--- who on b"; cat "$dir/who.before" "$dir/who.before.err"
+        fail "who on b named no claim of a (pid ${server_pid[a]}) on its held ports $held"
+      fi
+      sleep 0.2
+    done
     kill -KILL "${server_pid[a]}"
     wait "${server_pid[a]}" 2>/dev/null || true
     killed_pid=${server_pid[a]}
     unset "server_pid[a]"
     # shellcheck disable=SC2086
-    PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" who $all_ports >"$dir/who.after"
+    PORTLEASE_ADDR="unix:$dir/b/s.sock" "$portlease" who $held >"$dir/who.after"
   fi
   local failed=0
   for key in "${!pids[@]}"; do
