@@ -7,8 +7,11 @@
 namespace portlease {
 namespace {
 
+// The server cannot be used: down, not answering, or its socket refuses
+// this user (PERMISSION_DENIED: Acquire has no other reason to refuse).
 bool Unreachable(const absl::Status& status, absl::Duration wait) {
   return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kPermissionDenied ||
          (status.code() == absl::StatusCode::kDeadlineExceeded &&
           wait <= absl::ZeroDuration());
 }
@@ -53,8 +56,10 @@ AcquireSpec SpecFromRequest(const PortRequest& request, absl::Duration ttl,
 std::string AcquireErrorMessage(const absl::Status& status,
                                 const std::string& where, absl::Duration wait) {
   if (Unreachable(status, wait)) {
-    return absl::StrCat("cannot reach portleased at ", where, ": ",
-                        status.message());
+    return absl::StrCat(status.code() == absl::StatusCode::kPermissionDenied
+                            ? "cannot use portleased at "
+                            : "cannot reach portleased at ",
+                        where, ": ", status.message());
   }
   switch (status.code()) {
     case absl::StatusCode::kResourceExhausted:

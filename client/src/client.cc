@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <errno.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -93,8 +95,16 @@ absl::Status UnixSocketPermission(const std::string& address) {
   if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
   const std::string path = address.substr(5);
   if (access(path.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("permission denied connecting to ", path));
+    std::string fix = "ask the socket's owner for access";
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0) {
+      if (const struct group* g = getgrgid(st.st_gid); g != nullptr) {
+        fix = absl::StrCat("join its group ", g->gr_name, " (usermod -aG ",
+                           g->gr_name, " $USER, then log in again)");
+      }
+    }
+    return absl::PermissionDeniedError(absl::StrCat(
+        "permission denied connecting to ", path, ": ", fix));
   }
   return absl::OkStatus();
 }
