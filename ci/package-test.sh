@@ -55,8 +55,14 @@ cleanup() {
     kill -TERM "$server_pid" 2>/dev/null
     wait "$server_pid" 2>/dev/null
   fi
-  if installed; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" >/dev/null
+  # Only what is installed: apt-get refuses a purge naming a package it
+  # does not know (portlease-dev before it was installed).
+  local present
+  present=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
+    awk '$NF == "installed" {print $1}')
+  if [ -n "$present" ]; then
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $present >/dev/null
   fi
   # The package leaves its user and group, as Debian packages do; remove
   # them when this test made them.
