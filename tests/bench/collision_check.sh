@@ -22,6 +22,9 @@ set -euo pipefail
 portleased="" lease_run="" binder=""
 processes=64 rounds=20 hold=1s pool=${PORTLEASE_TEST_POOL:-14000-17999}
 scale=${PORTLEASE_TEST_TIME_SCALE:-1}
+# Clients wait for a busy server (many lease-runs connecting at once,
+# sanitizer builds) as long as the time scale allows.
+export PORTLEASE_CONNECT_TIMEOUT="$((30 * scale))s"
 while [ $# -gt 0 ]; do
   case "$1" in
     --portleased) portleased="$2"; shift 2 ;;

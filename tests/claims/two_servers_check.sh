@@ -24,6 +24,9 @@ set -euo pipefail
 
 portleased="" lease_run="" portlease="" binder="" rounds=5 jobs=16
 scale=${PORTLEASE_TEST_TIME_SCALE:-1}
+# Clients wait for a busy server (many lease-runs connecting at once,
+# sanitizer builds) as long as the time scale allows.
+export PORTLEASE_CONNECT_TIMEOUT="$((30 * scale))s"
 pool=${PORTLEASE_TEST_POOL:?run under with-test-ports}
 while [ $# -gt 0 ]; do
   case "$1" in
