@@ -37,13 +37,25 @@ absl::StatusOr<std::string> ProbeServer(const std::string& address,
 // What is at the system socket's path.
 enum class Presence { kAbsent, kPresent, kForbidden };
 
+// The system server is installed when its socket or the socket's directory
+// exists: systemd keeps /run/portlease across a restart
+// (RuntimeDirectoryPreserve=restart) while the socket itself is briefly
+// gone, and a client must wait for it then, not start a second allocator.
+// After `systemctl stop` the directory is removed and private servers are
+// started again.
 Presence SystemSocketPresence(const std::string& address) {
   if (!absl::StartsWith(address, "unix:")) return Presence::kPresent;
+  const std::string path = address.substr(5);
   struct stat st;
-  if (lstat(address.substr(5).c_str(), &st) == 0) return Presence::kPresent;
-  if (errno == ENOENT || errno == ENOTDIR) return Presence::kAbsent;
+  if (lstat(path.c_str(), &st) == 0) return Presence::kPresent;
   if (errno == EACCES) return Presence::kForbidden;
-  return Presence::kPresent;
+  if (errno != ENOENT && errno != ENOTDIR) return Presence::kPresent;
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return Presence::kAbsent;
+  if (stat(path.substr(0, slash).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Presence::kPresent;
+  }
+  return Presence::kAbsent;
 }
 
 // The group that may use the socket at `path` (or, when it cannot be seen,

@@ -37,7 +37,8 @@ ScopedLease::ScopedLease(std::shared_ptr<const Client> client,
       renew_interval_(std::max(
           kMinRenewInterval, options_.renew_interval > absl::ZeroDuration()
                                  ? options_.renew_interval
-                                 : FromProto(lease_.ttl()) / 3)) {
+                                 : FromProto(lease_.ttl()) / 3)),
+      hold_grace_(options_.hold_grace) {
   renew_thread_ = std::thread([this] { RenewLoop(); });
   hold_thread_ = std::thread([this] { HoldLoop(); });
 }
@@ -87,7 +88,7 @@ void ScopedLease::MarkLost(const absl::Status& status) {
 
 void ScopedLease::CheckUnreachable(absl::Time since,
                                    const absl::Status& last) {
-  if (absl::Now() - since < options_.hold_grace) return;
+  if (absl::Now() - since < hold_grace_) return;
   absl::Status lost;
   {
     absl::MutexLock lock(&mu_);
@@ -95,7 +96,7 @@ void ScopedLease::CheckUnreachable(absl::Time since,
     unreachable_ = absl::UnavailableError(absl::StrCat(
         "lease ", lease_.lease_id_prefix(), " lost: portleased at ",
         client_->address(), " unreachable for ",
-        absl::FormatDuration(options_.hold_grace), " (", last.message(),
+        absl::FormatDuration(hold_grace_), " (", last.message(),
         ")"));
     lost = unreachable_;
   }
@@ -162,6 +163,9 @@ void ScopedLease::HoldLoop() {
     if (stream->Write(request)) {
       v1::HoldResponse response;
       while (stream->Read(&response)) {
+        if (response.has_hold_grace()) {
+          hold_grace_ = FromProto(response.hold_grace());
+        }
         if (!attached) {
           // The server answered: the lease is held there.
           attached = true;

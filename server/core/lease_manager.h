@@ -229,6 +229,9 @@ class LeaseManager {
   LeaseManager& operator=(const LeaseManager&) = delete;
   ~LeaseManager();
 
+  // How long a held lease outlives its last Hold stream.
+  absl::Duration hold_grace() const { return options_.hold_grace; }
+
   // Checks a request without touching the pool. INVALID_ARGUMENT with a
   // message naming the bad field.
   absl::Status Validate(const AcquireParams& params) const;

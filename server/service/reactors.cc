@@ -99,6 +99,7 @@ bool HoldReactor::Answer() {
   }
   response_.Clear();
   TimeToProto(lease->expires_at, response_.mutable_expires_at());
+  DurationToProto(manager_->hold_grace(), response_.mutable_hold_grace());
   return true;
 }
 

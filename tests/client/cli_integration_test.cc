@@ -154,7 +154,7 @@ class Listener {
 TEST(PreflightTest, WorksWithoutAServer) {
   TempDir dir;
   EnvChanges env = {{"PORTLEASE_ADDR", std::nullopt},
-                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none.sock")},
+                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none/portleased.sock")},
                     {"XDG_RUNTIME_DIR", dir.File("run")},
                     {"XDG_STATE_HOME", dir.File("state")}};
   Listener busy;

@@ -31,7 +31,7 @@ TEST(EmbeddedServerTest, ConcurrentFirstUseStartsOneDaemon) {
   const std::string runtime = dir.File("run");
   const std::string state = dir.File("state");
   EnvChanges env = {{"PORTLEASE_ADDR", std::nullopt},
-                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none.sock")},
+                    {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none/portleased.sock")},
                     {"XDG_RUNTIME_DIR", runtime},
                     {"XDG_STATE_HOME", state},
                     {"PORTLEASE_SERVER_BIN", PORTLEASED_BIN}};

@@ -40,7 +40,7 @@ class PrivateWorld {
         state_(dir_.File("state")),
         config_(dir_.File("config")) {
     env_ = {{"PORTLEASE_ADDR", std::nullopt},
-            {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir_.File("none.sock")},
+            {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir_.File("none/portleased.sock")},
             {"PORTLEASE_SERVER_BIN", std::nullopt},
             {"PORTLEASE_SERVER_ARGS", std::nullopt},
             {"XDG_RUNTIME_DIR", runtime_},

@@ -8,7 +8,11 @@
 #   tests/consumer/run.sh BUILD_DIR [--installed PREFIX] [--repeat N]
 #                         [--m2-standin PATH] [--e2e-repeat N]
 #                         [--only patterns|bare|abort|interrupt|reuse|resgroup|e2e]
-#                         [--keep]
+#                         [--cxx-flags FLAGS] [--keep]
+#
+#   --cxx-flags  added to the consumer's compile and link lines; a build of
+#                portlease under a sanitizer installs instrumented libraries,
+#                and their users must link the same runtime
 #
 #   patterns   ctest -j8 over the labels pertest and fixture, N times
 #              (default 10), then N times more under an outer
@@ -32,7 +36,7 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ $# -ge 1 ] || { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 build="$(cd "$1" && pwd)"; shift
-standin=""; repeat=10; e2e_repeat=1; only=""; keep=0; installed=""
+standin=""; repeat=10; e2e_repeat=1; only=""; keep=0; installed=""; cxx_flags=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --installed) installed="$2"; shift 2 ;;
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
     --m2-standin) standin="$2"; shift 2 ;;
     --e2e-repeat) e2e_repeat="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --cxx-flags) cxx_flags="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -136,6 +141,7 @@ fi
 cmake -S "$src/tests/consumer" -B "$cbuild" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -Dportlease_DIR="$config_dir" \
   -DCMAKE_PREFIX_PATH="$prefix" -DCONSUMER_OUT_DIR="$out" "${launcher[@]}" "${m2[@]}" \
+  -DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_EXE_LINKER_FLAGS="$cxx_flags" \
   >"$work/configure.log" 2>&1 || { cat "$work/configure.log" >&2; fail "configure"; }
 cmake --build "$cbuild" -j2 >"$work/build.log" 2>&1 ||
   { tail -n 40 "$work/build.log" >&2; fail "build"; }

@@ -68,7 +68,7 @@ Listener StartListener(const std::string& dir, bool udp) {
 // An environment in which no portlease server can be found or started.
 EnvChanges NoServer(const ScratchDir& dir) {
   return {{"PORTLEASE_ADDR", std::nullopt},
-          {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none.sock")},
+          {"PORTLEASE_SYSTEM_ADDR", "unix:" + dir.File("none/portleased.sock")},
           {"XDG_RUNTIME_DIR", dir.File("run")},
           {"XDG_STATE_HOME", dir.File("state")}};
 }

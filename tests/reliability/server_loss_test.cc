@@ -1,5 +1,8 @@
 // The real binaries when the server is missing, stalled, forbidden or
 // killed:
+//   - a system socket directory without its socket (systemd restarting the
+//     service) is waited for under the connect deadline; no private server
+//     starts;
 //   - a system socket whose server is stopped (SIGSTOP), or that refuses
 //     this user (socket or directory mode, a uid outside the group), is an
 //     error naming the socket and the fix; no private server starts;
@@ -30,18 +33,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// portleased's default --hold_grace, which lease-run assumes.
+// portleased's default --hold_grace.
 constexpr absl::Duration kHoldGrace = absl::Seconds(2);
 
 class ServerLossTest : public ::testing::Test {
  protected:
   // Starts portleased on DIR/run/portleased.sock with a database in DIR.
-  void StartServer() {
+  void StartServer(const std::vector<std::string>& extra_args = {}) {
     mkdir(dir_.File("run").c_str(), 0755);
+    std::vector<std::string> args = {
+        "--listen=unix:" + socket_path(), "--db=" + dir_.File("leases.db"),
+        "--pool=21200-21215", "--probe=none", "--cooldown=0s"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     absl::StatusOr<DaemonProcess> started = DaemonProcess::Start(
-        PORTLEASED_BIN,
-        {"--listen=unix:" + socket_path(), "--db=" + dir_.File("leases.db"),
-         "--pool=21200-21215", "--probe=none", "--cooldown=0s"},
+        PORTLEASED_BIN, args,
         dir_.File(absl::StrCat("stderr", starts_++)),
         Scaled(absl::Seconds(20)));
     ASSERT_TRUE(started.ok()) << started.status();
@@ -108,6 +113,26 @@ TEST_F(ServerLossTest, StalledSystemServerIsAnErrorNotAPrivateServer) {
   EXPECT_FALSE(PrivateServerStarted());
 }
 
+TEST_F(ServerLossTest, RestartingSystemServerIsWaitedFor) {
+  // systemd keeps the service's runtime directory across a restart; the
+  // socket appears when the new server listens.
+  ASSERT_EQ(mkdir(dir_.File("run").c_str(), 0755), 0);
+  EnvChanges env = SystemEnv();
+  env["PORTLEASE_CONNECT_TIMEOUT"] =
+      absl::FormatDuration(Scaled(absl::Seconds(20)));
+  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--", "true"}, env, dir_.path());
+  ASSERT_TRUE(run.ok()) << run.status();
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE((*run)->Wait(absl::ZeroDuration()).ok())
+      << "lease-run gave up at once: " << (*run)->err();
+  StartServer();
+  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << (*run)->err();
+  EXPECT_EQ(*code, 0) << (*run)->err();
+  EXPECT_FALSE(PrivateServerStarted());
+}
+
 // Root passes every permission check: the client runs as nobody.
 class ForbiddenSocketTest : public ServerLossTest {
  protected:
@@ -171,6 +196,27 @@ TEST_F(ServerLossTest, LeaseRunReportsALostServerAndExits75) {
   EXPECT_THAT((*run)->err(), HasSubstr("terminating sleep"));
   std::printf("lease-run exited %d %s after the kill\n", *code,
               absl::FormatDuration(took).c_str());
+}
+
+TEST_F(ServerLossTest, LeaseRunUsesTheServersHoldGrace) {
+  StartServer({"--hold_grace=4s"});
+  EnvChanges env = {{"PORTLEASE_ADDR", address()},
+                    {"COMPOSE_PROJECT_NAME", std::nullopt}};
+  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--connect-timeout", "1s", "--",
+       "sleep", "60"},
+      env, dir_.path());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
+  const absl::Time killed = absl::Now();
+  daemon_->Stop(SIGKILL);
+  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(4 + 1));
+  const absl::Duration took = absl::Now() - killed;
+  ASSERT_TRUE(code.ok()) << "lease-run still running " << took;
+  EXPECT_EQ(*code, 75) << (*run)->err();
+  EXPECT_THAT((*run)->err(), HasSubstr("unreachable for 4s"));
+  // The server keeps the lease for its grace: so does the client.
+  EXPECT_GE(took, absl::Seconds(4));
 }
 
 TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {

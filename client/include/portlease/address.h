@@ -4,7 +4,9 @@
 //   1. $PORTLEASE_ADDR when set. It is used as is: if it does not answer,
 //      calls fail (never a silent fallback).
 //   2. The system socket, unix:/run/portlease/portleased.sock (override:
-//      $PORTLEASE_SYSTEM_ADDR), whenever something exists at that path. It
+//      $PORTLEASE_SYSTEM_ADDR), whenever something exists at that path or
+//      the path's directory exists (systemd keeps /run/portlease while the
+//      service restarts; `systemctl stop` removes it). It
 //      must answer a Status call within ResolveOptions::connect_timeout
 //      (a restarting server is waited for); a socket that refuses this
 //      user, a stalled or dead server is an error naming the socket and

@@ -55,7 +55,8 @@ struct ScopedLeaseOptions {
   // server is held again.
   std::function<void()> on_restored;
   // The server's hold grace (portleased --hold_grace, default 2s): with no
-  // Hold stream for this long, the lease counts as lost.
+  // Hold stream for this long, the lease counts as lost. Used until the
+  // server's first Hold answer, which says the server's own.
   absl::Duration hold_grace = absl::Seconds(2);
   // Deadline of the Release sent by the destructor.
   absl::Duration release_timeout = absl::Seconds(1);
@@ -128,6 +129,9 @@ class ScopedLease {
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* renew_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientContext* hold_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+
+  // options_.hold_grace, then the server's. Hold thread only.
+  absl::Duration hold_grace_;
 
   std::thread renew_thread_;
   std::thread hold_thread_;
