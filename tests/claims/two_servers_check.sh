@@ -6,6 +6,9 @@
 #   two_servers_check.sh --portleased BIN --lease-run BIN --portlease BIN \
 #     --binder BIN [--rounds 5] [--jobs 16]
 #
+# Phase "control" first: the same two servers with --claims_dir=off each
+# grant 3 ports and must overlap, so the check below can see the conflict
+# that claims prevent.
 # Phase "two-users": server A runs as this user (root), server B as nobody
 # (setpriv, as ci/package-test.sh does; B creates the claims directory, so
 # A must accept one owned by another user). Phase "one-user": both as this
@@ -73,14 +76,15 @@ fail() {
 }
 
 # start NAME [setpriv...]: a server in $dir/NAME on the pool, claims in
-# $dir/claims.
+# $claims.
+claims="$dir/claims"
 start() {
   local name=$1; shift
   mkdir -p "$dir/$name"
   if [ $# -gt 0 ]; then chown nobody:nogroup "$dir/$name"; fi
   "$@" "$portleased" --listen="unix:$dir/$name/s.sock" --db="$dir/$name/leases.db" \
     --pool="$pool" --ephemeral=trim --probe=system --cooldown=1s \
-    --busy_backoff=1s --rate_limit=0 --claims_dir="$dir/claims" \
+    --busy_backoff=1s --rate_limit=0 --claims_dir="$claims" \
     --ready_fd=3 3>"$dir/$name/ready" 2>"$dir/$name/log" &
   server_pid[$name]=$!
   for _ in $(seq $((100 * scale))); do
@@ -91,6 +95,7 @@ start() {
   grep -q '^ready' "$dir/$name/ready" 2>/dev/null || fail "server $name did not start"
   PORTLEASE_ADDR="unix:$dir/$name/s.sock" "$portlease" status >"$dir/$name/status" ||
     fail "status of $name"
+  [ "$claims" = off ] && return 0
   grep -q "host-wide claims:   on ($dir/claims)" "$dir/$name/status" ||
     fail "server $name has claims off: $(grep claims "$dir/$name/status")"
 }
@@ -163,6 +168,24 @@ check_records() {
 }
 
 started=$(date +%s)
+
+# Phase 0: the control. Without claims, two servers on one pool grant the
+# same ports (both start from the bottom of the pool; nothing is bound).
+claims=off
+start a
+start b
+for name in a b; do
+  PORTLEASE_ADDR="unix:$dir/$name/s.sock" "$portlease" acquire --count 3 \
+    --ttl 60s --format=env | sed -n 's/^PORTLEASE_PORTS=//p' | tr -d "'\"" >"$dir/control.$name"
+done
+shared=$(comm -12 <(tr ' ' '\n' <"$dir/control.a" | sort) <(tr ' ' '\n' <"$dir/control.b" | sort) | wc -l)
+[ "$shared" -gt 0 ] ||
+  fail "control: without claims a ($(cat "$dir/control.a")) and b ($(cat "$dir/control.b")) shared no port"
+stop a
+stop b
+rm -rf "$dir/a" "$dir/b"
+claims="$dir/claims"
+echo "control: without claims, a and b granted $shared common port(s)"
 
 # Phase 1: two users. B (nobody) first: it creates the claims directory.
 start b setpriv --reuid=nobody --regid=nogroup --clear-groups
