@@ -70,11 +70,12 @@ std::string HolderLine(const v1::PortHolder& h) {
 }
 
 // Port infos for `ports`: the server's view when `client` is set and
-// answers (else local only, *server_seen false), with local holders added
-// where the server saw none.
+// answers (else local only, *server_seen false, and *where says why), with
+// local holders added where the server saw none.
 std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
                                   const Client* client, bool* server_seen,
-                                  std::vector<bool>* bind_failed) {
+                                  std::vector<bool>* bind_failed,
+                                  std::string* where) {
   std::vector<v1::PortInfo> infos(ports.size());
   *server_seen = false;
   if (client != nullptr) {
@@ -82,6 +83,10 @@ std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
     if (who.ok() && who->ports_size() == static_cast<int>(ports.size())) {
       *server_seen = true;
       for (size_t i = 0; i < ports.size(); ++i) infos[i] = who->ports(i);
+    } else {
+      *where = absl::StrCat(
+          *where, " did not answer Who: ",
+          who.ok() ? "wrong number of ports" : who.status().message());
     }
   }
   bind_failed->assign(ports.size(), false);
@@ -241,7 +246,7 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   bool server_seen = false;
   std::vector<bool> bind_failed;
   std::vector<v1::PortInfo> infos =
-      Inspect(*ports, client.get(), &server_seen, &bind_failed);
+      Inspect(*ports, client.get(), &server_seen, &bind_failed, &where);
   if (flags.format == OutputFormat::kJson) {
     v1::WhoResponse response;
     for (const v1::PortInfo& info : infos) *response.add_ports() = info;
@@ -305,7 +310,7 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   bool server_seen = false;
   std::vector<bool> bind_failed;
   std::vector<v1::PortInfo> infos =
-      Inspect(ports, client.get(), &server_seen, &bind_failed);
+      Inspect(ports, client.get(), &server_seen, &bind_failed, &where);
   if (!server_seen) {
     out << "local checks only: " << where << "\n";
   }
