@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/args.h"
 #include "src/lease_run.h"
+#include "src/signal_watch.h"
 
 namespace portlease {
 namespace {
@@ -34,6 +35,21 @@ absl::StatusOr<absl::Duration> ConnectTimeoutSetting(
     return d;
   }
   return kDefaultConnectTimeout;
+}
+
+void EndCancelledAcquire(const Client& client, AcquireSpec spec) {
+  client.ClearCancellation();
+  spec.wait = absl::ZeroDuration();
+  absl::StatusOr<v1::Lease> lease = client.Acquire(spec);
+  if (lease.ok()) {
+    client.Release(lease->lease_id(), absl::Seconds(1)).IgnoreError();
+  }
+}
+
+std::string CancelledMessage(int sig) {
+  return absl::StrCat("interrupted by ", SignalName(sig),
+                      " while waiting for the server or for ports; no lease "
+                      "kept");
 }
 
 AcquireSpec SpecFromRequest(const PortRequest& request, absl::Duration ttl,

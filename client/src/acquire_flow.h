@@ -45,6 +45,16 @@ absl::StatusOr<T> AcquireWithWait(
   return acquire(spec);
 }
 
+// After an Acquire cancelled by a signal: ends the lease the server may
+// have granted for spec.request_id just before the cancel reached it (an
+// Acquire with the same request_id returns it; none waits). Clears the
+// client's cancellation first.
+void EndCancelledAcquire(const Client& client, AcquireSpec spec);
+
+// One line for a wait ended by `sig`: "interrupted by SIGINT while waiting
+// for ports; no lease kept".
+std::string CancelledMessage(int sig);
+
 // The default connect deadline of lease-run and portlease.
 inline constexpr absl::Duration kDefaultConnectTimeout = absl::Seconds(10);
 

@@ -119,7 +119,24 @@ int SuperviseChild(pid_t child, const std::function<bool()>& should_stop,
   absl::Time kill_at = absl::InfiniteFuture();
   int status = 0;
   while (true) {
-    const pid_t r = waitpid(child, &status, WNOHANG);
+    const pid_t r = waitpid(child, &status, WNOHANG | WUNTRACED);
+    if (r == child && WIFSTOPPED(status)) {
+      // A SIGSTOP someone sent the command is theirs to undo.
+      if (WSTOPSIG(status) == SIGSTOP) continue;
+      // Ctrl-Z (SIGTSTP, or SIGTTIN/SIGTTOU of a background read or write)
+      // stopped the command: stop too, as a shell job does, and when the
+      // shell continues us (fg, bg), continue the command, in the
+      // foreground again if we are.
+      const bool had_terminal = restore_terminal &&
+                                tcgetpgrp(STDIN_FILENO) == child;
+      if (had_terminal) tcsetpgrp(STDIN_FILENO, getpgrp());
+      kill(getpid(), SIGSTOP);
+      if (had_terminal && tcgetpgrp(STDIN_FILENO) == getpgrp()) {
+        tcsetpgrp(STDIN_FILENO, child);
+      }
+      kill(-child, SIGCONT);
+      continue;
+    }
     if (r == child) break;
     if (r < 0 && errno != EINTR) break;
     if (!terminating && should_stop && should_stop()) {

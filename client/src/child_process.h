@@ -34,6 +34,8 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
                                  const Variables& vars);
 
 // Waits for `child` to exit, forwarding SIGINT/SIGTERM/SIGHUP to its group.
+// When the child stops (Ctrl-Z), stops too and, once continued, continues
+// the child's group (handing it the terminal back when we have it).
 // Polls `should_stop` about every 100 ms; once it returns true, sends
 // SIGTERM to the group, and SIGKILL after `kill_grace`. Restores the
 // terminal's foreground group. Returns the wait status.

@@ -143,6 +143,23 @@ absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
 
 void Client::Reconnect() const { channel_->GetState(/*try_to_connect=*/true); }
 
+void Client::Cancel() const {
+  absl::MutexLock lock(&cancel_mu_);
+  cancelled_ = true;
+  for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+}
+
+void Client::ClearCancellation() const {
+  absl::MutexLock lock(&cancel_mu_);
+  cancelled_ = false;
+}
+
+absl::Status Client::CheckCancelled() const {
+  absl::MutexLock lock(&cancel_mu_);
+  if (cancelled_) return absl::CancelledError("cancelled");
+  return absl::OkStatus();
+}
+
 absl::Status Client::Unreachable(const absl::Status& last) const {
   absl::Status problem = UnixSocketProblem(address_);
   if (problem.code() == absl::StatusCode::kPermissionDenied) return problem;
@@ -177,6 +194,9 @@ absl::Status Client::Call(
   absl::Duration backoff = options_.initial_backoff;
   absl::Status last;
   while (true) {
+    if (absl::Status cancelled = CheckCancelled(); !cancelled.ok()) {
+      return cancelled;
+    }
     if (retry &&
         channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
       // Waiting for the connection first (instead of wait_for_ready) keeps
@@ -185,13 +205,29 @@ absl::Status Client::Call(
       // A socket that refuses this user will not change its mind.
       absl::Status permission = UnixSocketPermission(address_);
       if (!permission.ok()) return permission;
-      if (!channel_->WaitForConnected(absl::ToChronoTime(give_up))) {
-        return Unreachable(last);
+      // In short steps, so that Cancel() is noticed.
+      bool connected = false;
+      while (!connected) {
+        const absl::Time step =
+            std::min(give_up, absl::Now() + absl::Milliseconds(100));
+        connected = channel_->WaitForConnected(absl::ToChronoTime(step));
+        if (absl::Status c = CheckCancelled(); !c.ok()) return c;
+        if (!connected && absl::Now() >= give_up) return Unreachable(last);
       }
     }
     grpc::ClientContext context;
     SetDeadline(context, timeout);
+    {
+      absl::MutexLock lock(&cancel_mu_);
+      if (cancelled_) return absl::CancelledError("cancelled");
+      in_flight_.insert(&context);
+    }
     last = FromGrpcStatus(rpc(context));
+    {
+      absl::MutexLock lock(&cancel_mu_);
+      in_flight_.erase(&context);
+      if (cancelled_ && !last.ok()) return absl::CancelledError("cancelled");
+    }
     if (!retry || last.code() != absl::StatusCode::kUnavailable) return last;
     // The connection broke (or the server could not commit): the request
     // may have been applied.
@@ -200,7 +236,11 @@ absl::Status Client::Call(
     if (absl::Now() >= give_up) return Unreachable(last);
     absl::Status permission = UnixSocketPermission(address_);
     if (!permission.ok()) return permission;
-    absl::SleepFor(std::min(backoff, give_up - absl::Now()));
+    {
+      absl::MutexLock lock(&cancel_mu_);
+      cancel_mu_.AwaitWithTimeout(absl::Condition(&cancelled_),
+                                  std::min(backoff, give_up - absl::Now()));
+    }
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "portlease/address.h"
@@ -13,6 +14,7 @@
 #include "src/acquire_flow.h"
 #include "src/child_process.h"
 #include "src/lease_run_modes.h"
+#include "src/signal_watch.h"
 
 namespace portlease {
 namespace {
@@ -78,6 +80,9 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   if (!options.ctest_resource_spec.empty()) {
     return RunWithResourceSpec(options, err);
   }
+  // Until the command runs, SIGINT/SIGTERM/SIGHUP end lease-run: at once
+  // while it looks for a server, cancelling the wait once it asks for ports.
+  SignalWatch signals;
   auto fail = [&err](int code, absl::string_view message) {
     err << kProgram << ": " << message << std::endl;
     return code;
@@ -97,9 +102,23 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   }
   auto loss = std::make_shared<LeaseLossFlag>();
   const LeaseAcquirer acquire = MakeLeaseAcquirer(server->client, loss);
-  absl::StatusOr<std::unique_ptr<ScopedLease>> lease = AcquireWithWait(
-      SpecFromRequest(*request, options.ttl, options.udp), options.wait, err,
-      kProgram, acquire);
+  const AcquireSpec spec = SpecFromRequest(*request, options.ttl, options.udp);
+  signals.OnSignal([client = server->client] { client->Cancel(); });
+  absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
+      AcquireWithWait(spec, options.wait, err, kProgram, acquire);
+  // Signalled while waiting: no lease survives, the exit says which signal.
+  auto cancelled = [&]() -> std::optional<int> {
+    const int sig = signals.signal();
+    if (sig == 0) return std::nullopt;
+    server->client->ClearCancellation();
+    if (lease.ok()) {
+      lease->reset();
+    } else {
+      EndCancelledAcquire(*server->client, spec);
+    }
+    return fail(128 + sig, CancelledMessage(sig));
+  };
+  if (std::optional<int> code = cancelled()) return *code;
   if (!lease.ok()) {
     return fail(AcquireErrorExitCode(lease.status(), options.wait),
                 AcquireErrorMessage(lease.status(), server->where.Describe(),
@@ -130,6 +149,9 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   vars->emplace_back("PORTLEASE_ENV_FILE", options.env_file.empty()
                                                ? std::string()
                                                : AbsolutePath(options.env_file));
+  // From here the signals go to the command (SuperviseChild).
+  signals.Stop();
+  if (std::optional<int> code = cancelled()) return *code;
   absl::StatusOr<pid_t> child = SpawnChild(options.command, *vars);
   if (!child.ok()) {
     const int code = child.status().code() == absl::StatusCode::kNotFound

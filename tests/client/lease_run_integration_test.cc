@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -380,6 +381,97 @@ TEST_F(LeaseRunTest, PoolExhaustedThenWaitSucceeds) {
   absl::StatusOr<int> code = (*waiting)->Wait(absl::Seconds(15));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << (*waiting)->err();
+}
+
+// The state letter of /proc/PID/stat ('T' when stopped), or '?'.
+char ProcessState(pid_t pid) {
+  const std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size()
+             ? '?'
+             : stat[paren + 2];
+}
+
+// A cancelled CI job sends SIGINT or SIGTERM (SIGHUP when the terminal
+// goes): the wait for ports ends at once, the queued request leaves the
+// server, and no lease is granted when ports free up afterwards.
+TEST_F(LeaseRunTest, SignalEndsTheWaitAndKeepsNoLease) {
+  AcquireSpec fill;
+  fill.count = 8;
+  fill.ttl = absl::Seconds(60);
+  absl::StatusOr<v1::Lease> all = client_->Acquire(fill);
+  ASSERT_TRUE(all.ok()) << all.status();
+  struct Case {
+    std::vector<std::string> argv;
+    int sig;
+  };
+  const std::vector<Case> cases = {
+      {{LEASE_RUN_BIN, "--count", "1", "--wait", "60s", "--", "/bin/true"},
+       SIGINT},
+      {{LEASE_RUN_BIN, "--count", "1", "--wait", "60s", "--", "/bin/true"},
+       SIGTERM},
+      {{LEASE_RUN_BIN, "--count", "1", "--wait", "60s", "--", "/bin/true"},
+       SIGHUP},
+      {{PORTLEASE_BIN, "acquire", "--count", "1", "--ttl", "60s", "--wait",
+        "60s"},
+       SIGINT},
+      {{PORTLEASE_BIN, "acquire", "--count", "1", "--ttl", "60s", "--wait",
+        "60s"},
+       SIGTERM},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat(c.argv[0], " ", strsignal(c.sig)));
+    auto waiting = Process::Start(c.argv, env_, dir_.path());
+    ASSERT_TRUE(waiting.ok());
+    ASSERT_TRUE(PollUntil(
+        [&] { return (*waiting)->err().find("waiting") != std::string::npos; },
+        absl::Seconds(10)))
+        << (*waiting)->err();
+    const absl::Time sent = absl::Now();
+    kill((*waiting)->pid(), c.sig);
+    absl::StatusOr<int> code = (*waiting)->Wait(absl::Seconds(5));
+    ASSERT_TRUE(code.ok()) << "still waiting after the signal: "
+                           << (*waiting)->err();
+    std::printf("%s exited %d %s after %s\n", c.argv[0].c_str(), *code,
+                absl::FormatDuration(absl::Now() - sent).c_str(),
+                strsignal(c.sig));
+    EXPECT_EQ(*code, 128 + c.sig) << (*waiting)->err();
+    EXPECT_THAT((*waiting)->err(), HasSubstr("no lease kept"));
+  }
+  // The pool frees up: nothing that was cancelled gets it.
+  ASSERT_TRUE(client_->Release(all->lease_id()).ok());
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
+// Ctrl-Z stops the command (SIGTSTP to its group): lease-run stops as a
+// shell job would, and SIGCONT to lease-run (fg) continues both.
+TEST_F(LeaseRunTest, StoppedCommandStopsLeaseRunAndContinueResumesBoth) {
+  const std::string pid_file = dir_.File("child.pid");
+  const std::string go = dir_.File("go");
+  auto p = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
+       absl::StrCat("echo $$ > ", pid_file, "; while [ ! -e ", go,
+                    " ]; do sleep 0.05; done; exit 4")},
+      env_, dir_.path());
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(PollUntil([&] { return !ReadFileOrEmpty(pid_file).empty(); },
+                        absl::Seconds(10)));
+  const pid_t child = std::stoi(ReadFileOrEmpty(pid_file));
+  ASSERT_EQ(kill(-child, SIGTSTP), 0);
+  EXPECT_TRUE(PollUntil([&] { return ProcessState((*p)->pid()) == 'T'; },
+                        absl::Seconds(5)))
+      << "lease-run did not stop with its command";
+  EXPECT_EQ(ProcessState(child), 'T');
+  ASSERT_EQ(kill((*p)->pid(), SIGCONT), 0);
+  EXPECT_TRUE(PollUntil([&] { return ProcessState(child) != 'T'; },
+                        absl::Seconds(5)))
+      << "the command was not continued";
+  WriteFile(go, "");
+  absl::StatusOr<int> code = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << (*p)->err();
+  EXPECT_EQ(*code, 4) << (*p)->err();
+  EXPECT_EQ(LeaseCount(), 0u);
 }
 
 }  // namespace

@@ -35,13 +35,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 #include "portlease/owner.h"
 #include "portlease/v1/portlease.grpc.pb.h"
@@ -169,6 +173,13 @@ class Client {
   // failure); returns at once.
   void Reconnect() const;
 
+  // Cancels the unary calls in flight (an Acquire waiting for ports, a
+  // call waiting for the server) and every call made until
+  // ClearCancellation(): they return CANCELLED. A waiting Acquire leaves
+  // the server's queue. Safe from any thread (e.g. one watching signals).
+  void Cancel() const;
+  void ClearCancellation() const;
+
  private:
   // One unary call through `rpc`, retried as described above, but never
   // past `bound`. Sets *maybe_applied when an attempt failed after it may
@@ -181,10 +192,17 @@ class Client {
   // last call's status (OK when no call was made).
   absl::Status Unreachable(const absl::Status& last) const;
 
+  // CANCELLED after Cancel(), else OK.
+  absl::Status CheckCancelled() const;
+
   std::shared_ptr<grpc::Channel> channel_;
   std::string address_;
   ClientOptions options_;
   std::unique_ptr<v1::PortLease::Stub> stub_;
+
+  mutable absl::Mutex cancel_mu_;
+  mutable bool cancelled_ ABSL_GUARDED_BY(cancel_mu_) = false;
+  mutable std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(cancel_mu_);
 };
 
 }  // namespace portlease

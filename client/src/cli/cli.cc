@@ -14,6 +14,7 @@
 #include "src/acquire_flow.h"
 #include "src/args.h"
 #include "src/cli/cli_internal.h"
+#include "src/signal_watch.h"
 
 namespace portlease {
 namespace {
@@ -322,6 +323,10 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.github_env && std::getenv("GITHUB_ENV") == nullptr) {
     return Fail(err, kExitUsage, "--github-env: GITHUB_ENV is not set");
   }
+  // SIGINT/SIGTERM/SIGHUP end the command at once while it looks for a
+  // server, and cancel the wait (keeping no lease) once it asks for ports.
+  BlockCancelSignals();
+  SignalWatch signals;
   absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true, flags.connect_timeout);
   if (!connection.ok()) {
     return Fail(err, kExitUnavailable, connection.status().message());
@@ -329,9 +334,20 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   const Client& client = *connection->client;
   std::function<absl::StatusOr<v1::Lease>(const AcquireSpec&)> acquire =
       [&client](const AcquireSpec& spec) { return client.Acquire(spec); };
-  absl::StatusOr<v1::Lease> lease = AcquireWithWait(
-      SpecFromRequest(*request, flags.ttl, flags.udp), flags.wait, err,
-      "portlease", acquire);
+  const AcquireSpec spec = SpecFromRequest(*request, flags.ttl, flags.udp);
+  signals.OnSignal([&client] { client.Cancel(); });
+  absl::StatusOr<v1::Lease> lease =
+      AcquireWithWait(spec, flags.wait, err, "portlease", acquire);
+  signals.Stop();
+  if (const int sig = signals.signal(); sig != 0) {
+    client.ClearCancellation();
+    if (lease.ok()) {
+      client.Release(lease->lease_id(), absl::Seconds(1)).IgnoreError();
+    } else {
+      EndCancelledAcquire(client, spec);
+    }
+    return Fail(err, 128 + sig, CancelledMessage(sig));
+  }
   if (!lease.ok()) {
     return Fail(err, AcquireErrorExitCode(lease.status(), flags.wait),
                 AcquireErrorMessage(lease.status(),
