@@ -55,7 +55,11 @@ OPTIONS
                             ${VAR:-default} replaced by the lease's variables
                             or the environment. Repeatable. An unknown
                             variable without default is an error.
-    --env-file PATH         Also write the variables to PATH as KEY=value.
+    --env-file PATH         Also write the variables to PATH, mode 0600, as
+                            KEY='value' lines (shell quoting, so
+                            `set -a; . PATH` reads them back), and export
+                            PORTLEASE_ENV_FILE=PATH. PATH is removed when
+                            the lease ends.
     --wait DURATION         When the pool is busy, wait up to DURATION
                             (e.g. 5m) instead of failing.
     --ttl DURATION          Lease time to live (default: the server's);
@@ -91,8 +95,8 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
                             leaving a detached holder process (log in
                             FILE.holder.log) that keeps the lease alive until
                             the watched process is gone, --release-env-file,
-                            or --max-hold. An earlier holder of the same
-                            FILE is ended first.
+                            or --max-hold, and then removes FILE. An
+                            earlier holder of the same FILE is ended first.
     --watch-ctest           Watch the nearest ancestor process named ctest
                             (the parent when there is none).
     --watch-pid PID         Watch process PID ...
