@@ -376,27 +376,6 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
     }
     gitlab_lines = *std::move(lines);
   }
-  std::string text;
-  switch (flags.format) {
-    case OutputFormat::kEnv:
-      text = FormatEnvLines(*vars);
-      break;
-    case OutputFormat::kShell:
-      text = FormatShellExports(*vars);
-      break;
-    case OutputFormat::kJson:
-      text = absl::StrCat("{\"lease\": ", ToJson(*lease),
-                          ", \"env\": ", VariablesJson(*vars), "}\n");
-      break;
-    case OutputFormat::kTable:
-      text = absl::StrCat("lease ", lease->lease_id(), " ports ",
-                          PortsSummary(*lease), " expires ",
-                          FormatTimestamp(lease->expires_at()), "\n");
-      for (const auto& [key, value] : *vars) {
-        absl::StrAppend(&text, key, "=", value, "\n");
-      }
-      break;
-  }
   if (flags.github_env) {
     absl::Status s = AppendPrivateFile(std::getenv("GITHUB_ENV"), github_lines);
     if (!s.ok()) return fail_granted(1, absl::StrCat("--github-env: ", s.message()));
@@ -407,7 +386,24 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
       return fail_granted(1, absl::StrCat("--gitlab-dotenv: ", s.message()));
     }
   }
-  out << text << std::flush;
+  switch (flags.format) {
+    case OutputFormat::kEnv:
+      out << FormatEnvLines(*vars);
+      break;
+    case OutputFormat::kShell:
+      out << FormatShellExports(*vars);
+      break;
+    case OutputFormat::kJson:
+      out << "{\"lease\": " << ToJson(*lease)
+          << ", \"env\": " << VariablesJson(*vars) << "}\n";
+      break;
+    case OutputFormat::kTable:
+      out << "lease " << lease->lease_id() << " ports " << PortsSummary(*lease)
+          << " expires " << FormatTimestamp(lease->expires_at()) << "\n";
+      for (const auto& [key, value] : *vars) out << key << "=" << value << "\n";
+      break;
+  }
+  out << std::flush;
   if (!out) {
     return fail_granted(1, "cannot write the variables to standard output");
   }
