@@ -46,6 +46,11 @@ DESCRIPTION
 
 OPTIONS
     --ports NAME,...        Port names, each [a-z][a-z0-9_-]{0,31}.
+                            The variable a port becomes (NAME_PORT, or its
+                            profile env name) and a profile variable's name
+                            are [A-Za-z_][A-Za-z0-9_]* and not PATH, HOME,
+                            SHELL, USER, LD_*, PORTLEASE_*,
+                            COMPOSE_PROJECT_NAME or PORT_<n>.
     --count N               N unnamed ports.
     --profile FILE          A port profile (JSON or protobuf text format)
                             declaring ports, their variables and derived

@@ -154,7 +154,8 @@ TEST_F(CliTest, AcquireReleasesTheLeaseWhenAnOutputFails) {
       Cli({"acquire", "--ports", "redis", "--ttl", "10m", "--github-env"});
   EXPECT_NE(github.exit_code, 0);
   EXPECT_EQ(Lines(github.err), 1u) << github.err;
-  EXPECT_THAT(github.err, HasSubstr("--github-env: cannot append to " + dir_.path()));
+  EXPECT_THAT(github.err, HasSubstr("--github-env: cannot append to " +
+                                    dir_.path() + ": Is a directory"));
   EXPECT_THAT(github.err, HasSubstr("; released lease "));
   EXPECT_EQ(github.out, "");
   RunResult list = Cli({"list"});
