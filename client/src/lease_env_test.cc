@@ -155,9 +155,9 @@ TEST(FormatTest, GitHubEnvUsesHeredocsForMultiLineValues) {
   size_t calls = 0;
   auto next = [&] { return delimiters[calls++]; };
   // EOF_1 occurs in the multi-line value: the next delimiter is taken.
-  EXPECT_EQ(FormatGitHubEnv({{"A", "1"}, {"B", "x\nEOF_1\ny"}, {"C", "it's"}},
-                            next),
-            "A=1\nB<<EOF_2\nx\nEOF_1\ny\nEOF_2\nC=it's\n");
+  EXPECT_EQ(
+      FormatGitHubEnv({{"A", "1"}, {"B", "x\nEOF_1\ny"}, {"C", "it's"}}, next),
+      "A=1\nB<<EOF_2\nx\nEOF_1\ny\nEOF_2\nC=it's\n");
   EXPECT_EQ(calls, 2u);
 }
 
@@ -290,11 +290,14 @@ TEST(EnvFileTest, PosixShellSourcesTheValuesBack) {
   ASSERT_TRUE(WriteVariablesFile(file, TrickyVariables(), false).ok());
   const std::string script = "set -a; . \"$0\" || exit 1; exec /usr/bin/env -0";
   FILE* pipe = popen(
-      absl::StrCat("env -i /bin/sh -c '", script, "' '", file, "'").c_str(), "r");
+      absl::StrCat("env -i /bin/sh -c '", script, "' '", file, "'").c_str(),
+      "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
   char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) {
+    out.append(buf, n);
+  }
   ASSERT_EQ(pclose(pipe), 0);
   std::map<std::string, std::string> env;
   for (absl::string_view entry : absl::StrSplit(out, '\0', absl::SkipEmpty())) {

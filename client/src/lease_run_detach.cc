@@ -410,7 +410,8 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
                       absl::StrCat("--render: ", rendered.message()));
         }
       }
-      absl::Status written = WriteVariablesFile(env_file, vars, /*append=*/false);
+      absl::Status written =
+          WriteVariablesFile(env_file, vars, /*append=*/false);
       if (!written.ok()) return fail(1, written.message());
       return fail(
           0, absl::StrCat("reusing lease ",

@@ -70,16 +70,16 @@ namespace {
 // neither parser reports where a field was.
 std::string LocateString(absl::string_view content, absl::string_view value) {
   for (const char quote : {'"', '\''}) {
-    const std::string quoted = absl::StrCat(std::string(1, quote), value,
-                                            std::string(1, quote));
+    const std::string quoted =
+        absl::StrCat(std::string(1, quote), value, std::string(1, quote));
     const size_t at = content.find(quoted);
     if (at == absl::string_view::npos) continue;
     const absl::string_view before = content.substr(0, at);
     const size_t line_start = before.rfind('\n');
     const size_t column =
         line_start == absl::string_view::npos ? at + 1 : at - line_start;
-    return absl::StrCat(std::count(before.begin(), before.end(), '\n') + 1,
-                        ":", column);
+    return absl::StrCat(std::count(before.begin(), before.end(), '\n') + 1, ":",
+                        column);
   }
   return "";
 }

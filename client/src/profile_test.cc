@@ -86,9 +86,10 @@ TEST(ProfileTest, ReservedVariablesAreRefusedWhereTheyAre) {
   EXPECT_THAT(env.status().message(), HasSubstr("choose another name"));
 
   // A defaulted variable name points at the port name it comes from.
-  auto derived = ParseProfile("ports { name: \"redis\" }\n"
-                              "ports { name: \"portlease_x\" }\n",
-                              "p.txtpb");
+  auto derived = ParseProfile(
+      "ports { name: \"redis\" }\n"
+      "ports { name: \"portlease_x\" }\n",
+      "p.txtpb");
   EXPECT_THAT(derived.status().message(),
               HasSubstr("p.txtpb:2:15: port \"portlease_x\": variable "
                         "PORTLEASE_X_PORT is reserved"));
@@ -96,31 +97,31 @@ TEST(ProfileTest, ReservedVariablesAreRefusedWhereTheyAre) {
   for (const char* name :
        {"HOME", "SHELL", "USER", "LD_PRELOAD", "PORTLEASE_LEASE_ID",
         "PORTLEASE_ENV_FILE", "COMPOSE_PROJECT_NAME", "PORT_0"}) {
-    const std::string as_env = absl::StrCat(
-        R"({"ports":[{"name":"a","env":")", name, R"("}]})");
+    const std::string as_env =
+        absl::StrCat(R"({"ports":[{"name":"a","env":")", name, R"("}]})");
     EXPECT_THAT(ParseProfile(as_env, "p").status().message(),
                 HasSubstr(absl::StrCat("variable ", name, " is reserved")))
         << name;
-    const std::string as_var = absl::StrCat(
-        R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
-        R"(","value":"x"}]})");
-    EXPECT_THAT(ParseProfile(as_var, "p").status().message(),
-                HasSubstr(absl::StrCat("p:1:41: variable ", name,
-                                       " is reserved")))
+    const std::string as_var =
+        absl::StrCat(R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
+                     R"(","value":"x"}]})");
+    EXPECT_THAT(
+        ParseProfile(as_var, "p").status().message(),
+        HasSubstr(absl::StrCat("p:1:41: variable ", name, " is reserved")))
         << name;
   }
 }
 
 TEST(ProfileTest, VariableNamesMustBeShellNames) {
   for (const char* name : {"A-B", "1X", "A B", "A=B", "Ä", "A;B"}) {
-    const std::string as_env = absl::StrCat(
-        R"({"ports":[{"name":"a","env":")", name, R"("}]})");
+    const std::string as_env =
+        absl::StrCat(R"({"ports":[{"name":"a","env":")", name, R"("}]})");
     EXPECT_THAT(ParseProfile(as_env, "p").status().message(),
                 HasSubstr("bad variable name"))
         << name;
-    const std::string as_var = absl::StrCat(
-        R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
-        R"(","value":"x"}]})");
+    const std::string as_var =
+        absl::StrCat(R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
+                     R"(","value":"x"}]})");
     EXPECT_THAT(ParseProfile(as_var, "p").status().message(),
                 HasSubstr("p:1:41: bad variable name"))
         << name;

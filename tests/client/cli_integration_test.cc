@@ -99,7 +99,8 @@ TEST_F(CliTest, AcquireFormatsCarryLeaseRunVariables) {
   absl::StatusOr<Variables> vars = ParseEnvLines(env.out, "--format=env");
   ASSERT_TRUE(vars.ok()) << vars.status();
   std::string unquoted;
-  for (const auto& [key, value] : *vars) absl::StrAppend(&unquoted, key, "=", value, "\n");
+  for (const auto& [key, value] : *vars)
+    absl::StrAppend(&unquoted, key, "=", value, "\n");
   EXPECT_EQ(ReadFileOrEmpty(dir_.File("github_env")), unquoted);
   EXPECT_EQ(ReadFileOrEmpty(dir_.File("dotenv")), unquoted);
   EXPECT_EQ(FileMode(dir_.File("github_env")), 0600u);
@@ -116,12 +117,12 @@ TEST_F(CliTest, EnvFormatIsSourcedByAPosixShell) {
                        "60s", "--format=env"});
   ASSERT_EQ(env.exit_code, 0) << env.err;
   WriteFile(dir_.File("lease.env"), env.out);
-  RunResult sourced = RunBinary(
-      {"/bin/sh", "-c",
-       "set -a; . \"$0\" && printf '%s|%s|%s' \"$REDIS_PORT\" "
-       "\"$GREETING\" \"$TWO_LINES\"",
-       dir_.File("lease.env")},
-      env_, dir_.path());
+  RunResult sourced =
+      RunBinary({"/bin/sh", "-c",
+                 "set -a; . \"$0\" && printf '%s|%s|%s' \"$REDIS_PORT\" "
+                 "\"$GREETING\" \"$TWO_LINES\"",
+                 dir_.File("lease.env")},
+                env_, dir_.path());
   ASSERT_EQ(sourced.exit_code, 0) << sourced.err;
   const std::vector<std::string> parts = absl::StrSplit(sourced.out, '|');
   ASSERT_EQ(parts.size(), 3u) << sourced.out;
@@ -164,8 +165,9 @@ TEST_F(CliTest, AcquireReleasesTheLeaseWhenAnOutputFails) {
   EXPECT_EQ(client_->List()->size(), 0u);
 
   env_["GITHUB_ENV"] = dir_.File("github_env");
-  RunResult gitlab = Cli({"acquire", "--ports", "redis", "--ttl", "10m",
-                          "--github-env", "--gitlab-dotenv", dir_.File("no/dir/x.env")});
+  RunResult gitlab =
+      Cli({"acquire", "--ports", "redis", "--ttl", "10m", "--github-env",
+           "--gitlab-dotenv", dir_.File("no/dir/x.env")});
   EXPECT_NE(gitlab.exit_code, 0);
   EXPECT_THAT(gitlab.err, HasSubstr("--gitlab-dotenv: cannot write "));
   EXPECT_THAT(gitlab.err, HasSubstr("; released lease "));
@@ -178,8 +180,9 @@ TEST_F(CliTest, AcquireReleasesTheLeaseWhenAnOutputFails) {
     "vars": [{"name": "TWO_LINES", "value": "a\nb"}]
   })");
   std::remove(dir_.File("github_env").c_str());
-  RunResult multi = Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl",
-                         "10m", "--github-env", "--gitlab-dotenv", dir_.File("x.env")});
+  RunResult multi =
+      Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl", "10m",
+           "--github-env", "--gitlab-dotenv", dir_.File("x.env")});
   EXPECT_EQ(multi.exit_code, 1);
   EXPECT_EQ(Lines(multi.err), 1u) << multi.err;
   EXPECT_THAT(multi.err, HasSubstr("TWO_LINES spans lines"));
@@ -190,11 +193,15 @@ TEST_F(CliTest, AcquireReleasesTheLeaseWhenAnOutputFails) {
 }
 
 TEST_F(CliTest, ReservedVariableNamesAreRefusedBeforeLeasing) {
-  WriteFile(dir_.File("p.json"), "{\n  \"ports\": [{\"name\": \"a\", \"env\": \"LD_PRELOAD\"}]\n}\n");
-  RunResult r = Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl", "60s"});
+  WriteFile(
+      dir_.File("p.json"),
+      "{\n  \"ports\": [{\"name\": \"a\", \"env\": \"LD_PRELOAD\"}]\n}\n");
+  RunResult r =
+      Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl", "60s"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr(dir_.File("p.json") + ":2:34: port \"a\": variable "
-                               "LD_PRELOAD is reserved"));
+  EXPECT_THAT(r.err,
+              HasSubstr(dir_.File("p.json") + ":2:34: port \"a\": variable "
+                                              "LD_PRELOAD is reserved"));
   EXPECT_EQ(client_->List()->size(), 0u);
 }
 

@@ -239,8 +239,8 @@ TEST_F(LeaseRunTest, RendersTemplates) {
   WriteFile(dir_.File("conf.in"),
             "port ${REDIS_PORT}\nname ${NAME:-dflt}\ncost $$5\n");
   RunResult r = LeaseRun({"--ports", "redis", "--render",
-                          dir_.File("conf.in") + ":" + dir_.File("conf"),
-                          "--", "/bin/sh", "-c", "echo $REDIS_PORT"});
+                          dir_.File("conf.in") + ":" + dir_.File("conf"), "--",
+                          "/bin/sh", "-c", "echo $REDIS_PORT"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string port(absl::StripAsciiWhitespace(r.out));
   EXPECT_EQ(ReadFileOrEmpty(dir_.File("conf")),

@@ -371,14 +371,17 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (!flags.gitlab_dotenv.empty()) {
     absl::StatusOr<std::string> lines = FormatGitLabDotenv(*vars);
     if (!lines.ok()) {
-      return fail_granted(1, absl::StrCat("--gitlab-dotenv ", flags.gitlab_dotenv,
-                                          ": ", lines.status().message()));
+      return fail_granted(
+          1, absl::StrCat("--gitlab-dotenv ", flags.gitlab_dotenv, ": ",
+                          lines.status().message()));
     }
     gitlab_lines = *std::move(lines);
   }
   if (flags.github_env) {
     absl::Status s = AppendPrivateFile(std::getenv("GITHUB_ENV"), github_lines);
-    if (!s.ok()) return fail_granted(1, absl::StrCat("--github-env: ", s.message()));
+    if (!s.ok()) {
+      return fail_granted(1, absl::StrCat("--github-env: ", s.message()));
+    }
   }
   if (!flags.gitlab_dotenv.empty()) {
     absl::Status s = WritePrivateFile(flags.gitlab_dotenv, gitlab_lines);
