@@ -1,12 +1,16 @@
 #include "portlease/lease_env.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +23,21 @@
 namespace portlease {
 
 namespace {
+
+// Writes all of `data` to `fd`, retrying after EINTR and short writes.
+// False with errno set on failure.
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
 
 // The part of COMPOSE_PROJECT_NAME that names the lease.
 std::string ComposeLeaseTag(absl::string_view lease_id) {
@@ -131,9 +150,71 @@ absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
   return vars;
 }
 
+bool IsReservedVariableName(absl::string_view name) {
+  if (name == "PATH" || name == "HOME" || name == "SHELL" || name == "USER" ||
+      name == "COMPOSE_PROJECT_NAME" || absl::StartsWith(name, "LD_") ||
+      absl::StartsWith(name, "PORTLEASE_")) {
+    return true;
+  }
+  // PORT_<n>: the variables of unnamed ports (leases by count).
+  absl::string_view index = name;
+  return absl::ConsumePrefix(&index, "PORT_") && !index.empty() &&
+         std::all_of(index.begin(), index.end(),
+                     [](char c) { return absl::ascii_isdigit(c); });
+}
+
 std::string FormatEnvLines(const Variables& vars) {
   std::string out;
-  for (const auto& [key, value] : vars) absl::StrAppend(&out, key, "=", value, "\n");
+  for (const auto& [key, value] : vars) {
+    absl::StrAppend(&out, key, "=", ShellQuote(value), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> FormatGitLabDotenv(const Variables& vars) {
+  std::string out;
+  for (const auto& [key, value] : vars) {
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the value of ", key,
+          " spans lines, which a GitLab dotenv report cannot carry"));
+    }
+    absl::StrAppend(&out, key, "=", value, "\n");
+  }
+  return out;
+}
+
+std::string FormatGitHubEnv(
+    const Variables& vars, const std::function<std::string()>& make_delimiter) {
+  auto multiline = [](const std::string& value) {
+    return value.find_first_of("\r\n") != std::string::npos;
+  };
+  std::string delimiter;
+  for (bool fits = false; !fits;) {
+    delimiter = make_delimiter();
+    fits = !delimiter.empty();
+    for (const auto& [key, value] : vars) {
+      if (multiline(value) && absl::StrContains(value, delimiter)) fits = false;
+    }
+  }
+  std::string out;
+  for (const auto& [key, value] : vars) {
+    if (multiline(value)) {
+      absl::StrAppend(&out, key, "<<", delimiter, "\n", value, "\n", delimiter,
+                      "\n");
+    } else {
+      absl::StrAppend(&out, key, "=", value, "\n");
+    }
+  }
+  return out;
+}
+
+std::string RandomDelimiter() {
+  std::random_device random;
+  std::string out = "PORTLEASE_EOF_";
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppend(&out, absl::Hex(random(), absl::kZeroPad8));
+  }
   return out;
 }
 
@@ -195,34 +276,122 @@ absl::Status RenderTemplateFile(absl::string_view spec,
   return absl::OkStatus();
 }
 
-absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
-                                bool append) {
-  std::ofstream out(path, append ? std::ios::app : std::ios::trunc);
-  out << FormatEnvLines(vars);
-  out.close();
-  if (!out) {
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view content) {
+  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  auto fail = [&](int error) {
+    unlink(temp.c_str());
     return absl::InternalError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+        absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
+  };
+  const int fd =
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    // The temporary file could not be created: report the path asked for.
+    return absl::InternalError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
+  }
+  // An earlier temporary file of this pid may have had another mode.
+  if (fchmod(fd, 0600) != 0 || !WriteAll(fd, content) || fsync(fd) != 0) {
+    const int error = errno;
+    close(fd);
+    return fail(error);
+  }
+  if (close(fd) != 0) return fail(errno);
+  if (std::rename(temp.c_str(), path.c_str()) != 0) return fail(errno);
+  return absl::OkStatus();
+}
+
+absl::Status AppendPrivateFile(const std::string& path,
+                               absl::string_view content) {
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0 || !WriteAll(fd, content) || close(fd) != 0) {
+    const int error = errno;
+    if (fd >= 0) close(fd);
+    return absl::InternalError(
+        absl::StrCat("cannot append to ", path, ": ", std::strerror(error)));
   }
   return absl::OkStatus();
 }
+
+absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
+                                bool append) {
+  return append ? AppendPrivateFile(path, FormatEnvLines(vars))
+                : WritePrivateFile(path, FormatEnvLines(vars));
+}
+
+namespace {
+
+// Reads a shell-quoted VALUE starting at text[*pos] (a single quote) up to
+// the first unquoted newline or the end; *pos ends on that newline. False
+// for an unterminated quote.
+bool ParseQuotedValue(absl::string_view text, size_t* pos, int* line,
+                      std::string* value) {
+  size_t i = *pos;
+  while (i < text.size() && text[i] != '\n') {
+    const char c = text[i];
+    if (c == '\'') {
+      const size_t close = text.find('\'', i + 1);
+      if (close == absl::string_view::npos) return false;
+      absl::string_view quoted = text.substr(i + 1, close - i - 1);
+      *line += static_cast<int>(std::count(quoted.begin(), quoted.end(), '\n'));
+      value->append(quoted.data(), quoted.size());
+      i = close + 1;
+    } else if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
+      value->push_back(text[i + 1]);
+      i += 2;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      ++i;
+    } else {
+      value->push_back(c);
+      ++i;
+    }
+  }
+  *pos = i;
+  return true;
+}
+
+}  // namespace
 
 absl::StatusOr<Variables> ParseEnvLines(absl::string_view text,
                                         absl::string_view source_name) {
   Variables vars;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+  size_t pos = 0;
+  while (pos < text.size()) {
     ++line_number;
+    size_t end = text.find('\n', pos);
+    if (end == absl::string_view::npos) end = text.size();
+    absl::string_view line = text.substr(pos, end - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#') continue;
     const size_t eq = line.find('=');
+    if (line.empty() || line.front() == '#') {
+      pos = end + 1;
+      continue;
+    }
+    const int first_line = line_number;
+    auto error = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ":", first_line, ": ", what));
+    };
     if (eq == absl::string_view::npos ||
         !IsValidVariableName(line.substr(0, eq))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source_name, ":", line_number, ": want KEY=value"));
+      return error("want KEY=value");
     }
-    vars.emplace_back(std::string(line.substr(0, eq)),
-                      std::string(line.substr(eq + 1)));
+    std::string value;
+    if (eq + 1 < line.size() && line[eq + 1] == '\'') {
+      size_t value_pos = pos + eq + 1;
+      if (!ParseQuotedValue(text, &value_pos, &line_number, &value)) {
+        return error("unterminated quote");
+      }
+      end = value_pos;
+    } else {
+      value = std::string(line.substr(eq + 1));
+    }
+    vars.emplace_back(std::string(line.substr(0, eq)), std::move(value));
+    pos = end + 1;
   }
   return vars;
 }

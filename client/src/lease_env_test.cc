@@ -1,9 +1,19 @@
 #include "portlease/lease_env.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/profile.h"
@@ -126,8 +136,49 @@ TEST(ComposeProjectNameTest, AlwaysValid) {
 
 TEST(FormatTest, EnvAndShell) {
   Variables vars = {{"A", "1"}, {"B", "it's"}};
-  EXPECT_EQ(FormatEnvLines(vars), "A=1\nB=it's\n");
+  EXPECT_EQ(FormatEnvLines(vars), "A='1'\nB='it'\\''s'\n");
   EXPECT_EQ(FormatShellExports(vars), "export A='1'\nexport B='it'\\''s'\n");
+}
+
+TEST(FormatTest, GitLabDotenvIsUnquotedAndSingleLine) {
+  EXPECT_EQ(*FormatGitLabDotenv({{"A", "1"}, {"B", "it's \"x\" $y"}}),
+            "A=1\nB=it's \"x\" $y\n");
+  absl::StatusOr<std::string> multi =
+      FormatGitLabDotenv({{"A", "1"}, {"CERT", "a\nb"}});
+  EXPECT_EQ(multi.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(multi.status().message(), HasSubstr("CERT"));
+  EXPECT_FALSE(FormatGitLabDotenv({{"A", "a\rb"}}).ok());
+}
+
+TEST(FormatTest, GitHubEnvUsesHeredocsForMultiLineValues) {
+  std::vector<std::string> delimiters = {"EOF_1", "EOF_2"};
+  size_t calls = 0;
+  auto next = [&] { return delimiters[calls++]; };
+  // EOF_1 occurs in the multi-line value: the next delimiter is taken.
+  EXPECT_EQ(
+      FormatGitHubEnv({{"A", "1"}, {"B", "x\nEOF_1\ny"}, {"C", "it's"}}, next),
+      "A=1\nB<<EOF_2\nx\nEOF_1\ny\nEOF_2\nC=it's\n");
+  EXPECT_EQ(calls, 2u);
+}
+
+TEST(FormatTest, RandomDelimitersDiffer) {
+  const std::string a = RandomDelimiter();
+  EXPECT_THAT(a, ::testing::StartsWith("PORTLEASE_EOF_"));
+  EXPECT_EQ(a.size(), 14u + 32u);
+  EXPECT_NE(a, RandomDelimiter());
+}
+
+TEST(ReservedVariableTest, Names) {
+  for (const char* name :
+       {"PATH", "HOME", "SHELL", "USER", "LD_PRELOAD", "LD_LIBRARY_PATH",
+        "PORTLEASE_LEASE_ID", "PORTLEASE_ENV_FILE", "PORTLEASE_X",
+        "COMPOSE_PROJECT_NAME", "PORT_0", "PORT_12"}) {
+    EXPECT_TRUE(IsReservedVariableName(name)) << name;
+  }
+  for (const char* name : {"REDIS_PORT", "PATHS", "MY_PATH", "LDX", "PORT_",
+                           "PORT_X", "PORT", "COMPOSE_FILE", "user"}) {
+    EXPECT_FALSE(IsReservedVariableName(name)) << name;
+  }
 }
 
 }  // namespace
@@ -156,6 +207,139 @@ TEST(ParseEnvLinesTest, RejectsMalformedLines) {
   EXPECT_THAT(ParseEnvLines("A=1\nnot a variable\n", "x.env").status().message(),
               HasSubstr("x.env:2"));
   EXPECT_FALSE(ParseEnvLines("1A=2\n", "x.env").ok());
+}
+
+// Values a careless env file would break: quotes, expansions, globs,
+// newlines, backslashes, leading and trailing blanks.
+const Variables& TrickyVariables() {
+  static const Variables* vars = new Variables{
+      {"PLAIN", "41000"},
+      {"EMPTY", ""},
+      {"QUOTES", "it's \"quoted\" ''"},
+      {"EXPANSIONS", "$HOME ${PATH} $(false) `false` \\$x"},
+      {"GLOB", "* ? [a]"},
+      {"MULTI", "line one\nline 'two'\n\nend\n"},
+      {"BLANKS", "  padded\t "},
+      {"SEMI", "a; exit 3 # not a comment"},
+  };
+  return *vars;
+}
+
+TEST(ParseEnvLinesTest, RoundTripsTrickyValues) {
+  absl::StatusOr<Variables> parsed =
+      ParseEnvLines(FormatEnvLines(TrickyVariables()), "f");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, TrickyVariables());
+}
+
+TEST(ParseEnvLinesTest, ReadsUnquotedLinesLiterally) {
+  absl::StatusOr<Variables> parsed =
+      ParseEnvLines("A=it's\nB=x 'y'\nC='a'b\\ c\n", "f");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Pair("A", "it's"), Pair("B", "x 'y'"),
+                                   Pair("C", "ab c")));
+}
+
+TEST(ParseEnvLinesTest, UnterminatedQuoteNamesTheLine) {
+  absl::StatusOr<Variables> parsed =
+      ParseEnvLines("A='1'\nB='open\nC=2\n", "x.env");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(parsed.status().message(), HasSubstr("x.env:2: unterminated"));
+  // Line numbers count the lines inside a quoted value.
+  EXPECT_THAT(ParseEnvLines("A='1\n2'\nbad\n", "y.env").status().message(),
+              HasSubstr("y.env:3:"));
+}
+
+// A temporary directory, removed with its files.
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = ::testing::TempDir() + "lease_env_test.XXXXXX";
+    path_ = mkdtemp(templ.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string File(absl::string_view name) const {
+    return absl::StrCat(path_, "/", name);
+  }
+
+ private:
+  std::string path_;
+};
+
+mode_t FileMode(const std::string& path) {
+  struct stat st = {};
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// The env file, sourced by sh with `set -a`, gives a child process exactly
+// the values written.
+TEST(EnvFileTest, PosixShellSourcesTheValuesBack) {
+  TempDir dir;
+  const std::string file = dir.File("lease.env");
+  ASSERT_TRUE(WriteVariablesFile(file, TrickyVariables(), false).ok());
+  const std::string script = "set -a; . \"$0\" || exit 1; exec /usr/bin/env -0";
+  FILE* pipe = popen(
+      absl::StrCat("env -i /bin/sh -c '", script, "' '", file, "'").c_str(),
+      "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) {
+    out.append(buf, n);
+  }
+  ASSERT_EQ(pclose(pipe), 0);
+  std::map<std::string, std::string> env;
+  for (absl::string_view entry : absl::StrSplit(out, '\0', absl::SkipEmpty())) {
+    const size_t eq = entry.find('=');
+    env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+  }
+  for (const auto& [key, value] : TrickyVariables()) {
+    ASSERT_EQ(env.count(key), 1u) << key << " not exported";
+    EXPECT_EQ(env[key], value) << key;
+  }
+}
+
+TEST(EnvFileTest, WritesPrivateFilesAtomically) {
+  TempDir dir;
+  const std::string file = dir.File("lease.env");
+  std::ofstream(file) << "old\n";
+  chmod(file.c_str(), 0644);
+  ASSERT_TRUE(WriteVariablesFile(file, {{"A", "1"}}, false).ok());
+  EXPECT_EQ(ReadAll(file), "A='1'\n");
+  EXPECT_EQ(FileMode(file), 0600u);
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.File(""))) {
+    left.push_back(entry.path().filename().string());
+  }
+  EXPECT_THAT(left, ElementsAre("lease.env"));  // no temporary file left
+
+  const std::string appended = dir.File("github_env");
+  ASSERT_TRUE(AppendPrivateFile(appended, "A=1\n").ok());
+  ASSERT_TRUE(AppendPrivateFile(appended, "B=2\n").ok());
+  EXPECT_EQ(ReadAll(appended), "A=1\nB=2\n");
+  EXPECT_EQ(FileMode(appended), 0600u);
+}
+
+TEST(EnvFileTest, WriteErrorsNameThePath) {
+  TempDir dir;
+  absl::Status into_dir = WritePrivateFile(dir.File(""), "A=1\n");
+  EXPECT_EQ(into_dir.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(into_dir.message(), HasSubstr(dir.File("")));
+  absl::Status append_dir = AppendPrivateFile(dir.File(""), "A=1\n");
+  EXPECT_EQ(append_dir.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(append_dir.message(), HasSubstr("cannot append to"));
+  EXPECT_FALSE(WritePrivateFile(dir.File("no/such/dir/f"), "").ok());
 }
 
 TEST(ReadVariablesFileTest, MissingFileIsNotFound) {

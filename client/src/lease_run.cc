@@ -1,9 +1,11 @@
 // lease-run's logic: resolve, acquire, render, run, keep alive, release.
 #include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "portlease/address.h"
 #include "portlease/client.h"
@@ -143,6 +145,11 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
         WriteVariablesFile(options.env_file, *vars, /*append=*/false);
     if (!written.ok()) return fail(1, written.message());
   }
+  // The env file names this lease only: it goes when lease-run returns,
+  // after the lease is released on the normal path.
+  absl::Cleanup remove_env_file = [&options] {
+    if (!options.env_file.empty()) std::remove(options.env_file.c_str());
+  };
 
   // The child's PORTLEASE_ENV_FILE is this lease's, or none: one inherited
   // from an outer lease (lease-exec, a fixture) would name other ports.

@@ -46,6 +46,11 @@ DESCRIPTION
 
 OPTIONS
     --ports NAME,...        Port names, each [a-z][a-z0-9_-]{0,31}.
+                            The variable a port becomes (NAME_PORT, or its
+                            profile env name) and a profile variable's name
+                            are [A-Za-z_][A-Za-z0-9_]* and not PATH, HOME,
+                            SHELL, USER, LD_*, PORTLEASE_*,
+                            COMPOSE_PROJECT_NAME or PORT_<n>.
     --count N               N unnamed ports.
     --profile FILE          A port profile (JSON or protobuf text format)
                             declaring ports, their variables and derived
@@ -55,7 +60,11 @@ OPTIONS
                             ${VAR:-default} replaced by the lease's variables
                             or the environment. Repeatable. An unknown
                             variable without default is an error.
-    --env-file PATH         Also write the variables to PATH as KEY=value.
+    --env-file PATH         Also write the variables to PATH, mode 0600, as
+                            KEY='value' lines (shell quoting, so
+                            `set -a; . PATH` reads them back), and export
+                            PORTLEASE_ENV_FILE=PATH. PATH is removed when
+                            the lease ends.
     --wait DURATION         When the pool is busy, wait up to DURATION
                             (e.g. 5m) instead of failing.
     --ttl DURATION          Lease time to live (default: the server's);
@@ -91,8 +100,8 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
                             leaving a detached holder process (log in
                             FILE.holder.log) that keeps the lease alive until
                             the watched process is gone, --release-env-file,
-                            or --max-hold. An earlier holder of the same
-                            FILE is ended first.
+                            or --max-hold, and then removes FILE. An
+                            earlier holder of the same FILE is ended first.
     --watch-ctest           Watch the nearest ancestor process named ctest
                             (the parent when there is none).
     --watch-pid PID         Watch process PID ...

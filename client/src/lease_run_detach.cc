@@ -42,20 +42,6 @@ constexpr absl::Duration kHolderExitTimeout = absl::Seconds(10);
 // and the acquire retries.
 constexpr absl::Duration kReportSlack = absl::Seconds(90);
 
-absl::Status WriteEnvFileAtomically(const std::string& path,
-                                    const Variables& vars) {
-  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
-  absl::Status written = WriteVariablesFile(temp, vars, /*append=*/false);
-  if (!written.ok()) return written;
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temp.c_str());
-    return absl::InternalError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
-  }
-  return absl::OkStatus();
-}
-
 struct Watched {
   pid_t pid = 0;  // 0: nothing watched
   uint64_t start_time = 0;
@@ -221,7 +207,7 @@ int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
   const HolderRecord me{self->pid, self->start_time};
   vars->emplace_back(kHolderPidVariable, absl::StrCat(me.pid));
   vars->emplace_back(kHolderStartVariable, absl::StrCat(me.start_time));
-  absl::Status written = WriteEnvFileAtomically(env_file, *vars);
+  absl::Status written = WriteVariablesFile(env_file, *vars, /*append=*/false);
   if (!written.ok()) return reporter.Report(1, written.message());
 
   const std::string summary =
@@ -424,7 +410,8 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
                       absl::StrCat("--render: ", rendered.message()));
         }
       }
-      absl::Status written = WriteEnvFileAtomically(env_file, vars);
+      absl::Status written =
+          WriteVariablesFile(env_file, vars, /*append=*/false);
       if (!written.ok()) return fail(1, written.message());
       return fail(
           0, absl::StrCat("reusing lease ",

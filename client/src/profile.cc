@@ -1,5 +1,6 @@
 #include "portlease/profile.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,12 +14,18 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "portlease/lease_env.h"
 #include "portlease/template.h"
 
 namespace portlease {
 namespace {
 
 constexpr int kMaxPorts = 64;
+
+// Why a reserved name is refused (IsReservedVariableName).
+constexpr char kReservedNote[] =
+    " (PATH, HOME, SHELL, USER, LD_*, PORTLEASE_*, COMPOSE_PROJECT_NAME and "
+    "PORT_<n> are the environment's or lease-run's own); choose another name";
 
 // Collects text format parse errors into one message.
 class ErrorCollector : public google::protobuf::io::ErrorCollector {
@@ -56,48 +63,98 @@ std::string DefaultPortVariable(absl::string_view name) {
   return var + "_PORT";
 }
 
-absl::Status ValidateProfile(v1::Profile& profile,
-                             absl::string_view source_name) {
-  auto error = [&](auto&&... parts) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_name, ": ", parts...));
+namespace {
+
+// "LINE:COLUMN" (1-based) of the first occurrence of `value` as a quoted
+// string in `content`, or "" when there is none: a best effort, since
+// neither parser reports where a field was.
+std::string LocateString(absl::string_view content, absl::string_view value) {
+  for (const char quote : {'"', '\''}) {
+    const std::string quoted =
+        absl::StrCat(std::string(1, quote), value, std::string(1, quote));
+    const size_t at = content.find(quoted);
+    if (at == absl::string_view::npos) continue;
+    const absl::string_view before = content.substr(0, at);
+    const size_t line_start = before.rfind('\n');
+    const size_t column =
+        line_start == absl::string_view::npos ? at + 1 : at - line_start;
+    return absl::StrCat(std::count(before.begin(), before.end(), '\n') + 1, ":",
+                        column);
+  }
+  return "";
+}
+
+// ValidateProfile; errors about a named entry point at its first
+// occurrence in `content` (empty: no location).
+absl::Status ValidateProfileText(v1::Profile& profile,
+                                 absl::string_view source_name,
+                                 absl::string_view content) {
+  // `entry` is the string the error is about, "" for none.
+  auto error = [&](absl::string_view entry, auto&&... parts) {
+    std::string where(source_name);
+    if (const std::string at = entry.empty() || content.empty()
+                                   ? std::string()
+                                   : LocateString(content, entry);
+        !at.empty()) {
+      absl::StrAppend(&where, ":", at);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", parts...));
   };
-  if (profile.ports_size() == 0) return error("no ports declared");
+  if (profile.ports_size() == 0) return error("", "no ports declared");
   if (profile.ports_size() > kMaxPorts) {
-    return error(profile.ports_size(), " ports declared, at most ", kMaxPorts);
+    return error("", profile.ports_size(), " ports declared, at most ",
+                 kMaxPorts);
   }
   std::set<std::string> names;
   std::set<std::string> vars;
   for (v1::Profile::Port& port : *profile.mutable_ports()) {
     if (!IsValidPortName(port.name())) {
-      return error("bad port name \"", port.name(),
+      return error(port.name(), "bad port name \"", port.name(),
                    "\" (want [a-z][a-z0-9_-]{0,31})");
     }
     if (!names.insert(port.name()).second) {
-      return error("port \"", port.name(), "\" declared twice");
+      return error(port.name(), "port \"", port.name(), "\" declared twice");
     }
+    // A defaulted variable name is the port name's doing: point there.
+    const std::string entry = port.env().empty() ? port.name() : port.env();
     if (port.env().empty()) port.set_env(DefaultPortVariable(port.name()));
     if (!IsValidVariableName(port.env())) {
-      return error("port \"", port.name(), "\": bad variable name \"",
-                   port.env(), "\"");
+      return error(entry, "port \"", port.name(), "\": bad variable name \"",
+                   port.env(), "\" (want [A-Za-z_][A-Za-z0-9_]*)");
+    }
+    if (IsReservedVariableName(port.env())) {
+      return error(entry, "port \"", port.name(), "\": variable ", port.env(),
+                   " is reserved", kReservedNote);
     }
     if (!vars.insert(port.env()).second) {
-      return error("variable ", port.env(), " declared twice");
+      return error(entry, "variable ", port.env(), " declared twice");
     }
     if (port.default_port() > 65535) {
-      return error("port \"", port.name(), "\": default_port ",
+      return error(port.name(), "port \"", port.name(), "\": default_port ",
                    port.default_port(), " out of range");
     }
   }
   for (const v1::Profile::Var& var : profile.vars()) {
     if (!IsValidVariableName(var.name())) {
-      return error("bad variable name \"", var.name(), "\"");
+      return error(var.name(), "bad variable name \"", var.name(),
+                   "\" (want [A-Za-z_][A-Za-z0-9_]*)");
+    }
+    if (IsReservedVariableName(var.name())) {
+      return error(var.name(), "variable ", var.name(), " is reserved",
+                   kReservedNote);
     }
     if (!vars.insert(var.name()).second) {
-      return error("variable ", var.name(), " declared twice");
+      return error(var.name(), "variable ", var.name(), " declared twice");
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateProfile(v1::Profile& profile,
+                             absl::string_view source_name) {
+  return ValidateProfileText(profile, source_name, "");
 }
 
 absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
@@ -123,7 +180,7 @@ absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
           absl::StrCat(source_name, ":", errors.first()));
     }
   }
-  absl::Status valid = ValidateProfile(profile, source_name);
+  absl::Status valid = ValidateProfileText(profile, source_name, content);
   if (!valid.ok()) return valid;
   return profile;
 }

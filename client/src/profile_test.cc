@@ -3,6 +3,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -70,12 +71,78 @@ TEST(ProfileTest, ValidationErrors) {
                    .ok());
 }
 
+TEST(ProfileTest, ReservedVariablesAreRefusedWhereTheyAre) {
+  auto env = ParseProfile(R"({
+  "ports": [
+    {"name": "redis"},
+    {"name": "web", "env": "PATH"}
+  ]
+})",
+                          "ci/ports.json");
+  EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(env.status().message(),
+              HasSubstr("ci/ports.json:4:28: port \"web\": variable PATH is "
+                        "reserved"));
+  EXPECT_THAT(env.status().message(), HasSubstr("choose another name"));
+
+  // A defaulted variable name points at the port name it comes from.
+  auto derived = ParseProfile(
+      "ports { name: \"redis\" }\n"
+      "ports { name: \"portlease_x\" }\n",
+      "p.txtpb");
+  EXPECT_THAT(derived.status().message(),
+              HasSubstr("p.txtpb:2:15: port \"portlease_x\": variable "
+                        "PORTLEASE_X_PORT is reserved"));
+
+  for (const char* name :
+       {"HOME", "SHELL", "USER", "LD_PRELOAD", "PORTLEASE_LEASE_ID",
+        "PORTLEASE_ENV_FILE", "COMPOSE_PROJECT_NAME", "PORT_0"}) {
+    const std::string as_env =
+        absl::StrCat(R"({"ports":[{"name":"a","env":")", name, R"("}]})");
+    EXPECT_THAT(ParseProfile(as_env, "p").status().message(),
+                HasSubstr(absl::StrCat("variable ", name, " is reserved")))
+        << name;
+    const std::string as_var =
+        absl::StrCat(R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
+                     R"(","value":"x"}]})");
+    EXPECT_THAT(
+        ParseProfile(as_var, "p").status().message(),
+        HasSubstr(absl::StrCat("p:1:41: variable ", name, " is reserved")))
+        << name;
+  }
+}
+
+TEST(ProfileTest, VariableNamesMustBeShellNames) {
+  for (const char* name : {"A-B", "1X", "A B", "A=B", "Ä", "A;B"}) {
+    const std::string as_env =
+        absl::StrCat(R"({"ports":[{"name":"a","env":")", name, R"("}]})");
+    EXPECT_THAT(ParseProfile(as_env, "p").status().message(),
+                HasSubstr("bad variable name"))
+        << name;
+    const std::string as_var =
+        absl::StrCat(R"({"ports":[{"name":"a"}],"vars":[{"name":")", name,
+                     R"(","value":"x"}]})");
+    EXPECT_THAT(ParseProfile(as_var, "p").status().message(),
+                HasSubstr("p:1:41: bad variable name"))
+        << name;
+  }
+  EXPECT_TRUE(
+      ParseProfile(R"({"ports":[{"name":"a","env":"_lower_1"}]})", "p").ok());
+}
+
 TEST(ProfileTest, FromNames) {
   auto profile = ProfileFromNames({"redis", "orch"});
   ASSERT_TRUE(profile.ok());
   EXPECT_EQ(profile->ports(1).env(), "ORCH_PORT");
   EXPECT_THAT(ProfileFromNames({"Bad!"}).status().message(),
               HasSubstr("bad port name"));
+  EXPECT_THAT(ProfileFromNames({"a b"}).status().message(),
+              HasSubstr("--ports: bad port name \"a b\""));
+  EXPECT_THAT(ProfileFromNames({"redis", "portlease_lease"}).status().message(),
+              HasSubstr("--ports: port \"portlease_lease\": variable "
+                        "PORTLEASE_LEASE_PORT is reserved"));
+  EXPECT_THAT(ProfileFromNames({"ld_preload"}).status().message(),
+              HasSubstr("LD_PRELOAD_PORT is reserved"));
 }
 
 TEST(ProfileTest, LoadMissingFile) {

@@ -127,7 +127,7 @@ round() {
     # checks when the server is slow to answer).
     local held
     held=$(PORTLEASE_ADDR="unix:$dir/a/s.sock" "$portlease" acquire --count 3 \
-      --ttl 10m --wait $((30 * scale))s --format=env | sed -n 's/^PORTLEASE_PORTS=//p')
+      --ttl 10m --wait $((30 * scale))s --format=env | sed -n 's/^PORTLEASE_PORTS=//p' | tr -d "'")
     [ -n "$held" ] || fail "server a granted no lease to hold across the kill"
     local tries=0
     # shellcheck disable=SC2086
@@ -258,7 +258,7 @@ missing=0
 for range in $a_ports; do
   lo=${range%-*} hi=${range#*-}
   for p in $(seq "$lo" "$hi"); do
-    grep -qE "^PORTLEASE_PORTS=(.* )?$p( |\$)" "$granted" || missing=$((missing + 1))
+    grep -qE "^PORTLEASE_PORTS='?(.* )?$p( |'|\$)" "$granted" || missing=$((missing + 1))
   done
 done
 [ "$missing" -eq 0 ] || fail "b did not grant $missing of the ports a had granted (got $got ports)"

@@ -1,22 +1,27 @@
 // The portlease CLI against a real portleased, and preflight without one.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/client.h"
+#include "portlease/lease_env.h"
 #include "tests/client/test_support.h"
 
 namespace portlease::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::set<std::string> Keys(const std::string& lines, absl::string_view prefix) {
   std::set<std::string> keys;
@@ -25,6 +30,17 @@ std::set<std::string> Keys(const std::string& lines, absl::string_view prefix) {
     keys.insert(std::string(line.substr(0, line.find('='))));
   }
   return keys;
+}
+
+size_t Lines(const std::string& text) {
+  return std::vector<std::string>(absl::StrSplit(text, '\n', absl::SkipEmpty()))
+      .size();
+}
+
+mode_t FileMode(const std::string& path) {
+  struct stat st = {};
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
 }
 
 class CliTest : public ::testing::Test {
@@ -78,8 +94,115 @@ TEST_F(CliTest, AcquireFormatsCarryLeaseRunVariables) {
   EXPECT_EQ(Keys(shell.out, "export "), expected);
   std::set<std::string> exported = Keys(run.out, "");
   for (const std::string& key : expected) EXPECT_EQ(exported.count(key), 1u) << key;
-  EXPECT_EQ(ReadFileOrEmpty(dir_.File("github_env")), env.out);
-  EXPECT_EQ(ReadFileOrEmpty(dir_.File("dotenv")), env.out);
+  // --format=env is shell-quoted; GitHub's and GitLab's files are
+  // KEY=value (no value here spans lines).
+  absl::StatusOr<Variables> vars = ParseEnvLines(env.out, "--format=env");
+  ASSERT_TRUE(vars.ok()) << vars.status();
+  std::string unquoted;
+  for (const auto& [key, value] : *vars)
+    absl::StrAppend(&unquoted, key, "=", value, "\n");
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("github_env")), unquoted);
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("dotenv")), unquoted);
+  EXPECT_EQ(FileMode(dir_.File("github_env")), 0600u);
+  EXPECT_EQ(FileMode(dir_.File("dotenv")), 0600u);
+}
+
+TEST_F(CliTest, EnvFormatIsSourcedByAPosixShell) {
+  WriteFile(dir_.File("p.json"), R"({
+    "ports": [{"name": "redis"}],
+    "vars": [{"name": "GREETING", "value": "it's \"${REDIS_PORT}\" $HOME `x`"},
+             {"name": "TWO_LINES", "value": "a\nb'c"}]
+  })");
+  RunResult env = Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl",
+                       "60s", "--format=env"});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  WriteFile(dir_.File("lease.env"), env.out);
+  RunResult sourced =
+      RunBinary({"/bin/sh", "-c",
+                 "set -a; . \"$0\" && printf '%s|%s|%s' \"$REDIS_PORT\" "
+                 "\"$GREETING\" \"$TWO_LINES\"",
+                 dir_.File("lease.env")},
+                env_, dir_.path());
+  ASSERT_EQ(sourced.exit_code, 0) << sourced.err;
+  const std::vector<std::string> parts = absl::StrSplit(sourced.out, '|');
+  ASSERT_EQ(parts.size(), 3u) << sourced.out;
+  EXPECT_EQ(parts[1], "it's \"" + parts[0] + "\" $HOME `x`");
+  EXPECT_EQ(parts[2], "a\nb'c");
+}
+
+TEST_F(CliTest, GitHubEnvCarriesMultiLineValuesAsHeredocs) {
+  WriteFile(dir_.File("p.json"), R"({
+    "ports": [{"name": "redis"}],
+    "vars": [{"name": "TWO_LINES", "value": "a\nb"}]
+  })");
+  RunResult r = Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl",
+                     "60s", "--github-env"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string written = ReadFileOrEmpty(dir_.File("github_env"));
+  const size_t at = written.find("TWO_LINES<<PORTLEASE_EOF_");
+  ASSERT_NE(at, std::string::npos) << written;
+  const std::string delimiter =
+      written.substr(at + 11, written.find('\n', at) - at - 11);
+  EXPECT_THAT(written, HasSubstr("TWO_LINES<<" + delimiter + "\na\nb\n" +
+                                 delimiter + "\n"));
+  EXPECT_THAT(written, HasSubstr("\nPORTLEASE_PORTS="));
+}
+
+// No live lease may be left behind that nobody knows the id of.
+TEST_F(CliTest, AcquireReleasesTheLeaseWhenAnOutputFails) {
+  env_["GITHUB_ENV"] = dir_.path();  // a directory: cannot be appended to
+  RunResult github =
+      Cli({"acquire", "--ports", "redis", "--ttl", "10m", "--github-env"});
+  EXPECT_NE(github.exit_code, 0);
+  EXPECT_EQ(Lines(github.err), 1u) << github.err;
+  EXPECT_THAT(github.err, HasSubstr("--github-env: cannot append to " +
+                                    dir_.path() + ": Is a directory"));
+  EXPECT_THAT(github.err, HasSubstr("; released lease "));
+  EXPECT_EQ(github.out, "");
+  RunResult list = Cli({"list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, Not(HasSubstr("live")));
+  EXPECT_EQ(client_->List()->size(), 0u);
+
+  env_["GITHUB_ENV"] = dir_.File("github_env");
+  RunResult gitlab =
+      Cli({"acquire", "--ports", "redis", "--ttl", "10m", "--github-env",
+           "--gitlab-dotenv", dir_.File("no/dir/x.env")});
+  EXPECT_NE(gitlab.exit_code, 0);
+  EXPECT_THAT(gitlab.err, HasSubstr("--gitlab-dotenv: cannot write "));
+  EXPECT_THAT(gitlab.err, HasSubstr("; released lease "));
+  EXPECT_EQ(client_->List()->size(), 0u);
+
+  // A value GitLab's dotenv cannot carry is refused before any file is
+  // written.
+  WriteFile(dir_.File("p.json"), R"({
+    "ports": [{"name": "redis"}],
+    "vars": [{"name": "TWO_LINES", "value": "a\nb"}]
+  })");
+  std::remove(dir_.File("github_env").c_str());
+  RunResult multi =
+      Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl", "10m",
+           "--github-env", "--gitlab-dotenv", dir_.File("x.env")});
+  EXPECT_EQ(multi.exit_code, 1);
+  EXPECT_EQ(Lines(multi.err), 1u) << multi.err;
+  EXPECT_THAT(multi.err, HasSubstr("TWO_LINES spans lines"));
+  EXPECT_THAT(multi.err, HasSubstr("; released lease "));
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("x.env")), "");
+  EXPECT_EQ(ReadFileOrEmpty(dir_.File("github_env")), "");
+  EXPECT_EQ(client_->List()->size(), 0u);
+}
+
+TEST_F(CliTest, ReservedVariableNamesAreRefusedBeforeLeasing) {
+  WriteFile(
+      dir_.File("p.json"),
+      "{\n  \"ports\": [{\"name\": \"a\", \"env\": \"LD_PRELOAD\"}]\n}\n");
+  RunResult r =
+      Cli({"acquire", "--profile", dir_.File("p.json"), "--ttl", "60s"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr(dir_.File("p.json") + ":2:34: port \"a\": variable "
+                                              "LD_PRELOAD is reserved"));
+  EXPECT_EQ(client_->List()->size(), 0u);
 }
 
 TEST_F(CliTest, ListStatusRenewRelease) {
@@ -87,8 +210,10 @@ TEST_F(CliTest, ListStatusRenewRelease) {
       Cli({"acquire", "--count", "3", "--ttl", "60s", "--format=env"});
   ASSERT_EQ(acquired.exit_code, 0) << acquired.err;
   std::string id;
-  for (absl::string_view line : absl::StrSplit(acquired.out, '\n')) {
-    if (absl::ConsumePrefix(&line, "PORTLEASE_LEASE_ID=")) id = std::string(line);
+  absl::StatusOr<Variables> vars = ParseEnvLines(acquired.out, "stdout");
+  ASSERT_TRUE(vars.ok()) << vars.status();
+  for (const auto& [key, value] : *vars) {
+    if (key == "PORTLEASE_LEASE_ID") id = value;
   }
   ASSERT_EQ(id.size(), 32u);
 

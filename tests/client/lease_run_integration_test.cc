@@ -11,8 +11,10 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -238,15 +240,44 @@ TEST_F(LeaseRunTest, RendersTemplates) {
   WriteFile(dir_.File("conf.in"),
             "port ${REDIS_PORT}\nname ${NAME:-dflt}\ncost $$5\n");
   RunResult r = LeaseRun({"--ports", "redis", "--render",
-                          dir_.File("conf.in") + ":" + dir_.File("conf"),
-                          "--env-file", dir_.File("env"), "--", "/bin/sh",
-                          "-c", "echo $REDIS_PORT"});
+                          dir_.File("conf.in") + ":" + dir_.File("conf"), "--",
+                          "/bin/sh", "-c", "echo $REDIS_PORT"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string port(absl::StripAsciiWhitespace(r.out));
   EXPECT_EQ(ReadFileOrEmpty(dir_.File("conf")),
             "port " + port + "\nname dflt\ncost $5\n");
-  EXPECT_THAT(ReadFileOrEmpty(dir_.File("env")),
-              HasSubstr("REDIS_PORT=" + port + "\n"));
+}
+
+// The env file is private, shell-quoted (a POSIX shell sources it back),
+// named by PORTLEASE_ENV_FILE, and gone when the lease ends.
+TEST_F(LeaseRunTest, EnvFileIsSourceableAndRemovedWithTheLease) {
+  WriteFile(dir_.File("p.json"), R"({
+    "ports": [{"name": "redis"}],
+    "vars": [{"name": "QUOTED", "value": "it's ${REDIS_PORT} $HOME"}]
+  })");
+  RunResult r = LeaseRun(
+      {"--profile", dir_.File("p.json"), "--env-file", dir_.File("lease.env"),
+       "--", "/bin/sh", "-c",
+       "stat -c %a \"$PORTLEASE_ENV_FILE\" && cat \"$PORTLEASE_ENV_FILE\" && "
+       "env -i /bin/sh -c 'set -a; . \"$0\"; "
+       "printf \"<%s>\\n\" \"$QUOTED\" \"$PORTLEASE_PORTS\"' "
+       "\"$PORTLEASE_ENV_FILE\""});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines.front(), "600");
+  std::string port;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "REDIS_PORT='")) {
+      port = line.substr(12, line.size() - 13);
+    }
+  }
+  ASSERT_FALSE(port.empty()) << r.out;
+  EXPECT_EQ(lines[lines.size() - 2], "<it's " + port + " $HOME>") << r.out;
+  EXPECT_EQ(lines.back(), "<" + port + ">") << r.out;
+  EXPECT_EQ(access(dir_.File("lease.env").c_str(), F_OK), -1)
+      << "lease-run left its env file behind";
 }
 
 TEST_F(LeaseRunTest, RenderErrorNamesFileAndLineAndSkipsTheCommand) {

@@ -118,8 +118,11 @@ def main():
     check(any(job.get("artifacts", {}).get("reports", {}).get("dotenv")
               for job in gl_jobs.values()),
           "gitlab-ci.yml: no dotenv report")
-    check(any("--format=env" in s for s in scripts(gl)),
-          "gitlab-ci.yml: no portlease acquire --format=env example")
+    check(any("--gitlab-dotenv" in s for s in scripts(gl)),
+          "gitlab-ci.yml: no portlease acquire --gitlab-dotenv example")
+    # --format=env is shell-quoted; GitLab would keep the quotes.
+    check(not any("--format=env" in s for s in scripts(gl)),
+          "gitlab-ci.yml: --format=env output is not a GitLab dotenv report")
 
     for failure in failures:
         print("FAIL:", failure)

@@ -9,11 +9,18 @@
 //   derived variables from the profile, expanded in order.
 // Unnamed ports (leases by count) are PORT_0, PORT_1, ...
 //
-// lease-run exports exactly these; `portlease acquire --format=env|shell`
-// prints exactly these.
+// lease-run exports exactly these (and PORTLEASE_ENV_FILE, see lease-run
+// --help); `portlease acquire --format=env|shell` prints exactly these.
+//
+// Env files. Every file written here is KEY='value' lines (FormatEnvLines)
+// that a POSIX shell reads back with `set -a; . FILE`, and ParseEnvLines
+// reads back exactly; GitLab dotenv reports and $GITHUB_ENV have their own
+// formats (FormatGitLabDotenv, FormatGitHubEnv). Files are created mode
+// 0600: they hold the lease id, a secret.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_ENV_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_ENV_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,8 +58,33 @@ VariableLookup ChainLookup(const Variables& vars, VariableLookup fallback);
 // Looks the process environment up (getenv).
 VariableLookup ProcessEnvironment();
 
-// "KEY=value\n" per variable.
+// True for the names a lease must not export a port or profile variable
+// as: those lease-run itself sets (PORTLEASE_*, COMPOSE_PROJECT_NAME,
+// PORT_<n>) and those the environment must keep (PATH, HOME, SHELL, USER,
+// LD_*). ValidateProfile refuses them.
+bool IsReservedVariableName(absl::string_view name);
+
+// "KEY='value'\n" per variable (ShellQuote), so that `set -a; . FILE`
+// in a POSIX shell sets exactly `vars`, whatever the values hold.
 std::string FormatEnvLines(const Variables& vars);
+
+// A GitLab CI dotenv report (artifacts:reports:dotenv): "KEY=value\n" per
+// variable, unquoted, since GitLab takes a value literally (quotes
+// included) up to the end of its line. INVALID_ARGUMENT naming the
+// variable for a value GitLab cannot carry: one with a newline or a
+// carriage return.
+absl::StatusOr<std::string> FormatGitLabDotenv(const Variables& vars);
+
+// Lines for $GITHUB_ENV: "KEY=value\n" for a single-line value, and
+// "KEY<<DELIM\nvalue\nDELIM\n" for a value with a newline or carriage
+// return, DELIM being the first result of `make_delimiter` that occurs in
+// no such value (a delimiter inside the value would end it early).
+std::string FormatGitHubEnv(const Variables& vars,
+                            const std::function<std::string()>& make_delimiter);
+
+// "PORTLEASE_EOF_" and 32 random hex digits (std::random_device), for
+// FormatGitHubEnv.
+std::string RandomDelimiter();
 
 // "export KEY='value'\n" per variable, quoted for POSIX shells.
 std::string FormatShellExports(const Variables& vars);
@@ -64,14 +96,32 @@ std::string FormatShellExports(const Variables& vars);
 absl::Status RenderTemplateFile(absl::string_view spec,
                                 const VariableLookup& lookup);
 
-// Writes FormatEnvLines(vars) to `path`, truncating it or, when `append`,
-// appending. INTERNAL naming the path on failure.
+// Replaces the file at `path` by one holding `content`, mode 0600: written
+// to a temporary file next to it, then renamed over it, so that a reader
+// sees the old file or the new one, never a part. INTERNAL naming the path
+// on failure (the temporary file is removed).
+absl::Status WritePrivateFile(const std::string& path,
+                              absl::string_view content);
+
+// Appends `content` to the file at `path` in one write, creating it with
+// mode 0600 when it does not exist (an existing file keeps its mode).
+// INTERNAL naming the path on failure.
+absl::Status AppendPrivateFile(const std::string& path,
+                               absl::string_view content);
+
+// Writes FormatEnvLines(vars) to `path`: replacing it (WritePrivateFile)
+// or, when `append`, appending (AppendPrivateFile). Errors as those.
 absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
                                 bool append);
 
-// Parses FormatEnvLines output: KEY=value per line; blank lines and lines
-// starting with '#' are skipped. INVALID_ARGUMENT naming `source_name` and
-// the line for a line without '=' or with an invalid variable name.
+// Parses FormatEnvLines output. Per line: KEY=VALUE, where a VALUE that
+// starts with a single quote is read as a POSIX shell word of single-quoted
+// parts (which may span lines), backslash-escaped characters and plain
+// characters, and any other VALUE is taken literally up to the end of the
+// line (the unquoted KEY=value lines of earlier versions and of hand-written
+// files). Blank lines and lines starting with '#' are skipped.
+// INVALID_ARGUMENT naming `source_name` and the line for a line without '=',
+// an invalid variable name or an unterminated quote.
 absl::StatusOr<Variables> ParseEnvLines(absl::string_view text,
                                         absl::string_view source_name);
 

@@ -17,7 +17,11 @@ namespace portlease {
 
 // Parses a profile: JSON when the first non-blank character is '{',
 // protobuf text format otherwise, then validates it (ValidateProfile).
-// INVALID_ARGUMENT, naming `source_name`, on syntax or validation errors.
+// INVALID_ARGUMENT, naming `source_name`, on syntax or validation errors;
+// a validation error about an entry names the LINE:COLUMN of the entry's
+// first occurrence as a quoted string in `content` (a best effort: the JSON
+// parser reports no positions), e.g.
+//   "ports.json:3:38: port \"redis\": variable PATH is reserved (...)".
 absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
                                          absl::string_view source_name);
 
@@ -25,10 +29,12 @@ absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
 // cannot be read, otherwise as ParseProfile.
 absl::StatusOr<v1::Profile> LoadProfile(const std::string& path);
 
-// Checks: 1..64 ports; names valid (IsValidPortName) and distinct; env
-// names valid variable names and distinct; fills empty env names with
-// DefaultPortVariable(name); vars have valid, distinct names that do not
-// shadow a port variable. INVALID_ARGUMENT naming `source_name` otherwise.
+// Checks: 1..64 ports; names valid (IsValidPortName) and distinct; fills
+// empty env names with DefaultPortVariable(name); env names and vars' names
+// are valid variable names ([A-Za-z_][A-Za-z0-9_]*), not reserved
+// (IsReservedVariableName: PATH, LD_*, PORTLEASE_*, ...) and distinct (a
+// var does not shadow a port variable). INVALID_ARGUMENT naming
+// `source_name` and the offending entry otherwise.
 absl::Status ValidateProfile(v1::Profile& profile,
                              absl::string_view source_name);
 

@@ -67,9 +67,13 @@ COMMANDS
                 (NAME_PORT..., PORTLEASE_LEASE_ID, PORTLEASE_PORTS,
                 COMPOSE_PROJECT_NAME, profile variables). Nothing holds the
                 lease, so --ttl is required; renew or release it yourself.
-                --format=env prints KEY=value, --format=shell prints export
-                lines for eval; --github-env appends to $GITHUB_ENV,
-                --gitlab-dotenv writes a GitLab dotenv report.
+                --format=env prints KEY='value' lines (shell quoting:
+                `set -a; . FILE` reads them back), --format=shell prints
+                export lines for eval; --github-env appends to $GITHUB_ENV,
+                --gitlab-dotenv writes a GitLab dotenv report; files are
+                created mode 0600. If anything fails after the grant
+                (writing a file, a profile variable), acquire releases the
+                lease, says so, and exits non-zero.
     release     End a lease.
     renew       Extend a lease by its ttl (or --ttl).
     list        Live and draining leases (ids shown as prefixes).
@@ -148,11 +152,16 @@ OPTIONS
     --force                 server stop: stop even while leases are live.
     --udp                   acquire: also require the ports free for UDP.
     --format FORMAT         table (default) or json; acquire also takes env
-                            (KEY=value lines) and shell (export lines).
+                            (KEY='value' lines) and shell (export lines).
     --github-env            acquire: append the variables to $GITHUB_ENV,
-                            for the later steps of a GitHub Actions job.
+                            for the later steps of a GitHub Actions job:
+                            NAME=value, or NAME<<DELIMITER, the value and
+                            DELIMITER (random) for a multi-line value.
     --gitlab-dotenv FILE    acquire: write the variables to FILE, a GitLab
-                            CI dotenv report (artifacts:reports:dotenv).
+                            CI dotenv report (artifacts:reports:dotenv):
+                            KEY=value lines, unquoted, since GitLab takes
+                            values literally; a multi-line value is an
+                            error.
     --owner KEY=VALUE       list: only leases whose owner metadata has
                             KEY=VALUE (e.g. GITHUB_RUN_ID=42). Repeatable.
     --connect-timeout DURATION
@@ -320,7 +329,8 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                 "acquire needs an explicit --ttl (e.g. --ttl 300s): nothing "
                 "holds this lease, it lives until released or expired");
   }
-  if (flags.github_env && std::getenv("GITHUB_ENV") == nullptr) {
+  if (flags.github_env && (std::getenv("GITHUB_ENV") == nullptr ||
+                           *std::getenv("GITHUB_ENV") == '\0')) {
     return Fail(err, kExitUsage, "--github-env: GITHUB_ENV is not set");
   }
   // SIGINT/SIGTERM/SIGHUP end the command at once while it looks for a
@@ -353,20 +363,47 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                 AcquireErrorMessage(lease.status(),
                                     connection->where.Describe(), flags.wait));
   }
+  // From here on the lease exists and only this process knows its id: a
+  // failure releases it, and the one error line says so.
+  auto fail_granted = [&](int code, absl::string_view what) {
+    const std::string prefix = lease->lease_id().substr(0, 8);
+    const absl::Status released = client.Release(lease->lease_id());
+    return Fail(
+        err, code,
+        released.ok()
+            ? absl::StrCat(what, "; released lease ", prefix)
+            : absl::StrCat(what, "; releasing lease ", prefix, " failed too (",
+                           released.message(), "): it expires at ",
+                           FormatTimestamp(lease->expires_at())));
+  };
   absl::StatusOr<Variables> vars = LeaseVariables(
       *lease, request->profile.has_value() ? &*request->profile : nullptr,
       ProcessEnvironment(), CurrentDirectory());
-  if (!vars.ok()) {
-    client.Release(lease->lease_id()).IgnoreError();
-    return Fail(err, kExitUsage, vars.status().message());
+  if (!vars.ok()) return fail_granted(kExitUsage, vars.status().message());
+  // Everything is formatted before anything is written.
+  std::string github_lines;
+  if (flags.github_env) github_lines = FormatGitHubEnv(*vars, RandomDelimiter);
+  std::string gitlab_lines;
+  if (!flags.gitlab_dotenv.empty()) {
+    absl::StatusOr<std::string> lines = FormatGitLabDotenv(*vars);
+    if (!lines.ok()) {
+      return fail_granted(
+          1, absl::StrCat("--gitlab-dotenv ", flags.gitlab_dotenv, ": ",
+                          lines.status().message()));
+    }
+    gitlab_lines = *std::move(lines);
   }
   if (flags.github_env) {
-    absl::Status s = WriteVariablesFile(std::getenv("GITHUB_ENV"), *vars, true);
-    if (!s.ok()) return Fail(err, 1, s.message());
+    absl::Status s = AppendPrivateFile(std::getenv("GITHUB_ENV"), github_lines);
+    if (!s.ok()) {
+      return fail_granted(1, absl::StrCat("--github-env: ", s.message()));
+    }
   }
   if (!flags.gitlab_dotenv.empty()) {
-    absl::Status s = WriteVariablesFile(flags.gitlab_dotenv, *vars, false);
-    if (!s.ok()) return Fail(err, 1, s.message());
+    absl::Status s = WritePrivateFile(flags.gitlab_dotenv, gitlab_lines);
+    if (!s.ok()) {
+      return fail_granted(1, absl::StrCat("--gitlab-dotenv: ", s.message()));
+    }
   }
   switch (flags.format) {
     case OutputFormat::kEnv:
@@ -384,6 +421,10 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
           << " expires " << FormatTimestamp(lease->expires_at()) << "\n";
       for (const auto& [key, value] : *vars) out << key << "=" << value << "\n";
       break;
+  }
+  out << std::flush;
+  if (!out) {
+    return fail_granted(1, "cannot write the variables to standard output");
   }
   return 0;
 }
