@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpc/support/log.h"
+#include "portlease/version.h"
 #include "server/claims/host_claims.h"
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
@@ -157,7 +158,6 @@ ABSL_FLAG(int, ready_fd, -1,
 namespace portlease {
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
 
 // A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
 absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,

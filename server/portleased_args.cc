@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -65,11 +66,13 @@ std::string FormatFlagHelp(
   }
   std::string out;
   for (const auto& [name, flag] : flags) {
+    // Shown in the dashed spelling; --flag_name works as well.
+    const std::string shown = absl::StrReplaceAll(name, {{"_", "-"}});
     if (flag->IsOfType<bool>()) {
-      absl::StrAppend(&out, "    --[no]", name, "\n");
+      absl::StrAppend(&out, "    --[no]", shown, "\n");
     } else {
       auto it = value_names.find(name);
-      absl::StrAppend(&out, "    --", name, "=",
+      absl::StrAppend(&out, "    --", shown, "=",
                       it != value_names.end() ? it->second : ValueName(*flag),
                       "\n");
     }
@@ -104,11 +107,13 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
           "unexpected argument \"", arg, "\" (every setting is a --flag)"));
     }
     const size_t eq = arg.find('=');
-    std::string name(arg.substr(0, eq));
+    // --flag-name and --flag_name are one flag.
+    std::string name = absl::StrReplaceAll(arg.substr(0, eq), {{"-", "_"}});
     const bool has_value = eq != absl::string_view::npos;
     std::string value(has_value ? arg.substr(eq + 1) : "");
     if (IsAbslBuiltin(name)) {
-      out.push_back(args[i]);
+      out.push_back(has_value ? absl::StrCat("--", name, "=", value)
+                              : absl::StrCat("--", name));
       continue;
     }
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
@@ -116,7 +121,7 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
       absl::CommandLineFlag* negated =
           absl::FindCommandLineFlag(absl::string_view(name).substr(2));
       if (negated != nullptr && negated->IsOfType<bool>()) {
-        out.push_back(args[i]);
+        out.push_back(absl::StrCat("--", name));
         continue;
       }
     }

@@ -3,9 +3,14 @@
 #include <string>
 #include <vector>
 
+#include "portlease/version.h"
 #include "src/cli/cli.h"
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << "portlease " << portlease::kVersion << "\n";
+    return 0;
+  }
   return portlease::RunPortleaseCli(std::vector<std::string>(argv + 1, argv + argc),
                                     std::cout, std::cerr);
 }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "portlease/version.h"
 #include "src/lease_run.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,10 @@ int main(int argc, char** argv) {
   }
   if (options->help) {
     std::cout << portlease::LeaseRunUsage();
+    return 0;
+  }
+  if (options->version) {
+    std::cout << "lease-run " << portlease::kVersion << "\n";
     return 0;
   }
   return portlease::RunLeaseRun(*options, std::cerr);

@@ -20,10 +20,11 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "portlease/version.h"
 
 namespace portlease {
 
-const char kClientVersion[] = PORTLEASE_VERSION;
+const char kClientVersion[] = PORTLEASE_VERSION_STRING;
 
 namespace {
 

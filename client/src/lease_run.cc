@@ -23,6 +23,21 @@ namespace {
 
 constexpr char kProgram[] = "lease-run";
 
+// "leased redis=20000 worker=20001 (lease 1a2b3c4d)"; unnamed ports as
+// bare numbers.
+std::string LeasedLine(const ScopedLease& lease) {
+  std::string line = "leased";
+  for (const v1::PortAssignment& port : lease.lease().ports()) {
+    if (port.name().empty()) {
+      absl::StrAppend(&line, " ", port.port());
+    } else {
+      absl::StrAppend(&line, " ", port.name(), "=", port.port());
+    }
+  }
+  absl::StrAppend(&line, " (lease ", lease.lease().lease_id_prefix(), ")");
+  return line;
+}
+
 }  // namespace
 
 absl::StatusOr<LeaseServer> ConnectLeaseServer(
@@ -159,6 +174,7 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   // From here the signals go to the command (SuperviseChild).
   signals.Stop();
   if (std::optional<int> code = cancelled()) return *code;
+  if (!options.quiet) err << kProgram << ": " << LeasedLine(**lease) << std::endl;
   absl::StatusOr<pid_t> child = SpawnChild(options.command, *vars);
   if (!child.ok()) {
     const int code = child.status().code() == absl::StatusCode::kNotFound

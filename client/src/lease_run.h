@@ -94,6 +94,9 @@ struct LeaseRunOptions {
   uint32_t blocks = 0;
   // --help was given: print LeaseRunUsage() and exit 0.
   bool help = false;
+  bool version = false;  // --version
+  // --quiet: no "leased ..." line on stderr when the command starts.
+  bool quiet = false;
 };
 
 // Parses the arguments after the program name. INVALID_ARGUMENT with a

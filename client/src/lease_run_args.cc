@@ -92,6 +92,9 @@ OPTIONS
                             restarted server keeps leases in its database),
                             it is held again and lease-run says so.
     -h, --help              Show this text.
+    --version               Print lease-run's version.
+    --quiet                 No "lease-run: leased ..." line when the command
+                            starts (errors are still printed).
 
 CTEST FIXTURES (see ctest/PortLease.cmake)
     --detach                No COMMAND: acquire, write --env-file (with
@@ -241,13 +244,18 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
        "watch-pid", "watch-start-time", "max-hold", "release-env-file",
        "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures",
        "connect-timeout", "on-lease-loss"},
-      {"help", "udp", "detach", "watch-ctest", "reuse-environment"});
+      {"help", "version", "quiet", "udp", "detach", "watch-ctest",
+       "reuse-environment"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
   std::string connect_timeout;
   for (const auto& [name, value] : split->flags) {
     if (name == "help") {
       options.help = true;
+    } else if (name == "version") {
+      options.version = true;
+    } else if (name == "quiet") {
+      options.quiet = true;
     } else if (name == "udp") {
       options.udp = true;
     } else if (name == "ports") {
@@ -312,7 +320,7 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       }
     }
   }
-  if (options.help) return options;
+  if (options.help || options.version) return options;
   absl::StatusOr<absl::Duration> timeout =
       ConnectTimeoutSetting(connect_timeout, ProcessEnvironment());
   if (!timeout.ok()) return timeout.status();

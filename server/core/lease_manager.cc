@@ -416,6 +416,16 @@ void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
   if (--it->second == 0) live_by_owner_.erase(it);
 }
 
+absl::Status LeaseManager::CheckFitsPool(const AcquireParams& params) const {
+  const size_t asked = std::max<size_t>(params.names.size(), params.count);
+  const size_t pool = allocator_.pool_size();
+  if (asked <= pool) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "asked for ", asked, " ports but the whole pool has ", pool,
+      "; no wait can grant that: ask for fewer, or widen the server's "
+      "--pool"));
+}
+
 absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
   if (options_.max_leases_per_owner == 0) return absl::OkStatus();
   if (!params.request_id.empty() &&
@@ -464,6 +474,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     }
   }
   absl::Status owner_ok = CheckOwnerLimit(params);
+  if (owner_ok.ok()) owner_ok = CheckFitsPool(params);
   if (!owner_ok.ok()) return owner_ok;
   // While this call runs without the lock, a retry with the same
   // request_id waits for its answer (above).
@@ -600,6 +611,7 @@ uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
     // would not help.
     absl::Status valid = Validate(params);
     if (valid.ok()) valid = CheckOwnerLimit(params);
+    if (valid.ok()) valid = CheckFitsPool(params);
     if (!valid.ok()) {
       result = valid;
     } else if (waiters_.empty()) {

@@ -237,8 +237,9 @@ class LeaseManager {
   absl::Status Validate(const AcquireParams& params) const;
 
   // Grants a lease, or returns the live lease with the same request_id.
-  // INVALID_ARGUMENT (see Validate; request_id reused for another request),
-  // RESOURCE_EXHAUSTED (free vs asked, busy ports skipped), UNAVAILABLE
+  // INVALID_ARGUMENT (see Validate; request_id reused for another request;
+  // more ports than the whole pool has), RESOURCE_EXHAUSTED (free vs asked,
+  // busy ports skipped), UNAVAILABLE
   // (store commit failed; nothing granted).
   absl::StatusOr<LeaseRecord> Acquire(const AcquireParams& params);
 
@@ -415,6 +416,10 @@ class LeaseManager {
   absl::Status CheckOwnerLimit(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountOwner(const LeaseRecord& record, int delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // INVALID_ARGUMENT when the request asks for more ports than the whole
+  // pool has: no wait can grant it.
+  absl::Status CheckFitsPool(const AcquireParams& params) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
             std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,6 +1,7 @@
 // LeaseManager's administration and per-owner limits: ForceRelease,
 // DrainPort/UndrainPort, max_leases_per_owner, DefaultOwnerKey.
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -287,6 +288,22 @@ TEST(DefaultOwnerKeyTest, PrefersUidThenJobThenAddress) {
             "GITHUB_RUN_ID=3,GITHUB_JOB=b");
   EXPECT_EQ(DefaultOwnerKey({{"peer_addr", "10.0.0.1"}}), "peer_addr=10.0.0.1");
   EXPECT_EQ(DefaultOwnerKey({{"user", "x"}}), "");
+}
+
+// A request larger than the whole pool can never be granted: it is refused
+// at once, waiting or not, and says the pool's size.
+TEST_F(LeaseAdminTest, RequestLargerThanThePoolIsRefusedAtOnce) {
+  auto now = manager_->Acquire(Counted(11));
+  EXPECT_EQ(now.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(now.status().message(), HasSubstr("the whole pool has 10"));
+  std::optional<absl::Status> waited;
+  manager_->AcquireOrWait(Counted(11), clock_.Monotonic() + absl::Hours(1),
+                        [&](absl::StatusOr<LeaseRecord> r) {
+                          waited = r.status();
+                        });
+  ASSERT_TRUE(waited.has_value()) << "the request was queued";
+  EXPECT_EQ(waited->code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(manager_->Acquire(Counted(10)).ok());
 }
 
 }  // namespace

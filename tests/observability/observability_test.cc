@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "portlease/v1/portlease.grpc.pb.h"
+#include "portlease/version.h"
 #include "tests/server/daemon_process.h"
 #include "tests/server/test_util.h"
 
@@ -210,7 +211,9 @@ TEST_F(DaemonTest, MetricsAreScrapedInTheExpositionFormat) {
   EXPECT_EQ(at("portlease_store_commit_duration_seconds_count{op=\"delete\"}"),
             1);
   CheckHistogram(e, "portlease_store_commit_duration_seconds", "op=\"put\"");
-  EXPECT_EQ(at("portlease_build_info{version=\"0.1.0\"}"), 1);
+  EXPECT_EQ(at(absl::StrCat("portlease_build_info{version=\"", kVersion,
+                            "\"}")),
+            1);
   EXPECT_EQ(result->body.find(b.lease_id()), std::string::npos);
   StopAndLog();
 }

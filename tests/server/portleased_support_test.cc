@@ -37,6 +37,15 @@ TEST(PrepareArgsTest, JoinsRepeatedListFlags) {
                           "--test_switch=true", "--notest_switch", "--help"));
 }
 
+TEST(PrepareArgsTest, DashesAndUnderscoresAreOneFlag) {
+  absl::StatusOr<std::vector<std::string>> out =
+      Prepare({"--test-list=a-b", "--test_list", "c", "--test-number", "5",
+               "--notest-switch"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, ElementsAre("prog", "--test_list=a-b,c", "--test_number=5",
+                                "--notest_switch"));
+}
+
 TEST(PrepareArgsTest, RejectsBadArguments) {
   EXPECT_THAT(Prepare({"--nope"}).status().message(),
               HasSubstr("unknown flag --nope"));
@@ -54,11 +63,11 @@ TEST(PrepareArgsTest, RejectsBadArguments) {
 
 TEST(FormatFlagHelpTest, ListsTheFileFlagsSortedWithValueNamesAndDefaults) {
   EXPECT_EQ(FormatFlagHelp("portleased_support_test.cc", {{"test_list", "A,B"}}),
-            "    --test_list=A,B\n"
+            "    --test-list=A,B\n"
             "        a list. Default: none.\n"
-            "    --test_number=N\n"
+            "    --test-number=N\n"
             "        a number. Default: 0.\n"
-            "    --[no]test_switch\n"
+            "    --[no]test-switch\n"
             "        a switch. Default: false.\n");
   EXPECT_EQ(FormatFlagHelp("no/such/file.cc"), "");
 }

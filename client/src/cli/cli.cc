@@ -180,6 +180,7 @@ OPTIONS
     --exclude PORTS         admin set-pool: ports never leased, P or LO-HI,
                             comma-separated.
     -h, --help              Show this text.
+    --version               Print portlease's version (alone: portlease --version).
 
 ENVIRONMENT
     PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
