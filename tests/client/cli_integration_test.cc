@@ -97,7 +97,7 @@ TEST_F(CliTest, ListStatusRenewRelease) {
   EXPECT_THAT(list.out, HasSubstr(id.substr(0, 8)));
   EXPECT_THAT(list.out, HasSubstr("live"));
   RunResult json = Cli({"list", "--format=json"});
-  EXPECT_THAT(json.out, HasSubstr("\"lease_id_prefix\":\"" + id.substr(0, 8)));
+  EXPECT_THAT(json.out, HasSubstr("\"lease_id_prefix\": \"" + id.substr(0, 8)));
 
   RunResult status = Cli({"status"});
   EXPECT_EQ(status.exit_code, 0);
