@@ -30,6 +30,10 @@ struct CliFlags {
   std::string command;
   std::vector<std::string> positional;
   OutputFormat format = OutputFormat::kTable;
+  // The flags given (names without dashes, in command line order) and the
+  // --format value as given: what CheckFlagsApply checks.
+  std::vector<std::string> given;
+  std::string format_name;
   std::string ports;
   uint32_t count = 0;
   std::string profile;
@@ -53,6 +57,12 @@ struct CliFlags {
 };
 
 absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args);
+
+// INVALID_ARGUMENT, one line naming the flag (or format) and the command,
+// when `flags` has a flag or --format value the command does not take, or
+// arguments a command without arguments was given. Commands (and admin and
+// server subcommands) it does not know are left to their handlers.
+absl::Status CheckFlagsApply(const CliFlags& flags);
 
 // A connected client, or the error message (already one line). Its calls
 // retry an unreachable server for `connect_timeout`.
