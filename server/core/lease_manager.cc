@@ -50,6 +50,17 @@ bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
          lease.udp == params.udp;
 }
 
+// A ttl outside [min_ttl, max_ttl]. No mention of leaving it unset: a
+// client may require one (portlease acquire does).
+absl::Status TtlOutOfRange(absl::Duration ttl,
+                           const LeaseManagerOptions& options) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "ttl ", absl::FormatDuration(ttl), " is out of range: ask for ",
+      absl::FormatDuration(options.min_ttl), " to ",
+      absl::FormatDuration(options.max_ttl),
+      " (this server's limits; portleased --max_ttl sets the longest)"));
+}
+
 absl::Status LeaseNotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat(
       "lease ", absl::CHexEscape(id.substr(0, 8)),
@@ -362,11 +373,7 @@ absl::Status LeaseManager::Validate(const AcquireParams& params) const {
   if (ttl < absl::ZeroDuration() ||
       (ttl != absl::ZeroDuration() &&
        (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ttl ", absl::FormatDuration(ttl), " is out of range: use ",
-        absl::FormatDuration(options_.min_ttl), " to ",
-        absl::FormatDuration(options_.max_ttl), ", or leave it unset for ",
-        absl::FormatDuration(options_.default_ttl)));
+    return TtlOutOfRange(ttl, options_);
   }
   if (params.owner.size() > options_.max_owner_entries) {
     return absl::InvalidArgumentError(
@@ -699,10 +706,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
     } else if (ttl < absl::ZeroDuration() ||
                (ttl != absl::ZeroDuration() &&
                 (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
-      result = absl::InvalidArgumentError(absl::StrCat(
-          "ttl ", absl::FormatDuration(ttl), " is out of range: use ",
-          absl::FormatDuration(options_.min_ttl), " to ",
-          absl::FormatDuration(options_.max_ttl)));
+      result = TtlOutOfRange(ttl, options_);
     } else {
       LeaseRecord renewed = entry->record;
       if (ttl != absl::ZeroDuration()) renewed.ttl = ttl;

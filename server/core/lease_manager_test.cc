@@ -21,6 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 class LeaseManagerTest : public ::testing::Test {
@@ -132,7 +133,10 @@ TEST_F(LeaseManagerTest, InvalidRequestsAreRejected) {
   bad(Named(std::vector<std::string>(10000, "x")), "at most 64");
   AcquireParams ttl = Counted(1);
   ttl.ttl = absl::Hours(25);
-  bad(ttl, "ttl");
+  // The bounds, and nothing a client may not do (leave it unset).
+  bad(ttl, "ttl 25h is out of range: ask for 1s to 24h");
+  EXPECT_THAT(std::string(manager_->Acquire(ttl).status().message()),
+              Not(HasSubstr("unset")));
   ttl.ttl = absl::Seconds(-1);
   bad(ttl, "ttl");
   ttl.ttl = absl::Milliseconds(10);

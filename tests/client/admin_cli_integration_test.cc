@@ -129,10 +129,10 @@ TEST_F(AdminCliTest, SetPoolReplacesThePool) {
   // JSON is the server's answer.
   r = Admin({"set-pool", "--pool=20000-20015", "--format=json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\"pool\":\"20000-20015\""));
-  EXPECT_THAT(r.out, HasSubstr("\"pool_size\":16"));
+  EXPECT_THAT(r.out, HasSubstr("\"pool\": \"20000-20015\""));
+  EXPECT_THAT(r.out, HasSubstr("\"pool_size\": 16"));
   // The 7-port lease now lies outside the pool.
-  EXPECT_THAT(r.out, HasSubstr("\"leases_outside_pool\":1"));
+  EXPECT_THAT(r.out, HasSubstr("\"leases_outside_pool\": 1"));
   // status: the bar shows the pool's own ports (none in use), and names the
   // 7 leased ports outside it.
   r = Cli({"status"});
@@ -290,7 +290,7 @@ TEST_F(AdminCliTest, ForceReleaseByPortOrByIdPrefix) {
             absl::StatusCode::kNotFound);
   r = Admin({"force-release", b.lease_id_prefix(), "--format=json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"lease_id_prefix\":\"",
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"lease_id_prefix\": \"",
                                             b.lease_id_prefix(), "\"")));
   EXPECT_THAT(r.out, Not(HasSubstr(b.lease_id())));
   EXPECT_EQ(client_->Get(b.lease_id()).status().code(),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -222,7 +223,7 @@ TEST_F(CliTest, ListStatusRenewRelease) {
   EXPECT_THAT(list.out, HasSubstr(id.substr(0, 8)));
   EXPECT_THAT(list.out, HasSubstr("live"));
   RunResult json = Cli({"list", "--format=json"});
-  EXPECT_THAT(json.out, HasSubstr("\"lease_id_prefix\":\"" + id.substr(0, 8)));
+  EXPECT_THAT(json.out, HasSubstr("\"lease_id_prefix\": \"" + id.substr(0, 8)));
 
   RunResult status = Cli({"status"});
   EXPECT_EQ(status.exit_code, 0);
@@ -232,8 +233,85 @@ TEST_F(CliTest, ListStatusRenewRelease) {
 
   EXPECT_EQ(Cli({"renew", id, "--ttl", "120s"}).exit_code, 0);
   EXPECT_EQ(Cli({"release", id}).exit_code, 0);
-  EXPECT_EQ(Cli({"release", id}).exit_code, 1);
   EXPECT_EQ(client_->List()->size(), 0u);
+}
+
+TEST_F(CliTest, ReleasingAnEndedLeaseIsANoteNotAFailure) {
+  AcquireSpec spec;
+  spec.count = 1;
+  spec.ttl = absl::Seconds(60);
+  absl::StatusOr<v1::Lease> released = client_->Acquire(spec);
+  ASSERT_TRUE(released.ok()) << released.status();
+  ASSERT_EQ(Cli({"release", released->lease_id()}).exit_code, 0);
+  RunResult again = Cli({"release", released->lease_id()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "");
+  EXPECT_EQ(again.err, absl::StrCat("portlease: lease ",
+                                    released->lease_id_prefix(),
+                                    " had already ended (released, expired or "
+                                    "unknown to the server): nothing to "
+                                    "release\n"));
+
+  spec.ttl = absl::Seconds(1);
+  absl::StatusOr<v1::Lease> expired = client_->Acquire(spec);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return client_->Get(expired->lease_id()).status().code() ==
+               absl::StatusCode::kNotFound;
+      },
+      absl::Seconds(10)));
+  RunResult late = Cli({"release", expired->lease_id()});
+  EXPECT_EQ(late.exit_code, 0) << late.err;
+  EXPECT_THAT(late.err, HasSubstr("had already ended"));
+
+  // A malformed id (a prefix, as list shows) is still a usage error.
+  RunResult prefix = Cli({"release", released->lease_id_prefix()});
+  EXPECT_EQ(prefix.exit_code, 2);
+  EXPECT_THAT(prefix.err, HasSubstr("is not a lease id"));
+}
+
+TEST_F(CliTest, ReleaseFailsWhenTheServerIsGone) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  server_.reset();
+  RunResult r = Cli({"release", id, "--connect-timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 69) << r.err;
+}
+
+TEST_F(CliTest, FlagsAndFormatsACommandDoesNotTakeAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"list", "--format", "env"},
+       "portlease: --format=env does not apply to list: want table or json\n"},
+      {{"preflight", "--ports", "7001", "--format", "json"},
+       "portlease: --format does not apply to preflight: it prints text "
+       "only\n"},
+      {{"release", "0123456789abcdef0123456789abcdef", "--count", "3"},
+       "portlease: --count does not apply to release (it takes "
+       "--connect-timeout; see --help)\n"},
+      {{"list", "--owner", "badformat"},
+       "portlease: --owner badformat: want KEY=VALUE (e.g. "
+       "GITHUB_RUN_ID=42)\n"},
+      {{"status", "now"}, "portlease: status takes no arguments (got \"now\")\n"},
+  };
+  for (const Case& c : cases) {
+    RunResult r = Cli(c.args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ");
+    EXPECT_EQ(r.err, c.message);
+    EXPECT_EQ(r.out, "");
+  }
+  // Nothing was acquired on the way.
+  EXPECT_EQ(client_->List()->size(), 0u);
+}
+
+TEST_F(CliTest, TtlAboveTheServersMaximumSaysWhatToAskFor) {
+  RunResult r = Cli({"acquire", "--count", "1", "--ttl", "25h"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("ttl 25h is out of range: ask for 1s to 24h"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("unset")));
 }
 
 TEST_F(CliTest, WhoShowsTheLease) {

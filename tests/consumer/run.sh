@@ -115,7 +115,7 @@ done
 live_leases() {
   local json
   json="$("$bin/portlease" list --format=json)" || return 1
-  grep -o '"LEASE_STATE_LIVE"' <<<"$json" | wc -l
+  grep -o '"state": "live"' <<<"$json" | wc -l
 }
 # Waits up to $1 seconds for no live lease; prints the seconds it took.
 await_no_leases() {

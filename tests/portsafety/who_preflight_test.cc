@@ -109,7 +109,7 @@ TEST_F(WhoPreflightTest, WhoWithoutAServerNamesTheListener) {
                        NoServer(dir_));
   EXPECT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(json.out,
-              HasSubstr(absl::StrCat("\"pid\":", listener_.process->pid())));
+              HasSubstr(absl::StrCat("\"pid\": ", listener_.process->pid())));
 
   RunResult free = Cli({"who", absl::StrCat(free_port_)}, NoServer(dir_));
   EXPECT_EQ(free.exit_code, 0) << free.err;

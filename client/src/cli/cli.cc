@@ -3,11 +3,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_join.h"
 #include "portlease/lease_env.h"
 #include "src/lease_run.h"
 #include "portlease/profile.h"
@@ -22,6 +24,31 @@ namespace {
 int Fail(std::ostream& err, int code, absl::string_view message) {
   err << "portlease: " << message << std::endl;
   return code;
+}
+
+// A full lease id: 32 lower-case hex characters, as PORTLEASE_LEASE_ID
+// holds. INVALID_ARGUMENT otherwise, saying where to find one.
+absl::Status CheckLeaseId(const std::string& id) {
+  const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
+  });
+  if (id.size() == 32 && hex) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", id, "\" is not a lease id: want the full id, 32 hex characters ",
+      "(PORTLEASE_LEASE_ID; list shows only the first 8)"));
+}
+
+// A failed call to the server: 69 when it could not be reached, 2 when it
+// refused the request as invalid (e.g. a ttl above its --max_ttl), else 1.
+int CallFailure(std::ostream& err, const Connection& connection,
+                const absl::Status& status) {
+  const bool unreachable =
+      status.code() == absl::StatusCode::kUnavailable ||
+      status.code() == absl::StatusCode::kDeadlineExceeded;
+  const bool refused = status.code() == absl::StatusCode::kInvalidArgument;
+  return Fail(err, unreachable ? kExitUnavailable : refused ? kExitUsage : 1,
+              absl::StrCat(connection.where.Describe(), ": ",
+                           status.ToString()));
 }
 
 // As lease-run computes it, so COMPOSE_PROJECT_NAME has the same base.
@@ -42,7 +69,7 @@ SYNOPSIS
                       [--wait DURATION] [--udp] [--format=table|json|env|shell]
                       [--github-env] [--gitlab-dotenv FILE]
     portlease release LEASE_ID
-    portlease renew LEASE_ID [--ttl DURATION]
+    portlease renew LEASE_ID [--ttl DURATION] [--format=table|json]
     portlease list [--owner KEY=VALUE]... [--format=table|json]
     portlease status [--format=table|json]
     portlease who PORT... [--format=table|json]
@@ -74,7 +101,10 @@ COMMANDS
                 created mode 0600. If anything fails after the grant
                 (writing a file, a profile variable), acquire releases the
                 lease, says so, and exits non-zero.
-    release     End a lease.
+    release     End a lease. A lease that had already ended (released,
+                expired, force-released) is no failure: one line on
+                standard error, exit 0, so that cleanup steps can always
+                run it.
     renew       Extend a lease by its ttl (or --ttl).
     list        Live and draining leases (ids shown as prefixes).
     status      Pool size; free, leased, quarantined, draining counts; the
@@ -145,14 +175,19 @@ OPTIONS
     --profile FILE          acquire: the profile's ports and variables.
                             preflight: its defaultPort values.
     --ttl DURATION          acquire: required, e.g. 300s or 2h. renew: the
-                            new time to live (default: the lease's).
+                            new time to live (default: the lease's). At
+                            most the server's --max_ttl (default 24h).
     --wait DURATION         acquire: when the pool is busy, wait up to
                             DURATION instead of failing. server stop: how
                             long to wait for the exit (default 10s).
     --force                 server stop: stop even while leases are live.
     --udp                   acquire: also require the ports free for UDP.
-    --format FORMAT         table (default) or json; acquire also takes env
+    --format FORMAT         table (default) or json (see JSON OUTPUT):
+                            acquire, renew, list, status, who, admin and
+                            server status. acquire also takes env
                             (KEY='value' lines) and shell (export lines).
+                            release, preflight and server stop print text
+                            only.
     --github-env            acquire: append the variables to $GITHUB_ENV,
                             for the later steps of a GitHub Actions job:
                             NAME=value, or NAME<<DELIMITER, the value and
@@ -182,6 +217,23 @@ OPTIONS
     -h, --help              Show this text.
     --version               Print portlease's version (alone: portlease --version).
 
+    A flag or --format value a command does not take, and arguments to a
+    command that takes none, are usage errors (exit 2) naming the flag and
+    the command.
+
+JSON OUTPUT
+    --format=json prints one line holding one JSON object with every field,
+    also those that are 0, "" or false; an absent object is null. Field
+    names are those of portlease.proto (snake_case); enums are lower-case
+    strings without their type prefix (LEASE_STATE_LIVE is "live");
+    integers, pids included, are numbers; timestamps are RFC 3339 strings
+    ("2026-11-26T13:48:24Z") and durations protobuf's ("60s", "1.5s").
+    acquire prints {"lease": LEASE, "env": {NAME: VALUE...}}; renew and
+    admin force-release {"lease": LEASE}; list {"leases": [LEASE...]}; who
+    {"ports": [PORT_INFO...]}; status and admin set-pool the server's
+    answer; admin drain and undrain {"drained": [PORT...]} and
+    {"undrained": [PORT...]}. README.md shows each shape.
+
 ENVIRONMENT
     PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
                             lease-run --help for the defaults. acquire may
@@ -203,8 +255,10 @@ ENVIRONMENT
                             log and config file are.
 
 EXIT STATUS
-    0 success; 1 failure or busy ports (preflight); 2 usage (also a pool or
-    port the server refuses as invalid); 69 server unreachable until
+    0 success (release: also when the lease had already ended); 1 failure
+    or busy ports (preflight); 2 usage (also a malformed lease id, a pool
+    or port the server refuses as invalid, or a ttl outside the server's
+    limits); 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted; 77 admin token missing, unreadable or refused.
     server status: 0 running; 1 running but not answering, or answering
@@ -243,6 +297,7 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
   CliFlags flags;
   std::string connect_timeout;
   for (const auto& [name, value] : split->flags) {
+    flags.given.push_back(name);
     if (name == "help") {
       flags.help = true;
     } else if (name == "udp") {
@@ -252,6 +307,7 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
     } else if (name == "force") {
       flags.force = true;
     } else if (name == "format") {
+      flags.format_name = value;
       if (value == "table") {
         flags.format = OutputFormat::kTable;
       } else if (value == "json") {
@@ -284,9 +340,12 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
     } else if (name == "connect-timeout") {
       connect_timeout = value;
     } else if (name == "owner") {
-      std::pair<std::string, std::string> kv =
-          absl::StrSplit(value, absl::MaxSplits('=', 1));
-      flags.owner_filter[kv.first] = kv.second;
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--owner ", value, ": want KEY=VALUE (e.g. GITHUB_RUN_ID=42)"));
+      }
+      flags.owner_filter[value.substr(0, eq)] = value.substr(eq + 1);
     } else if (name == "ttl" || name == "wait") {
       absl::StatusOr<absl::Duration> d = ParseFlagDuration(name, value);
       if (!d.ok()) return d.status();
@@ -304,6 +363,106 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
     flags.positional.assign(positional.begin() + 1, positional.end());
   }
   return flags;
+}
+
+namespace {
+
+// What each command takes besides --help. One table, checked before any
+// command runs (CheckFlagsApply), so that a flag meant for another command
+// is an error instead of being ignored.
+struct CommandSpec {
+  // "list", or "admin drain" / "server stop" for subcommands.
+  absl::string_view command;
+  // Its flags (without dashes), --format excluded.
+  std::vector<absl::string_view> flags;
+  // Its --format values; none: --format does not apply.
+  std::vector<absl::string_view> formats;
+  // Whether it takes arguments after the (sub)command.
+  bool takes_arguments;
+};
+
+const std::vector<CommandSpec>& CommandSpecs() {
+  static const auto* const specs = new std::vector<CommandSpec>{
+      {"acquire",
+       {"ports", "count", "profile", "ttl", "wait", "udp", "github-env",
+        "gitlab-dotenv", "connect-timeout"},
+       {"table", "json", "env", "shell"},
+       false},
+      {"release", {"connect-timeout"}, {}, true},
+      {"renew", {"ttl", "connect-timeout"}, {"table", "json"}, true},
+      {"list", {"owner", "connect-timeout"}, {"table", "json"}, false},
+      {"status", {"connect-timeout"}, {"table", "json"}, false},
+      {"who", {"connect-timeout"}, {"table", "json"}, true},
+      {"preflight", {"ports", "profile", "connect-timeout"}, {}, true},
+      {"admin force-release",
+       {"admin-token-file", "connect-timeout"}, {"table", "json"}, true},
+      {"admin drain",
+       {"admin-token-file", "connect-timeout"}, {"table", "json"}, true},
+      {"admin undrain",
+       {"admin-token-file", "connect-timeout"}, {"table", "json"}, true},
+      {"admin set-pool",
+       {"pool", "exclude", "admin-token-file", "connect-timeout"},
+       {"table", "json"},
+       false},
+      {"server status", {}, {"table", "json"}, false},
+      {"server stop", {"force", "wait"}, {}, false},
+  };
+  return *specs;
+}
+
+// "--a, --b or --c", or "no flags".
+std::string FlagList(const std::vector<absl::string_view>& flags) {
+  if (flags.empty()) return "no flags";
+  std::string out;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (i > 0) out += i + 1 == flags.size() ? " or " : ", ";
+    absl::StrAppend(&out, "--", flags[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status CheckFlagsApply(const CliFlags& flags) {
+  std::string name = flags.command;
+  size_t first_argument = 0;
+  if ((name == "admin" || name == "server") && !flags.positional.empty()) {
+    absl::StrAppend(&name, " ", flags.positional[0]);
+    first_argument = 1;
+  }
+  const CommandSpec* spec = nullptr;
+  for (const CommandSpec& candidate : CommandSpecs()) {
+    if (candidate.command == name) spec = &candidate;
+  }
+  if (spec == nullptr) return absl::OkStatus();
+  for (const std::string& flag : flags.given) {
+    if (flag == "help") continue;
+    if (flag == "format") {
+      if (spec->formats.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--format does not apply to ", name, ": it prints text only"));
+      }
+      if (std::find(spec->formats.begin(), spec->formats.end(),
+                    flags.format_name) == spec->formats.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--format=", flags.format_name, " does not apply to ", name,
+            ": want ", absl::StrJoin(spec->formats, " or ")));
+      }
+      continue;
+    }
+    if (std::find(spec->flags.begin(), spec->flags.end(), flag) ==
+        spec->flags.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " does not apply to ", name, " (it takes ",
+                       FlagList(spec->flags), "; see --help)"));
+    }
+  }
+  if (!spec->takes_arguments && flags.positional.size() > first_argument) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " takes no arguments (got \"",
+                     flags.positional[first_argument], "\")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Connection> Connect(bool start_embedded,
@@ -434,11 +593,22 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.positional.size() != 1) {
     return Fail(err, kExitUsage, "usage: portlease release LEASE_ID");
   }
+  const std::string& id = flags.positional[0];
+  absl::Status valid = CheckLeaseId(id);
+  if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
-  absl::Status status = connection->client->Release(flags.positional[0]);
-  if (!status.ok()) return Fail(err, 1, status.ToString());
-  out << "released " << flags.positional[0].substr(0, 8) << "\n";
+  absl::Status status = connection->client->Release(id);
+  if (status.code() == absl::StatusCode::kNotFound) {
+    // Released, expired, force-released, or held by a server that lost it:
+    // the lease is gone either way, which is what a cleanup step wants.
+    return Fail(err, 0,
+                absl::StrCat("lease ", id.substr(0, 8),
+                             " had already ended (released, expired or "
+                             "unknown to the server): nothing to release"));
+  }
+  if (!status.ok()) return CallFailure(err, *connection, status);
+  out << "released " << id.substr(0, 8) << "\n";
   return 0;
 }
 
@@ -446,13 +616,17 @@ int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (flags.positional.size() != 1) {
     return Fail(err, kExitUsage, "usage: portlease renew LEASE_ID [--ttl D]");
   }
+  absl::Status valid = CheckLeaseId(flags.positional[0]);
+  if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::StatusOr<v1::Lease> lease =
       connection->client->Renew(flags.positional[0], flags.ttl);
-  if (!lease.ok()) return Fail(err, 1, lease.status().ToString());
+  if (!lease.ok()) return CallFailure(err, *connection, lease.status());
   if (flags.format == OutputFormat::kJson) {
-    out << ToJson(*lease) << "\n";
+    v1::RenewResponse response;
+    *response.mutable_lease() = *std::move(lease);
+    out << ToJson(response) << "\n";
   } else {
     out << "renewed " << lease->lease_id_prefix() << " until "
         << FormatTimestamp(lease->expires_at()) << "\n";
@@ -468,6 +642,8 @@ int RunPortleaseCli(const std::vector<std::string>& args, std::ostream& out,
     (flags->command.empty() && !flags->help ? err : out) << PortleaseCliUsage();
     return flags->command.empty() && !flags->help ? kExitUsage : 0;
   }
+  absl::Status applies = CheckFlagsApply(*flags);
+  if (!applies.ok()) return Fail(err, kExitUsage, applies.message());
   const std::string& c = flags->command;
   if (c == "acquire") return CmdAcquire(*flags, out, err);
   if (c == "release") return CmdRelease(*flags, out, err);

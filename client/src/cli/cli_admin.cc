@@ -218,10 +218,6 @@ int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                                            "\": want force-release, drain, "
                                            "undrain or set-pool"));
   }
-  if (flags.format != OutputFormat::kTable &&
-      flags.format != OutputFormat::kJson) {
-    return Fail(err, kExitUsage, "admin commands print --format=table or json");
-  }
   // Arguments first: a usage error needs no token and no server.
   ReleaseTarget target;
   std::vector<uint32_t> ports;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "portlease/address.h"
 #include "portlease/client.h"
@@ -29,6 +30,10 @@ struct CliFlags {
   std::string command;
   std::vector<std::string> positional;
   OutputFormat format = OutputFormat::kTable;
+  // The flags given (names without dashes, in command line order) and the
+  // --format value as given: what CheckFlagsApply checks.
+  std::vector<std::string> given;
+  std::string format_name;
   std::string ports;
   uint32_t count = 0;
   std::string profile;
@@ -52,6 +57,12 @@ struct CliFlags {
 };
 
 absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args);
+
+// INVALID_ARGUMENT, one line naming the flag (or format) and the command,
+// when `flags` has a flag or --format value the command does not take, or
+// arguments a command without arguments was given. Commands (and admin and
+// server subcommands) it does not know are left to their handlers.
+absl::Status CheckFlagsApply(const CliFlags& flags);
 
 // A connected client, or the error message (already one line). Its calls
 // retry an unreachable server for `connect_timeout`.
@@ -80,7 +91,20 @@ absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
     const std::vector<std::string>& items);
 
 // Formatting.
+
+// --format=json, the machine-readable contract (README "JSON output"):
+// one line holding every field of `message` in declaration order, zero,
+// empty and false values included and an unset message field as null;
+// proto field names (snake_case); enums as their value name without the
+// enum type's prefix, lower-cased (LEASE_STATE_LIVE: "live"); integers,
+// 64-bit ones included, as numbers; maps as objects with sorted keys;
+// Timestamp as an RFC 3339 string and Duration as protobuf's "1.5s".
 std::string ToJson(const google::protobuf::Message& message);
+// An enum value's JSON name, as ToJson prints it.
+std::string EnumJsonName(const google::protobuf::EnumValueDescriptor& value);
+// `text` as a quoted JSON string (control characters escaped).
+std::string JsonString(absl::string_view text);
+// The variables as one JSON object of strings, in their order.
 std::string VariablesJson(const Variables& vars);
 std::string OwnerSummary(const v1::Lease& lease);
 std::string PortsSummary(const v1::Lease& lease);

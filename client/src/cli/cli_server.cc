@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -76,39 +75,27 @@ PrivateServer Inspect() {
   return server;
 }
 
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 int CmdServerStatus(const CliFlags& flags, std::ostream& out,
                     std::ostream& err) {
   const PrivateServer server = Inspect();
   const bool running = server.process.has_value() || server.answers();
   if (flags.format == OutputFormat::kJson) {
-    out << "{\"running\": " << (running ? "true" : "false");
-    if (server.process) out << ", \"pid\": " << server.process->pid;
-    out << ", \"socket\": " << JsonString(server.paths.socket)
+    // Every key always: null where the value is unknown (no recorded
+    // process, or no answer).
+    const bool answers = server.answers();
+    out << "{\"running\": " << (running ? "true" : "false") << ", \"pid\": "
+        << (server.process ? absl::StrCat(server.process->pid) : "null")
+        << ", \"socket\": " << JsonString(server.paths.socket)
         << ", \"database\": " << JsonString(server.paths.database)
         << ", \"log\": " << JsonString(server.paths.log_file)
-        << ", \"config\": " << JsonString(server.config);
-    if (server.answers()) {
-      out << ", \"version\": " << JsonString(server.answer->version())
-          << ", \"live_leases\": " << server.answer->live_leases();
-    }
-    out << "}\n";
+        << ", \"config\": " << JsonString(server.config)
+        << ", \"version\": "
+        << (answers ? JsonString(server.answer->version()) : "null")
+        << ", \"live_leases\": "
+        << (answers ? absl::StrCat(server.answer->live_leases()) : "null")
+        << ", \"pool_size\": "
+        << (answers ? absl::StrCat(server.answer->pool_size()) : "null")
+        << "}\n";
   } else {
     std::string state = "not running";
     if (server.process.has_value() && server.answers()) {
