@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -212,7 +213,9 @@ std::string IdleExitOf(const std::vector<std::string>& args) {
   for (const std::string& arg : args) {
     absl::string_view rest = arg;
     if (absl::ConsumePrefix(&rest, "--idle_exit=") ||
-        absl::ConsumePrefix(&rest, "-idle_exit=")) {
+        absl::ConsumePrefix(&rest, "--idle-exit=") ||
+        absl::ConsumePrefix(&rest, "-idle_exit=") ||
+        absl::ConsumePrefix(&rest, "-idle-exit=")) {
       value = std::string(rest);
     }
   }
@@ -339,8 +342,10 @@ absl::StatusOr<std::vector<std::string>> ParseServerArgsText(
       return absl::InvalidArgumentError(absl::StrCat(
           where, ": \"", line, "\": one --flag=value a line"));
     }
+    // portleased takes --flag-name and --flag_name alike.
+    const std::string canonical = absl::StrReplaceAll(name, {{"-", "_"}});
     for (absl::string_view reserved : {"listen", "db", "ready_fd"}) {
-      if (name == reserved) {
+      if (canonical == reserved) {
         return absl::InvalidArgumentError(absl::StrCat(
             where, ": --", name,
             " is set by the client (the private server's socket and "

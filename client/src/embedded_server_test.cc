@@ -157,6 +157,7 @@ TEST(ServerArgsTest, BadLinesNameTheFileAndLine) {
       HasSubstr("/c/f.conf:1: --listen is set by the client"));
   EXPECT_FALSE(ParseServerArgsText("--db=/x", "f").ok());
   EXPECT_FALSE(ParseServerArgsText("--ready_fd=3", "f").ok());
+  EXPECT_FALSE(ParseServerArgsText("--ready-fd=3", "f").ok());
 }
 
 TEST(ServerArgsTest, VariableBeatsFile) {

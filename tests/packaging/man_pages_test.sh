@@ -82,7 +82,7 @@ for file in "$man_dir"/*.[18]; do
   [ -z "$warnings" ] || fail "groff warns on $page: $warnings"
 done
 # portleased's OPTIONS come from its flag registry: spot-check a few.
-for flag in listen db pool default_ttl '\[no\]durable'; do
+for flag in listen db pool 'default\\-ttl' '\[no\]durable'; do
   grep -q "^\\\\fB\\\\-\\\\-$flag" "$man_dir/portleased.8" || fail "portleased.8 lacks --$flag"
 done
 echo "PASS"
