@@ -79,7 +79,7 @@ start_server() {
   shift
   rm -f "$tmp/ready"
   mkfifo "$tmp/ready"
-  "$@" --ready_fd=3 3>"$tmp/ready" 2>"$log" &
+  "$@" --ready-fd=3 3>"$tmp/ready" 2>"$log" &
   server_pid=$!
   local line=""
   read -r -t 20 line <"$tmp/ready" || true

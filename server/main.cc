@@ -67,7 +67,7 @@ ABSL_FLAG(std::vector<std::string>, listen,
           "Where to serve: unix:PATH or HOST:PORT (HOST:0 picks a free "
           "port). Repeat the flag or separate with commas. A missing socket "
           "directory is created (0755); sockets are made 0660, so only the "
-          "server's user and --socket_group may connect.");
+          "server's user and --socket-group may connect.");
 ABSL_FLAG(std::string, socket_group, "",
           "Group of the Unix sockets (name or number): its members may "
           "connect. Empty: the server's own group.");
@@ -75,12 +75,12 @@ ABSL_FLAG(bool, insecure_tcp, false,
           "Allow plaintext TCP on an address that is not loopback. Without "
           "TLS anyone who can reach the port can take every port.");
 ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain for TCP listeners (with --tls_key): TCP is "
+          "PEM certificate chain for TCP listeners (with --tls-key): TCP is "
           "then TLS, and may listen on any address.");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates: TCP clients must present a certificate "
-          "signed by one of them (mutual TLS). Needs --tls_cert.");
+          "signed by one of them (mutual TLS). Needs --tls-cert.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the admin token (at least 16 bytes; not readable by "
           "other users) required by ForceRelease, DrainPort, UndrainPort "
@@ -98,7 +98,7 @@ ABSL_FLAG(double, rate_limit, 200,
           "Requests per second per caller (Unix: per peer uid and pid; TCP: "
           "per address); 0: no limit.");
 ABSL_FLAG(double, rate_burst, 400,
-          "Requests a caller may make at once above --rate_limit.");
+          "Requests a caller may make at once above --rate-limit.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics over HTTP at HOST:PORT/metrics (e.g. "
           "127.0.0.1:9464). Empty: no metrics endpoint.");
@@ -181,7 +181,7 @@ absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
   if (getgrnam_r(name.c_str(), &grp, buffer, sizeof(buffer), &result) != 0 ||
       result == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--socket_group=", name, ": no such group"));
+        absl::StrCat("--socket-group=", name, ": no such group"));
   }
   return result->gr_gid;
 }
@@ -204,7 +204,7 @@ DESCRIPTION
     Leases are stored in --db before they are acknowledged, so they survive
     a restart; ports are checked to be really free (not bound by any process,
     not in the kernel's socket tables) before they are granted. A client that
-    dies loses its lease after --hold_grace; one that hangs, at its TTL.
+    dies loses its lease after --hold-grace; one that hangs, at its TTL.
     Released ports cool down for --cooldown before they are granted again.
 
     Clients are lease-run(1), portlease(1) and the C++ client library. They
@@ -212,22 +212,22 @@ DESCRIPTION
     unix:/run/portlease/portleased.sock, else they start a private
     portleased for their user.
 
-    Security: a Unix socket is made mode 0660 (group: --socket_group, else
+    Security: a Unix socket is made mode 0660 (group: --socket-group, else
     the server's), so its owner and group may connect; the packaged systemd
     unit runs portleased as user and group portlease, so members of the
     group portlease can lease ports. The server records each Unix caller's
     uid, pid and user in the lease owner (peer_uid, peer_pid, peer_user),
     which the client cannot forge. A lease's id is the only key to renew,
-    hold or release it. Admin RPCs need the token of --admin_token_file. A
-    TCP listener beyond loopback needs TLS (--tls_cert, --tls_key) or
-    --insecure_tcp. Limits: --max_leases_per_owner, --max_waiters,
-    --max_message_bytes, --rate_limit/--rate_burst, 64 ports per lease.
+    hold or release it. Admin RPCs need the token of --admin-token-file. A
+    TCP listener beyond loopback needs TLS (--tls-cert, --tls-key) or
+    --insecure-tcp. Limits: --max-leases-per-owner, --max-waiters,
+    --max-message-bytes, --rate-limit/--rate-burst, 64 ports per lease.
 
     Every lease event (grant, renew, release, expiry, a holder lost, a port
     draining or found busy) is one line on standard error: timestamp, level,
     event, lease id prefix, ports, owner.
 
-    Administration (portlease admin, with the token of --admin_token_file):
+    Administration (portlease admin, with the token of --admin-token-file):
     force-release a lease; drain a port (take it out of service) and undrain
     it: drained ports are stored in --db and stay drained across restarts;
     set-pool replaces --pool and --exclude while the server runs. A pool set
@@ -258,7 +258,7 @@ FILES
     /var/lib/portlease/leases.db
         The default database (SQLite, WAL mode).
     /tmp/.portlease-claims/tcp, /tmp/.portlease-claims/udp
-        Host-wide claims (--claims_dir): every portleased on the host locks
+        Host-wide claims (--claims-dir): every portleased on the host locks
         byte P of these files while it holds port P (leased, draining,
         cooling down), so no two of them grant the same port.
     /usr/lib/systemd/system/portleased.service
@@ -267,17 +267,17 @@ FILES
 
 EXIT STATUS
     0 after a shutdown on SIGTERM or SIGINT (leases stay in --db), or after
-    --idle_exit; 1 runtime error (database, socket, bind, lock); 2 usage
+    --idle-exit; 1 runtime error (database, socket, bind, lock); 2 usage
     error (bad flag, a pool that does not fit).
 
 EXAMPLES
     portleased
-    portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=40000-40999
+    portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=21000-21999
     portleased --listen=127.0.0.1:7700 --ephemeral=trim
-    portleased --socket_group=ci --metrics_listen=127.0.0.1:9464 \
-               --admin_token_file=/etc/portlease/admin-token
+    portleased --socket-group=ci --metrics-listen=127.0.0.1:9464 \
+               --admin-token-file=/etc/portlease/admin-token
     portleased --listen=unix:/run/portlease/portleased.sock \
-               --listen=0.0.0.0:7700 --tls_cert=server.pem --tls_key=server.key
+               --listen=0.0.0.0:7700 --tls-cert=server.pem --tls-key=server.key
     systemctl enable --now portleased && usermod -aG portlease ci
 
 SEE ALSO
@@ -371,7 +371,7 @@ struct Daemon {
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
-  std::unique_ptr<IdleTracker> idle;  // with --idle_exit only
+  std::unique_ptr<IdleTracker> idle;  // with --idle-exit only
   std::unique_ptr<RunningServer> server;
   // Declared last: stopped first, before the manager it reads goes.
   std::unique_ptr<MetricsHttpServer> metrics_http;
@@ -463,7 +463,7 @@ int Run(int argc, char** argv) {
 
   const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
   if (db_sync != "normal" && db_sync != "full") {
-    return Fail({kExitUsage, absl::StrCat("--db_sync=", db_sync,
+    return Fail({kExitUsage, absl::StrCat("--db-sync=", db_sync,
                                           ": expected normal or full")});
   }
   const std::string probe = absl::GetFlag(FLAGS_probe);
@@ -474,7 +474,7 @@ int Run(int argc, char** argv) {
   const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
   const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
   if (idle_exit < absl::ZeroDuration()) {
-    return Fail({kExitUsage, "--idle_exit must not be negative"});
+    return Fail({kExitUsage, "--idle-exit must not be negative"});
   }
 
   // Security and observability settings.
@@ -496,8 +496,8 @@ int Run(int argc, char** argv) {
     const std::string ca = absl::GetFlag(FLAGS_tls_client_ca);
     if (cert.empty() != key.empty() || (!ca.empty() && cert.empty())) {
       return Fail({kExitUsage,
-                   "--tls_cert and --tls_key go together, and "
-                   "--tls_client_ca needs them"});
+                   "--tls-cert and --tls-key go together, and "
+                   "--tls-client-ca needs them"});
     }
     for (auto [flag, path, out] :
          {std::tuple{"tls_cert", cert, &tls.cert_chain},
@@ -516,7 +516,7 @@ int Run(int argc, char** argv) {
         LoadAdminToken(absl::GetFlag(FLAGS_admin_token_file));
     if (!token.ok()) {
       return Fail({ExitCodeFor(token.status()),
-                   absl::StrCat("--admin_token_file: ",
+                   absl::StrCat("--admin-token-file: ",
                                 token.status().message())});
     }
     admin_token = *std::move(token);
@@ -526,19 +526,19 @@ int Run(int argc, char** argv) {
   if (!metrics_listen.empty()) {
     absl::StatusOr<ListenAddress> parsed = ParseListenAddress(metrics_listen);
     if (!parsed.ok() || !parsed->is_tcp()) {
-      return Fail({kExitUsage, absl::StrCat("--metrics_listen=", metrics_listen,
+      return Fail({kExitUsage, absl::StrCat("--metrics-listen=", metrics_listen,
                                             ": expected HOST:PORT")});
     }
     metrics_address = *parsed;
   }
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
-    return Fail({kExitUsage, "--max_message_bytes must be at least 1024"});
+    return Fail({kExitUsage, "--max-message-bytes must be at least 1024"});
   }
   if (absl::GetFlag(FLAGS_rate_limit) < 0 ||
       (absl::GetFlag(FLAGS_rate_limit) > 0 &&
        absl::GetFlag(FLAGS_rate_burst) < 1)) {
     return Fail({kExitUsage,
-                 "--rate_limit must be >= 0 and --rate_burst >= 1"});
+                 "--rate-limit must be >= 0 and --rate-burst >= 1"});
   }
 
   // From here on, no thread may take SIGTERM/SIGINT: main waits for them.
@@ -603,7 +603,7 @@ int Run(int argc, char** argv) {
   if (dir == "off") {
     claims_state.off_reason = absl::GetFlag(FLAGS_claims_dir).empty()
                                   ? "--probe=none trusts the pool"
-                                  : "--claims_dir=off";
+                                  : "--claims-dir=off";
   } else {
     absl::StatusOr<std::unique_ptr<HostClaims>> claims = HostClaims::Open(dir);
     if (claims.ok()) {
@@ -749,7 +749,7 @@ int Run(int argc, char** argv) {
           ? absl::StrCat("shutting down on ", strsignal(signal_number))
           : absl::StrCat("shutting down: idle for ",
                          absl::FormatDuration(idle_exit),
-                         " (no lease, no client; --idle_exit)")));
+                         " (no lease, no client; --idle-exit)")));
   if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
   log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));

@@ -1,5 +1,5 @@
 // How portleased's main thread waits for the end: a stop signal, or, with
-// --idle_exit, an idle time (service/idle_tracker.h) that reached the limit.
+// --idle-exit, an idle time (service/idle_tracker.h) that reached the limit.
 #ifndef PORTLEASE_SERVER_PORTLEASED_IDLE_H_
 #define PORTLEASE_SERVER_PORTLEASED_IDLE_H_
 

@@ -61,7 +61,7 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view text) {
   if (text == "warning" || text == "warn") return LogLevel::kWarning;
   if (text == "error") return LogLevel::kError;
   return absl::InvalidArgumentError(absl::StrCat(
-      "--log_level=", text, ": expected debug, info, warning or error"));
+      "--log-level=", text, ": expected debug, info, warning or error"));
 }
 
 bool LevelEnabled(absl::string_view level, LogLevel min) {

@@ -22,7 +22,7 @@ namespace portlease {
 // "DEBUG" (renew), "INFO", "WARN" or "ERROR" for an event type.
 absl::string_view EventLevel(LeaseEvent::Type type);
 
-// The least severe level logged (--log_level).
+// The least severe level logged (--log-level).
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 // "debug", "info", "warning" (or "warn"), "error". INVALID_ARGUMENT

@@ -53,7 +53,7 @@ add_custom_target(portlease_man_pages ALL DEPENDS ${portlease_man_pages})
 install(FILES ${PROJECT_SOURCE_DIR}/ci/systemd/portleased.service
         DESTINATION ${PORTLEASE_SYSTEMD_UNIT_DIR})
 # The host-wide claims directory the unit binds into its private /tmp
-# (portleased --claims_dir), made at boot by systemd-tmpfiles.
+# (portleased --claims-dir), made at boot by systemd-tmpfiles.
 install(FILES ${PROJECT_SOURCE_DIR}/ci/systemd/portlease-tmpfiles.conf
         DESTINATION ${PORTLEASE_TMPFILES_DIR} RENAME portlease.conf)
 

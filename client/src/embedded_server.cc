@@ -125,7 +125,7 @@ std::streamoff FileSize(const std::string& path) {
 }
 
 // Starts `binary` daemonized with `args` (argv without the program and
-// --ready_fd) and `env`. Returns the daemon's pid once it is ready.
+// --ready-fd) and `env`. Returns the daemon's pid once it is ready.
 absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
                                  const std::string& binary,
                                  const std::vector<std::string>& server_args,
@@ -133,7 +133,7 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
                                  absl::Time deadline) {
   std::vector<std::string> args = {binary};
   args.insert(args.end(), server_args.begin(), server_args.end());
-  args.push_back(absl::StrCat("--ready_fd=", kReadyFd));
+  args.push_back(absl::StrCat("--ready-fd=", kReadyFd));
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -207,7 +207,7 @@ absl::Status WritePidFile(const std::string& path, long pid) {
   return absl::OkStatus();
 }
 
-// The --idle_exit value that `args` leave in effect (the last one).
+// The --idle-exit value that `args` leave in effect (the last one).
 std::string IdleExitOf(const std::vector<std::string>& args) {
   std::string value;
   for (const std::string& arg : args) {
@@ -480,7 +480,7 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
   std::vector<std::string> args = {
       absl::StrCat("--listen=", paths.address()),
       absl::StrCat("--db=", paths.database),
-      absl::StrCat("--idle_exit=", kEmbeddedIdleExit)};
+      absl::StrCat("--idle-exit=", kEmbeddedIdleExit)};
   args.insert(args.end(), user_args->args.begin(), user_args->args.end());
   std::vector<std::string> environment;
   for (char** item = environ; item != nullptr && *item != nullptr; ++item) {

@@ -24,7 +24,7 @@
 namespace portlease {
 
 // The private server exits after this long without leases or clients
-// unless its flags say otherwise (portleased --idle_exit).
+// unless its flags say otherwise (portleased --idle-exit).
 inline constexpr char kEmbeddedIdleExit[] = "15m";
 
 struct EmbeddedPaths {
@@ -64,7 +64,7 @@ struct EmbeddedServerArgs {
 // Parses a config file's text: one --flag or --flag=value a line, blank
 // lines and lines starting with '#' ignored, surrounding blanks trimmed.
 // `source` names the file in errors. INVALID_ARGUMENT "FILE:LINE: ..." for
-// a line that is not a --flag, or for --listen, --db and --ready_fd (the
+// a line that is not a --flag, or for --listen, --db and --ready-fd (the
 // client sets those: the paths above).
 absl::StatusOr<std::vector<std::string>> ParseServerArgsText(
     absl::string_view text, absl::string_view source);
@@ -108,7 +108,7 @@ using ServerProbe =
 // Ensures the embedded server runs: probes it; otherwise, holding an
 // exclusive flock on paths.lock_file (so concurrent callers start one
 // server), probes again and starts `binary` with its flags
-// (LoadEmbeddedServerArgs, after --listen, --db and --idle_exit=15m, so
+// (LoadEmbeddedServerArgs, after --listen, --db and --idle-exit=15m, so
 // they may override the idle time), daemonized: its own session, double
 // fork, working directory "/", stdin and stdout /dev/null, stderr appended
 // to the log file, the environment EmbeddedServerEnvironment. Writes the

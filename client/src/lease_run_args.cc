@@ -151,7 +151,7 @@ ENVIRONMENT
     PORTLEASE_SERVER_BIN    The portleased to start (default: next to
                             lease-run, then PATH).
     PORTLEASE_SERVER_ARGS   Flags of the private portleased, e.g.
-                            "--pool=21000-21999 --idle_exit=1h"; else they
+                            "--pool=21000-21999 --idle-exit=1h"; else they
                             come from $XDG_CONFIG_HOME/portlease/portleased.conf
                             (one --flag=value a line).
     PORTLEASE_CTEST_REUSE   A fixture name (or 1, see --ctest-fixture):
@@ -165,7 +165,8 @@ EXIT STATUS
     socket refuses this user; 75 pool exhausted, wait timed out, or lease
     lost while COMMAND ran with --on-lease-loss=term (COMMAND then gets
     SIGTERM, SIGKILL 10s later); 126/127 COMMAND not executable / not
-    found.
+    found; 128+N signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) ended the
+    wait for a server or ports (no lease kept), or killed COMMAND.
 
 EXAMPLES
     lease-run --ports redis,worker -- docker compose up

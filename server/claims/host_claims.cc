@@ -73,7 +73,7 @@ absl::Status CheckDir(const std::string& dir) {
                               : "not a directory",
         " (", Describe(st),
         "), not a directory of mode 1777 that every user's portleased can "
-        "share; remove it, or chmod 1777 it, or pass another --claims_dir"));
+        "share; remove it, or chmod 1777 it, or pass another --claims-dir"));
   }
   return absl::OkStatus();
 }

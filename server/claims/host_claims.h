@@ -29,7 +29,7 @@
 
 namespace portlease {
 
-// The default --claims_dir.
+// The default --claims-dir.
 inline constexpr char kDefaultClaimsDir[] = "/tmp/.portlease-claims";
 
 class HostClaims : public PortClaims {

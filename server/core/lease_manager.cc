@@ -58,7 +58,7 @@ absl::Status TtlOutOfRange(absl::Duration ttl,
       "ttl ", absl::FormatDuration(ttl), " is out of range: ask for ",
       absl::FormatDuration(options.min_ttl), " to ",
       absl::FormatDuration(options.max_ttl),
-      " (this server's limits; portleased --max_ttl sets the longest)"));
+      " (this server's limits; portleased --max-ttl sets the longest)"));
 }
 
 absl::Status LeaseNotFound(absl::string_view id) {

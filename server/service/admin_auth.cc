@@ -63,11 +63,11 @@ absl::Status CheckBearerToken(
     absl::string_view expected) {
   const absl::Status denied = absl::PermissionDeniedError(
       "admin RPC refused: send the server's admin token as call metadata "
-      "'authorization: Bearer TOKEN' (the server's --admin_token_file)");
+      "'authorization: Bearer TOKEN' (the server's --admin-token-file)");
   if (expected.empty()) {
     return absl::PermissionDeniedError(
         "admin RPC refused: this server has no admin token "
-        "(start it with --admin_token_file)");
+        "(start it with --admin-token-file)");
   }
   auto it = metadata.find("authorization");
   if (it == metadata.end()) return denied;

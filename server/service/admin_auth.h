@@ -1,7 +1,7 @@
 // The admin token: who may call ForceRelease, DrainPort, UndrainPort and
 // SetPool.
 //
-// portleased reads the token from a file (--admin_token_file); admin RPCs
+// portleased reads the token from a file (--admin-token-file); admin RPCs
 // carry it as call metadata "authorization: Bearer TOKEN". The comparison
 // takes the same time wherever the first difference is. The token never
 // appears in a status message or a log line.

@@ -1,5 +1,5 @@
 // IdleTracker: how long a server has had nothing to do, for portleased's
-// --idle_exit. "Nothing to do" means no RPC in flight (an open Hold stream
+// --idle-exit. "Nothing to do" means no RPC in flight (an open Hold stream
 // is an RPC in flight) and no live lease.
 //
 //   IdleTracker idle(&clock, [&] { return manager->Stats().live_leases; });

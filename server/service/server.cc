@@ -87,9 +87,9 @@ absl::Status CheckTransportSecurity(const ListenAddress& address, bool tls,
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "refusing to listen on ", address.ToString(),
-      ": not a loopback address and no TLS; configure --tls_cert and "
-      "--tls_key (and --tls_client_ca for client certificates), use "
-      "127.0.0.1 or a unix: socket, or pass --insecure_tcp"));
+      ": not a loopback address and no TLS; configure --tls-cert and "
+      "--tls-key (and --tls-client-ca for client certificates), use "
+      "127.0.0.1 or a unix: socket, or pass --insecure-tcp"));
 }
 
 RunningServer::RunningServer(ServerOptions options)

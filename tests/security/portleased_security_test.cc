@@ -51,7 +51,7 @@ TEST(PortleasedSecurityTest, PlaintextTcpBeyondLoopbackIsRefusedAtStart) {
   EXPECT_FALSE(daemon->ready());
   EXPECT_EQ(ExitCode(*daemon), 2);
   EXPECT_THAT(daemon->Stderr(), HasSubstr("no TLS"));
-  EXPECT_THAT(daemon->Stderr(), HasSubstr("--insecure_tcp"));
+  EXPECT_THAT(daemon->Stderr(), HasSubstr("--insecure-tcp"));
 }
 
 TEST(PortleasedSecurityTest, TlsFlagsGoTogether) {
@@ -62,7 +62,7 @@ TEST(PortleasedSecurityTest, TlsFlagsGoTogether) {
       DaemonProcess::Start(kBinary, args, dir.File("stderr"));
   ASSERT_TRUE(daemon.ok());
   EXPECT_EQ(ExitCode(*daemon), 2);
-  EXPECT_THAT(daemon->Stderr(), HasSubstr("--tls_key"));
+  EXPECT_THAT(daemon->Stderr(), HasSubstr("--tls-key"));
 }
 
 TEST(PortleasedSecurityTest, UnsafeAdminTokenFileIsRefused) {

@@ -297,7 +297,7 @@ TEST(AdminWithoutTokenTest, AdminRpcsAreRefusedWhenNoTokenIsConfigured) {
   v1::DrainPortResponse response;
   grpc::Status status = stub->DrainPort(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(status.error_message(), HasSubstr("--admin_token_file"));
+  EXPECT_THAT(status.error_message(), HasSubstr("--admin-token-file"));
 }
 
 TEST(LimitsTest, MaxPortsPerLease) {
@@ -370,7 +370,7 @@ TEST(TransportTest, PlaintextTcpBeyondLoopbackIsRefused) {
   ListenAddress any = *ParseListenAddress("0.0.0.0:7700");
   absl::Status refused = CheckTransportSecurity(any, false, false);
   EXPECT_TRUE(absl::IsInvalidArgument(refused));
-  EXPECT_THAT(refused.message(), HasSubstr("--tls_cert"));
+  EXPECT_THAT(refused.message(), HasSubstr("--tls-cert"));
   EXPECT_TRUE(CheckTransportSecurity(any, true, false).ok());
   EXPECT_TRUE(CheckTransportSecurity(any, false, true).ok());
   EXPECT_TRUE(

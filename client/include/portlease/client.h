@@ -143,7 +143,7 @@ class Client {
   absl::StatusOr<v1::StatusResponse> Status(
       absl::Duration timeout = absl::ZeroDuration()) const;
 
-  // Admin calls: `admin_token` (the server's --admin_token_file) is sent as
+  // Admin calls: `admin_token` (the server's --admin-token-file) is sent as
   // call metadata "authorization: Bearer TOKEN". PERMISSION_DENIED for a
   // missing or wrong token, or a server without one.
   //

@@ -54,7 +54,7 @@ struct ScopedLeaseOptions {
   // Called from a background thread when a lease lost to an unreachable
   // server is held again.
   std::function<void()> on_restored;
-  // The server's hold grace (portleased --hold_grace, default 2s): with no
+  // The server's hold grace (portleased --hold-grace, default 2s): with no
   // Hold stream for this long, the lease counts as lost. Used until the
   // server's first Hold answer, which says the server's own.
   absl::Duration hold_grace = absl::Seconds(2);

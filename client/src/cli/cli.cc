@@ -39,7 +39,7 @@ absl::Status CheckLeaseId(const std::string& id) {
 }
 
 // A failed call to the server: 69 when it could not be reached, 2 when it
-// refused the request as invalid (e.g. a ttl above its --max_ttl), else 1.
+// refused the request as invalid (e.g. a ttl above its --max-ttl), else 1.
 int CallFailure(std::ostream& err, const Connection& connection,
                 const absl::Status& status) {
   const bool unreachable =
@@ -128,7 +128,7 @@ PRIVATE SERVER COMMANDS
     come from $PORTLEASE_SERVER_ARGS (whitespace-separated) or else from
     $XDG_CONFIG_HOME/portlease/portleased.conf (else
     ~/.config/portlease/portleased.conf): one --flag=value a line, # starts
-    a comment; e.g. --pool=21000-21999 or --idle_exit=1h (0: never).
+    a comment; e.g. --pool=21000-21999 or --idle-exit=1h (0: never).
     --listen and --db are not allowed there. A flag portleased refuses
     fails the client with portleased's message and the file's name. These
     commands act on that server only, never on PORTLEASE_ADDR's.
@@ -144,7 +144,7 @@ PRIVATE SERVER COMMANDS
                 --force. Leases stay in its database.
 
 ADMIN COMMANDS
-    These need the server's admin token (portleased --admin_token_file),
+    These need the server's admin token (portleased --admin-token-file),
     read from --admin-token-file or $PORTLEASE_ADMIN_TOKEN_FILE; it is sent
     to the server and never printed. --format=json prints the server's
     answer.
@@ -176,7 +176,7 @@ OPTIONS
                             preflight: its defaultPort values.
     --ttl DURATION          acquire: required, e.g. 300s or 2h. renew: the
                             new time to live (default: the lease's). At
-                            most the server's --max_ttl (default 24h).
+                            most the server's --max-ttl (default 24h).
     --wait DURATION         acquire: when the pool is busy, wait up to
                             DURATION instead of failing. server stop: how
                             long to wait for the exit (default 10s).
@@ -260,7 +260,8 @@ EXIT STATUS
     or port the server refuses as invalid, or a ttl outside the server's
     limits); 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
-    exhausted; 77 admin token missing, unreadable or refused.
+    exhausted; 77 admin token missing, unreadable or refused; 128+N
+    (acquire) signal N ended the wait for a server or ports, no lease kept.
     server status: 0 running; 1 running but not answering, or answering
     without a pid file; 3 not running.
     server stop: 0 stopped, or none was running; 1 it does not answer
