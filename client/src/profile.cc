@@ -65,6 +65,16 @@ std::string DefaultPortVariable(absl::string_view name) {
 
 namespace {
 
+// "LINE:COLUMN" (1-based) of byte `at` of `content`.
+std::string LineColumn(absl::string_view content, size_t at) {
+  const absl::string_view before = content.substr(0, at);
+  const size_t line_start = before.rfind('\n');
+  const size_t column =
+      line_start == absl::string_view::npos ? at + 1 : at - line_start;
+  return absl::StrCat(std::count(before.begin(), before.end(), '\n') + 1, ":",
+                      column);
+}
+
 // "LINE:COLUMN" (1-based) of the first occurrence of `value` as a quoted
 // string in `content`, or "" when there is none: a best effort, since
 // neither parser reports where a field was.
@@ -74,14 +84,38 @@ std::string LocateString(absl::string_view content, absl::string_view value) {
         absl::StrCat(std::string(1, quote), value, std::string(1, quote));
     const size_t at = content.find(quoted);
     if (at == absl::string_view::npos) continue;
-    const absl::string_view before = content.substr(0, at);
-    const size_t line_start = before.rfind('\n');
-    const size_t column =
-        line_start == absl::string_view::npos ? at + 1 : at - line_start;
-    return absl::StrCat(std::count(before.begin(), before.end(), '\n') + 1, ":",
-                        column);
+    return LineColumn(content, at);
   }
   return "";
+}
+
+// One line for protobuf's JSON syntax error `message`: "LINE:COLUMN: what"
+// when the position can be found, else " what". The message is the reason,
+// a line break, the text around the error (up to 20 bytes either side) and
+// a line with a caret under the error; the position is where that text
+// occurs in `content` plus the caret's column.
+std::string JsonErrorLine(absl::string_view content, absl::string_view message) {
+  const size_t first_break = message.find('\n');
+  const std::string reason =
+      absl::StrCat(" ", message.substr(0, first_break));
+  if (first_break == absl::string_view::npos) return reason;
+  const size_t last_break = message.rfind('\n');
+  const absl::string_view caret_line = message.substr(last_break + 1);
+  const size_t caret = caret_line.find('^');
+  if (caret == absl::string_view::npos ||
+      caret_line.find_first_not_of(' ') != caret ||
+      last_break <= first_break) {
+    return reason;
+  }
+  const absl::string_view around =
+      message.substr(first_break + 1, last_break - first_break - 1);
+  const size_t at = content.find(around);
+  if (around.empty() || at == absl::string_view::npos ||
+      content.find(around, at + 1) != absl::string_view::npos) {
+    return reason;
+  }
+  return absl::StrCat(LineColumn(content, std::min(at + caret, content.size())),
+                      ":", reason);
 }
 
 // ValidateProfile; errors about a named entry point at its first
@@ -168,8 +202,8 @@ absl::StatusOr<v1::Profile> ParseProfile(absl::string_view content,
         std::string(content), &profile, options);
     if (!status.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source_name, ": invalid JSON profile: ",
-                       std::string(status.message())));
+          absl::StrCat(source_name, ":", JsonErrorLine(content, std::string(status.message())),
+                       " (invalid JSON profile)"));
     }
   } else {
     google::protobuf::TextFormat::Parser parser;

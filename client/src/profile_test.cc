@@ -47,6 +47,20 @@ TEST(ProfileTest, SyntaxErrorsNameTheSource) {
   EXPECT_THAT(text.status().message(), HasSubstr("bad.txtpb:1:"));
 }
 
+// A JSON syntax error is one line with the line and column of the error.
+TEST(ProfileTest, JsonSyntaxErrorIsOneLineWithLineAndColumn) {
+  auto missing_brace = ParseProfile(
+      "{\"ports\": [\n  {\"name\": \"redis\"},\n  {\"name\": \"worker\"\n]}\n",
+      "p.json");
+  ASSERT_FALSE(missing_brace.ok());
+  const std::string message(missing_brace.status().message());
+  EXPECT_THAT(message, ::testing::StartsWith("p.json:4:1: "));
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  auto unknown = ParseProfile("{\"portz\": []}", "u.json");
+  EXPECT_EQ(std::string(unknown.status().message()).find('\n'),
+            std::string::npos);
+}
+
 TEST(ProfileTest, ValidationErrors) {
   EXPECT_THAT(ParseProfile("{}", "p").status().message(),
               HasSubstr("no ports"));

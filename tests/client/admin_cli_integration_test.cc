@@ -140,7 +140,7 @@ TEST_F(AdminCliTest, SetPoolReplacesThePool) {
   EXPECT_EQ(LineStartingWith(r.out, "leased:"), "leased:             7");
   EXPECT_EQ(LineStartingWith(r.out, "["),
             absl::StrCat("[", std::string(40, '.'),
-                         "]   0% in use (# leased, + cooling down, ~ draining, "
+                         "]   0% in use (# leased, + quarantined, ~ draining, "
                          "! busy, x disabled, . free); 7 more outside the "
                          "pool (it was changed)"));
 }
@@ -338,7 +338,7 @@ TEST_F(AdminCliTest, StatusShowsUtilisationTopOwnersAndOldestLeases) {
   EXPECT_EQ(LineStartingWith(r.out, "["),
             absl::StrCat("[", std::string(20, '#'), std::string(3, 'x'),
                          std::string(17, '.'),
-                         "]  56% in use (# leased, + cooling down, ~ draining, "
+                         "]  56% in use (# leased, + quarantined, ~ draining, "
                          "! busy, x disabled, . free)"));
   // Most ports first: alice 6 ports in 2 leases, bob 2 in 1.
   EXPECT_THAT(Section(r.out, "top owners (ports, leases):"),
@@ -362,7 +362,7 @@ TEST_F(AdminCliTest, StatusShowsUtilisationTopOwnersAndOldestLeases) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(LineStartingWith(r.out, "["),
             absl::StrCat("[", std::string(3, 'x'), std::string(37, '.'),
-                         "]   6% in use (# leased, + cooling down, ~ draining, "
+                         "]   6% in use (# leased, + quarantined, ~ draining, "
                          "! busy, x disabled, . free)"));
   EXPECT_THAT(r.out, Not(HasSubstr("top owners")));
   EXPECT_THAT(r.out, Not(HasSubstr("oldest leases")));

@@ -146,15 +146,25 @@ TEST_F(WhoPreflightTest, PreflightWithoutAServer) {
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
 }
 
-TEST_F(WhoPreflightTest, UdpListenerIsBusyForPreflight) {
+// A UDP socket conflicts only with a stack that uses UDP (--udp, or a
+// profile with "udp": true); a TCP-only stack can use the port.
+TEST_F(WhoPreflightTest, UdpSocketIsBusyOnlyForAUdpStack) {
   Listener udp = StartListener(dir_.path(), /*udp=*/true);
   ASSERT_NE(udp.port, 0);
-  RunResult busy =
+  RunResult tcp_only =
       Cli({"preflight", "--ports", absl::StrCat(udp.port)}, NoServer(dir_));
+  EXPECT_EQ(tcp_only.exit_code, 0) << tcp_only.out << tcp_only.err;
+  RunResult busy = Cli({"preflight", "--udp", "--ports", absl::StrCat(udp.port)},
+                       NoServer(dir_));
   EXPECT_EQ(busy.exit_code, 1) << busy.out << busy.err;
   EXPECT_THAT(busy.out, HasSubstr(absl::StrCat("udp v4 127.0.0.1 UNCONN pid ",
                                                udp.process->pid(), " \"",
                                                udp.command, "\"")));
+  const std::string profile = dir_.File("udp.json");
+  testing::WriteFile(profile, absl::StrCat(R"({"udp": true, "ports": [{"name": "dns", "defaultPort": )",
+                                  udp.port, "}]}"));
+  RunResult by_profile = Cli({"preflight", "--profile", profile}, NoServer(dir_));
+  EXPECT_EQ(by_profile.exit_code, 1) << by_profile.out << by_profile.err;
 }
 
 // With a server whose pool holds the listener's port: the server's view

@@ -73,7 +73,7 @@ SYNOPSIS
     portlease list [--owner KEY=VALUE]... [--format=table|json]
     portlease status [--format=table|json]
     portlease who PORT... [--format=table|json]
-    portlease preflight [--ports PORT,... | --profile FILE]
+    portlease preflight [--ports PORT,... | --profile FILE] [--udp]
     portlease admin force-release LEASE_ID_PREFIX|PORT [--admin-token-file FILE]
     portlease admin drain PORT... [--admin-token-file FILE]
     portlease admin undrain PORT... [--admin-token-file FILE]
@@ -182,6 +182,9 @@ OPTIONS
                             long to wait for the exit (default 10s).
     --force                 server stop: stop even while leases are live.
     --udp                   acquire: also require the ports free for UDP.
+                            preflight: count UDP sockets as conflicts too
+                            (a profile with "udp": true does the same);
+                            without it only TCP listeners conflict.
     --format FORMAT         table (default) or json (see JSON OUTPUT):
                             acquire, renew, list, status, who, admin and
                             server status. acquire also takes env
@@ -394,7 +397,7 @@ const std::vector<CommandSpec>& CommandSpecs() {
       {"list", {"owner", "connect-timeout"}, {"table", "json"}, false},
       {"status", {"connect-timeout"}, {"table", "json"}, false},
       {"who", {"connect-timeout"}, {"table", "json"}, true},
-      {"preflight", {"ports", "profile", "connect-timeout"}, {}, true},
+      {"preflight", {"ports", "profile", "udp", "connect-timeout"}, {}, true},
       {"admin force-release",
        {"admin-token-file", "connect-timeout"}, {"table", "json"}, true},
       {"admin drain",

@@ -50,7 +50,7 @@ std::string UtilisationBar(const v1::StatusResponse& s) {
   const uint64_t counted = uint64_t{s.leased()} + s.quarantined() +
                            s.draining() + s.busy() + s.disabled();
   return absl::StrFormat(
-      "[%s] %3.0f%% in use (# leased, + cooling down, ~ draining, ! busy, "
+      "[%s] %3.0f%% in use (# leased, + quarantined, ~ draining, ! busy, "
       "x disabled, . free)%s",
       bar, 100.0 * static_cast<double>(used) / size,
       counted > used
@@ -283,9 +283,12 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (!flags.profile.empty() && !flags.ports.empty()) {
     return Fail(err, kExitUsage, "give --ports or --profile, not both");
   }
+  // A UDP socket on a port conflicts only with a stack that uses UDP.
+  bool udp = flags.udp;
   if (!flags.profile.empty()) {
     absl::StatusOr<v1::Profile> profile = LoadProfile(flags.profile);
     if (!profile.ok()) return Fail(err, kExitUsage, profile.status().message());
+    udp = udp || profile->udp();
     for (const v1::Profile::Port& port : profile->ports()) {
       if (port.default_port() != 0) ports.push_back(port.default_port());
     }
@@ -320,7 +323,9 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
     const bool leased = info.has_lease();
     bool listening = bind_failed[i];
     for (const v1::PortHolder& h : info.holders()) {
-      if (h.state() == "LISTEN" || h.protocol() == "udp") listening = true;
+      if (h.protocol() == "udp" ? udp : h.state() == "LISTEN") {
+        listening = true;
+      }
     }
     if (!leased && !listening) {
       out << "port " << info.port() << ": free\n";
