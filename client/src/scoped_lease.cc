@@ -14,6 +14,8 @@ constexpr absl::Duration kHoldStreamLifetime = absl::Hours(1);
 // Reopening a broken Hold stream: at once, then with this backoff.
 constexpr absl::Duration kHoldRetryMin = absl::Milliseconds(50);
 constexpr absl::Duration kHoldRetryMax = absl::Milliseconds(500);
+// How long Acquire waits for the first Hold answer.
+constexpr absl::Duration kFirstHoldWait = absl::Seconds(1);
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -25,8 +27,16 @@ absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
     std::shared_ptr<const Client> client, ScopedLeaseOptions options) {
   absl::StatusOr<v1::Lease> lease = client->Acquire(options.spec);
   if (!lease.ok()) return lease.status();
-  return std::unique_ptr<ScopedLease>(
+  std::unique_ptr<ScopedLease> scoped(
       new ScopedLease(std::move(client), std::move(options), *std::move(lease)));
+  {
+    absl::MutexLock lock(&scoped->mu_);
+    auto held = [s = scoped.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+      return s->held_once_ || !s->status_.ok() || s->stopped_;
+    };
+    scoped->mu_.AwaitWithTimeout(absl::Condition(&held), kFirstHoldWait);
+  }
+  return scoped;
 }
 
 ScopedLease::ScopedLease(std::shared_ptr<const Client> client,
@@ -106,6 +116,7 @@ void ScopedLease::CheckUnreachable(absl::Time since,
 void ScopedLease::MarkHeld() {
   {
     absl::MutexLock lock(&mu_);
+    held_once_ = true;
     if (unreachable_.ok() || !status_.ok() || stopping_) return;
     unreachable_ = absl::OkStatus();
   }

@@ -36,6 +36,13 @@ using ::testing::HasSubstr;
 // portleased's default --hold_grace.
 constexpr absl::Duration kHoldGrace = absl::Seconds(2);
 
+// What lease-run did after its server was killed (KillServerUnderLeaseRun).
+struct LossResult {
+  int code = -1;
+  std::string err;
+  absl::Duration took;
+};
+
 class ServerLossTest : public ::testing::Test {
  protected:
   // Starts portleased on DIR/run/portleased.sock with a database in DIR.
@@ -73,6 +80,10 @@ class ServerLossTest : public ::testing::Test {
     return stat(dir_.File("xdg/portlease/portleased.sock").c_str(), &st) == 0 ||
            stat(dir_.File("xdg/state/portlease").c_str(), &st) == 0;
   }
+
+  // Starts lease-run holding a lease here, kills this server with -9 (not
+  // restarted) and waits up to `bound` for lease-run to exit.
+  LossResult KillServerUnderLeaseRun(absl::Duration bound);
 
   size_t LiveLeases() {
     ClientOptions options;
@@ -174,49 +185,54 @@ TEST_F(ForbiddenSocketTest, SocketDirectoryModeRefusesUser) {
   ExpectRefused();
 }
 
-TEST_F(ServerLossTest, LeaseRunReportsALostServerAndExits75) {
-  StartServer();
+LossResult ServerLossTest::KillServerUnderLeaseRun(absl::Duration bound) {
   EnvChanges env = {{"PORTLEASE_ADDR", address()},
                     {"COMPOSE_PROJECT_NAME", std::nullopt}};
   absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
       {LEASE_RUN_BIN, "--count", "1", "--connect-timeout", "1s", "--",
        "sleep", "60"},
       env, dir_.path());
-  ASSERT_TRUE(run.ok()) << run.status();
-  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
+  LossResult result;
+  if (!run.ok()) {
+    ADD_FAILURE() << run.status();
+    return result;
+  }
+  if (!PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10))) {
+    ADD_FAILURE() << "no live lease: " << (*run)->err();
+    return result;
+  }
   const absl::Time killed = absl::Now();
   daemon_->Stop(SIGKILL);
-  absl::StatusOr<int> code =
-      (*run)->Wait(kHoldGrace + absl::Seconds(1));  // scaled by Wait
-  const absl::Duration took = absl::Now() - killed;
-  ASSERT_TRUE(code.ok()) << "lease-run still running " << took
-                         << " after the kill: " << (*run)->err();
-  EXPECT_EQ(*code, 75) << (*run)->err();
-  EXPECT_THAT((*run)->err(), HasSubstr("unreachable"));
-  EXPECT_THAT((*run)->err(), HasSubstr("terminating sleep"));
+  absl::StatusOr<int> code = (*run)->Wait(bound);  // scaled by Wait
+  result.took = absl::Now() - killed;
+  result.err = (*run)->err();
+  if (!code.ok()) {
+    ADD_FAILURE() << "lease-run still running " << result.took
+                  << " after the kill: " << result.err;
+    return result;
+  }
+  result.code = *code;
   std::printf("lease-run exited %d %s after the kill\n", *code,
-              absl::FormatDuration(took).c_str());
+              absl::FormatDuration(result.took).c_str());
+  return result;
+}
+
+TEST_F(ServerLossTest, LeaseRunReportsALostServerAndExits75) {
+  StartServer();
+  const LossResult lost =
+      KillServerUnderLeaseRun(kHoldGrace + absl::Seconds(1));
+  EXPECT_EQ(lost.code, 75) << lost.err;
+  EXPECT_THAT(lost.err, HasSubstr("unreachable"));
+  EXPECT_THAT(lost.err, HasSubstr("terminating sleep"));
 }
 
 TEST_F(ServerLossTest, LeaseRunUsesTheServersHoldGrace) {
   StartServer({"--hold_grace=4s"});
-  EnvChanges env = {{"PORTLEASE_ADDR", address()},
-                    {"COMPOSE_PROJECT_NAME", std::nullopt}};
-  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
-      {LEASE_RUN_BIN, "--count", "1", "--connect-timeout", "1s", "--",
-       "sleep", "60"},
-      env, dir_.path());
-  ASSERT_TRUE(run.ok()) << run.status();
-  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
-  const absl::Time killed = absl::Now();
-  daemon_->Stop(SIGKILL);
-  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(4 + 1));
-  const absl::Duration took = absl::Now() - killed;
-  ASSERT_TRUE(code.ok()) << "lease-run still running " << took;
-  EXPECT_EQ(*code, 75) << (*run)->err();
-  EXPECT_THAT((*run)->err(), HasSubstr("unreachable for 4s"));
+  const LossResult lost = KillServerUnderLeaseRun(absl::Seconds(4 + 1));
+  EXPECT_EQ(lost.code, 75) << lost.err;
+  EXPECT_THAT(lost.err, HasSubstr("unreachable for 4s"));
   // The server keeps the lease for its grace: so does the client.
-  EXPECT_GE(took, absl::Seconds(4));
+  EXPECT_GE(lost.took, absl::Seconds(4));
 }
 
 TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {

@@ -66,7 +66,10 @@ struct ScopedLeaseOptions {
 
 class ScopedLease {
  public:
-  // Acquires (Client::Acquire errors) and starts keeping the lease alive.
+  // Acquires (Client::Acquire errors) and starts keeping the lease alive;
+  // returns once the server holds it through the Hold stream (so it knows
+  // the server's hold grace, and a holder killed from here on loses the
+  // lease after that grace), or after a second without that answer.
   static absl::StatusOr<std::unique_ptr<ScopedLease>> Acquire(
       std::shared_ptr<const Client> client, ScopedLeaseOptions options);
 
@@ -126,6 +129,8 @@ class ScopedLease {
   // Not OK while the server is unreachable past hold_grace.
   absl::Status unreachable_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The Hold stream has been attached at least once.
+  bool held_once_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* renew_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   grpc::ClientContext* hold_context_ ABSL_GUARDED_BY(mu_) = nullptr;
