@@ -480,10 +480,16 @@ TEST_F(LeaseRunTest, SignalEndsTheWaitAndKeepsNoLease) {
 TEST_F(LeaseRunTest, StoppedCommandStopsLeaseRunAndContinueResumesBoth) {
   const std::string pid_file = dir_.File("child.pid");
   const std::string go = dir_.File("go");
+  // One process (a shell loop would fork `sleep`: dash uses vfork, and a
+  // vfork child stopped before its exec leaves the shell in 'D', never
+  // stopped, so the command as a whole would not stop as a job).
   auto p = Process::Start(
-      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
-       absl::StrCat("echo $$ > ", pid_file, "; while [ ! -e ", go,
-                    " ]; do sleep 0.05; done; exit 4")},
+      {LEASE_RUN_BIN, "--count", "1", "--", "/usr/bin/python3", "-c",
+       absl::StrCat("import os, sys, time\n"
+                    "open('", pid_file, "', 'w').write(str(os.getpid()))\n"
+                    "while not os.path.exists('", go, "'):\n"
+                    "    time.sleep(0.05)\n"
+                    "sys.exit(4)\n")},
       env_, dir_.path());
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE(PollUntil([&] { return !ReadFileOrEmpty(pid_file).empty(); },
