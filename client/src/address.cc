@@ -148,7 +148,13 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
     return ProbeServer(address, options.probe_timeout);
   };
   if (!options.start_embedded) {
-    if (probe(paths.address()).ok()) return resolved;
+    std::string version;
+    // A live server that is slow to answer is waited for, as a restarting
+    // system server is.
+    absl::Status running = AwaitLiveServer(
+        paths, probe, absl::Now() + options.connect_timeout, &version);
+    if (running.ok()) return resolved;
+    if (running.code() != absl::StatusCode::kNotFound) return running;
     return absl::NotFoundError(absl::StrCat(
         "no portleased answers (tried ", system, " and ", paths.address(),
         "; PORTLEASE_ADDR is unset)"));

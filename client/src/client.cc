@@ -247,6 +247,13 @@ absl::Status Client::Call(
 }
 
 absl::StatusOr<v1::Lease> Client::Acquire(const AcquireSpec& spec) const {
+  absl::StatusOr<v1::AcquireResponse> granted = AcquireGrant(spec);
+  if (!granted.ok()) return granted.status();
+  return std::move(*granted->mutable_lease());
+}
+
+absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
+    const AcquireSpec& spec) const {
   v1::AcquireRequest request;
   for (const std::string& name : spec.names) request.add_names(name);
   request.set_count(spec.count);
@@ -268,7 +275,7 @@ absl::StatusOr<v1::Lease> Client::Acquire(const AcquireSpec& spec) const {
              return stub_->Acquire(&context, request, &response);
            });
   if (!status.ok()) return status;
-  return std::move(*response.mutable_lease());
+  return response;
 }
 
 absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,

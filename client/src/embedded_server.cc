@@ -439,15 +439,49 @@ bool IsEmbeddedServerProcess(const EmbeddedPid& recorded) {
   return stat->comm == "portleased";
 }
 
+bool EmbeddedServerAlive(const EmbeddedPaths& paths) {
+  std::ifstream in(absl::StrCat(paths.socket, ".lock"));
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) return false;
+  return IsEmbeddedServerProcess(EmbeddedPid{.pid = static_cast<pid_t>(pid)});
+}
+
+absl::Status AwaitLiveServer(const EmbeddedPaths& paths,
+                             const ServerProbe& probe, absl::Time deadline,
+                             std::string* version) {
+  absl::Status last;
+  while (true) {
+    absl::StatusOr<std::string> answered = probe(paths.address());
+    if (answered.ok()) {
+      *version = *std::move(answered);
+      return absl::OkStatus();
+    }
+    last = answered.status();
+    if (!EmbeddedServerAlive(paths)) {
+      return absl::NotFoundError(absl::StrCat("no portleased at ",
+                                              paths.address(), ": ",
+                                              last.message()));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "the private portleased at ", paths.address(),
+          " runs but does not answer (", last.message(), "); see ",
+          paths.log_file));
+    }
+    absl::SleepFor(kPollStep);
+  }
+}
+
 absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
                                   const std::string& binary,
                                   const ServerProbe& probe,
                                   absl::Duration timeout, bool* started) {
   *started = false;
   const absl::Time deadline = absl::Now() + timeout;
-  if (absl::StatusOr<std::string> version = probe(paths.address());
-      version.ok()) {
-    return CheckVersion(*version, paths);
+  std::string version;
+  if (absl::Status running = AwaitLiveServer(paths, probe, deadline, &version);
+      running.code() != absl::StatusCode::kNotFound) {
+    return running.ok() ? CheckVersion(version, paths) : running;
   }
   const int lock_fd =
       open(paths.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -467,9 +501,9 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
     absl::SleepFor(kPollStep);
   }
   // Under the lock: someone may have started it meanwhile.
-  if (absl::StatusOr<std::string> version = probe(paths.address());
-      version.ok()) {
-    return CheckVersion(*version, paths);
+  if (absl::Status running = AwaitLiveServer(paths, probe, deadline, &version);
+      running.code() != absl::StatusCode::kNotFound) {
+    return running.ok() ? CheckVersion(version, paths) : running;
   }
   absl::StatusOr<EmbeddedServerArgs> user_args =
       LoadEmbeddedServerArgs(ProcessEnvironment(), paths);

@@ -105,6 +105,19 @@ bool IsEmbeddedServerProcess(const EmbeddedPid& recorded);
 using ServerProbe =
     std::function<absl::StatusOr<std::string>(const std::string& address)>;
 
+// A probe that failed is not proof that no server runs: a loaded host can
+// make a live server answer later than the probe waits. True when the
+// process holding the socket's lock file (<socket>.lock) is a running
+// portleased.
+bool EmbeddedServerAlive(const EmbeddedPaths& paths);
+
+// Probes the server at paths.address() until it answers (OK; *version is
+// set), no portleased holds its socket any more (NOT_FOUND), or `deadline`
+// (UNAVAILABLE with the last probe error).
+absl::Status AwaitLiveServer(const EmbeddedPaths& paths,
+                             const ServerProbe& probe, absl::Time deadline,
+                             std::string* version);
+
 // Ensures the embedded server runs: probes it; otherwise, holding an
 // exclusive flock on paths.lock_file (so concurrent callers start one
 // server), probes again and starts `binary` with its flags

@@ -25,10 +25,17 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
 
 absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
     std::shared_ptr<const Client> client, ScopedLeaseOptions options) {
-  absl::StatusOr<v1::Lease> lease = client->Acquire(options.spec);
-  if (!lease.ok()) return lease.status();
-  std::unique_ptr<ScopedLease> scoped(
-      new ScopedLease(std::move(client), std::move(options), *std::move(lease)));
+  absl::StatusOr<v1::AcquireResponse> granted =
+      client->AcquireGrant(options.spec);
+  if (!granted.ok()) return granted.status();
+  // The server's grace, not the default: the server keeps an unheld lease
+  // that long, and so does this client when the server goes away.
+  if (granted->has_hold_grace()) {
+    options.hold_grace = FromProto(granted->hold_grace());
+  }
+  std::unique_ptr<ScopedLease> scoped(new ScopedLease(
+      std::move(client), std::move(options),
+      std::move(*granted->mutable_lease())));
   {
     absl::MutexLock lock(&scoped->mu_);
     auto held = [s = scoped.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {

@@ -101,6 +101,8 @@ grpc::ServerUnaryReactor* PortLeaseService::Acquire(
   absl::StatusOr<LeaseRecord> lease = options_.manager->Acquire(*params);
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
+    DurationToProto(options_.manager->hold_grace(),
+                    response->mutable_hold_grace());
   }
   if (on_done) on_done(lease.status());
   return FinishNow(context, lease.status());

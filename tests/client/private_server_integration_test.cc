@@ -163,6 +163,49 @@ TEST(PrivateServerTest, StartLineStatusAndStop) {
   EXPECT_THAT(again.out, HasSubstr("no private server runs"));
 }
 
+// A loaded host can make a running private server answer later than a
+// client's probe waits: the clients wait for it. Before, lease-run tried to
+// start a second server (which refused: the socket is taken) and failed,
+// and `portlease release` said no server answers.
+TEST(PrivateServerTest, ALiveServerThatIsSlowToAnswerIsWaitedFor) {
+  LeasedPorts ports(8);
+  PrivateWorld world(ports);
+  world.WriteConfig(absl::StrCat("--pool=", world.pool(), "\n"));
+  RunResult acquired = world.Run({PORTLEASE_BIN, "acquire", "--count", "1",
+                                  "--ttl", "5m", "--format=env"});
+  ASSERT_EQ(acquired.exit_code, 0) << acquired.err;
+  std::vector<std::string> id_line =
+      LinesWith(acquired.out, "PORTLEASE_LEASE_ID='");
+  ASSERT_EQ(id_line.size(), 1u) << acquired.out;
+  const std::string lease_id(absl::StripSuffix(
+      absl::StripPrefix(id_line[0], "PORTLEASE_LEASE_ID='"), "'"));
+  const pid_t pid = world.ServerPid();
+  ASSERT_GT(pid, 1);
+
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/true"}, world.env(),
+      world.dir());
+  ASSERT_TRUE(run.ok()) << run.status();
+  absl::StatusOr<std::unique_ptr<Process>> release = Process::Start(
+      {PORTLEASE_BIN, "release", lease_id}, world.env(), world.dir());
+  ASSERT_TRUE(release.ok()) << release.status();
+  // Three times the probe's deadline: both would have failed by now.
+  EXPECT_FALSE((*run)->Wait(absl::Milliseconds(1500)).ok()) << (*run)->err();
+  EXPECT_FALSE((*release)->Wait(absl::Milliseconds(10)).ok())
+      << (*release)->err();
+  ASSERT_EQ(kill(pid, SIGCONT), 0);
+
+  absl::StatusOr<int> ran = (*run)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ran.ok());
+  EXPECT_EQ(*ran, 0) << (*run)->err();
+  EXPECT_THAT((*run)->err(), Not(HasSubstr("started a private portleased")));
+  absl::StatusOr<int> released = (*release)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(*released, 0) << (*release)->err();
+  EXPECT_EQ(world.ServerPid(), pid);
+}
+
 TEST(PrivateServerTest, StopRefusesWhileLeasesAreLiveUnlessForced) {
   LeasedPorts ports(2);
   PrivateWorld world(ports);

@@ -215,6 +215,37 @@ TEST_P(ServiceTest, WaitingAcquireIsServedWhenAnotherLeaseIsReleased) {
   EXPECT_EQ(Status().waiters(), 0u);
 }
 
+// The holder learns the server's hold grace with its lease, before its
+// first Hold answer, whether the lease was free at once or waited for.
+TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
+  Start(/*pool_size=*/4, [](LeaseManagerOptions* options) {
+    options->hold_grace = absl::Milliseconds(4500);
+  });
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::AcquireResponse response;
+  v1::AcquireRequest request = Count(4);
+  ASSERT_TRUE(stub_->Acquire(&context, request, &response).ok());
+  EXPECT_EQ(response.hold_grace().seconds(), 4);
+  EXPECT_EQ(response.hold_grace().nanos(), 500'000'000);
+
+  v1::AcquireResponse waited;
+  grpc::Status waited_status;
+  std::thread waiter([&] {
+    grpc::ClientContext wait_context;
+    SetDeadline(&wait_context, absl::Seconds(20));
+    v1::AcquireRequest wait_request = Count(1);
+    wait_request.set_wait(true);
+    waited_status = stub_->Acquire(&wait_context, wait_request, &waited);
+  });
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  ASSERT_TRUE(Release(response.lease().lease_id()).ok());
+  waiter.join();
+  ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
+  EXPECT_EQ(waited.hold_grace().seconds(), 4);
+  EXPECT_EQ(waited.hold_grace().nanos(), 500'000'000);
+}
+
 TEST_P(ServiceTest, WaitingAcquireTimesOutAtTheDeadline) {
   Start(/*pool_size=*/4);
   MustAcquire(Count(4));

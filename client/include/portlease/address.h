@@ -40,7 +40,8 @@ struct ResolveOptions {
   VariableLookup environment;
   // Deadline of each Status call probing the embedded server.
   absl::Duration probe_timeout = absl::Milliseconds(500);
-  // How long the system server may take to answer (it may be restarting).
+  // How long the system server may take to answer (it may be restarting),
+  // and a running private server when none is to be started.
   absl::Duration connect_timeout = absl::Seconds(10);
   // How long starting the embedded server may take in total (including
   // waiting for another process that is starting it).

@@ -115,6 +115,9 @@ class Client {
   // INVALID_ARGUMENT, RESOURCE_EXHAUSTED (pool busy, wait zero),
   // DEADLINE_EXCEEDED (waited `wait` in vain), UNAVAILABLE.
   absl::StatusOr<v1::Lease> Acquire(const AcquireSpec& spec) const;
+  // The same, with the whole reply: the lease and the server's hold grace.
+  absl::StatusOr<v1::AcquireResponse> AcquireGrant(
+      const AcquireSpec& spec) const;
 
   // Extends the lease to now + ttl (the lease's own ttl when zero).
   // NOT_FOUND when the lease is unknown, released or expired.

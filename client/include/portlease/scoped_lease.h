@@ -55,8 +55,8 @@ struct ScopedLeaseOptions {
   // server is held again.
   std::function<void()> on_restored;
   // The server's hold grace (portleased --hold-grace, default 2s): with no
-  // Hold stream for this long, the lease counts as lost. Used until the
-  // server's first Hold answer, which says the server's own.
+  // Hold stream for this long, the lease counts as lost. Used only with a
+  // server that does not say its own (in its Acquire and Hold answers).
   absl::Duration hold_grace = absl::Seconds(2);
   // Deadline of the Release sent by the destructor.
   absl::Duration release_timeout = absl::Seconds(1);
