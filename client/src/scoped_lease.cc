@@ -131,8 +131,8 @@ void ScopedLease::MarkHeld() {
 }
 
 void ScopedLease::RenewLoop() {
-  const absl::Duration timeout = std::min(renew_interval_, kMaxRenewTimeout);
   while (true) {
+    const absl::Duration timeout = std::min(renew_interval_, kMaxRenewTimeout);
     {
       absl::MutexLock lock(&mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -158,6 +158,11 @@ void ScopedLease::RenewLoop() {
       renew_context_ = nullptr;
     }
     if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+    if (status.ok() && options_.renew_interval <= absl::ZeroDuration() &&
+        response.has_lease() && response.lease().has_ttl()) {
+      renew_interval_ =
+          std::max(kMinRenewInterval, FromProto(response.lease().ttl()) / 3);
+    }
   }
 }
 

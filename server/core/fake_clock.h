@@ -7,7 +7,8 @@
 
 namespace portlease {
 
-// Thread-safe. Both clocks move together, only through Advance().
+// Thread-safe. Both clocks move together through Advance(); StepWall()
+// moves the wall clock alone.
 class FakeClock : public Clock {
  public:
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000))
@@ -25,6 +26,11 @@ class FakeClock : public Clock {
     absl::MutexLock l(&mu_);
     wall_ += d;
     mono_ += d;
+  }
+  // Steps the wall clock alone (an NTP step, a clock set back).
+  void StepWall(absl::Duration d) {
+    absl::MutexLock l(&mu_);
+    wall_ += d;
   }
 
  private:

@@ -232,7 +232,16 @@ absl::Status LeaseManager::Load() {
     }
     Entry entry;
     if (record.state == LeaseState::kLive && record.expires_at > now) {
-      entry.deadline = mono + std::min(record.expires_at - now, options_.max_ttl);
+      // The expiry the holder was told is a promise, whatever --max-ttl is
+      // now (new limits apply from the next renewal). It is capped only by
+      // the lease's own ttl: a wall clock stepped back while the server was
+      // down, or a bogus row, cannot make it live longer than granted.
+      absl::Duration remaining = record.expires_at - now;
+      if (record.ttl > absl::ZeroDuration() && remaining > record.ttl) {
+        remaining = record.ttl;
+        record.expires_at = now + remaining;
+      }
+      entry.deadline = mono + remaining;
       SetState(record.base, record.count, State::kLeased);
       ++live_;
       CountOwner(record, +1);
@@ -709,7 +718,12 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
       result = TtlOutOfRange(ttl, options_);
     } else {
       LeaseRecord renewed = entry->record;
-      if (ttl != absl::ZeroDuration()) renewed.ttl = ttl;
+      // Without a ttl the lease's own is used, within today's limits (the
+      // server may have restarted with others since the grant).
+      renewed.ttl = ttl != absl::ZeroDuration()
+                        ? ttl
+                        : std::clamp(renewed.ttl, options_.min_ttl,
+                                     options_.max_ttl);
       renewed.expires_at = clock_->Now() + renewed.ttl;
       absl::Status committed = store_->Put(renewed);
       if (!committed.ok()) {

@@ -122,7 +122,10 @@ class ScopedLease {
   const std::shared_ptr<const Client> client_;
   const ScopedLeaseOptions options_;
   const v1::Lease lease_;
-  const absl::Duration renew_interval_;
+  // A third of the lease's ttl, from the grant and then from each renewal
+  // (the server may clamp the ttl to its current limits), unless
+  // ScopedLeaseOptions::renew_interval is set. Renew thread only.
+  absl::Duration renew_interval_;
 
   mutable absl::Mutex mu_;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
