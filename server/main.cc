@@ -126,7 +126,9 @@ ABSL_FLAG(std::string, ephemeral, "refuse",
 ABSL_FLAG(absl::Duration, default_ttl, absl::Seconds(60),
           "Lease time to live when a request names none.");
 ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),
-          "Longest time to live granted.");
+          "Longest time to live granted. Lowering it never shortens a "
+          "lease granted before: the new limit applies from its next "
+          "renewal, and a renewal without a ttl is clamped to it.");
 ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
           "How long a lease survives its Hold stream breaking.");
 ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),

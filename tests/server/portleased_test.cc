@@ -118,6 +118,73 @@ TEST(PortleasedTest, AcknowledgedLeasesSurviveKill9) {
   EXPECT_THAT(daemon->Stderr(), HasSubstr("shutting down"));
 }
 
+// The expiry a holder was told is a promise: a restart with a lower
+// --max-ttl keeps it, and the new limit applies from the next renewal.
+TEST(PortleasedTest, RestartWithLowerMaxTtlKeepsTheAcknowledgedExpiry) {
+  TempDir dir;
+  const PortRange pool = TestPoolRange(8);
+  const std::vector<std::string> common = {
+      "--listen=unix:" + dir.File("portleased.sock"),
+      "--db=" + dir.File("leases.db"), PoolFlag(pool), "--probe=none"};
+  v1::Lease granted;
+  {
+    std::vector<std::string> args = common;
+    args.push_back("--max-ttl=24h");
+    absl::StatusOr<DaemonProcess> daemon =
+        DaemonProcess::Start(kBinary, args, dir.File("stderr1"));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+    auto stub = Connect(daemon->addresses()[0]);
+    v1::AcquireRequest request;
+    request.set_count(1);
+    request.mutable_ttl()->set_seconds(20);
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::AcquireResponse response;
+    grpc::Status status = stub->Acquire(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    granted = response.lease();
+    EXPECT_EQ(ExitCode(daemon->Stop(SIGTERM)), 0) << daemon->Stderr();
+  }
+  std::vector<std::string> args = common;
+  args.push_back("--max-ttl=2s");
+  args.push_back("--default-ttl=2s");
+  absl::StatusOr<DaemonProcess> daemon =
+      DaemonProcess::Start(kBinary, args, dir.File("stderr2"));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+  auto stub = Connect(daemon->addresses()[0]);
+  auto get = [&](v1::Lease* lease) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::GetRequest request;
+    request.set_lease_id(granted.lease_id());
+    v1::GetResponse response;
+    grpc::Status status = stub->Get(&context, request, &response);
+    *lease = response.lease();
+    return status;
+  };
+  // Past the new maximum: still live, with the expiry it was granted.
+  absl::SleepFor(absl::Seconds(3));
+  v1::Lease kept;
+  grpc::Status got = get(&kept);
+  ASSERT_TRUE(got.ok()) << got.error_message() << "\n" << daemon->Stderr();
+  EXPECT_EQ(kept.expires_at().seconds(), granted.expires_at().seconds());
+  EXPECT_EQ(kept.state(), v1::LEASE_STATE_LIVE);
+
+  // A renewal without a ttl gets today's maximum.
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RenewRequest renew;
+  renew.set_lease_id(granted.lease_id());
+  v1::RenewResponse renewed;
+  grpc::Status status = stub->Renew(&context, renew, &renewed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(renewed.lease().ttl().seconds(), 2);
+  EXPECT_LE(renewed.lease().expires_at().seconds(),
+            absl::ToUnixSeconds(absl::Now()) + 2);
+}
+
 TEST(PortleasedTest, PoolOverlappingTheEphemeralRangeIsRefusedOrTrimmed) {
   absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange("/proc");
   if (!ephemeral.ok() || ephemeral->lo < 1100) {
