@@ -325,6 +325,40 @@ TEST_F(CliTest, WhoShowsTheLease) {
   EXPECT_THAT(who.out, HasSubstr("lease " + lease->lease_id_prefix()));
 }
 
+// A pool port the server has not probed yet but that a process outside
+// portlease listens on is busy, not free: the server would not grant it.
+TEST_F(CliTest, WhoCallsAPoolPortBoundOutsidePortleaseBusy) {
+  int fd = -1;
+  uint32_t port = 0;
+  for (uint32_t p = 20000; p <= 20015 && fd < 0; ++p) {
+    absl::StatusOr<v1::WhoResponse> seen = client_->Who({p});
+    if (!seen.ok() || seen->ports_size() != 1 ||
+        seen->ports(0).pool_state() != "free") {
+      continue;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(p));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(fd, 1) != 0) {
+      close(fd);
+      fd = -1;
+      continue;
+    }
+    port = p;
+  }
+  if (fd < 0) GTEST_SKIP() << "no free pool port could be bound";
+  RunResult who = Cli({"who", absl::StrCat(port)});
+  RunResult json = Cli({"who", absl::StrCat(port), "--format=json"});
+  close(fd);
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_THAT(who.out, HasSubstr(absl::StrCat("port ", port, ": busy\n")));
+  EXPECT_THAT(who.out, HasSubstr("LISTEN pid " + absl::StrCat(getpid())));
+  EXPECT_THAT(json.out, HasSubstr("\"pool_state\": \"busy\""));
+}
+
 TEST_F(CliTest, UnknownCommandAndUsage) {
   EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
   RunResult help = Cli({"--help"});

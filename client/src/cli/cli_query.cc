@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,7 +64,9 @@ std::string HolderLine(const v1::PortHolder& h) {
   std::string out = absl::StrCat(h.protocol(), " ", h.family(), " ",
                                  h.local_address(), " ", h.state());
   if (h.pid() > 0) {
-    absl::StrAppend(&out, " pid ", h.pid(), " \"", h.command(), "\"");
+    // One line whatever the command line holds (newlines, quotes).
+    absl::StrAppend(&out, " pid ", h.pid(), " \"", absl::CEscape(h.command()),
+                    "\"");
   }
   if (!h.user().empty()) absl::StrAppend(&out, " user ", h.user());
   return out;
@@ -98,6 +101,12 @@ std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
       for (const v1::PortHolder& h : local.holders) *infos[i].add_holders() = h;
       infos[i].set_holders_hidden(infos[i].holders_hidden() ||
                                   local.holders_hidden);
+    }
+    // The server has not probed it yet, but would not grant it now: a port
+    // bound outside portlease is busy, not free.
+    if (infos[i].pool_state() == "free" && !infos[i].has_lease() &&
+        (infos[i].holders_size() > 0 || local.bind_failed)) {
+      infos[i].set_pool_state("busy");
     }
   }
   return infos;
