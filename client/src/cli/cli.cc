@@ -283,6 +283,7 @@ EXAMPLES
     portlease admin force-release 20017
     portlease admin set-pool --pool 20000-24999 --exclude 20017-20018
     portlease server status
+    mkdir -p ~/.config/portlease
     echo --pool=21000-21099 >~/.config/portlease/portleased.conf
     portlease server stop && lease-run --count 1 -- env
 
