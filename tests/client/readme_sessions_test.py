@@ -54,6 +54,23 @@ def check(condition, message):
     return condition
 
 
+def sh_blocks(readme):
+    """[(first line number, [lines])] of the README's ```sh blocks."""
+    lines = open(readme).read().splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        if lines[i].strip() != "```sh":
+            i += 1
+            continue
+        start, body = i + 1, []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            body.append(lines[i])
+            i += 1
+        found.append((start + 1, body))
+    return found
+
+
 def sessions(readme):
     """[(first line number, [(command, [expected lines])])] from ```console
     blocks and indented blocks whose lines start with `$ `."""
@@ -323,6 +340,73 @@ def admin_steps(args, tmp, steps):
         server.stop()
 
 
+# `docker compose up` in the foreground, as the README's blocks run it:
+# the stack's variables must be set, and a rendered config must hold them.
+DOCKER_STANDIN = """#!/bin/sh
+case " $* " in *" compose up "*) ;; *) echo "docker stand-in: $*" >&2; exit 2 ;; esac
+for v in REDIS_PORT WORKER_PORT ORCH_PORT HEALTH_PORT METRICS_PORT COMPOSE_PROJECT_NAME; do
+  eval "test -n \\"\\${$v:-}\\"" || { echo "docker stand-in: $v is not set" >&2; exit 1; }
+done
+for f in configs/orchestrator.yaml ci/m2/configs/orchestrator.yaml; do
+  if [ -e "$f" ] && ! grep -q "ws_port: $ORCH_PORT" "$f"; then
+    echo "docker stand-in: $f does not hold ORCH_PORT $ORCH_PORT" >&2; exit 1
+  fi
+done
+echo "compose up: project $COMPOSE_PROJECT_NAME, redis $REDIS_PORT"
+"""
+
+# First line of a ```sh block -> lines appended to check what it did, or
+# None when it is run elsewhere.
+SH_BLOCKS = {
+    "lease-run --profile ci/m2/ports.json -- docker compose up": [],
+    "cd ci/m2": [],
+    "portlease acquire --profile ci/m2/ports.json --ttl 300s --format=env "
+    ">lease.env": ['test -n "$REDIS_PORT" && test -n "$PORTLEASE_LEASE_ID"',
+                   'portlease release "$PORTLEASE_LEASE_ID"'],
+    # .ci/run runs both Quick start commands, and the package steps are
+    # ci/package-test.sh.
+    "ci/example.sh   # installs, builds, runs the M2 example stack under "
+    "lease-run": None,
+    "cmake --build build && (cd build && cpack -G DEB)   # "
+    "build/portlease_0.1.0_amd64.deb": None,
+}
+
+
+def sh_block(args, tmp, lines, extra):
+    """Runs a ```sh block with `set -e` against a throwaway portleased, in a
+    folder holding the checkout's ci/m2, `docker` a stand-in on PATH."""
+    sock = os.path.join(tmp, "sock")
+    server = Server(args.portleased,
+                    [f"--listen=unix:{sock}", "--db=:memory:",
+                     "--pool=20000-20015", "--probe=none", "--claims-dir=off"],
+                    os.path.join(tmp, "server.log"))
+    shutil.copytree(os.path.join(args.source_dir, "ci", "m2"),
+                    os.path.join(tmp, "ci", "m2"))
+    os.makedirs(os.path.join(tmp, "bin"))
+    with open(os.path.join(tmp, "bin", "docker"), "w") as f:
+        f.write(DOCKER_STANDIN)
+    os.chmod(os.path.join(tmp, "bin", "docker"), 0o755)
+    env = base_env(args, tmp)
+    env["PATH"] = os.path.join(tmp, "bin") + ":" + env["PATH"]
+    env["PORTLEASE_ADDR"] = f"unix:{sock}"
+    try:
+        if not server.start(sock):
+            return
+        script = "set -e\n" + "\n".join(lines + extra) + "\n"
+        proc = subprocess.run(["/bin/bash", "-c", script], cwd=tmp, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=120)
+        check(proc.returncode == 0,
+              f"```sh block `{lines[0]}` exited {proc.returncode}:\n"
+              f"{proc.stdout}")
+        listed = subprocess.run([args.portlease, "list", "--format=json"],
+                                env=env, capture_output=True, text=True)
+        check('"leases": []' in listed.stdout,
+              f"```sh block `{lines[0]}` leaves a lease: {listed.stdout}")
+    finally:
+        server.stop()
+
+
 WORLDS = {
     "portlease acquire --profile ci/m2/ports.json --ttl 300s --format=shell "
     ">lease.sh": shell_steps,
@@ -360,10 +444,26 @@ def main():
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     check(ran == len(WORLDS), f"ran {ran} sessions of {len(WORLDS)}")
+    blocks = 0
+    for line, lines in sh_blocks(args.readme):
+        first = lines[0] if lines else ""
+        if not check(first in SH_BLOCKS,
+                     f"README line {line}: a ```sh block starting `{first}` "
+                     "is not run by this test"):
+            continue
+        if SH_BLOCKS[first] is None:
+            print(f"README line {line}: `{first}` runs in .ci/run")
+            continue
+        tmp = tempfile.mkdtemp(prefix="readme-sh.")
+        try:
+            sh_block(args, tmp, lines, SH_BLOCKS[first])
+            blocks += 1
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print(f"{len(failures)} failure(s)")
         return 1
-    print(f"{ran} README sessions matched")
+    print(f"{ran} README sessions matched, {blocks} sh blocks ran")
     return 0
 
 
