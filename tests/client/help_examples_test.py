@@ -195,6 +195,84 @@ def start_system_server(world, args, pool):
                         f"{open(log.name).read()}")
 
 
+def portleased_examples(args, root, ports):
+    """Starts each `portleased --help` example, as written but for what
+    would touch the host: system paths go to a temp folder, TCP ports to
+    leased ones, 0.0.0.0 to 127.0.0.1 (tests listen on loopback only), the
+    group `ci` to this user's group, server.pem/server.key made with
+    openssl. Each must get ready (--ready-fd) and stop cleanly on SIGTERM.
+    `systemctl enable ...` is ci/package-test.sh's (systemd-analyze verify;
+    CI machines run no systemd)."""
+    work = os.path.join(root, "portleased")
+    os.makedirs(work)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", "server.key", "-out", "server.pem", "-days", "1",
+         "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        cwd=work, check=True, capture_output=True)
+    token = os.path.join(work, "admin-token")
+    with open(token, "w") as f:
+        f.write("an-admin-token-for-the-examples\n")
+    os.chmod(token, 0o600)
+    import grp
+    group = grp.getgrgid(os.getgid()).gr_name
+    ran = 0
+    for n, line in enumerate(examples(args.portleased)):
+        if line.startswith("systemctl "):
+            continue
+        if not check(line.split()[0] == "portleased",
+                     f"portleased example `{line}` is not run by this test"):
+            continue
+        here = os.path.join(work, f"ex{n}")
+        os.makedirs(here)
+        mapping = {
+            "unix:/run/portlease/portleased.sock": f"unix:{here}/system.sock",
+            "unix:/tmp/pl/sock": f"unix:{here}/sock",
+            "0.0.0.0:7700": f"127.0.0.1:{ports[0]}",
+            "127.0.0.1:7700": f"127.0.0.1:{ports[0]}",
+            "127.0.0.1:9464": f"127.0.0.1:{ports[1]}",
+            "21000-21999": f"{ports[2]}-{ports[-1]}",
+            "/etc/portlease/admin-token": token,
+            "--socket-group=ci": f"--socket-group={group}",
+            "server.pem": os.path.join(work, "server.pem"),
+            "server.key": os.path.join(work, "server.key"),
+        }
+        pattern = re.compile("|".join(re.escape(k) for k in
+                                      sorted(mapping, key=len, reverse=True)))
+        argv = [pattern.sub(lambda m: mapping[m.group(0)], a)
+                for a in line.split()[1:]]
+        # The defaults name system paths: a temp folder's instead.
+        if not any(a.startswith("--listen=unix:") for a in argv):
+            argv.append(f"--listen=unix:{here}/default.sock")
+        if not any(a.startswith("--db=") for a in argv):
+            argv.append(f"--db={here}/leases.db")
+        read_fd, write_fd = os.pipe()
+        log = os.path.join(here, "stderr")
+        proc = subprocess.Popen(
+            [args.portleased, *argv, f"--ready-fd={write_fd}"],
+            pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        os.close(write_fd)
+        ready = b""
+        with os.fdopen(read_fd, "rb") as r:
+            ready = r.readline()
+        ok = check(ready.startswith(b"ready "),
+                   f"portleased example `{line}` (run as {argv}) did not get "
+                   f"ready: {open(log).read()}")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        if ok:
+            check(code == 0, f"portleased example `{line}` exited {code} on "
+                             f"SIGTERM: {open(log).read()}")
+            ran += 1
+    return ran
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("source_dir")
@@ -203,13 +281,18 @@ def main():
     parser.add_argument("--portleased", required=True)
     args = parser.parse_args()
     pool_text = os.environ.get("PORTLEASE_TEST_POOL", "")
-    if not re.fullmatch(r"\d+-\d+", pool_text):
-        print(f"SKIP: PORTLEASE_TEST_POOL is {pool_text!r}, not one range "
-              "(run through ctest, which sets it with with-test-ports)")
+    if not pool_text:
+        print("SKIP: PORTLEASE_TEST_POOL is unset (run through ctest, which "
+              "sets it with with-test-ports)")
         return 77
-    pool = pool_ports(pool_text)
-    if len(pool) < 64:
-        return check(False, f"the test pool {pool_text} is too small") or 1
+    ranges = [pool_ports(part) for part in pool_text.split(",")]
+    # 64 contiguous ports for the worlds, 8 more for the daemons.
+    if not check(len(ranges[0]) >= 64 and sum(map(len, ranges[1:])) >= 8,
+                 f"PORTLEASE_TEST_POOL={pool_text}: 64 contiguous ports and "
+                 "8 more needed"):
+        return 1
+    pool = ranges[0][:64]
+    spare = [p for r in ranges[1:] for p in r]
 
     lines = examples(args.portlease) + examples(args.lease_run)
     admin = [l for l in lines if " admin " in l or "ADMIN_TOKEN" in l]
@@ -227,7 +310,9 @@ def main():
 
     root = tempfile.mkdtemp(prefix="help-examples.")
     worlds = []
+    daemons = 0
     try:
+        daemons = portleased_examples(args, root, spare)
         system = World("system", root, args, shares["system"])
         worlds.append(system)
         if start_system_server(system, args, shares["system"]):
@@ -280,7 +365,8 @@ def main():
     if failures:
         print(f"{len(failures)} failure(s)")
         return 1
-    print(f"all {len(lines)} example lines ran")
+    print(f"all {len(lines)} example lines ran, and {daemons} portleased "
+          "examples")
     return 0
 
 
