@@ -99,17 +99,17 @@ std::string FormatLeaseEvent(const LeaseEvent& event, absl::Time now) {
       }
     }
   }
-  // Who made the change ("server" for what it did on its own), and the
-  // privilege of an override: a caller acting on another caller's lease.
-  if (!event.by.empty()) absl::StrAppend(&message, " by=", Escape(event.by));
-  if (!event.privilege.empty()) {
-    absl::StrAppend(&message, " privilege=", Escape(event.privilege));
-  }
   if (event.type == LeaseEvent::Type::kForeignBusy || event.port != 0) {
     absl::StrAppend(&message, " port=", event.port);
   }
   if (!event.detail.empty()) {
     absl::StrAppend(&message, " detail=\"", absl::CEscape(event.detail), "\"");
+  }
+  // Last: who made the change ("server" for what it did on its own), and
+  // the privilege of an override (a caller acting on another's lease).
+  if (!event.by.empty()) absl::StrAppend(&message, " by=", Escape(event.by));
+  if (!event.privilege.empty()) {
+    absl::StrAppend(&message, " privilege=", Escape(event.privilege));
   }
   const absl::string_view level =
       event.privilege.empty() || EventLevel(event.type) == "ERROR"
