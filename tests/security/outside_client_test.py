@@ -175,10 +175,14 @@ def main():
                             f"{attacker.returncode}:\n{attacker.stdout}"
                             f"{attacker.stderr}")
 
-        after = stub.Get(pb.GetRequest(lease_id=victim.lease_id),
-                         timeout=TIMEOUT).lease
-        if after.expires_at != before.expires_at:
-            failures.append("the victim's lease expiry changed")
+        try:
+            after = stub.Get(pb.GetRequest(lease_id=victim.lease_id),
+                             timeout=TIMEOUT).lease
+            if after.expires_at != before.expires_at:
+                failures.append("the victim's lease expiry changed")
+        except grpc.RpcError as e:
+            failures.append(f"the victim's lease is gone: {e.code()} "
+                            f"{e.details()}")
         live = stub.List(pb.ListRequest(), timeout=TIMEOUT).leases
         if len(live) != 2:
             failures.append(f"{len(live)} live leases, want 2 (the victim's "
