@@ -12,6 +12,8 @@ packages=(
   # ci/package-test.sh (dpkg-shlibdeps, man, systemd-analyze) and the
   # YAML checks of the CI recipes
   dpkg-dev man-db systemd python3-yaml
+  # tests/security/outside_client_test.py (stubs from the .proto)
+  python3-grpcio python3-protobuf
   clang libclang-rt-14-dev
 )
 

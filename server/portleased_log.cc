@@ -105,7 +105,17 @@ std::string FormatLeaseEvent(const LeaseEvent& event, absl::Time now) {
   if (!event.detail.empty()) {
     absl::StrAppend(&message, " detail=\"", absl::CEscape(event.detail), "\"");
   }
-  return FormatLogLine(now, EventLevel(event.type), message);
+  // Last: who made the change ("server" for what it did on its own), and
+  // the privilege of an override (a caller acting on another's lease).
+  if (!event.by.empty()) absl::StrAppend(&message, " by=", Escape(event.by));
+  if (!event.privilege.empty()) {
+    absl::StrAppend(&message, " privilege=", Escape(event.privilege));
+  }
+  const absl::string_view level =
+      event.privilege.empty() || EventLevel(event.type) == "ERROR"
+          ? EventLevel(event.type)
+          : "WARN";
+  return FormatLogLine(now, level, message);
 }
 
 void LogLine(absl::string_view level, absl::string_view message) {

@@ -1,7 +1,10 @@
 // portleased's log lines, one per line on stderr:
 //   2030-01-17T08:00:00.123Z INFO granted lease=1a2b3c4d ports=20000-20002
-//   owner=job=42,user=ci
+//   owner=job=42,user=ci by=uid:1000
 // A lease appears by its id prefix only: logs never carry the secret.
+// Every change names who made it (by=, LeaseEvent::by); a privileged
+// caller acting on another caller's lease is logged at WARN with
+// privilege=root or privilege=admin-token.
 #ifndef PORTLEASE_SERVER_PORTLEASED_LOG_H_
 #define PORTLEASE_SERVER_PORTLEASED_LOG_H_
 

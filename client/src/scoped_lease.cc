@@ -157,7 +157,11 @@ void ScopedLease::RenewLoop() {
       absl::MutexLock lock(&mu_);
       renew_context_ = nullptr;
     }
-    if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+    // Gone, or not ours to keep (another caller's, per the server): lost.
+    if (status.code() == absl::StatusCode::kNotFound ||
+        status.code() == absl::StatusCode::kPermissionDenied) {
+      MarkLost(status);
+    }
     if (status.ok() && options_.renew_interval <= absl::ZeroDuration() &&
         response.has_lease() && response.lease().has_ttl()) {
       renew_interval_ =
@@ -202,7 +206,10 @@ void ScopedLease::HoldLoop() {
       absl::MutexLock lock(&mu_);
       hold_context_ = nullptr;
     }
-    if (status.code() == absl::StatusCode::kNotFound) MarkLost(status);
+    if (status.code() == absl::StatusCode::kNotFound ||
+        status.code() == absl::StatusCode::kPermissionDenied) {
+      MarkLost(status);
+    }
     if (attached) {
       broken_since = absl::Now();
       delay = kHoldRetryMin;

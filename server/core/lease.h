@@ -34,8 +34,13 @@ struct LeaseRecord {
   uint32_t count = 0;
   bool udp = false;
   Metadata owner;
-  // Client idempotency key; may be empty.
+  // Client idempotency key; may be empty. Scoped to `caller`: the same key
+  // from another caller is another request.
   std::string request_id;
+  // Who acquired the lease (Principal::id, principal.h): only this caller,
+  // root or the admin token may renew, hold, release or get it. Empty for
+  // leases stored before callers were recorded (see LegacyPrincipal).
+  std::string caller;
   absl::Time created_at = absl::InfinitePast();
   // Wall-clock expiry, as last granted or renewed.
   absl::Time expires_at = absl::InfinitePast();

@@ -94,27 +94,6 @@ const char* LeaseEventName(LeaseEvent::Type type) {
   return "unknown";
 }
 
-std::string DefaultOwnerKey(const Metadata& owner) {
-  auto get = [&owner](const char* key) -> std::string {
-    auto it = owner.find(key);
-    return it == owner.end() ? "" : it->second;
-  };
-  if (std::string uid = get("peer_uid"); !uid.empty()) {
-    return absl::StrCat("peer_uid=", uid);
-  }
-  if (std::string job = get("CI_JOB_ID"); !job.empty()) {
-    return absl::StrCat("CI_JOB_ID=", job);
-  }
-  if (std::string run = get("GITHUB_RUN_ID"); !run.empty()) {
-    return absl::StrCat("GITHUB_RUN_ID=", run, ",GITHUB_JOB=",
-                        get("GITHUB_JOB"));
-  }
-  if (std::string addr = get("peer_addr"); !addr.empty()) {
-    return absl::StrCat("peer_addr=", addr);
-  }
-  return "";
-}
-
 const char* PortStateName(PortView::State state) {
   switch (state) {
     case State::kOutsidePool: return "outside-pool";
@@ -149,7 +128,6 @@ absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
         "max_ports_per_lease and max_probes_per_request must be positive");
   }
   if (!options.new_id) options.new_id = RandomLeaseId;
-  if (!options.owner_key) options.owner_key = DefaultOwnerKey;
   std::unique_ptr<LeaseManager> manager(
       new LeaseManager(std::move(options), clock, store, prober));
   absl::Status loaded = manager->Load();
@@ -230,6 +208,9 @@ absl::Status LeaseManager::Load() {
       if (!dropped.ok()) return dropped;
       continue;
     }
+    // Stored before callers were recorded: the caller the server wrote
+    // down itself (clients never set peer_* keys), kept by the next Put.
+    if (record.caller.empty()) record.caller = LegacyPrincipal(record.owner);
     Entry entry;
     if (record.state == LeaseState::kLive && record.expires_at > now) {
       // The expiry the holder was told is a promise, whatever --max-ttl is
@@ -299,7 +280,7 @@ void LeaseManager::Index(Entry* entry) {
   by_base_[r.base] = r.id;
   if (r.state == LeaseState::kLive) {
     expiry_.emplace(entry->deadline, r.id);
-    if (!r.request_id.empty()) by_request_id_[r.request_id] = r.id;
+    if (!r.request_id.empty()) by_request_id_[{r.caller, r.request_id}] = r.id;
   } else {
     drain_queue_.emplace(entry->next_probe, r.id);
   }
@@ -311,7 +292,7 @@ void LeaseManager::Unindex(const Entry& entry) {
   expiry_.erase({entry.deadline, r.id});
   grace_.erase({entry.grace_deadline, r.id});
   drain_queue_.erase({entry.next_probe, r.id});
-  auto it = by_request_id_.find(r.request_id);
+  auto it = by_request_id_.find(RequestKey(r.caller, r.request_id));
   if (it != by_request_id_.end() && it->second == r.id) by_request_id_.erase(it);
 }
 
@@ -335,11 +316,29 @@ void LeaseManager::SetState(Port first, uint32_t count, State state) {
 }
 
 void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
-                        Port port, std::string detail) {
+                        Port port, std::string detail, const Principal* by) {
   if (!options_.on_event) return;
   LeaseEvent event{type, std::nullopt, port, std::move(detail)};
   if (lease != nullptr) event.lease = *lease;
+  event.by = by != nullptr ? by->id : "server";
+  if (by != nullptr && by->privileged() && lease != nullptr &&
+      lease->caller != by->id) {
+    event.privilege = by->privilege;  // an override, logged as such
+  }
   options_.on_event(std::move(event));
+}
+
+absl::Status LeaseManager::Authorize(const LeaseRecord& record,
+                                     const Principal& by,
+                                     absl::string_view verb) {
+  if (by.privileged() || (!record.caller.empty() && record.caller == by.id)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "lease ", record.IdPrefix(), "... belongs to ",
+      record.caller.empty() ? "an unrecorded caller" : record.caller, "; ",
+      by.id.empty() ? "an unidentified caller" : by.id, " may not ", verb,
+      " it (only its caller, root or the admin token may)"));
 }
 
 void LeaseManager::Complete(std::vector<Completion>* done) {
@@ -421,7 +420,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
 
 void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
   if (options_.max_leases_per_owner == 0) return;
-  const std::string key = options_.owner_key(record.owner);
+  const std::string& key = record.caller;
   if (key.empty()) return;
   if (delta > 0) {
     ++live_by_owner_[key];
@@ -444,11 +443,11 @@ absl::Status LeaseManager::CheckFitsPool(const AcquireParams& params) const {
 
 absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
   if (options_.max_leases_per_owner == 0) return absl::OkStatus();
+  const std::string& key = params.caller.id;
   if (!params.request_id.empty() &&
-      by_request_id_.contains(params.request_id)) {
+      by_request_id_.contains(RequestKey(key, params.request_id))) {
     return absl::OkStatus();  // a retry: answered with the existing lease
   }
-  const std::string key = options_.owner_key(params.owner);
   if (key.empty()) return absl::OkStatus();
   auto it = live_by_owner_.find(key);
   if (it == live_by_owner_.end() ||
@@ -456,8 +455,8 @@ absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
     return absl::OkStatus();
   }
   return absl::ResourceExhaustedError(absl::StrCat(
-      "owner ", key, " already holds ", it->second,
-      " live leases, the most one owner may hold (max_leases_per_owner); "
+      "caller ", key, " already holds ", it->second,
+      " live leases, the most one caller may hold (max_leases_per_owner); "
       "release leases before asking for more"));
 }
 
@@ -465,11 +464,12 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     const AcquireParams& params, bool unlock_for_io) {
   absl::Status valid = Validate(params);
   if (!valid.ok()) return valid;
+  const RequestKey request_key(params.caller.id, params.request_id);
   if (!params.request_id.empty()) {
-    if (pending_request_ids_.contains(params.request_id)) {
+    if (pending_request_ids_.contains(request_key)) {
       // The same request, being committed by another call: its answer.
-      auto settled = [this, &params]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !pending_request_ids_.contains(params.request_id);
+      auto settled = [this, &request_key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !pending_request_ids_.contains(request_key);
       };
       if (!unlock_for_io ||
           !mu_.AwaitWithTimeout(absl::Condition(&settled), absl::Seconds(10))) {
@@ -478,7 +478,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
             "retry");
       }
     }
-    auto it = by_request_id_.find(params.request_id);
+    auto it = by_request_id_.find(request_key);
     if (it != by_request_id_.end()) {
       const LeaseRecord& existing = leases_.at(it->second).record;
       if (!SameRequest(existing, params)) {
@@ -495,10 +495,10 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
   // While this call runs without the lock, a retry with the same
   // request_id waits for its answer (above).
   const bool claims_request_id = unlock_for_io && !params.request_id.empty();
-  if (claims_request_id) pending_request_ids_.insert(params.request_id);
-  absl::Cleanup release_request_id = [this, claims_request_id, &params]()
+  if (claims_request_id) pending_request_ids_.insert(request_key);
+  absl::Cleanup release_request_id = [this, claims_request_id, &request_key]()
       ABSL_NO_THREAD_SAFETY_ANALYSIS {  // mu_ is held at every return
-        if (claims_request_id) pending_request_ids_.erase(params.request_id);
+        if (claims_request_id) pending_request_ids_.erase(request_key);
       };
   const uint32_t count = params.names.empty()
                              ? params.count
@@ -549,6 +549,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     record.udp = params.udp;
     record.owner = params.owner;
     record.request_id = params.request_id;
+    record.caller = params.caller.id;
     record.ttl = EffectiveTtl(params.ttl);
     record.created_at = clock_->Now();
     record.expires_at = record.created_at + record.ttl;
@@ -596,7 +597,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     entry.deadline = clock_->Monotonic() + entry.record.ttl;
     Index(&entry);
     ++live_;
-    Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "");
+    Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "", &params.caller);
     return entry.record;
   }
   return absl::ResourceExhaustedError(absl::StrCat(
@@ -703,15 +704,19 @@ LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id,
 
 
 absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
-                                                absl::Duration ttl) {
+                                                absl::Duration ttl,
+                                                const Principal& by) {
   std::vector<Completion> done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     Entry* entry = FindLive(id);
-    if (entry == nullptr) {
-      result = NotFound(id);
+    absl::Status allowed = entry == nullptr
+                               ? NotFound(id)
+                               : Authorize(entry->record, by, "renew");
+    if (!allowed.ok()) {
+      result = allowed;
     } else if (ttl < absl::ZeroDuration() ||
                (ttl != absl::ZeroDuration() &&
                 (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
@@ -727,7 +732,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
       renewed.expires_at = clock_->Now() + renewed.ttl;
       absl::Status committed = store_->Put(renewed);
       if (!committed.ok()) {
-        Emit(LeaseEvent::Type::kStoreError, &renewed, 0, committed.ToString());
+        Emit(LeaseEvent::Type::kStoreError, &renewed, 0, committed.ToString(),
+             &by);
         result = absl::UnavailableError(absl::StrCat(
             "cannot commit the renewal to the store: ", committed.message()));
       } else {
@@ -735,7 +741,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
         entry->deadline = clock_->Monotonic() + renewed.ttl;
         entry->record = std::move(renewed);
         expiry_.emplace(entry->deadline, entry->record.id);
-        Emit(LeaseEvent::Type::kRenewed, &entry->record, 0, "");
+        Emit(LeaseEvent::Type::kRenewed, &entry->record, 0, "", &by);
         result = entry->record;
       }
     }
@@ -744,7 +750,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
   return result;
 }
 
-absl::Status LeaseManager::Release(absl::string_view id) {
+absl::Status LeaseManager::Release(absl::string_view id,
+                                   const Principal& by) {
   std::vector<Completion> done;
   absl::Status result;
   {
@@ -753,7 +760,10 @@ absl::Status LeaseManager::Release(absl::string_view id) {
     Entry* entry = FindLive(id);
     if (entry == nullptr) {
       result = NotFound(id);
-    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased,
+    } else if (result = Authorize(entry->record, by, "release");
+               !result.ok()) {
+      // Refused: nothing changes.
+    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased, &by,
                          /*unlock_for_io=*/true)) {
       result = absl::UnavailableError(
           "cannot commit the release to the store; the lease is still held, retry");
@@ -764,15 +774,19 @@ absl::Status LeaseManager::Release(absl::string_view id) {
   return result;
 }
 
-absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id) {
+absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
+                                              const Principal& by) {
   std::vector<Completion> done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     Entry* entry = FindLive(id);
-    result = entry == nullptr ? absl::StatusOr<LeaseRecord>(NotFound(id))
-                              : entry->record;
+    absl::Status allowed = entry == nullptr
+                               ? NotFound(id)
+                               : Authorize(entry->record, by, "get");
+    result = allowed.ok() ? absl::StatusOr<LeaseRecord>(entry->record)
+                          : absl::StatusOr<LeaseRecord>(allowed);
   }
   Complete(&done);
   return result;
@@ -798,10 +812,13 @@ std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
   return result;
 }
 
-absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id) {
+absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id,
+                                                       const Principal& by) {
   absl::MutexLock lock(&mu_);
   Entry* entry = FindLive(id, /*include_ending=*/true);
   if (entry == nullptr) return NotFound(id);
+  absl::Status allowed = Authorize(entry->record, by, "hold");
+  if (!allowed.ok()) return allowed;
   ++entry->holders;
   grace_.erase({entry->grace_deadline, entry->record.id});
   entry->grace_deadline = absl::InfiniteDuration();
@@ -819,7 +836,7 @@ void LeaseManager::DetachHolder(absl::string_view id) {
 }
 
 bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
-                            bool unlock_for_io) {
+                            const Principal* by, bool unlock_for_io) {
   Entry* entry = &leases_.at(id);
   std::vector<Port> busy;
   absl::Status committed;
@@ -857,7 +874,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
   }
   LeaseRecord& r = entry->record;
   if (!committed.ok()) {
-    Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString());
+    Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString(), by);
     return false;
   }
   if (!busy.empty()) {
@@ -867,7 +884,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     r.state = LeaseState::kDraining;
     entry->holders = 0;
     entry->grace_deadline = absl::InfiniteDuration();
-    Emit(why, &r, 0, "");
+    Emit(why, &r, 0, "", by);
     StartDraining(entry, busy);
     return true;
   }
@@ -876,7 +893,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     --live_;
     CountOwner(r, -1);
   }
-  Emit(why, &r, 0, "");
+  Emit(why, &r, 0, "", by);
   FreeToQuarantine(r.base, r.count);
   if (release && unchecked_releases_.size() < kMaxUncheckedReleases) {
     unchecked_releases_.push_back(std::move(r));
@@ -987,10 +1004,16 @@ void LeaseManager::MarkClaimedElsewhere(const std::vector<Port>& claimed) {
 void LeaseManager::Housekeep(std::vector<Completion>* done) {
   const absl::Duration now = clock_->Monotonic();
   while (!expiry_.empty() && expiry_.begin()->first <= now) {
-    if (!EndLease(expiry_.begin()->second, LeaseEvent::Type::kExpired)) break;
+    if (!EndLease(expiry_.begin()->second, LeaseEvent::Type::kExpired,
+                  /*by=*/nullptr)) {
+      break;
+    }
   }
   while (!grace_.empty() && grace_.begin()->first <= now) {
-    if (!EndLease(grace_.begin()->second, LeaseEvent::Type::kHolderLost)) break;
+    if (!EndLease(grace_.begin()->second, LeaseEvent::Type::kHolderLost,
+                  /*by=*/nullptr)) {
+      break;
+    }
   }
   // Each draining lease is probed at most once per pass.
   std::vector<std::string> due;

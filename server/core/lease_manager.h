@@ -70,6 +70,7 @@
 #include "server/core/pool_config.h"
 #include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
+#include "server/core/principal.h"
 
 namespace portlease {
 
@@ -99,6 +100,13 @@ struct LeaseEvent {
   // kClaimLost).
   Port port = 0;
   std::string detail;
+  // Who made the change: a Principal::id, or "server" for what the server
+  // did on its own (expire, reclaim, draining, drained, foreign-busy,
+  // claim-lost, store-error). Empty only in events built by hand.
+  std::string by = {};
+  // Set when a privileged caller ("root", "admin-token") acted on another
+  // caller's lease: an override, logged as such.
+  std::string privilege = {};
 };
 const char* LeaseEventName(LeaseEvent::Type type);
 
@@ -130,13 +138,11 @@ struct LeaseManagerOptions {
   uint32_t max_request_id_bytes = 128;
   // Most requests queued by AcquireOrWait at once.
   uint32_t max_waiters = 1024;
-  // Most live leases one owner may hold at once (see owner_key); 0 means
-  // no limit. More is RESOURCE_EXHAUSTED, never queued.
+  // Most live leases one caller (AcquireParams::caller, the identity the
+  // transport proved, never the owner metadata) may hold at once; 0 means
+  // no limit. Leases with an empty caller are not counted. More is
+  // RESOURCE_EXHAUSTED, never queued.
   uint32_t max_leases_per_owner = 256;
-  // Who an owner is, for max_leases_per_owner: a key derived from a lease's
-  // owner metadata, or "" for leases that are not counted. Unset:
-  // DefaultOwnerKey.
-  std::function<std::string(const Metadata&)> owner_key;
   // Most candidate blocks probed per request before giving up.
   uint32_t max_probes_per_request = 32;
   // Generates lease ids; the default reads 128 bits from getrandom(2).
@@ -155,15 +161,13 @@ struct AcquireParams {
   // Zero: the default TTL.
   absl::Duration ttl = absl::ZeroDuration();
   Metadata owner;
+  // Idempotency key, scoped to `caller`.
   std::string request_id;
   bool udp = false;
+  // Who asks; stored as LeaseRecord::caller. Its privilege plays no part
+  // in a grant.
+  Principal caller;
 };
-
-// The identity counted by LeaseManagerOptions::max_leases_per_owner:
-// "peer_uid=U" when the server recorded the caller's uid, else the CI job
-// ("CI_JOB_ID=..." or "GITHUB_RUN_ID=...,GITHUB_JOB=..."), else
-// "peer_addr=A" (a TCP caller's address), else "" (not counted).
-std::string DefaultOwnerKey(const Metadata& owner);
 
 struct PoolStats {
   uint32_t pool_size = 0;
@@ -236,7 +240,8 @@ class LeaseManager {
   // message naming the bad field.
   absl::Status Validate(const AcquireParams& params) const;
 
-  // Grants a lease, or returns the live lease with the same request_id.
+  // Grants a lease, or returns the live lease of the same caller with the
+  // same request_id (another caller's request_id is another request).
   // INVALID_ARGUMENT (see Validate; request_id reused for another request;
   // more ports than the whole pool has), RESOURCE_EXHAUSTED (free vs asked,
   // busy ports skipped), UNAVAILABLE
@@ -252,25 +257,34 @@ class LeaseManager {
   // Completes a queued request with CANCELLED; no-op when it is not queued.
   void CancelWait(uint64_t ticket);
 
+  // Renew, Release, Get and AttachHolder act on a lease for `by`, which
+  // must be the lease's caller or privileged (root, admin token; such an
+  // override is marked in the event). A wrong id is NOT_FOUND whoever
+  // asks; the right id from another, unprivileged caller is
+  // PERMISSION_DENIED, and changes nothing.
+  //
   // Sets the expiry of a live lease to now + ttl (zero: its own ttl).
-  // NOT_FOUND, INVALID_ARGUMENT (ttl), UNAVAILABLE (store).
-  absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl);
+  // NOT_FOUND, PERMISSION_DENIED, INVALID_ARGUMENT (ttl), UNAVAILABLE
+  // (store).
+  absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl,
+                                    const Principal& by);
 
   // Ends a live lease; its ports cool down, and the next Tick makes it a
-  // draining lease if they are still bound. NOT_FOUND, UNAVAILABLE (store;
-  // the lease stays).
-  absl::Status Release(absl::string_view id);
+  // draining lease if they are still bound. NOT_FOUND, PERMISSION_DENIED,
+  // UNAVAILABLE (store; the lease stays).
+  absl::Status Release(absl::string_view id, const Principal& by);
 
-  // NOT_FOUND unless the lease is live.
-  absl::StatusOr<LeaseRecord> Get(absl::string_view id);
+  // NOT_FOUND unless the lease is live; PERMISSION_DENIED.
+  absl::StatusOr<LeaseRecord> Get(absl::string_view id, const Principal& by);
 
   // Live and draining leases whose owner contains every entry of `filter`,
   // by base port.
   std::vector<LeaseRecord> List(const Metadata& filter);
 
   // A Hold stream attached to the lease: it no longer expires from a lost
-  // holder. NOT_FOUND unless live.
-  absl::StatusOr<LeaseRecord> AttachHolder(absl::string_view id);
+  // holder. NOT_FOUND unless live; PERMISSION_DENIED (see Renew).
+  absl::StatusOr<LeaseRecord> AttachHolder(absl::string_view id,
+                                           const Principal& by);
   // A Hold stream ended. When the last one goes, the lease is released
   // after hold_grace unless a holder attaches again.
   void DetachHolder(absl::string_view id);
@@ -278,7 +292,8 @@ class LeaseManager {
   // The pool's view of a port.
   PortView ViewPort(Port port);
 
-  // Administration. Callers check that the caller may administer.
+  // Administration. Callers check that the caller may administer; `by`
+  // names it in the events.
   //
   // Ends a live lease on an administrator's behalf, found by its id prefix
   // (at least 8 characters; must match exactly one live lease) or, when
@@ -286,18 +301,18 @@ class LeaseManager {
   // INVALID_ARGUMENT (neither or both given, prefix too short or ambiguous),
   // NOT_FOUND (no live lease matches), UNAVAILABLE (store).
   absl::StatusOr<LeaseRecord> ForceRelease(absl::string_view id_prefix,
-                                           Port port);
+                                           Port port, const Principal& by);
   // Takes a pool port out of service: a free (or cooling down, or backed
   // off) port at once, a leased or draining one when its lease is over.
   // Persisted in the store before it takes effect, so it survives a
   // restart. Idempotent. INVALID_ARGUMENT when the port is not in the pool
   // (or excluded); UNAVAILABLE when the store refused (nothing changed).
-  absl::Status DrainPort(Port port);
+  absl::Status DrainPort(Port port, const Principal& by);
   // Puts a port taken out by DrainPort back into service (persisted first,
   // like DrainPort). Idempotent. INVALID_ARGUMENT when the port is neither
   // drained nor in the pool; UNAVAILABLE (store; nothing changed). A port
   // drained and then left out of the pool by SetPool can be undrained.
-  absl::Status UndrainPort(Port port);
+  absl::Status UndrainPort(Port port, const Principal& by);
   // Replaces the pool and the excluded ports (`pool` as FitPool returns it;
   // kM2DefaultPorts stay excluded). New grants come from the new pool only.
   // Live and draining leases on ports that leave the pool are not revoked:
@@ -310,7 +325,8 @@ class LeaseManager {
   // incidents that no flag expresses, so DrainPort is persisted.
   // INVALID_ARGUMENT (nothing changed) when no grantable port is left.
   absl::StatusOr<PoolChange> SetPool(std::vector<PortRange> pool,
-                                     std::vector<Port> exclude);
+                                     std::vector<Port> exclude,
+                                     const Principal& by);
 
   PoolStats Stats();
 
@@ -367,7 +383,8 @@ class LeaseManager {
   // its ports quarantined. False when the store refused (the lease stays).
   // With `unlock_for_io` (a live lease), probes and commits with mu_
   // released, the lease marked `ending` meanwhile.
-  bool EndLease(std::string id, LeaseEvent::Type why,
+  // `by`: who ended it (nullptr: the server).
+  bool EndLease(std::string id, LeaseEvent::Type why, const Principal* by,
                 bool unlock_for_io = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Probes the ports of the leases released since the last call (without
@@ -383,7 +400,7 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `port`'s drained flag; on failure emits the store error and
   // returns UNAVAILABLE saying the port is left as it was.
-  absl::Status CommitDrained(Port port, bool drained)
+  absl::Status CommitDrained(Port port, bool drained, const Principal& by)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeToQuarantine(Port first, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -411,6 +428,10 @@ class LeaseManager {
   // Live leases; those being ended by a Release only with include_ending.
   Entry* FindLive(absl::string_view id, bool include_ending = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when `by` may act on `record` (its caller, or privileged);
+  // PERMISSION_DENIED naming both callers and `verb` otherwise.
+  static absl::Status Authorize(const LeaseRecord& record, const Principal& by,
+                                absl::string_view verb);
   // RESOURCE_EXHAUSTED when the request's owner holds
   // max_leases_per_owner live leases already.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
@@ -421,8 +442,11 @@ class LeaseManager {
   // pool has: no wait can grant it.
   absl::Status CheckFitsPool(const AcquireParams& params) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `by`: who did it (nullptr: the server). Its privilege is recorded only
+  // when it acted on another caller's lease.
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
-            std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+            std::string detail, const Principal* by = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;
@@ -437,11 +461,13 @@ class LeaseManager {
   std::vector<PortView::State> state_ ABSL_GUARDED_BY(mu_);  // by port
   uint32_t count_[8] ABSL_GUARDED_BY(mu_) = {};               // by state
   absl::flat_hash_map<std::string, Entry> leases_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> by_request_id_
+  // Live leases by (caller, request_id): idempotency keys are the caller's.
+  using RequestKey = std::pair<std::string, std::string>;
+  absl::flat_hash_map<RequestKey, std::string> by_request_id_
       ABSL_GUARDED_BY(mu_);
-  // Grants being committed without the lock: their ids and request ids.
+  // Grants being committed without the lock: their ids and request keys.
   absl::flat_hash_set<std::string> pending_ids_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> pending_request_ids_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<RequestKey> pending_request_ids_ ABSL_GUARDED_BY(mu_);
   // Released leases whose ports Tick has not probed yet. Bounded: beyond
   // it a release goes unchecked (a grant probes its ports anyway).
   static constexpr size_t kMaxUncheckedReleases = 65536;
@@ -459,7 +485,7 @@ class LeaseManager {
   // By port: drained by DrainPort (and persisted), whether or not the port
   // is in the current pool; it rests disabled while it is.
   std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
-  // Live leases by owner key (only keys with at least one).
+  // Live leases by caller (only non-empty callers with at least one).
   absl::flat_hash_map<std::string, uint32_t> live_by_owner_
       ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;

@@ -17,7 +17,7 @@ namespace portlease {
 using State = PortView::State;
 
 absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
-    absl::string_view id_prefix, Port port) {
+    absl::string_view id_prefix, Port port, const Principal& by) {
   if (id_prefix.empty() == (port == 0)) {
     return absl::InvalidArgumentError(
         "name the lease to force-release by its id prefix or by a port, "
@@ -63,7 +63,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
                              absl::CHexEscape(id_prefix)));
     } else {
       LeaseRecord ended = leases_.at(matches[0]).record;
-      if (!EndLease(matches[0], LeaseEvent::Type::kForceReleased)) {
+      if (!EndLease(matches[0], LeaseEvent::Type::kForceReleased, &by)) {
         result = absl::UnavailableError(
             "cannot commit the release to the store; the lease is still "
             "held, retry");
@@ -77,35 +77,37 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
   return result;
 }
 
-absl::Status LeaseManager::CommitDrained(Port port, bool drained) {
+absl::Status LeaseManager::CommitDrained(Port port, bool drained,
+                                         const Principal& by) {
   absl::Status committed = store_->SetPortDrained(port, drained);
   if (committed.ok()) return committed;
-  Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString());
+  Emit(LeaseEvent::Type::kStoreError, nullptr, port, committed.ToString(),
+       &by);
   return absl::UnavailableError(absl::StrCat(
       "cannot commit the ", drained ? "drain" : "undrain", " of port ", port,
       " to the store; it stays ", drained ? "in service" : "drained",
       ", retry: ", committed.message()));
 }
 
-absl::Status LeaseManager::DrainPort(Port port) {
+absl::Status LeaseManager::DrainPort(Port port, const Principal& by) {
   absl::MutexLock lock(&mu_);
   if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
     return absl::InvalidArgumentError(absl::StrCat(
         "port ", port, " is not in the pool (or is excluded): nothing to drain"));
   }
   if (drained_[port]) return absl::OkStatus();
-  absl::Status committed = CommitDrained(port, true);
+  absl::Status committed = CommitDrained(port, true, by);
   if (!committed.ok()) return committed;
   const State was = state_[port];
   drained_[port] = true;
   resting_[port] = State::kDisabled;
   if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
   Emit(LeaseEvent::Type::kPortDrained, nullptr, port,
-       absl::StrCat("was ", PortStateName(was)));
+       absl::StrCat("was ", PortStateName(was)), &by);
   return absl::OkStatus();
 }
 
-absl::Status LeaseManager::UndrainPort(Port port) {
+absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
   std::vector<Completion> done;
   {
     absl::MutexLock lock(&mu_);
@@ -114,14 +116,14 @@ absl::Status LeaseManager::UndrainPort(Port port) {
           "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
     }
     if (!drained_[port]) return absl::OkStatus();
-    absl::Status committed = CommitDrained(port, false);
+    absl::Status committed = CommitDrained(port, false, by);
     if (!committed.ok()) return committed;
     drained_[port] = false;
     if (resting_[port] == State::kDisabled) {
       resting_[port] = State::kFree;
       if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
     }
-    Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "");
+    Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "", &by);
     ServeWaiters(&done);
   }
   Complete(&done);
@@ -137,7 +139,8 @@ PortView::State LeaseManager::RestingState(
 }
 
 absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
-                                                 std::vector<Port> exclude) {
+                                                 std::vector<Port> exclude,
+                                                 const Principal& by) {
   std::sort(pool.begin(), pool.end(),
             [](const PortRange& a, const PortRange& b) { return a.lo < b.lo; });
   for (size_t i = 0; i < pool.size(); ++i) {
@@ -203,7 +206,8 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
                       exclude.empty() ? "-" : FormatPortList(exclude),
                       " (", change.pool_size, " ports), ",
                       change.leases_outside_pool,
-                      " live leases outside it"));
+                      " live leases outside it"),
+         &by);
     serve_pending_ = true;
     ServeWaiters(&done);
   }

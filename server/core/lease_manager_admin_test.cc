@@ -1,5 +1,5 @@
 // LeaseManager's administration and per-owner limits: ForceRelease,
-// DrainPort/UndrainPort, max_leases_per_owner, DefaultOwnerKey.
+// DrainPort/UndrainPort, max_leases_per_owner (per caller).
 #include <map>
 #include <optional>
 #include <memory>
@@ -14,6 +14,7 @@
 #include "server/core/fake_prober.h"
 #include "server/core/fake_store.h"
 #include "server/core/lease_manager.h"
+#include "server/core/test_callers.h"
 
 namespace portlease {
 namespace {
@@ -25,18 +26,24 @@ class LeaseAdminTest : public ::testing::Test {
   void SetUp() override {
     options_.pool = {{20000, 20009}};
     options_.cooldown = absl::ZeroDuration();
-    options_.max_leases_per_owner = 2;
+    options_.max_leases_per_owner = 0;
     options_.on_event = [this](const LeaseEvent& e) {
       events_.push_back(LeaseEventName(e.type));
     };
+    Start();
+  }
+  void Start() {
+    manager_.reset();
     auto m = LeaseManager::Create(options_, &clock_, &store_, &prober_);
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
   }
-  static AcquireParams Counted(uint32_t count, Metadata owner = {}) {
+  static AcquireParams Counted(uint32_t count, Metadata owner = {},
+                               const Principal& caller = kAlice) {
     AcquireParams p;
     p.count = count;
     p.owner = std::move(owner);
+    p.caller = caller;
     return p;
   }
   LeaseRecord MustAcquire(const AcquireParams& p) {
@@ -56,13 +63,13 @@ class LeaseAdminTest : public ::testing::Test {
 TEST_F(LeaseAdminTest, ForceReleaseByPrefixOrPort) {
   LeaseRecord a = MustAcquire(Counted(2));
   LeaseRecord b = MustAcquire(Counted(3));
-  auto ended = manager_->ForceRelease(a.IdPrefix(), 0);
+  auto ended = manager_->ForceRelease(a.IdPrefix(), 0, kAlice);
   ASSERT_TRUE(ended.ok()) << ended.status();
   EXPECT_EQ(ended->id, a.id);
-  EXPECT_TRUE(absl::IsNotFound(manager_->Get(a.id).status()));
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get(a.id, kAlice).status()));
   EXPECT_FALSE(store_.leases.contains(a.id));
 
-  ended = manager_->ForceRelease("", static_cast<Port>(b.base + 2));
+  ended = manager_->ForceRelease("", static_cast<Port>(b.base + 2), kAlice);
   ASSERT_TRUE(ended.ok()) << ended.status();
   EXPECT_EQ(ended->id, b.id);
   EXPECT_EQ(events_.back(), "force-release");
@@ -71,15 +78,15 @@ TEST_F(LeaseAdminTest, ForceReleaseByPrefixOrPort) {
 
 TEST_F(LeaseAdminTest, ForceReleaseRejectsBadTargets) {
   LeaseRecord a = MustAcquire(Counted(1));
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->ForceRelease("", 0).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->ForceRelease("", 0, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      manager_->ForceRelease(a.IdPrefix(), a.base).status()));
+      manager_->ForceRelease(a.IdPrefix(), a.base, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      manager_->ForceRelease(a.id.substr(0, 7), 0).status()));
+      manager_->ForceRelease(a.id.substr(0, 7), 0, kAlice).status()));
   EXPECT_TRUE(
-      absl::IsNotFound(manager_->ForceRelease("ffffffffffff", 0).status()));
-  EXPECT_TRUE(absl::IsNotFound(manager_->ForceRelease("", 20009).status()));
-  EXPECT_TRUE(manager_->Get(a.id).ok());
+      absl::IsNotFound(manager_->ForceRelease("ffffffffffff", 0, kAlice).status()));
+  EXPECT_TRUE(absl::IsNotFound(manager_->ForceRelease("", 20009, kAlice).status()));
+  EXPECT_TRUE(manager_->Get(a.id, kAlice).ok());
 }
 
 TEST_F(LeaseAdminTest, ForceReleaseRefusesAnAmbiguousPrefix) {
@@ -89,14 +96,14 @@ TEST_F(LeaseAdminTest, ForceReleaseRefusesAnAmbiguousPrefix) {
   ASSERT_TRUE(m.ok());
   ASSERT_TRUE((*m)->Acquire(Counted(1)).ok());
   ASSERT_TRUE((*m)->Acquire(Counted(1)).ok());
-  absl::Status s = (*m)->ForceRelease("abcdef01", 0).status();
+  absl::Status s = (*m)->ForceRelease("abcdef01", 0, kAlice).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_THAT(s.message(), HasSubstr("matches 2"));
 }
 
 TEST_F(LeaseAdminTest, DrainedPortIsNeverGrantedUntilUndrained) {
-  ASSERT_TRUE(manager_->DrainPort(20000).ok());
-  ASSERT_TRUE(manager_->DrainPort(20000).ok());  // idempotent
+  ASSERT_TRUE(manager_->DrainPort(20000, kAlice).ok());
+  ASSERT_TRUE(manager_->DrainPort(20000, kAlice).ok());  // idempotent
   EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kDisabled);
   PoolStats stats = manager_->Stats();
   EXPECT_EQ(stats.disabled, 1u);
@@ -106,28 +113,28 @@ TEST_F(LeaseAdminTest, DrainedPortIsNeverGrantedUntilUndrained) {
   LeaseRecord nine = MustAcquire(Counted(9));
   EXPECT_EQ(nine.base, 20001);
   EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
-  ASSERT_TRUE(manager_->UndrainPort(20000).ok());
+  ASSERT_TRUE(manager_->UndrainPort(20000, kAlice).ok());
   EXPECT_EQ(MustAcquire(Counted(1)).base, 20000);
-  EXPECT_TRUE(manager_->UndrainPort(20000).ok());  // idempotent
+  EXPECT_TRUE(manager_->UndrainPort(20000, kAlice).ok());  // idempotent
 }
 
 TEST_F(LeaseAdminTest, DrainingALeasedPortTakesEffectWhenTheLeaseEnds) {
   LeaseRecord a = MustAcquire(Counted(2));
-  ASSERT_TRUE(manager_->DrainPort(a.base).ok());
+  ASSERT_TRUE(manager_->DrainPort(a.base, kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(a.base).state, PortView::State::kLeased);
-  ASSERT_TRUE(manager_->Release(a.id).ok());
+  ASSERT_TRUE(manager_->Release(a.id, kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(a.base).state, PortView::State::kDisabled);
   EXPECT_EQ(manager_->ViewPort(a.base + 1).state, PortView::State::kFree);
   EXPECT_EQ(manager_->Stats().free, 9u);
 }
 
 TEST_F(LeaseAdminTest, DrainOutsideThePoolIsInvalid) {
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(19999)));
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->UndrainPort(30000)));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(19999, kAlice)));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->UndrainPort(30000, kAlice)));
 }
 
 TEST_F(LeaseAdminTest, DrainedPortsSurviveARestart) {
-  ASSERT_TRUE(manager_->DrainPort(20003).ok());
+  ASSERT_TRUE(manager_->DrainPort(20003, kAlice).ok());
   EXPECT_THAT(store_.drained, ::testing::ElementsAre(20003));
   manager_.reset();
   auto m = LeaseManager::Create(options_, &clock_, &store_, &prober_);
@@ -136,7 +143,7 @@ TEST_F(LeaseAdminTest, DrainedPortsSurviveARestart) {
   EXPECT_EQ(manager_->ViewPort(20003).state, PortView::State::kDisabled);
   EXPECT_EQ(manager_->Stats().disabled, 1u);
   EXPECT_EQ(manager_->Stats().largest_free_block, 6u);
-  ASSERT_TRUE(manager_->UndrainPort(20003).ok());
+  ASSERT_TRUE(manager_->UndrainPort(20003, kAlice).ok());
   EXPECT_THAT(store_.drained, ::testing::IsEmpty());
   manager_.reset();
   m = LeaseManager::Create(options_, &clock_, &store_, &prober_);
@@ -146,20 +153,20 @@ TEST_F(LeaseAdminTest, DrainedPortsSurviveARestart) {
 
 TEST_F(LeaseAdminTest, DrainThatTheStoreRefusesChangesNothing) {
   store_.fail = absl::UnavailableError("disk full");
-  absl::Status s = manager_->DrainPort(20002);
+  absl::Status s = manager_->DrainPort(20002, kAlice);
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_THAT(s.message(), HasSubstr("stays in service"));
   EXPECT_EQ(manager_->ViewPort(20002).state, PortView::State::kFree);
   store_.fail = absl::OkStatus();
-  ASSERT_TRUE(manager_->DrainPort(20002).ok());
+  ASSERT_TRUE(manager_->DrainPort(20002, kAlice).ok());
   store_.fail = absl::UnavailableError("disk full");
-  EXPECT_TRUE(absl::IsUnavailable(manager_->UndrainPort(20002)));
+  EXPECT_TRUE(absl::IsUnavailable(manager_->UndrainPort(20002, kAlice)));
   EXPECT_EQ(manager_->ViewPort(20002).state, PortView::State::kDisabled);
   EXPECT_THAT(store_.drained, ::testing::ElementsAre(20002));
 }
 
 TEST_F(LeaseAdminTest, SetPoolGrantsFromTheNewPoolOnly) {
-  auto change = manager_->SetPool({{21000, 21004}}, {21004});
+  auto change = manager_->SetPool({{21000, 21004}}, {21004}, kAlice);
   ASSERT_TRUE(change.ok()) << change.status();
   EXPECT_EQ(change->pool_size, 4u);
   EXPECT_EQ(change->leases_outside_pool, 0u);
@@ -171,21 +178,21 @@ TEST_F(LeaseAdminTest, SetPoolGrantsFromTheNewPoolOnly) {
   EXPECT_EQ(manager_->ViewPort(21004).state, PortView::State::kExcluded);
   EXPECT_EQ(MustAcquire(Counted(4)).base, 21000);
   EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20000)));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20000, kAlice)));
 }
 
 TEST_F(LeaseAdminTest, SetPoolLeavesLeasesOutsideItValidButNeverRegrants) {
   LeaseRecord a = MustAcquire(Counted(2));  // 20000-20001
   ASSERT_EQ(a.base, 20000);
-  auto change = manager_->SetPool({{20001, 20009}}, {});
+  auto change = manager_->SetPool({{20001, 20009}}, {}, kAlice);
   ASSERT_TRUE(change.ok()) << change.status();
   EXPECT_EQ(change->pool_size, 9u);
   EXPECT_EQ(change->leases_outside_pool, 1u);
   EXPECT_EQ(manager_->Stats().free, 8u);  // 20001 is still a's
-  EXPECT_TRUE(manager_->Get(a.id).ok());
-  EXPECT_TRUE(manager_->Renew(a.id, absl::ZeroDuration()).ok());
+  EXPECT_TRUE(manager_->Get(a.id, kAlice).ok());
+  EXPECT_TRUE(manager_->Renew(a.id, absl::ZeroDuration(), kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kLeased);
-  ASSERT_TRUE(manager_->Release(a.id).ok());
+  ASSERT_TRUE(manager_->Release(a.id, kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(20000).state, PortView::State::kOutsidePool);
   EXPECT_EQ(manager_->ViewPort(20001).state, PortView::State::kFree);
   PoolStats stats = manager_->Stats();
@@ -198,33 +205,33 @@ TEST_F(LeaseAdminTest, SetPoolLeavesLeasesOutsideItValidButNeverRegrants) {
 }
 
 TEST_F(LeaseAdminTest, SetPoolRefusesAnEmptyOrOverlappingPoolAndChangesNothing) {
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->SetPool({}, {}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->SetPool({}, {}, kAlice).status()));
   // 6379 is always excluded: nothing left.
   EXPECT_TRUE(
-      absl::IsInvalidArgument(manager_->SetPool({{6379, 6379}}, {}).status()));
+      absl::IsInvalidArgument(manager_->SetPool({{6379, 6379}}, {}, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      manager_->SetPool({{30000, 30001}}, {30000, 30001}).status()));
+      manager_->SetPool({{30000, 30001}}, {30000, 30001}, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      manager_->SetPool({{30000, 30010}, {30005, 30020}}, {}).status()));
+      manager_->SetPool({{30000, 30010}, {30005, 30020}}, {}, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      manager_->SetPool({{0, 10}}, {}).status()));
+      manager_->SetPool({{0, 10}}, {}, kAlice).status()));
   EXPECT_EQ(manager_->Stats().pool_size, 10u);
   EXPECT_EQ(MustAcquire(Counted(1)).base, 20000);
 }
 
 TEST_F(LeaseAdminTest, DrainedPortsStayDrainedAcrossSetPool) {
-  ASSERT_TRUE(manager_->DrainPort(20006).ok());
-  ASSERT_TRUE(manager_->DrainPort(20001).ok());
-  ASSERT_TRUE(manager_->SetPool({{20005, 20009}}, {}).ok());
+  ASSERT_TRUE(manager_->DrainPort(20006, kAlice).ok());
+  ASSERT_TRUE(manager_->DrainPort(20001, kAlice).ok());
+  ASSERT_TRUE(manager_->SetPool({{20005, 20009}}, {}, kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(20006).state, PortView::State::kDisabled);
   EXPECT_EQ(manager_->Stats().disabled, 1u);
   EXPECT_EQ(manager_->Stats().free, 4u);
   // 20001 left the pool drained: it can still be undrained, not drained.
-  EXPECT_TRUE(manager_->UndrainPort(20001).ok());
-  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20001)));
+  EXPECT_TRUE(manager_->UndrainPort(20001, kAlice).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(manager_->DrainPort(20001, kAlice)));
   EXPECT_THAT(store_.drained, ::testing::ElementsAre(20006));
   // Back into the pool: 20006 is still drained.
-  ASSERT_TRUE(manager_->SetPool({{20000, 20009}}, {}).ok());
+  ASSERT_TRUE(manager_->SetPool({{20000, 20009}}, {}, kAlice).ok());
   EXPECT_EQ(manager_->ViewPort(20006).state, PortView::State::kDisabled);
   EXPECT_EQ(manager_->ViewPort(20001).state, PortView::State::kFree);
 }
@@ -236,35 +243,40 @@ TEST_F(LeaseAdminTest, SetPoolServesWaiters) {
       Counted(3), clock_.Monotonic() + absl::Seconds(10),
       [&got](absl::StatusOr<LeaseRecord> r) { got = std::move(r); });
   EXPECT_NE(ticket, 0u);
-  ASSERT_TRUE(manager_->SetPool({{20000, 20009}, {22000, 22009}}, {}).ok());
+  ASSERT_TRUE(manager_->SetPool({{20000, 20009}, {22000, 22009}}, {}, kAlice).ok());
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->base, 22000);
 }
 
-TEST_F(LeaseAdminTest, OwnerLimitCountsLiveLeasesPerOwner) {
-  const Metadata alice = {{"peer_uid", "1000"}, {"user", "alice"}};
-  const Metadata bob = {{"peer_uid", "1001"}};
-  LeaseRecord first = MustAcquire(Counted(1, alice));
-  MustAcquire(Counted(1, alice));
-  absl::Status third = manager_->Acquire(Counted(1, alice)).status();
+// The limit counts the caller the transport proved, never client metadata:
+// another CI_JOB_ID per request does not split it.
+TEST_F(LeaseAdminTest, OwnerLimitCountsLiveLeasesPerCaller) {
+  options_.max_leases_per_owner = 2;
+  Start();
+  LeaseRecord first = MustAcquire(Counted(1, {{"CI_JOB_ID", "1"}}));
+  MustAcquire(Counted(1, {{"CI_JOB_ID", "2"}}));
+  absl::Status third =
+      manager_->Acquire(Counted(1, {{"CI_JOB_ID", "3"}})).status();
   EXPECT_TRUE(absl::IsResourceExhausted(third));
-  EXPECT_THAT(third.message(), HasSubstr("peer_uid=1000 already holds 2"));
-  MustAcquire(Counted(1, bob));
-  // Unidentified owners are not counted.
+  EXPECT_THAT(third.message(), HasSubstr("caller uid:1000 already holds 2"));
+  MustAcquire(Counted(1, {{"CI_JOB_ID", "3"}}, kBob));
+  // Leases without a recorded caller are not counted.
+  MustAcquire(Counted(1, {}, Principal{}));
+  MustAcquire(Counted(1, {}, Principal{}));
+  MustAcquire(Counted(1, {}, Principal{}));
+  ASSERT_TRUE(manager_->Release(first.id, kAlice).ok());
   MustAcquire(Counted(1));
-  MustAcquire(Counted(1));
-  MustAcquire(Counted(1));
-  ASSERT_TRUE(manager_->Release(first.id).ok());
-  MustAcquire(Counted(1, alice));
 }
 
 TEST_F(LeaseAdminTest, OwnerLimitIsAnsweredAtOnceNotQueued) {
-  const Metadata alice = {{"peer_uid", "1000"}};
-  MustAcquire(Counted(1, alice));
-  MustAcquire(Counted(1, alice));
+  options_.max_leases_per_owner = 2;
+  Start();
+  MustAcquire(Counted(1));
+  MustAcquire(Counted(1));
   absl::Status got = absl::UnknownError("not called");
   const uint64_t ticket = manager_->AcquireOrWait(
-      Counted(1, alice), clock_.Monotonic() + absl::Seconds(10),
+      Counted(1, {{"CI_JOB_ID", "other"}}),
+      clock_.Monotonic() + absl::Seconds(10),
       [&got](absl::StatusOr<LeaseRecord> r) { got = r.status(); });
   EXPECT_EQ(ticket, 0u);
   EXPECT_TRUE(absl::IsResourceExhausted(got));
@@ -272,22 +284,13 @@ TEST_F(LeaseAdminTest, OwnerLimitIsAnsweredAtOnceNotQueued) {
 }
 
 TEST_F(LeaseAdminTest, RetriedRequestIdIsNotCountedTwice) {
-  AcquireParams p = Counted(1, {{"peer_uid", "7"}});
+  options_.max_leases_per_owner = 2;
+  Start();
+  AcquireParams p = Counted(1);
   p.request_id = "r1";
   MustAcquire(p);
-  MustAcquire(Counted(1, {{"peer_uid", "7"}}));
+  MustAcquire(Counted(1));
   EXPECT_TRUE(manager_->Acquire(p).ok());
-}
-
-TEST(DefaultOwnerKeyTest, PrefersUidThenJobThenAddress) {
-  EXPECT_EQ(DefaultOwnerKey({{"peer_uid", "5"}, {"CI_JOB_ID", "9"}}),
-            "peer_uid=5");
-  EXPECT_EQ(DefaultOwnerKey({{"CI_JOB_ID", "9"}, {"peer_addr", "10.0.0.1"}}),
-            "CI_JOB_ID=9");
-  EXPECT_EQ(DefaultOwnerKey({{"GITHUB_RUN_ID", "3"}, {"GITHUB_JOB", "b"}}),
-            "GITHUB_RUN_ID=3,GITHUB_JOB=b");
-  EXPECT_EQ(DefaultOwnerKey({{"peer_addr", "10.0.0.1"}}), "peer_addr=10.0.0.1");
-  EXPECT_EQ(DefaultOwnerKey({{"user", "x"}}), "");
 }
 
 // A request larger than the whole pool can never be granted: it is refused

@@ -14,6 +14,7 @@
 #include "server/core/fake_prober.h"
 #include "server/core/fake_store.h"
 #include "server/core/lease_manager.h"
+#include "server/core/test_callers.h"
 
 namespace portlease {
 namespace {
@@ -58,6 +59,7 @@ struct TestServer {
 AcquireParams Counted(uint32_t count) {
   AcquireParams p;
   p.count = count;
+  p.caller = kAlice;
   return p;
 }
 
@@ -104,7 +106,7 @@ TEST_F(ClaimsTest, WhoNamesTheOtherServer) {
 TEST_F(ClaimsTest, ClaimLastsThroughTheCooldownAndEndsWhenThePortIsFree) {
   auto lease = a_.manager->Acquire(Counted(2));
   ASSERT_TRUE(lease.ok());
-  ASSERT_TRUE(a_.manager->Release(lease->id).ok());
+  ASSERT_TRUE(a_.manager->Release(lease->id, kAlice).ok());
   a_.manager->Tick();
   EXPECT_EQ(a_.claims.Claimed(), a_.Ports(*lease));  // cooling down
   clock_.Advance(absl::Seconds(31));
@@ -116,7 +118,7 @@ TEST_F(ClaimsTest, DrainingPortsStayClaimed) {
   auto lease = a_.manager->Acquire(Counted(1));
   ASSERT_TRUE(lease.ok());
   a_.prober.SetBusy(lease->base, true);  // a leaked listener
-  ASSERT_TRUE(a_.manager->Release(lease->id).ok());
+  ASSERT_TRUE(a_.manager->Release(lease->id, kAlice).ok());
   a_.manager->Tick();
   clock_.Advance(absl::Seconds(60));
   a_.manager->Tick();
@@ -175,7 +177,7 @@ TEST_F(ClaimsTest, ALeaseClaimedByAnotherServerWhileDownEndsAtRestart) {
                                             "claimed by portleased pid 200")));
   EXPECT_TRUE(a_.store.leases.empty());
   EXPECT_THAT(a_.claims.Claimed(), IsEmpty());
-  auto renewed = a_.manager->Renew(lost->id, absl::ZeroDuration());
+  auto renewed = a_.manager->Renew(lost->id, absl::ZeroDuration(), kAlice);
   EXPECT_TRUE(absl::IsNotFound(renewed.status()));
   EXPECT_THAT(std::string(renewed.status().message()),
               HasSubstr("claimed by portleased pid 200 (user user200) while "
@@ -190,7 +192,7 @@ TEST_F(ClaimsTest, StoredLeasesAreClaimedAgainAtRestart) {
   a_.manager.reset();
   a_.Start();
   EXPECT_EQ(a_.claims.Claimed(), a_.Ports(*lease));
-  EXPECT_TRUE(a_.manager->Renew(lease->id, absl::ZeroDuration()).ok());
+  EXPECT_TRUE(a_.manager->Renew(lease->id, absl::ZeroDuration(), kAlice).ok());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "server/core/fake_clock.h"
 #include "server/core/fake_prober.h"
 #include "server/core/lease_manager.h"
+#include "server/core/test_callers.h"
 
 namespace portlease {
 namespace {
@@ -114,6 +115,7 @@ class LeaseManagerConcurrencyTest : public ::testing::Test {
   static AcquireParams Counted(uint32_t count) {
     AcquireParams p;
     p.count = count;
+    p.caller = kAlice;
     return p;
   }
 
@@ -131,12 +133,12 @@ TEST_F(LeaseManagerConcurrencyTest, PortsOfAReleaseStayTakenUntilItsDeleteCommit
   absl::Notification entered, open;
   store_.GateNext(/*put=*/false, &entered, &open);
   absl::Status released;
-  std::thread releaser([&] { released = manager_->Release(a->id); });
+  std::thread releaser([&] { released = manager_->Release(a->id, kAlice); });
   ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
   // The manager's lock is free while the Delete commits, and the ports are
   // not handed out again yet.
   EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
-  EXPECT_TRUE(absl::IsNotFound(manager_->Release(a->id)));  // being ended
+  EXPECT_TRUE(absl::IsNotFound(manager_->Release(a->id, kAlice)));  // being ended
   EXPECT_EQ(manager_->Stats().leased, 2u);
   open.Notify();
   releaser.join();
@@ -150,13 +152,13 @@ TEST_F(LeaseManagerConcurrencyTest, AFailedReleaseCommitLeavesTheLeaseLive) {
   absl::StatusOr<LeaseRecord> a = manager_->Acquire(Counted(2));
   ASSERT_TRUE(a.ok()) << a.status();
   store_.Fail(absl::UnavailableError("disk full"));
-  EXPECT_TRUE(absl::IsUnavailable(manager_->Release(a->id)));
+  EXPECT_TRUE(absl::IsUnavailable(manager_->Release(a->id, kAlice)));
   store_.Fail(absl::OkStatus());
-  EXPECT_TRUE(manager_->Get(a->id).ok());
+  EXPECT_TRUE(manager_->Get(a->id, kAlice).ok());
   // Still in the expiry index: it expires at its TTL.
   clock_.Advance(options_.default_ttl + absl::Seconds(1));
   manager_->Tick();
-  EXPECT_TRUE(absl::IsNotFound(manager_->Get(a->id).status()));
+  EXPECT_TRUE(absl::IsNotFound(manager_->Get(a->id, kAlice).status()));
   EXPECT_EQ(store_.size(), 0u);
 }
 
@@ -221,7 +223,7 @@ TEST_F(LeaseManagerConcurrencyTest, ConcurrentClientsNeverShareAPort) {
       for (int i = 0; i < kRounds; ++i) {
         absl::StatusOr<LeaseRecord> lease = manager_->Acquire(Counted(3));
         if (absl::IsResourceExhausted(lease.status())) continue;
-        if (!lease.ok() || !manager_->Release(lease->id).ok()) ++errors;
+        if (!lease.ok() || !manager_->Release(lease->id, kAlice).ok()) ++errors;
       }
     });
   }

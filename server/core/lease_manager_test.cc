@@ -14,6 +14,7 @@
 #include "server/core/fake_clock.h"
 #include "server/core/fake_prober.h"
 #include "server/core/fake_store.h"
+#include "server/core/test_callers.h"
 
 namespace portlease {
 namespace {
@@ -43,11 +44,13 @@ class LeaseManagerTest : public ::testing::Test {
   static AcquireParams Named(std::vector<std::string> names) {
     AcquireParams p;
     p.names = std::move(names);
+    p.caller = kAlice;
     return p;
   }
   static AcquireParams Counted(uint32_t count) {
     AcquireParams p;
     p.count = count;
+    p.caller = kAlice;
     return p;
   }
   LeaseRecord MustAcquire(const AcquireParams& p) {
@@ -167,35 +170,35 @@ TEST_F(LeaseManagerTest, RetryWithSameRequestIdReturnsSameLease) {
   EXPECT_EQ(manager_->Acquire(other).status().code(),
             absl::StatusCode::kInvalidArgument);
   // After release the key is free again.
-  ASSERT_TRUE(manager_->Release(first.id).ok());
+  ASSERT_TRUE(manager_->Release(first.id, kAlice).ok());
   EXPECT_NE(MustAcquire(p).id, first.id);
 }
 
 TEST_F(LeaseManagerTest, RenewMovesExpiry) {
   LeaseRecord l = MustAcquire(Counted(1));
   clock_.Advance(absl::Seconds(50));
-  auto renewed = manager_->Renew(l.id, absl::ZeroDuration());
+  auto renewed = manager_->Renew(l.id, absl::ZeroDuration(), kAlice);
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   EXPECT_EQ(renewed->expires_at, clock_.Now() + absl::Seconds(60));
   EXPECT_EQ(store_.leases.at(l.id).expires_at, renewed->expires_at);
   clock_.Advance(absl::Seconds(50));  // 100 s after grant: alive thanks to renew
-  EXPECT_TRUE(manager_->Get(l.id).ok());
-  auto longer = manager_->Renew(l.id, absl::Minutes(10));
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
+  auto longer = manager_->Renew(l.id, absl::Minutes(10), kAlice);
   ASSERT_TRUE(longer.ok());
   EXPECT_EQ(longer->ttl, absl::Minutes(10));
-  EXPECT_EQ(manager_->Renew(l.id, absl::Hours(48)).status().code(),
+  EXPECT_EQ(manager_->Renew(l.id, absl::Hours(48), kAlice).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(manager_->Renew("nope", absl::ZeroDuration()).status().code(),
+  EXPECT_EQ(manager_->Renew("nope", absl::ZeroDuration(), kAlice).status().code(),
             absl::StatusCode::kNotFound);
 }
 
 TEST_F(LeaseManagerTest, ExpiryFreesPortsAfterCooldown) {
   LeaseRecord l = MustAcquire(Counted(20));
   clock_.Advance(absl::Seconds(59));
-  EXPECT_TRUE(manager_->Get(l.id).ok());
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
   clock_.Advance(absl::Seconds(1));
-  EXPECT_EQ(manager_->Get(l.id).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(manager_->Renew(l.id, absl::ZeroDuration()).status().code(),
+  EXPECT_EQ(manager_->Get(l.id, kAlice).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Renew(l.id, absl::ZeroDuration(), kAlice).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_.leases.empty());
   PoolStats s = manager_->Stats();
@@ -212,16 +215,16 @@ TEST_F(LeaseManagerTest, JustReleasedPortsAreTheLastChoice) {
   options_.cooldown = absl::ZeroDuration();
   Restart();
   LeaseRecord a = MustAcquire(Counted(2));  // 20000-20001
-  ASSERT_TRUE(manager_->Release(a.id).ok());
+  ASSERT_TRUE(manager_->Release(a.id, kAlice).ok());
   LeaseRecord b = MustAcquire(Counted(2));
   EXPECT_EQ(b.base, 20002);
 }
 
 TEST_F(LeaseManagerTest, ReleaseIsFinalAndUnknownIdsAreNotFound) {
   LeaseRecord l = MustAcquire(Counted(2));
-  ASSERT_TRUE(manager_->Release(l.id).ok());
-  EXPECT_EQ(manager_->Release(l.id).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(manager_->Get(l.id).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(manager_->Release(l.id, kAlice).ok());
+  EXPECT_EQ(manager_->Release(l.id, kAlice).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(l.id, kAlice).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_.leases.empty());
 }
 
@@ -244,32 +247,32 @@ TEST_F(LeaseManagerTest, ListFiltersByOwnerAndOrdersByPort) {
 
 TEST_F(LeaseManagerTest, LostHolderIsReclaimedAfterGrace) {
   LeaseRecord l = MustAcquire(Counted(1));
-  ASSERT_TRUE(manager_->AttachHolder(l.id).ok());
-  ASSERT_TRUE(manager_->AttachHolder(l.id).ok());
+  ASSERT_TRUE(manager_->AttachHolder(l.id, kAlice).ok());
+  ASSERT_TRUE(manager_->AttachHolder(l.id, kAlice).ok());
   manager_->DetachHolder(l.id);  // one holder remains
   clock_.Advance(absl::Seconds(10));
   manager_->Tick();
-  EXPECT_TRUE(manager_->Get(l.id).ok());
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
   manager_->DetachHolder(l.id);  // last one gone
   clock_.Advance(absl::Seconds(1));
   manager_->Tick();
-  EXPECT_TRUE(manager_->Get(l.id).ok());
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
   clock_.Advance(absl::Seconds(1));
   manager_->Tick();
-  EXPECT_EQ(manager_->Get(l.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(l.id, kAlice).status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(events_, ElementsAre("grant", "reclaim"));
 }
 
 TEST_F(LeaseManagerTest, HolderReattachingWithinGraceKeepsTheLease) {
   LeaseRecord l = MustAcquire(Counted(1));
-  ASSERT_TRUE(manager_->AttachHolder(l.id).ok());
+  ASSERT_TRUE(manager_->AttachHolder(l.id, kAlice).ok());
   manager_->DetachHolder(l.id);
   clock_.Advance(absl::Seconds(1));
-  ASSERT_TRUE(manager_->AttachHolder(l.id).ok());
+  ASSERT_TRUE(manager_->AttachHolder(l.id, kAlice).ok());
   clock_.Advance(absl::Seconds(5));
   manager_->Tick();
-  EXPECT_TRUE(manager_->Get(l.id).ok());
-  EXPECT_EQ(manager_->AttachHolder("missing").status().code(),
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
+  EXPECT_EQ(manager_->AttachHolder("missing", kAlice).status().code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -290,12 +293,12 @@ TEST_F(LeaseManagerTest, WaitersAreServedFifoWhenPortsFree) {
     EXPECT_NE(ticket, 0u);
   }
   EXPECT_EQ(manager_->Stats().waiters, 3u);
-  ASSERT_TRUE(manager_->Release(all.id).ok());
+  ASSERT_TRUE(manager_->Release(all.id, kAlice).ok());
   // The head (15) and the next (5) fit; the third waits.
   EXPECT_THAT(order, ElementsAre("0", "1"));
   ASSERT_TRUE(results[0].ok());
   ASSERT_TRUE(results[1].ok());
-  ASSERT_TRUE(manager_->Release(results[0]->id).ok());
+  ASSERT_TRUE(manager_->Release(results[0]->id, kAlice).ok());
   EXPECT_THAT(order, ElementsAre("0", "1", "2"));
   EXPECT_TRUE(results[2].ok());
 }
@@ -311,9 +314,9 @@ TEST_F(LeaseManagerTest, LaterWaitersDoNotOvertakeTheHead) {
                           [&](absl::StatusOr<LeaseRecord> r) { served.push_back(20); });
   manager_->AcquireOrWait(Counted(1), deadline,
                           [&](absl::StatusOr<LeaseRecord> r) { served.push_back(1); });
-  ASSERT_TRUE(manager_->Release(a.id).ok());
+  ASSERT_TRUE(manager_->Release(a.id, kAlice).ok());
   EXPECT_TRUE(served.empty());  // 1 port would fit, but the head waits first
-  ASSERT_TRUE(manager_->Release(b.id).ok());
+  ASSERT_TRUE(manager_->Release(b.id, kAlice).ok());
   EXPECT_THAT(served, ElementsAre(20));
   manager_.reset();  // completes the last waiter while `served` lives
   EXPECT_THAT(served, ElementsAre(20, 1));
@@ -393,7 +396,7 @@ TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   LeaseRecord l = MustAcquire(Counted(2));
   prober_.SetBusy(l.base + 1, true);  // a leaked child still listens
   const int probes = prober_.calls();
-  ASSERT_TRUE(manager_->Release(l.id).ok());
+  ASSERT_TRUE(manager_->Release(l.id, kAlice).ok());
   // The release answers before its ports are probed; they cool down.
   EXPECT_EQ(prober_.calls(), probes);
   EXPECT_FALSE(store_.leases.contains(l.id));
@@ -401,7 +404,7 @@ TEST_F(LeaseManagerTest, EndedLeaseWithBoundPortsDrainsUntilFree) {
   EXPECT_EQ(manager_->NextTickDue(), clock_.Monotonic());
   manager_->Tick();
   EXPECT_THAT(events_, ElementsAre("grant", "release", "draining"));
-  EXPECT_EQ(manager_->Get(l.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(l.id, kAlice).status().code(), absl::StatusCode::kNotFound);
   auto listed = manager_->List({});
   ASSERT_THAT(listed, SizeIs(1));
   EXPECT_EQ(listed[0].state, LeaseState::kDraining);
@@ -431,7 +434,7 @@ TEST_F(LeaseManagerTest, RemnantsEndTheLeaseButAreNotGranted) {
   ASSERT_TRUE(manager_->Acquire(rest).ok());
   prober_.SetRemnant(released.base);
   prober_.SetRemnant(expiring.base + 1);
-  ASSERT_TRUE(manager_->Release(released.id).ok());
+  ASSERT_TRUE(manager_->Release(released.id, kAlice).ok());
   manager_->Tick();
   clock_.Advance(options_.default_ttl);
   manager_->Tick();
@@ -451,7 +454,7 @@ TEST_F(LeaseManagerTest, RemnantsEndTheLeaseButAreNotGranted) {
 
 TEST_F(LeaseManagerTest, ReleasedPortsFoundFreeJustCoolDown) {
   LeaseRecord l = MustAcquire(Counted(2));
-  ASSERT_TRUE(manager_->Release(l.id).ok());
+  ASSERT_TRUE(manager_->Release(l.id, kAlice).ok());
   const int probes = prober_.calls();
   manager_->Tick();
   EXPECT_GT(prober_.calls(), probes);
@@ -468,7 +471,7 @@ TEST_F(LeaseManagerTest, ReleasedPortsGrantedAgainBeforeTheCheckStayGranted) {
   options_.pool = {{20000, 20001}};
   Restart();
   LeaseRecord first = MustAcquire(Counted(2));
-  ASSERT_TRUE(manager_->Release(first.id).ok());
+  ASSERT_TRUE(manager_->Release(first.id, kAlice).ok());
   LeaseRecord second = MustAcquire(Counted(2));  // probed free: granted
   ASSERT_EQ(second.base, first.base);
   prober_.SetBusy(first.base, true);  // the new holder listens
@@ -481,7 +484,7 @@ TEST_F(LeaseManagerTest, ReleasedPortsGrantedAgainBeforeTheCheckStayGranted) {
 
 TEST_F(LeaseManagerTest, ReleasedPortsStillBoundStayOutIfTheStoreRefuses) {
   LeaseRecord l = MustAcquire(Counted(2));
-  ASSERT_TRUE(manager_->Release(l.id).ok());
+  ASSERT_TRUE(manager_->Release(l.id, kAlice).ok());
   prober_.SetBusy(l.base, true);
   store_.fail = absl::UnavailableError("disk full");
   manager_->Tick();
@@ -496,7 +499,7 @@ TEST_F(LeaseManagerTest, ExhaustedMessageCountsDrainingPorts) {
   Restart();
   LeaseRecord l = MustAcquire(Counted(2));
   prober_.SetBusy(l.base, true);
-  ASSERT_TRUE(manager_->Release(l.id).ok());
+  ASSERT_TRUE(manager_->Release(l.id, kAlice).ok());
   manager_->Tick();  // probes the released ports
   auto r = manager_->Acquire(Counted(1));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
@@ -515,10 +518,10 @@ TEST_F(LeaseManagerTest, StoreFailureGrantsNothingAndRecovers) {
   store_.fail = absl::OkStatus();
   LeaseRecord l = MustAcquire(Counted(5));
   store_.fail = absl::UnavailableError("disk full");
-  EXPECT_EQ(manager_->Release(l.id).code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(manager_->Renew(l.id, absl::ZeroDuration()).status().code(),
+  EXPECT_EQ(manager_->Release(l.id, kAlice).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(manager_->Renew(l.id, absl::ZeroDuration(), kAlice).status().code(),
             absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(manager_->Get(l.id).ok());
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());
   // Expiry that cannot be committed keeps the ports out of the pool.
   clock_.Advance(absl::Minutes(2));
   manager_->Tick();
@@ -536,15 +539,15 @@ TEST_F(LeaseManagerTest, RestartKeepsLiveLeasesWithTheirPorts) {
   pb.ttl = absl::Seconds(10);
   LeaseRecord b = MustAcquire(pb);
   LeaseRecord c = MustAcquire(Counted(1));
-  ASSERT_TRUE(manager_->Release(c.id).ok());
+  ASSERT_TRUE(manager_->Release(c.id, kAlice).ok());
   clock_.Advance(absl::Seconds(5));
   Restart();
-  auto got_a = manager_->Get(a.id);
+  auto got_a = manager_->Get(a.id, kAlice);
   ASSERT_TRUE(got_a.ok());
   EXPECT_EQ(*got_a, a);
-  EXPECT_EQ(manager_->Get(b.id)->base, b.base);
+  EXPECT_EQ(manager_->Get(b.id, kAlice)->base, b.base);
   EXPECT_EQ(manager_->Acquire(pb)->id, b.id);  // request_id survives
-  EXPECT_EQ(manager_->Get(c.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(c.id, kAlice).status().code(), absl::StatusCode::kNotFound);
   // New grants never overlap the restored ones.
   for (int i = 0; i < 3; ++i) {
     auto l = manager_->Acquire(Counted(2));
@@ -554,7 +557,7 @@ TEST_F(LeaseManagerTest, RestartKeepsLiveLeasesWithTheirPorts) {
   }
   // b's remaining 5 s still count after the restart.
   clock_.Advance(absl::Seconds(5));
-  EXPECT_EQ(manager_->Get(b.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(b.id, kAlice).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(LeaseManagerTest, LeasesThatExpiredWhileDownAreFreedOnceProbedFree) {
@@ -562,7 +565,7 @@ TEST_F(LeaseManagerTest, LeasesThatExpiredWhileDownAreFreedOnceProbedFree) {
   prober_.SetBusy(a.base, true);
   clock_.Advance(absl::Minutes(5));
   Restart();
-  EXPECT_EQ(manager_->Get(a.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(manager_->Get(a.id, kAlice).status().code(), absl::StatusCode::kNotFound);
   manager_->Tick();
   EXPECT_EQ(manager_->ViewPort(a.base).state, PortView::State::kDraining);
   prober_.SetBusy(a.base, false);

@@ -10,6 +10,7 @@
 #include "server/core/fake_prober.h"
 #include "server/core/fake_store.h"
 #include "server/core/lease_manager.h"
+#include "server/core/test_callers.h"
 
 namespace portlease {
 namespace {
@@ -32,6 +33,7 @@ class LeaseTtlTest : public ::testing::Test {
     AcquireParams p;
     p.count = 1;
     p.ttl = ttl;
+    p.caller = kAlice;
     auto lease = manager_->Acquire(p);
     EXPECT_TRUE(lease.ok()) << lease.status();
     return lease.ok() ? *lease : LeaseRecord{};
@@ -57,25 +59,25 @@ TEST_F(LeaseTtlTest, RestartWithLowerMaxTtlKeepsTheAcknowledgedExpiry) {
   RestartWithMaxTtl(absl::Seconds(5));
   clock_.Advance(absl::Seconds(53));
   manager_->Tick();
-  absl::StatusOr<LeaseRecord> got = manager_->Get(lease.id);
+  absl::StatusOr<LeaseRecord> got = manager_->Get(lease.id, kAlice);
   ASSERT_TRUE(got.ok()) << "ended early: " << got.status();
   EXPECT_EQ(got->expires_at, lease.expires_at);
   clock_.Advance(absl::Seconds(6));
   manager_->Tick();
-  EXPECT_EQ(manager_->Get(lease.id).status().code(),
+  EXPECT_EQ(manager_->Get(lease.id, kAlice).status().code(),
             absl::StatusCode::kNotFound);
 }
 
 TEST_F(LeaseTtlTest, RenewWithoutTtlIsClampedToTheCurrentMaximum) {
   const LeaseRecord lease = MustAcquire(absl::Hours(20));
   RestartWithMaxTtl(absl::Hours(1));
-  absl::StatusOr<LeaseRecord> renewed = manager_->Renew(lease.id, absl::ZeroDuration());
+  absl::StatusOr<LeaseRecord> renewed = manager_->Renew(lease.id, absl::ZeroDuration(), kAlice);
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   EXPECT_EQ(renewed->ttl, absl::Hours(1));
   EXPECT_EQ(renewed->expires_at, clock_.Now() + absl::Hours(1));
   EXPECT_EQ(store_.leases.at(lease.id).ttl, absl::Hours(1));  // stored so
   // An explicit ttl above the maximum is still refused.
-  EXPECT_EQ(manager_->Renew(lease.id, absl::Hours(2)).status().code(),
+  EXPECT_EQ(manager_->Renew(lease.id, absl::Hours(2), kAlice).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -83,7 +85,7 @@ TEST_F(LeaseTtlTest, RenewWithoutTtlIsRaisedToANewMinimum) {
   const LeaseRecord lease = MustAcquire(absl::Seconds(10));
   options_.min_ttl = absl::Seconds(30);
   Restart();
-  absl::StatusOr<LeaseRecord> renewed = manager_->Renew(lease.id, absl::ZeroDuration());
+  absl::StatusOr<LeaseRecord> renewed = manager_->Renew(lease.id, absl::ZeroDuration(), kAlice);
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   EXPECT_EQ(renewed->ttl, absl::Seconds(30));
 }
@@ -95,12 +97,12 @@ TEST_F(LeaseTtlTest, WallClockSetBackIsCappedByTheLeasesTtl) {
   manager_.reset();
   clock_.StepWall(-absl::Hours(1));
   Restart();
-  absl::StatusOr<LeaseRecord> got = manager_->Get(lease.id);
+  absl::StatusOr<LeaseRecord> got = manager_->Get(lease.id, kAlice);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->expires_at, clock_.Now() + absl::Seconds(60));
   clock_.Advance(absl::Seconds(61));
   manager_->Tick();
-  EXPECT_EQ(manager_->Get(lease.id).status().code(),
+  EXPECT_EQ(manager_->Get(lease.id, kAlice).status().code(),
             absl::StatusCode::kNotFound);
 }
 

@@ -40,7 +40,11 @@ void LeaseToProto(const LeaseRecord& lease, LeaseIdVisibility visibility,
   for (const auto& [key, value] : lease.owner) {
     (*out->mutable_owner())[key] = value;
   }
-  out->set_request_id(lease.request_id);
+  // The idempotency key is the holder's business only (it is scoped to
+  // the caller, but still says what the holder's requests look like).
+  if (visibility == LeaseIdVisibility::kFull) {
+    out->set_request_id(lease.request_id);
+  }
   TimeToProto(lease.created_at, out->mutable_created_at());
   TimeToProto(lease.expires_at, out->mutable_expires_at());
   DurationToProto(lease.ttl, out->mutable_ttl());

@@ -51,6 +51,8 @@ TEST(LeaseToProtoTest, PrefixOnlyHidesTheSecret) {
   EXPECT_EQ(out.lease_id_prefix(), "01234567");
   EXPECT_EQ(out.SerializeAsString().find("0123456789abcdef0123"),
             std::string::npos);
+  // The request_id is the holder's: listings never carry it.
+  EXPECT_EQ(out.request_id(), "");
 }
 
 TEST(LeaseToProtoTest, CountedLeaseHasUnnamedPorts) {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/server_posix.h"
+#include "server/core/principal.h"
 
 namespace portlease {
 namespace {
@@ -77,6 +78,7 @@ PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
   if (who.credentials.has_value()) {
     who.key = absl::StrCat("uid:", who.credentials->uid,
                            ",pid:", who.credentials->pid);
+    who.principal = UidPrincipal(who.credentials->uid);
     return who;
   }
   absl::string_view rest = grpc_peer;
@@ -87,9 +89,11 @@ PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
     if (colon != absl::string_view::npos) rest = rest.substr(0, colon);
     who.address = std::string(rest);
     who.key = absl::StrCat("addr:", who.address);
+    who.principal = AddressPrincipal(who.address);
     return who;
   }
   who.key = std::string(grpc_peer);
+  who.principal = absl::StrCat("peer:", grpc_peer);
   return who;
 }
 

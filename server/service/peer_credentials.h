@@ -54,6 +54,10 @@ struct PeerIdentity {
   // CI host every job usually runs as the same user), "addr:A", or gRPC's
   // peer string when neither is known.
   std::string key;
+  // Who the caller is, for the lease rules (principal.h): "uid:U",
+  // "addr:A" (AddressPrincipal) or "peer:<gRPC peer>". PrincipalOf
+  // (caller_identity.h) prefers an mTLS client certificate's name.
+  std::string principal;
 
   // The owner metadata the server records for this caller: peer_uid,
   // peer_pid and peer_user, or peer_addr.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/probe/socket_table.h"
 #include "server/service/admin_auth.h"
+#include "server/service/caller_identity.h"
 #include "server/service/convert.h"
 #include "server/service/reactors.h"
 
@@ -47,10 +48,23 @@ PortLeaseService::PortLeaseService(PortLeaseServiceOptions options)
         return std::move(options);
       }()) {}
 
-PeerIdentity PortLeaseService::Caller(
+PeerIdentity PortLeaseService::Peer(
     const grpc::CallbackServerContext& context) const {
   return Identify(options_.peers != nullptr ? *options_.peers : no_peers_,
                   context.peer());
+}
+
+Principal PortLeaseService::CallerOf(
+    const grpc::CallbackServerContext& context) const {
+  return PrincipalOf(Peer(context), context.auth_context().get(),
+                     context.client_metadata(), options_.admin_token);
+}
+
+Principal PortLeaseService::AdminOf(
+    const grpc::CallbackServerContext& context) const {
+  Principal admin = CallerOf(context);
+  admin.privilege = "admin-token";
+  return admin;
 }
 
 absl::Status PortLeaseService::Admit(const PeerIdentity& caller) {
@@ -60,7 +74,7 @@ absl::Status PortLeaseService::Admit(const PeerIdentity& caller) {
 
 absl::Status PortLeaseService::AdmitAdmin(
     const grpc::CallbackServerContext& context) {
-  absl::Status admitted = Admit(Caller(context));
+  absl::Status admitted = Admit(Peer(context));
   if (!admitted.ok()) return admitted;
   return CheckBearerToken(context.client_metadata(), options_.admin_token);
 }
@@ -68,7 +82,7 @@ absl::Status PortLeaseService::AdmitAdmin(
 grpc::ServerUnaryReactor* PortLeaseService::Acquire(
     grpc::CallbackServerContext* context, const v1::AcquireRequest* request,
     v1::AcquireResponse* response) {
-  const PeerIdentity caller = Caller(*context);
+  const PeerIdentity caller = Peer(*context);
   absl::Status admitted = Admit(caller);
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::StatusOr<AcquireParams> params = AcquireParamsFromProto(*request);
@@ -84,6 +98,9 @@ grpc::ServerUnaryReactor* PortLeaseService::Acquire(
     }
   }
   for (auto& [key, value] : caller.OwnerEntries()) params->owner[key] = value;
+  // Who asks: the lease's caller, the scope of its request_id, the key of
+  // the per-owner limit.
+  params->caller = CallerOf(*context);
   const absl::Duration started = options_.clock->Monotonic();
   std::function<void(const absl::Status&)> on_done;
   if (options_.on_acquire_done) {
@@ -111,7 +128,7 @@ grpc::ServerUnaryReactor* PortLeaseService::Acquire(
 grpc::ServerUnaryReactor* PortLeaseService::Renew(
     grpc::CallbackServerContext* context, const v1::RenewRequest* request,
     v1::RenewResponse* response) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
@@ -123,7 +140,7 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
     ttl = *parsed;
   }
   absl::StatusOr<LeaseRecord> lease =
-      options_.manager->Renew(request->lease_id(), ttl);
+      options_.manager->Renew(request->lease_id(), ttl, CallerOf(*context));
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
   }
@@ -133,22 +150,23 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
 grpc::ServerUnaryReactor* PortLeaseService::Release(
     grpc::CallbackServerContext* context, const v1::ReleaseRequest* request,
     v1::ReleaseResponse* /*response*/) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
-  return FinishNow(context, options_.manager->Release(request->lease_id()));
+  return FinishNow(context, options_.manager->Release(request->lease_id(),
+                                                     CallerOf(*context)));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Get(
     grpc::CallbackServerContext* context, const v1::GetRequest* request,
     v1::GetResponse* response) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
   absl::StatusOr<LeaseRecord> lease =
-      options_.manager->Get(request->lease_id());
+      options_.manager->Get(request->lease_id(), CallerOf(*context));
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
   }
@@ -158,7 +176,7 @@ grpc::ServerUnaryReactor* PortLeaseService::Get(
 grpc::ServerUnaryReactor* PortLeaseService::List(
     grpc::CallbackServerContext* context, const v1::ListRequest* request,
     v1::ListResponse* response) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   Metadata filter(request->owner_filter().begin(),
                   request->owner_filter().end());
@@ -170,13 +188,14 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
 
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
 PortLeaseService::Hold(grpc::CallbackServerContext* context) {
-  return new HoldReactor(options_.manager, Admit(Caller(*context)));
+  return new HoldReactor(options_.manager, Admit(Peer(*context)),
+                         CallerOf(*context));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(
     grpc::CallbackServerContext* context, const v1::WhoRequest* request,
     v1::WhoResponse* response) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   return FinishNow(context, FillWho(*request, response));
 }
@@ -236,7 +255,7 @@ absl::Status PortLeaseService::FillWho(const v1::WhoRequest& request,
 grpc::ServerUnaryReactor* PortLeaseService::Status(
     grpc::CallbackServerContext* context, const v1::StatusRequest* /*request*/,
     v1::StatusResponse* response) {
-  absl::Status admitted = Admit(Caller(*context));
+  absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
   const PoolStats stats = options_.manager->Stats();
   response->set_pool_size(stats.pool_size);
@@ -279,11 +298,12 @@ grpc::ServerUnaryReactor* PortLeaseService::ForceRelease(
       return FinishNow(context, absl::InvalidArgumentError(
                                     "lease_id_prefix is too long"));
     }
-    ended = options_.manager->ForceRelease(request->lease_id_prefix(), 0);
+    ended = options_.manager->ForceRelease(request->lease_id_prefix(), 0,
+                                           AdminOf(*context));
   } else if (request->has_port()) {
     absl::StatusOr<Port> port = PortField(request->port());
     if (!port.ok()) return FinishNow(context, port.status());
-    ended = options_.manager->ForceRelease("", *port);
+    ended = options_.manager->ForceRelease("", *port, AdminOf(*context));
   }
   if (ended.ok()) {
     LeaseToProto(*ended, LeaseIdVisibility::kPrefixOnly,
@@ -299,7 +319,8 @@ grpc::ServerUnaryReactor* PortLeaseService::DrainPort(
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::StatusOr<Port> port = PortField(request->port());
   if (!port.ok()) return FinishNow(context, port.status());
-  return FinishNow(context, options_.manager->DrainPort(*port));
+  return FinishNow(context,
+                   options_.manager->DrainPort(*port, AdminOf(*context)));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::UndrainPort(
@@ -310,7 +331,8 @@ grpc::ServerUnaryReactor* PortLeaseService::UndrainPort(
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::StatusOr<Port> port = PortField(request->port());
   if (!port.ok()) return FinishNow(context, port.status());
-  return FinishNow(context, options_.manager->UndrainPort(*port));
+  return FinishNow(context,
+                   options_.manager->UndrainPort(*port, AdminOf(*context)));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::SetPool(
@@ -347,7 +369,8 @@ grpc::ServerUnaryReactor* PortLeaseService::SetPool(
                          "pool: ", fitted.status().message())));
   }
   absl::StatusOr<PoolChange> change =
-      options_.manager->SetPool(*std::move(fitted), *std::move(exclude));
+      options_.manager->SetPool(*std::move(fitted), *std::move(exclude),
+                                AdminOf(*context));
   if (change.ok()) {
     response->set_pool(FormatPortRanges(change->pool));
     response->set_exclude(FormatPortList(change->exclude));

@@ -123,8 +123,13 @@ class PortLeaseService final : public v1::PortLease::CallbackService {
                                     v1::SetPoolResponse* response) override;
 
  private:
-  // Who is calling.
-  PeerIdentity Caller(const grpc::CallbackServerContext& context) const;
+  // Who is calling, as the connection says (rate limits, owner entries).
+  PeerIdentity Peer(const grpc::CallbackServerContext& context) const;
+  // Who is calling, for the lease rules: the certificate, uid or address,
+  // and its privilege (caller_identity.h).
+  Principal CallerOf(const grpc::CallbackServerContext& context) const;
+  // The caller of an admin RPC (the admin token was checked): privileged.
+  Principal AdminOf(const grpc::CallbackServerContext& context) const;
   // The caller's rate limit: RESOURCE_EXHAUSTED when spent.
   absl::Status Admit(const PeerIdentity& caller);
   // Admit, then the admin token: PERMISSION_DENIED without it.

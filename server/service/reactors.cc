@@ -60,8 +60,9 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
   Finish(ToGrpcStatus(result.status()));
 }
 
-HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted)
-    : manager_(manager) {
+HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted,
+                         Principal caller)
+    : manager_(manager), caller_(std::move(caller)) {
   if (!admitted.ok()) {
     Finish(ToGrpcStatus(admitted));
     return;
@@ -86,13 +87,13 @@ bool HoldReactor::Answer() {
       Finish(ToGrpcStatus(valid));
       return false;
     }
-    lease = manager_->AttachHolder(request_.lease_id());
+    lease = manager_->AttachHolder(request_.lease_id(), caller_);
     if (lease.ok()) {
       attached_ = true;
       lease_id_ = request_.lease_id();
     }
   } else {
-    lease = manager_->Get(lease_id_);
+    lease = manager_->Get(lease_id_, caller_);
   }
   if (!lease.ok()) {
     Finish(ToGrpcStatus(lease.status()));

@@ -56,9 +56,10 @@ class HoldReactor
     : public grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse> {
  public:
   // A stream refused up front (`admitted` not OK) finishes with that
-  // status at once.
-  explicit HoldReactor(LeaseManager* manager,
-                       const absl::Status& admitted = absl::OkStatus());
+  // status at once. `caller` attaches and reads the lease (its own, unless
+  // privileged: LeaseManager::AttachHolder).
+  HoldReactor(LeaseManager* manager, const absl::Status& admitted,
+              Principal caller);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -69,6 +70,7 @@ class HoldReactor
   bool Answer();
 
   LeaseManager* const manager_;
+  const Principal caller_;
   v1::HoldRequest request_;
   v1::HoldResponse response_;
   // Touched only by the (serialized) reactions and OnDone.

@@ -107,6 +107,7 @@ TEST_P(LeaseStoreContractTest, RoundTripsEveryField) {
       {"invalid utf8", "\xff\xfe\x80"},
   };
   lease.request_id = std::string("req\0\n\xff", 6);
+  lease.caller = std::string("x509:zo\xc3\xab\0cn", 12);
   lease.created_at = absl::FromUnixMicros(1700000000123456);
   lease.expires_at = absl::FromUnixMicros(1700000060123456);
   lease.ttl = absl::Microseconds(60000001);

@@ -182,12 +182,12 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
       {&rollback_, "ROLLBACK"},
       {&put_lease_,
        "INSERT OR REPLACE INTO leases (id, base, count, udp, request_id, "
-       "created_at_us, expires_at_us, ttl_us, state, names, owner) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+       "created_at_us, expires_at_us, ttl_us, state, names, owner, caller) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
       {&delete_lease_, "DELETE FROM leases WHERE id = ?1"},
       {&select_leases_,
        "SELECT id, base, count, udp, request_id, created_at_us, "
-       "expires_at_us, ttl_us, state, names, owner FROM leases"},
+       "expires_at_us, ttl_us, state, names, owner, caller FROM leases"},
       {&insert_drained_,
        "INSERT OR IGNORE INTO drained_ports (port) VALUES (?1)"},
       {&delete_drained_, "DELETE FROM drained_ports WHERE port = ?1"},
@@ -290,6 +290,7 @@ absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
   }
   if (status.ok()) status = put.BindBytes(10, names);
   if (status.ok()) status = put.BindBytes(11, owner);
+  if (status.ok()) status = put.BindBytes(12, lease.caller);
   if (status.ok()) status = put.Run();
   return status;
 }
@@ -371,6 +372,7 @@ absl::Status SqliteLeaseStore::LoadLocked(std::vector<LeaseRecord>& out) {
     lease.state = static_cast<LeaseState>(state);
     lease.names = *std::move(names);
     lease.owner = *std::move(owner);
+    lease.caller = s.ColumnBytes(11);
     out.push_back(std::move(lease));
   }
   return absl::OkStatus();

@@ -64,6 +64,11 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE leases ADD COLUMN names BLOB NOT NULL DEFAULT x'';
       ALTER TABLE leases ADD COLUMN owner BLOB NOT NULL DEFAULT x'';
     )sql", MoveNamesAndOwnerIntoLeases},
+    // 3 -> 4: who acquired each lease (LeaseRecord::caller); '' for the
+    // leases stored before.
+    {R"sql(
+      ALTER TABLE leases ADD COLUMN caller BLOB NOT NULL DEFAULT x'';
+    )sql", nullptr},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kSqliteSchemaVersion);

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/lease_codec.h"
 #include "server/store/scoped_temp_dir.h"
 #include "server/store/sqlite_lease_store.h"
 #include "server/store/test_leases.h"
@@ -46,6 +47,14 @@ constexpr char kVersion1Schema[] = R"sql(
 constexpr char kVersion2Additions[] = R"sql(
   CREATE TABLE drained_ports (port INTEGER NOT NULL PRIMARY KEY) WITHOUT ROWID;
   PRAGMA user_version = 2;
+)sql";
+// What migration 2 -> 3 left: names and owner in `leases`.
+constexpr char kVersion3Changes[] = R"sql(
+  ALTER TABLE leases ADD COLUMN names BLOB NOT NULL DEFAULT x'';
+  ALTER TABLE leases ADD COLUMN owner BLOB NOT NULL DEFAULT x'';
+  DROP TABLE lease_names;
+  DROP TABLE lease_owner;
+  PRAGMA user_version = 3;
 )sql";
 
 std::string ReadFile(const std::string& path) {
@@ -216,7 +225,7 @@ TEST_F(SqliteSchemaTest, Version2IsMigratedToOneRowPerLease) {
   EXPECT_EQ(*drained, (std::vector<Port>{20003, 20011}));
   store.reset();
 
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), kSqliteSchemaVersion);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_schema WHERE name IN "
                      "('lease_names', 'lease_owner')"),
             0);
@@ -245,8 +254,47 @@ TEST_F(SqliteSchemaTest, Version1IsMigratedKeepingItsLeases) {
   EXPECT_TRUE(drained->empty());
   EXPECT_TRUE((*store)->SetPortDrained(20001, true).ok());
   store = absl::UnknownError("closed");
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), kSqliteSchemaVersion);
   EXPECT_EQ(QueryInt("SELECT port FROM drained_ports"), 20001);
+}
+
+// Version 4 records each lease's caller; the leases stored before keep an
+// empty one (the manager backfills it from their peer_* owner keys).
+TEST_F(SqliteSchemaTest, Version3IsMigratedWithAnEmptyCaller) {
+  LeaseRecord lease = TestLease(1);
+  lease.owner = {{"peer_uid", "1000"}, {"host", "runner-7"}};
+  {
+    RawDb db(path_);
+    db.Exec(kVersion1Schema);
+    db.Exec(kVersion2Additions);
+    db.Exec(kVersion3Changes);
+    std::string names;
+    EncodeLeaseNames(lease.names, &names);
+    std::string owner;
+    EncodeLeaseOwner(lease.owner, &owner);
+    db.Run("INSERT INTO leases (id, request_id, names, owner, base, count, "
+           "udp, created_at_us, expires_at_us, ttl_us, state) VALUES (?1, ?2, "
+           "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+           {lease.id, lease.request_id, names, owner},
+           {lease.base, lease.count, lease.udp ? 1 : 0,
+            absl::ToUnixMicros(lease.created_at),
+            absl::ToUnixMicros(lease.expires_at),
+            absl::ToInt64Microseconds(lease.ttl),
+            static_cast<int64_t>(lease.state)});
+  }
+  ASSERT_EQ(QueryInt("PRAGMA user_version"), 3);
+  absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
+      SqliteLeaseStore::Open(path_, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Load(**store), std::vector<LeaseRecord>{lease});
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
+  // The next Put records the caller, and it survives a reopen.
+  lease.caller = "uid:1000";
+  ASSERT_TRUE((*store)->Put(lease).ok());
+  store = absl::UnknownError("closed");
+  store = SqliteLeaseStore::Open(path_, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Load(**store), std::vector<LeaseRecord>{lease});
 }
 
 TEST_F(SqliteSchemaTest, GapInVersion2NamesFailsMigrationAndKeepsVersion2) {

@@ -14,6 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "server/core/fake_clock.h"
 #include "server/core/lease_manager.h"
+#include "server/core/test_callers.h"
 #include "server/store/memory_lease_store.h"
 
 namespace portlease {
@@ -31,10 +32,11 @@ struct Fixture {
     for (int i = 0; i < 2 * live; ++i) {
       AcquireParams p;
       p.count = 1 + i % 2;
+      p.caller = kAlice;
       ids.push_back(manager->Acquire(p).value().id);
     }
     for (int i = 0; i < 2 * live; i += 2) {
-      if (!manager->Release(ids[i]).ok()) std::abort();
+      if (!manager->Release(ids[i], kAlice).ok()) std::abort();
     }
   }
   FakeClock clock;
@@ -48,9 +50,10 @@ void BM_AcquireRelease(benchmark::State& state) {
   AcquireParams p;
   p.names = {"redis", "worker", "orch", "health", "metrics"};
   p.owner = {{"host", "bench"}, {"ci_job", "1"}};
+  p.caller = kAlice;
   for (auto _ : state) {
     absl::StatusOr<LeaseRecord> lease = f.manager->Acquire(p);
-    if (!lease.ok() || !f.manager->Release(lease->id).ok()) {
+    if (!lease.ok() || !f.manager->Release(lease->id, kAlice).ok()) {
       state.SkipWithError("acquire/release failed");
       break;
     }

@@ -15,6 +15,7 @@
 #include "server/core/fake_clock.h"
 #include "server/core/lease_manager.h"
 #include "server/core/port_prober.h"
+#include "server/core/test_callers.h"
 #include "server/service/convert.h"
 #include "server/store/memory_lease_store.h"
 
@@ -64,6 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   absl::StatusOr<AcquireParams> params = AcquireParamsFromProto(request);
   if (!params.ok()) return 0;
+  params->caller = kAlice;
   const absl::Status valid = world->manager->Validate(*params);
   absl::StatusOr<LeaseRecord> lease = world->manager->Acquire(*params);
   if (!valid.ok() && lease.ok()) std::abort();  // granted an invalid request
@@ -75,6 +77,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   v1::Lease out;
   LeaseToProto(*lease, LeaseIdVisibility::kFull, &out);
-  if (!world->manager->Release(lease->id).ok()) std::abort();
+  if (!world->manager->Release(lease->id, kAlice).ok()) std::abort();
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/credentials.h"
@@ -154,8 +155,12 @@ TEST(LeaseSecretTest, ListingNeverShowsFullIds) {
   TestServer server({});
   auto stub = server.NewStub();
   v1::Lease lease;
-  ASSERT_TRUE(Acquire(stub.get(), Count(1), &lease).ok());
+  v1::AcquireRequest request = Count(1);
+  const std::string request_id = "victim-request-id-5f2c9a";
+  request.set_request_id(request_id);
+  ASSERT_TRUE(Acquire(stub.get(), request, &lease).ok());
   ASSERT_EQ(lease.lease_id().size(), 32u);
+  EXPECT_EQ(lease.request_id(), request_id);  // the holder's own reply
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::ListResponse list;
@@ -165,14 +170,104 @@ TEST(LeaseSecretTest, ListingNeverShowsFullIds) {
   EXPECT_EQ(list.leases(0).lease_id_prefix(), lease.lease_id().substr(0, 8));
   EXPECT_EQ(list.leases(0).SerializeAsString().find(lease.lease_id()),
             std::string::npos);
+  EXPECT_EQ(list.leases(0).request_id(), "");
+  EXPECT_EQ(list.SerializeAsString().find(request_id), std::string::npos);
   grpc::ClientContext who_context;
   SetDeadline(&who_context);
   v1::WhoRequest who;
   who.add_ports(lease.base_port());
   v1::WhoResponse answer;
   ASSERT_TRUE(stub->Who(&who_context, who, &answer).ok());
+  ASSERT_EQ(answer.ports_size(), 1);
+  EXPECT_EQ(answer.ports(0).lease().lease_id_prefix(),
+            lease.lease_id_prefix());
   EXPECT_EQ(answer.SerializeAsString().find(lease.lease_id()),
             std::string::npos);
+  EXPECT_EQ(answer.SerializeAsString().find(request_id), std::string::npos);
+}
+
+// Identity decides, not knowledge of an id: the same process over the Unix
+// socket (its uid) and over loopback TCP (its address) is two callers.
+TEST(CallerIdentityTest, CrossTransportIsAnotherCaller) {
+  std::vector<LeaseEvent> events;
+  absl::Mutex mu;
+  TestServer server(Options(
+      [](ServerOptions* o) { o->listen.push_back("127.0.0.1:0"); },
+      [&events, &mu](LeaseManagerOptions* o) {
+        o->on_event = [&events, &mu](LeaseEvent e) {
+          absl::MutexLock lock(&mu);
+          events.push_back(std::move(e));
+        };
+      }));
+  ASSERT_EQ(server.server()->addresses().size(), 2u);
+  auto unix_stub = server.NewStub();
+  auto tcp_stub = v1::PortLease::NewStub(grpc::CreateChannel(
+      server.server()->addresses()[1], grpc::InsecureChannelCredentials()));
+
+  v1::AcquireRequest request = Count(1);
+  request.set_request_id("r1");
+  v1::Lease mine;
+  ASSERT_TRUE(Acquire(unix_stub.get(), request, &mine).ok());
+  // The replay over TCP is another caller's request: a lease of its own.
+  v1::Lease theirs;
+  ASSERT_TRUE(Acquire(tcp_stub.get(), request, &theirs).ok());
+  EXPECT_NE(theirs.lease_id(), mine.lease_id());
+  EXPECT_NE(theirs.base_port(), mine.base_port());
+  // The Unix caller's own replay still answers its lease.
+  v1::Lease again;
+  ASSERT_TRUE(Acquire(unix_stub.get(), request, &again).ok());
+  EXPECT_EQ(again.lease_id(), mine.lease_id());
+
+  // The TCP caller knows the id, yet may not renew, release or hold it.
+  grpc::ClientContext c1, c2, c3;
+  SetDeadline(&c1);
+  SetDeadline(&c2);
+  SetDeadline(&c3);
+  v1::RenewRequest renew;
+  renew.set_lease_id(mine.lease_id());
+  v1::RenewResponse renewed;
+  grpc::Status denied = tcp_stub->Renew(&c1, renew, &renewed);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(denied.error_message(),
+            absl::StrCat("lease ", mine.lease_id_prefix(), "... belongs to uid:",
+                         getuid(), "; addr:loopback may not renew it (only "
+                         "its caller, root or the admin token may)"));
+  v1::ReleaseRequest release;
+  release.set_lease_id(mine.lease_id());
+  v1::ReleaseResponse released;
+  EXPECT_EQ(tcp_stub->Release(&c2, release, &released).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  auto hold = tcp_stub->Hold(&c3);
+  v1::HoldRequest first;
+  first.set_lease_id(mine.lease_id());
+  hold->Write(first);
+  hold->WritesDone();
+  v1::HoldResponse ignored;
+  while (hold->Read(&ignored)) {
+  }
+  EXPECT_EQ(hold->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  absl::StatusOr<LeaseRecord> kept =
+      server.manager()->Get(mine.lease_id(), Principal{"test", "root"});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(absl::ToUnixSeconds(kept->expires_at),
+            mine.expires_at().seconds());
+
+  // Over Unix, root may renew the TCP caller's lease, and it is logged as
+  // an override; another uid may not.
+  grpc::ClientContext c4;
+  SetDeadline(&c4);
+  renew.set_lease_id(theirs.lease_id());
+  grpc::Status by_unix = unix_stub->Renew(&c4, renew, &renewed);
+  if (getuid() != 0) {
+    EXPECT_EQ(by_unix.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    return;
+  }
+  ASSERT_TRUE(by_unix.ok()) << by_unix.error_message();
+  absl::MutexLock lock(&mu);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(LeaseEventName(events.back().type), std::string("renew"));
+  EXPECT_EQ(events.back().by, "uid:0");
+  EXPECT_EQ(events.back().privilege, "root");
 }
 
 class AdminTest : public ::testing::Test {
@@ -316,11 +411,32 @@ TEST(LimitsTest, MaxLiveLeasesPerOwner) {
   grpc::Status status = Acquire(stub.get(), Count(1));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(),
-              HasSubstr(absl::StrCat("peer_uid=", getuid(), " already holds 3")));
+              HasSubstr(absl::StrCat("uid:", getuid(), " already holds 3")));
   v1::AcquireRequest wait = Count(1);
   wait.set_wait(true);
   EXPECT_EQ(Acquire(stub.get(), wait).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// The limit counts the caller the transport proved: a CI_JOB_ID of the
+// client's choosing per request does not buy more leases.
+TEST(LimitsTest, MaxLiveLeasesPerOwnerOverTcpIgnoresCiJobId) {
+  TestServer server(Options(
+      nullptr, [](LeaseManagerOptions* o) { o->max_leases_per_owner = 2; },
+      Transport::kTcp));
+  auto stub = server.NewStub();
+  for (int i = 0; i < 3; ++i) {
+    v1::AcquireRequest request = Count(1);
+    (*request.mutable_owner())["CI_JOB_ID"] = absl::StrCat("job-", i);
+    grpc::Status status = Acquire(stub.get(), request);
+    if (i < 2) {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      continue;
+    }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("caller addr:loopback already holds 2"));
+  }
 }
 
 TEST(LimitsTest, MaxWaiters) {

@@ -96,6 +96,29 @@ TEST(FormatLeaseEventTest, LevelsAndPorts) {
   EXPECT_EQ(EventLevel(LeaseEvent::Type::kStoreError), "ERROR");
 }
 
+TEST(FormatLeaseEventTest, NamesWhoActedAndWarnsOnOverrides) {
+  LeaseRecord lease;
+  lease.id = "0123456789abcdef0123456789abcdef";
+  lease.base = 20000;
+  lease.count = 1;
+  lease.caller = "uid:1000";
+  LeaseEvent own{LeaseEvent::Type::kReleased, lease, 0, ""};
+  own.by = "uid:1000";
+  EXPECT_EQ(FormatLeaseEvent(own, absl::UnixEpoch()),
+            "1970-01-01T00:00:00.000Z INFO release lease=01234567 "
+            "ports=20000 by=uid:1000");
+  LeaseEvent other = own;
+  other.by = "x509:ci runner";
+  other.privilege = "admin-token";
+  EXPECT_EQ(FormatLeaseEvent(other, absl::UnixEpoch()),
+            "1970-01-01T00:00:00.000Z WARN release lease=01234567 "
+            "ports=20000 by=x509:ci\\x20runner privilege=admin-token");
+  LeaseEvent expired{LeaseEvent::Type::kExpired, lease, 0, ""};
+  expired.by = "server";
+  EXPECT_THAT(FormatLeaseEvent(expired, absl::UnixEpoch()),
+              HasSubstr("by=server"));
+}
+
 TEST(PortleasedFilesTest, MakeDirsAndDirOf) {
   TempDir dir;
   const std::string deep = dir.File("a/b/c");

@@ -38,6 +38,18 @@ absl::Status CheckLeaseId(const std::string& id) {
       "(PORTLEASE_LEASE_ID; list shows only the first 8)"));
 }
 
+// A lease another caller holds (renew, release): 77, pointing at the way
+// an administrator ends it.
+int NotYourLease(std::ostream& err, const Connection& connection,
+                 const absl::Status& status) {
+  return Fail(err, kExitNoPermission,
+              absl::StrCat(connection.where.Describe(), ": ",
+                           status.message(),
+                           "; the lease belongs to another caller: its "
+                           "holder, root or `portlease admin force-release` "
+                           "(with the admin token) can end it"));
+}
+
 // A failed call to the server: 69 when it could not be reached, 2 when it
 // refused the request as invalid (e.g. a ttl above its --max-ttl), else 1.
 int CallFailure(std::ostream& err, const Connection& connection,
@@ -263,7 +275,8 @@ EXIT STATUS
     or port the server refuses as invalid, or a ttl outside the server's
     limits); 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
-    exhausted; 77 admin token missing, unreadable or refused; 128+N
+    exhausted; 77 admin token missing, unreadable or refused, or (renew,
+    release) the lease belongs to another caller; 128+N
     (acquire) signal N ended the wait for a server or ports, no lease kept.
     server status: 0 running; 1 running but not answering, or answering
     without a pid file; 3 not running.
@@ -612,6 +625,9 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                              " had already ended (released, expired or "
                              "unknown to the server): nothing to release"));
   }
+  if (status.code() == absl::StatusCode::kPermissionDenied) {
+    return NotYourLease(err, *connection, status);
+  }
   if (!status.ok()) return CallFailure(err, *connection, status);
   out << "released " << id.substr(0, 8) << "\n";
   return 0;
@@ -627,6 +643,9 @@ int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
   absl::StatusOr<v1::Lease> lease =
       connection->client->Renew(flags.positional[0], flags.ttl);
+  if (lease.status().code() == absl::StatusCode::kPermissionDenied) {
+    return NotYourLease(err, *connection, lease.status());
+  }
   if (!lease.ok()) return CallFailure(err, *connection, lease.status());
   if (flags.format == OutputFormat::kJson) {
     v1::RenewResponse response;

@@ -23,7 +23,9 @@ namespace portlease {
 enum class OutputFormat { kTable, kJson, kEnv, kShell };
 
 // The CLI's exit code when the admin token is missing, unreadable or
-// refused by the server (sysexits' EX_NOPERM). See also src/lease_run.h.
+// refused by the server, and when renew or release name a lease that
+// belongs to another caller (sysexits' EX_NOPERM). See also
+// src/lease_run.h.
 inline constexpr int kExitNoPermission = 77;
 
 struct CliFlags {
