@@ -107,8 +107,10 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
           "unexpected argument \"", arg, "\" (every setting is a --flag)"));
     }
     const size_t eq = arg.find('=');
+    // As typed, for messages.
+    const absl::string_view typed = arg.substr(0, eq);
     // --flag-name and --flag_name are one flag.
-    std::string name = absl::StrReplaceAll(arg.substr(0, eq), {{"-", "_"}});
+    std::string name = absl::StrReplaceAll(typed, {{"-", "_"}});
     const bool has_value = eq != absl::string_view::npos;
     std::string value(has_value ? arg.substr(eq + 1) : "");
     if (IsAbslBuiltin(name)) {
@@ -127,7 +129,7 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
     }
     if (flag == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", name, " (see --help)"));
+          absl::StrCat("unknown flag --", typed, " (see --help)"));
     }
     if (!has_value) {
       if (flag->IsOfType<bool>()) {
@@ -136,13 +138,13 @@ absl::StatusOr<std::vector<std::string>> PrepareArgs(
         value = args[++i];
       } else {
         return absl::InvalidArgumentError(
-            absl::StrCat("flag --", name, " needs a value"));
+            absl::StrCat("flag --", typed, " needs a value"));
       }
     }
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("bad value \"", value, "\" for --", name, ": ", error));
+          absl::StrCat("bad value \"", value, "\" for --", typed, ": ", error));
     }
     if (std::find(accumulate.begin(), accumulate.end(), name) !=
         accumulate.end()) {

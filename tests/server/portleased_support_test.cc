@@ -49,6 +49,13 @@ TEST(PrepareArgsTest, DashesAndUnderscoresAreOneFlag) {
 TEST(PrepareArgsTest, RejectsBadArguments) {
   EXPECT_THAT(Prepare({"--nope"}).status().message(),
               HasSubstr("unknown flag --nope"));
+  // Messages use the user's spelling.
+  EXPECT_THAT(Prepare({"--no-such-flag"}).status().message(),
+              HasSubstr("unknown flag --no-such-flag "));
+  EXPECT_THAT(Prepare({"--test-number=x"}).status().message(),
+              HasSubstr("for --test-number:"));
+  EXPECT_THAT(Prepare({"--test-number"}).status().message(),
+              HasSubstr("flag --test-number needs a value"));
   EXPECT_THAT(Prepare({"--test_number=x"}).status().message(),
               HasSubstr("--test_number"));
   EXPECT_THAT(Prepare({"--test_number"}).status().message(),
