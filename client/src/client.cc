@@ -347,15 +347,27 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
 
 absl::StatusOr<v1::WhoResponse> Client::Who(
     const std::vector<uint32_t>& ports) const {
-  v1::WhoRequest request;
-  for (uint32_t port : ports) request.add_ports(port);
-  v1::WhoResponse response;
-  absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        return stub_->Who(&context, request, &response);
-      });
-  if (!status.ok()) return status;
-  return response;
+  // The server answers at most this many ports per call: ask in batches.
+  constexpr size_t kBatch = 256;
+  v1::WhoResponse all;
+  size_t begin = 0;
+  do {
+    v1::WhoRequest request;
+    for (size_t i = begin; i < std::min(ports.size(), begin + kBatch); ++i) {
+      request.add_ports(ports[i]);
+    }
+    v1::WhoResponse response;
+    absl::Status status =
+        Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+          return stub_->Who(&context, request, &response);
+        });
+    if (!status.ok()) return status;
+    for (v1::PortInfo& info : *response.mutable_ports()) {
+      *all.add_ports() = std::move(info);
+    }
+    begin += kBatch;
+  } while (begin < ports.size());
+  return all;
 }
 
 absl::StatusOr<v1::StatusResponse> Client::Status(

@@ -383,9 +383,15 @@ absl::Status LeaseManager::Validate(const AcquireParams& params) const {
        (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
     return TtlOutOfRange(ttl, options_);
   }
-  if (params.owner.size() > options_.max_owner_entries) {
+  // The limit is the client's: the peer_* entries the service adds (who
+  // called, as the transport says) do not count against it.
+  const size_t client_entries = static_cast<size_t>(std::count_if(
+      params.owner.begin(), params.owner.end(), [](const auto& entry) {
+        return !absl::StartsWith(entry.first, "peer_");
+      }));
+  if (client_entries > options_.max_owner_entries) {
     return absl::InvalidArgumentError(
-        absl::StrCat("owner metadata has ", params.owner.size(),
+        absl::StrCat("owner metadata has ", client_entries,
                      " entries; at most ", options_.max_owner_entries));
   }
   for (const auto& [key, value] : params.owner) {

@@ -61,7 +61,7 @@ struct PortLeaseServiceOptions {
   // Longest Acquire wait, for RPCs with no (or a farther) deadline.
   absl::Duration max_wait = absl::Hours(1);
   // Most ports in one Who request.
-  uint32_t max_who_ports = 1024;
+  uint32_t max_who_ports = 256;
   // Credentials of Unix socket callers (UnixCredentialsListener); unset:
   // callers are known by address only.
   const PeerRegistry* peers = nullptr;

@@ -359,6 +359,17 @@ TEST_F(CliTest, WhoCallsAPoolPortBoundOutsidePortleaseBusy) {
   EXPECT_THAT(json.out, HasSubstr("\"pool_state\": \"busy\""));
 }
 
+// The server answers at most 256 ports per Who call: the client library
+// asks in batches and keeps the order.
+TEST_F(CliTest, WhoOfManyPortsIsAskedInBatches) {
+  std::vector<uint32_t> ports;
+  for (uint32_t i = 0; i < 600; ++i) ports.push_back(40000 + i);
+  absl::StatusOr<v1::WhoResponse> all = client_->Who(ports);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->ports_size(), 600);
+  for (int i = 0; i < 600; ++i) EXPECT_EQ(all->ports(i).port(), 40000u + i);
+}
+
 TEST_F(CliTest, UnknownCommandAndUsage) {
   EXPECT_EQ(Cli({"frobnicate"}).exit_code, 2);
   RunResult help = Cli({"--help"});

@@ -363,6 +363,38 @@ TEST_P(ServiceTest, MalformedRequestsAreInvalidArgument) {
   EXPECT_EQ(Get("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// The owner-entry limit is the client's own: the peer_* entries the server
+// adds to every lease do not use it up.
+TEST_P(ServiceTest, OwnerEntryLimitCountsOnlyTheClientsEntries) {
+  Start();
+  v1::AcquireRequest request = Count(1);
+  for (int i = 0; i < 32; ++i) {
+    (*request.mutable_owner())[absl::StrCat("k", i)] = "v";
+  }
+  v1::Lease lease;
+  grpc::Status status = Acquire(request, &lease);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GE(lease.owner_size(), 32);
+  (*request.mutable_owner())["k32"] = "v";
+  request.set_request_id("another-request");
+  status = Acquire(request, nullptr);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("33 entries; at most 32"));
+}
+
+// Who answers at most 256 ports per call.
+TEST_P(ServiceTest, WhoTakesAtMost256Ports) {
+  Start();
+  v1::WhoRequest request;
+  for (uint32_t i = 0; i < 257; ++i) request.add_ports(40000 + i);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::WhoResponse response;
+  grpc::Status status = stub_->Who(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("at most 256 ports"));
+}
+
 TEST_P(ServiceTest, UnknownLeaseIsNotFound) {
   Start();
   const std::string unknown(32, 'f');

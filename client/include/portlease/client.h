@@ -140,6 +140,7 @@ class Client {
       const OwnerMetadata& filter = {}) const;
 
   // Who holds each port, as the server sees it.
+  // Asks in batches of at most 256 ports (the server's limit per call).
   absl::StatusOr<v1::WhoResponse> Who(const std::vector<uint32_t>& ports) const;
 
   // Pool counters and server version.
