@@ -238,24 +238,35 @@ def run_steps(label, shell, steps, mapping, hooks=None):
         compare(f"{label}: `{command}`", output, out)
 
 
-def shell_steps(args, tmp, steps):
+def throwaway_server(args, tmp):
+    """A portleased on pool 20000-20015 that neither probes nor claims host
+    ports, and the environment that names it."""
     sock = os.path.join(tmp, "sock")
     server = Server(args.portleased,
                     [f"--listen=unix:{sock}", "--db=:memory:",
                      "--pool=20000-20015", "--probe=none", "--claims-dir=off"],
                     os.path.join(tmp, "server.log"))
+    env = base_env(args, tmp)
+    env["PORTLEASE_ADDR"] = f"unix:{sock}"
+    return server, sock, env
+
+
+def check_no_lease(args, env, label):
+    listed = subprocess.run([args.portlease, "list", "--format=json"],
+                            env=env, capture_output=True, text=True)
+    check('"leases": []' in listed.stdout,
+          f"{label} leaves a lease: {listed.stdout}")
+
+
+def shell_steps(args, tmp, steps):
+    server, sock, env = throwaway_server(args, tmp)
     os.makedirs(os.path.join(tmp, "ci"))
     shutil.copytree(os.path.join(args.source_dir, "ci", "m2"),
                     os.path.join(tmp, "ci", "m2"))
-    env = base_env(args, tmp)
-    env["PORTLEASE_ADDR"] = f"unix:{sock}"
     try:
         if server.start(sock):
             run_steps("Shell steps", Shell(tmp, env), steps, {})
-            listed = subprocess.run([args.portlease, "list", "--format=json"],
-                                    env=env, capture_output=True, text=True)
-            check('"leases": []' in listed.stdout,
-                  f"Shell steps: the session leaves a lease: {listed.stdout}")
+            check_no_lease(args, env, "Shell steps: the session")
     finally:
         server.stop()
 
@@ -375,20 +386,14 @@ SH_BLOCKS = {
 def sh_block(args, tmp, lines, extra):
     """Runs a ```sh block with `set -e` against a throwaway portleased, in a
     folder holding the checkout's ci/m2, `docker` a stand-in on PATH."""
-    sock = os.path.join(tmp, "sock")
-    server = Server(args.portleased,
-                    [f"--listen=unix:{sock}", "--db=:memory:",
-                     "--pool=20000-20015", "--probe=none", "--claims-dir=off"],
-                    os.path.join(tmp, "server.log"))
+    server, sock, env = throwaway_server(args, tmp)
     shutil.copytree(os.path.join(args.source_dir, "ci", "m2"),
                     os.path.join(tmp, "ci", "m2"))
     os.makedirs(os.path.join(tmp, "bin"))
     with open(os.path.join(tmp, "bin", "docker"), "w") as f:
         f.write(DOCKER_STANDIN)
     os.chmod(os.path.join(tmp, "bin", "docker"), 0o755)
-    env = base_env(args, tmp)
     env["PATH"] = os.path.join(tmp, "bin") + ":" + env["PATH"]
-    env["PORTLEASE_ADDR"] = f"unix:{sock}"
     try:
         if not server.start(sock):
             return
@@ -399,10 +404,7 @@ def sh_block(args, tmp, lines, extra):
         check(proc.returncode == 0,
               f"```sh block `{lines[0]}` exited {proc.returncode}:\n"
               f"{proc.stdout}")
-        listed = subprocess.run([args.portlease, "list", "--format=json"],
-                                env=env, capture_output=True, text=True)
-        check('"leases": []' in listed.stdout,
-              f"```sh block `{lines[0]}` leaves a lease: {listed.stdout}")
+        check_no_lease(args, env, f"```sh block `{lines[0]}`")
     finally:
         server.stop()
 
