@@ -248,9 +248,11 @@ TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {
   ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
   daemon_->Stop(SIGKILL);
   daemon_.reset();
+  // How soon "lost" is said is LeaseRunReportsALostServerAndExits75's
+  // business; this test is about what follows, so its bounds are loose.
   ASSERT_TRUE(PollUntil(
       [&] { return (*run)->err().find("lost") != std::string::npos; },
-      kHoldGrace + absl::Seconds(1)))
+      kHoldGrace + absl::Seconds(15)))
       << (*run)->err();
   EXPECT_THAT((*run)->err(), HasSubstr("still running sh"));
   // Still running.
@@ -259,7 +261,7 @@ TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {
   StartServer();
   ASSERT_TRUE(PollUntil(
       [&] { return (*run)->err().find("held again") != std::string::npos; },
-      absl::Seconds(5)))
+      absl::Seconds(20)))
       << (*run)->err();
   EXPECT_EQ(LiveLeases(), 1u);
   WriteFile(go, "");
