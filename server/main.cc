@@ -113,6 +113,11 @@ ABSL_FLAG(bool, durable, true,
 ABSL_FLAG(std::string, db_sync, "normal",
           "normal: commits survive kill -9 of the server; full: they also "
           "survive power loss (one fsync per change).");
+ABSL_FLAG(uint32_t, audit_events, 100000,
+          "How many events of the audit trail the database keeps (each "
+          "grant, renewal, release, expiry, drain and pool change, written "
+          "with the change it records; `portlease events` reads them). 0: "
+          "none.");
 ABSL_FLAG(std::string, pool, "20000-29999",
           "Ports to lease: LO-HI[,LO-HI...]. `portlease admin set-pool` "
           "replaces it (and --exclude) until the next restart only.");
@@ -583,13 +588,15 @@ int Run(int argc, char** argv) {
     sqlite.synchronous = db_sync == "full"
                              ? SqliteOptions::Synchronous::kFull
                              : SqliteOptions::Synchronous::kNormal;
+    sqlite.max_events = absl::GetFlag(FLAGS_audit_events);
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
         SqliteLeaseStore::Open(db, sqlite);
     if (!store.ok())
       return Fail({kExitRuntime, std::string(store.status().message())});
     daemon.store = *std::move(store);
   } else {
-    daemon.store = std::make_unique<MemoryLeaseStore>();
+    daemon.store =
+        std::make_unique<MemoryLeaseStore>(absl::GetFlag(FLAGS_audit_events));
   }
   if (probe == "system") {
     daemon.prober = std::make_unique<SystemProber>();

@@ -345,6 +345,27 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
                                 response.leases().end());
 }
 
+absl::StatusOr<v1::EventsResponse> Client::Events(uint64_t after_seq,
+                                                  absl::Time since,
+                                                  uint32_t limit) const {
+  v1::EventsRequest request;
+  request.set_after_seq(after_seq);
+  if (since != absl::InfinitePast()) {
+    const int64_t micros = absl::ToUnixMicros(since);
+    request.mutable_since()->set_seconds(micros / 1000000);
+    request.mutable_since()->set_nanos(
+        static_cast<int32_t>((micros % 1000000) * 1000));
+  }
+  request.set_limit(limit);
+  v1::EventsResponse response;
+  absl::Status status =
+      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+        return stub_->Events(&context, request, &response);
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<v1::WhoResponse> Client::Who(
     const std::vector<uint32_t>& ports) const {
   // The server answers at most this many ports per call: ask in batches.

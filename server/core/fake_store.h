@@ -47,9 +47,46 @@ class MapStore : public LeaseStore {
     return absl::OkStatus();
   }
 
+  // The audit trail: each event with its change, nothing when it fails.
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent& event) override {
+    absl::Status put = Put(lease);
+    if (put.ok()) Record(event);
+    return put;
+  }
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent& event) override {
+    absl::Status deleted = Delete(id);
+    if (deleted.ok()) Record(event);
+    return deleted;
+  }
+  absl::Status RecordEvent(const AuditEvent& event) override {
+    if (!fail.ok()) return fail;
+    Record(event);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query) override {
+    std::vector<AuditEvent> out;
+    for (const AuditEvent& e : events) {
+      if (e.seq > query.after_seq && e.at >= query.since &&
+          out.size() < query.limit) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+
   std::map<std::string, LeaseRecord> leases;
+  std::vector<AuditEvent> events;
   std::set<Port> drained;
   absl::Status fail;
+
+ private:
+  void Record(const AuditEvent& event) {
+    events.push_back(event);
+    events.back().seq = events.size();
+  }
 };
 
 }  // namespace portlease

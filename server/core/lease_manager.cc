@@ -254,7 +254,9 @@ absl::Status LeaseManager::DropClaimLost(LeaseRecord record,
       "port ", claimed.front(), " was claimed by ", by,
       " while this server was down; the lease ended when this server "
       "restarted");
-  absl::Status deleted = store_->Delete(record.id);
+  absl::Status deleted = store_->DeleteAudited(
+      record.id, Audit(LeaseEvent::Type::kClaimLost, &record, nullptr,
+                       claimed.front(), why));
   if (!deleted.ok()) {
     return absl::Status(deleted.code(),
                         absl::StrCat("cannot delete lease ", record.IdPrefix(),
@@ -318,14 +320,7 @@ void LeaseManager::SetState(Port first, uint32_t count, State state) {
 void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
                         Port port, std::string detail, const Principal* by) {
   if (!options_.on_event) return;
-  LeaseEvent event{type, std::nullopt, port, std::move(detail)};
-  if (lease != nullptr) event.lease = *lease;
-  event.by = by != nullptr ? by->id : "server";
-  if (by != nullptr && by->privileged() && lease != nullptr &&
-      lease->caller != by->id) {
-    event.privilege = by->privilege;  // an override, logged as such
-  }
-  options_.on_event(std::move(event));
+  options_.on_event(MakeEvent(type, lease, port, std::move(detail), by));
 }
 
 absl::Status LeaseManager::Authorize(const LeaseRecord& record,
@@ -575,8 +570,10 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       allocator_.AdvanceCursor(record.last());
       pending_ids_.insert(record.id);
       CountOwner(record, +1);
+      const AuditEvent granted =
+          Audit(LeaseEvent::Type::kGranted, &record, &params.caller);
       mu_.Unlock();
-      committed = store_->Put(record);
+      committed = store_->PutAudited(record, granted);
       mu_.Lock();
       pending_ids_.erase(record.id);
       if (!committed.ok()) {
@@ -584,7 +581,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
         SetState(record.base, count, State::kFree);  // never committed
       }
     } else {
-      committed = store_->Put(record);
+      committed = store_->PutAudited(
+          record, Audit(LeaseEvent::Type::kGranted, &record, &params.caller));
       if (committed.ok()) {
         SetState(record.base, count, State::kLeased);
         allocator_.AdvanceCursor(record.last());
@@ -736,7 +734,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
                         : std::clamp(renewed.ttl, options_.min_ttl,
                                      options_.max_ttl);
       renewed.expires_at = clock_->Now() + renewed.ttl;
-      absl::Status committed = store_->Put(renewed);
+      absl::Status committed = store_->PutAudited(
+          renewed, Audit(LeaseEvent::Type::kRenewed, &renewed, &by));
       if (!committed.ok()) {
         Emit(LeaseEvent::Type::kStoreError, &renewed, 0, committed.ToString(),
              &by);
@@ -856,8 +855,9 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     entry->ending = true;
     expiry_.erase({entry->deadline, id});
     grace_.erase({entry->grace_deadline, id});
+    const AuditEvent ended = Audit(why, &entry->record, by);
     mu_.Unlock();
-    committed = store_->Delete(id);
+    committed = store_->DeleteAudited(id, ended);
     mu_.Lock();
     entry = &leases_.at(id);
     entry->ending = false;
@@ -871,11 +871,11 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     const LeaseRecord& r = entry->record;
     busy = prober_->Held(r.base, r.count, r.udp);
     if (busy.empty()) {
-      committed = store_->Delete(id);
+      committed = store_->DeleteAudited(id, Audit(why, &r, by));
     } else {
       LeaseRecord draining = entry->record;
       draining.state = LeaseState::kDraining;
-      committed = store_->Put(draining);
+      committed = store_->PutAudited(draining, Audit(why, &r, by));
     }
   }
   LeaseRecord& r = entry->record;
@@ -940,7 +940,10 @@ void LeaseManager::DrainReleased(LeaseRecord record,
     break;
   }
   record.state = LeaseState::kDraining;
-  absl::Status committed = store_->Put(record);
+  absl::Status committed = store_->PutAudited(
+      record, Audit(LeaseEvent::Type::kDraining, &record, nullptr,
+                    busy.front(),
+                    absl::StrCat("still bound: ", absl::StrJoin(busy, ","))));
   if (!committed.ok()) {
     // The ports stay cooling down; a grant probes them anyway.
     Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
@@ -965,7 +968,11 @@ void LeaseManager::ProbeDraining(const std::string& id) {
   const LeaseRecord& r = entry.record;
   drain_queue_.erase({entry.next_probe, id});
   std::vector<Port> busy = prober_->Held(r.base, r.count, r.udp);
-  absl::Status deleted = busy.empty() ? store_->Delete(id) : absl::OkStatus();
+  absl::Status deleted =
+      busy.empty()
+          ? store_->DeleteAudited(
+                id, Audit(LeaseEvent::Type::kDrained, &r, nullptr))
+          : absl::OkStatus();
   if (!busy.empty() || !deleted.ok()) {
     if (!deleted.ok()) Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted.ToString());
     entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;

@@ -292,6 +292,11 @@ class LeaseManager {
   // The pool's view of a port.
   PortView ViewPort(Port port);
 
+  // The audit trail: every grant, renewal and end of a lease, every drained
+  // port and pool change, as the store recorded it with the change
+  // (AuditEvent). UNIMPLEMENTED from a store that keeps none.
+  absl::StatusOr<std::vector<AuditEvent>> Events(const EventQuery& query);
+
   // Administration. Callers check that the caller may administer; `by`
   // names it in the events.
   //
@@ -447,6 +452,18 @@ class LeaseManager {
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
             std::string detail, const Principal* by = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the event of an administrator's change that touches no lease
+  // (a drained port, a new pool) in the audit trail, then emits it.
+  void EmitRecorded(LeaseEvent::Type type, Port port, std::string detail,
+                    const Principal& by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The event Emit reports, and the audit record the store keeps with the
+  // change (lease_manager_audit.cc). Need not hold mu_.
+  static LeaseEvent MakeEvent(LeaseEvent::Type type, const LeaseRecord* lease,
+                              Port port, std::string detail,
+                              const Principal* by);
+  AuditEvent Audit(LeaseEvent::Type type, const LeaseRecord* lease,
+                   const Principal* by, Port port = 0,
+                   std::string detail = "") const;
   static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;

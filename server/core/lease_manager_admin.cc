@@ -102,8 +102,8 @@ absl::Status LeaseManager::DrainPort(Port port, const Principal& by) {
   drained_[port] = true;
   resting_[port] = State::kDisabled;
   if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
-  Emit(LeaseEvent::Type::kPortDrained, nullptr, port,
-       absl::StrCat("was ", PortStateName(was)), &by);
+  EmitRecorded(LeaseEvent::Type::kPortDrained, port,
+               absl::StrCat("was ", PortStateName(was)), by);
   return absl::OkStatus();
 }
 
@@ -123,7 +123,7 @@ absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
       resting_[port] = State::kFree;
       if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
     }
-    Emit(LeaseEvent::Type::kPortUndrained, nullptr, port, "", &by);
+    EmitRecorded(LeaseEvent::Type::kPortUndrained, port, "", by);
     ServeWaiters(&done);
   }
   Complete(&done);
@@ -201,13 +201,13 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
     change.pool = pool;
     change.exclude = exclude;
     change.pool_size = allocator_.pool_size();
-    Emit(LeaseEvent::Type::kPoolChanged, nullptr, 0,
+    EmitRecorded(LeaseEvent::Type::kPoolChanged, 0,
          absl::StrCat("pool=", FormatPortRanges(pool), " exclude=",
                       exclude.empty() ? "-" : FormatPortList(exclude),
                       " (", change.pool_size, " ports), ",
                       change.leases_outside_pool,
                       " live leases outside it"),
-         &by);
+         by);
     serve_pending_ = true;
     ServeWaiters(&done);
   }

@@ -8,9 +8,47 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/core/lease.h"
 
 namespace portlease {
+
+// One entry of the audit trail: a change to a lease or to the pool, who made
+// it, and when. It names a lease by its id prefix only (the trail is readable
+// by every caller, like List). The store keeps it with the change it
+// records (LeaseStore::PutAudited, DeleteAudited), so an acknowledged change
+// is never missing from the trail, even after a kill -9.
+struct AuditEvent {
+  // Assigned by the store: ascending, never reused. 0 before it is stored.
+  uint64_t seq = 0;
+  absl::Time at;
+  // LeaseEventName(): "granted", "renewed", "released", ...
+  std::string type;
+  // The lease concerned (id prefix, base, count, owner); lease empty when
+  // the event concerns a port or the pool.
+  std::string lease;
+  Port base = 0;
+  uint32_t count = 0;
+  Metadata owner;
+  // The port concerned (a drained port, a claimed one), or 0.
+  Port port = 0;
+  // Who made the change (a Principal id, or "server"), the privilege of an
+  // override ("root", "admin-token"), and what else there is to say.
+  std::string by;
+  std::string privilege;
+  std::string detail;
+};
+
+// How many audit events a store keeps by default (about 20 MB in SQLite).
+inline constexpr size_t kDefaultMaxAuditEvents = 100000;
+
+// Which audit events LeaseStore::LoadEvents returns: those after `after_seq`
+// and at or after `since`, oldest first, at most `limit`.
+struct EventQuery {
+  uint64_t after_seq = 0;
+  absl::Time since = absl::InfinitePast();
+  size_t limit = 1000;
+};
 
 // A durable map from lease id to LeaseRecord, plus the set of ports an
 // administrator took out of service (LeaseManager::DrainPort), so that a
@@ -37,6 +75,21 @@ class LeaseStore {
 
   // Removes the lease with this id. Removing an unknown id is OK.
   virtual absl::Status Delete(const std::string& id) = 0;
+
+  // The audit trail. PutAudited and DeleteAudited are Put and Delete with
+  // `event` recorded in the same commit: both are durable, or neither.
+  // RecordEvent records an event that changes no lease (a drained port, a
+  // new pool). A store keeps a bounded number of events, dropping the
+  // oldest. The defaults keep no trail: PutAudited and DeleteAudited are
+  // Put and Delete, RecordEvent does nothing and LoadEvents is
+  // UNIMPLEMENTED.
+  virtual absl::Status PutAudited(const LeaseRecord& lease,
+                                  const AuditEvent& event);
+  virtual absl::Status DeleteAudited(const std::string& id,
+                                     const AuditEvent& event);
+  virtual absl::Status RecordEvent(const AuditEvent& event);
+  virtual absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query);
 
   // The drained ports, ascending, each once.
   virtual absl::StatusOr<std::vector<Port>> LoadDrainedPorts() = 0;

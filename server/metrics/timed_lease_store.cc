@@ -15,20 +15,40 @@ absl::StatusOr<std::vector<LeaseRecord>> TimedLeaseStore::LoadAll() {
   return store_->LoadAll();
 }
 
-absl::Status TimedLeaseStore::Put(const LeaseRecord& lease) {
+template <typename Commit>
+absl::Status TimedLeaseStore::Time(Histogram* histogram, Commit commit) {
   const absl::Duration start = clock_->Monotonic();
-  absl::Status status = store_->Put(lease);
-  put_->Observe(absl::ToDoubleSeconds(clock_->Monotonic() - start));
+  absl::Status status = commit();
+  histogram->Observe(absl::ToDoubleSeconds(clock_->Monotonic() - start));
   if (!status.ok() && failures_ != nullptr) failures_->Increment();
   return status;
 }
 
+absl::Status TimedLeaseStore::Put(const LeaseRecord& lease) {
+  return Time(put_, [&] { return store_->Put(lease); });
+}
+
 absl::Status TimedLeaseStore::Delete(const std::string& id) {
-  const absl::Duration start = clock_->Monotonic();
-  absl::Status status = store_->Delete(id);
-  remove_->Observe(absl::ToDoubleSeconds(clock_->Monotonic() - start));
-  if (!status.ok() && failures_ != nullptr) failures_->Increment();
-  return status;
+  return Time(remove_, [&] { return store_->Delete(id); });
+}
+
+absl::Status TimedLeaseStore::PutAudited(const LeaseRecord& lease,
+                                         const AuditEvent& event) {
+  return Time(put_, [&] { return store_->PutAudited(lease, event); });
+}
+
+absl::Status TimedLeaseStore::DeleteAudited(const std::string& id,
+                                            const AuditEvent& event) {
+  return Time(remove_, [&] { return store_->DeleteAudited(id, event); });
+}
+
+absl::Status TimedLeaseStore::RecordEvent(const AuditEvent& event) {
+  return store_->RecordEvent(event);
+}
+
+absl::StatusOr<std::vector<AuditEvent>> TimedLeaseStore::LoadEvents(
+    const EventQuery& query) {
+  return store_->LoadEvents(query);
 }
 
 absl::StatusOr<std::vector<Port>> TimedLeaseStore::LoadDrainedPorts() {

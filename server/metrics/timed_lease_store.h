@@ -32,8 +32,21 @@ class TimedLeaseStore : public LeaseStore {
   // Not timed: admin changes, not commits on the lease path.
   absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
   absl::Status SetPortDrained(Port port, bool drained) override;
+  // Timed as Put and Delete (the event rides in the same commit).
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent& event) override;
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent& event) override;
+  // Not timed.
+  absl::Status RecordEvent(const AuditEvent& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query) override;
 
  private:
+  // Runs `commit`, observing its time in `histogram`.
+  template <typename Commit>
+  absl::Status Time(Histogram* histogram, Commit commit);
+
   LeaseStore* const store_;
   Clock* const clock_;
   Histogram* const put_;

@@ -98,6 +98,20 @@ void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
       absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
 }
 
+void EventToProto(const AuditEvent& event, v1::Event* out) {
+  out->set_seq(event.seq);
+  TimeToProto(event.at, out->mutable_at());
+  out->set_type(event.type);
+  out->set_lease_id_prefix(event.lease);
+  out->set_base_port(event.base);
+  out->set_count(event.count);
+  out->mutable_owner()->insert(event.owner.begin(), event.owner.end());
+  out->set_port(event.port);
+  out->set_by(event.by);
+  out->set_privilege(event.privilege);
+  out->set_detail(event.detail);
+}
+
 absl::Time TimeFromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }

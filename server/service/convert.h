@@ -22,6 +22,7 @@
 #include "grpcpp/support/status.h"
 #include "portlease/v1/portlease.pb.h"
 #include "server/core/lease.h"
+#include "server/core/lease_store.h"
 #include "server/core/lease_manager.h"
 
 namespace portlease {
@@ -53,6 +54,8 @@ void DurationToProto(absl::Duration d, google::protobuf::Duration* out);
 
 // Infinite times are left unset.
 void TimeToProto(absl::Time t, google::protobuf::Timestamp* out);
+// An audit trail entry on the wire.
+void EventToProto(const AuditEvent& event, v1::Event* out);
 absl::Time TimeFromProto(const google::protobuf::Timestamp& t);
 
 // The same code and message: absl and gRPC codes share numbers.

@@ -275,6 +275,43 @@ grpc::ServerUnaryReactor* PortLeaseService::Status(
   return FinishNow(context, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* PortLeaseService::Events(
+    grpc::CallbackServerContext* context, const v1::EventsRequest* request,
+    v1::EventsResponse* response) {
+  absl::Status admitted = Admit(Peer(*context));
+  if (!admitted.ok()) return FinishNow(context, admitted);
+  constexpr uint32_t kDefaultLimit = 1000;
+  constexpr uint32_t kMaxLimit = 10000;
+  if (request->limit() > kMaxLimit) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "at most ", kMaxLimit,
+                                  " events per Events request, asked for ",
+                                  request->limit())));
+  }
+  EventQuery query;
+  query.after_seq = request->after_seq();
+  if (request->has_since()) query.since = TimeFromProto(request->since());
+  query.limit = request->limit() == 0 ? kDefaultLimit : request->limit();
+  absl::StatusOr<std::vector<AuditEvent>> events =
+      options_.manager->Events(query);
+  if (!events.ok()) {
+    if (absl::IsUnimplemented(events.status())) {
+      return FinishNow(context,
+                       absl::UnimplementedError(
+                           "this server keeps no audit trail (started with "
+                           "--audit-events=0); its log has the events"));
+    }
+    return FinishNow(context, events.status());
+  }
+  response->set_next_after_seq(query.after_seq);
+  for (const AuditEvent& event : *events) {
+    EventToProto(event, response->add_events());
+    response->set_next_after_seq(event.seq);
+  }
+  response->set_more(events->size() == query.limit);
+  return FinishNow(context, absl::OkStatus());
+}
+
 namespace {
 absl::StatusOr<Port> PortField(uint32_t port) {
   if (port == 0 || port > 65535) {

@@ -107,6 +107,9 @@ class PortLeaseService final : public v1::PortLease::CallbackService {
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
                                    const v1::StatusRequest* request,
                                    v1::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Events(grpc::CallbackServerContext* context,
+                                   const v1::EventsRequest* request,
+                                   v1::EventsResponse* response) override;
   grpc::ServerUnaryReactor* ForceRelease(
       grpc::CallbackServerContext* context,
       const v1::ForceReleaseRequest* request,

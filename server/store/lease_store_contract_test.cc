@@ -276,6 +276,84 @@ TEST_P(LeaseStoreContractTest, DrainedPortsSurviveReopenAndUndrain) {
   EXPECT_THAT(Load(), ::testing::ElementsAre(TestLease(1)));
 }
 
+AuditEvent TestEvent(const std::string& type, const LeaseRecord& lease,
+                     int64_t at_us) {
+  AuditEvent event;
+  event.at = absl::FromUnixMicros(at_us);
+  event.type = type;
+  event.lease = lease.IdPrefix();
+  event.base = lease.base;
+  event.count = lease.count;
+  event.owner = lease.owner;
+  event.by = "uid:1000";
+  return event;
+}
+
+// The fields a store keeps, without the seq it assigns.
+std::vector<std::string> Describe(const std::vector<AuditEvent>& events) {
+  std::vector<std::string> out;
+  for (const AuditEvent& e : events) {
+    std::string owner;
+    for (const auto& [key, value] : e.owner) {
+      owner += key + "=" + value + ";";
+    }
+    out.push_back(e.type + " " + e.lease + " " + std::to_string(e.base) + "+" +
+                  std::to_string(e.count) + " port " + std::to_string(e.port) +
+                  " " + owner + " by " + e.by + " " + e.privilege + " " +
+                  e.detail + " at " +
+                  std::to_string(absl::ToUnixMicros(e.at)));
+  }
+  return out;
+}
+
+std::vector<AuditEvent> LoadEvents(LeaseStore& store, EventQuery query = {}) {
+  absl::StatusOr<std::vector<AuditEvent>> events = store.LoadEvents(query);
+  EXPECT_TRUE(events.ok()) << events.status();
+  return events.ok() ? *std::move(events) : std::vector<AuditEvent>{};
+}
+
+TEST_P(LeaseStoreContractTest, AuditedChangesKeepTheirEventsInOrder) {
+  const LeaseRecord a = TestLease(1);
+  const LeaseRecord b = TestLease(2);
+  AuditEvent drained;
+  drained.at = absl::FromUnixMicros(1700000000000300);
+  drained.type = "port-drain";
+  drained.port = 65535;
+  drained.by = "admin-token";
+  drained.privilege = "admin-token";
+  drained.detail = std::string("was free\n\0", 12);
+  ASSERT_TRUE(store().PutAudited(a, TestEvent("grant", a, 1700000000000100)).ok());
+  ASSERT_TRUE(store().PutAudited(b, TestEvent("grant", b, 1700000000000200)).ok());
+  ASSERT_TRUE(store().RecordEvent(drained).ok());
+  ASSERT_TRUE(
+      store().DeleteAudited(a.id, TestEvent("release", a, 1700000000000400)).ok());
+  const std::vector<std::string> want = Describe(
+      {TestEvent("grant", a, 1700000000000100),
+       TestEvent("grant", b, 1700000000000200), drained,
+       TestEvent("release", a, 1700000000000400)});
+  std::vector<AuditEvent> events = LoadEvents(store());
+  EXPECT_EQ(Describe(events), want);
+  ASSERT_EQ(events.size(), 4u);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_GT(events[i].seq, events[i - 1].seq);
+  }
+  // The changes themselves were made.
+  EXPECT_THAT(Load(), ::testing::ElementsAre(b));
+  Reopen();
+  EXPECT_EQ(Describe(LoadEvents(store())), want);
+
+  // Pages: after a seq, since a time, at most a limit.
+  EventQuery after;
+  after.after_seq = events[1].seq;
+  EXPECT_EQ(Describe(LoadEvents(store(), after)),
+            std::vector<std::string>(want.begin() + 2, want.end()));
+  EventQuery since;
+  since.since = absl::FromUnixMicros(1700000000000200);
+  since.limit = 2;
+  EXPECT_EQ(Describe(LoadEvents(store(), since)),
+            std::vector<std::string>(want.begin() + 1, want.begin() + 3));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllStores, LeaseStoreContractTest,
     ::testing::Values(

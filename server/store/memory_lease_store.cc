@@ -47,6 +47,54 @@ absl::Status MemoryLeaseStore::SetPortDrained(Port port, bool drained) {
   return absl::OkStatus();
 }
 
+absl::Status MemoryLeaseStore::PutAudited(const LeaseRecord& lease,
+                                          const AuditEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (!write_failure_.ok()) return write_failure_;
+  leases_.insert_or_assign(lease.id, lease);
+  RecordLocked(event);
+  ++writes_;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryLeaseStore::DeleteAudited(const std::string& id,
+                                             const AuditEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (!write_failure_.ok()) return write_failure_;
+  leases_.erase(id);
+  RecordLocked(event);
+  ++writes_;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryLeaseStore::RecordEvent(const AuditEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (!write_failure_.ok()) return write_failure_;
+  RecordLocked(event);
+  return absl::OkStatus();
+}
+
+void MemoryLeaseStore::RecordLocked(const AuditEvent& event) {
+  if (max_events_ == 0) return;
+  events_.push_back(event);
+  events_.back().seq = ++last_seq_;
+  while (events_.size() > max_events_) events_.pop_front();
+}
+
+absl::StatusOr<std::vector<AuditEvent>> MemoryLeaseStore::LoadEvents(
+    const EventQuery& query) {
+  absl::MutexLock lock(&mu_);
+  if (!load_failure_.ok()) return load_failure_;
+  std::vector<AuditEvent> out;
+  for (const AuditEvent& event : events_) {
+    if (out.size() >= query.limit) break;
+    if (event.seq > query.after_seq && event.at >= query.since) {
+      out.push_back(event);
+    }
+  }
+  return out;
+}
+
 void MemoryLeaseStore::set_write_failure(absl::Status status) {
   absl::MutexLock lock(&mu_);
   write_failure_ = std::move(status);

@@ -15,6 +15,8 @@
 #ifndef PORTLEASE_SERVER_STORE_MEMORY_LEASE_STORE_H_
 #define PORTLEASE_SERVER_STORE_MEMORY_LEASE_STORE_H_
 
+#include <cstdint>
+#include <deque>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,7 +33,9 @@ namespace portlease {
 
 class MemoryLeaseStore : public LeaseStore {
  public:
-  MemoryLeaseStore() = default;
+  // Keeps the newest `max_events` audit events.
+  explicit MemoryLeaseStore(size_t max_events = kDefaultMaxAuditEvents)
+      : max_events_(max_events) {}
   MemoryLeaseStore(const MemoryLeaseStore&) = delete;
   MemoryLeaseStore& operator=(const MemoryLeaseStore&) = delete;
 
@@ -41,10 +45,16 @@ class MemoryLeaseStore : public LeaseStore {
   absl::Status Delete(const std::string& id) override;
   absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
   absl::Status SetPortDrained(Port port, bool drained) override;
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent& event) override;
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent& event) override;
+  absl::Status RecordEvent(const AuditEvent& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query) override;
 
-  // Test hook. While `status` is not OK, Put, Delete and SetPortDrained
-  // return it and change
-  // nothing. OK (the default) turns the failure off.
+  // Test hook. While `status` is not OK, Put, Delete, SetPortDrained and
+  // the audited writes return it and change nothing. OK (the default) turns the failure off.
   void set_write_failure(absl::Status status);
   // Test hook. While `status` is not OK, LoadAll and LoadDrainedPorts
   // return it.
@@ -57,12 +67,17 @@ class MemoryLeaseStore : public LeaseStore {
   int writes() const;
 
  private:
+  void RecordLocked(const AuditEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_events_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, LeaseRecord> leases_ ABSL_GUARDED_BY(mu_);
   std::set<Port> drained_ ABSL_GUARDED_BY(mu_);
   absl::Status write_failure_ ABSL_GUARDED_BY(mu_);
   absl::Status load_failure_ ABSL_GUARDED_BY(mu_);
   int writes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<AuditEvent> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace portlease

@@ -109,7 +109,7 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
   // From here on the store owns the connection and the lock.
   std::unique_ptr<SqliteLeaseStore> store(
       new SqliteLeaseStore(path, *std::move(lock), raw_db,
-                           options.batch_commits));
+                           options.batch_commits, options.max_events));
   sqlite3* db = store->db_.get();
   // SQLite quietly falls back to read-only for a file we may not write. Say
   // so now, before reading creates -wal/-shm files with the same mode.
@@ -158,16 +158,22 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
 
   absl::Status prepared = store->PrepareStatements();
   if (!prepared.ok()) return WithPath(prepared, path);
+  if (!options.read_only) {
+    absl::MutexLock lock(&store->mu_);
+    absl::Status pruned = store->PruneEventsLocked();
+    if (!pruned.ok()) return WithPath(pruned, path);
+  }
   return store;
 }
 
 SqliteLeaseStore::SqliteLeaseStore(std::string path,
                                    std::unique_ptr<LockFile> lock, sqlite3* db,
-                                   bool batch_commits)
+                                   bool batch_commits, size_t max_events)
     : path_(std::move(path)),
       lock_(std::move(lock)),
       db_(db),
-      batch_commits_(batch_commits) {}
+      batch_commits_(batch_commits),
+      max_events_(max_events) {}
 
 SqliteLeaseStore::~SqliteLeaseStore() = default;
 
@@ -192,6 +198,16 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
        "INSERT OR IGNORE INTO drained_ports (port) VALUES (?1)"},
       {&delete_drained_, "DELETE FROM drained_ports WHERE port = ?1"},
       {&select_drained_, "SELECT port FROM drained_ports ORDER BY port"},
+      {&insert_event_,
+       "INSERT INTO events (at_us, type, lease, base, count, owner, port, "
+       "actor, privilege, detail) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+      {&select_events_,
+       "SELECT seq, at_us, type, lease, base, count, owner, port, actor, "
+       "privilege, detail FROM events WHERE seq > ?1 AND at_us >= ?2 "
+       "ORDER BY seq LIMIT ?3"},
+      {&prune_events_,
+       "DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1"},
   };
   for (const auto& [stmt, sql] : statements) {
     absl::StatusOr<SqliteStatement> prepared =
@@ -211,6 +227,28 @@ absl::Status SqliteLeaseStore::Put(const LeaseRecord& lease) {
 absl::Status SqliteLeaseStore::Delete(const std::string& id) {
   PendingWrite write;
   write.remove = &id;
+  return Write(&write);
+}
+
+absl::Status SqliteLeaseStore::PutAudited(const LeaseRecord& lease,
+                                          const AuditEvent& event) {
+  PendingWrite write;
+  write.put = &lease;
+  write.event = &event;
+  return Write(&write);
+}
+
+absl::Status SqliteLeaseStore::DeleteAudited(const std::string& id,
+                                             const AuditEvent& event) {
+  PendingWrite write;
+  write.remove = &id;
+  write.event = &event;
+  return Write(&write);
+}
+
+absl::Status SqliteLeaseStore::RecordEvent(const AuditEvent& event) {
+  PendingWrite write;
+  write.event = &event;
   return Write(&write);
 }
 
@@ -245,29 +283,135 @@ absl::Status SqliteLeaseStore::Write(PendingWrite* write) {
 
 void SqliteLeaseStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&mu_);
-  if (batch.size() > 1) {
-    absl::Status status = begin_write_.Run();
-    for (size_t i = 0; status.ok() && i < batch.size(); ++i) {
-      status = ApplyLocked(*batch[i]);
-    }
-    if (status.ok()) status = commit_.Run();
+  const size_t events_before = unpruned_;
+  // A lone write without an event is one statement, which SQLite commits
+  // as a transaction of its own.
+  if (batch.size() == 1 && (batch[0]->event == nullptr || max_events_ == 0)) {
+    batch[0]->status = WithPath(ApplyLocked(*batch[0]), path_);
+  } else {
+    absl::Status status = TransactionLocked(batch);
     if (status.ok()) {
       for (PendingWrite* w : batch) w->status = absl::OkStatus();
-      return;
+    } else if (batch.size() == 1) {
+      batch[0]->status = WithPath(status, path_);
+    } else {
+      // Each write again, alone, so that only the failing ones fail.
+      unpruned_ = events_before;
+      for (PendingWrite* w : batch) {
+        w->status = WithPath(TransactionLocked({w}), path_);
+      }
     }
-    // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
-    if (!sqlite3_get_autocommit(db_.get())) rollback_.Run().IgnoreError();
-    // Each write again, alone, so that only the failing ones fail.
   }
-  for (PendingWrite* w : batch) w->status = WithPath(ApplyLocked(*w), path_);
+  if (unpruned_ >= std::max<size_t>(1000, max_events_ / 100)) {
+    // Best effort: the oldest events stay a little longer on failure.
+    if (PruneEventsLocked().ok()) unpruned_ = 0;
+  }
+}
+
+absl::Status SqliteLeaseStore::TransactionLocked(
+    const std::vector<PendingWrite*>& writes) {
+  const size_t events_before = unpruned_;
+  absl::Status status = begin_write_.Run();
+  for (size_t i = 0; status.ok() && i < writes.size(); ++i) {
+    status = ApplyLocked(*writes[i]);
+  }
+  if (status.ok()) status = commit_.Run();
+  if (status.ok()) return status;
+  unpruned_ = events_before;
+  // SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+  if (!sqlite3_get_autocommit(db_.get())) rollback_.Run().IgnoreError();
+  return status;
 }
 
 absl::Status SqliteLeaseStore::ApplyLocked(const PendingWrite& write) {
-  if (write.put != nullptr) return PutLocked(*write.put);
-  ScopedReset reset(delete_lease_);
-  absl::Status status = delete_lease_.BindBytes(1, *write.remove);
-  if (status.ok()) status = delete_lease_.Run();
+  absl::Status status;
+  if (write.put != nullptr) {
+    status = PutLocked(*write.put);
+  } else if (write.remove != nullptr) {
+    ScopedReset reset(delete_lease_);
+    status = delete_lease_.BindBytes(1, *write.remove);
+    if (status.ok()) status = delete_lease_.Run();
+  }
+  if (status.ok() && write.event != nullptr && max_events_ > 0) {
+    status = InsertEventLocked(*write.event);
+  }
   return status;
+}
+
+absl::Status SqliteLeaseStore::InsertEventLocked(const AuditEvent& event) {
+  std::string owner;
+  EncodeLeaseOwner(event.owner, &owner);
+  SqliteStatement& insert = insert_event_;
+  ScopedReset reset(insert);
+  absl::Status status = insert.BindInt64(1, EncodeTime(event.at));
+  if (status.ok()) status = insert.BindBytes(2, event.type);
+  if (status.ok()) status = insert.BindBytes(3, event.lease);
+  if (status.ok()) status = insert.BindInt64(4, event.base);
+  if (status.ok()) status = insert.BindInt64(5, event.count);
+  if (status.ok()) status = insert.BindBytes(6, owner);
+  if (status.ok()) status = insert.BindInt64(7, event.port);
+  if (status.ok()) status = insert.BindBytes(8, event.by);
+  if (status.ok()) status = insert.BindBytes(9, event.privilege);
+  if (status.ok()) status = insert.BindBytes(10, event.detail);
+  if (status.ok()) status = insert.Run();
+  if (status.ok()) ++unpruned_;
+  return status;
+}
+
+absl::Status SqliteLeaseStore::PruneEventsLocked() {
+  ScopedReset reset(prune_events_);
+  absl::Status status =
+      prune_events_.BindInt64(1, static_cast<int64_t>(max_events_));
+  if (status.ok()) status = prune_events_.Run();
+  return status;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqliteLeaseStore::LoadEvents(
+    const EventQuery& query) {
+  absl::MutexLock lock(&mu_);
+  std::vector<AuditEvent> out;
+  SqliteStatement& select = select_events_;
+  ScopedReset reset(select);
+  const int64_t limit = static_cast<int64_t>(
+      std::min<uint64_t>(query.limit, std::numeric_limits<int64_t>::max()));
+  absl::Status status = select.BindInt64(
+      1, static_cast<int64_t>(std::min<uint64_t>(
+             query.after_seq, std::numeric_limits<int64_t>::max())));
+  if (status.ok()) status = select.BindInt64(2, EncodeTime(query.since));
+  if (status.ok()) status = select.BindInt64(3, limit);
+  if (!status.ok()) return WithPath(status, path_);
+  for (;;) {
+    absl::StatusOr<bool> row = select.Step();
+    if (!row.ok()) return WithPath(row.status(), path_);
+    if (!*row) break;
+    AuditEvent event;
+    const int64_t seq = select.ColumnInt64(0);
+    const int64_t base = select.ColumnInt64(4);
+    const int64_t count = select.ColumnInt64(5);
+    const int64_t port = select.ColumnInt64(7);
+    absl::StatusOr<Metadata> owner = DecodeLeaseOwner(select.ColumnBytes(6));
+    if (seq <= 0 || base < 0 || base > 65535 || count < 0 ||
+        count > 65536 || port < 0 || port > 65535 || !owner.ok()) {
+      return WithPath(absl::DataLossError(absl::StrCat(
+                          "event ", seq, " does not decode",
+                          owner.ok() ? "" : ": ",
+                          owner.ok() ? "" : owner.status().message())),
+                      path_);
+    }
+    event.seq = static_cast<uint64_t>(seq);
+    event.at = DecodeTime(select.ColumnInt64(1));
+    event.type = select.ColumnBytes(2);
+    event.lease = select.ColumnBytes(3);
+    event.base = static_cast<Port>(base);
+    event.count = static_cast<uint32_t>(count);
+    event.owner = *std::move(owner);
+    event.port = static_cast<Port>(port);
+    event.by = select.ColumnBytes(8);
+    event.privilege = select.ColumnBytes(9);
+    event.detail = select.ColumnBytes(10);
+    out.push_back(std::move(event));
+  }
+  return out;
 }
 
 absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {

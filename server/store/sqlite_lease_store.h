@@ -7,6 +7,11 @@
 //   if (!store.ok()) return store.status();
 //   absl::Status put = (*store)->Put(lease);
 //
+// The audit trail (LeaseStore::PutAudited, DeleteAudited, RecordEvent) is
+// the `events` table: an event is inserted in the transaction of its change,
+// so the change and its event commit together; the newest
+// SqliteOptions::max_events are kept.
+//
 // Files: `<path>` (the database), `<path>-wal` and `<path>-shm` (SQLite's
 // write-ahead log and its index, present while open) and `<path>.lock` (an
 // flock(2) taken at Open so that two servers can't share one database; it
@@ -91,6 +96,10 @@ struct SqliteOptions {
   // and every Put/Delete fails with UNAVAILABLE. The database must exist and
   // already have the current schema. The lock is still taken.
   bool read_only = false;
+
+  // The audit trail keeps the newest `max_events` events (pruned every
+  // thousand or so commits, and at Open). 0: no events are recorded.
+  size_t max_events = kDefaultMaxAuditEvents;
 };
 
 class SqliteLeaseStore : public LeaseStore {
@@ -125,6 +134,16 @@ class SqliteLeaseStore : public LeaseStore {
   absl::Status Delete(const std::string& id) override;
   absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
   absl::Status SetPortDrained(Port port, bool drained) override;
+  // The event rides in the transaction of its change (group commit
+  // included).
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent& event) override;
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent& event) override;
+  absl::Status RecordEvent(const AuditEvent& event) override;
+  // DATA_LOSS for a row that does not decode.
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query) override;
 
   const std::string& path() const { return path_; }
 
@@ -133,16 +152,18 @@ class SqliteLeaseStore : public LeaseStore {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
 
-  // One Put (`put` set) or Delete (`remove` set) waiting to be committed.
+  // One Put (`put` set) or Delete (`remove` set), with its audit `event`
+  // or an event alone, waiting to be committed.
   struct PendingWrite {
     const LeaseRecord* put = nullptr;
     const std::string* remove = nullptr;
+    const AuditEvent* event = nullptr;
     absl::Status status;
     bool done = false;  // guarded by queue_mu_
   };
 
   SqliteLeaseStore(std::string path, std::unique_ptr<LockFile> lock,
-                   sqlite3* db, bool batch_commits);
+                   sqlite3* db, bool batch_commits, size_t max_events);
   absl::Status PrepareStatements();
   // Commits `write`, alone or with the writes queued alongside it; returns
   // its status once the transaction holding it has committed.
@@ -152,6 +173,13 @@ class SqliteLeaseStore : public LeaseStore {
   void CommitBatch(const std::vector<PendingWrite*>& batch);
   absl::Status ApplyLocked(const PendingWrite& write)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The writes in one transaction: all committed, or none.
+  absl::Status TransactionLocked(const std::vector<PendingWrite*>& writes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertEventLocked(const AuditEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the oldest events beyond max_events_.
+  absl::Status PruneEventsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status PutLocked(const LeaseRecord& lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLocked(std::vector<LeaseRecord>& out)
@@ -163,6 +191,7 @@ class SqliteLeaseStore : public LeaseStore {
   const std::unique_ptr<LockFile> lock_;
   const std::unique_ptr<sqlite3, DbCloser> db_;
   const bool batch_commits_;
+  const size_t max_events_;
 
   // The group commit queue. Never held while waiting for mu_.
   absl::Mutex queue_mu_;
@@ -182,6 +211,11 @@ class SqliteLeaseStore : public LeaseStore {
   SqliteStatement insert_drained_ ABSL_GUARDED_BY(mu_);
   SqliteStatement delete_drained_ ABSL_GUARDED_BY(mu_);
   SqliteStatement select_drained_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement insert_event_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement select_events_ ABSL_GUARDED_BY(mu_);
+  SqliteStatement prune_events_ ABSL_GUARDED_BY(mu_);
+  // Events inserted since the last prune.
+  size_t unpruned_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace portlease

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -236,6 +237,95 @@ TEST_F(SqliteLeaseStoreTest, ReadOnlyStoreFailsWritesAndKeepsData) {
   std::unique_ptr<SqliteLeaseStore> writable = MustOpen(path_);
   ASSERT_NE(writable, nullptr);
   EXPECT_TRUE(writable->Put(TestLease(7)).ok());
+}
+
+AuditEvent EventOf(const std::string& type, const LeaseRecord& lease) {
+  AuditEvent event;
+  event.at = absl::FromUnixMicros(1700000000000000);
+  event.type = type;
+  event.lease = lease.IdPrefix();
+  event.by = "uid:0";
+  return event;
+}
+
+std::vector<std::string> EventTypes(SqliteLeaseStore& store) {
+  absl::StatusOr<std::vector<AuditEvent>> events = store.LoadEvents({});
+  EXPECT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> out;
+  if (events.ok()) {
+    for (const AuditEvent& e : *events) out.push_back(e.type + " " + e.lease);
+  }
+  return out;
+}
+
+TEST_F(SqliteLeaseStoreTest, AChangeAndItsEventCommitTogetherOrNotAtAll) {
+  MustOpen(path_).reset();  // creates the current schema
+  // An event the database refuses: its change must not be kept either.
+  RawExec(path_,
+          "CREATE TRIGGER refuse BEFORE INSERT ON events "
+          "WHEN NEW.type = X'626f6f6d' BEGIN SELECT RAISE(ABORT, 'boom'); END");
+  std::unique_ptr<SqliteLeaseStore> store = MustOpen(path_);
+  ASSERT_NE(store, nullptr);
+  const LeaseRecord a = TestLease(1);
+  const LeaseRecord b = TestLease(2);
+  ASSERT_TRUE(store->PutAudited(a, EventOf("grant", a)).ok());
+  EXPECT_FALSE(store->PutAudited(b, EventOf("boom", b)).ok());
+  EXPECT_FALSE(store->DeleteAudited(a.id, EventOf("boom", a)).ok());
+  // Concurrent writes share a transaction; the refused one fails alone.
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      const LeaseRecord lease = TestLease(10 + i);
+      results[i] =
+          store->PutAudited(lease, EventOf(i == 3 ? "boom" : "grant", lease));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<LeaseRecord> want = {a};
+  std::vector<std::string> want_events = {"grant " + a.IdPrefix()};
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(results[i].ok(), i != 3) << i << ": " << results[i];
+    if (i == 3) continue;
+    want.push_back(TestLease(10 + i));
+  }
+  std::vector<LeaseRecord> loaded = MustLoad(*store);
+  std::sort(loaded.begin(), loaded.end(),
+            [](const LeaseRecord& x, const LeaseRecord& y) { return x.id < y.id; });
+  std::sort(want.begin(), want.end(),
+            [](const LeaseRecord& x, const LeaseRecord& y) { return x.id < y.id; });
+  EXPECT_EQ(loaded, want);
+  std::vector<std::string> types = EventTypes(*store);
+  EXPECT_EQ(types.size(), 8u);  // a's grant and seven of the eight
+  EXPECT_EQ(std::count(types.begin(), types.end(), "boom " + b.IdPrefix()), 0);
+}
+
+TEST_F(SqliteLeaseStoreTest, KeepsTheNewestMaxEvents) {
+  SqliteOptions options;
+  options.max_events = 3;
+  std::unique_ptr<SqliteLeaseStore> store = MustOpen(path_, options);
+  ASSERT_NE(store, nullptr);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(store->PutAudited(TestLease(i), EventOf("grant", TestLease(i))).ok());
+  }
+  store.reset();  // pruned at the next open (and every thousand events)
+  store = MustOpen(path_, options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(EventTypes(*store),
+            (std::vector<std::string>{"grant " + TestLease(3).IdPrefix(),
+                                      "grant " + TestLease(4).IdPrefix(),
+                                      "grant " + TestLease(5).IdPrefix()}));
+  // A new event's seq is past every pruned one's.
+  ASSERT_TRUE(store->RecordEvent(EventOf("pool-change", LeaseRecord{})).ok());
+  absl::StatusOr<std::vector<AuditEvent>> events = store->LoadEvents({});
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->back().seq, 6u);
+
+  options.max_events = 0;  // no trail: changes are still made
+  store.reset();
+  store = MustOpen(path_, options);
+  ASSERT_TRUE(store->PutAudited(TestLease(9), EventOf("grant", TestLease(9))).ok());
+  EXPECT_EQ(MustLoad(*store).size(), 6u);
 }
 
 TEST_F(SqliteLeaseStoreTest, ReadOnlyOpenOfMissingFileIsNotFound) {

@@ -69,6 +69,24 @@ constexpr Migration kMigrations[] = {
     {R"sql(
       ALTER TABLE leases ADD COLUMN caller BLOB NOT NULL DEFAULT x'';
     )sql", nullptr},
+    // 4 -> 5: the audit trail (AuditEvent), written in the same transaction
+    // as the change it records. AUTOINCREMENT: a seq is never reused, even
+    // after the oldest rows are pruned.
+    {R"sql(
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_us INTEGER NOT NULL,
+        type BLOB NOT NULL,
+        lease BLOB NOT NULL,
+        base INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        owner BLOB NOT NULL,
+        port INTEGER NOT NULL,
+        actor BLOB NOT NULL,
+        privilege BLOB NOT NULL,
+        detail BLOB NOT NULL
+      );
+    )sql", nullptr},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kSqliteSchemaVersion);

@@ -1,7 +1,7 @@
 // The SQLite store's schema: checks run at open, and the migrations that
 // bring an older database up to date. Private to the store layer.
 //
-// Layout (schema version 4). Every string is stored as a BLOB, so arbitrary
+// Layout (schema version 5). Every string is stored as a BLOB, so arbitrary
 // bytes (NULs, newlines, invalid UTF-8) round-trip unchanged; times are int64
 // unix microseconds, with INT64_MIN/INT64_MAX standing for the infinite past
 // and future.
@@ -17,6 +17,11 @@
 //                                          backfills it, LegacyPrincipal)
 //   drained_ports(port)                    ports taken out by DrainPort
 //                                          (added in version 2)
+//   events(seq, at_us, type, lease, base,  the audit trail (added in
+//          count, owner, port, actor,      version 5): one AuditEvent per
+//          privilege, detail)              row, `owner` in the encoding of
+//                                          lease_codec.h, `actor` its `by`;
+//                                          seq AUTOINCREMENT, never reused
 // Versions 1 and 2 kept names and owner in tables of their own,
 // lease_names(lease_id, position, name) and lease_owner(lease_id, key,
 // value); the migration to version 3 moves them into `leases` and drops
@@ -37,7 +42,7 @@
 namespace portlease {
 
 // The schema version this build reads and writes.
-inline constexpr int kSqliteSchemaVersion = 4;
+inline constexpr int kSqliteSchemaVersion = 5;
 // "PLSE": PRAGMA application_id of a portlease database.
 inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
 

@@ -287,7 +287,7 @@ TEST_F(SqliteSchemaTest, Version3IsMigratedWithAnEmptyCaller) {
       SqliteLeaseStore::Open(path_, {});
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(Load(**store), std::vector<LeaseRecord>{lease});
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), kSqliteSchemaVersion);
   // The next Put records the caller, and it survives a reopen.
   lease.caller = "uid:1000";
   ASSERT_TRUE((*store)->Put(lease).ok());

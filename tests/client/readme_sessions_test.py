@@ -351,6 +351,21 @@ def admin_steps(args, tmp, steps):
         server.stop()
 
 
+def events_steps(args, tmp, steps):
+    """The audit trail after one lease-run: its grant and its release."""
+    server, sock, env = throwaway_server(args, tmp)
+    try:
+        if not server.start(sock):
+            return
+        run = subprocess.run(["lease-run", "--count", "3", "--", "true"],
+                             env={**env, "CI_JOB_ID": "42"},
+                             cwd=tmp, capture_output=True, text=True)
+        check(run.returncode == 0, f"Audit trail: setup: {run.stderr}")
+        run_steps("Audit trail", Shell(tmp, env), steps, {})
+    finally:
+        server.stop()
+
+
 # `docker compose up` in the foreground, as the README's blocks run it:
 # the stack's variables must be set, and a rendered config must hold them.
 DOCKER_STANDIN = """#!/bin/sh
@@ -414,6 +429,7 @@ WORLDS = {
     ">lease.sh": shell_steps,
     "portlease who 6379 8080 7001": who_steps,
     "export PORTLEASE_ADMIN_TOKEN_FILE=/tmp/pl/admin-token": admin_steps,
+    "portlease events --since 10m": events_steps,
 }
 
 

@@ -143,6 +143,13 @@ class Client {
   // Asks in batches of at most 256 ports (the server's limit per call).
   absl::StatusOr<v1::WhoResponse> Who(const std::vector<uint32_t>& ports) const;
 
+  // One page of the audit trail: events after `after_seq` and at or after
+  // `since`, oldest first, at most `limit` (0: the server's default).
+  // UNIMPLEMENTED from a server that keeps no trail.
+  absl::StatusOr<v1::EventsResponse> Events(
+      uint64_t after_seq, absl::Time since = absl::InfinitePast(),
+      uint32_t limit = 0) const;
+
   // Pool counters and server version.
   absl::StatusOr<v1::StatusResponse> Status(
       absl::Duration timeout = absl::ZeroDuration()) const;

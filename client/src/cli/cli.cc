@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
 #include "portlease/lease_env.h"
 #include "src/lease_run.h"
@@ -84,6 +85,7 @@ SYNOPSIS
     portlease renew LEASE_ID [--ttl DURATION] [--format=table|json]
     portlease list [--owner KEY=VALUE]... [--format=table|json]
     portlease status [--format=table|json]
+    portlease events [--since DURATION|TIME] [--limit N] [--format=table|json]
     portlease who PORT... [--format=table|json]
     portlease preflight [--ports PORT,... | --profile FILE] [--udp]
     portlease admin force-release LEASE_ID_PREFIX|PORT [--admin-token-file FILE]
@@ -119,6 +121,13 @@ COMMANDS
                 run it.
     renew       Extend a lease by its ttl (or --ttl).
     list        Live and draining leases (ids shown as prefixes).
+    events      The audit trail, oldest first: each grant, renewal, release,
+                expiry, reclaim, forced release, drain and pool change, who
+                made it (by=uid:N, cert:NAME, ... or server) and when. The
+                server records an event with its change, so an acknowledged
+                change is never missing. --since 1h (a duration back from
+                now) or --since 2030-01-17T08:00:00Z; --limit N: the newest
+                N only.
     status      Pool size; free, leased, quarantined, draining counts; the
                 largest free block.
     who         For each port: its lease (when a server answers) and the
@@ -290,6 +299,7 @@ EXAMPLES
     portlease acquire --ports redis,web --ttl 30m --gitlab-dotenv lease.env
     portlease list --owner CI_PIPELINE_ID="$CI_PIPELINE_ID"
     portlease who 6379 8080
+    portlease events --since 1h
     portlease preflight --profile ci/m2/ports.json
     export PORTLEASE_ADMIN_TOKEN_FILE=/etc/portlease/admin-token
     portlease admin drain 20017 20018
@@ -309,7 +319,8 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
   absl::StatusOr<SplitArgs> split = SplitCommandLine(
       args,
       {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
-       "owner", "admin-token-file", "pool", "exclude", "connect-timeout"},
+       "owner", "admin-token-file", "pool", "exclude", "connect-timeout",
+       "since", "limit"},
       {"help", "udp", "github-env", "force"});
   if (!split.ok()) return split.status();
   CliFlags flags;
@@ -357,6 +368,15 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       flags.exclude = value;
     } else if (name == "connect-timeout") {
       connect_timeout = value;
+    } else if (name == "since") {
+      absl::StatusOr<absl::Time> since = ParseSince(value, absl::Now());
+      if (!since.ok()) return since.status();
+      flags.since = *since;
+    } else if (name == "limit") {
+      if (!absl::SimpleAtoi(value, &flags.limit) || flags.limit == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--limit ", value, ": want a positive number"));
+      }
     } else if (name == "owner") {
       const size_t eq = value.find('=');
       if (eq == std::string::npos || eq == 0) {
@@ -410,6 +430,8 @@ const std::vector<CommandSpec>& CommandSpecs() {
       {"renew", {"ttl", "connect-timeout"}, {"table", "json"}, true},
       {"list", {"owner", "connect-timeout"}, {"table", "json"}, false},
       {"status", {"connect-timeout"}, {"table", "json"}, false},
+      {"events", {"since", "limit", "connect-timeout"}, {"table", "json"},
+       false},
       {"who", {"connect-timeout"}, {"table", "json"}, true},
       {"preflight", {"ports", "profile", "udp", "connect-timeout"}, {}, true},
       {"admin force-release",
@@ -674,6 +696,7 @@ int RunPortleaseCli(const std::vector<std::string>& args, std::ostream& out,
   if (c == "renew") return CmdRenew(*flags, out, err);
   if (c == "list") return CmdList(*flags, out, err);
   if (c == "status") return CmdStatus(*flags, out, err);
+  if (c == "events") return CmdEvents(*flags, out, err);
   if (c == "who") return CmdWho(*flags, out, err);
   if (c == "preflight") return CmdPreflight(*flags, out, err);
   if (c == "admin") return CmdAdmin(*flags, out, err);

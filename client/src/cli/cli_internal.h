@@ -53,12 +53,20 @@ struct CliFlags {
   // How long calls retry an unreachable server (--connect-timeout, else
   // PORTLEASE_CONNECT_TIMEOUT, else 10s).
   absl::Duration connect_timeout = absl::Seconds(10);
+  // events: --since (a time; a duration is taken back from now) and
+  // --limit.
+  absl::Time since = absl::InfinitePast();
+  uint32_t limit = 0;
   // server stop: stop even while leases are live.
   bool force = false;
   bool help = false;
 };
 
 absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args);
+
+// --since: "1h" (that long before `now`) or an RFC 3339 time
+// ("2030-01-17T08:00:00Z"). INVALID_ARGUMENT otherwise.
+absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now);
 
 // INVALID_ARGUMENT, one line naming the flag (or format) and the command,
 // when `flags` has a flag or --format value the command does not take, or
@@ -80,6 +88,7 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err);
+int CmdEvents(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
