@@ -70,11 +70,13 @@ constexpr Migration kMigrations[] = {
       ALTER TABLE leases ADD COLUMN caller BLOB NOT NULL DEFAULT x'';
     )sql", nullptr},
     // 4 -> 5: the audit trail (AuditEvent), written in the same transaction
-    // as the change it records. AUTOINCREMENT: a seq is never reused, even
-    // after the oldest rows are pruned.
+    // as the change it records. seq is the rowid: the next is one past the
+    // largest, and pruning keeps the newest rows, so a seq is not reused
+    // (no AUTOINCREMENT: its sqlite_sequence page would be one more page
+    // written per commit).
     {R"sql(
       CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         at_us INTEGER NOT NULL,
         type BLOB NOT NULL,
         lease BLOB NOT NULL,

@@ -21,7 +21,7 @@
 //          count, owner, port, actor,      version 5): one AuditEvent per
 //          privilege, detail)              row, `owner` in the encoding of
 //                                          lease_codec.h, `actor` its `by`;
-//                                          seq AUTOINCREMENT, never reused
+//                                          seq the rowid, ascending
 // Versions 1 and 2 kept names and owner in tables of their own,
 // lease_names(lease_id, position, name) and lease_owner(lease_id, key,
 // value); the migration to version 3 moves them into `leases` and drops

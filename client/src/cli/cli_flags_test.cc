@@ -61,5 +61,31 @@ TEST(CliFlagsTest, UnknownCommandsAreLeftToTheirHandlers) {
   EXPECT_EQ(Refusal({"admin", "frob", "--count", "1"}), "");
 }
 
+TEST(CliFlagsTest, EventsTakeASinceAndALimit) {
+  EXPECT_EQ(Refusal({"events", "--since", "10m", "--limit", "5",
+                     "--format=json"}),
+            "");
+  EXPECT_EQ(Refusal({"events", "--since", "2030-01-17T08:00:00Z"}), "");
+  EXPECT_THAT(Refusal({"events", "--since", "yesterday"}),
+              HasSubstr("--since yesterday: want a duration back from now"));
+  EXPECT_EQ(Refusal({"events", "--limit", "0"}),
+            "--limit 0: want a positive number");
+  EXPECT_THAT(Refusal({"list", "--since", "1h"}), HasSubstr("--since"));
+  EXPECT_EQ(Refusal({"events", "extra"}),
+            "events takes no arguments (got \"extra\")");
+}
+
+TEST(ParseSinceTest, ADurationIsBackFromNowATimeIsItself) {
+  const absl::Time now = absl::FromUnixSeconds(1900000000);
+  absl::StatusOr<absl::Time> ago = ParseSince("90m", now);
+  ASSERT_TRUE(ago.ok()) << ago.status();
+  EXPECT_EQ(*ago, now - absl::Minutes(90));
+  absl::StatusOr<absl::Time> at = ParseSince("2030-01-17T08:00:00.5Z", now);
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_EQ(*at, absl::FromUnixMillis(1894867200500));
+  EXPECT_FALSE(ParseSince("-5m", now).ok());
+  EXPECT_FALSE(ParseSince("", now).ok());
+}
+
 }  // namespace
 }  // namespace portlease
