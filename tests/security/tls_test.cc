@@ -103,5 +103,80 @@ TEST_F(TlsTest, MutualTlsNeedsAClientCertificateFromTheCa) {
   EXPECT_FALSE(CallStatus(Tls(false), server.address()).ok());
 }
 
+// Over mutual TLS the caller is its certificate: a second certificate from
+// the same CA is another caller, whatever it knows of the first one's lease.
+TEST_F(TlsTest, MutualTlsCallersAreTheirCertificates) {
+  const Pem other_pem = MakeCertificate(dir_, "runner-b");
+  ASSERT_FALSE(other_pem.cert.empty());
+  TestServer::Options options;
+  options.transport = Transport::kTcp;
+  options.configure_server = [&](ServerOptions* o) {
+    o->tls.cert_chain = server_pem_.cert;
+    o->tls.private_key = server_pem_.key;
+    o->tls.client_ca = client_pem_.cert + other_pem.cert;
+  };
+  TestServer server(options);
+  auto stub_for = [&](const Pem& pem) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = server_pem_.cert;
+    tls.pem_cert_chain = pem.cert;
+    tls.pem_private_key = pem.key;
+    return v1::PortLease::NewStub(
+        grpc::CreateChannel(server.address(), grpc::SslCredentials(tls)));
+  };
+  auto client = stub_for(client_pem_);  // CN=client
+  auto other = stub_for(other_pem);     // CN=runner-b
+
+  v1::AcquireRequest acquire;
+  acquire.set_count(1);
+  acquire.set_request_id("job-7");
+  v1::AcquireResponse mine;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    ASSERT_TRUE(client->Acquire(&context, acquire, &mine).ok());
+  }
+  // The other certificate replays the request id: a new lease of its own.
+  v1::AcquireResponse theirs;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    ASSERT_TRUE(other->Acquire(&context, acquire, &theirs).ok());
+  }
+  EXPECT_NE(theirs.lease().lease_id(), mine.lease().lease_id());
+  EXPECT_NE(theirs.lease().base_port(), mine.lease().base_port());
+  // ... and may neither renew nor release the first one's lease.
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    v1::RenewRequest renew;
+    renew.set_lease_id(mine.lease().lease_id());
+    v1::RenewResponse response;
+    grpc::Status status = other->Renew(&context, renew, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("x509:client"));
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    v1::ReleaseRequest release;
+    release.set_lease_id(mine.lease().lease_id());
+    v1::ReleaseResponse response;
+    EXPECT_EQ(other->Release(&context, release, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // The audit trail names each caller by its certificate.
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(5));
+    v1::EventsResponse events;
+    ASSERT_TRUE(client->Events(&context, v1::EventsRequest(), &events).ok());
+    ASSERT_EQ(events.events_size(), 2);
+    EXPECT_EQ(events.events(0).by(), "x509:client");
+    EXPECT_EQ(events.events(1).by(), "x509:runner-b");
+  }
+}
+
 }  // namespace
 }  // namespace portlease
