@@ -188,8 +188,13 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
 
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
 PortLeaseService::Hold(grpc::CallbackServerContext* context) {
-  return new HoldReactor(options_.manager, Admit(Peer(*context)),
-                         CallerOf(*context));
+  const PeerIdentity peer = Peer(*context);
+  return new HoldReactor(options_.manager, Admit(peer), CallerOf(*context),
+                         [this, key = peer.key] {
+                           return options_.rate_limiter == nullptr
+                                      ? absl::OkStatus()
+                                      : options_.rate_limiter->Admit(key);
+                         });
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(
