@@ -765,14 +765,16 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
   return result;
 }
 
-std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
+std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
+                                            size_t limit) {
   std::vector<Completion> done;
   std::vector<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    for (const auto& [base, id] : by_base_) {
-      const LeaseRecord& r = leases_.at(id).record;
+    for (auto it = by_base_.lower_bound(from);
+         it != by_base_.end() && result.size() < limit; ++it) {
+      const LeaseRecord& r = leases_.at(it->second).record;
       const bool match = std::all_of(
           filter.begin(), filter.end(), [&r](const auto& kv) {
             auto it = r.owner.find(kv.first);

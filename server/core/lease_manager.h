@@ -284,8 +284,9 @@ class LeaseManager {
   absl::StatusOr<LeaseRecord> Get(absl::string_view id, const Principal& by);
 
   // Live and draining leases whose owner contains every entry of `filter`,
-  // by base port.
-  std::vector<LeaseRecord> List(const Metadata& filter);
+  // by base port: at most `limit` of them, from base port `from` on.
+  std::vector<LeaseRecord> List(const Metadata& filter, Port from = 0,
+                                size_t limit = SIZE_MAX);
 
   // A Hold stream attached to the lease: it no longer expires from a lost
   // holder. NOT_FOUND unless live; PERMISSION_DENIED (see Renew).

@@ -10,6 +10,7 @@
 #include "server/service/admin_auth.h"
 #include "server/service/caller_identity.h"
 #include "server/service/convert.h"
+#include "server/service/list_pages.h"
 #include "server/service/reactors.h"
 
 namespace portlease {
@@ -178,12 +179,8 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
     v1::ListResponse* response) {
   absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
-  Metadata filter(request->owner_filter().begin(),
-                  request->owner_filter().end());
-  for (const LeaseRecord& lease : options_.manager->List(filter)) {
-    LeaseToProto(lease, LeaseIdVisibility::kPrefixOnly, response->add_leases());
-  }
-  return FinishNow(context, absl::OkStatus());
+  return FinishNow(context,
+                   FillListPage(options_.manager, *request, response));
 }
 
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
