@@ -236,8 +236,16 @@ DESCRIPTION
     which the client cannot forge. A lease's id is the only key to renew,
     hold or release it. Admin RPCs need the token of --admin-token-file. A
     TCP listener beyond loopback needs TLS (--tls-cert, --tls-key) or
-    --insecure-tcp. Limits: --max-leases-per-owner, --max-waiters,
-    --max-message-bytes, --rate-limit/--rate-burst, 64 ports per lease.
+    --insecure-tcp. Limits: --max-leases-per-owner, --max-ports-per-owner,
+    --max-waiters, --max-message-bytes, --rate-limit/--rate-burst (every
+    message of a Hold stream counts), --max-connections, --max-streams, 64
+    ports per lease, List pages of at most 1000 leases and 1 MiB.
+
+    File descriptors: at start the soft open-file limit is raised to the
+    hard limit (both are logged) and --max-connections must fit within it,
+    minus a reserve for probes and the database. A probe that finds the
+    server out of descriptors or memory fails the Acquire with UNAVAILABLE
+    ("server out of file descriptors ..."); no port is marked busy for it.
 
     Every lease event (grant, renew, release, expiry, a holder lost, a port
     draining or found busy) is one line on standard error: timestamp, level,
