@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -298,6 +299,8 @@ int Served(int fd) {
   if (poll(&p, 1, 5000) <= 0) return -1;
   char buf[64];
   const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  // Closed with our preface unread: a reset rather than an end of file.
+  if (n < 0 && errno == ECONNRESET) return 0;
   return n > 0 ? 1 : n == 0 ? 0 : -1;
 }
 
