@@ -58,6 +58,65 @@ TestServer::Options WithGrace(Transport transport, absl::Duration grace) {
 
 class HoldTest : public testing::TestWithParam<Transport> {};
 
+// A stream is no way around the rate limit: each of its messages is a
+// request.
+TEST_P(HoldTest, EveryMessageCountsAgainstTheRateLimit) {
+  TestServer::Options options = WithGrace(GetParam(), absl::Seconds(2));
+  options.configure_server = [](ServerOptions* o) {
+    o->rate_limit.per_second = 0.01;
+    o->rate_limit.burst = 4;
+  };
+  TestServer server(options);
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);  // one token
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->Hold(&context);  // one token
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  int answered = 0;
+  for (int i = 0; i < 50; ++i) {
+    if (!stream->Write(request) || !stream->Read(&response)) break;
+    ++answered;
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  // The first message rides on the stream's token; two more fit the burst.
+  EXPECT_EQ(answered, 3);
+}
+
+// --max-streams: calls beyond it on one connection wait for a stream to end.
+TEST_P(HoldTest, CallsBeyondMaxStreamsWaitForAStream) {
+  TestServer::Options options = WithGrace(GetParam(), absl::Seconds(2));
+  options.configure_server = [](ServerOptions* o) { o->max_streams = 1; };
+  TestServer server(options);
+  auto stub = v1::PortLease::NewStub(server.NewChannel());
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext hold_context;
+  SetDeadline(&hold_context);
+  auto stream = stub->Hold(&hold_context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));  // the stream is open and attached
+
+  auto status_call = [&stub](absl::Duration timeout) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::StatusResponse status;
+    return stub->Status(&context, v1::StatusRequest(), &status).error_code();
+  };
+  EXPECT_EQ(status_call(absl::Milliseconds(500)),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(status_call(absl::Seconds(10)), grpc::StatusCode::OK);
+}
+
 TEST_P(HoldTest, AnswersEveryRequestWithTheExpiry) {
   TestServer server(WithGrace(GetParam(), absl::Milliseconds(200)));
   auto stub = server.NewStub();
