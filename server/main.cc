@@ -781,7 +781,8 @@ int Run(int argc, char** argv) {
                    " nofile=", fd_limit.soft, " (was ", fd_limit.before,
                    ", hard ", fd_limit.hard, ") max_connections=",
                    *max_connections, " max_streams=",
-                   absl::GetFlag(FLAGS_max_streams), " pid=", getpid())));
+                   absl::GetFlag(FLAGS_max_streams), " max_ports_per_owner=",
+                   *max_ports_per_owner, " pid=", getpid())));
   if (const uint32_t drained = daemon.manager->Stats().disabled; drained > 0) {
     log->Write(FormatLogLine(
         absl::Now(), "WARN",
