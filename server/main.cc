@@ -94,8 +94,8 @@ ABSL_FLAG(uint32_t, max_leases_per_owner, 256,
           "TCP address); 0: no limit.");
 ABSL_FLAG(int64_t, max_ports_per_owner, -1,
           "Most ports one caller (as for --max-leases-per-owner) may hold in "
-          "live leases; 0: no limit; -1: a tenth of the pool, but at least "
-          "64 (the largest lease).");
+          "live leases; 0: no limit; -1: a tenth of --pool (as given at "
+          "start), but at least 64 (the largest lease).");
 ABSL_FLAG(uint32_t, max_connections, 0,
           "Most open connections per Unix socket; more are closed as they "
           "arrive (the client retries). Must fit the open-file limit, which "
@@ -579,7 +579,8 @@ int Run(int argc, char** argv) {
   if (!max_connections.ok()) {
     return Fail({kExitUsage, std::string(max_connections.status().message())});
   }
-  if (absl::Status streams = CheckStreamBudget(absl::GetFlag(FLAGS_max_streams));
+  if (absl::Status streams =
+          CheckStreamBudget(absl::GetFlag(FLAGS_max_streams));
       !streams.ok()) {
     return Fail({kExitUsage, std::string(streams.message())});
   }

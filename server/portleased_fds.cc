@@ -63,9 +63,10 @@ absl::StatusOr<uint32_t> ConnectionBudget(uint32_t requested,
 
 absl::Status CheckStreamBudget(uint32_t streams) {
   if (streams >= 1 && streams <= 65536) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--max-streams=", streams, ": expected 1 to 65536 concurrent calls per "
-      "connection"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--max-streams=", streams,
+                   ": expected 1 to 65536 concurrent calls per "
+                   "connection"));
 }
 
 absl::StatusOr<uint32_t> PortsPerOwner(int64_t flag,
@@ -82,8 +83,8 @@ absl::StatusOr<uint32_t> PortsPerOwner(int64_t flag,
   }
   uint64_t size = 0;
   for (const PortRange& range : pool) size += range.size();
-  return static_cast<uint32_t>(
-      std::max<uint64_t>(size / 10, std::max<uint32_t>(max_ports_per_lease, 1)));
+  return static_cast<uint32_t>(std::max<uint64_t>(
+      size / 10, std::max<uint32_t>(max_ports_per_lease, 1)));
 }
 
 }  // namespace portlease

@@ -63,10 +63,11 @@ absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
   if (options_.max_ports_per_owner > 0 &&
       held.ports + asked > options_.max_ports_per_owner) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "caller ", key, " holds ", held.ports, " ports in live leases and asks "
-        "for ", asked, "; one caller may hold at most ",
-        options_.max_ports_per_owner, " (--max-ports-per-owner=",
-        options_.max_ports_per_owner,
+        "caller ", key, " holds ", held.ports,
+        " ports in live leases and asks "
+        "for ",
+        asked, "; one caller may hold at most ", options_.max_ports_per_owner,
+        " (--max-ports-per-owner=", options_.max_ports_per_owner,
         "); release leases or ask for fewer ports"));
   }
   return absl::OkStatus();

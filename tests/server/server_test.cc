@@ -337,7 +337,8 @@ int ConnectRaw(const std::string& address) {
   sockaddr_un sa = {};
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, path.data(), path.size());
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  if (fd < 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
     if (fd >= 0) close(fd);
     return -1;
   }
@@ -384,7 +385,9 @@ TEST(ServerTest, UnixConnectionsBeyondMaxConnectionsAreClosed) {
     ASSERT_GE(next, 0);
     served = Served(next);
     close(next);
-    if (served != 1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (served != 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   EXPECT_EQ(served, 1);
   close(second);
