@@ -47,6 +47,7 @@
 #include "server/core/pool_config.h"
 #include "server/core/port_prober.h"
 #include "server/portleased_args.h"
+#include "server/portleased_fds.h"
 #include "server/portleased_files.h"
 #include "server/portleased_idle.h"
 #include "server/metrics/metrics.h"
@@ -88,8 +89,21 @@ ABSL_FLAG(std::string, admin_token_file, "",
           "(portlease admin --admin-token-file). Empty: admin RPCs are "
           "refused.");
 ABSL_FLAG(uint32_t, max_leases_per_owner, 256,
-          "Most live leases one owner may hold (by peer uid for Unix socket "
-          "callers, else by CI job id, else by TCP address); 0: no limit.");
+          "Most live leases one caller may hold (the identity the transport "
+          "proves: peer uid on a Unix socket, client certificate name, else "
+          "TCP address); 0: no limit.");
+ABSL_FLAG(int64_t, max_ports_per_owner, -1,
+          "Most ports one caller (as for --max-leases-per-owner) may hold in "
+          "live leases; 0: no limit; -1: a tenth of --pool (as given at "
+          "start), but at least 64 (the largest lease).");
+ABSL_FLAG(uint32_t, max_connections, 0,
+          "Most open connections per Unix socket; more are closed as they "
+          "arrive (the client retries). Must fit the open-file limit, which "
+          "portleased raises to its hard limit at start, minus a reserve "
+          "for probes and the database. 0: as many as that allows.");
+ABSL_FLAG(uint32_t, max_streams, 100,
+          "Most concurrent calls per connection (HTTP/2 streams); a client "
+          "queues the calls beyond it.");
 ABSL_FLAG(uint32_t, max_waiters, 1024,
           "Most Acquire requests waiting for ports at once.");
 ABSL_FLAG(int32_t, max_message_bytes, 64 * 1024,
@@ -227,8 +241,16 @@ DESCRIPTION
     which the client cannot forge. A lease's id is the only key to renew,
     hold or release it. Admin RPCs need the token of --admin-token-file. A
     TCP listener beyond loopback needs TLS (--tls-cert, --tls-key) or
-    --insecure-tcp. Limits: --max-leases-per-owner, --max-waiters,
-    --max-message-bytes, --rate-limit/--rate-burst, 64 ports per lease.
+    --insecure-tcp. Limits: --max-leases-per-owner, --max-ports-per-owner,
+    --max-waiters, --max-message-bytes, --rate-limit/--rate-burst (every
+    message of a Hold stream counts), --max-connections, --max-streams, 64
+    ports per lease, List pages of at most 1000 leases and 1 MiB.
+
+    File descriptors: at start the soft open-file limit is raised to the
+    hard limit (both are logged) and --max-connections must fit within it,
+    minus a reserve for probes and the database. A probe that finds the
+    server out of descriptors or memory fails the Acquire with UNAVAILABLE
+    ("server out of file descriptors ..."); no port is marked busy for it.
 
     Every lease event (grant, renew, release, expiry, a holder lost, a port
     draining or found busy) is one line on standard error: timestamp, level,
@@ -541,6 +563,32 @@ int Run(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
     return Fail({kExitUsage, "--max-message-bytes must be at least 1024"});
   }
+  absl::StatusOr<uint32_t> max_ports_per_owner = PortsPerOwner(
+      absl::GetFlag(FLAGS_max_ports_per_owner), *fitted,
+      LeaseManagerOptions().max_ports_per_lease);
+  if (!max_ports_per_owner.ok()) {
+    return Fail(
+        {kExitUsage, std::string(max_ports_per_owner.status().message())});
+  }
+  // Descriptors: the soft limit up to the hard one, then the connection
+  // bound within it, so that a flood of clients is refused at accept
+  // instead of starving the probes and the database.
+  const FdLimit fd_limit = RaiseFdLimit();
+  size_t unix_listeners = 0;
+  for (const std::string& text : listen) {
+    if (!ParseListenAddress(text)->is_tcp()) ++unix_listeners;
+  }
+  absl::StatusOr<uint32_t> max_connections =
+      ConnectionBudget(absl::GetFlag(FLAGS_max_connections),
+                       static_cast<uint32_t>(unix_listeners), fd_limit.soft);
+  if (!max_connections.ok()) {
+    return Fail({kExitUsage, std::string(max_connections.status().message())});
+  }
+  if (absl::Status streams =
+          CheckStreamBudget(absl::GetFlag(FLAGS_max_streams));
+      !streams.ok()) {
+    return Fail({kExitUsage, std::string(streams.message())});
+  }
   if (absl::GetFlag(FLAGS_rate_limit) < 0 ||
       (absl::GetFlag(FLAGS_rate_limit) > 0 &&
        absl::GetFlag(FLAGS_rate_burst) < 1)) {
@@ -641,6 +689,7 @@ int Run(int argc, char** argv) {
   options.cooldown = absl::GetFlag(FLAGS_cooldown);
   options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
   options.max_leases_per_owner = absl::GetFlag(FLAGS_max_leases_per_owner);
+  options.max_ports_per_owner = *max_ports_per_owner;
   options.max_waiters = absl::GetFlag(FLAGS_max_waiters);
   options.claims = daemon.claims.get();
   LogWriter* log = daemon.log.get();
@@ -681,6 +730,8 @@ int Run(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_message_bytes);
   server_options.rate_limit.per_second = absl::GetFlag(FLAGS_rate_limit);
   server_options.rate_limit.burst = absl::GetFlag(FLAGS_rate_burst);
+  server_options.max_connections = *max_connections;
+  server_options.max_streams = absl::GetFlag(FLAGS_max_streams);
   if (idle_exit > absl::ZeroDuration()) {
     LeaseManager* manager = daemon.manager.get();
     daemon.idle = std::make_unique<IdleTracker>(
@@ -735,7 +786,11 @@ int Run(int argc, char** argv) {
                    idle_exit > absl::ZeroDuration()
                        ? absl::FormatDuration(idle_exit)
                        : "",
-                   " pid=", getpid())));
+                   " nofile=", fd_limit.soft, " (was ", fd_limit.before,
+                   ", hard ", fd_limit.hard, ") max_connections=",
+                   *max_connections, " max_streams=",
+                   absl::GetFlag(FLAGS_max_streams), " max_ports_per_owner=",
+                   *max_ports_per_owner, " pid=", getpid())));
   if (const uint32_t drained = daemon.manager->Stats().disabled; drained > 0) {
     log->Write(FormatLogLine(
         absl::Now(), "WARN",

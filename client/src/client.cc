@@ -335,14 +335,27 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
   for (const auto& [key, value] : filter) {
     (*request.mutable_owner_filter())[key] = value;
   }
-  v1::ListResponse response;
-  absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        return stub_->List(&context, request, &response);
-      });
-  if (!status.ok()) return status;
-  return std::vector<v1::Lease>(response.leases().begin(),
-                                response.leases().end());
+  // Page after page until the server says there is no more. Bounded: a
+  // page holds at least one lease, and a pool has at most 65535 ports.
+  std::vector<v1::Lease> leases;
+  for (int page = 0; page < 65536; ++page) {
+    v1::ListResponse response;
+    absl::Status status =
+        Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
+          return stub_->List(&context, request, &response);
+        });
+    if (!status.ok()) return status;
+    for (v1::Lease& lease : *response.mutable_leases()) {
+      leases.push_back(std::move(lease));
+    }
+    // An older server has no pages: no token, everything in one reply.
+    if (response.next_page_token().empty() ||
+        response.next_page_token() == request.page_token()) {
+      break;
+    }
+    request.set_page_token(response.next_page_token());
+  }
+  return leases;
 }
 
 absl::StatusOr<v1::EventsResponse> Client::Events(uint64_t after_seq,

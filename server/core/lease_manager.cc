@@ -419,48 +419,6 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
   return result;
 }
 
-void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
-  if (options_.max_leases_per_owner == 0) return;
-  const std::string& key = record.caller;
-  if (key.empty()) return;
-  if (delta > 0) {
-    ++live_by_owner_[key];
-    return;
-  }
-  auto it = live_by_owner_.find(key);
-  if (it == live_by_owner_.end()) return;
-  if (--it->second == 0) live_by_owner_.erase(it);
-}
-
-absl::Status LeaseManager::CheckFitsPool(const AcquireParams& params) const {
-  const size_t asked = std::max<size_t>(params.names.size(), params.count);
-  const size_t pool = allocator_.pool_size();
-  if (asked <= pool) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "asked for ", asked, " ports but the whole pool has ", pool,
-      "; no wait can grant that: ask for fewer, or widen the server's "
-      "--pool"));
-}
-
-absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
-  if (options_.max_leases_per_owner == 0) return absl::OkStatus();
-  const std::string& key = params.caller.id;
-  if (!params.request_id.empty() &&
-      by_request_id_.contains(RequestKey(key, params.request_id))) {
-    return absl::OkStatus();  // a retry: answered with the existing lease
-  }
-  if (key.empty()) return absl::OkStatus();
-  auto it = live_by_owner_.find(key);
-  if (it == live_by_owner_.end() ||
-      it->second < options_.max_leases_per_owner) {
-    return absl::OkStatus();
-  }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "caller ", key, " already holds ", it->second,
-      " live leases, the most one caller may hold (max_leases_per_owner); "
-      "release leases before asking for more"));
-}
-
 absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     const AcquireParams& params, bool unlock_for_io) {
   absl::Status valid = Validate(params);
@@ -512,7 +470,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     // Claim first, then probe: once claimed, no other server on the host
     // grants these ports, so what the probe finds free stays ours.
     std::vector<Port> claimed;
-    std::vector<Port> busy;
+    absl::StatusOr<std::vector<Port>> busy = std::vector<Port>();
     if (unlock_for_io) {
       // Reserve the block (taken, as if leased), claim and probe without
       // the lock.
@@ -521,7 +479,9 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       claimed = claims_->Claim(*base, count, params.udp);
       if (claimed.empty()) busy = prober_->Busy(*base, count, params.udp);
       mu_.Lock();
-      if (!claimed.empty() || !busy.empty()) SetState(*base, count, State::kFree);
+      if (!claimed.empty() || !busy.ok() || !busy->empty()) {
+        SetState(*base, count, State::kFree);
+      }
     } else {
       claimed = claims_->Claim(*base, count, params.udp);
       if (claimed.empty()) busy = prober_->Busy(*base, count, params.udp);
@@ -531,9 +491,15 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       skipped += static_cast<uint32_t>(claimed.size());
       continue;
     }
-    if (!busy.empty()) {
+    if (!busy.ok()) {
+      // The server's own shortage (out of file descriptors): the probe
+      // said nothing about the ports. Give the block back, mark nothing.
       claims_->Unclaim(*base, count);
-      for (Port p : busy) {
+      return busy.status();
+    }
+    if (!busy->empty()) {
+      claims_->Unclaim(*base, count);
+      for (Port p : *busy) {
         if (p < *base || p >= uint32_t{*base} + count) continue;
         MarkBusy(p);
         ++skipped;
@@ -769,7 +735,8 @@ absl::Status LeaseManager::Release(absl::string_view id,
                !result.ok()) {
       // Refused: nothing changes.
     } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased, &by,
-                         /*unlock_for_io=*/true)) {
+                         /*unlock_for_io=*/true)
+                    .ok()) {
       result = absl::UnavailableError(
           "cannot commit the release to the store; the lease is still held, retry");
     }
@@ -797,14 +764,16 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
   return result;
 }
 
-std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter) {
+std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
+                                            size_t limit) {
   std::vector<Completion> done;
   std::vector<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    for (const auto& [base, id] : by_base_) {
-      const LeaseRecord& r = leases_.at(id).record;
+    for (auto it = by_base_.lower_bound(from);
+         it != by_base_.end() && result.size() < limit; ++it) {
+      const LeaseRecord& r = leases_.at(it->second).record;
       const bool match = std::all_of(
           filter.begin(), filter.end(), [&r](const auto& kv) {
             auto it = r.owner.find(kv.first);
@@ -840,8 +809,8 @@ void LeaseManager::DetachHolder(absl::string_view id) {
   if (!entry->ending) grace_.emplace(entry->grace_deadline, entry->record.id);
 }
 
-bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
-                            const Principal* by, bool unlock_for_io) {
+absl::Status LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
+                                    const Principal* by, bool unlock_for_io) {
   Entry* entry = &leases_.at(id);
   std::vector<Port> busy;
   absl::Status committed;
@@ -869,7 +838,13 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     }
   } else {
     const LeaseRecord& r = entry->record;
-    busy = prober_->Held(r.base, r.count, r.udp);
+    absl::StatusOr<std::vector<Port>> held =
+        prober_->Held(r.base, r.count, r.udp);
+    // A probe fault (out of file descriptors) says nothing about the
+    // ports: the lease stays as it is, and the caller retries (the next
+    // Tick, for an expiry).
+    if (!held.ok()) return held.status();
+    busy = *std::move(held);
     if (busy.empty()) {
       committed = store_->DeleteAudited(id, Audit(why, &r, by));
     } else {
@@ -881,7 +856,10 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
   LeaseRecord& r = entry->record;
   if (!committed.ok()) {
     Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString(), by);
-    return false;
+    return absl::UnavailableError(absl::StrCat(
+        "cannot commit the end of the lease to the store; the lease is still "
+        "held, retry: ",
+        committed.message()));
   }
   if (!busy.empty()) {
     Unindex(*entry);
@@ -892,7 +870,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     entry->grace_deadline = absl::InfiniteDuration();
     Emit(why, &r, 0, "", by);
     StartDraining(entry, busy);
-    return true;
+    return absl::OkStatus();
   }
   Unindex(*entry);
   if (r.state == LeaseState::kLive) {
@@ -905,7 +883,7 @@ bool LeaseManager::EndLease(std::string id, LeaseEvent::Type why,
     unchecked_releases_.push_back(std::move(r));
   }
   leases_.erase(id);
-  return true;
+  return absl::OkStatus();
 }
 
 void LeaseManager::CheckReleasedPorts() {
@@ -915,13 +893,23 @@ void LeaseManager::CheckReleasedPorts() {
     released.swap(unchecked_releases_);
   }
   std::vector<std::pair<LeaseRecord, std::vector<Port>>> bound;
+  std::vector<LeaseRecord> unprobed;  // a probe fault: again next Tick
   for (LeaseRecord& r : released) {
-    std::vector<Port> busy = prober_->Held(r.base, r.count, r.udp);
-    if (!busy.empty()) bound.emplace_back(std::move(r), std::move(busy));
+    absl::StatusOr<std::vector<Port>> busy =
+        prober_->Held(r.base, r.count, r.udp);
+    if (!busy.ok()) {
+      unprobed.push_back(std::move(r));
+    } else if (!busy->empty()) {
+      bound.emplace_back(std::move(r), *std::move(busy));
+    }
   }
-  if (bound.empty()) return;
+  if (bound.empty() && unprobed.empty()) return;
   absl::MutexLock lock(&mu_);
   for (auto& [record, busy] : bound) DrainReleased(std::move(record), busy);
+  for (LeaseRecord& r : unprobed) {
+    if (unchecked_releases_.size() >= kMaxUncheckedReleases) break;
+    unchecked_releases_.push_back(std::move(r));
+  }
 }
 
 void LeaseManager::DrainReleased(LeaseRecord record,
@@ -967,13 +955,15 @@ void LeaseManager::ProbeDraining(const std::string& id) {
   Entry& entry = leases_.at(id);
   const LeaseRecord& r = entry.record;
   drain_queue_.erase({entry.next_probe, id});
-  std::vector<Port> busy = prober_->Held(r.base, r.count, r.udp);
+  absl::StatusOr<std::vector<Port>> busy =
+      prober_->Held(r.base, r.count, r.udp);
+  // On a probe fault the lease stays draining, probed again next time.
   absl::Status deleted =
-      busy.empty()
+      busy.ok() && busy->empty()
           ? store_->DeleteAudited(
                 id, Audit(LeaseEvent::Type::kDrained, &r, nullptr))
           : absl::OkStatus();
-  if (!busy.empty() || !deleted.ok()) {
+  if (!busy.ok() || !busy->empty() || !deleted.ok()) {
     if (!deleted.ok()) Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted.ToString());
     entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
     drain_queue_.emplace(entry.next_probe, id);
@@ -1016,15 +1006,19 @@ void LeaseManager::MarkClaimedElsewhere(const std::vector<Port>& claimed) {
 
 void LeaseManager::Housekeep(std::vector<Completion>* done) {
   const absl::Duration now = clock_->Monotonic();
+  // A lease that cannot end now (store refused, probe fault) stays due:
+  // the next Housekeep tries again.
   while (!expiry_.empty() && expiry_.begin()->first <= now) {
     if (!EndLease(expiry_.begin()->second, LeaseEvent::Type::kExpired,
-                  /*by=*/nullptr)) {
+                  /*by=*/nullptr)
+             .ok()) {
       break;
     }
   }
   while (!grace_.empty() && grace_.begin()->first <= now) {
     if (!EndLease(grace_.begin()->second, LeaseEvent::Type::kHolderLost,
-                  /*by=*/nullptr)) {
+                  /*by=*/nullptr)
+             .ok()) {
       break;
     }
   }

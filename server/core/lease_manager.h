@@ -143,6 +143,11 @@ struct LeaseManagerOptions {
   // no limit. Leases with an empty caller are not counted. More is
   // RESOURCE_EXHAUSTED, never queued.
   uint32_t max_leases_per_owner = 256;
+  // Most ports one caller (as above) may hold in live leases at once; 0
+  // means no limit. A request that would take the caller past it is
+  // RESOURCE_EXHAUSTED, never queued. portleased's default is a tenth of
+  // the pool, but never less than max_ports_per_lease.
+  uint32_t max_ports_per_owner = 0;
   // Most candidate blocks probed per request before giving up.
   uint32_t max_probes_per_request = 32;
   // Generates lease ids; the default reads 128 bits from getrandom(2).
@@ -244,8 +249,9 @@ class LeaseManager {
   // same request_id (another caller's request_id is another request).
   // INVALID_ARGUMENT (see Validate; request_id reused for another request;
   // more ports than the whole pool has), RESOURCE_EXHAUSTED (free vs asked,
-  // busy ports skipped), UNAVAILABLE
-  // (store commit failed; nothing granted).
+  // busy ports skipped), UNAVAILABLE (store commit failed, or the probe
+  // faulted: the server out of file descriptors; nothing granted, nothing
+  // marked busy).
   absl::StatusOr<LeaseRecord> Acquire(const AcquireParams& params);
 
   // Like Acquire, but a request the pool cannot serve now waits in a FIFO
@@ -278,8 +284,9 @@ class LeaseManager {
   absl::StatusOr<LeaseRecord> Get(absl::string_view id, const Principal& by);
 
   // Live and draining leases whose owner contains every entry of `filter`,
-  // by base port.
-  std::vector<LeaseRecord> List(const Metadata& filter);
+  // by base port: at most `limit` of them, from base port `from` on.
+  std::vector<LeaseRecord> List(const Metadata& filter, Port from = 0,
+                                size_t limit = SIZE_MAX);
 
   // A Hold stream attached to the lease: it no longer expires from a lost
   // holder. NOT_FOUND unless live; PERMISSION_DENIED (see Renew).
@@ -385,12 +392,14 @@ class LeaseManager {
   void Housekeep(std::vector<Completion>* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a lease: draining when its ports are still bound, else deleted and
-  // its ports quarantined. False when the store refused (the lease stays).
-  // With `unlock_for_io` (a live lease), probes and commits with mu_
-  // released, the lease marked `ending` meanwhile.
-  // `by`: who ended it (nullptr: the server).
-  bool EndLease(std::string id, LeaseEvent::Type why, const Principal* by,
-                bool unlock_for_io = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // its ports quarantined. UNAVAILABLE, the lease left as it was, when the
+  // store refused or the probe faulted (the server out of file
+  // descriptors). With `unlock_for_io` (a live lease: a Release), commits
+  // with mu_ released and without a probe, the lease marked `ending`
+  // meanwhile. `by`: who ended it (nullptr: the server).
+  absl::Status EndLease(std::string id, LeaseEvent::Type why,
+                        const Principal* by, bool unlock_for_io = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Probes the ports of the leases released since the last call (without
   // the lock) and turns each block still bound back into a draining lease,
@@ -437,8 +446,10 @@ class LeaseManager {
   // PERMISSION_DENIED naming both callers and `verb` otherwise.
   static absl::Status Authorize(const LeaseRecord& record, const Principal& by,
                                 absl::string_view verb);
-  // RESOURCE_EXHAUSTED when the request's owner holds
-  // max_leases_per_owner live leases already.
+  // RESOURCE_EXHAUSTED, naming the limit and its flag, when the request's
+  // caller holds max_leases_per_owner live leases already, or the request's
+  // ports would take it past max_ports_per_owner. In
+  // lease_manager_limits.cc, with CountOwner and CheckFitsPool.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountOwner(const LeaseRecord& record, int delta)
@@ -502,8 +513,13 @@ class LeaseManager {
   // By port: drained by DrainPort (and persisted), whether or not the port
   // is in the current pool; it rests disabled while it is.
   std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
-  // Live leases by caller (only non-empty callers with at least one).
-  absl::flat_hash_map<std::string, uint32_t> live_by_owner_
+  // Live leases and their ports by caller (only non-empty callers with at
+  // least one lease).
+  struct OwnerShare {
+    uint32_t leases = 0;
+    uint32_t ports = 0;
+  };
+  absl::flat_hash_map<std::string, OwnerShare> live_by_owner_
       ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Timed> quarantine_ ABSL_GUARDED_BY(mu_);

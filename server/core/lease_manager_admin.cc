@@ -63,10 +63,10 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
                              absl::CHexEscape(id_prefix)));
     } else {
       LeaseRecord ended = leases_.at(matches[0]).record;
-      if (!EndLease(matches[0], LeaseEvent::Type::kForceReleased, &by)) {
-        result = absl::UnavailableError(
-            "cannot commit the release to the store; the lease is still "
-            "held, retry");
+      if (absl::Status end =
+              EndLease(matches[0], LeaseEvent::Type::kForceReleased, &by);
+          !end.ok()) {
+        result = end;  // UNAVAILABLE: store refused, or a probe fault
       } else {
         result = std::move(ended);
       }

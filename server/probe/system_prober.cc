@@ -24,7 +24,28 @@ enum class BindResult {
   kBusy,
   // The host has no IPv6: skip the [::] binds.
   kNoFamily,
+  // This process lacks a resource (file descriptors, memory): the probe
+  // says nothing about the port.
+  kFault,
 };
+
+// Errors that are the server's own shortage, never the port's state.
+bool IsResourceFault(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM ||
+         error == ENOBUFS;
+}
+
+// The status a probe fault becomes: one line, saying what ran out.
+absl::Status FaultStatus(int error) {
+  const bool fds = error == EMFILE || error == ENFILE;
+  return absl::UnavailableError(absl::StrCat(
+      fds ? "server out of file descriptors" : "server out of memory",
+      " (", std::strerror(error), ") while probing ports; nothing was "
+      "granted or marked busy: retry, and raise the server's ",
+      fds ? "open-file limit (ulimit -n, LimitNOFILE) or lower "
+            "--max-connections"
+          : "memory"));
+}
 
 // Which wildcard address a probe socket binds: 0.0.0.0, [::] with
 // IPV6_V6ONLY=1, or [::] with IPV6_V6ONLY=0 (both families at once).
@@ -32,28 +53,40 @@ enum class BindFamily { kV4, kV6, kDual };
 
 // Binds a fresh socket of `type` (SOCK_STREAM or SOCK_DGRAM) to the wildcard
 // address of `family` on `port`, with SO_REUSEADDR when `reuse_address`,
-// and closes it. Any failure other than a missing IPv6 stack counts as busy.
-BindResult TryBind(int type, BindFamily family, Port port, bool reuse_address) {
+// and closes it. A resource fault (IsResourceFault) is kFault, its errno in
+// `*fault`; any other failure than a missing IPv6 stack counts as busy.
+BindResult TryBind(int type, BindFamily family, Port port, bool reuse_address,
+                   int* fault) {
   const bool v6 = family != BindFamily::kV4;
   const int fd = socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     if (v6 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)) {
       return BindResult::kNoFamily;
     }
+    if (IsResourceFault(errno)) {
+      *fault = errno;
+      return BindResult::kFault;
+    }
     return BindResult::kBusy;
   }
   absl::Cleanup close_fd = [fd] { close(fd); };
   const int one = 1;
+  // What a failed call means: the server's shortage, or a busy port.
+  auto failed = [fault] {
+    if (!IsResourceFault(errno)) return BindResult::kBusy;
+    *fault = errno;
+    return BindResult::kFault;
+  };
   if (reuse_address &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
-    return BindResult::kBusy;
+    return failed();
   }
   int rc;
   if (v6) {
     const int v6only = family == BindFamily::kV6 ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) !=
         0) {
-      return BindResult::kBusy;
+      return failed();
     }
     sockaddr_in6 address;
     std::memset(&address, 0, sizeof(address));
@@ -71,36 +104,40 @@ BindResult TryBind(int type, BindFamily family, Port port, bool reuse_address) {
   }
   if (rc == 0) return BindResult::kFree;
   if (v6 && errno == EADDRNOTAVAIL) return BindResult::kNoFamily;
-  return BindResult::kBusy;
+  return failed();
 }
 
 // Whether `port` can be bound with `type` on 0.0.0.0 and, while `*v6` says
 // the host has IPv6, on [::]. With `dual`, one dual-stack bind answers for
-// both. Clears `*v6` when IPv6 turns out missing.
+// both. Clears `*v6` when IPv6 turns out missing. False on a fault too, with
+// its errno in `*fault` (the caller then stops probing).
 bool CanBindBothFamilies(int type, Port port, bool reuse_address, bool dual,
-                         bool* v6) {
+                         bool* v6, int* fault) {
   if (dual && *v6) {
-    switch (TryBind(type, BindFamily::kDual, port, reuse_address)) {
+    switch (TryBind(type, BindFamily::kDual, port, reuse_address, fault)) {
       case BindResult::kFree:
         return true;
       case BindResult::kBusy:
+      case BindResult::kFault:
         return false;
       case BindResult::kNoFamily:
         *v6 = false;  // IPv4 alone, below
         break;
     }
   }
-  if (TryBind(type, BindFamily::kV4, port, reuse_address) != BindResult::kFree) {
+  if (TryBind(type, BindFamily::kV4, port, reuse_address, fault) !=
+      BindResult::kFree) {
     return false;
   }
   if (!*v6) return true;
-  switch (TryBind(type, BindFamily::kV6, port, reuse_address)) {
+  switch (TryBind(type, BindFamily::kV6, port, reuse_address, fault)) {
     case BindResult::kFree:
       return true;
     case BindResult::kNoFamily:
       *v6 = false;
       return true;
     case BindResult::kBusy:
+    case BindResult::kFault:
       return false;
   }
   return false;
@@ -135,8 +172,9 @@ bool DualStackBindSeesIpv4(int type) {
     const int holder = BindAnyPort(type, address, &port);
     if (holder < 0) return false;
     absl::Cleanup close_holder = [holder] { close(holder); };
-    if (TryBind(type, BindFamily::kDual, port, /*reuse_address=*/false) !=
-        BindResult::kBusy) {
+    int fault = 0;
+    if (TryBind(type, BindFamily::kDual, port, /*reuse_address=*/false,
+                &fault) != BindResult::kBusy) {
       return false;
     }
   }
@@ -152,7 +190,9 @@ SystemProber::SystemProber(SystemProberOptions options)
       dual_udp_(options_.exclusive_bind && options_.dual_stack_bind &&
                 DualStackBindSeesIpv4(SOCK_DGRAM)) {}
 
-std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
+absl::StatusOr<std::vector<Port>> SystemProber::Busy(Port first,
+                                                     uint32_t count,
+                                                     bool udp) {
   std::vector<Port> busy;
   if (count == 0) return busy;
   const uint32_t last = std::min<uint32_t>(uint32_t{first} + count - 1, 65535);
@@ -163,6 +203,14 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
       exclusive
           ? absl::StatusOr<std::vector<SocketEntry>>(std::vector<SocketEntry>())
           : ReadSocketTable(options_.proc_root, {.tcp = true, .udp = udp});
+  if (!sockets.ok() && absl::IsResourceExhausted(sockets.status())) {
+    // The table could not be read for want of descriptors or memory
+    // (ErrnoToStatus maps EMFILE, ENFILE and ENOMEM so): not the ports.
+    return absl::UnavailableError(absl::StrCat(
+        "server out of file descriptors or memory while probing ports (",
+        sockets.status().message(), "); nothing was granted or marked busy: "
+        "retry, and raise the server's open-file limit"));
+  }
   std::vector<bool> in_table(last - first + 1, false);
   if (sockets.ok()) {
     for (const SocketEntry& socket : *sockets) {
@@ -174,6 +222,7 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
 
   bool tcp_v6 = true;
   bool udp_v6 = true;
+  int fault = 0;
   for (uint32_t port = first; port <= last; ++port) {
     const Port p = static_cast<Port>(port);
     bool free = p != 0 && sockets.ok() && !in_table[port - first];
@@ -181,44 +230,51 @@ std::vector<Port> SystemProber::Busy(Port first, uint32_t count, bool udp) {
       // Plain binds: the kernel's bind table refuses any socket on the port.
       free = free &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
-                                 dual_tcp_, &tcp_v6) &&
+                                 dual_tcp_, &tcp_v6, &fault) &&
              (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
                                           /*reuse_address=*/false, dual_udp_,
-                                          &udp_v6));
+                                          &udp_v6, &fault));
     } else {
       // The plain (no SO_REUSEADDR) TCP bind runs only for ports no table
       // lists, so the one thing it can add is a socket the tables never
       // show: bound, not listening, with SO_REUSEADDR set.
       free = free &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true,
-                                 /*dual=*/false, &tcp_v6) &&
+                                 /*dual=*/false, &tcp_v6, &fault) &&
              CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/false,
-                                 /*dual=*/false, &tcp_v6) &&
+                                 /*dual=*/false, &tcp_v6, &fault) &&
              (!udp || CanBindBothFamilies(SOCK_DGRAM, p,
                                           /*reuse_address=*/true,
-                                          /*dual=*/false, &udp_v6));
+                                          /*dual=*/false, &udp_v6, &fault));
     }
+    if (fault != 0) return FaultStatus(fault);
     if (!free) busy.push_back(p);
   }
   return busy;
 }
 
-std::vector<Port> SystemProber::Held(Port first, uint32_t count, bool udp) {
-  std::vector<Port> busy = Busy(first, count, udp);
-  if (busy.empty() || !options_.exclusive_bind) return busy;
+absl::StatusOr<std::vector<Port>> SystemProber::Held(Port first,
+                                                     uint32_t count,
+                                                     bool udp) {
+  absl::StatusOr<std::vector<Port>> busy_or = Busy(first, count, udp);
+  if (!busy_or.ok()) return busy_or;
+  std::vector<Port>& busy = *busy_or;
+  if (busy.empty() || !options_.exclusive_bind) return busy_or;
   // Refused a plain bind: held only if a SO_REUSEADDR bind is refused too,
   // on 0.0.0.0 and on [::] each (no dual-stack shortcut: the start-up check
   // was made without SO_REUSEADDR), and for `udp` the plain UDP bind again.
   std::vector<Port> held;
   bool tcp_v6 = true;
   bool udp_v6 = true;
+  int fault = 0;
   for (Port p : busy) {
     const bool free =
         p != 0 &&
         CanBindBothFamilies(SOCK_STREAM, p, /*reuse_address=*/true,
-                            /*dual=*/false, &tcp_v6) &&
+                            /*dual=*/false, &tcp_v6, &fault) &&
         (!udp || CanBindBothFamilies(SOCK_DGRAM, p, /*reuse_address=*/false,
-                                     dual_udp_, &udp_v6));
+                                     dual_udp_, &udp_v6, &fault));
+    if (fault != 0) return FaultStatus(fault);
     if (!free) held.push_back(p);
   }
   return held;

@@ -27,7 +27,7 @@
 // are skipped.
 //
 //   SystemProber prober;
-//   std::vector<Port> busy = prober.Busy(20000, 8, /*udp=*/false);
+//   absl::StatusOr<std::vector<Port>> busy = prober.Busy(20000, 8, false);
 #ifndef PORTLEASE_SERVER_PROBE_SYSTEM_PROBER_H_
 #define PORTLEASE_SERVER_PROBE_SYSTEM_PROBER_H_
 
@@ -65,15 +65,21 @@ class SystemProber : public PortProber {
   // increasing order. Port 0 is always reported busy (it cannot be leased).
   // Without exclusive_bind, the socket tables are read once per call. Fails
   // safe: when a table exists but cannot be read or parsed, or a probe
-  // socket cannot be created (e.g. EMFILE), the affected ports are reported
-  // busy.
-  std::vector<Port> Busy(Port first, uint32_t count, bool udp) override;
+  // socket cannot be created or bound for another reason, the affected ports
+  // are reported busy. But this process's own shortage (EMFILE, ENFILE,
+  // ENOMEM, ENOBUFS from socket(), setsockopt() or bind(), or from opening
+  // a table) says nothing about the ports: UNAVAILABLE "server out of file
+  // descriptors ..." (or "... memory"), and no port is reported.
+  absl::StatusOr<std::vector<Port>> Busy(Port first, uint32_t count,
+                                         bool udp) override;
 
   // Busy's ports that a TCP bind with SO_REUSEADDR (on 0.0.0.0 and [::])
   // is refused too (and, when `udp`, the plain UDP bind): a listener, or a
   // socket bound without SO_REUSEADDR, but not a TIME_WAIT whose server set
-  // SO_REUSEADDR. Without exclusive_bind, the same as Busy.
-  std::vector<Port> Held(Port first, uint32_t count, bool udp) override;
+  // SO_REUSEADDR. Without exclusive_bind, the same as Busy. UNAVAILABLE on
+  // a resource fault, like Busy.
+  absl::StatusOr<std::vector<Port>> Held(Port first, uint32_t count,
+                                         bool udp) override;
 
  private:
   const SystemProberOptions options_;

@@ -1,7 +1,11 @@
 #include "server/probe/system_prober.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <string>
 #include <vector>
@@ -50,7 +54,7 @@ bool HasState(Port port, absl::string_view state) {
 // After the last socket on `port` is closed, the port turns free (loopback
 // teardown may lag the close() a little).
 bool BecomesFree(SystemProber& prober, Port port, bool udp) {
-  return PollUntil([&] { return prober.Busy(port, 1, udp).empty(); }, kSettle);
+  return PollUntil([&] { return prober.Busy(port, 1, udp)->empty(); }, kSettle);
 }
 
 TEST(SystemProberTest, LoopbackListenerIsBusyUntilClosed) {
@@ -58,8 +62,8 @@ TEST(SystemProberTest, LoopbackListenerIsBusyUntilClosed) {
   Port port = 0;
   ScopedFd listener = Open(
       {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true}, &port);
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
-  EXPECT_THAT(prober.Busy(port, 1, true), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, true), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(prober, port, true));
 }
@@ -69,7 +73,7 @@ TEST(SystemProberTest, WildcardV4ListenerIsBusy) {
   Port port = 0;
   ScopedFd listener =
       Open({.type = SOCK_STREAM, .address = "0.0.0.0", .listen = true}, &port);
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(prober, port, false));
 }
@@ -84,7 +88,7 @@ TEST(SystemProberTest, DualStackListenerIsBusy) {
   ScopedFd listener = Open(
       {.type = SOCK_STREAM, .address = "::", .v6only = false, .listen = true},
       &port);
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(prober, port, false));
 }
@@ -95,7 +99,7 @@ TEST(SystemProberTest, V6LoopbackListenerIsBusy) {
       OpenSocket({.type = SOCK_STREAM, .address = "::1", .listen = true});
   if (!listener.ok()) GTEST_SKIP() << "no IPv6: " << listener.status();
   const Port port = LocalPort(listener->get());
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
 }
 
 TEST(SystemProberTest, BoundButNotListeningTcpIsBusy) {
@@ -104,7 +108,7 @@ TEST(SystemProberTest, BoundButNotListeningTcpIsBusy) {
   ScopedFd bound = Open({.type = SOCK_STREAM, .address = "127.0.0.1"}, &port);
   // Not in the socket tables: the bind is what sees it.
   EXPECT_THAT(LiveEntries(port, false), IsEmpty());
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
   bound.reset();
   EXPECT_TRUE(BecomesFree(prober, port, false));
 }
@@ -122,7 +126,7 @@ TEST(SystemProberTest, BoundButNotListeningReuseAddressTcpIsBusy) {
           Open({.type = SOCK_STREAM, .address = address, .reuse_address = true},
                &port);
       EXPECT_THAT(LiveEntries(port, false), IsEmpty());
-      EXPECT_THAT(prober->Busy(port, 1, false), ElementsAre(port)) << address;
+      EXPECT_THAT(*prober->Busy(port, 1, false), ElementsAre(port)) << address;
       bound.reset();
       EXPECT_TRUE(BecomesFree(*prober, port, false));
     }
@@ -152,7 +156,7 @@ TEST(SystemProberTest, DualStackAndSeparateBindsAgree) {
     ScopedFd fd = Open(spec, &port);
     const bool udp = spec.type == SOCK_DGRAM;
     for (SystemProber* prober : {&dual, &separate}) {
-      EXPECT_THAT(prober->Busy(port, 1, /*udp=*/true), ElementsAre(port))
+      EXPECT_THAT(*prober->Busy(port, 1, /*udp=*/true), ElementsAre(port))
           << spec.address << (udp ? " udp" : " tcp");
     }
   }
@@ -163,11 +167,11 @@ TEST(SystemProberTest, TableSchemeSeesListenersAndUdpSockets) {
   Port port = 0;
   ScopedFd listener = Open(
       {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true}, &port);
-  EXPECT_THAT(tables.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*tables.Busy(port, 1, false), ElementsAre(port));
   listener.reset();
   EXPECT_TRUE(BecomesFree(tables, port, false));
   ScopedFd udp = Open({.type = SOCK_DGRAM, .address = "127.0.0.1"}, &port);
-  EXPECT_THAT(tables.Busy(port, 1, true), ElementsAre(port));
+  EXPECT_THAT(*tables.Busy(port, 1, true), ElementsAre(port));
   udp.reset();
   EXPECT_TRUE(BecomesFree(tables, port, true));
 }
@@ -181,8 +185,8 @@ TEST(SystemProberTest, UdpSocketIsBusyOnlyWhenUdpIsAsked) {
     Port port = 0;
     ScopedFd udp = Open({.type = SOCK_DGRAM, .address = "127.0.0.1"}, &port);
     ASSERT_GE(udp.get(), 0);
-    EXPECT_THAT(prober.Busy(port, 1, true), ElementsAre(port));
-    tcp_free_seen = prober.Busy(port, 1, false).empty();
+    EXPECT_THAT(*prober.Busy(port, 1, true), ElementsAre(port));
+    tcp_free_seen = prober.Busy(port, 1, false)->empty();
   }
   EXPECT_TRUE(tcp_free_seen);
 }
@@ -193,7 +197,7 @@ TEST(SystemProberTest, UdpV6SocketIsBusy) {
       OpenSocket({.type = SOCK_DGRAM, .address = "::1"});
   if (!udp.ok()) GTEST_SKIP() << "no IPv6: " << udp.status();
   const Port port = LocalPort(udp->get());
-  EXPECT_THAT(prober.Busy(port, 1, true), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, true), ElementsAre(port));
   udp->reset();
   EXPECT_TRUE(BecomesFree(prober, port, true));
 }
@@ -224,15 +228,15 @@ TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   listener.reset();
   ASSERT_TRUE(PollUntil([&] { return HasState(port, "TIME_WAIT"); }, kSettle));
 
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
-  EXPECT_THAT(tables.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*tables.Busy(port, 1, false), ElementsAre(port));
   // Without tables, the plain (no SO_REUSEADDR) bind still sees it.
-  EXPECT_THAT(bind_only.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*bind_only.Busy(port, 1, false), ElementsAre(port));
   // Nothing holds the port against a SO_REUSEADDR server: not Held (the
   // table scheme answers as Busy).
-  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
-  EXPECT_THAT(prober.Held(port, 1, true), IsEmpty());
-  EXPECT_THAT(tables.Held(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Held(port, 1, false), IsEmpty());
+  EXPECT_THAT(*prober.Held(port, 1, true), IsEmpty());
+  EXPECT_THAT(*tables.Held(port, 1, false), ElementsAre(port));
 
   // Clear it: same 4-tuple, then RST-close both ends.
   listener = Open({.type = SOCK_STREAM,
@@ -269,24 +273,24 @@ TEST(SystemProberTest, HeldSeesListenersAndPlainBindsOnly) {
                               .reuse_address = reuse,
                               .listen = true},
                              &port);
-    EXPECT_THAT(prober.Held(port, 1, false), ElementsAre(port)) << reuse;
+    EXPECT_THAT(*prober.Held(port, 1, false), ElementsAre(port)) << reuse;
     listener.reset();
-    EXPECT_TRUE(PollUntil([&] { return prober.Held(port, 1, false).empty(); },
+    EXPECT_TRUE(PollUntil([&] { return prober.Held(port, 1, false)->empty(); },
                           kSettle));
   }
   Port port = 0;
   ScopedFd bound = Open({.type = SOCK_STREAM, .address = "0.0.0.0"}, &port);
-  EXPECT_THAT(prober.Held(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Held(port, 1, false), ElementsAre(port));
   bound.reset();
   ScopedFd shared = Open(
       {.type = SOCK_STREAM, .address = "0.0.0.0", .reuse_address = true},
       &port);
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
-  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Held(port, 1, false), IsEmpty());
   shared.reset();
   ScopedFd udp = Open({.type = SOCK_DGRAM, .address = "127.0.0.1"}, &port);
-  EXPECT_THAT(prober.Held(port, 1, false), IsEmpty());
-  EXPECT_THAT(prober.Held(port, 1, true), ElementsAre(port));
+  EXPECT_THAT(*prober.Held(port, 1, false), IsEmpty());
+  EXPECT_THAT(*prober.Held(port, 1, true), ElementsAre(port));
 }
 
 TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
@@ -300,7 +304,7 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
 
   const std::string root = MakeTempDir();
   SystemProber prober({.proc_root = root, .exclusive_bind = false});
-  EXPECT_THAT(prober.Busy(port, 1, true), IsEmpty());
+  EXPECT_THAT(*prober.Busy(port, 1, true), IsEmpty());
   const std::string header = "  sl  local_address rem_address   st\n";
   ASSERT_TRUE(WriteFixture(
       root, "net/udp6",
@@ -309,29 +313,31 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
                                   "00000000000000000000000000000000:0000 07 "
                                   "0:0 0:0 0 0 0 42 2 0 0\n",
                                   port))));
-  EXPECT_THAT(prober.Busy(port, 1, false), IsEmpty());
-  EXPECT_THAT(prober.Busy(port, 1, true), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), IsEmpty());
+  EXPECT_THAT(*prober.Busy(port, 1, true), ElementsAre(port));
 
   ASSERT_TRUE(WriteFixture(
       root, "net/tcp",
       absl::StrCat(header, absl::StrFormat("   0: 0100007F:%04X 0100007F:9999 "
                                            "06 0:0 0:0 0 0 0 0 3 0\n",
                                            port))));
-  EXPECT_THAT(prober.Busy(port, 1, false), ElementsAre(port));
+  EXPECT_THAT(*prober.Busy(port, 1, false), ElementsAre(port));
 }
 
 TEST(SystemProberTest, UnreadableTablesFailSafe) {
   const std::string root = MakeTempDir();
   ASSERT_TRUE(WriteFixture(root, "net/tcp", "   0: garbage\n"));
   SystemProber prober({.proc_root = root, .exclusive_bind = false});
-  EXPECT_THAT(prober.Busy(40000, 3, false), ElementsAre(40000, 40001, 40002));
+  EXPECT_THAT(*prober.Busy(40000, 3, false), ElementsAre(40000, 40001, 40002));
 }
 
 TEST(SystemProberTest, RangeEdges) {
   SystemProber prober({.proc_root = MakeTempDir()});
-  EXPECT_THAT(prober.Busy(1000, 0, true), IsEmpty());
-  EXPECT_THAT(prober.Busy(0, 1, false), ElementsAre(0));
-  for (Port port : prober.Busy(65530, 100, false)) {
+  EXPECT_THAT(*prober.Busy(1000, 0, true), IsEmpty());
+  EXPECT_THAT(*prober.Busy(0, 1, false), ElementsAre(0));
+  absl::StatusOr<std::vector<Port>> edge = prober.Busy(65530, 100, false);
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  for (Port port : *edge) {
     EXPECT_GE(port, 65530);
   }
 }
@@ -342,7 +348,7 @@ TEST(SystemProberTest, ReportsOnlyBusyPortsOfARange) {
   ScopedFd listener = Open(
       {.type = SOCK_STREAM, .address = "127.0.0.1", .listen = true}, &port);
   const Port first = port > 2 ? port - 2 : port;
-  std::vector<Port> busy = prober.Busy(first, 5, false);
+  std::vector<Port> busy = *prober.Busy(first, 5, false);
   EXPECT_THAT(busy, ::testing::Contains(port));
   EXPECT_TRUE(std::is_sorted(busy.begin(), busy.end()));
 }
@@ -356,9 +362,38 @@ TEST(SystemProberTest, ClosesEveryProbeSocket) {
   const int before = CountOpenFds();
   ASSERT_GT(before, 0);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(prober.Busy(first, 200, true), ::testing::Contains(port));
+    EXPECT_THAT(*prober.Busy(first, 200, true), ::testing::Contains(port));
   }
   EXPECT_EQ(CountOpenFds(), before);
+}
+
+// Out of file descriptors, a probe says so instead of calling the ports
+// busy (a full host is not an empty fd table).
+TEST(SystemProberTest, OutOfDescriptorsIsAFaultNotBusyPorts) {
+  for (bool exclusive : {true, false}) {
+    SystemProber prober({.exclusive_bind = exclusive});
+    rlimit saved;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit low = saved;
+    low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    // Fill the table; bounded by the lowered limit.
+    std::vector<int> filler;
+    for (rlim_t i = 0; i < low.rlim_cur; ++i) {
+      const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      filler.push_back(fd);
+    }
+    absl::StatusOr<std::vector<Port>> busy = prober.Busy(40000, 4, true);
+    absl::StatusOr<std::vector<Port>> held = prober.Held(40000, 4, true);
+    for (int fd : filler) close(fd);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ASSERT_EQ(busy.status().code(), absl::StatusCode::kUnavailable)
+        << exclusive;
+    EXPECT_THAT(busy.status().message(),
+                ::testing::HasSubstr("server out of file descriptors"));
+    EXPECT_EQ(held.status().code(), absl::StatusCode::kUnavailable);
+  }
 }
 
 TEST(EphemeralRangeTest, ReadsTheLiveHost) {

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace portlease {
 
@@ -22,7 +23,8 @@ absl::StatusOr<std::string> LoadAdminToken(const std::string& path) {
   if ((st.st_mode & (S_IRWXO | S_IWGRP)) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "admin token file ", path, " is readable or writable by other users "
-        "(mode ", absl::Hex(st.st_mode & 07777), "); chmod 0600 (or 0640)"));
+        "(mode ", absl::StrFormat("%04o", st.st_mode & 07777),
+        "); chmod 0600 (or 0640)"));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -22,6 +22,23 @@
 namespace portlease {
 namespace {
 
+// Decodes %XX escapes (gRPC's peer strings are URIs); others stay as is.
+std::string PercentDecode(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    int value = 0;
+    if (in[i] == '%' && i + 2 < in.size() &&
+        absl::SimpleHexAtoi(in.substr(i + 1, 2), &value)) {
+      out.push_back(static_cast<char>(value));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
 std::string UserName(uid_t uid) {
   struct passwd pwd;
   struct passwd* result = nullptr;
@@ -84,10 +101,14 @@ PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
   absl::string_view rest = grpc_peer;
   if (absl::ConsumePrefix(&rest, "ipv4:") ||
       absl::ConsumePrefix(&rest, "ipv6:")) {
-    // "1.2.3.4:567" or "[::1]:567": drop the port.
+    // "1.2.3.4:567" or "%5B::1%5D:567" (gRPC escapes the brackets): drop
+    // the port and the brackets, keep the address as written by hand.
     const size_t colon = rest.rfind(':');
     if (colon != absl::string_view::npos) rest = rest.substr(0, colon);
-    who.address = std::string(rest);
+    std::string address = PercentDecode(rest);
+    absl::string_view bare = address;
+    if (absl::ConsumePrefix(&bare, "[")) absl::ConsumeSuffix(&bare, "]");
+    who.address = std::string(bare);
     who.key = absl::StrCat("addr:", who.address);
     who.principal = AddressPrincipal(who.address);
     return who;
@@ -157,14 +178,41 @@ UnixCredentialsListener::Listen(const Options& options, PeerRegistry* peers) {
   }
   if (listen(fd, 128) != 0) return fail("listen on");
   std::unique_ptr<UnixCredentialsListener> listener(
-      new UnixCredentialsListener(path, fd, peers));
+      new UnixCredentialsListener(path, fd, peers, options.max_connections));
   if (pipe2(listener->wake_, O_CLOEXEC) != 0) return fail("set up");
   return listener;
 }
 
 UnixCredentialsListener::UnixCredentialsListener(std::string path, int fd,
-                                                 PeerRegistry* peers)
-    : path_(std::move(path)), listen_fd_(fd), peers_(peers) {}
+                                                 PeerRegistry* peers,
+                                                 uint32_t max_connections)
+    : path_(std::move(path)),
+      listen_fd_(fd),
+      peers_(peers),
+      max_connections_(max_connections) {}
+
+bool UnixCredentialsListener::AdmitConnection(int fd) {
+  if (max_connections_ == 0) return true;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  open_.erase(fd);  // a reused number: its old connection is closed
+  if (open_.size() >= max_connections_) {
+    // At the cap: forget the connections gRPC has closed since (at most
+    // max_connections_ fstat calls, only while at the cap).
+    for (auto it = open_.begin(); it != open_.end();) {
+      struct stat now;
+      const bool gone = fstat(it->first, &now) != 0 || now.st_ino != it->second;
+      if (gone) {
+        open_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (open_.size() >= max_connections_) return false;
+  }
+  open_[fd] = st.st_ino;
+  return true;
+}
 
 UnixCredentialsListener::~UnixCredentialsListener() {
   Stop();
@@ -207,6 +255,12 @@ void UnixCredentialsListener::Run(grpc::Server* server) {
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
         poll(nullptr, 0, 50);
       }
+      continue;
+    }
+    if (!AdmitConnection(fd)) {
+      // --max-connections: refused before it costs the server anything
+      // more than this descriptor, for a moment.
+      close(fd);
       continue;
     }
     absl::StatusOr<PeerCredentials> credentials = ReadPeerCredentials(fd);

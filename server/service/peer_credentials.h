@@ -48,7 +48,8 @@ struct PeerCredentials {
 struct PeerIdentity {
   // Unix socket callers seen by UnixCredentialsListener.
   std::optional<PeerCredentials> credentials;
-  // TCP callers: the IP address, without the port.
+  // TCP callers: the IP address, without the port, unescaped and without
+  // brackets ("127.0.0.1", "::1").
   std::string address;
   // Rate limits count callers by this: "uid:U,pid:P" (per process: on a
   // CI host every job usually runs as the same user), "addr:A", or gRPC's
@@ -95,6 +96,10 @@ class UnixCredentialsListener {
     mode_t mode = 0660;
     // Group of the socket file; -1 keeps the process's group.
     gid_t group = static_cast<gid_t>(-1);
+    // Most connections handed to the server and still open at once; a
+    // connection beyond it is accepted and closed at once (the client sees
+    // UNAVAILABLE and retries). 0: no limit.
+    uint32_t max_connections = 0;
   };
 
   // Binds and listens on options.path; an existing socket file there is
@@ -119,12 +124,21 @@ class UnixCredentialsListener {
   void Stop();
 
  private:
-  UnixCredentialsListener(std::string path, int fd, PeerRegistry* peers);
+  UnixCredentialsListener(std::string path, int fd, PeerRegistry* peers,
+                          uint32_t max_connections);
   void Run(grpc::Server* server);
+  // Whether the connection just accepted as `fd` fits under
+  // max_connections_; if so it is counted. Called by Run's thread only.
+  bool AdmitConnection(int fd);
 
   const std::string path_;
   const int listen_fd_;
   PeerRegistry* const peers_;
+  const uint32_t max_connections_;
+  // Connections handed over and maybe still open: descriptor -> socket
+  // inode. gRPC closes them without telling; an entry whose descriptor is
+  // closed or now names another inode is gone. Run's thread only.
+  absl::flat_hash_map<int, ino_t> open_;
   int wake_[2] = {-1, -1};  // a pipe: Stop() writes to end the accept loop
   std::thread thread_;
   absl::Mutex mu_;

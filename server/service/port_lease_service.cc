@@ -10,6 +10,7 @@
 #include "server/service/admin_auth.h"
 #include "server/service/caller_identity.h"
 #include "server/service/convert.h"
+#include "server/service/list_pages.h"
 #include "server/service/reactors.h"
 
 namespace portlease {
@@ -178,18 +179,19 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
     v1::ListResponse* response) {
   absl::Status admitted = Admit(Peer(*context));
   if (!admitted.ok()) return FinishNow(context, admitted);
-  Metadata filter(request->owner_filter().begin(),
-                  request->owner_filter().end());
-  for (const LeaseRecord& lease : options_.manager->List(filter)) {
-    LeaseToProto(lease, LeaseIdVisibility::kPrefixOnly, response->add_leases());
-  }
-  return FinishNow(context, absl::OkStatus());
+  return FinishNow(context,
+                   FillListPage(options_.manager, *request, response));
 }
 
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
 PortLeaseService::Hold(grpc::CallbackServerContext* context) {
-  return new HoldReactor(options_.manager, Admit(Peer(*context)),
-                         CallerOf(*context));
+  const PeerIdentity peer = Peer(*context);
+  return new HoldReactor(options_.manager, Admit(peer), CallerOf(*context),
+                         [this, key = peer.key] {
+                           return options_.rate_limiter == nullptr
+                                      ? absl::OkStatus()
+                                      : options_.rate_limiter->Admit(key);
+                         });
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(

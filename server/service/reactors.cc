@@ -61,8 +61,11 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
 }
 
 HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted,
-                         Principal caller)
-    : manager_(manager), caller_(std::move(caller)) {
+                         Principal caller,
+                         absl::AnyInvocable<absl::Status()> admit_message)
+    : manager_(manager),
+      caller_(std::move(caller)),
+      admit_message_(std::move(admit_message)) {
   if (!admitted.ok()) {
     Finish(ToGrpcStatus(admitted));
     return;
@@ -76,6 +79,16 @@ void HoldReactor::OnReadDone(bool ok) {
     Finish(grpc::Status::OK);
     return;
   }
+  // Each message is a request like any other: a stream is no way around
+  // the caller's rate limit.
+  if (!first_read_ && admit_message_) {
+    absl::Status admitted = admit_message_();
+    if (!admitted.ok()) {
+      Finish(ToGrpcStatus(admitted));
+      return;
+    }
+  }
+  first_read_ = false;
   if (Answer()) StartWrite(&response_);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -57,9 +58,13 @@ class HoldReactor
  public:
   // A stream refused up front (`admitted` not OK) finishes with that
   // status at once. `caller` attaches and reads the lease (its own, unless
-  // privileged: LeaseManager::AttachHolder).
+  // privileged: LeaseManager::AttachHolder). Every message after the first
+  // (which the stream's own admission paid for) is passed through
+  // `admit_message`, the caller's rate limit: when it refuses, the stream
+  // ends with its status (RESOURCE_EXHAUSTED).
   HoldReactor(LeaseManager* manager, const absl::Status& admitted,
-              Principal caller);
+              Principal caller,
+              absl::AnyInvocable<absl::Status()> admit_message);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -71,11 +76,13 @@ class HoldReactor
 
   LeaseManager* const manager_;
   const Principal caller_;
+  absl::AnyInvocable<absl::Status()> admit_message_;
   v1::HoldRequest request_;
   v1::HoldResponse response_;
   // Touched only by the (serialized) reactions and OnDone.
   std::string lease_id_;
   bool attached_ = false;
+  bool first_read_ = true;
 };
 
 }  // namespace portlease

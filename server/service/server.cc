@@ -172,6 +172,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     unix_options.path = addresses[i].path;
     unix_options.mode = options.unix_socket_mode;
     unix_options.group = options.unix_socket_group;
+    unix_options.max_connections = options.max_connections;
     absl::StatusOr<std::unique_ptr<UnixCredentialsListener>> listener =
         UnixCredentialsListener::Listen(unix_options, &running->peers_);
     if (!listener.ok()) return listener.status();
@@ -181,6 +182,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   // A silent second bind of the same port would hide a conflict.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  if (options.max_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               static_cast<int>(options.max_streams));
+  }
   const std::shared_ptr<grpc::ServerCredentials> tcp_credentials =
       TcpCredentials(options.tls);
   std::vector<int> selected(addresses.size(), 0);

@@ -69,8 +69,15 @@ struct ServerOptions {
   // Largest request message accepted; larger ones fail RESOURCE_EXHAUSTED.
   int max_receive_message_bytes = 64 * 1024;
   // Requests per second per caller (by uid and pid for Unix sockets, by
-  // address for TCP).
+  // address for TCP). Every message of a Hold stream counts as one.
   RateLimit rate_limit;
+  // Most open connections per Unix socket listener; more are closed as
+  // they arrive (UnixCredentialsListener::Options). 0: no limit. gRPC 1.51
+  // has no such bound for its own TCP listeners.
+  uint32_t max_connections = 0;
+  // Most concurrent calls (HTTP/2 streams) per connection; a client queues
+  // the calls beyond it. 0: gRPC's default (no limit).
+  uint32_t max_streams = 0;
   // Told when each RPC starts and ends (Hold streams and health checks
   // included); unset: nobody. Must outlive the server.
   IdleTracker* idle_tracker = nullptr;

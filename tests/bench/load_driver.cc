@@ -388,6 +388,7 @@ absl::StatusOr<DaemonProcess> StartPortleased(
       // process makes every request and holds every lease.
       "--rate_limit=0",
       "--max_leases_per_owner=0",
+      "--max_ports_per_owner=0",
   };
   args.insert(args.end(), extra.begin(), extra.end());
   return DaemonProcess::Start(absl::GetFlag(FLAGS_portleased), args,

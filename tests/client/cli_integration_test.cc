@@ -236,6 +236,47 @@ TEST_F(CliTest, ListStatusRenewRelease) {
   EXPECT_EQ(client_->List()->size(), 0u);
 }
 
+// More leases than one List page holds (500 by default): the client and
+// the CLI follow the pages and show every lease once.
+TEST(CliPagesTest, ListShowsEveryLeaseAcrossPages) {
+  TempDir dir;
+  auto server = TestServer::Start(
+      dir.path(), {"--pool", "20000-21299", "--max_ports_per_owner=0",
+                   "--max_leases_per_owner=0", "--rate_limit=0"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  Client client((*server)->address());
+  constexpr int kLeases = 1203;
+  for (int i = 0; i < kLeases; ++i) {
+    AcquireSpec spec;
+    spec.count = 1;
+    spec.ttl = absl::Minutes(5);
+    ASSERT_TRUE(client.Acquire(spec).ok()) << i;
+  }
+  absl::StatusOr<std::vector<v1::Lease>> leases = client.List();
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  std::set<uint32_t> bases;
+  for (const v1::Lease& lease : *leases) bases.insert(lease.base_port());
+  EXPECT_EQ(leases->size(), static_cast<size_t>(kLeases));
+  EXPECT_EQ(bases.size(), static_cast<size_t>(kLeases));
+
+  const EnvChanges env = {{"PORTLEASE_ADDR", (*server)->address()}};
+  RunResult table = RunBinary({PORTLEASE_BIN, "list"}, env, dir.path());
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(Lines(table.out), static_cast<size_t>(kLeases) + 1);  // header
+  RunResult json =
+      RunBinary({PORTLEASE_BIN, "list", "--format=json"}, env, dir.path());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(Lines(json.out), 1u);
+  size_t prefixes = 0;
+  for (size_t at = json.out.find("\"lease_id_prefix\"");
+       at != std::string::npos;
+       at = json.out.find("\"lease_id_prefix\"", at + 1)) {
+    ++prefixes;
+  }
+  EXPECT_EQ(prefixes, static_cast<size_t>(kLeases));
+  EXPECT_THAT(json.out, Not(HasSubstr("page_token")));
+}
+
 TEST_F(CliTest, ReleasingAnEndedLeaseIsANoteNotAFailure) {
   AcquireSpec spec;
   spec.count = 1;

@@ -65,7 +65,10 @@ class StorageFaultsTest : public ::testing::Test {
   std::vector<std::string> Args(const std::string& db) const {
     return {"--listen=unix:" + dir_.File("sock/portleased.sock"), "--db=" + db,
             absl::StrCat("--pool=", pool_.lo, "-", pool_.hi), "--probe=none",
-            "--cooldown=0s"};
+            "--cooldown=0s",
+            // One process fills the store: no per-caller share stops it
+            // before the disk does.
+            "--max_ports_per_owner=0"};
   }
 
   void Start(const std::string& db) {

@@ -47,6 +47,7 @@ TEST(AdminTokenTest, RefusesUnsafeOrWeakFiles) {
       WriteFile(dir, "w", "s3cret-s3cret-s3cret", 0644)).status();
   EXPECT_TRUE(absl::IsFailedPrecondition(world));
   EXPECT_THAT(world.message(), Not(HasSubstr("s3cret")));
+  EXPECT_THAT(world.message(), HasSubstr("(mode 0644)"));  // octal, as chmod
   EXPECT_TRUE(absl::IsInvalidArgument(
       LoadAdminToken(WriteFile(dir, "s", "short", 0600)).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
@@ -112,7 +113,11 @@ TEST(IdentifyTest, MapsGrpcPeersToCallers) {
             (Metadata{{"peer_pid", "42"}, {"peer_uid", "1000"},
                       {"peer_user", "ci"}}));
   EXPECT_EQ(Identify(peers, "ipv4:10.1.2.3:5555").key, "addr:10.1.2.3");
-  EXPECT_EQ(Identify(peers, "ipv6:[::1]:5555").address, "[::1]");
+  EXPECT_EQ(Identify(peers, "ipv6:[::1]:5555").address, "::1");
+  // gRPC escapes the brackets of an IPv6 peer; peer_addr is stored plain.
+  EXPECT_EQ(Identify(peers, "ipv6:%5B::1%5D:5555").address, "::1");
+  EXPECT_EQ(Identify(peers, "ipv6:%5B2001:db8::7%5D:80").OwnerEntries(),
+            (Metadata{{"peer_addr", "2001:db8::7"}}));
   EXPECT_EQ(Identify(peers, "fd:13").key, "fd:13");
   EXPECT_TRUE(Identify(peers, "fd:13").OwnerEntries().empty());
 }

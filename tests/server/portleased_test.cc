@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -308,6 +309,10 @@ TEST(PortleasedTest, UsageErrorsExitWithTwo) {
       {"--ephemeral=maybe"},
       {"--default_ttl=forever"},
       {"positional"},
+      // More connections than any open-file limit leaves room for.
+      {"--max-connections=4000000000", "--db=:memory:"},
+      {"--max-streams=0", "--db=:memory:"},
+      {"--max-ports-per-owner=-5", "--db=:memory:"},
   };
   int i = 0;
   for (const std::vector<std::string>& args : cases) {
@@ -320,6 +325,10 @@ TEST(PortleasedTest, UsageErrorsExitWithTwo) {
     const std::string err = daemon->Stderr();
     EXPECT_THAT(err, HasSubstr("portleased: ")) << args[0];
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    if (absl::StartsWith(args[0], "--max-")) {
+      // Named as typed, with dashes.
+      EXPECT_THAT(err, HasSubstr(args[0].substr(0, args[0].find('='))));
+    }
   }
 }
 

@@ -1,8 +1,14 @@
 // The running server beyond the unary lease RPCs: Hold streams, health,
 // Status, Who, binding errors and shutdown.
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,6 +57,65 @@ TestServer::Options WithGrace(Transport transport, absl::Duration grace) {
 }
 
 class HoldTest : public testing::TestWithParam<Transport> {};
+
+// A stream is no way around the rate limit: each of its messages is a
+// request.
+TEST_P(HoldTest, EveryMessageCountsAgainstTheRateLimit) {
+  TestServer::Options options = WithGrace(GetParam(), absl::Seconds(2));
+  options.configure_server = [](ServerOptions* o) {
+    o->rate_limit.per_second = 0.01;
+    o->rate_limit.burst = 4;
+  };
+  TestServer server(options);
+  auto stub = server.NewStub();
+  v1::Lease lease = MustAcquire(stub.get(), 1);  // one token
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->Hold(&context);  // one token
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  int answered = 0;
+  for (int i = 0; i < 50; ++i) {
+    if (!stream->Write(request) || !stream->Read(&response)) break;
+    ++answered;
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  // The first message rides on the stream's token; two more fit the burst.
+  EXPECT_EQ(answered, 3);
+}
+
+// --max-streams: calls beyond it on one connection wait for a stream to end.
+TEST_P(HoldTest, CallsBeyondMaxStreamsWaitForAStream) {
+  TestServer::Options options = WithGrace(GetParam(), absl::Seconds(2));
+  options.configure_server = [](ServerOptions* o) { o->max_streams = 1; };
+  TestServer server(options);
+  auto stub = v1::PortLease::NewStub(server.NewChannel());
+  v1::Lease lease = MustAcquire(stub.get(), 1);
+  grpc::ClientContext hold_context;
+  SetDeadline(&hold_context);
+  auto stream = stub->Hold(&hold_context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease.lease_id());
+  v1::HoldResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));  // the stream is open and attached
+
+  auto status_call = [&stub](absl::Duration timeout) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::StatusResponse status;
+    return stub->Status(&context, v1::StatusRequest(), &status).error_code();
+  };
+  EXPECT_EQ(status_call(absl::Milliseconds(500)),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(status_call(absl::Seconds(10)), grpc::StatusCode::OK);
+}
 
 TEST_P(HoldTest, AnswersEveryRequestWithTheExpiry) {
   TestServer server(WithGrace(GetParam(), absl::Milliseconds(200)));
@@ -262,6 +327,70 @@ TEST(ServerTest, UnixSocketIsGroupOnly) {
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+// A raw connection to a Unix socket that has sent the HTTP/2 preface.
+// Returns the descriptor (-1 on failure).
+int ConnectRaw(const std::string& address) {
+  const std::string path = address.substr(5);  // "unix:"
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  if (fd < 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  // The client preface and an empty SETTINGS frame.
+  static constexpr char kPreface[] =
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+  // MSG_NOSIGNAL: a connection already closed by the server is an answer,
+  // not a SIGPIPE. Its error shows in Served().
+  (void)send(fd, kPreface, sizeof(kPreface) - 1, MSG_NOSIGNAL);
+  return fd;
+}
+
+// What the server does with a raw connection within 5 s: 1 when it talks
+// (its SETTINGS frame), 0 when it closes the connection, -1 neither.
+int Served(int fd) {
+  pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) <= 0) return -1;
+  char buf[64];
+  const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  // Closed with our preface unread: a reset rather than an end of file.
+  if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) return 0;
+  return n > 0 ? 1 : n == 0 ? 0 : -1;
+}
+
+TEST(ServerTest, UnixConnectionsBeyondMaxConnectionsAreClosed) {
+  TestServer::Options options;
+  options.configure_server = [](ServerOptions* o) { o->max_connections = 2; };
+  TestServer server(options);
+  const int first = ConnectRaw(server.address());
+  const int second = ConnectRaw(server.address());
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  EXPECT_EQ(Served(first), 1);
+  EXPECT_EQ(Served(second), 1);
+  const int third = ConnectRaw(server.address());
+  ASSERT_GE(third, 0);
+  EXPECT_EQ(Served(third), 0);  // closed at once: two are open
+  close(third);
+  // Once a connection closes, a new one is served again.
+  close(first);
+  int served = -1;
+  for (int i = 0; i < 50 && served != 1; ++i) {
+    const int next = ConnectRaw(server.address());
+    ASSERT_GE(next, 0);
+    served = Served(next);
+    close(next);
+    if (served != 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(served, 1);
+  close(second);
 }
 
 TEST(ServerTest, AnAddressInUseFailsTheStart) {

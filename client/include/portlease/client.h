@@ -135,7 +135,9 @@ class Client {
   // One lease by its full id. NOT_FOUND when unknown.
   absl::StatusOr<v1::Lease> Get(const std::string& lease_id) const;
 
-  // Live and draining leases whose owner matches every entry of `filter`.
+  // Live and draining leases whose owner matches every entry of `filter`,
+  // by base port. Follows the server's pages (ListResponse.next_page_token)
+  // to the last, so every lease is there, whatever their number.
   absl::StatusOr<std::vector<v1::Lease>> List(
       const OwnerMetadata& filter = {}) const;
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "src/lease_run.h"
 #include "portlease/profile.h"
@@ -156,9 +158,11 @@ int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
                              leases.status().ToString()));
   }
   if (flags.format == OutputFormat::kJson) {
-    v1::ListResponse response;
-    for (const v1::Lease& lease : *leases) *response.add_leases() = lease;
-    out << ToJson(response) << "\n";
+    // Every page's leases in one document, as {"leases": [...]}: the page
+    // token is the client's business, not the output's.
+    std::vector<std::string> items;
+    for (const v1::Lease& lease : *leases) items.push_back(ToJson(lease));
+    out << "{\"leases\": [" << absl::StrJoin(items, ", ") << "]}\n";
     return 0;
   }
   out << absl::StrFormat("%-9s %-9s %-12s %-21s %s\n", "LEASE", "STATE",
