@@ -69,6 +69,11 @@ constexpr Migration kMigrations[] = {
     {R"sql(
       ALTER TABLE leases ADD COLUMN caller BLOB NOT NULL DEFAULT x'';
     )sql", nullptr},
+    // 4 -> 5: whether a Hold stream held the lease (LeaseRecord::held); 0
+    // for the leases stored before.
+    {R"sql(
+      ALTER TABLE leases ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    )sql", nullptr},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               kSqliteSchemaVersion);
