@@ -60,6 +60,7 @@
 #include "server/service/server.h"
 #include "server/store/lock_file.h"
 #include "server/store/memory_lease_store.h"
+#include "server/portleased_state.h"
 #include "server/store/sqlite_lease_store.h"
 
 ABSL_FLAG(std::vector<std::string>, listen,
@@ -131,6 +132,11 @@ ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),
           "renewal, and a renewal without a ttl is clamped to it.");
 ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
           "How long a lease survives its Hold stream breaking.");
+ABSL_FLAG(std::string, recovery_window, "",
+          "After lost state (the database holds fewer leases than DB.state "
+          "recorded: deleted, emptied, a damaged WAL), grant nothing this "
+          "long while running jobs re-attach their leases. Empty: twice "
+          "--hold-grace; 0s: no window.");
 ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),
           "How long released or expired ports stay out of the pool.");
 ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),
@@ -299,6 +305,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"claims_dir", "DIR|off"},
       {"ready_fd", "FD"},
       {"idle_exit", "DURATION"},
+      {"recovery_window", "DURATION"},
       {"socket_group", "GROUP"},
       {"tls_cert", "FILE"},
       {"tls_key", "FILE"},
@@ -373,6 +380,7 @@ struct Daemon {
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
+  std::unique_ptr<StateRecorder> state;  // durable only
   std::unique_ptr<IdleTracker> idle;  // with --idle-exit only
   std::unique_ptr<RunningServer> server;
   // Declared last: stopped first, before the manager it reads goes.
@@ -478,6 +486,13 @@ int Run(int argc, char** argv) {
   if (idle_exit < absl::ZeroDuration()) {
     return Fail({kExitUsage, "--idle-exit must not be negative"});
   }
+  absl::Duration recovery_window = 2 * absl::GetFlag(FLAGS_hold_grace);
+  if (const std::string text = absl::GetFlag(FLAGS_recovery_window);
+      !text.empty() && (!absl::ParseDuration(text, &recovery_window) ||
+                        recovery_window < absl::ZeroDuration())) {
+    return Fail({kExitUsage, absl::StrCat("--recovery-window=", text,
+                                          ": expected a duration like 4s")});
+  }
 
   // Security and observability settings.
   absl::StatusOr<LogLevel> log_level =
@@ -576,7 +591,10 @@ int Run(int argc, char** argv) {
 
   const std::string db = absl::GetFlag(FLAGS_db);
   const bool durable = absl::GetFlag(FLAGS_durable) && db != ":memory:";
+  bool db_was_missing = false;
   if (durable) {
+    struct stat db_stat;
+    db_was_missing = stat(db.c_str(), &db_stat) != 0 || db_stat.st_size == 0;
     absl::Status dir = MakeDirs(DirOf(db), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     SqliteOptions sqlite;
@@ -585,6 +603,14 @@ int Run(int argc, char** argv) {
                              : SqliteOptions::Synchronous::kNormal;
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
         SqliteLeaseStore::Open(db, sqlite);
+    if (absl::IsDataLoss(store.status())) {
+      return Fail({kExitRuntime,
+                   absl::StrCat("DATA_LOSS: ", store.status().message(),
+                                "; keep it for inspection and move it aside "
+                                "(mv ", db, " ", db, ".corrupt) to start on an "
+                                "empty database: running jobs re-attach their "
+                                "leases during --recovery-window")});
+    }
     if (!store.ok())
       return Fail({kExitRuntime, std::string(store.status().message())});
     daemon.store = *std::move(store);
@@ -653,6 +679,15 @@ int Run(int argc, char** argv) {
                  std::string(manager.status().message())});
   }
   daemon.manager = *std::move(manager);
+  // Lost state (README, "When the server loses its state"): found by
+  // comparing the database with DB.state, repaired by the holders.
+  if (durable) {
+    daemon.state = CheckForLostState(
+        db, db_was_missing, recovery_window, daemon.manager.get(),
+        [log](std::string message) {
+          log->Write(FormatLogLine(absl::Now(), "ERROR", message));
+        });
+  }
 
   ServerOptions server_options;
   server_options.listen = listen;
@@ -754,6 +789,11 @@ int Run(int argc, char** argv) {
                          " (no lease, no client; --idle-exit)")));
   if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
+  if (daemon.state != nullptr) {
+    if (absl::Status saved = daemon.state->StopClean(); !saved.ok()) {
+      log->Write(FormatLogLine(absl::Now(), "WARN", saved.message()));
+    }
+  }
   log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));
   return 0;
 }

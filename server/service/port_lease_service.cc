@@ -139,8 +139,20 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
     if (!parsed.ok()) return FinishNow(context, parsed.status());
     ttl = *parsed;
   }
+  const Principal by = CallerOf(*context);
   absl::StatusOr<LeaseRecord> lease =
-      options_.manager->Renew(request->lease_id(), ttl, CallerOf(*context));
+      options_.manager->Renew(request->lease_id(), ttl, by);
+  if (absl::IsNotFound(lease.status()) && request->has_reattach()) {
+    // Unknown here: a server that lost its state re-creates it from the
+    // holder's snapshot during its recovery window.
+    absl::StatusOr<LeaseRecord> snapshot = SnapshotFromProto(
+        request->reattach(), request->lease_id(), Peer(*context).OwnerEntries());
+    absl::StatusOr<LeaseRecord> back =
+        snapshot.ok() ? options_.manager->Reattach(*snapshot, by)
+                      : snapshot.status();
+    lease = back.ok() ? options_.manager->Renew(request->lease_id(), ttl, by)
+                      : back;
+  }
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
   }
@@ -189,7 +201,7 @@ grpc::ServerUnaryReactor* PortLeaseService::List(
 grpc::ServerBidiReactor<v1::HoldRequest, v1::HoldResponse>*
 PortLeaseService::Hold(grpc::CallbackServerContext* context) {
   return new HoldReactor(options_.manager, Admit(Peer(*context)),
-                         CallerOf(*context));
+                         CallerOf(*context), Peer(*context).OwnerEntries());
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(

@@ -57,9 +57,11 @@ class HoldReactor
  public:
   // A stream refused up front (`admitted` not OK) finishes with that
   // status at once. `caller` attaches and reads the lease (its own, unless
-  // privileged: LeaseManager::AttachHolder).
+  // privileged: LeaseManager::AttachHolder). A first request for a lease
+  // the manager does not know, carrying a snapshot (`reattach`), re-creates
+  // it (LeaseManager::Reattach) with `peer_owner` as its peer_* entries.
   HoldReactor(LeaseManager* manager, const absl::Status& admitted,
-              Principal caller);
+              Principal caller, Metadata peer_owner = {});
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -71,6 +73,7 @@ class HoldReactor
 
   LeaseManager* const manager_;
   const Principal caller_;
+  const Metadata peer_owner_;
   v1::HoldRequest request_;
   v1::HoldResponse response_;
   // Touched only by the (serialized) reactions and OnDone.
