@@ -215,6 +215,15 @@ DESCRIPTION
     dies loses its lease after --hold-grace; one that hangs, at its TTL.
     Released ports cool down for --cooldown before they are granted again.
 
+    Lost state: a database that fails SQLite's quick_check is refused
+    (DATA_LOSS, left untouched). DB.state records how many leases the
+    server holds; a database that holds fewer at start (deleted, emptied,
+    a damaged WAL) starts a recovery window (--recovery-window) in which
+    nothing is granted while the clients holding leases re-attach them
+    (their Hold and Renew carry the lease). After any restart, a lease
+    whose Hold stream was open is reclaimed one --hold-grace later unless
+    its holder attaches again.
+
     Clients are lease-run(1), portlease(1) and the C++ client library. They
     find the server through PORTLEASE_ADDR, else at the system socket
     unix:/run/portlease/portleased.sock, else they start a private
@@ -264,7 +273,10 @@ FILES
         The default socket; a lock file PATH.lock next to each socket keeps
         a second portleased from taking it over.
     /var/lib/portlease/leases.db
-        The default database (SQLite, WAL mode).
+        The default database (SQLite, WAL mode, held exclusively: no -shm
+        file, no other reader while the server runs).
+    /var/lib/portlease/leases.db.state
+        The live lease count last recorded, to find lost leases at start.
     /tmp/.portlease-claims/tcp, /tmp/.portlease-claims/udp
         Host-wide claims (--claims-dir): every portleased on the host locks
         byte P of these files while it holds port P (leased, draining,
@@ -377,10 +389,11 @@ struct Daemon {
   std::unique_ptr<LeaseStore> timed_store;
   std::vector<std::unique_ptr<LockFile>> socket_locks;
   std::unique_ptr<LeaseStore> store;
+  // Keeps DB.state up to date (durable only).
+  std::unique_ptr<RecordingLeaseStore> recording;
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
-  std::unique_ptr<StateRecorder> state;  // durable only
   std::unique_ptr<IdleTracker> idle;  // with --idle-exit only
   std::unique_ptr<RunningServer> server;
   // Declared last: stopped first, before the manager it reads goes.
@@ -592,9 +605,13 @@ int Run(int argc, char** argv) {
   const std::string db = absl::GetFlag(FLAGS_db);
   const bool durable = absl::GetFlag(FLAGS_durable) && db != ":memory:";
   bool db_was_missing = false;
+  // Read before the store can change it (README, "When the server loses
+  // its state").
+  absl::StatusOr<std::optional<RecordedState>> recorded;
   if (durable) {
     struct stat db_stat;
     db_was_missing = stat(db.c_str(), &db_stat) != 0 || db_stat.st_size == 0;
+    recorded = ReadStateFile(StateFilePath(db));
     absl::Status dir = MakeDirs(DirOf(db), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     SqliteOptions sqlite;
@@ -614,6 +631,11 @@ int Run(int argc, char** argv) {
     if (!store.ok())
       return Fail({kExitRuntime, std::string(store.status().message())});
     daemon.store = *std::move(store);
+    LogWriter* log = daemon.log.get();
+    daemon.recording = std::make_unique<RecordingLeaseStore>(
+        daemon.store.get(), StateFilePath(db), [log](const absl::Status& s) {
+          log->Write(FormatLogLine(absl::Now(), "WARN", s.message()));
+        });
   } else {
     daemon.store = std::make_unique<MemoryLeaseStore>();
   }
@@ -648,7 +670,7 @@ int Run(int argc, char** argv) {
   }
 
   daemon.timed_store = std::make_unique<TimedLeaseStore>(
-      daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
+      daemon.recording != nullptr ? daemon.recording.get() : daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
       daemon.metrics->store_delete(), daemon.metrics->store_failures());
 
   LeaseManagerOptions options;
@@ -682,9 +704,9 @@ int Run(int argc, char** argv) {
   // Lost state (README, "When the server loses its state"): found by
   // comparing the database with DB.state, repaired by the holders.
   if (durable) {
-    daemon.state = CheckForLostState(
-        db, db_was_missing, recovery_window, daemon.manager.get(),
-        [log](std::string message) {
+    CheckForLostState(
+        db, recorded, db_was_missing, recovery_window, daemon.manager.get(),
+        daemon.recording.get(), [log](std::string message) {
           log->Write(FormatLogLine(absl::Now(), "ERROR", message));
         });
   }
@@ -789,8 +811,8 @@ int Run(int argc, char** argv) {
                          " (no lease, no client; --idle-exit)")));
   if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
-  if (daemon.state != nullptr) {
-    if (absl::Status saved = daemon.state->StopClean(); !saved.ok()) {
+  if (daemon.recording != nullptr) {
+    if (absl::Status saved = daemon.recording->WriteClean(); !saved.ok()) {
       log->Write(FormatLogLine(absl::Now(), "WARN", saved.message()));
     }
   }

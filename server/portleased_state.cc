@@ -107,63 +107,82 @@ std::string LostStateReason(const std::optional<RecordedState>& recorded,
       " (", StateFilePath(db_path), ")");
 }
 
-StateRecorder::StateRecorder(std::string path, uint32_t recorded_at_start,
-                             std::function<uint32_t()> live,
-                             std::function<bool()> recovering,
-                             absl::Duration interval)
-    : path_(std::move(path)),
-      recorded_at_start_(recorded_at_start),
-      live_(std::move(live)),
-      recovering_(std::move(recovering)),
-      interval_(interval) {
-  thread_ = std::thread([this] { Loop(); });
+RecordingLeaseStore::RecordingLeaseStore(
+    LeaseStore* inner, std::string path,
+    std::function<void(const absl::Status&)> on_error)
+    : inner_(inner), path_(std::move(path)), on_error_(std::move(on_error)) {}
+
+void RecordingLeaseStore::Arm(uint32_t floor, absl::Time floor_until) {
+  absl::MutexLock lock(&mu_);
+  armed_ = true;
+  floor_ = floor;
+  floor_until_ = floor_until;
+  RecordLocked(/*clean=*/false);
 }
 
-StateRecorder::~StateRecorder() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
+absl::Status RecordingLeaseStore::WriteClean() {
+  absl::MutexLock lock(&mu_);
+  absl::Status result;
+  RecordLocked(/*clean=*/true, &result);
+  armed_ = false;
+  return result;
+}
+
+void RecordingLeaseStore::RecordLocked(bool clean, absl::Status* result) {
+  if (!armed_) return;
+  uint32_t count = static_cast<uint32_t>(ids_.size());
+  if (absl::Now() < floor_until_) count = std::max(count, floor_);
+  if (!clean && written_ == count) return;
+  absl::Status written = WriteStateFile(path_, {count, clean});
+  if (written.ok()) {
+    written_ = count;
+  } else if (result == nullptr && on_error_) {
+    on_error_(written);
   }
-  if (thread_.joinable()) thread_.join();
+  if (result != nullptr) *result = written;
 }
 
-uint32_t StateRecorder::Count() {
-  const uint32_t live = live_();
-  return recovering_() ? std::max(live, recorded_at_start_) : live;
+absl::StatusOr<std::vector<LeaseRecord>> RecordingLeaseStore::LoadAll() {
+  absl::StatusOr<std::vector<LeaseRecord>> all = inner_->LoadAll();
+  if (!all.ok()) return all;
+  absl::MutexLock lock(&mu_);
+  ids_.clear();
+  for (const LeaseRecord& lease : *all) ids_.insert(lease.id);
+  return all;
 }
 
-void StateRecorder::Loop() {
-  while (true) {
-    const uint32_t count = Count();
-    if (written_ != count) {
-      // A failure is retried at the next pass; the file stays as it was.
-      if (WriteStateFile(path_, {count, false}).ok()) written_ = count;
-    }
-    absl::MutexLock lock(&mu_);
-    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stop_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&stopped), interval_);
-    if (stop_) return;
-  }
+absl::Status RecordingLeaseStore::Put(const LeaseRecord& lease) {
+  absl::Status status = inner_->Put(lease);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mu_);
+  if (ids_.insert(lease.id).second) RecordLocked(/*clean=*/false);
+  return status;
 }
 
-absl::Status StateRecorder::StopClean() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-  return WriteStateFile(path_, {Count(), true});
+absl::Status RecordingLeaseStore::Delete(const std::string& id) {
+  absl::Status status = inner_->Delete(id);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mu_);
+  if (ids_.erase(id) > 0) RecordLocked(/*clean=*/false);
+  return status;
 }
 
-std::unique_ptr<StateRecorder> CheckForLostState(
-    const std::string& db_path, bool db_was_missing, absl::Duration window,
-    LeaseManager* manager, const std::function<void(std::string)>& log_error) {
-  const std::string path = StateFilePath(db_path);
+absl::StatusOr<std::vector<Port>> RecordingLeaseStore::LoadDrainedPorts() {
+  return inner_->LoadDrainedPorts();
+}
+
+absl::Status RecordingLeaseStore::SetPortDrained(Port port, bool drained) {
+  return inner_->SetPortDrained(port, drained);
+}
+
+void CheckForLostState(
+    const std::string& db_path,
+    const absl::StatusOr<std::optional<RecordedState>>& recorded,
+    bool db_was_missing, absl::Duration window, LeaseManager* manager,
+    RecordingLeaseStore* recording,
+    const std::function<void(std::string)>& log_error) {
   const PoolStats stats = manager->Stats();
   const uint32_t loaded = stats.live_leases + stats.draining_leases;
-  absl::StatusOr<std::optional<RecordedState>> recorded = ReadStateFile(path);
   std::string why;
   uint32_t recorded_leases = 0;
   if (!recorded.ok()) {
@@ -173,9 +192,11 @@ std::unique_ptr<StateRecorder> CheckForLostState(
     why = LostStateReason(*recorded, loaded, db_was_missing, db_path);
     if (recorded->has_value()) recorded_leases = (*recorded)->leases;
   }
+  absl::Time floor_until = absl::InfinitePast();
   if (!why.empty()) {
     if (window > absl::ZeroDuration()) {
       manager->StartRecovery(window, why);
+      floor_until = absl::Now() + window;
     } else {
       log_error(absl::StrCat(
           "lost state: ", why,
@@ -183,10 +204,7 @@ std::unique_ptr<StateRecorder> CheckForLostState(
           "still running"));
     }
   }
-  return std::make_unique<StateRecorder>(
-      path, recorded_leases,
-      [manager] { return manager->Stats().live_leases; },
-      [manager] { return manager->Recovering(); }, absl::Milliseconds(250));
+  recording->Arm(recorded_leases, floor_until);
 }
 
 }  // namespace portlease

@@ -16,14 +16,16 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/lease_manager.h"
+#include "server/core/lease_store.h"
 
 namespace portlease {
 
@@ -56,48 +58,59 @@ std::string LostStateReason(const std::optional<RecordedState>& recorded,
                             uint32_t loaded, bool db_was_missing,
                             const std::string& db_path);
 
-// Keeps the state file up to date while the server runs: every `interval`
-// it asks `live` (the live lease count) and rewrites the file when the
-// count changed. While `recovering` says true, it never records fewer
-// leases than the file said at start, so that a second crash during the
-// recovery window still finds the loss. Thread-safe.
-class StateRecorder {
+// A LeaseStore that keeps the state file up to date: once armed, every
+// committed Put of a new lease and every committed Delete rewrites it with
+// the number of leases stored (live and draining), before the call
+// returns. A release is recorded before it is acknowledged, so a crash
+// right after it does not make the count look short; a grant is recorded
+// right after its commit, so at worst a crash in between goes unnoticed.
+// Until `floor_until` (wall clock) it never records fewer than `floor`:
+// during a recovery window, a second crash still finds the loss. A failed
+// write is reported through `on_error` and retried at the next change.
+// Thread-safe; `inner` must outlive it.
+class RecordingLeaseStore : public LeaseStore {
  public:
-  StateRecorder(std::string path, uint32_t recorded_at_start,
-                std::function<uint32_t()> live,
-                std::function<bool()> recovering, absl::Duration interval);
-  // Stops the thread (without writing).
-  ~StateRecorder();
-  StateRecorder(const StateRecorder&) = delete;
-  StateRecorder& operator=(const StateRecorder&) = delete;
+  RecordingLeaseStore(LeaseStore* inner, std::string path,
+                      std::function<void(const absl::Status&)> on_error);
 
-  // Stops the thread and writes the final, clean count.
-  absl::Status StopClean();
+  // Starts recording (nothing is written before) and writes the count now.
+  void Arm(uint32_t floor, absl::Time floor_until);
+  // Writes the final count, marked clean; nothing is recorded afterwards.
+  absl::Status WriteClean();
+
+  // LeaseStore.
+  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
+  absl::Status Put(const LeaseRecord& lease) override;
+  absl::Status Delete(const std::string& id) override;
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
+  absl::Status SetPortDrained(Port port, bool drained) override;
 
  private:
-  void Loop();
-  // The count to record now.
-  uint32_t Count();
+  void RecordLocked(bool clean, absl::Status* result = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  LeaseStore* const inner_;
   const std::string path_;
-  const uint32_t recorded_at_start_;
-  const std::function<uint32_t()> live_;
-  const std::function<bool()> recovering_;
-  const absl::Duration interval_;
+  const std::function<void(const absl::Status&)> on_error_;
   absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<uint32_t> written_;  // touched by the thread only
-  std::thread thread_;
+  absl::flat_hash_set<std::string> ids_ ABSL_GUARDED_BY(mu_);
+  bool armed_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t floor_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time floor_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::optional<uint32_t> written_ ABSL_GUARDED_BY(mu_);
 };
 
-// At start, once `manager` has loaded the database: compares it with the
-// state file and, when leases were lost, logs why through `log_error` and
-// starts the recovery window (`window`; zero: none, only the log line). An
-// unreadable state file counts as a loss (fail closed). Returns the
-// recorder that keeps the file up to date from now on.
-std::unique_ptr<StateRecorder> CheckForLostState(
-    const std::string& db_path, bool db_was_missing, absl::Duration window,
-    LeaseManager* manager, const std::function<void(std::string)>& log_error);
+// At start, once `manager` has loaded the database: compares it with
+// `recorded` (the state file as read before the store was opened; an
+// unreadable file counts as a loss, fail closed) and, when leases were
+// lost, starts the recovery window (`window`; zero: none, only a line
+// through `log_error`). Then arms `recording`.
+void CheckForLostState(
+    const std::string& db_path,
+    const absl::StatusOr<std::optional<RecordedState>>& recorded,
+    bool db_was_missing, absl::Duration window, LeaseManager* manager,
+    RecordingLeaseStore* recording,
+    const std::function<void(std::string)>& log_error);
 
 }  // namespace portlease
 
