@@ -135,8 +135,8 @@ ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
 ABSL_FLAG(std::string, recovery_window, "",
           "After lost state (the database holds fewer leases than DB.state "
           "recorded: deleted, emptied, a damaged WAL), grant nothing this "
-          "long while running jobs re-attach their leases. Empty: twice "
-          "--hold-grace; 0s: no window.");
+          "long while running jobs re-attach their leases. When unset, "
+          "twice --hold-grace; 0s: no window.");
 ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),
           "How long released or expired ports stay out of the pool.");
 ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),

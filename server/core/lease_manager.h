@@ -371,9 +371,11 @@ class LeaseManager {
   // gets a new expiry, now + its ttl (within today's limits), as if
   // renewed; its request_id is not restored. Emits kReattached. A lease
   // this server knows is returned as is (Authorize applies).
-  // NOT_FOUND saying why when refused (not recovering, a port taken, a
-  // malformed snapshot): the holder's lease is lost; PERMISSION_DENIED;
-  // UNAVAILABLE (store).
+  // NOT_FOUND saying why when refused (not recovering, a port taken or
+  // claimed elsewhere, malformed ports or names): the holder's lease is
+  // lost; INVALID_ARGUMENT when the snapshot lacks a full lease id;
+  // PERMISSION_DENIED (a known lease of another caller); UNAVAILABLE
+  // (store).
   absl::StatusOr<LeaseRecord> Reattach(const LeaseRecord& snapshot,
                                        const Principal& by);
 
