@@ -61,6 +61,7 @@
 #include "server/service/server.h"
 #include "server/store/lock_file.h"
 #include "server/store/memory_lease_store.h"
+#include "server/portleased_state.h"
 #include "server/store/sqlite_lease_store.h"
 
 ABSL_FLAG(std::vector<std::string>, listen,
@@ -150,6 +151,11 @@ ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),
           "renewal, and a renewal without a ttl is clamped to it.");
 ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
           "How long a lease survives its Hold stream breaking.");
+ABSL_FLAG(std::string, recovery_window, "",
+          "After lost state (the database holds fewer leases than DB.state "
+          "recorded: deleted, emptied, a damaged WAL), grant nothing this "
+          "long while running jobs re-attach their leases. When unset, "
+          "twice --hold-grace; 0s: no window.");
 ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),
           "How long released or expired ports stay out of the pool.");
 ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),
@@ -228,6 +234,15 @@ DESCRIPTION
     dies loses its lease after --hold-grace; one that hangs, at its TTL.
     Released ports cool down for --cooldown before they are granted again.
 
+    Lost state: a database that fails SQLite's quick_check is refused
+    (DATA_LOSS, left untouched). DB.state records how many leases the
+    server holds; a database that holds fewer at start (deleted, emptied,
+    a damaged WAL) starts a recovery window (--recovery-window) in which
+    nothing is granted while the clients holding leases re-attach them
+    (their Hold and Renew carry the lease). After any restart, a lease
+    whose Hold stream was open is reclaimed one --hold-grace later unless
+    its holder attaches again.
+
     Clients are lease-run(1), portlease(1) and the C++ client library. They
     find the server through PORTLEASE_ADDR, else at the system socket
     unix:/run/portlease/portleased.sock, else they start a private
@@ -285,7 +300,10 @@ FILES
         The default socket; a lock file PATH.lock next to each socket keeps
         a second portleased from taking it over.
     /var/lib/portlease/leases.db
-        The default database (SQLite, WAL mode).
+        The default database (SQLite, WAL mode, held exclusively: no -shm
+        file, no other reader while the server runs).
+    /var/lib/portlease/leases.db.state
+        The live lease count last recorded, to find lost leases at start.
     /tmp/.portlease-claims/tcp, /tmp/.portlease-claims/udp
         Host-wide claims (--claims-dir): every portleased on the host locks
         byte P of these files while it holds port P (leased, draining,
@@ -326,6 +344,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"claims_dir", "DIR|off"},
       {"ready_fd", "FD"},
       {"idle_exit", "DURATION"},
+      {"recovery_window", "DURATION"},
       {"socket_group", "GROUP"},
       {"tls_cert", "FILE"},
       {"tls_key", "FILE"},
@@ -397,6 +416,8 @@ struct Daemon {
   std::unique_ptr<LeaseStore> timed_store;
   std::vector<std::unique_ptr<LockFile>> socket_locks;
   std::unique_ptr<LeaseStore> store;
+  // Keeps DB.state up to date (durable only).
+  std::unique_ptr<RecordingLeaseStore> recording;
   std::unique_ptr<PortProber> prober;
   std::unique_ptr<PortClaims> claims;
   std::unique_ptr<LeaseManager> manager;
@@ -504,6 +525,13 @@ int Run(int argc, char** argv) {
   const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
   if (idle_exit < absl::ZeroDuration()) {
     return Fail({kExitUsage, "--idle-exit must not be negative"});
+  }
+  absl::Duration recovery_window = 2 * absl::GetFlag(FLAGS_hold_grace);
+  if (const std::string text = absl::GetFlag(FLAGS_recovery_window);
+      !text.empty() && (!absl::ParseDuration(text, &recovery_window) ||
+                        recovery_window < absl::ZeroDuration())) {
+    return Fail({kExitUsage, absl::StrCat("--recovery-window=", text,
+                                          ": expected a duration like 4s")});
   }
 
   // Security and observability settings.
@@ -629,7 +657,14 @@ int Run(int argc, char** argv) {
 
   const std::string db = absl::GetFlag(FLAGS_db);
   const bool durable = absl::GetFlag(FLAGS_durable) && db != ":memory:";
+  bool db_was_missing = false;
+  // Read before the store can change it (README, "When the server loses
+  // its state").
+  absl::StatusOr<std::optional<RecordedState>> recorded;
   if (durable) {
+    struct stat db_stat;
+    db_was_missing = stat(db.c_str(), &db_stat) != 0 || db_stat.st_size == 0;
+    recorded = ReadStateFile(StateFilePath(db));
     absl::Status dir = MakeDirs(DirOf(db), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     SqliteOptions sqlite;
@@ -639,9 +674,22 @@ int Run(int argc, char** argv) {
     sqlite.max_events = absl::GetFlag(FLAGS_audit_events);
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
         SqliteLeaseStore::Open(db, sqlite);
+    if (absl::IsDataLoss(store.status())) {
+      return Fail({kExitRuntime,
+                   absl::StrCat("DATA_LOSS: ", store.status().message(),
+                                "; keep it for inspection and move it aside "
+                                "(mv ", db, " ", db, ".corrupt) to start on an "
+                                "empty database: running jobs re-attach their "
+                                "leases during --recovery-window")});
+    }
     if (!store.ok())
       return Fail({kExitRuntime, std::string(store.status().message())});
     daemon.store = *std::move(store);
+    LogWriter* log = daemon.log.get();
+    daemon.recording = std::make_unique<RecordingLeaseStore>(
+        daemon.store.get(), StateFilePath(db), [log](const absl::Status& s) {
+          log->Write(FormatLogLine(absl::Now(), "WARN", s.message()));
+        });
   } else {
     daemon.store =
         std::make_unique<MemoryLeaseStore>(absl::GetFlag(FLAGS_audit_events));
@@ -677,7 +725,7 @@ int Run(int argc, char** argv) {
   }
 
   daemon.timed_store = std::make_unique<TimedLeaseStore>(
-      daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
+      daemon.recording != nullptr ? daemon.recording.get() : daemon.store.get(), &daemon.clock, daemon.metrics->store_put(),
       daemon.metrics->store_delete(), daemon.metrics->store_failures());
 
   LeaseManagerOptions options;
@@ -709,6 +757,15 @@ int Run(int argc, char** argv) {
                  std::string(manager.status().message())});
   }
   daemon.manager = *std::move(manager);
+  // Lost state (README, "When the server loses its state"): found by
+  // comparing the database with DB.state, repaired by the holders.
+  if (durable) {
+    CheckForLostState(
+        db, recorded, db_was_missing, recovery_window, daemon.manager.get(),
+        daemon.recording.get(), [log](std::string message) {
+          log->Write(FormatLogLine(absl::Now(), "ERROR", message));
+        });
+  }
 
   ServerOptions server_options;
   server_options.listen = listen;
@@ -816,6 +873,11 @@ int Run(int argc, char** argv) {
                          " (no lease, no client; --idle-exit)")));
   if (daemon.metrics_http) daemon.metrics_http->Stop();
   daemon.server->Shutdown(absl::Seconds(1));
+  if (daemon.recording != nullptr) {
+    if (absl::Status saved = daemon.recording->WriteClean(); !saved.ok()) {
+      log->Write(FormatLogLine(absl::Now(), "WARN", saved.message()));
+    }
+  }
   log->Write(FormatLogLine(absl::Now(), "INFO", "stopped"));
   return 0;
 }

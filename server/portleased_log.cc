@@ -48,7 +48,11 @@ absl::string_view EventLevel(LeaseEvent::Type type) {
     case LeaseEvent::Type::kPortUndrained:
     case LeaseEvent::Type::kPoolChanged:
     case LeaseEvent::Type::kClaimLost:
+    case LeaseEvent::Type::kRecovered:
+    case LeaseEvent::Type::kReattached:
       return "WARN";
+    case LeaseEvent::Type::kRecovering:
+      return "ERROR";
     case LeaseEvent::Type::kStoreError:
       return "ERROR";
   }

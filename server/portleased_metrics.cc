@@ -13,6 +13,8 @@ constexpr LeaseEvent::Type kEventTypes[] = {
     LeaseEvent::Type::kStoreError,    LeaseEvent::Type::kForceReleased,
     LeaseEvent::Type::kPortDrained,   LeaseEvent::Type::kPortUndrained,
     LeaseEvent::Type::kPoolChanged,   LeaseEvent::Type::kClaimLost,
+    LeaseEvent::Type::kRecovering,    LeaseEvent::Type::kRecovered,
+    LeaseEvent::Type::kReattached,
 };
 
 }  // namespace
@@ -27,7 +29,8 @@ LeaseMetrics::LeaseMetrics(MetricsRegistry* registry,
         "portlease_lease_events_total",
         "Lease events: grant, renew, release, expire, reclaim (holder lost), "
         "force-release, draining, drained, foreign-busy, store-error, "
-        "port-drain, port-undrain, pool-change, claim-lost.",
+        "port-drain, port-undrain, pool-change, claim-lost, recovering, "
+        "recovered, reattach.",
         {{"event", LeaseEventName(type)}});
   }
   probe_failures_ = registry->AddCounter(

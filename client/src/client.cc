@@ -44,10 +44,17 @@ google::protobuf::Duration ToProto(absl::Duration d) {
 // grows to two minutes).
 constexpr int kMaxReconnectBackoffMs = 500;
 
+// How long one connection attempt may take (gRPC reads its minimum connect
+// timeout from GRPC_ARG_MIN_RECONNECT_BACKOFF_MS). With the backoff's own
+// 100-500 ms, a loaded host whose handshake takes longer than that never
+// got through; a refused connection (no server yet) still fails at once
+// and is retried after the backoff.
+constexpr int kMinConnectTimeoutMs = 5000;
+
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinConnectTimeoutMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);

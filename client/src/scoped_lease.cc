@@ -150,6 +150,9 @@ void ScopedLease::RenewLoop() {
     }
     v1::RenewRequest request;
     request.set_lease_id(lease_.lease_id());
+    // Should the server have lost its state, it re-creates the lease from
+    // this snapshot during its recovery window.
+    *request.mutable_reattach() = lease_;
     v1::RenewResponse response;
     const absl::Status status =
         FromGrpcStatus(client_->stub().Renew(&context, request, &response));
@@ -186,6 +189,7 @@ void ScopedLease::HoldLoop() {
     auto stream = client_->stub().Hold(&context);
     v1::HoldRequest request;
     request.set_lease_id(lease_.lease_id());
+    *request.mutable_reattach() = lease_;  // as for Renew
     bool attached = false;
     if (stream->Write(request)) {
       v1::HoldResponse response;

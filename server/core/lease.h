@@ -46,6 +46,10 @@ struct LeaseRecord {
   absl::Time expires_at = absl::InfinitePast();
   absl::Duration ttl = absl::ZeroDuration();
   LeaseState state = LeaseState::kLive;
+  // A Hold stream was attached to the lease (and it is a live lease): after
+  // a restart its holder gets one hold grace to attach again, else the
+  // lease is reclaimed, as if its stream had broken at the restart.
+  bool held = false;
 
   // The first characters of id, safe to show in listings and logs.
   std::string IdPrefix() const { return id.substr(0, 8); }

@@ -90,6 +90,9 @@ const char* LeaseEventName(LeaseEvent::Type type) {
     case LeaseEvent::Type::kPortUndrained: return "port-undrain";
     case LeaseEvent::Type::kPoolChanged: return "pool-change";
     case LeaseEvent::Type::kClaimLost: return "claim-lost";
+    case LeaseEvent::Type::kRecovering: return "recovering";
+    case LeaseEvent::Type::kRecovered: return "recovered";
+    case LeaseEvent::Type::kReattached: return "reattach";
   }
   return "unknown";
 }
@@ -237,6 +240,12 @@ absl::Status LeaseManager::Load() {
     const std::string id = entry.record.id;
     Entry& stored_entry = leases_[id] = std::move(entry);
     Index(&stored_entry);
+    // Its Hold stream broke with the restart: one grace to attach again.
+    if (stored_entry.record.state == LeaseState::kLive &&
+        stored_entry.record.held) {
+      stored_entry.grace_deadline = mono + options_.hold_grace;
+      grace_.emplace(stored_entry.grace_deadline, id);
+    }
   }
   return absl::OkStatus();
 }
@@ -448,6 +457,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       return existing;
     }
   }
+  if (recovery_until_ > absl::ZeroDuration()) return RecoveringError();
   absl::Status owner_ok = CheckOwnerLimit(params);
   if (owner_ok.ok()) owner_ok = CheckFitsPool(params);
   if (!owner_ok.ok()) return owner_ok;
@@ -645,7 +655,7 @@ void LeaseManager::CancelWait(uint64_t ticket) {
 }
 
 void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
-  if (!serve_pending_) return;
+  if (!serve_pending_ || recovery_until_ > absl::ZeroDuration()) return;
   serve_pending_ = false;
   const absl::Duration now = clock_->Monotonic();
   while (!waiters_.empty()) {
@@ -793,6 +803,18 @@ absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id,
   if (entry == nullptr) return NotFound(id);
   absl::Status allowed = Authorize(entry->record, by, "hold");
   if (!allowed.ok()) return allowed;
+  if (!entry->record.held && !entry->ending) {
+    // Remembered across a restart (see Load). Best effort: should the
+    // store refuse, the lease still ends at its TTL.
+    LeaseRecord held = entry->record;
+    held.held = true;
+    absl::Status committed = store_->Put(held);
+    if (committed.ok()) {
+      entry->record.held = true;
+    } else {
+      Emit(LeaseEvent::Type::kStoreError, &held, 0, committed.ToString(), &by);
+    }
+  }
   ++entry->holders;
   grace_.erase({entry->grace_deadline, entry->record.id});
   entry->grace_deadline = absl::InfiniteDuration();
@@ -1005,6 +1027,7 @@ void LeaseManager::MarkClaimedElsewhere(const std::vector<Port>& claimed) {
 }
 
 void LeaseManager::Housekeep(std::vector<Completion>* done) {
+  CheckRecoveryOver();
   const absl::Duration now = clock_->Monotonic();
   // A lease that cannot end now (store refused, probe fault) stays due:
   // the next Housekeep tries again.
@@ -1080,6 +1103,9 @@ absl::Duration LeaseManager::NextTickDue() {
     if (!timed->empty()) due = std::min(due, timed->front().until);
   }
   for (const Waiter& w : waiters_) due = std::min(due, w.deadline);
+  if (recovery_until_ > absl::ZeroDuration()) {
+    due = std::min(due, recovery_until_);
+  }
   if (!unchecked_releases_.empty()) due = clock_->Monotonic();
   return due;
 }

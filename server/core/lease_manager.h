@@ -92,6 +92,11 @@ struct LeaseEvent {
     kPoolChanged,    // the pool was replaced by an administrator (SetPool)
     kClaimLost,      // at start: another server claimed a stored lease's
                      // ports meanwhile; the lease ended
+    kRecovering,     // lost state found at start: nothing is granted for
+                     // the recovery window (detail: what was found)
+    kRecovered,      // the recovery window is over (detail: re-attached)
+    kReattached,     // a lease this server had lost, re-created from its
+                     // holder's snapshot (Reattach)
   };
   Type type;
   // The lease concerned, when there is one.
@@ -225,7 +230,8 @@ class LeaseManager {
   using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
 
   // Loads the store's leases: live unexpired ones keep their ports; expired
-  // ones end (draining if still bound). Claims their ports again; a lease
+  // ones end (draining if still bound). A held one (LeaseRecord::held) is
+  // reclaimed one hold grace from now unless a holder attaches again. Claims their ports again; a lease
   // whose ports another server claims now is ended (kClaimLost) and
   // deleted from the store. Loads the drained ports too: those
   // in the pool stay out of service. Errors: INVALID_ARGUMENT for bad
@@ -289,7 +295,10 @@ class LeaseManager {
                                 size_t limit = SIZE_MAX);
 
   // A Hold stream attached to the lease: it no longer expires from a lost
-  // holder. NOT_FOUND unless live; PERMISSION_DENIED (see Renew).
+  // holder. The first one marks the lease held in the store
+  // (LeaseRecord::held), so that after a restart the lease is reclaimed one
+  // hold grace later unless a holder attaches again. NOT_FOUND unless live;
+  // PERMISSION_DENIED (see Renew).
   absl::StatusOr<LeaseRecord> AttachHolder(absl::string_view id,
                                            const Principal& by);
   // A Hold stream ended. When the last one goes, the lease is released
@@ -351,6 +360,37 @@ class LeaseManager {
   // When Tick next has work to do, at the latest (monotonic).
   absl::Duration NextTickDue();
 
+  // Recovery from lost state (lease_manager_recovery.cc).
+  //
+  // The server found fewer leases than it last recorded (a deleted or
+  // emptied database, a damaged WAL): for `window` from now it grants
+  // nothing, so that no port of a job still running is handed out, while
+  // the holders re-attach their leases (Reattach). Acquire and
+  // AcquireOrWait answer UNAVAILABLE ("recovering lost state (`why`) ...
+  // retry in Ns"), which clients retry; a replay of a live lease's
+  // request_id is still answered. Emits kRecovering now and kRecovered when
+  // the window ends. A zero window does nothing.
+  void StartRecovery(absl::Duration window, std::string why);
+  // True during the recovery window.
+  bool Recovering();
+
+  // Re-creates a lease this server does not know, from the snapshot its
+  // holder kept (sent with a Hold or Renew): only during the recovery
+  // window, with `by` as its caller (identity decides, as for a grant),
+  // when every port is in the pool and neither leased, draining nor
+  // cooling down here nor claimed by another server. A port merely bound
+  // by a process is accepted: the holder's own job binds it. The lease
+  // gets a new expiry, now + its ttl (within today's limits), as if
+  // renewed; its request_id is not restored. Emits kReattached. A lease
+  // this server knows is returned as is (Authorize applies).
+  // NOT_FOUND saying why when refused (not recovering, a port taken or
+  // claimed elsewhere, malformed ports or names): the holder's lease is
+  // lost; INVALID_ARGUMENT when the snapshot lacks a full lease id;
+  // PERMISSION_DENIED (a known lease of another caller); UNAVAILABLE
+  // (store).
+  absl::StatusOr<LeaseRecord> Reattach(const LeaseRecord& snapshot,
+                                       const Principal& by);
+
  private:
   struct Entry {
     LeaseRecord record;
@@ -377,6 +417,13 @@ class LeaseManager {
   LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
                PortProber* prober);
   absl::Status Load();
+  // During the recovery window: UNAVAILABLE saying when to retry.
+  absl::Status RecoveringError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the recovery window once it is over.
+  void CheckRecoveryOver() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why `snapshot` cannot be re-created (OK when it can).
+  absl::Status CheckReattachable(const LeaseRecord& snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state a port rests in under the current pool.
   PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -531,6 +578,11 @@ class LeaseManager {
   // id -> why, for their holders' NOT_FOUND. At most one entry per stored
   // lease, written only by Load.
   absl::flat_hash_map<std::string, std::string> lost_ ABSL_GUARDED_BY(mu_);
+  // Recovery window (StartRecovery): its monotonic end, zero when none;
+  // what was found; leases re-attached during it.
+  absl::Duration recovery_until_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  std::string recovery_why_ ABSL_GUARDED_BY(mu_);
+  uint32_t reattached_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace portlease

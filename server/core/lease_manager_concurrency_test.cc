@@ -49,6 +49,21 @@ class CheckingStore : public LeaseStore {
     return std::vector<Port>();
   }
   absl::Status SetPortDrained(Port, bool) override { return absl::OkStatus(); }
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent&) override {
+    return Put(lease);
+  }
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent&) override {
+    return Delete(id);
+  }
+  absl::Status RecordEvent(const AuditEvent&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery&) override {
+    return std::vector<AuditEvent>{};
+  }
 
   // The next Put (or Delete) signals `entered` and waits for `open`.
   void GateNext(bool put, absl::Notification* entered,

@@ -80,16 +80,16 @@ class LeaseStore {
   // `event` recorded in the same commit: both are durable, or neither.
   // RecordEvent records an event that changes no lease (a drained port, a
   // new pool). A store keeps a bounded number of events, dropping the
-  // oldest. The defaults keep no trail: PutAudited and DeleteAudited are
-  // Put and Delete, RecordEvent does nothing and LoadEvents is
-  // UNIMPLEMENTED.
+  // oldest; one that keeps none (SqliteOptions::max_events = 0) still makes
+  // the changes, and its LoadEvents is UNIMPLEMENTED. Pure virtual on
+  // purpose: a decorator that forgot them would drop the trail silently.
   virtual absl::Status PutAudited(const LeaseRecord& lease,
-                                  const AuditEvent& event);
+                                  const AuditEvent& event) = 0;
   virtual absl::Status DeleteAudited(const std::string& id,
-                                     const AuditEvent& event);
-  virtual absl::Status RecordEvent(const AuditEvent& event);
+                                     const AuditEvent& event) = 0;
+  virtual absl::Status RecordEvent(const AuditEvent& event) = 0;
   virtual absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
-      const EventQuery& query);
+      const EventQuery& query) = 0;
 
   // The drained ports, ascending, each once.
   virtual absl::StatusOr<std::vector<Port>> LoadDrainedPorts() = 0;

@@ -69,6 +69,21 @@ class SlowStore : public LeaseStore {
     return std::vector<Port>{};
   }
   absl::Status SetPortDrained(Port, bool) override { return absl::OkStatus(); }
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent&) override {
+    return Put(lease);
+  }
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent&) override {
+    return Delete(id);
+  }
+  absl::Status RecordEvent(const AuditEvent&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery&) override {
+    return std::vector<AuditEvent>{};
+  }
 
  private:
   FakeClock* clock_;

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace portlease {
@@ -66,6 +67,49 @@ absl::StatusOr<AcquireParams> AcquireParamsFromProto(
   params.request_id = request.request_id();
   params.udp = request.udp();
   return params;
+}
+
+absl::StatusOr<LeaseRecord> SnapshotFromProto(const v1::Lease& lease,
+                                              const std::string& lease_id,
+                                              const Metadata& peer_owner) {
+  if (!lease.lease_id().empty() && lease.lease_id() != lease_id) {
+    return absl::InvalidArgumentError(
+        "reattach: the snapshot names another lease than lease_id");
+  }
+  LeaseRecord record;
+  record.id = lease_id;
+  bool named = lease.ports_size() > 0;
+  for (const v1::PortAssignment& port : lease.ports()) {
+    named = named && !port.name().empty();
+  }
+  if (named) {
+    for (const v1::PortAssignment& port : lease.ports()) {
+      record.names.push_back(port.name());
+    }
+  }
+  uint32_t base = lease.base_port();
+  if (base == 0 && lease.ports_size() > 0) base = lease.ports(0).port();
+  if (base > 65535) {
+    return absl::InvalidArgumentError("reattach: base_port is not a port");
+  }
+  record.base = static_cast<Port>(base);
+  record.count = lease.count() != 0
+                     ? lease.count()
+                     : static_cast<uint32_t>(lease.ports_size());
+  record.udp = lease.udp();
+  for (const auto& [key, value] : lease.owner()) {
+    if (!absl::StartsWith(key, "peer_")) record.owner[key] = value;
+  }
+  for (const auto& [key, value] : peer_owner) record.owner[key] = value;
+  if (lease.has_ttl()) {
+    absl::StatusOr<absl::Duration> ttl =
+        DurationFromProto(lease.ttl(), "reattach.ttl");
+    if (!ttl.ok()) return ttl.status();
+    record.ttl = *ttl;
+  }
+  if (lease.has_created_at()) record.created_at = TimeFromProto(lease.created_at());
+  if (lease.has_expires_at()) record.expires_at = TimeFromProto(lease.expires_at());
+  return record;
 }
 
 absl::StatusOr<absl::Duration> DurationFromProto(

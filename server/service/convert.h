@@ -46,6 +46,16 @@ void LeaseToProto(const LeaseRecord& lease, LeaseIdVisibility visibility,
 absl::StatusOr<AcquireParams> AcquireParamsFromProto(
     const v1::AcquireRequest& request);
 
+// A holder's lease snapshot (RenewRequest/HoldRequest.reattach) for
+// LeaseManager::Reattach: the id is `lease_id` (a snapshot naming another
+// is INVALID_ARGUMENT); the client's peer_* owner entries are dropped and
+// `peer_owner`'s (the server's word on who calls) put in their place;
+// malformed durations are INVALID_ARGUMENT. Everything else is left to
+// Reattach.
+absl::StatusOr<LeaseRecord> SnapshotFromProto(const v1::Lease& lease,
+                                              const std::string& lease_id,
+                                              const Metadata& peer_owner);
+
 // A proto Duration as an absl::Duration; unset gives zero. INVALID_ARGUMENT
 // for a malformed Duration; `field` names it in the message.
 absl::StatusOr<absl::Duration> DurationFromProto(

@@ -140,8 +140,20 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
     if (!parsed.ok()) return FinishNow(context, parsed.status());
     ttl = *parsed;
   }
+  const Principal by = CallerOf(*context);
   absl::StatusOr<LeaseRecord> lease =
-      options_.manager->Renew(request->lease_id(), ttl, CallerOf(*context));
+      options_.manager->Renew(request->lease_id(), ttl, by);
+  if (absl::IsNotFound(lease.status()) && request->has_reattach()) {
+    // Unknown here: a server that lost its state re-creates it from the
+    // holder's snapshot during its recovery window.
+    absl::StatusOr<LeaseRecord> snapshot = SnapshotFromProto(
+        request->reattach(), request->lease_id(), Peer(*context).OwnerEntries());
+    absl::StatusOr<LeaseRecord> back =
+        snapshot.ok() ? options_.manager->Reattach(*snapshot, by)
+                      : snapshot.status();
+    lease = back.ok() ? options_.manager->Renew(request->lease_id(), ttl, by)
+                      : back;
+  }
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
   }
@@ -191,7 +203,8 @@ PortLeaseService::Hold(grpc::CallbackServerContext* context) {
                            return options_.rate_limiter == nullptr
                                       ? absl::OkStatus()
                                       : options_.rate_limiter->Admit(key);
-                         });
+                         },
+                         peer.OwnerEntries());
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Who(

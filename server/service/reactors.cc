@@ -62,10 +62,12 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
 
 HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted,
                          Principal caller,
-                         absl::AnyInvocable<absl::Status()> admit_message)
+                         absl::AnyInvocable<absl::Status()> admit_message,
+                         Metadata peer_owner)
     : manager_(manager),
       caller_(std::move(caller)),
-      admit_message_(std::move(admit_message)) {
+      admit_message_(std::move(admit_message)),
+      peer_owner_(std::move(peer_owner)) {
   if (!admitted.ok()) {
     Finish(ToGrpcStatus(admitted));
     return;
@@ -101,6 +103,17 @@ bool HoldReactor::Answer() {
       return false;
     }
     lease = manager_->AttachHolder(request_.lease_id(), caller_);
+    if (absl::IsNotFound(lease.status()) && request_.has_reattach()) {
+      // Unknown here: re-created from the holder's snapshot during a
+      // recovery window (after lost state), then attached.
+      absl::StatusOr<LeaseRecord> snapshot = SnapshotFromProto(
+          request_.reattach(), request_.lease_id(), peer_owner_);
+      absl::StatusOr<LeaseRecord> back =
+          snapshot.ok() ? manager_->Reattach(*snapshot, caller_)
+                        : snapshot.status();
+      lease = back.ok() ? manager_->AttachHolder(request_.lease_id(), caller_)
+                        : back;
+    }
     if (lease.ok()) {
       attached_ = true;
       lease_id_ = request_.lease_id();

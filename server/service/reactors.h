@@ -61,10 +61,13 @@ class HoldReactor
   // privileged: LeaseManager::AttachHolder). Every message after the first
   // (which the stream's own admission paid for) is passed through
   // `admit_message`, the caller's rate limit: when it refuses, the stream
-  // ends with its status (RESOURCE_EXHAUSTED).
+  // ends with its status (RESOURCE_EXHAUSTED). A first request for a lease
+  // the manager does not know, carrying a snapshot (`reattach`), re-creates
+  // it (LeaseManager::Reattach) with `peer_owner` as its peer_* entries.
   HoldReactor(LeaseManager* manager, const absl::Status& admitted,
               Principal caller,
-              absl::AnyInvocable<absl::Status()> admit_message);
+              absl::AnyInvocable<absl::Status()> admit_message,
+              Metadata peer_owner = {});
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -77,6 +80,7 @@ class HoldReactor
   LeaseManager* const manager_;
   const Principal caller_;
   absl::AnyInvocable<absl::Status()> admit_message_;
+  const Metadata peer_owner_;
   v1::HoldRequest request_;
   v1::HoldResponse response_;
   // Touched only by the (serialized) reactions and OnDone.

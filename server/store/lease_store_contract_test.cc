@@ -112,6 +112,7 @@ TEST_P(LeaseStoreContractTest, RoundTripsEveryField) {
   lease.expires_at = absl::FromUnixMicros(1700000060123456);
   lease.ttl = absl::Microseconds(60000001);
   lease.state = LeaseState::kDraining;
+  lease.held = true;
   ASSERT_TRUE(store().Put(lease).ok());
 
   EXPECT_THAT(Load(), ::testing::ElementsAre(lease));

@@ -83,6 +83,9 @@ void MemoryLeaseStore::RecordLocked(const AuditEvent& event) {
 
 absl::StatusOr<std::vector<AuditEvent>> MemoryLeaseStore::LoadEvents(
     const EventQuery& query) {
+  if (max_events_ == 0) {
+    return absl::UnimplementedError("this store keeps no audit trail");
+  }
   absl::MutexLock lock(&mu_);
   if (!load_failure_.ok()) return load_failure_;
   std::vector<AuditEvent> out;

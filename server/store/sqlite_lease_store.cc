@@ -124,6 +124,18 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
               absl::ToInt64Milliseconds(options.busy_timeout),
               std::numeric_limits<int>::max())));
 
+  // The server is the database's only user (the lock file says so): an
+  // exclusive lock, taken by the first read and held until close, lets
+  // SQLite keep the WAL index in heap memory instead of a mmapped -shm
+  // file, whose I/O faults would be SIGBUS. It must be set before the
+  // first read of a WAL database. Other processes can't read the file
+  // while the store has it open. Read-only stores (no write lock) keep
+  // the normal mode.
+  if (!options.read_only) {
+    absl::Status exclusive = SqliteExec(db, "PRAGMA locking_mode = EXCLUSIVE");
+    if (!exclusive.ok()) return WithPath(exclusive, path);
+  }
+
   // Nothing is written before the file has passed these checks.
   absl::StatusOr<int> version = CheckSqliteDatabase(db, path);
   if (!version.ok()) return version.status();
@@ -188,12 +200,13 @@ absl::Status SqliteLeaseStore::PrepareStatements() {
       {&rollback_, "ROLLBACK"},
       {&put_lease_,
        "INSERT OR REPLACE INTO leases (id, base, count, udp, request_id, "
-       "created_at_us, expires_at_us, ttl_us, state, names, owner, caller) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+       "created_at_us, expires_at_us, ttl_us, state, names, owner, caller, "
+       "held) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
       {&delete_lease_, "DELETE FROM leases WHERE id = ?1"},
       {&select_leases_,
        "SELECT id, base, count, udp, request_id, created_at_us, "
-       "expires_at_us, ttl_us, state, names, owner, caller FROM leases"},
+       "expires_at_us, ttl_us, state, names, owner, caller, held FROM leases"},
       {&insert_drained_,
        "INSERT OR IGNORE INTO drained_ports (port) VALUES (?1)"},
       {&delete_drained_, "DELETE FROM drained_ports WHERE port = ?1"},
@@ -368,6 +381,9 @@ absl::Status SqliteLeaseStore::PruneEventsLocked() {
 
 absl::StatusOr<std::vector<AuditEvent>> SqliteLeaseStore::LoadEvents(
     const EventQuery& query) {
+  if (max_events_ == 0) {
+    return absl::UnimplementedError("this store keeps no audit trail");
+  }
   absl::MutexLock lock(&mu_);
   std::vector<AuditEvent> out;
   SqliteStatement& select = select_events_;
@@ -435,6 +451,7 @@ absl::Status SqliteLeaseStore::PutLocked(const LeaseRecord& lease) {
   if (status.ok()) status = put.BindBytes(10, names);
   if (status.ok()) status = put.BindBytes(11, owner);
   if (status.ok()) status = put.BindBytes(12, lease.caller);
+  if (status.ok()) status = put.BindInt64(13, lease.held ? 1 : 0);
   if (status.ok()) status = put.Run();
   return status;
 }
@@ -494,9 +511,11 @@ absl::Status SqliteLeaseStore::LoadLocked(std::vector<LeaseRecord>& out) {
     int64_t count = s.ColumnInt64(2);
     int64_t udp = s.ColumnInt64(3);
     int64_t state = s.ColumnInt64(8);
+    int64_t held = s.ColumnInt64(12);
     if (base < 0 || base > 65535) return corrupt(lease.id, "invalid base");
     if (count < 0 || count > 65536) return corrupt(lease.id, "invalid count");
     if (udp != 0 && udp != 1) return corrupt(lease.id, "invalid udp flag");
+    if (held != 0 && held != 1) return corrupt(lease.id, "invalid held flag");
     if (state != static_cast<int64_t>(LeaseState::kLive) &&
         state != static_cast<int64_t>(LeaseState::kDraining)) {
       return corrupt(lease.id, absl::StrCat("invalid state ", state));
@@ -517,6 +536,7 @@ absl::Status SqliteLeaseStore::LoadLocked(std::vector<LeaseRecord>& out) {
     lease.names = *std::move(names);
     lease.owner = *std::move(owner);
     lease.caller = s.ColumnBytes(11);
+    lease.held = held == 1;
     out.push_back(std::move(lease));
   }
   return absl::OkStatus();

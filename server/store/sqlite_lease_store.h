@@ -12,8 +12,11 @@
 // so the change and its event commit together; the newest
 // SqliteOptions::max_events are kept.
 //
-// Files: `<path>` (the database), `<path>-wal` and `<path>-shm` (SQLite's
-// write-ahead log and its index, present while open) and `<path>.lock` (an
+// Files: `<path>` (the database), `<path>-wal` (SQLite's write-ahead log,
+// present while open; its index lives in the process's memory: the
+// connection runs in exclusive locking mode, so there is no mmapped -shm
+// file and other processes can't read the database while it is open;
+// read_only stores excepted) and `<path>.lock` (an
 // flock(2) taken at Open so that two servers can't share one database; it
 // holds the owner's pid and is left behind after close). The parent directory
 // must already exist.

@@ -69,7 +69,12 @@ constexpr Migration kMigrations[] = {
     {R"sql(
       ALTER TABLE leases ADD COLUMN caller BLOB NOT NULL DEFAULT x'';
     )sql", nullptr},
-    // 4 -> 5: the audit trail (AuditEvent), written in the same transaction
+    // 4 -> 5: whether a Hold stream held the lease (LeaseRecord::held); 0
+    // for the leases stored before.
+    {R"sql(
+      ALTER TABLE leases ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    )sql", nullptr},
+    // 5 -> 6: the audit trail (AuditEvent), written in the same transaction
     // as the change it records. seq is the rowid: the next is one past the
     // largest, and pruning keeps the newest rows, so a seq is not reused
     // (no AUTOINCREMENT: its sqlite_sequence page would be one more page

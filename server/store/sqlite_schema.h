@@ -1,24 +1,26 @@
 // The SQLite store's schema: checks run at open, and the migrations that
 // bring an older database up to date. Private to the store layer.
 //
-// Layout (schema version 5). Every string is stored as a BLOB, so arbitrary
+// Layout (schema version 6). Every string is stored as a BLOB, so arbitrary
 // bytes (NULs, newlines, invalid UTF-8) round-trip unchanged; times are int64
 // unix microseconds, with INT64_MIN/INT64_MAX standing for the infinite past
 // and future.
 //   leases(id, base, count, udp, request_id, created_at_us, expires_at_us,
 //          ttl_us, state, names, owner,    one row per lease, the whole
-//          caller)                         LeaseRecord: `names` and `owner`
+//          caller, held)                   LeaseRecord: `names` and `owner`
 //                                          (added in version 3) hold
 //                                          LeaseRecord::names and ::owner in
 //                                          the encoding of lease_codec.h;
 //                                          `caller` (added in version 4),
 //                                          LeaseRecord::caller, is '' in rows
 //                                          written before (the manager
-//                                          backfills it, LegacyPrincipal)
+//                                          backfills it, LegacyPrincipal);
+//                                          `held` (added in version 5), 0/1,
+//                                          LeaseRecord::held
 //   drained_ports(port)                    ports taken out by DrainPort
 //                                          (added in version 2)
 //   events(seq, at_us, type, lease, base,  the audit trail (added in
-//          count, owner, port, actor,      version 5): one AuditEvent per
+//          count, owner, port, actor,      version 6): one AuditEvent per
 //          privilege, detail)              row, `owner` in the encoding of
 //                                          lease_codec.h, `actor` its `by`;
 //                                          seq the rowid, ascending
@@ -42,7 +44,7 @@
 namespace portlease {
 
 // The schema version this build reads and writes.
-inline constexpr int kSqliteSchemaVersion = 5;
+inline constexpr int kSqliteSchemaVersion = 6;
 // "PLSE": PRAGMA application_id of a portlease database.
 inline constexpr int32_t kSqliteApplicationId = 0x504c5345;
 

@@ -287,11 +287,12 @@ TEST_F(SqliteSchemaTest, Version3IsMigratedWithAnEmptyCaller) {
       SqliteLeaseStore::Open(path_, {});
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(Load(**store), std::vector<LeaseRecord>{lease});
-  EXPECT_EQ(QueryInt("PRAGMA user_version"), kSqliteSchemaVersion);
   // The next Put records the caller, and it survives a reopen.
   lease.caller = "uid:1000";
   ASSERT_TRUE((*store)->Put(lease).ok());
   store = absl::UnknownError("closed");
+  // Read once the store is closed: while open it holds the file exclusively.
+  EXPECT_EQ(QueryInt("PRAGMA user_version"), kSqliteSchemaVersion);
   store = SqliteLeaseStore::Open(path_, {});
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ(Load(**store), std::vector<LeaseRecord>{lease});

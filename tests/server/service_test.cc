@@ -420,6 +420,74 @@ TEST_P(ServiceTest, UnknownLeaseIsNotFound) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// A server that lost its state re-creates a lease from the snapshot a
+// Renew or Hold carries, during its recovery window only.
+TEST_P(ServiceTest, RenewAndHoldReattachALostLeaseDuringTheRecoveryWindow) {
+  Start(8);
+  v1::Lease snapshot;
+  snapshot.set_lease_id(std::string(32, 'a'));
+  snapshot.set_base_port(server_->pool().lo);
+  snapshot.set_count(2);
+  snapshot.add_ports()->set_name("redis");
+  snapshot.add_ports()->set_name("web");
+  (*snapshot.mutable_owner())["CI_JOB_ID"] = "7";
+  (*snapshot.mutable_owner())["peer_uid"] = "4242";  // forged: dropped
+  snapshot.mutable_ttl()->set_seconds(30);
+  auto renew = [&](const v1::Lease& lease) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::RenewRequest request;
+    request.set_lease_id(lease.lease_id());
+    *request.mutable_reattach() = lease;
+    v1::RenewResponse response;
+    return stub_->Renew(&context, request, &response);
+  };
+  // No recovery window: a lease the server does not know is not created.
+  grpc::Status refused = renew(snapshot);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(refused.error_message(), HasSubstr("recovery window"));
+
+  server_->manager()->StartRecovery(absl::Seconds(30), "a test lost it");
+  v1::Lease busy;
+  EXPECT_EQ(Acquire(Count(1), &busy).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(renew(snapshot).ok());
+  v1::Lease back;
+  ASSERT_TRUE(Get(snapshot.lease_id(), &back).ok());
+  EXPECT_EQ(back.base_port(), server_->pool().lo);
+  EXPECT_EQ(back.ports(1).name(), "web");
+  EXPECT_EQ(back.owner().at("CI_JOB_ID"), "7");
+  // The server's word on the caller (none over TCP), never the client's.
+  EXPECT_TRUE(!back.owner().contains("peer_uid") ||
+              back.owner().at("peer_uid") != "4242");
+
+  // Hold with a snapshot of another lease: re-created and held.
+  v1::Lease other = snapshot;
+  other.set_lease_id(std::string(32, 'b'));
+  other.set_base_port(server_->pool().lo + 2);
+  grpc::ClientContext hold_context;
+  SetDeadline(&hold_context);
+  auto stream = stub_->Hold(&hold_context);
+  v1::HoldRequest hold;
+  hold.set_lease_id(other.lease_id());
+  *hold.mutable_reattach() = other;
+  ASSERT_TRUE(stream->Write(hold));
+  v1::HoldResponse answer;
+  EXPECT_TRUE(stream->Read(&answer));
+  EXPECT_TRUE(answer.has_expires_at());
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_TRUE(Get(other.lease_id()).ok());
+
+  // A snapshot on a port another lease holds is refused.
+  v1::Lease overlapping = snapshot;
+  overlapping.set_lease_id(std::string(32, 'c'));
+  overlapping.set_base_port(server_->pool().lo + 1);
+  refused = renew(overlapping);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(refused.error_message(), HasSubstr("held by another lease"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, ServiceTest,
                          testing::Values(Transport::kUnix, Transport::kTcp),
                          [](const testing::TestParamInfo<Transport>& info) {

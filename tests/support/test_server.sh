@@ -87,7 +87,8 @@ case "$action" in
       say "stopping a test server left by an earlier run"
     fi
     stop_server
-    rm -f "$dir/s.sock" "$dir/leases.db" "$dir/leases.db-wal" "$dir/leases.db-shm" "$dir/ready"
+    rm -f "$dir/s.sock" "$dir/leases.db" "$dir/leases.db-wal" "$dir/leases.db-shm" \
+      "$dir/leases.db.state" "$dir/ready"
     # The suite leases many small blocks at once under ctest -j: no
     # per-caller limits; a short cool-down (TIME_WAIT of a stopped test
     # server is skipped by the probe anyway).

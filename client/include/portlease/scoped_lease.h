@@ -10,7 +10,9 @@
 // the lease soon after this process dies) and renews the lease every ttl/3.
 // A Hold stream that breaks is reopened at once, then with backoff (50 ms
 // doubling to 500 ms), so a restarted server (which keeps the lease in its
-// database) is held again within its hold grace.
+// database) is held again within its hold grace. Every Hold and renewal
+// carries the lease's snapshot (RenewRequest.reattach), so a server that
+// lost its database re-creates the lease during its recovery window.
 //
 // Losing the lease:
 //   - for good: a renewal or the Hold stream answers NOT_FOUND (expired,

@@ -1,0 +1,128 @@
+// The state file next to portleased's database, `<db>.state`: how many live
+// leases the server last recorded, and whether it stopped cleanly. At start
+// it tells a database that lost leases (deleted, emptied, a damaged WAL
+// dropped commits) from one that never had them, so that the server enters
+// its recovery window (LeaseManager::StartRecovery) instead of granting the
+// ports of jobs still running.
+//
+// Format: one line, "portlease-state 1 leases=N clean=0|1\n". Written to a
+// temporary file and renamed over the old one, so a reader sees the old or
+// the new line, never half of one.
+#ifndef PORTLEASE_SERVER_PORTLEASED_STATE_H_
+#define PORTLEASE_SERVER_PORTLEASED_STATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/lease_manager.h"
+#include "server/core/lease_store.h"
+
+namespace portlease {
+
+struct RecordedState {
+  // Live leases when the file was written.
+  uint32_t leases = 0;
+  // Written at a clean shutdown (the count is exact), not while running.
+  bool clean = false;
+};
+
+// `<db>.state`.
+std::string StateFilePath(const std::string& db_path);
+
+// The recorded state; nullopt when there is no file. DATA_LOSS naming the
+// file when it cannot be parsed; UNAVAILABLE when it cannot be read.
+absl::StatusOr<std::optional<RecordedState>> ReadStateFile(
+    const std::string& path);
+
+// Writes `state` atomically (temporary file, then rename). UNAVAILABLE with
+// errno's text on failure; the old file is then unchanged.
+absl::Status WriteStateFile(const std::string& path,
+                            const RecordedState& state);
+
+// Why a start lost state, or "" when it did not: the file recorded more
+// live leases than the database holds now (`loaded`: its live and
+// draining leases). `db_was_missing`: the database file did not exist or
+// was empty before the server opened it. No file: a first start, nothing
+// to compare.
+std::string LostStateReason(const std::optional<RecordedState>& recorded,
+                            uint32_t loaded, bool db_was_missing,
+                            const std::string& db_path);
+
+// A LeaseStore that keeps the state file up to date: once armed, every
+// committed Put of a new lease and every committed Delete rewrites it with
+// the number of leases stored (live and draining), before the call
+// returns. A release is recorded before it is acknowledged, so a crash
+// right after it does not make the count look short; a grant is recorded
+// right after its commit, so at worst a crash in between goes unnoticed.
+// Until `floor_until` (wall clock) it never records fewer than `floor`:
+// during a recovery window, a second crash still finds the loss. A failed
+// write is reported through `on_error` and retried at the next change.
+// Thread-safe; `inner` must outlive it.
+class RecordingLeaseStore : public LeaseStore {
+ public:
+  RecordingLeaseStore(LeaseStore* inner, std::string path,
+                      std::function<void(const absl::Status&)> on_error);
+
+  // Starts recording (nothing is written before) and writes the count now.
+  void Arm(uint32_t floor, absl::Time floor_until);
+  // Writes the final count, marked clean; nothing is recorded afterwards.
+  absl::Status WriteClean();
+
+  // LeaseStore.
+  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
+  absl::Status Put(const LeaseRecord& lease) override;
+  absl::Status Delete(const std::string& id) override;
+  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
+  absl::Status SetPortDrained(Port port, bool drained) override;
+  // The audited writes are recorded like Put and Delete.
+  absl::Status PutAudited(const LeaseRecord& lease,
+                          const AuditEvent& event) override;
+  absl::Status DeleteAudited(const std::string& id,
+                             const AuditEvent& event) override;
+  absl::Status RecordEvent(const AuditEvent& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
+      const EventQuery& query) override;
+
+ private:
+  // After a committed put (`put`) or delete of `id`: records the count when
+  // the set of stored leases changed.
+  void AfterCommit(const std::string& id, bool put);
+  void RecordLocked(bool clean, absl::Status* result = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  LeaseStore* const inner_;
+  const std::string path_;
+  const std::function<void(const absl::Status&)> on_error_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> ids_ ABSL_GUARDED_BY(mu_);
+  bool armed_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t floor_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time floor_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::optional<uint32_t> written_ ABSL_GUARDED_BY(mu_);
+};
+
+// At start, once `manager` has loaded the database: compares it with
+// `recorded` (the state file as read before the store was opened; an
+// unreadable file counts as a loss, fail closed) and, when leases were
+// lost, starts the recovery window (`window`; zero: none, only a line
+// through `log_error`). Then arms `recording`.
+void CheckForLostState(
+    const std::string& db_path,
+    const absl::StatusOr<std::optional<RecordedState>>& recorded,
+    bool db_was_missing, absl::Duration window, LeaseManager* manager,
+    RecordingLeaseStore* recording,
+    const std::function<void(std::string)>& log_error);
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_PORTLEASED_STATE_H_

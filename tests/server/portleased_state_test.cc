@@ -1,0 +1,104 @@
+// DB.state: the state file's format, the loss it reports, and the store
+// decorator that keeps it up to date.
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/portleased_state.h"
+#include "server/store/memory_lease_store.h"
+#include "server/store/scoped_temp_dir.h"
+
+namespace portlease {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+LeaseRecord Lease(int i) {
+  LeaseRecord lease;
+  lease.id = std::string(31, '0') + static_cast<char>('a' + i);
+  lease.base = static_cast<Port>(20000 + i);
+  lease.count = 1;
+  return lease;
+}
+
+TEST(StateFileTest, RoundTripsAndAbsentIsNoRecord) {
+  ScopedTempDir dir;
+  const std::string path = StateFilePath(dir.File("leases.db"));
+  EXPECT_EQ(path, dir.File("leases.db.state"));
+  absl::StatusOr<std::optional<RecordedState>> none = ReadStateFile(path);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(WriteStateFile(path, {7, true}).ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=7 clean=1\n");
+  absl::StatusOr<std::optional<RecordedState>> read = ReadStateFile(path);
+  ASSERT_TRUE(read.ok() && read->has_value()) << read.status();
+  EXPECT_EQ((*read)->leases, 7u);
+  EXPECT_TRUE((*read)->clean);
+}
+
+TEST(StateFileTest, GarbageIsDataLoss) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  std::ofstream(path) << "leases=3\n";
+  absl::StatusOr<std::optional<RecordedState>> read = ReadStateFile(path);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(read.status().message(), HasSubstr(path));
+}
+
+TEST(StateFileTest, FewerLeasesThanRecordedIsALoss) {
+  EXPECT_EQ(LostStateReason(std::nullopt, 0, true, "/d/l.db"), "");
+  EXPECT_EQ(LostStateReason(RecordedState{3, false}, 3, false, "/d/l.db"), "");
+  EXPECT_EQ(LostStateReason(RecordedState{3, false}, 5, false, "/d/l.db"), "");
+  EXPECT_EQ(LostStateReason(RecordedState{3, true}, 0, true, "/d/l.db"),
+            "database /d/l.db was missing or empty: it holds 0 leases, 3 "
+            "were recorded at the last clean shutdown (/d/l.db.state)");
+  EXPECT_THAT(LostStateReason(RecordedState{3, false}, 1, false, "/d/l.db"),
+              HasSubstr("lost leases: it holds 1 lease, 3 were recorded while "
+                        "it last ran"));
+}
+
+TEST(RecordingLeaseStoreTest, RecordsEachNewLeaseAndEachDeleteOnceArmed) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  MemoryLeaseStore inner;
+  ASSERT_TRUE(inner.Put(Lease(0)).ok());
+  RecordingLeaseStore store(&inner, path, nullptr);
+  ASSERT_TRUE(store.LoadAll().ok());
+  ASSERT_TRUE(store.Put(Lease(1)).ok());
+  EXPECT_EQ(ReadAll(path), "") << "nothing is written before Arm";
+  store.Arm(0, absl::InfinitePast());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=0\n");
+  ASSERT_TRUE(store.Put(Lease(1)).ok());  // a renewal: same count
+  ASSERT_TRUE(store.Put(Lease(2)).ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=3 clean=0\n");
+  ASSERT_TRUE(store.Delete(Lease(0).id).ok());
+  ASSERT_TRUE(store.Delete("unknown").ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=0\n");
+  ASSERT_TRUE(store.WriteClean().ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=1\n");
+}
+
+TEST(RecordingLeaseStoreTest, NeverRecordsFewerThanTheFloorDuringTheWindow) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  MemoryLeaseStore inner;
+  RecordingLeaseStore store(&inner, path, nullptr);
+  ASSERT_TRUE(store.LoadAll().ok());
+  store.Arm(5, absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(store.Put(Lease(1)).ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=5 clean=0\n");
+}
+
+}  // namespace
+}  // namespace portlease
