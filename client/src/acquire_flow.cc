@@ -1,5 +1,6 @@
 #include "src/acquire_flow.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/args.h"
 #include "src/lease_run.h"
@@ -79,6 +80,11 @@ std::string AcquireErrorMessage(const absl::Status& status,
   }
   switch (status.code()) {
     case absl::StatusCode::kResourceExhausted:
+      // A per-caller limit (--max-leases-per-owner, --max-ports-per-owner)
+      // is never queued: waiting would not help, ending leases would.
+      if (absl::StrContains(status.message(), "-per-owner=")) {
+        return absl::StrCat("caller limit reached: ", status.message());
+      }
       return absl::StrCat("pool exhausted: ", status.message(),
                           " (use --wait DURATION to queue)");
     case absl::StatusCode::kDeadlineExceeded:

@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/acquire_flow.h"
 
 namespace portlease {
 namespace {
@@ -145,4 +146,18 @@ TEST(ParseLeaseRunArgsTest, ModeErrors) {
 }
 
 }  // namespace
+TEST(AcquireErrorMessageTest, ACallerLimitIsNotAnExhaustedPool) {
+  const absl::Status share = absl::ResourceExhaustedError(
+      "caller uid:0 holds 100 ports in live leases and asks for 5; one caller "
+      "may hold at most 102 (--max-ports-per-owner=102); release leases or "
+      "ask for fewer ports");
+  EXPECT_EQ(AcquireErrorMessage(share, "unix:/s", absl::ZeroDuration()),
+            absl::StrCat("caller limit reached: ", share.message()));
+  const absl::Status full =
+      absl::ResourceExhaustedError("the pool cannot serve 5 contiguous ports");
+  EXPECT_EQ(AcquireErrorMessage(full, "unix:/s", absl::ZeroDuration()),
+            "pool exhausted: the pool cannot serve 5 contiguous ports (use "
+            "--wait DURATION to queue)");
+}
+
 }  // namespace portlease

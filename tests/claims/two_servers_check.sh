@@ -84,7 +84,7 @@ start() {
   if [ $# -gt 0 ]; then chown nobody:nogroup "$dir/$name"; fi
   "$@" "$portleased" --listen="unix:$dir/$name/s.sock" --db="$dir/$name/leases.db" \
     --pool="$pool" --ephemeral=trim --probe=system --cooldown=1s \
-    --busy_backoff=1s --rate_limit=0 --claims_dir="$claims" \
+    --busy_backoff=1s --rate_limit=0 --max_ports_per_owner=0 --claims_dir="$claims" \
     --ready_fd=3 3>"$dir/$name/ready" 2>"$dir/$name/log" &
   server_pid[$name]=$!
   for _ in $(seq $((100 * scale))); do

@@ -96,7 +96,7 @@ case "$action" in
     # from this one, which its claims would cover.
     setsid "$portleased" --listen="unix:$dir/s.sock" --db="$dir/leases.db" \
       --pool="$pool" --ephemeral=refuse --probe=system --claims_dir=off --cooldown=2s \
-      --rate_limit=0 --max_leases_per_owner=4096 --hold_grace=2s \
+      --rate_limit=0 --max_leases_per_owner=4096 --max_ports_per_owner=0 --hold_grace=2s \
       --ready_fd=3 3>"$dir/ready" </dev/null >"$dir/portleased.log" 2>&1 &
     server=$!
     echo "$server $(start_time "$server")" >"$dir/server.pid"

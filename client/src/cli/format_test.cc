@@ -7,7 +7,8 @@ namespace portlease {
 namespace {
 
 TEST(FormatJsonTest, EmptyMessagesPrintEveryField) {
-  EXPECT_EQ(ToJson(v1::ListResponse()), "{\"leases\": []}");
+  EXPECT_EQ(ToJson(v1::ListResponse()),
+            "{\"leases\": [], \"next_page_token\": \"\"}");
   EXPECT_EQ(ToJson(v1::StatusResponse()),
             "{\"pool_size\": 0, \"free\": 0, \"leased\": 0, "
             "\"quarantined\": 0, \"draining\": 0, \"busy\": 0, "
