@@ -322,7 +322,7 @@ TEST_P(LeaseStoreContractTest, AuditedChangesKeepTheirEventsInOrder) {
   drained.port = 65535;
   drained.by = "admin-token";
   drained.privilege = "admin-token";
-  drained.detail = std::string("was free\n\0", 12);
+  drained.detail = std::string("was free\n\0", 10);
   ASSERT_TRUE(store().PutAudited(a, TestEvent("grant", a, 1700000000000100)).ok());
   ASSERT_TRUE(store().PutAudited(b, TestEvent("grant", b, 1700000000000200)).ok());
   ASSERT_TRUE(store().RecordEvent(drained).ok());

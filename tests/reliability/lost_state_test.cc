@@ -131,7 +131,7 @@ class LostStateTest : public ::testing::Test {
         "    socks.append(s)\n"
         "open('", bound, ".tmp', 'w').write(os.environ['PORTLEASE_PORTS'])\n"
         "os.rename('", bound, ".tmp', '", bound, "')\n"
-        "end = time.time() + 60\n"
+        "end = time.time() + 600\n"
         "while not os.path.exists('", go(), "') and time.time() < end:\n"
         "    time.sleep(0.05)\n");
     Job job;
