@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -325,7 +326,14 @@ TEST_F(LostStateTest, HolderThatDiesWhileTheServerIsDownIsReclaimedAfterOneGrace
                         grace + absl::Seconds(4)))
       << daemon_->Stderr();
   EXPECT_GE(absl::Now() - restarted, grace - absl::Milliseconds(500));
-  EXPECT_THAT(daemon_->Stderr(), HasSubstr("reclaim lease=" + dies.prefix));
+  // The log line is written by the log thread just after the commit.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return absl::StrContains(daemon_->Stderr(),
+                                 "reclaim lease=" + dies.prefix);
+      },
+      absl::Seconds(10)))
+      << daemon_->Stderr();
   // The live holder attached again and keeps its lease.
   absl::SleepFor(absl::Seconds(1));
   EXPECT_TRUE(LivePrefixes().contains(lives.prefix)) << daemon_->Stderr();
