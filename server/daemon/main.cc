@@ -46,22 +46,22 @@
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
 #include "server/core/port_prober.h"
-#include "server/portleased_args.h"
-#include "server/portleased_fds.h"
-#include "server/portleased_files.h"
-#include "server/portleased_idle.h"
+#include "server/daemon/args.h"
+#include "server/daemon/fds.h"
+#include "server/daemon/idle.h"
+#include "server/daemon/lease_metrics.h"
+#include "server/daemon/log.h"
+#include "server/daemon/lost_state.h"
+#include "server/daemon/socket_lock.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/metrics/timed_lease_store.h"
-#include "server/portleased_log.h"
-#include "server/portleased_metrics.h"
-#include "server/service/admin_auth.h"
 #include "server/probe/system_prober.h"
+#include "server/service/admin_auth.h"
 #include "server/service/listen_address.h"
 #include "server/service/server.h"
 #include "server/store/lock_file.h"
 #include "server/store/memory_lease_store.h"
-#include "server/portleased_state.h"
 #include "server/store/sqlite_lease_store.h"
 
 ABSL_FLAG(std::vector<std::string>, listen,
@@ -444,7 +444,7 @@ int Run(int argc, char** argv) {
     return absl::StrCat("portleased ", kVersion, "\n");
   };
   usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "server/main.cc");
+    return absl::EndsWith(file, "server/daemon/main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);

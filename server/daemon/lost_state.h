@@ -8,8 +8,8 @@
 // Format: one line, "portlease-state 1 leases=N clean=0|1\n". Written to a
 // temporary file and renamed over the old one, so a reader sees the old or
 // the new line, never half of one.
-#ifndef PORTLEASE_SERVER_PORTLEASED_STATE_H_
-#define PORTLEASE_SERVER_PORTLEASED_STATE_H_
+#ifndef PORTLEASE_SERVER_DAEMON_LOST_STATE_H_
+#define PORTLEASE_SERVER_DAEMON_LOST_STATE_H_
 
 #include <cstdint>
 #include <functional>
@@ -125,4 +125,4 @@ void CheckForLostState(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_STATE_H_
+#endif  // PORTLEASE_SERVER_DAEMON_LOST_STATE_H_

@@ -1,4 +1,4 @@
-#include "server/portleased_state.h"
+#include "server/daemon/lost_state.h"
 
 #include <fcntl.h>
 #include <unistd.h>
