@@ -3,7 +3,7 @@
 //
 // Exit codes: 0 after a signalled shutdown, 2 for usage errors (bad flags,
 // a pool that does not fit), 1 for runtime errors (store, bind, lock).
-// --help is the man page's text: keep it complete when adding a flag.
+// The flags are in daemon_flags.cc, --help in daemon_help.cc.
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -26,8 +26,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -47,6 +45,8 @@
 #include "server/core/pool_config.h"
 #include "server/core/port_prober.h"
 #include "server/daemon/args.h"
+#include "server/daemon/daemon_flags.h"
+#include "server/daemon/daemon_help.h"
 #include "server/daemon/fds.h"
 #include "server/daemon/idle.h"
 #include "server/daemon/lease_metrics.h"
@@ -63,124 +63,6 @@
 #include "server/store/lock_file.h"
 #include "server/store/memory_lease_store.h"
 #include "server/store/sqlite_lease_store.h"
-
-ABSL_FLAG(std::vector<std::string>, listen,
-          {"unix:/run/portlease/portleased.sock"},
-          "Where to serve: unix:PATH or HOST:PORT (HOST:0 picks a free "
-          "port). Repeat the flag or separate with commas. A missing socket "
-          "directory is created (0755); sockets are made 0660, so only the "
-          "server's user and --socket-group may connect.");
-ABSL_FLAG(std::string, socket_group, "",
-          "Group of the Unix sockets (name or number): its members may "
-          "connect. Empty: the server's own group.");
-ABSL_FLAG(bool, insecure_tcp, false,
-          "Allow plaintext TCP on an address that is not loopback. Without "
-          "TLS anyone who can reach the port can take every port.");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain for TCP listeners (with --tls-key): TCP is "
-          "then TLS, and may listen on any address.");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
-ABSL_FLAG(std::string, tls_client_ca, "",
-          "PEM CA certificates: TCP clients must present a certificate "
-          "signed by one of them (mutual TLS). Needs --tls-cert.");
-ABSL_FLAG(std::string, admin_token_file, "",
-          "File holding the admin token (at least 16 bytes; not readable by "
-          "other users) required by ForceRelease, DrainPort, UndrainPort "
-          "and SetPool as call metadata \"authorization: Bearer TOKEN\" "
-          "(portlease admin --admin-token-file). Empty: admin RPCs are "
-          "refused.");
-ABSL_FLAG(uint32_t, max_leases_per_owner, 256,
-          "Most live leases one caller may hold (the identity the transport "
-          "proves: peer uid on a Unix socket, client certificate name, else "
-          "TCP address); 0: no limit.");
-ABSL_FLAG(int64_t, max_ports_per_owner, -1,
-          "Most ports one caller (as for --max-leases-per-owner) may hold in "
-          "live leases; 0: no limit; -1: a tenth of --pool (as given at "
-          "start), but at least 64 (the largest lease).");
-ABSL_FLAG(uint32_t, max_connections, 0,
-          "Most open connections per Unix socket; more are closed as they "
-          "arrive (the client retries). Must fit the open-file limit, which "
-          "portleased raises to its hard limit at start, minus a reserve "
-          "for probes and the database. 0: as many as that allows.");
-ABSL_FLAG(uint32_t, max_streams, 100,
-          "Most concurrent calls per connection (HTTP/2 streams); a client "
-          "queues the calls beyond it.");
-ABSL_FLAG(uint32_t, max_waiters, 1024,
-          "Most Acquire requests waiting for ports at once.");
-ABSL_FLAG(int32_t, max_message_bytes, 64 * 1024,
-          "Largest request message accepted.");
-ABSL_FLAG(double, rate_limit, 200,
-          "Requests per second per caller (Unix: per peer uid and pid; TCP: "
-          "per address); 0: no limit.");
-ABSL_FLAG(double, rate_burst, 400,
-          "Requests a caller may make at once above --rate-limit.");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "Serve Prometheus metrics over HTTP at HOST:PORT/metrics (e.g. "
-          "127.0.0.1:9464). Empty: no metrics endpoint.");
-ABSL_FLAG(std::string, log_level, "info",
-          "Least severe log lines written: debug (adds renewals), info, "
-          "warning or error.");
-ABSL_FLAG(std::string, db, "/var/lib/portlease/leases.db",
-          "SQLite database holding the leases; its directory is created if "
-          "missing. \":memory:\" keeps them in memory (lost on exit).");
-ABSL_FLAG(bool, durable, true,
-          "Keep leases in --db. --nodurable keeps them in memory only.");
-ABSL_FLAG(std::string, db_sync, "normal",
-          "normal: commits survive kill -9 of the server; full: they also "
-          "survive power loss (one fsync per change).");
-ABSL_FLAG(uint32_t, audit_events, 100000,
-          "How many events of the audit trail the database keeps (each "
-          "grant, renewal, release, expiry, drain and pool change, written "
-          "with the change it records; `portlease events` reads them). 0: "
-          "none.");
-ABSL_FLAG(std::string, pool, "20000-29999",
-          "Ports to lease: LO-HI[,LO-HI...]. `portlease admin set-pool` "
-          "replaces it (and --exclude) until the next restart only.");
-ABSL_FLAG(std::string, exclude, "",
-          "Ports never leased: P or LO-HI, comma-separated (6379, 7001, "
-          "8080, 8081 and 9090 are always excluded).");
-ABSL_FLAG(std::string, ephemeral, "refuse",
-          "When --pool overlaps the kernel's ephemeral port range "
-          "(/proc/sys/net/ipv4/ip_local_port_range): refuse to start, trim "
-          "the overlap out of the pool, or allow it.");
-ABSL_FLAG(absl::Duration, default_ttl, absl::Seconds(60),
-          "Lease time to live when a request names none.");
-ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),
-          "Longest time to live granted. Lowering it never shortens a "
-          "lease granted before: the new limit applies from its next "
-          "renewal, and a renewal without a ttl is clamped to it.");
-ABSL_FLAG(absl::Duration, hold_grace, absl::Seconds(2),
-          "How long a lease survives its Hold stream breaking.");
-ABSL_FLAG(std::string, recovery_window, "",
-          "After lost state (the database holds fewer leases than DB.state "
-          "recorded: deleted, emptied, a damaged WAL), grant nothing this "
-          "long while running jobs re-attach their leases. When unset, "
-          "twice --hold-grace; 0s: no window.");
-ABSL_FLAG(absl::Duration, cooldown, absl::Seconds(30),
-          "How long released or expired ports stay out of the pool.");
-ABSL_FLAG(absl::Duration, busy_backoff, absl::Seconds(10),
-          "How long a pool port found bound by another process stays out "
-          "of the pool.");
-ABSL_FLAG(std::string, probe, "system",
-          "system: check that ports are really free before granting them; "
-          "none: trust the pool (benchmarks and tests only).");
-ABSL_FLAG(std::string, claims_dir, "",
-          "Directory (mode 1777) shared by every portleased on this host, "
-          "of any user: each server locks a byte per port it holds in its "
-          "files, so no two servers grant the same port; a dead server's "
-          "claims vanish with it. Created when missing. Empty: "
-          "/tmp/.portlease-claims, or off with --probe=none. \"off\": no "
-          "claims (a server whose --pool is leased from another portleased "
-          "needs it, or a directory of its own). A directory that is not "
-          "mode 1777, or files that cannot be opened, turn claims off with "
-          "a warning (see portlease status).");
-ABSL_FLAG(absl::Duration, idle_exit, absl::ZeroDuration(),
-          "Exit (status 0) after this long with no live lease and no "
-          "client: no RPC and no open Hold stream. 0: never. lease-run "
-          "starts its private portleased with 15m.");
-ABSL_FLAG(int, ready_fd, -1,
-          "Once serving, write \"ready ADDRESS...\\n\" to this file "
-          "descriptor and close it.");
 
 namespace portlease {
 namespace {
@@ -214,148 +96,6 @@ absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
 }
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
-
-// --help, with the OPTIONS from the flag registry in between; the man page
-// portleased(8) is made from it (ci/man/help-to-man.awk).
-constexpr char kHelpHead[] = R"(NAME
-    portleased - lease TCP (and UDP) ports of this host to CI jobs
-
-SYNOPSIS
-    portleased [--listen=unix:PATH|HOST:PORT]... [--db=FILE] [--pool=RANGES]
-               [OPTIONS]
-
-DESCRIPTION
-    portleased owns a pool of this host's ports and hands out leases: a
-    contiguous block of ports from --pool, named or counted, owned by a
-    client that renews it (or keeps a Hold stream open) and releases it.
-    Leases are stored in --db before they are acknowledged, so they survive
-    a restart; ports are checked to be really free (not bound by any process,
-    not in the kernel's socket tables) before they are granted. A client that
-    dies loses its lease after --hold-grace; one that hangs, at its TTL.
-    Released ports cool down for --cooldown before they are granted again.
-
-    Lost state: a database that fails SQLite's quick_check is refused
-    (DATA_LOSS, left untouched). DB.state records how many leases the
-    server holds; a database that holds fewer at start (deleted, emptied,
-    a damaged WAL) starts a recovery window (--recovery-window) in which
-    nothing is granted while the clients holding leases re-attach them
-    (their Hold and Renew carry the lease). After any restart, a lease
-    whose Hold stream was open is reclaimed one --hold-grace later unless
-    its holder attaches again.
-
-    Clients are lease-run(1), portlease(1) and the C++ client library. They
-    find the server through PORTLEASE_ADDR, else at the system socket
-    unix:/run/portlease/portleased.sock, else they start a private
-    portleased for their user.
-
-    Security: a Unix socket is made mode 0660 (group: --socket-group, else
-    the server's), so its owner and group may connect; the packaged systemd
-    unit runs portleased as user and group portlease, so members of the
-    group portlease can lease ports. The server records each Unix caller's
-    uid, pid and user in the lease owner (peer_uid, peer_pid, peer_user),
-    which the client cannot forge. A lease's id is the only key to renew,
-    hold or release it. Admin RPCs need the token of --admin-token-file. A
-    TCP listener beyond loopback needs TLS (--tls-cert, --tls-key) or
-    --insecure-tcp. Limits: --max-leases-per-owner, --max-ports-per-owner,
-    --max-waiters, --max-message-bytes, --rate-limit/--rate-burst (every
-    message of a Hold stream counts), --max-connections, --max-streams, 64
-    ports per lease, List pages of at most 1000 leases and 1 MiB.
-
-    File descriptors: at start the soft open-file limit is raised to the
-    hard limit (both are logged) and --max-connections must fit within it,
-    minus a reserve for probes and the database. A probe that finds the
-    server out of descriptors or memory fails the Acquire with UNAVAILABLE
-    ("server out of file descriptors ..."); no port is marked busy for it.
-
-    Every lease event (grant, renew, release, expiry, a holder lost, a port
-    draining or found busy) is one line on standard error: timestamp, level,
-    event, lease id prefix, ports, owner.
-
-    Administration (portlease admin, with the token of --admin-token-file):
-    force-release a lease; drain a port (take it out of service) and undrain
-    it: drained ports are stored in --db and stay drained across restarts;
-    set-pool replaces --pool and --exclude while the server runs. A pool set
-    that way is runtime only: a restart applies --pool and --exclude again,
-    so that the configuration stays the one place that says what the pool
-    is; put the new values there to keep them. Leases on ports that leave
-    the pool stay valid until released or expired; their ports are not
-    granted again.
-
-OPTIONS
-)";
-
-constexpr char kHelpTail[] = R"(    -h, --help
-        Show this text.
-    --version
-        Show the version.
-    --flagfile=FILE
-        Read more flags from FILE, one --name=value per line.
-
-ENVIRONMENT
-    GRPC_VERBOSITY, GRPC_TRACE
-        gRPC's own logging; its messages appear in the log as "grpc:" lines.
-
-FILES
-    /run/portlease/portleased.sock
-        The default socket; a lock file PATH.lock next to each socket keeps
-        a second portleased from taking it over.
-    /var/lib/portlease/leases.db
-        The default database (SQLite, WAL mode, held exclusively: no -shm
-        file, no other reader while the server runs).
-    /var/lib/portlease/leases.db.state
-        The live lease count last recorded, to find lost leases at start.
-    /tmp/.portlease-claims/tcp, /tmp/.portlease-claims/udp
-        Host-wide claims (--claims-dir): every portleased on the host locks
-        byte P of these files while it holds port P (leased, draining,
-        cooling down), so no two of them grant the same port.
-    /usr/lib/systemd/system/portleased.service
-        The systemd unit: the default socket and database, user and group
-        portlease, sandboxing.
-
-EXIT STATUS
-    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db), or after
-    --idle-exit; 1 runtime error (database, socket, bind, lock); 2 usage
-    error (bad flag, a pool that does not fit).
-
-EXAMPLES
-    portleased
-    portleased --listen=unix:/tmp/pl/sock --db=:memory: --pool=21000-21999
-    portleased --listen=127.0.0.1:7700 --ephemeral=trim
-    portleased --socket-group=ci --metrics-listen=127.0.0.1:9464 \
-               --admin-token-file=/etc/portlease/admin-token
-    portleased --listen=unix:/run/portlease/portleased.sock \
-               --listen=0.0.0.0:7700 --tls-cert=server.pem --tls-key=server.key
-    systemctl enable --now portleased && usermod -aG portlease ci
-
-SEE ALSO
-    lease-run(1), portlease(1), systemd.exec(5)
-)";
-
-// Value names in the OPTIONS section, where the type says too little.
-const std::map<std::string, std::string>& FlagValueNames() {
-  static const auto* names = new std::map<std::string, std::string>{
-      {"listen", "ADDRESS[,ADDRESS...]"},
-      {"db", "FILE"},
-      {"db_sync", "normal|full"},
-      {"pool", "RANGES"},
-      {"exclude", "PORTS"},
-      {"ephemeral", "refuse|trim|allow"},
-      {"probe", "system|none"},
-      {"claims_dir", "DIR|off"},
-      {"ready_fd", "FD"},
-      {"idle_exit", "DURATION"},
-      {"recovery_window", "DURATION"},
-      {"socket_group", "GROUP"},
-      {"tls_cert", "FILE"},
-      {"tls_key", "FILE"},
-      {"tls_client_ca", "FILE"},
-      {"admin_token_file", "FILE"},
-      {"rate_limit", "PER_SECOND"},
-      {"metrics_listen", "HOST:PORT"},
-      {"log_level", "LEVEL"},
-  };
-  return *names;
-}
 
 // A failed startup step: the message and the exit code.
 struct Failure {
@@ -428,26 +168,11 @@ struct Daemon {
 };
 
 int Run(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h" || arg == "-help") {
-      std::printf("%s%s%s", kHelpHead,
-                  FormatFlagHelp("server/", FlagValueNames()).c_str(),
-                  kHelpTail);
-      return 0;
-    }
+  if (IsHelpRequest(argc, argv)) {
+    PrintDaemonHelp();
+    return 0;
   }
-  absl::SetProgramUsageMessage(
-      "leases TCP (and UDP) ports of this host to CI jobs; see --help.");
-  absl::FlagsUsageConfig usage;
-  usage.version_string = [] {
-    return absl::StrCat("portleased ", kVersion, "\n");
-  };
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "server/daemon/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
+  InstallDaemonUsageConfig();
 
   absl::StatusOr<std::vector<std::string>> args =
       PrepareArgs(std::vector<std::string>(argv, argv + argc), {"listen"});
