@@ -45,7 +45,7 @@
 #include "server/core/pool_config.h"
 #include "server/core/port_prober.h"
 #include "server/daemon/args.h"
-#include "server/daemon/daemon_flags.h"
+#include "server/daemon/daemon_config.h"
 #include "server/daemon/daemon_help.h"
 #include "server/daemon/fds.h"
 #include "server/daemon/idle.h"
@@ -68,32 +68,6 @@ namespace portlease {
 namespace {
 
 
-// A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
-absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,
-                                          const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("--", flag, "=", path, ": cannot read the file"));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
-  uint32_t number = 0;
-  if (absl::SimpleAtoi(name, &number)) return static_cast<gid_t>(number);
-  struct group grp;
-  struct group* result = nullptr;
-  char buffer[8192];
-  if (getgrnam_r(name.c_str(), &grp, buffer, sizeof(buffer), &result) != 0 ||
-      result == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--socket-group=", name, ": no such group"));
-  }
-  return result->gr_gid;
-}
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 
@@ -133,19 +107,6 @@ int Fail(const Failure& failure) {
   return failure.exit_code;
 }
 
-int ExitCodeFor(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
-                                                             : kExitRuntime;
-}
-
-absl::StatusOr<EphemeralPolicy> ParsePolicy(absl::string_view text) {
-  if (text == "refuse") return EphemeralPolicy::kRefuse;
-  if (text == "trim") return EphemeralPolicy::kTrim;
-  if (text == "allow") return EphemeralPolicy::kAllow;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--ephemeral=", text, ": expected refuse, trim or allow"));
-}
-
 // Everything main() builds, destroyed in reverse order.
 struct Daemon {
   // Declared first: destroyed last, after every event was logged.
@@ -183,171 +144,17 @@ int Run(int argc, char** argv) {
   absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
                          arg_pointers.data());
 
-  // Listen addresses.
-  std::vector<std::string> listen;
-  for (const std::string& item : absl::GetFlag(FLAGS_listen)) {
-    for (absl::string_view part :
-         absl::StrSplit(item, ',', absl::SkipEmpty())) {
-      absl::StatusOr<ListenAddress> address = ParseListenAddress(part);
-      if (!address.ok())
-        return Fail({kExitUsage, std::string(address.status().message())});
-      absl::Status exposure = CheckTransportSecurity(
-          *address, !absl::GetFlag(FLAGS_tls_cert).empty(),
-          absl::GetFlag(FLAGS_insecure_tcp));
-      if (!exposure.ok()) {
-        return Fail({kExitUsage, std::string(exposure.message())});
-      }
-      listen.push_back(std::string(part));
-    }
-  }
-  if (listen.empty()) return Fail({kExitUsage, "--listen is empty"});
-
-  // The pool.
-  absl::StatusOr<std::vector<PortRange>> pool =
-      ParsePortRanges(absl::GetFlag(FLAGS_pool));
-  if (!pool.ok())
-    return Fail(
-        {kExitUsage, absl::StrCat("--pool: ", pool.status().message())});
-  std::vector<Port> exclude;
-  if (!absl::GetFlag(FLAGS_exclude).empty()) {
-    absl::StatusOr<std::vector<Port>> parsed =
-        ParsePortList(absl::GetFlag(FLAGS_exclude));
-    if (!parsed.ok())
-      return Fail(
-          {kExitUsage, absl::StrCat("--exclude: ", parsed.status().message())});
-    exclude = *std::move(parsed);
-  }
-  absl::StatusOr<EphemeralPolicy> policy =
-      ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
-  if (!policy.ok())
-    return Fail({kExitUsage, std::string(policy.status().message())});
-  absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange("/proc");
-  if (!ephemeral.ok()) {
-    if (*policy != EphemeralPolicy::kAllow) {
-      return Fail({kExitRuntime,
-                   absl::StrCat("cannot read the ephemeral port range: ",
-                                ephemeral.status().message(),
-                                " (pass --ephemeral=allow to start anyway)")});
-    }
-    ephemeral = PortRange{0, 0};  // nothing to fit around
-  }
-  absl::StatusOr<std::vector<PortRange>> fitted =
-      FitPool(*std::move(pool), *ephemeral, *policy);
-  if (!fitted.ok())
-    return Fail({kExitUsage, std::string(fitted.status().message())});
-
-  const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
-  if (db_sync != "normal" && db_sync != "full") {
-    return Fail({kExitUsage, absl::StrCat("--db-sync=", db_sync,
-                                          ": expected normal or full")});
-  }
-  const std::string probe = absl::GetFlag(FLAGS_probe);
-  if (probe != "system" && probe != "none") {
-    return Fail({kExitUsage,
-                 absl::StrCat("--probe=", probe, ": expected system or none")});
-  }
-  const int ready_fd = absl::GetFlag(FLAGS_ready_fd);
-  const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
-  if (idle_exit < absl::ZeroDuration()) {
-    return Fail({kExitUsage, "--idle-exit must not be negative"});
-  }
-  absl::Duration recovery_window = 2 * absl::GetFlag(FLAGS_hold_grace);
-  if (const std::string text = absl::GetFlag(FLAGS_recovery_window);
-      !text.empty() && (!absl::ParseDuration(text, &recovery_window) ||
-                        recovery_window < absl::ZeroDuration())) {
-    return Fail({kExitUsage, absl::StrCat("--recovery-window=", text,
-                                          ": expected a duration like 4s")});
-  }
-
-  // Security and observability settings.
-  absl::StatusOr<LogLevel> log_level =
-      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!log_level.ok())
-    return Fail({kExitUsage, std::string(log_level.status().message())});
-  gid_t socket_group = static_cast<gid_t>(-1);
-  if (!absl::GetFlag(FLAGS_socket_group).empty()) {
-    absl::StatusOr<gid_t> gid = ParseGroup(absl::GetFlag(FLAGS_socket_group));
-    if (!gid.ok())
-      return Fail({kExitUsage, std::string(gid.status().message())});
-    socket_group = *gid;
-  }
-  ServerOptions::Tls tls;
-  {
-    const std::string cert = absl::GetFlag(FLAGS_tls_cert);
-    const std::string key = absl::GetFlag(FLAGS_tls_key);
-    const std::string ca = absl::GetFlag(FLAGS_tls_client_ca);
-    if (cert.empty() != key.empty() || (!ca.empty() && cert.empty())) {
-      return Fail({kExitUsage,
-                   "--tls-cert and --tls-key go together, and "
-                   "--tls-client-ca needs them"});
-    }
-    for (auto [flag, path, out] :
-         {std::tuple{"tls_cert", cert, &tls.cert_chain},
-          std::tuple{"tls_key", key, &tls.private_key},
-          std::tuple{"tls_client_ca", ca, &tls.client_ca}}) {
-      if (path.empty()) continue;
-      absl::StatusOr<std::string> pem = ReadSmallFile(flag, path);
-      if (!pem.ok())
-        return Fail({kExitRuntime, std::string(pem.status().message())});
-      *out = *std::move(pem);
-    }
-  }
-  std::string admin_token;
-  if (!absl::GetFlag(FLAGS_admin_token_file).empty()) {
-    absl::StatusOr<std::string> token =
-        LoadAdminToken(absl::GetFlag(FLAGS_admin_token_file));
-    if (!token.ok()) {
-      return Fail({ExitCodeFor(token.status()),
-                   absl::StrCat("--admin-token-file: ",
-                                token.status().message())});
-    }
-    admin_token = *std::move(token);
-  }
-  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  std::optional<ListenAddress> metrics_address;
-  if (!metrics_listen.empty()) {
-    absl::StatusOr<ListenAddress> parsed = ParseListenAddress(metrics_listen);
-    if (!parsed.ok() || !parsed->is_tcp()) {
-      return Fail({kExitUsage, absl::StrCat("--metrics-listen=", metrics_listen,
-                                            ": expected HOST:PORT")});
-    }
-    metrics_address = *parsed;
-  }
-  if (absl::GetFlag(FLAGS_max_message_bytes) < 1024) {
-    return Fail({kExitUsage, "--max-message-bytes must be at least 1024"});
-  }
-  absl::StatusOr<uint32_t> max_ports_per_owner = PortsPerOwner(
-      absl::GetFlag(FLAGS_max_ports_per_owner), *fitted,
-      LeaseManagerOptions().max_ports_per_lease);
-  if (!max_ports_per_owner.ok()) {
-    return Fail(
-        {kExitUsage, std::string(max_ports_per_owner.status().message())});
-  }
-  // Descriptors: the soft limit up to the hard one, then the connection
-  // bound within it, so that a flood of clients is refused at accept
-  // instead of starving the probes and the database.
+  // Descriptors: the soft limit up to the hard one, which
+  // --max-connections must fit.
   const FdLimit fd_limit = RaiseFdLimit();
-  size_t unix_listeners = 0;
-  for (const std::string& text : listen) {
-    if (!ParseListenAddress(text)->is_tcp()) ++unix_listeners;
+  absl::StatusOr<DaemonConfig> config =
+      DaemonConfigFromFlags(DaemonHost{"/proc", fd_limit});
+  if (!config.ok()) {
+    return Fail({DaemonExitCode(config.status()),
+                 std::string(config.status().message())});
   }
-  absl::StatusOr<uint32_t> max_connections =
-      ConnectionBudget(absl::GetFlag(FLAGS_max_connections),
-                       static_cast<uint32_t>(unix_listeners), fd_limit.soft);
-  if (!max_connections.ok()) {
-    return Fail({kExitUsage, std::string(max_connections.status().message())});
-  }
-  if (absl::Status streams =
-          CheckStreamBudget(absl::GetFlag(FLAGS_max_streams));
-      !streams.ok()) {
-    return Fail({kExitUsage, std::string(streams.message())});
-  }
-  if (absl::GetFlag(FLAGS_rate_limit) < 0 ||
-      (absl::GetFlag(FLAGS_rate_limit) > 0 &&
-       absl::GetFlag(FLAGS_rate_burst) < 1)) {
-    return Fail({kExitUsage,
-                 "--rate-limit must be >= 0 and --rate-burst >= 1"});
-  }
+
+  const absl::Duration idle_exit = config->idle_exit;
 
   // From here on, no thread may take SIGTERM/SIGINT: main waits for them.
   sigset_t stop_signals;
@@ -369,8 +176,7 @@ int Run(int argc, char** argv) {
   Daemon daemon;
   daemon.log = std::make_unique<LogWriter>(STDERR_FILENO);
   daemon.metrics = std::make_unique<LeaseMetrics>(&daemon.registry, kVersion);
-  for (const std::string& text : listen) {
-    ListenAddress address = *ParseListenAddress(text);
+  for (const ListenAddress& address : config->listen_addresses) {
     if (address.is_tcp()) continue;
     absl::Status dir = MakeDirs(DirOf(address.path), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
@@ -380,8 +186,8 @@ int Run(int argc, char** argv) {
     daemon.socket_locks.push_back(*std::move(lock));
   }
 
-  const std::string db = absl::GetFlag(FLAGS_db);
-  const bool durable = absl::GetFlag(FLAGS_durable) && db != ":memory:";
+  const std::string& db = config->db;
+  const bool durable = config->durable;
   bool db_was_missing = false;
   // Read before the store can change it (README, "When the server loses
   // its state").
@@ -393,10 +199,10 @@ int Run(int argc, char** argv) {
     absl::Status dir = MakeDirs(DirOf(db), 0755);
     if (!dir.ok()) return Fail({kExitRuntime, std::string(dir.message())});
     SqliteOptions sqlite;
-    sqlite.synchronous = db_sync == "full"
+    sqlite.synchronous = config->db_sync == StoreSync::kFull
                              ? SqliteOptions::Synchronous::kFull
                              : SqliteOptions::Synchronous::kNormal;
-    sqlite.max_events = absl::GetFlag(FLAGS_audit_events);
+    sqlite.max_events = config->audit_events;
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
         SqliteLeaseStore::Open(db, sqlite);
     if (absl::IsDataLoss(store.status())) {
@@ -417,9 +223,9 @@ int Run(int argc, char** argv) {
         });
   } else {
     daemon.store =
-        std::make_unique<MemoryLeaseStore>(absl::GetFlag(FLAGS_audit_events));
+        std::make_unique<MemoryLeaseStore>(config->audit_events);
   }
-  if (probe == "system") {
+  if (config->probe == ProbeMode::kSystem) {
     daemon.prober = std::make_unique<SystemProber>();
   } else {
     daemon.prober = std::make_unique<TrustingProber>();
@@ -428,12 +234,9 @@ int Run(int argc, char** argv) {
   // Host-wide claims: a problem with the shared directory is reported, not
   // fatal (README, "Host-wide claims").
   ClaimsState claims_state;
-  std::string dir = absl::GetFlag(FLAGS_claims_dir);
-  if (dir.empty()) dir = probe == "none" ? "off" : kDefaultClaimsDir;
-  if (dir == "off") {
-    claims_state.off_reason = absl::GetFlag(FLAGS_claims_dir).empty()
-                                  ? "--probe=none trusts the pool"
-                                  : "--claims-dir=off";
+  const std::string& dir = config->claims_dir;
+  if (dir.empty()) {
+    claims_state.off_reason = config->claims_off_reason;
   } else {
     absl::StatusOr<std::unique_ptr<HostClaims>> claims = HostClaims::Open(dir);
     if (claims.ok()) {
@@ -454,20 +257,20 @@ int Run(int argc, char** argv) {
       daemon.metrics->store_delete(), daemon.metrics->store_failures());
 
   LeaseManagerOptions options;
-  options.pool = *fitted;
-  options.exclude = exclude;
-  options.default_ttl = absl::GetFlag(FLAGS_default_ttl);
-  options.max_ttl = absl::GetFlag(FLAGS_max_ttl);
-  options.hold_grace = absl::GetFlag(FLAGS_hold_grace);
-  options.cooldown = absl::GetFlag(FLAGS_cooldown);
-  options.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
-  options.max_leases_per_owner = absl::GetFlag(FLAGS_max_leases_per_owner);
-  options.max_ports_per_owner = *max_ports_per_owner;
-  options.max_waiters = absl::GetFlag(FLAGS_max_waiters);
+  options.pool = config->pool;
+  options.exclude = config->exclude;
+  options.default_ttl = config->default_ttl;
+  options.max_ttl = config->max_ttl;
+  options.hold_grace = config->hold_grace;
+  options.cooldown = config->cooldown;
+  options.busy_backoff = config->busy_backoff;
+  options.max_leases_per_owner = config->max_leases_per_owner;
+  options.max_ports_per_owner = config->max_ports_per_owner;
+  options.max_waiters = config->max_waiters;
   options.claims = daemon.claims.get();
   LogWriter* log = daemon.log.get();
   LeaseMetrics* metrics = daemon.metrics.get();
-  const LogLevel min_level = *log_level;
+  const LogLevel min_level = config->log_level;
   options.on_event = [log, metrics, min_level](LeaseEvent event) {
     metrics->OnEvent(event);
     if (LevelEnabled(EventLevel(event.type), min_level)) {
@@ -478,7 +281,7 @@ int Run(int argc, char** argv) {
       LeaseManager::Create(std::move(options), &daemon.clock,
                            daemon.timed_store.get(), daemon.prober.get());
   if (!manager.ok()) {
-    return Fail({ExitCodeFor(manager.status()),
+    return Fail({DaemonExitCode(manager.status()),
                  std::string(manager.status().message())});
   }
   daemon.manager = *std::move(manager);
@@ -486,34 +289,33 @@ int Run(int argc, char** argv) {
   // comparing the database with DB.state, repaired by the holders.
   if (durable) {
     CheckForLostState(
-        db, recorded, db_was_missing, recovery_window, daemon.manager.get(),
+        db, recorded, db_was_missing, config->recovery_window, daemon.manager.get(),
         daemon.recording.get(), [log](std::string message) {
           log->Write(FormatLogLine(absl::Now(), "ERROR", message));
         });
   }
 
   ServerOptions server_options;
-  server_options.listen = listen;
+  server_options.listen = config->listen;
   server_options.service.manager = daemon.manager.get();
   server_options.service.clock = &daemon.clock;
   server_options.service.version = kVersion;
   server_options.service.claims = claims_state;
-  server_options.service.admin_token = admin_token;
-  server_options.service.ephemeral = *ephemeral;
-  server_options.service.ephemeral_policy = *policy;
+  server_options.service.admin_token = config->admin_token;
+  server_options.service.ephemeral = config->ephemeral;
+  server_options.service.ephemeral_policy = config->ephemeral_policy;
   server_options.service.on_acquire_done =
       [metrics](const absl::Status& status, absl::Duration latency) {
         metrics->OnAcquireDone(status, latency);
       };
-  server_options.unix_socket_group = socket_group;
-  server_options.tls = tls;
-  server_options.allow_insecure_tcp = absl::GetFlag(FLAGS_insecure_tcp);
-  server_options.max_receive_message_bytes =
-      absl::GetFlag(FLAGS_max_message_bytes);
-  server_options.rate_limit.per_second = absl::GetFlag(FLAGS_rate_limit);
-  server_options.rate_limit.burst = absl::GetFlag(FLAGS_rate_burst);
-  server_options.max_connections = *max_connections;
-  server_options.max_streams = absl::GetFlag(FLAGS_max_streams);
+  server_options.unix_socket_group = config->socket_group;
+  server_options.tls = config->tls;
+  server_options.allow_insecure_tcp = config->insecure_tcp;
+  server_options.max_receive_message_bytes = config->max_message_bytes;
+  server_options.rate_limit.per_second = config->rate_limit;
+  server_options.rate_limit.burst = config->rate_burst;
+  server_options.max_connections = config->max_connections;
+  server_options.max_streams = config->max_streams;
   if (idle_exit > absl::ZeroDuration()) {
     LeaseManager* manager = daemon.manager.get();
     daemon.idle = std::make_unique<IdleTracker>(
@@ -531,48 +333,50 @@ int Run(int argc, char** argv) {
       if (!grpc_os_error.empty()) {
         absl::StrAppend(&message, " (", grpc_os_error, ")");
       }
-      return Fail({ExitCodeFor(server.status()), message});
+      return Fail({DaemonExitCode(server.status()), message});
     }
   }
   daemon.server = *std::move(server);
   daemon.metrics->WatchManager(daemon.manager.get());
   std::string metrics_url;
-  if (metrics_address.has_value()) {
+  if (config->metrics_listen.has_value()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(metrics_address->host, metrics_address->port,
+        MetricsHttpServer::Start(config->metrics_listen->host,
+                                 config->metrics_listen->port,
                                  &daemon.registry);
     if (!http.ok()) {
       daemon.server->Shutdown(absl::ZeroDuration());
       return Fail({kExitRuntime, std::string(http.status().message())});
     }
     daemon.metrics_http = *std::move(http);
-    ListenAddress bound = *metrics_address;
+    ListenAddress bound = *config->metrics_listen;
     bound.port = static_cast<uint16_t>(daemon.metrics_http->port());
     metrics_url = absl::StrCat("http://", bound.ToString(), "/metrics");
   }
 
   const std::string addresses = absl::StrJoin(daemon.server->addresses(), " ");
   uint32_t pool_size = 0;
-  for (const PortRange& range : *fitted) pool_size += range.size();
+  for (const PortRange& range : config->pool) pool_size += range.size();
   log->Write(FormatLogLine(
       absl::Now(), "INFO",
       absl::StrCat("portleased ", kVersion, " serving ", addresses,
-                   " pool=", FormatPortRanges(*fitted), " (", pool_size,
-                   " ports) db=", durable ? db : ":memory:", " probe=", probe,
+                   " pool=", FormatPortRanges(config->pool), " (", pool_size,
+                   " ports) db=", durable ? db : ":memory:", " probe=",
+                   config->probe == ProbeMode::kSystem ? "system" : "none",
                    " claims=", claims_state.enabled ? claims_state.dir : "off",
                    metrics_url.empty() ? "" : " metrics=", metrics_url,
-                   " admin=", admin_token.empty() ? "off" : "token",
-                   " tls=", tls.cert_chain.empty() ? "off"
-                            : tls.client_ca.empty() ? "on" : "mutual",
+                   " admin=", config->admin_token.empty() ? "off" : "token",
+                   " tls=", config->tls.cert_chain.empty() ? "off"
+                            : config->tls.client_ca.empty() ? "on"
+                                                            : "mutual",
                    idle_exit > absl::ZeroDuration() ? " idle_exit=" : "",
                    idle_exit > absl::ZeroDuration()
                        ? absl::FormatDuration(idle_exit)
                        : "",
                    " nofile=", fd_limit.soft, " (was ", fd_limit.before,
                    ", hard ", fd_limit.hard, ") max_connections=",
-                   *max_connections, " max_streams=",
-                   absl::GetFlag(FLAGS_max_streams), " max_ports_per_owner=",
-                   *max_ports_per_owner, " pid=", getpid())));
+                   config->max_connections, " max_streams=", config->max_streams,
+                   " max_ports_per_owner=", config->max_ports_per_owner, " pid=", getpid())));
   if (const uint32_t drained = daemon.manager->Stats().disabled; drained > 0) {
     log->Write(FormatLogLine(
         absl::Now(), "WARN",
@@ -580,7 +384,7 @@ int Run(int argc, char** argv) {
                               "database); `portlease admin undrain PORT` "
                               "puts one back in service")));
   }
-  if (ready_fd >= 0) {
+  if (const int ready_fd = config->ready_fd; ready_fd >= 0) {
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
     ssize_t ignored = write(ready_fd, ready.data(), ready.size());
     (void)ignored;
