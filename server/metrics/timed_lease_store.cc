@@ -5,15 +5,11 @@ namespace portlease {
 TimedLeaseStore::TimedLeaseStore(LeaseStore* store, Clock* clock,
                                  Histogram* put, Histogram* remove,
                                  Counter* failures)
-    : store_(store),
+    : ForwardingLeaseStore(store),
       clock_(clock),
       put_(put),
       remove_(remove),
       failures_(failures) {}
-
-absl::StatusOr<std::vector<LeaseRecord>> TimedLeaseStore::LoadAll() {
-  return store_->LoadAll();
-}
 
 template <typename Commit>
 absl::Status TimedLeaseStore::Time(Histogram* histogram, Commit commit) {
@@ -25,38 +21,21 @@ absl::Status TimedLeaseStore::Time(Histogram* histogram, Commit commit) {
 }
 
 absl::Status TimedLeaseStore::Put(const LeaseRecord& lease) {
-  return Time(put_, [&] { return store_->Put(lease); });
+  return Time(put_, [&] { return inner()->Put(lease); });
 }
 
 absl::Status TimedLeaseStore::Delete(const std::string& id) {
-  return Time(remove_, [&] { return store_->Delete(id); });
+  return Time(remove_, [&] { return inner()->Delete(id); });
 }
 
 absl::Status TimedLeaseStore::PutAudited(const LeaseRecord& lease,
                                          const AuditEvent& event) {
-  return Time(put_, [&] { return store_->PutAudited(lease, event); });
+  return Time(put_, [&] { return inner()->PutAudited(lease, event); });
 }
 
 absl::Status TimedLeaseStore::DeleteAudited(const std::string& id,
                                             const AuditEvent& event) {
-  return Time(remove_, [&] { return store_->DeleteAudited(id, event); });
-}
-
-absl::Status TimedLeaseStore::RecordEvent(const AuditEvent& event) {
-  return store_->RecordEvent(event);
-}
-
-absl::StatusOr<std::vector<AuditEvent>> TimedLeaseStore::LoadEvents(
-    const EventQuery& query) {
-  return store_->LoadEvents(query);
-}
-
-absl::StatusOr<std::vector<Port>> TimedLeaseStore::LoadDrainedPorts() {
-  return store_->LoadDrainedPorts();
-}
-
-absl::Status TimedLeaseStore::SetPortDrained(Port port, bool drained) {
-  return store_->SetPortDrained(port, drained);
+  return Time(remove_, [&] { return inner()->DeleteAudited(id, event); });
 }
 
 }  // namespace portlease

@@ -14,40 +14,34 @@
 #include <vector>
 
 #include "server/core/clock.h"
+#include "server/core/forwarding_lease_store.h"
 #include "server/core/lease_store.h"
 #include "server/metrics/metrics.h"
 
 namespace portlease {
 
-class TimedLeaseStore : public LeaseStore {
+class TimedLeaseStore : public ForwardingLeaseStore {
  public:
   // Every pointer must outlive this store. Failed commits are counted in
   // `failures` (may be null) and timed too.
   TimedLeaseStore(LeaseStore* store, Clock* clock, Histogram* put,
                   Histogram* remove, Counter* failures);
 
-  absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
+  // Timed. The rest (loads, RecordEvent, the admin's SetPortDrained) are
+  // not commits on the lease path and pass through untimed.
   absl::Status Put(const LeaseRecord& lease) override;
   absl::Status Delete(const std::string& id) override;
-  // Not timed: admin changes, not commits on the lease path.
-  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
-  absl::Status SetPortDrained(Port port, bool drained) override;
   // Timed as Put and Delete (the event rides in the same commit).
   absl::Status PutAudited(const LeaseRecord& lease,
                           const AuditEvent& event) override;
   absl::Status DeleteAudited(const std::string& id,
                              const AuditEvent& event) override;
-  // Not timed.
-  absl::Status RecordEvent(const AuditEvent& event) override;
-  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
-      const EventQuery& query) override;
 
  private:
   // Runs `commit`, observing its time in `histogram`.
   template <typename Commit>
   absl::Status Time(Histogram* histogram, Commit commit);
 
-  LeaseStore* const store_;
   Clock* const clock_;
   Histogram* const put_;
   Histogram* const remove_;

@@ -1,7 +1,7 @@
 // The files portleased sets up before serving: directories for its socket
 // and database, and the lock that keeps two servers off one socket path.
-#ifndef PORTLEASE_SERVER_PORTLEASED_FILES_H_
-#define PORTLEASE_SERVER_PORTLEASED_FILES_H_
+#ifndef PORTLEASE_SERVER_DAEMON_SOCKET_LOCK_H_
+#define PORTLEASE_SERVER_DAEMON_SOCKET_LOCK_H_
 
 #include <sys/types.h>
 
@@ -31,4 +31,4 @@ absl::StatusOr<std::unique_ptr<LockFile>> LockSocket(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_FILES_H_
+#endif  // PORTLEASE_SERVER_DAEMON_SOCKET_LOCK_H_

@@ -1,7 +1,7 @@
 // How portleased's main thread waits for the end: a stop signal, or, with
 // --idle-exit, an idle time (service/idle_tracker.h) that reached the limit.
-#ifndef PORTLEASE_SERVER_PORTLEASED_IDLE_H_
-#define PORTLEASE_SERVER_PORTLEASED_IDLE_H_
+#ifndef PORTLEASE_SERVER_DAEMON_IDLE_H_
+#define PORTLEASE_SERVER_DAEMON_IDLE_H_
 
 #include <signal.h>
 
@@ -19,4 +19,4 @@ int WaitForStop(const sigset_t& signals, IdleTracker* idle,
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_IDLE_H_
+#endif  // PORTLEASE_SERVER_DAEMON_IDLE_H_

@@ -7,8 +7,8 @@
 //   FdLimit limit = RaiseFdLimit();  // log limit.before, limit.soft
 //   absl::StatusOr<uint32_t> connections =
 //       ConnectionBudget(flag_value, /*listeners=*/1, limit.soft);
-#ifndef PORTLEASE_SERVER_PORTLEASED_FDS_H_
-#define PORTLEASE_SERVER_PORTLEASED_FDS_H_
+#ifndef PORTLEASE_SERVER_DAEMON_FDS_H_
+#define PORTLEASE_SERVER_DAEMON_FDS_H_
 
 #include <cstdint>
 #include <vector>
@@ -54,4 +54,4 @@ absl::StatusOr<uint32_t> PortsPerOwner(int64_t flag,
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_FDS_H_
+#endif  // PORTLEASE_SERVER_DAEMON_FDS_H_

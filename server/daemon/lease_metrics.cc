@@ -1,4 +1,4 @@
-#include "server/portleased_metrics.h"
+#include "server/daemon/lease_metrics.h"
 
 #include "absl/strings/ascii.h"
 

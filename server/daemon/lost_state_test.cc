@@ -8,7 +8,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/portleased_state.h"
+#include "server/daemon/lost_state.h"
 #include "server/store/memory_lease_store.h"
 #include "server/store/scoped_temp_dir.h"
 

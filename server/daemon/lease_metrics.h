@@ -17,8 +17,8 @@
 //   portlease_build_info{version=...} 1
 //
 // Thread-safe.
-#ifndef PORTLEASE_SERVER_PORTLEASED_METRICS_H_
-#define PORTLEASE_SERVER_PORTLEASED_METRICS_H_
+#ifndef PORTLEASE_SERVER_DAEMON_LEASE_METRICS_H_
+#define PORTLEASE_SERVER_DAEMON_LEASE_METRICS_H_
 
 #include <map>
 #include <string>
@@ -64,4 +64,4 @@ class LeaseMetrics {
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_METRICS_H_
+#endif  // PORTLEASE_SERVER_DAEMON_LEASE_METRICS_H_

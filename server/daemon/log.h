@@ -5,8 +5,8 @@
 // Every change names who made it (by=, LeaseEvent::by); a privileged
 // caller acting on another caller's lease is logged at WARN with
 // privilege=root or privilege=admin-token.
-#ifndef PORTLEASE_SERVER_PORTLEASED_LOG_H_
-#define PORTLEASE_SERVER_PORTLEASED_LOG_H_
+#ifndef PORTLEASE_SERVER_DAEMON_LOG_H_
+#define PORTLEASE_SERVER_DAEMON_LOG_H_
 
 #include <deque>
 #include <optional>
@@ -104,4 +104,4 @@ class LogWriter {
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_LOG_H_
+#endif  // PORTLEASE_SERVER_DAEMON_LOG_H_

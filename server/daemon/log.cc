@@ -1,4 +1,4 @@
-#include "server/portleased_log.h"
+#include "server/daemon/log.h"
 
 #include <poll.h>
 #include <unistd.h>

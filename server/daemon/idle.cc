@@ -1,4 +1,4 @@
-#include "server/portleased_idle.h"
+#include "server/daemon/idle.h"
 
 #include <algorithm>
 #include <cerrno>

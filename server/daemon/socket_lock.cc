@@ -1,4 +1,4 @@
-#include "server/portleased_files.h"
+#include "server/daemon/socket_lock.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -8,8 +8,8 @@
 // Format: one line, "portlease-state 1 leases=N clean=0|1\n". Written to a
 // temporary file and renamed over the old one, so a reader sees the old or
 // the new line, never half of one.
-#ifndef PORTLEASE_SERVER_PORTLEASED_STATE_H_
-#define PORTLEASE_SERVER_PORTLEASED_STATE_H_
+#ifndef PORTLEASE_SERVER_DAEMON_LOST_STATE_H_
+#define PORTLEASE_SERVER_DAEMON_LOST_STATE_H_
 
 #include <cstdint>
 #include <functional>
@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/forwarding_lease_store.h"
 #include "server/core/lease_manager.h"
 #include "server/core/lease_store.h"
 
@@ -68,7 +69,7 @@ std::string LostStateReason(const std::optional<RecordedState>& recorded,
 // during a recovery window, a second crash still finds the loss. A failed
 // write is reported through `on_error` and retried at the next change.
 // Thread-safe; `inner` must outlive it.
-class RecordingLeaseStore : public LeaseStore {
+class RecordingLeaseStore : public ForwardingLeaseStore {
  public:
   RecordingLeaseStore(LeaseStore* inner, std::string path,
                       std::function<void(const absl::Status&)> on_error);
@@ -78,20 +79,16 @@ class RecordingLeaseStore : public LeaseStore {
   // Writes the final count, marked clean; nothing is recorded afterwards.
   absl::Status WriteClean();
 
-  // LeaseStore.
+  // LeaseStore: the calls that change the set of stored leases; the rest
+  // pass through.
   absl::StatusOr<std::vector<LeaseRecord>> LoadAll() override;
   absl::Status Put(const LeaseRecord& lease) override;
   absl::Status Delete(const std::string& id) override;
-  absl::StatusOr<std::vector<Port>> LoadDrainedPorts() override;
-  absl::Status SetPortDrained(Port port, bool drained) override;
   // The audited writes are recorded like Put and Delete.
   absl::Status PutAudited(const LeaseRecord& lease,
                           const AuditEvent& event) override;
   absl::Status DeleteAudited(const std::string& id,
                              const AuditEvent& event) override;
-  absl::Status RecordEvent(const AuditEvent& event) override;
-  absl::StatusOr<std::vector<AuditEvent>> LoadEvents(
-      const EventQuery& query) override;
 
  private:
   // After a committed put (`put`) or delete of `id`: records the count when
@@ -100,7 +97,6 @@ class RecordingLeaseStore : public LeaseStore {
   void RecordLocked(bool clean, absl::Status* result = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  LeaseStore* const inner_;
   const std::string path_;
   const std::function<void(const absl::Status&)> on_error_;
   absl::Mutex mu_;
@@ -125,4 +121,4 @@ void CheckForLostState(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_STATE_H_
+#endif  // PORTLEASE_SERVER_DAEMON_LOST_STATE_H_

@@ -3,8 +3,8 @@
 // usage errors, and absl keeps only the last of repeated flags, while
 // --listen may be given several times. PrepareArgs checks every flag against
 // the registry and joins repeated list flags.
-#ifndef PORTLEASE_SERVER_PORTLEASED_ARGS_H_
-#define PORTLEASE_SERVER_PORTLEASED_ARGS_H_
+#ifndef PORTLEASE_SERVER_DAEMON_ARGS_H_
+#define PORTLEASE_SERVER_DAEMON_ARGS_H_
 
 #include <map>
 #include <string>
@@ -43,4 +43,4 @@ std::string FormatFlagHelp(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PORTLEASED_ARGS_H_
+#endif  // PORTLEASE_SERVER_DAEMON_ARGS_H_

@@ -1,4 +1,4 @@
-#include "server/portleased_args.h"
+#include "server/daemon/args.h"
 
 #include <algorithm>
 #include <map>

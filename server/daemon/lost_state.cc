@@ -1,4 +1,4 @@
-#include "server/portleased_state.h"
+#include "server/daemon/lost_state.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -110,7 +110,9 @@ std::string LostStateReason(const std::optional<RecordedState>& recorded,
 RecordingLeaseStore::RecordingLeaseStore(
     LeaseStore* inner, std::string path,
     std::function<void(const absl::Status&)> on_error)
-    : inner_(inner), path_(std::move(path)), on_error_(std::move(on_error)) {}
+    : ForwardingLeaseStore(inner),
+      path_(std::move(path)),
+      on_error_(std::move(on_error)) {}
 
 void RecordingLeaseStore::Arm(uint32_t floor, absl::Time floor_until) {
   absl::MutexLock lock(&mu_);
@@ -143,7 +145,7 @@ void RecordingLeaseStore::RecordLocked(bool clean, absl::Status* result) {
 }
 
 absl::StatusOr<std::vector<LeaseRecord>> RecordingLeaseStore::LoadAll() {
-  absl::StatusOr<std::vector<LeaseRecord>> all = inner_->LoadAll();
+  absl::StatusOr<std::vector<LeaseRecord>> all = inner()->LoadAll();
   if (!all.ok()) return all;
   absl::MutexLock lock(&mu_);
   ids_.clear();
@@ -158,46 +160,29 @@ void RecordingLeaseStore::AfterCommit(const std::string& id, bool put) {
 }
 
 absl::Status RecordingLeaseStore::Put(const LeaseRecord& lease) {
-  absl::Status status = inner_->Put(lease);
+  absl::Status status = inner()->Put(lease);
   if (status.ok()) AfterCommit(lease.id, /*put=*/true);
   return status;
 }
 
 absl::Status RecordingLeaseStore::Delete(const std::string& id) {
-  absl::Status status = inner_->Delete(id);
+  absl::Status status = inner()->Delete(id);
   if (status.ok()) AfterCommit(id, /*put=*/false);
   return status;
 }
 
 absl::Status RecordingLeaseStore::PutAudited(const LeaseRecord& lease,
                                              const AuditEvent& event) {
-  absl::Status status = inner_->PutAudited(lease, event);
+  absl::Status status = inner()->PutAudited(lease, event);
   if (status.ok()) AfterCommit(lease.id, /*put=*/true);
   return status;
 }
 
 absl::Status RecordingLeaseStore::DeleteAudited(const std::string& id,
                                                 const AuditEvent& event) {
-  absl::Status status = inner_->DeleteAudited(id, event);
+  absl::Status status = inner()->DeleteAudited(id, event);
   if (status.ok()) AfterCommit(id, /*put=*/false);
   return status;
-}
-
-absl::Status RecordingLeaseStore::RecordEvent(const AuditEvent& event) {
-  return inner_->RecordEvent(event);
-}
-
-absl::StatusOr<std::vector<AuditEvent>> RecordingLeaseStore::LoadEvents(
-    const EventQuery& query) {
-  return inner_->LoadEvents(query);
-}
-
-absl::StatusOr<std::vector<Port>> RecordingLeaseStore::LoadDrainedPorts() {
-  return inner_->LoadDrainedPorts();
-}
-
-absl::Status RecordingLeaseStore::SetPortDrained(Port port, bool drained) {
-  return inner_->SetPortDrained(port, drained);
 }
 
 void CheckForLostState(

@@ -1,4 +1,4 @@
-#include "server/portleased_fds.h"
+#include "server/daemon/fds.h"
 
 #include <sys/resource.h>
 

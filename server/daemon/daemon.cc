@@ -1,0 +1,346 @@
+#include "server/daemon/daemon.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpc/support/log.h"
+#include "portlease/version.h"
+#include "server/claims/host_claims.h"
+#include "server/daemon/socket_lock.h"
+#include "server/metrics/timed_lease_store.h"
+#include "server/probe/system_prober.h"
+#include "server/store/memory_lease_store.h"
+#include "server/store/sqlite_lease_store.h"
+
+namespace portlease {
+namespace {
+
+// gRPC's own log. Until the server is up, its errors are only remembered,
+// so that a failed start stays one line with the OS's reason in it;
+// afterwards each message becomes one log line. (gRPC takes a plain
+// function pointer, hence the file-level state.)
+absl::Mutex grpc_log_mu;
+bool grpc_log_started ABSL_GUARDED_BY(grpc_log_mu) = false;
+std::string grpc_os_error ABSL_GUARDED_BY(grpc_log_mu);
+
+void GrpcLog(gpr_log_func_args* args) {
+  absl::string_view message = args->message;
+  absl::MutexLock lock(&grpc_log_mu);
+  if (grpc_log_started) {
+    LogLine(
+        args->severity == GPR_LOG_SEVERITY_ERROR ? "ERROR" : "WARN",
+        absl::StrCat("grpc: ", absl::StrReplaceAll(message, {{"\n", " "}})));
+    return;
+  }
+  // e.g. ... os_error:"Address already in use" ...
+  const size_t at = message.find("os_error:\"");
+  if (at != absl::string_view::npos) {
+    absl::string_view rest = message.substr(at + 10);
+    grpc_os_error = std::string(rest.substr(0, rest.find('"')));
+  }
+}
+
+// A failure that is the host's, not the flags': never exit 2.
+absl::Status Runtime(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return absl::FailedPreconditionError(status.message());
+}
+
+}  // namespace
+
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE must fail (EFBIG: the store answers
+  // UNAVAILABLE) instead of killing the server.
+  signal(SIGXFSZ, SIG_IGN);
+#ifdef NDEBUG
+  // Debian's Abseil is built in debug mode, with its lock-order graph on:
+  // a global lock taken in every Mutex lock and unlock, gRPC's included.
+  // Release builds run without it; debug builds and the tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+  return stop_signals;
+}
+
+Daemon::Daemon(DaemonConfig config)
+    : config_(std::move(config)),
+      log_(std::make_unique<LogWriter>(STDERR_FILENO)),
+      metrics_(std::make_unique<LeaseMetrics>(&registry_, kVersion)) {}
+
+void Daemon::Log(const char* level, absl::string_view message) {
+  log_->Write(FormatLogLine(absl::Now(), level, message));
+}
+
+absl::Status Daemon::LockSockets() {
+  for (const ListenAddress& address : config_.listen_addresses) {
+    if (address.is_tcp()) continue;
+    absl::Status dir = MakeDirs(DirOf(address.path), 0755);
+    if (!dir.ok()) return Runtime(dir);
+    absl::StatusOr<std::unique_ptr<LockFile>> lock = LockSocket(address.path);
+    if (!lock.ok()) return Runtime(lock.status());
+    socket_locks_.push_back(*std::move(lock));
+  }
+  return absl::OkStatus();
+}
+
+// SQLite (or memory) -> RecordingLeaseStore (durable only) -> timing.
+absl::Status Daemon::OpenStoreChain() {
+  const std::string& db = config_.db;
+  if (config_.durable) {
+    // Read before the store can change it (README, "When the server loses
+    // its state").
+    struct stat db_stat;
+    db_was_missing_ = stat(db.c_str(), &db_stat) != 0 || db_stat.st_size == 0;
+    recorded_ = ReadStateFile(StateFilePath(db));
+    absl::Status dir = MakeDirs(DirOf(db), 0755);
+    if (!dir.ok()) return Runtime(dir);
+    SqliteOptions sqlite;
+    sqlite.synchronous = config_.db_sync == StoreSync::kFull
+                             ? SqliteOptions::Synchronous::kFull
+                             : SqliteOptions::Synchronous::kNormal;
+    sqlite.max_events = config_.audit_events;
+    absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
+        SqliteLeaseStore::Open(db, sqlite);
+    if (absl::IsDataLoss(store.status())) {
+      return absl::DataLossError(absl::StrCat(
+          "DATA_LOSS: ", store.status().message(),
+          "; keep it for inspection and move it aside (mv ", db, " ", db,
+          ".corrupt) to start on an empty database: running jobs re-attach "
+          "their leases during --recovery-window"));
+    }
+    if (!store.ok()) return Runtime(store.status());
+    store_ = *std::move(store);
+    LogWriter* log = log_.get();
+    recording_ = std::make_unique<RecordingLeaseStore>(
+        store_.get(), StateFilePath(db), [log](const absl::Status& s) {
+          log->Write(FormatLogLine(absl::Now(), "WARN", s.message()));
+        });
+  } else {
+    store_ = std::make_unique<MemoryLeaseStore>(config_.audit_events);
+  }
+  timed_store_ = std::make_unique<TimedLeaseStore>(
+      recording_ != nullptr ? recording_.get() : store_.get(), &clock_,
+      metrics_->store_put(), metrics_->store_delete(),
+      metrics_->store_failures());
+  return absl::OkStatus();
+}
+
+void Daemon::MakeProber() {
+  if (config_.probe == ProbeMode::kSystem) {
+    prober_ = std::make_unique<SystemProber>();
+  } else {
+    prober_ = std::make_unique<TrustingProber>();
+  }
+}
+
+// Host-wide claims: a problem with the shared directory is reported, not
+// fatal (README, "Host-wide claims").
+void Daemon::OpenClaims() {
+  const std::string& dir = config_.claims_dir;
+  if (dir.empty()) {
+    claims_state_.off_reason = config_.claims_off_reason;
+    return;
+  }
+  absl::StatusOr<std::unique_ptr<HostClaims>> claims = HostClaims::Open(dir);
+  if (claims.ok()) {
+    claims_ = *std::move(claims);
+    claims_state_ = {true, dir, ""};
+    return;
+  }
+  claims_state_.off_reason = std::string(claims.status().message());
+  Log("WARN",
+      absl::StrCat("host-wide claims are off: ", claims_state_.off_reason,
+                   "; other portleased on this host may grant the ports "
+                   "this one grants"));
+}
+
+absl::Status Daemon::StartManager() {
+  LeaseManagerOptions options;
+  options.pool = config_.pool;
+  options.exclude = config_.exclude;
+  options.default_ttl = config_.default_ttl;
+  options.max_ttl = config_.max_ttl;
+  options.hold_grace = config_.hold_grace;
+  options.cooldown = config_.cooldown;
+  options.busy_backoff = config_.busy_backoff;
+  options.max_leases_per_owner = config_.max_leases_per_owner;
+  options.max_ports_per_owner = config_.max_ports_per_owner;
+  options.max_waiters = config_.max_waiters;
+  options.claims = claims_.get();
+  LogWriter* log = log_.get();
+  LeaseMetrics* metrics = metrics_.get();
+  const LogLevel min_level = config_.log_level;
+  options.on_event = [log, metrics, min_level](LeaseEvent event) {
+    metrics->OnEvent(event);
+    if (LevelEnabled(EventLevel(event.type), min_level)) {
+      log->WriteEvent(std::move(event), absl::Now());
+    }
+  };
+  absl::StatusOr<std::unique_ptr<LeaseManager>> manager =
+      LeaseManager::Create(std::move(options), &clock_, timed_store_.get(),
+                           prober_.get());
+  if (!manager.ok()) return manager.status();
+  manager_ = *std::move(manager);
+  // Lost state (README, "When the server loses its state"): found by
+  // comparing the database with DB.state, repaired by the holders.
+  if (config_.durable) {
+    CheckForLostState(config_.db, recorded_, db_was_missing_,
+                      config_.recovery_window, manager_.get(),
+                      recording_.get(), [log](std::string message) {
+                        log->Write(
+                            FormatLogLine(absl::Now(), "ERROR", message));
+                      });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartRpcServer() {
+  ServerOptions options;
+  options.listen = config_.listen;
+  options.service.manager = manager_.get();
+  options.service.clock = &clock_;
+  options.service.version = kVersion;
+  options.service.claims = claims_state_;
+  options.service.admin_token = config_.admin_token;
+  options.service.ephemeral = config_.ephemeral;
+  options.service.ephemeral_policy = config_.ephemeral_policy;
+  LeaseMetrics* metrics = metrics_.get();
+  options.service.on_acquire_done = [metrics](const absl::Status& status,
+                                              absl::Duration latency) {
+    metrics->OnAcquireDone(status, latency);
+  };
+  options.unix_socket_group = config_.socket_group;
+  options.tls = config_.tls;
+  options.allow_insecure_tcp = config_.insecure_tcp;
+  options.max_receive_message_bytes = config_.max_message_bytes;
+  options.rate_limit.per_second = config_.rate_limit;
+  options.rate_limit.burst = config_.rate_burst;
+  options.max_connections = config_.max_connections;
+  options.max_streams = config_.max_streams;
+  if (config_.idle_exit > absl::ZeroDuration()) {
+    LeaseManager* manager = manager_.get();
+    idle_ = std::make_unique<IdleTracker>(
+        &clock_, [manager] { return manager->Stats().live_leases; });
+    options.idle_tracker = idle_.get();
+  }
+  gpr_set_log_function(GrpcLog);
+  absl::StatusOr<std::unique_ptr<RunningServer>> server =
+      StartServer(std::move(options));
+  {
+    absl::MutexLock lock(&grpc_log_mu);
+    grpc_log_started = true;
+    if (!server.ok()) {
+      std::string message(server.status().message());
+      if (!grpc_os_error.empty()) {
+        absl::StrAppend(&message, " (", grpc_os_error, ")");
+      }
+      return absl::Status(server.status().code(), message);
+    }
+  }
+  server_ = *std::move(server);
+  metrics_->WatchManager(manager_.get());
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartMetricsHttp() {
+  if (!config_.metrics_listen.has_value()) return absl::OkStatus();
+  const ListenAddress& address = *config_.metrics_listen;
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+      MetricsHttpServer::Start(address.host, address.port, &registry_);
+  if (!http.ok()) {
+    server_->Shutdown(absl::ZeroDuration());
+    return Runtime(http.status());
+  }
+  metrics_http_ = *std::move(http);
+  ListenAddress bound = address;
+  bound.port = static_cast<uint16_t>(metrics_http_->port());
+  metrics_url_ = absl::StrCat("http://", bound.ToString(), "/metrics");
+  return absl::OkStatus();
+}
+
+void Daemon::AnnounceReady() {
+  const std::string addresses = absl::StrJoin(server_->addresses(), " ");
+  uint32_t pool_size = 0;
+  for (const PortRange& range : config_.pool) pool_size += range.size();
+  const absl::Duration idle_exit = config_.idle_exit;
+  const FdLimit& fd_limit = config_.fd_limit;
+  Log("INFO",
+      absl::StrCat(
+          "portleased ", kVersion, " serving ", addresses,
+          " pool=", FormatPortRanges(config_.pool), " (", pool_size,
+          " ports) db=", config_.durable ? config_.db : ":memory:",
+          " probe=", config_.probe == ProbeMode::kSystem ? "system" : "none",
+          " claims=", claims_state_.enabled ? claims_state_.dir : "off",
+          metrics_url_.empty() ? "" : " metrics=", metrics_url_,
+          " admin=", config_.admin_token.empty() ? "off" : "token",
+          " tls=",
+          config_.tls.cert_chain.empty()  ? "off"
+          : config_.tls.client_ca.empty() ? "on"
+                                          : "mutual",
+          idle_exit > absl::ZeroDuration() ? " idle_exit=" : "",
+          idle_exit > absl::ZeroDuration() ? absl::FormatDuration(idle_exit)
+                                           : "",
+          " nofile=", fd_limit.soft, " (was ", fd_limit.before, ", hard ",
+          fd_limit.hard, ") max_connections=", config_.max_connections,
+          " max_streams=", config_.max_streams,
+          " max_ports_per_owner=", config_.max_ports_per_owner,
+          " pid=", getpid()));
+  if (const uint32_t drained = manager_->Stats().disabled; drained > 0) {
+    Log("WARN", absl::StrCat(drained,
+                             " pool ports stay drained (stored in the "
+                             "database); `portlease admin undrain PORT` "
+                             "puts one back in service"));
+  }
+  if (const int ready_fd = config_.ready_fd; ready_fd >= 0) {
+    const std::string ready = absl::StrCat("ready ", addresses, "\n");
+    ssize_t ignored = write(ready_fd, ready.data(), ready.size());
+    (void)ignored;
+    close(ready_fd);
+  }
+}
+
+void Daemon::Stop(int signal_number) {
+  Log("INFO",
+      signal_number != 0
+          ? absl::StrCat("shutting down on ", strsignal(signal_number))
+          : absl::StrCat("shutting down: idle for ",
+                         absl::FormatDuration(config_.idle_exit),
+                         " (no lease, no client; --idle-exit)"));
+  if (metrics_http_) metrics_http_->Stop();
+  server_->Shutdown(absl::Seconds(1));
+  if (recording_ != nullptr) {
+    if (absl::Status saved = recording_->WriteClean(); !saved.ok()) {
+      Log("WARN", saved.message());
+    }
+  }
+  Log("INFO", "stopped");
+}
+
+absl::StatusOr<std::unique_ptr<Daemon>> StartDaemon(DaemonConfig config) {
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(config)));
+  if (absl::Status s = daemon->LockSockets(); !s.ok()) return s;
+  if (absl::Status s = daemon->OpenStoreChain(); !s.ok()) return s;
+  daemon->MakeProber();
+  daemon->OpenClaims();
+  if (absl::Status s = daemon->StartManager(); !s.ok()) return s;
+  if (absl::Status s = daemon->StartRpcServer(); !s.ok()) return s;
+  if (absl::Status s = daemon->StartMetricsHttp(); !s.ok()) return s;
+  return daemon;
+}
+
+}  // namespace portlease

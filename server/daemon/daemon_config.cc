@@ -1,0 +1,292 @@
+#include "server/daemon/daemon_config.h"
+
+#include <grp.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "server/claims/host_claims.h"
+#include "server/core/lease_manager.h"
+#include "server/daemon/daemon_flags.h"
+#include "server/probe/system_prober.h"
+#include "server/service/admin_auth.h"
+
+namespace portlease {
+namespace {
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+// A usage error (exit 2) with `message`.
+absl::Status Usage(absl::string_view message) {
+  return absl::InvalidArgumentError(message);
+}
+
+// A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
+absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,
+                                          const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("--", flag, "=", path, ": cannot read the file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
+  uint32_t number = 0;
+  if (absl::SimpleAtoi(name, &number)) return static_cast<gid_t>(number);
+  struct group grp;
+  struct group* result = nullptr;
+  char buffer[8192];
+  if (getgrnam_r(name.c_str(), &grp, buffer, sizeof(buffer), &result) != 0 ||
+      result == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--socket-group=", name, ": no such group"));
+  }
+  return result->gr_gid;
+}
+
+absl::StatusOr<EphemeralPolicy> ParsePolicy(absl::string_view text) {
+  if (text == "refuse") return EphemeralPolicy::kRefuse;
+  if (text == "trim") return EphemeralPolicy::kTrim;
+  if (text == "allow") return EphemeralPolicy::kAllow;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--ephemeral=", text, ": expected refuse, trim or allow"));
+}
+
+// --listen: each address parsed and checked for transport security.
+absl::Status ListenFromFlags(bool tls, DaemonConfig& config) {
+  config.insecure_tcp = absl::GetFlag(FLAGS_insecure_tcp);
+  for (const std::string& item : absl::GetFlag(FLAGS_listen)) {
+    for (absl::string_view part :
+         absl::StrSplit(item, ',', absl::SkipEmpty())) {
+      absl::StatusOr<ListenAddress> address = ParseListenAddress(part);
+      if (!address.ok()) return Usage(address.status().message());
+      absl::Status exposure =
+          CheckTransportSecurity(*address, tls, config.insecure_tcp);
+      if (!exposure.ok()) return Usage(exposure.message());
+      config.listen.push_back(std::string(part));
+      config.listen_addresses.push_back(*std::move(address));
+    }
+  }
+  if (config.listen.empty()) return Usage("--listen is empty");
+  return absl::OkStatus();
+}
+
+// --pool, --exclude and --ephemeral: the pool fitted around the kernel's
+// ephemeral port range.
+absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
+  absl::StatusOr<std::vector<PortRange>> pool =
+      ParsePortRanges(absl::GetFlag(FLAGS_pool));
+  if (!pool.ok()) {
+    return Usage(absl::StrCat("--pool: ", pool.status().message()));
+  }
+  if (const std::string exclude = absl::GetFlag(FLAGS_exclude);
+      !exclude.empty()) {
+    absl::StatusOr<std::vector<Port>> parsed = ParsePortList(exclude);
+    if (!parsed.ok()) {
+      return Usage(absl::StrCat("--exclude: ", parsed.status().message()));
+    }
+    config.exclude = *std::move(parsed);
+  }
+  absl::StatusOr<EphemeralPolicy> policy =
+      ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
+  if (!policy.ok()) return policy.status();
+  config.ephemeral_policy = *policy;
+  absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange(host.proc_root);
+  if (!ephemeral.ok()) {
+    if (*policy != EphemeralPolicy::kAllow) {
+      // A runtime error, even when the file's content is malformed.
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot read the ephemeral port range: ",
+                       ephemeral.status().message(),
+                       " (pass --ephemeral=allow to start anyway)"));
+    }
+    ephemeral = PortRange{0, 0};  // nothing to fit around
+  }
+  config.ephemeral = *ephemeral;
+  absl::StatusOr<std::vector<PortRange>> fitted =
+      FitPool(*std::move(pool), *ephemeral, *policy);
+  if (!fitted.ok()) return Usage(fitted.status().message());
+  config.pool = *std::move(fitted);
+  return absl::OkStatus();
+}
+
+// The store, the prober, host-wide claims and the lifetimes.
+absl::Status StoreFromFlags(DaemonConfig& config) {
+  config.db = absl::GetFlag(FLAGS_db);
+  config.durable = absl::GetFlag(FLAGS_durable) && config.db != ":memory:";
+  config.audit_events = absl::GetFlag(FLAGS_audit_events);
+  const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
+  if (db_sync != "normal" && db_sync != "full") {
+    return Usage(
+        absl::StrCat("--db-sync=", db_sync, ": expected normal or full"));
+  }
+  config.db_sync = db_sync == "full" ? StoreSync::kFull : StoreSync::kNormal;
+  const std::string probe = absl::GetFlag(FLAGS_probe);
+  if (probe != "system" && probe != "none") {
+    return Usage(absl::StrCat("--probe=", probe, ": expected system or none"));
+  }
+  config.probe = probe == "none" ? ProbeMode::kNone : ProbeMode::kSystem;
+  const std::string claims_dir = absl::GetFlag(FLAGS_claims_dir);
+  std::string dir = claims_dir;
+  if (dir.empty()) dir = probe == "none" ? "off" : kDefaultClaimsDir;
+  if (dir == "off") {
+    config.claims_off_reason = claims_dir.empty()
+                                   ? "--probe=none trusts the pool"
+                                   : "--claims-dir=off";
+  } else {
+    config.claims_dir = dir;
+  }
+  config.ready_fd = absl::GetFlag(FLAGS_ready_fd);
+  config.idle_exit = absl::GetFlag(FLAGS_idle_exit);
+  if (config.idle_exit < absl::ZeroDuration()) {
+    return Usage("--idle-exit must not be negative");
+  }
+  config.hold_grace = absl::GetFlag(FLAGS_hold_grace);
+  config.recovery_window = 2 * config.hold_grace;
+  if (const std::string text = absl::GetFlag(FLAGS_recovery_window);
+      !text.empty() && (!absl::ParseDuration(text, &config.recovery_window) ||
+                        config.recovery_window < absl::ZeroDuration())) {
+    return Usage(absl::StrCat("--recovery-window=", text,
+                              ": expected a duration like 4s"));
+  }
+  return absl::OkStatus();
+}
+
+// --log-level, --socket-group, TLS (the PEM files read) and the admin token.
+absl::Status SecurityFromFlags(const std::string& tls_cert,
+                               DaemonConfig& config) {
+  absl::StatusOr<LogLevel> log_level =
+      ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.ok()) return Usage(log_level.status().message());
+  config.log_level = *log_level;
+  if (const std::string group = absl::GetFlag(FLAGS_socket_group);
+      !group.empty()) {
+    absl::StatusOr<gid_t> gid = ParseGroup(group);
+    if (!gid.ok()) return Usage(gid.status().message());
+    config.socket_group = *gid;
+  }
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (tls_cert.empty() != key.empty() || (!ca.empty() && tls_cert.empty())) {
+    return Usage(
+        "--tls-cert and --tls-key go together, and "
+        "--tls-client-ca needs them");
+  }
+  for (auto [flag, path, out] :
+       {std::tuple{"tls_cert", tls_cert, &config.tls.cert_chain},
+        std::tuple{"tls_key", key, &config.tls.private_key},
+        std::tuple{"tls_client_ca", ca, &config.tls.client_ca}}) {
+    if (path.empty()) continue;
+    absl::StatusOr<std::string> pem = ReadSmallFile(flag, path);
+    if (!pem.ok()) return pem.status();  // NOT_FOUND: a runtime error
+    *out = *std::move(pem);
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_admin_token_file);
+      !file.empty()) {
+    absl::StatusOr<std::string> token = LoadAdminToken(file);
+    if (!token.ok()) {
+      return absl::Status(
+          token.status().code(),
+          absl::StrCat("--admin-token-file: ", token.status().message()));
+    }
+    config.admin_token = *std::move(token);
+  }
+  return absl::OkStatus();
+}
+
+// --metrics-listen and the limits on callers, connections and messages.
+absl::Status LimitsFromFlags(const DaemonHost& host, DaemonConfig& config) {
+  if (const std::string text = absl::GetFlag(FLAGS_metrics_listen);
+      !text.empty()) {
+    absl::StatusOr<ListenAddress> parsed = ParseListenAddress(text);
+    if (!parsed.ok() || !parsed->is_tcp()) {
+      return Usage(
+          absl::StrCat("--metrics-listen=", text, ": expected HOST:PORT"));
+    }
+    config.metrics_listen = *parsed;
+  }
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (config.max_message_bytes < 1024) {
+    return Usage("--max-message-bytes must be at least 1024");
+  }
+  absl::StatusOr<uint32_t> max_ports_per_owner =
+      PortsPerOwner(absl::GetFlag(FLAGS_max_ports_per_owner), config.pool,
+                    LeaseManagerOptions().max_ports_per_lease);
+  if (!max_ports_per_owner.ok()) {
+    return Usage(max_ports_per_owner.status().message());
+  }
+  config.max_ports_per_owner = *max_ports_per_owner;
+  // The connection bound within the open-file limit, so that a flood of
+  // clients is refused at accept instead of starving the probes and the
+  // database.
+  config.fd_limit = host.fd_limit;
+  uint32_t unix_listeners = 0;
+  for (const ListenAddress& address : config.listen_addresses) {
+    if (!address.is_tcp()) ++unix_listeners;
+  }
+  absl::StatusOr<uint32_t> max_connections =
+      ConnectionBudget(absl::GetFlag(FLAGS_max_connections), unix_listeners,
+                       host.fd_limit.soft);
+  if (!max_connections.ok()) return Usage(max_connections.status().message());
+  config.max_connections = *max_connections;
+  config.max_streams = absl::GetFlag(FLAGS_max_streams);
+  if (absl::Status streams = CheckStreamBudget(config.max_streams);
+      !streams.ok()) {
+    return Usage(streams.message());
+  }
+  config.rate_limit = absl::GetFlag(FLAGS_rate_limit);
+  config.rate_burst = absl::GetFlag(FLAGS_rate_burst);
+  if (config.rate_limit < 0 ||
+      (config.rate_limit > 0 && config.rate_burst < 1)) {
+    return Usage("--rate-limit must be >= 0 and --rate-burst >= 1");
+  }
+  return absl::OkStatus();
+}
+
+// The lease manager's settings, which have no check of their own.
+void LeaseRulesFromFlags(DaemonConfig& config) {
+  config.default_ttl = absl::GetFlag(FLAGS_default_ttl);
+  config.max_ttl = absl::GetFlag(FLAGS_max_ttl);
+  config.cooldown = absl::GetFlag(FLAGS_cooldown);
+  config.busy_backoff = absl::GetFlag(FLAGS_busy_backoff);
+  config.max_leases_per_owner = absl::GetFlag(FLAGS_max_leases_per_owner);
+  config.max_waiters = absl::GetFlag(FLAGS_max_waiters);
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> DaemonConfigFromFlags(const DaemonHost& host) {
+  DaemonConfig config;
+  const std::string tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  if (absl::Status s = ListenFromFlags(!tls_cert.empty(), config); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = PoolFromFlags(host, config); !s.ok()) return s;
+  if (absl::Status s = StoreFromFlags(config); !s.ok()) return s;
+  if (absl::Status s = SecurityFromFlags(tls_cert, config); !s.ok()) return s;
+  if (absl::Status s = LimitsFromFlags(host, config); !s.ok()) return s;
+  LeaseRulesFromFlags(config);
+  return config;
+}
+
+int DaemonExitCode(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                             : kExitRuntime;
+}
+
+}  // namespace portlease
