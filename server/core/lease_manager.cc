@@ -1,10 +1,6 @@
 #include "server/core/lease_manager.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -19,18 +15,6 @@ namespace {
 
 using State = PortView::State;
 
-std::string RandomLeaseId() {
-  char bytes[16];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) std::abort();  // No entropy: never hand out guessable ids.
-    got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(absl::string_view(bytes, sizeof(bytes)));
-}
-
 bool ValidName(absl::string_view name) {
   if (name.empty() || name.size() > 32) return false;
   if (name[0] < 'a' || name[0] > 'z') return false;
@@ -43,10 +27,7 @@ bool ValidName(absl::string_view name) {
 }
 
 bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
-  const uint32_t count =
-      params.names.empty() ? params.count
-                           : static_cast<uint32_t>(params.names.size());
-  return lease.names == params.names && lease.count == count &&
+  return lease.names == params.names && lease.count == RequestedPorts(params) &&
          lease.udp == params.udp;
 }
 
@@ -74,62 +55,11 @@ std::string Ports(const LeaseRecord& lease) {
 
 }  // namespace
 
-const char* LeaseEventName(LeaseEvent::Type type) {
-  switch (type) {
-    case LeaseEvent::Type::kGranted: return "grant";
-    case LeaseEvent::Type::kRenewed: return "renew";
-    case LeaseEvent::Type::kReleased: return "release";
-    case LeaseEvent::Type::kExpired: return "expire";
-    case LeaseEvent::Type::kHolderLost: return "reclaim";
-    case LeaseEvent::Type::kDraining: return "draining";
-    case LeaseEvent::Type::kDrained: return "drained";
-    case LeaseEvent::Type::kForeignBusy: return "foreign-busy";
-    case LeaseEvent::Type::kStoreError: return "store-error";
-    case LeaseEvent::Type::kForceReleased: return "force-release";
-    case LeaseEvent::Type::kPortDrained: return "port-drain";
-    case LeaseEvent::Type::kPortUndrained: return "port-undrain";
-    case LeaseEvent::Type::kPoolChanged: return "pool-change";
-    case LeaseEvent::Type::kClaimLost: return "claim-lost";
-    case LeaseEvent::Type::kRecovering: return "recovering";
-    case LeaseEvent::Type::kRecovered: return "recovered";
-    case LeaseEvent::Type::kReattached: return "reattach";
-  }
-  return "unknown";
-}
-
-const char* PortStateName(PortView::State state) {
-  switch (state) {
-    case State::kOutsidePool: return "outside-pool";
-    case State::kExcluded: return "excluded";
-    case State::kFree: return "free";
-    case State::kLeased: return "leased";
-    case State::kQuarantined: return "quarantined";
-    case State::kBusy: return "busy";
-    case State::kDraining: return "draining";
-    case State::kDisabled: return "disabled";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
     LeaseManagerOptions options, Clock* clock, LeaseStore* store,
     PortProber* prober) {
-  if (options.pool.empty()) {
-    return absl::InvalidArgumentError("the port pool is empty");
-  }
-  if (options.min_ttl <= absl::ZeroDuration() ||
-      options.max_ttl < options.min_ttl ||
-      options.default_ttl < options.min_ttl ||
-      options.default_ttl > options.max_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TTL bounds must satisfy 0 < min (", absl::FormatDuration(options.min_ttl),
-        ") <= default (", absl::FormatDuration(options.default_ttl),
-        ") <= max (", absl::FormatDuration(options.max_ttl), ")"));
-  }
-  if (options.max_ports_per_lease == 0 || options.max_probes_per_request == 0) {
-    return absl::InvalidArgumentError(
-        "max_ports_per_lease and max_probes_per_request must be positive");
-  }
+  absl::Status valid = ValidateOptions(options);
+  if (!valid.ok()) return valid;
   if (!options.new_id) options.new_id = RandomLeaseId;
   std::unique_ptr<LeaseManager> manager(
       new LeaseManager(std::move(options), clock, store, prober));
@@ -366,7 +296,7 @@ absl::Status LeaseManager::Validate(const AcquireParams& params) const {
   }
   if (params.names.size() > max || params.count > max) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "asked for ", std::max<size_t>(params.names.size(), params.count),
+        "asked for ", RequestedPorts(params),
         " ports; one lease holds at most ", max));
   }
   absl::flat_hash_set<absl::string_view> seen;
@@ -469,9 +399,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
       ABSL_NO_THREAD_SAFETY_ANALYSIS {  // mu_ is held at every return
         if (claims_request_id) pending_request_ids_.erase(request_key);
       };
-  const uint32_t count = params.names.empty()
-                             ? params.count
-                             : static_cast<uint32_t>(params.names.size());
+  const uint32_t count = RequestedPorts(params);
   uint32_t skipped = 0;
   for (uint32_t attempt = 0; attempt < options_.max_probes_per_request;
        ++attempt) {

@@ -63,167 +63,21 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/acquire_params.h"
 #include "server/core/allocator.h"
 #include "server/core/clock.h"
 #include "server/core/lease.h"
+#include "server/core/lease_event.h"
+#include "server/core/lease_manager_options.h"
 #include "server/core/lease_store.h"
 #include "server/core/pool_config.h"
+#include "server/core/pool_stats.h"
 #include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
+#include "server/core/port_view.h"
 #include "server/core/principal.h"
 
 namespace portlease {
-
-// What happened to a lease or a port, for logs and metrics.
-struct LeaseEvent {
-  enum class Type {
-    kGranted,
-    kRenewed,
-    kReleased,
-    kExpired,
-    kHolderLost,  // Hold grace ran out: reclaimed
-    kDraining,    // ended, but ports still bound by someone
-    kDrained,     // draining ports found free again
-    kForeignBusy, // a port in the pool was found bound by another process
-    kStoreError,
-    kForceReleased,  // ended by an administrator (ForceRelease)
-    kPortDrained,    // taken out of service by an administrator (DrainPort)
-    kPortUndrained,  // put back into service (UndrainPort)
-    kPoolChanged,    // the pool was replaced by an administrator (SetPool)
-    kClaimLost,      // at start: another server claimed a stored lease's
-                     // ports meanwhile; the lease ended
-    kRecovering,     // lost state found at start: nothing is granted for
-                     // the recovery window (detail: what was found)
-    kRecovered,      // the recovery window is over (detail: re-attached)
-    kReattached,     // a lease this server had lost, re-created from its
-                     // holder's snapshot (Reattach)
-  };
-  Type type;
-  // The lease concerned, when there is one.
-  std::optional<LeaseRecord> lease;
-  // The port concerned (kForeignBusy, kPortDrained, kPortUndrained,
-  // kClaimLost).
-  Port port = 0;
-  std::string detail;
-  // Who made the change: a Principal::id, or "server" for what the server
-  // did on its own (expire, reclaim, draining, drained, foreign-busy,
-  // claim-lost, store-error). Empty only in events built by hand.
-  std::string by = {};
-  // Set when a privileged caller ("root", "admin-token") acted on another
-  // caller's lease: an override, logged as such.
-  std::string privilege = {};
-};
-const char* LeaseEventName(LeaseEvent::Type type);
-
-struct LeaseManagerOptions {
-  // The pool, as returned by FitPool.
-  std::vector<PortRange> pool;
-  // Ports never granted, in addition to kM2DefaultPorts.
-  std::vector<Port> exclude;
-  // TTL of a lease when the request names none.
-  absl::Duration default_ttl = absl::Seconds(60);
-  // Longest TTL granted; longer requests are INVALID_ARGUMENT.
-  absl::Duration max_ttl = absl::Hours(24);
-  // Shortest TTL granted; shorter requests are INVALID_ARGUMENT.
-  absl::Duration min_ttl = absl::Seconds(1);
-  // How long a lease survives its last Hold stream breaking.
-  absl::Duration hold_grace = absl::Seconds(2);
-  // How long a released or expired port stays out of the pool.
-  absl::Duration cooldown = absl::Seconds(30);
-  // How long a port found bound by another process stays out of the pool.
-  absl::Duration busy_backoff = absl::Seconds(10);
-  // How often a draining lease's ports are probed again.
-  absl::Duration drain_probe_interval = absl::Seconds(1);
-  // Most ports in one lease.
-  uint32_t max_ports_per_lease = 64;
-  // Owner metadata bounds.
-  uint32_t max_owner_entries = 32;
-  uint32_t max_owner_key_bytes = 64;
-  uint32_t max_owner_value_bytes = 1024;
-  uint32_t max_request_id_bytes = 128;
-  // Most requests queued by AcquireOrWait at once.
-  uint32_t max_waiters = 1024;
-  // Most live leases one caller (AcquireParams::caller, the identity the
-  // transport proved, never the owner metadata) may hold at once; 0 means
-  // no limit. Leases with an empty caller are not counted. More is
-  // RESOURCE_EXHAUSTED, never queued.
-  uint32_t max_leases_per_owner = 256;
-  // Most ports one caller (as above) may hold in live leases at once; 0
-  // means no limit. A request that would take the caller past it is
-  // RESOURCE_EXHAUSTED, never queued. portleased's default is a tenth of
-  // the pool, but never less than max_ports_per_lease.
-  uint32_t max_ports_per_owner = 0;
-  // Most candidate blocks probed per request before giving up.
-  uint32_t max_probes_per_request = 32;
-  // Generates lease ids; the default reads 128 bits from getrandom(2).
-  std::function<std::string()> new_id;
-  // Receives every event, under the manager's lock: keep it cheap.
-  std::function<void(LeaseEvent)> on_event;
-  // Host-wide claims shared with the other servers on the host; must
-  // outlive the manager. Unset: none (NoClaims).
-  PortClaims* claims = nullptr;
-};
-
-// What a client asks for. Exactly one of names and count is set.
-struct AcquireParams {
-  std::vector<std::string> names;
-  uint32_t count = 0;
-  // Zero: the default TTL.
-  absl::Duration ttl = absl::ZeroDuration();
-  Metadata owner;
-  // Idempotency key, scoped to `caller`.
-  std::string request_id;
-  bool udp = false;
-  // Who asks; stored as LeaseRecord::caller. Its privilege plays no part
-  // in a grant.
-  Principal caller;
-};
-
-struct PoolStats {
-  uint32_t pool_size = 0;
-  uint32_t free = 0;
-  uint32_t leased = 0;
-  uint32_t quarantined = 0;
-  uint32_t draining = 0;
-  uint32_t busy = 0;
-  // Taken out of service by DrainPort.
-  uint32_t disabled = 0;
-  uint32_t largest_free_block = 0;
-  uint32_t live_leases = 0;
-  uint32_t draining_leases = 0;
-  uint32_t waiters = 0;
-};
-
-// The pool after SetPool.
-struct PoolChange {
-  // The pool and excluded ports now in force, as given.
-  std::vector<PortRange> pool;
-  std::vector<Port> exclude;
-  // Ports that can be granted: the pool minus the excluded ports (and the
-  // kM2DefaultPorts).
-  uint32_t pool_size = 0;
-  // Live leases holding at least one port outside the new pool.
-  uint32_t leases_outside_pool = 0;
-};
-
-// What the pool knows of one port (for Who).
-struct PortView {
-  enum class State {
-    kOutsidePool,
-    kExcluded,
-    kFree,
-    kLeased,
-    kQuarantined,
-    kBusy,
-    kDraining,
-    kDisabled,  // DrainPort: out of service until UndrainPort
-  };
-  State state = State::kOutsidePool;
-  std::optional<LeaseRecord> lease;
-  // Another server on the host claims the port (PortClaims::Holder).
-  std::optional<ClaimHolder> claimed_by;
-};
-const char* PortStateName(PortView::State state);
 
 class LeaseManager {
  public:
@@ -514,11 +368,8 @@ class LeaseManager {
   // (a drained port, a new pool) in the audit trail, then emits it.
   void EmitRecorded(LeaseEvent::Type type, Port port, std::string detail,
                     const Principal& by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The event Emit reports, and the audit record the store keeps with the
-  // change (lease_manager_audit.cc). Need not hold mu_.
-  static LeaseEvent MakeEvent(LeaseEvent::Type type, const LeaseRecord* lease,
-                              Port port, std::string detail,
-                              const Principal* by);
+  // The audit record the store keeps with the change, stamped now
+  // (lease_manager_audit.cc). Need not hold mu_.
   AuditEvent Audit(LeaseEvent::Type type, const LeaseRecord* lease,
                    const Principal* by, Port port = 0,
                    std::string detail = "") const;

@@ -29,7 +29,7 @@ void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
 }
 
 absl::Status LeaseManager::CheckFitsPool(const AcquireParams& params) const {
-  const size_t asked = std::max<size_t>(params.names.size(), params.count);
+  const size_t asked = RequestedPorts(params);
   const size_t pool = allocator_.pool_size();
   if (asked <= pool) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
@@ -59,7 +59,7 @@ absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
         options_.max_leases_per_owner,
         "); release leases before asking for more"));
   }
-  const uint64_t asked = std::max<size_t>(params.names.size(), params.count);
+  const uint64_t asked = RequestedPorts(params);
   if (options_.max_ports_per_owner > 0 &&
       held.ports + asked > options_.max_ports_per_owner) {
     return absl::ResourceExhaustedError(absl::StrCat(
