@@ -15,39 +15,6 @@ namespace {
 
 using State = PortView::State;
 
-bool ValidName(absl::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  if (name[0] < 'a' || name[0] > 'z') return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
-  return lease.names == params.names && lease.count == RequestedPorts(params) &&
-         lease.udp == params.udp;
-}
-
-// A ttl outside [min_ttl, max_ttl]. No mention of leaving it unset: a
-// client may require one (portlease acquire does).
-absl::Status TtlOutOfRange(absl::Duration ttl,
-                           const LeaseManagerOptions& options) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "ttl ", absl::FormatDuration(ttl), " is out of range: ask for ",
-      absl::FormatDuration(options.min_ttl), " to ",
-      absl::FormatDuration(options.max_ttl),
-      " (this server's limits; portleased --max-ttl sets the longest)"));
-}
-
-absl::Status LeaseNotFound(absl::string_view id) {
-  return absl::NotFoundError(absl::StrCat(
-      "lease ", absl::CHexEscape(id.substr(0, 8)),
-      "... not found: it was released, expired, reclaimed or never existed"));
-}
-
 std::string Ports(const LeaseRecord& lease) {
   return lease.count == 1 ? absl::StrCat(lease.base)
                           : absl::StrCat(lease.base, "-", lease.last());
@@ -71,6 +38,7 @@ absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
 LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
                            LeaseStore* store, PortProber* prober)
     : options_(std::move(options)),
+      rules_(options_),
       clock_(clock),
       store_(store),
       prober_(prober),
@@ -119,8 +87,7 @@ absl::Status LeaseManager::Load() {
   const absl::Time now = clock_->Now();
   const absl::Duration mono = clock_->Monotonic();
   for (LeaseRecord& record : *stored) {
-    if (record.count == 0 || uint32_t{record.base} + record.count > 65536 ||
-        record.base == 0 || leases_.contains(record.id)) {
+    if (PortsMalformed(record) || leases_.contains(record.id)) {
       return absl::DataLossError(absl::StrCat(
           "stored lease ", record.IdPrefix(), " is malformed (ports ",
           Ports(record), ")"));
@@ -212,8 +179,25 @@ absl::Status LeaseManager::DropClaimLost(LeaseRecord record,
 absl::Status LeaseManager::NotFound(absl::string_view id) {
   auto it = lost_.find(id);
   if (it == lost_.end()) return LeaseNotFound(id);
-  return absl::NotFoundError(absl::StrCat(
-      "lease ", absl::CHexEscape(id.substr(0, 8)), "... ended: ", it->second));
+  return LeaseEndedNotFound(id, it->second);
+}
+
+absl::StatusOr<LeaseManager::Entry*> LeaseManager::FindAuthorized(
+    absl::string_view id, const Principal& by, absl::string_view verb,
+    bool include_ending) {
+  Entry* entry = FindLive(id, include_ending);
+  if (entry == nullptr) return NotFound(id);
+  absl::Status allowed = Authorize(entry->record, by, verb);
+  if (!allowed.ok()) return allowed;
+  return entry;
+}
+
+LeaseManager::Entry* LeaseManager::FindByPort(Port port) {
+  auto it = by_base_.upper_bound(port);
+  if (it == by_base_.begin()) return nullptr;
+  --it;
+  Entry& entry = leases_.at(it->second);
+  return port <= entry.record.last() ? &entry : nullptr;
 }
 
 void LeaseManager::Index(Entry* entry) {
@@ -262,87 +246,13 @@ void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
   options_.on_event(MakeEvent(type, lease, port, std::move(detail), by));
 }
 
-absl::Status LeaseManager::Authorize(const LeaseRecord& record,
-                                     const Principal& by,
-                                     absl::string_view verb) {
-  if (by.privileged() || (!record.caller.empty() && record.caller == by.id)) {
-    return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "lease ", record.IdPrefix(), "... belongs to ",
-      record.caller.empty() ? "an unrecorded caller" : record.caller, "; ",
-      by.id.empty() ? "an unidentified caller" : by.id, " may not ", verb,
-      " it (only its caller, root or the admin token may)"));
-}
-
 void LeaseManager::Complete(std::vector<Completion>* done) {
   for (Completion& c : *done) std::move(c.first)(std::move(c.second));
   done->clear();
 }
 
-absl::Duration LeaseManager::EffectiveTtl(absl::Duration requested) const {
-  return requested == absl::ZeroDuration() ? options_.default_ttl : requested;
-}
-
 absl::Status LeaseManager::Validate(const AcquireParams& params) const {
-  const uint32_t max = options_.max_ports_per_lease;
-  if (!params.names.empty() && params.count != 0) {
-    return absl::InvalidArgumentError(
-        "set either names or count, not both (count is implied by names)");
-  }
-  if (params.names.empty() && params.count == 0) {
-    return absl::InvalidArgumentError(
-        "ask for ports: set names (e.g. redis,worker) or a count of at least 1");
-  }
-  if (params.names.size() > max || params.count > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "asked for ", RequestedPorts(params),
-        " ports; one lease holds at most ", max));
-  }
-  absl::flat_hash_set<absl::string_view> seen;
-  for (const std::string& name : params.names) {
-    if (!ValidName(name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad port name '", absl::CHexEscape(name.substr(0, 64)),
-          "': use 1-32 characters from a-z, 0-9, '_' and '-', starting with a letter"));
-    }
-    if (!seen.insert(name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("port name '", name, "' appears twice"));
-    }
-  }
-  const absl::Duration ttl = params.ttl;
-  if (ttl < absl::ZeroDuration() ||
-      (ttl != absl::ZeroDuration() &&
-       (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
-    return TtlOutOfRange(ttl, options_);
-  }
-  // The limit is the client's: the peer_* entries the service adds (who
-  // called, as the transport says) do not count against it.
-  const size_t client_entries = static_cast<size_t>(std::count_if(
-      params.owner.begin(), params.owner.end(), [](const auto& entry) {
-        return !absl::StartsWith(entry.first, "peer_");
-      }));
-  if (client_entries > options_.max_owner_entries) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("owner metadata has ", client_entries,
-                     " entries; at most ", options_.max_owner_entries));
-  }
-  for (const auto& [key, value] : params.owner) {
-    if (key.empty() || key.size() > options_.max_owner_key_bytes ||
-        value.size() > options_.max_owner_value_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "owner metadata entry '", absl::CHexEscape(key.substr(0, 64)),
-          "' is empty or too long: keys 1-", options_.max_owner_key_bytes,
-          " bytes, values up to ", options_.max_owner_value_bytes, " bytes"));
-    }
-  }
-  if (params.request_id.size() > options_.max_request_id_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request_id is ", params.request_id.size(), " bytes; at most ",
-        options_.max_request_id_bytes));
-  }
-  return absl::OkStatus();
+  return rules_.Validate(params);
 }
 
 absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
@@ -455,7 +365,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::AcquireLocked(
     record.owner = params.owner;
     record.request_id = params.request_id;
     record.caller = params.caller.id;
-    record.ttl = EffectiveTtl(params.ttl);
+    record.ttl = rules_.GrantTtl(params.ttl);
     record.created_at = clock_->Now();
     record.expires_at = record.created_at + record.ttl;
     record.state = LeaseState::kLive;
@@ -619,24 +529,18 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    Entry* entry = FindLive(id);
-    absl::Status allowed = entry == nullptr
-                               ? NotFound(id)
-                               : Authorize(entry->record, by, "renew");
+    absl::StatusOr<Entry*> found = FindAuthorized(id, by, "renew");
+    absl::Status allowed =
+        found.ok() ? rules_.CheckTtl(ttl) : found.status();
     if (!allowed.ok()) {
       result = allowed;
-    } else if (ttl < absl::ZeroDuration() ||
-               (ttl != absl::ZeroDuration() &&
-                (ttl < options_.min_ttl || ttl > options_.max_ttl))) {
-      result = TtlOutOfRange(ttl, options_);
     } else {
+      Entry* entry = *found;
       LeaseRecord renewed = entry->record;
       // Without a ttl the lease's own is used, within today's limits (the
       // server may have restarted with others since the grant).
-      renewed.ttl = ttl != absl::ZeroDuration()
-                        ? ttl
-                        : std::clamp(renewed.ttl, options_.min_ttl,
-                                     options_.max_ttl);
+      renewed.ttl =
+          ttl != absl::ZeroDuration() ? ttl : rules_.ClampTtl(renewed.ttl);
       renewed.expires_at = clock_->Now() + renewed.ttl;
       absl::Status committed = store_->PutAudited(
           renewed, Audit(LeaseEvent::Type::kRenewed, &renewed, &by));
@@ -666,13 +570,10 @@ absl::Status LeaseManager::Release(absl::string_view id,
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    Entry* entry = FindLive(id);
-    if (entry == nullptr) {
-      result = NotFound(id);
-    } else if (result = Authorize(entry->record, by, "release");
-               !result.ok()) {
-      // Refused: nothing changes.
-    } else if (!EndLease(entry->record.id, LeaseEvent::Type::kReleased, &by,
+    absl::StatusOr<Entry*> entry = FindAuthorized(id, by, "release");
+    if (!entry.ok()) {
+      result = entry.status();  // refused: nothing changes
+    } else if (!EndLease((*entry)->record.id, LeaseEvent::Type::kReleased, &by,
                          /*unlock_for_io=*/true)
                     .ok()) {
       result = absl::UnavailableError(
@@ -691,12 +592,9 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    Entry* entry = FindLive(id);
-    absl::Status allowed = entry == nullptr
-                               ? NotFound(id)
-                               : Authorize(entry->record, by, "get");
-    result = allowed.ok() ? absl::StatusOr<LeaseRecord>(entry->record)
-                          : absl::StatusOr<LeaseRecord>(allowed);
+    absl::StatusOr<Entry*> entry = FindAuthorized(id, by, "get");
+    result = entry.ok() ? absl::StatusOr<LeaseRecord>((*entry)->record)
+                        : absl::StatusOr<LeaseRecord>(entry.status());
   }
   Complete(&done);
   return result;
@@ -727,10 +625,10 @@ std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
 absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id,
                                                        const Principal& by) {
   absl::MutexLock lock(&mu_);
-  Entry* entry = FindLive(id, /*include_ending=*/true);
-  if (entry == nullptr) return NotFound(id);
-  absl::Status allowed = Authorize(entry->record, by, "hold");
-  if (!allowed.ok()) return allowed;
+  absl::StatusOr<Entry*> found =
+      FindAuthorized(id, by, "hold", /*include_ending=*/true);
+  if (!found.ok()) return found.status();
+  Entry* entry = *found;
   if (!entry->record.held && !entry->ending) {
     // Remembered across a restart (see Load). Best effort: should the
     // store refuse, the lease still ends at its TTL.
@@ -1045,11 +943,8 @@ PortView LeaseManager::ViewPort(Port port) {
   view.claimed_by = claims_->Holder(port);
   absl::MutexLock lock(&mu_);
   view.state = state_[port];
-  auto it = by_base_.upper_bound(port);
-  if (it != by_base_.begin()) {
-    --it;
-    const LeaseRecord& r = leases_.at(it->second).record;
-    if (port <= r.last()) view.lease = r;
+  if (const Entry* entry = FindByPort(port); entry != nullptr) {
+    view.lease = entry->record;
   }
   return view;
 }

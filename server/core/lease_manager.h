@@ -76,6 +76,7 @@
 #include "server/core/port_prober.h"
 #include "server/core/port_view.h"
 #include "server/core/principal.h"
+#include "server/core/request_rules.h"
 
 namespace portlease {
 
@@ -289,7 +290,6 @@ class LeaseManager {
   absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params,
                                             bool unlock_for_io = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration EffectiveTtl(absl::Duration requested) const;
   void Housekeep(std::vector<Completion>* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a lease: draining when its ports are still bound, else deleted and
@@ -334,6 +334,17 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // NOT_FOUND for `id`, saying why when the lease was lost at start.
   absl::Status NotFound(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live lease `id` (with include_ending, also one a Release is
+  // ending), when `by` may `verb` it: NOT_FOUND (see NotFound) or
+  // PERMISSION_DENIED (Authorize) otherwise.
+  absl::StatusOr<Entry*> FindAuthorized(absl::string_view id,
+                                        const Principal& by,
+                                        absl::string_view verb,
+                                        bool include_ending = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lease, live or draining, whose block holds `port`; nullptr when
+  // none does.
+  Entry* FindByPort(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(Port first, uint32_t count, PortView::State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ServeWaiters(std::vector<Completion>* done)
@@ -343,14 +354,11 @@ class LeaseManager {
   // Live leases; those being ended by a Release only with include_ending.
   Entry* FindLive(absl::string_view id, bool include_ending = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // OK when `by` may act on `record` (its caller, or privileged);
-  // PERMISSION_DENIED naming both callers and `verb` otherwise.
-  static absl::Status Authorize(const LeaseRecord& record, const Principal& by,
-                                absl::string_view verb);
   // RESOURCE_EXHAUSTED, naming the limit and its flag, when the request's
   // caller holds max_leases_per_owner live leases already, or the request's
-  // ports would take it past max_ports_per_owner. In
-  // lease_manager_limits.cc, with CountOwner and CheckFitsPool.
+  // ports would take it past max_ports_per_owner (RequestRules); a retry of
+  // a live lease's request is exempt. In lease_manager_limits.cc, with
+  // CountOwner and CheckFitsPool.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountOwner(const LeaseRecord& record, int delta)
@@ -358,7 +366,9 @@ class LeaseManager {
   // INVALID_ARGUMENT when the request asks for more ports than the whole
   // pool has: no wait can grant it.
   absl::Status CheckFitsPool(const AcquireParams& params) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return rules_.CheckFitsPool(params, allocator_.pool_size());
+  }
   // `by`: who did it (nullptr: the server). Its privilege is recorded only
   // when it acted on another caller's lease.
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
@@ -376,6 +386,7 @@ class LeaseManager {
   static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;
+  const RequestRules rules_;
   Clock* const clock_;
   LeaseStore* const store_;
   PortProber* const prober_;
@@ -413,10 +424,6 @@ class LeaseManager {
   std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
   // Live leases and their ports by caller (only non-empty callers with at
   // least one lease).
-  struct OwnerShare {
-    uint32_t leases = 0;
-    uint32_t ports = 0;
-  };
   absl::flat_hash_map<std::string, OwnerShare> live_by_owner_
       ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
