@@ -16,6 +16,26 @@
 // Thread-safe. Callbacks passed to AcquireOrWait run without the manager's
 // lock held, on whichever thread completes them.
 //
+// Locking rule. One lock, mu_, guards all of the manager's state. No
+// callback runs under it except LeaseManagerOptions::on_event (kept
+// cheap). I/O runs without it in: GrantWithIoUnlocked (Acquire, and
+// AcquireOrWait's first try: claim, probe, commit), EndReleaseWithIoUnlocked
+// (Release's commit), CheckReleasedPorts' probes (Tick) and ViewPort's claim
+// lookup. The I/O that stays under the lock, each for its reason:
+//   - GrantWithLockHeld (waiters): FIFO; a later request must not take the
+//     ports the head of the queue is being granted.
+//   - Renew's PutAudited and AttachHolder's Put (held): an unlocked Put
+//     could bring back a row that a concurrent Release deleted.
+//   - EndLeaseWithLockHeld (expiry, reclaim, force-release: Held and the
+//     commit), ProbeDraining, and DrainReleased's claim and commit: not
+//     moved off the lock yet; each stops at a probe fault or a refused
+//     commit and is retried by the next Tick.
+//   - The administrators' commits (CommitDrained, EmitRecorded's
+//     RecordEvent): rare, and their change applies only once committed.
+//   - Reattach's claim and commit: only during the recovery window.
+//   - Load's claims and deletes: at start, before anyone else calls.
+//   - Unclaim (F_UNLCK, never blocks) and MarkClaimedElsewhere's Holder.
+//
 // Acquire probes ports and commits to the store, and Release commits,
 // without holding the manager's lock, so concurrent requests overlap (and
 // a batching store commits them together). Meanwhile the ports of a grant
@@ -283,23 +303,81 @@ class LeaseManager {
   PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // With `unlock_for_io`, the probe and the store commit run with mu_
-  // released (the block reserved meanwhile), so that concurrent requests
-  // overlap and their commits can share a transaction; mu_ is held again
-  // on return. Without it (waiters, served under the lock), mu_ stays held.
-  absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params,
-                                            bool unlock_for_io = false)
+  // The grant path (lease_manager_grant.cc). GrantWithIoUnlocked, for the
+  // caller's own request, claims, probes and commits with mu_ released (the
+  // block reserved meanwhile), so that concurrent requests overlap and
+  // their commits can share a transaction; mu_ is held again on return.
+  // GrantWithLockHeld, for a waiter, keeps mu_ held throughout: waiters are
+  // served in FIFO order, and a later request must not take the ports the
+  // head of the queue is being granted.
+  absl::StatusOr<LeaseRecord> GrantWithIoUnlocked(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<LeaseRecord> GrantWithLockHeld(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The answer to a request whose request_id is known: the live lease it
+  // got, INVALID_ARGUMENT (another request), or UNAVAILABLE (being granted
+  // right now); nullopt for a new request.
+  std::optional<absl::StatusOr<LeaseRecord>> AnswerRetry(
+      const AcquireParams& params) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a valid new request cannot be granted whatever the pool holds:
+  // the recovery window, the caller's share, the pool's size.
+  absl::Status CheckGrantable(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a claim and a probe found for a candidate block.
+  struct BlockProbe {
+    std::vector<Port> claimed;  // ports another server claims
+    absl::StatusOr<std::vector<Port>> busy = std::vector<Port>();
+    bool usable() const {
+      return claimed.empty() && busy.ok() && busy->empty();
+    }
+  };
+  // Claims the block, then probes it (I/O; the caller decides the lock).
+  BlockProbe ClaimAndProbe(Port base, uint32_t count, bool udp);
+  // True when `probe` found the block usable; otherwise backs off what it
+  // found (adding to `skipped`) and returns false, or the probe's fault
+  // (the claim given back).
+  absl::StatusOr<bool> TakeUsable(Port base, uint32_t count,
+                                  const BlockProbe& probe, uint32_t* skipped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  LeaseRecord NewGrantRecord(const AcquireParams& params, Port base,
+                             uint32_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<LeaseRecord> CommitGrantWithIoUnlocked(
+      LeaseRecord record, const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the commit of `record`: indexed and announced, or, when the store
+  // refused, its claim given back and UNAVAILABLE.
+  absl::StatusOr<LeaseRecord> InstallGrant(LeaseRecord record,
+                                           const absl::Status& committed,
+                                           const Principal& by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED: what the pool holds, and `skipped` found just now.
+  absl::Status Exhausted(uint32_t count, uint32_t skipped) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeep(std::vector<Completion>* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends a lease: draining when its ports are still bound, else deleted and
-  // its ports quarantined. UNAVAILABLE, the lease left as it was, when the
-  // store refused or the probe faulted (the server out of file
-  // descriptors). With `unlock_for_io` (a live lease: a Release), commits
-  // with mu_ released and without a probe, the lease marked `ending`
-  // meanwhile. `by`: who ended it (nullptr: the server).
-  absl::Status EndLease(std::string id, LeaseEvent::Type why,
-                        const Principal* by, bool unlock_for_io = false)
+  // The end path (lease_manager_end.cc). A lease ends draining when its
+  // ports are still bound, else deleted and its ports quarantined.
+  // UNAVAILABLE, the lease left as it was, when the store refused or the
+  // probe faulted (the server out of file descriptors). `by`: who ended it
+  // (nullptr: the server).
+  //
+  // A Release of live lease `id`: commits with mu_ released and without a
+  // probe (CheckReleasedPorts probes later), the lease marked `ending`
+  // meanwhile.
+  absl::Status EndReleaseWithIoUnlocked(std::string id, const Principal& by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An expiry, a reclaim or a force-release: probes (Held) and commits with
+  // mu_ held (see the locking rule above).
+  absl::Status EndLeaseWithLockHeld(std::string id, LeaseEvent::Type why,
+                                    const Principal* by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the end of lease `id` once the store answered `committed`:
+  // draining on `busy`, else deleted and its ports quarantined, the record
+  // moved to `freed` when given.
+  absl::Status ApplyEnd(const std::string& id, LeaseEvent::Type why,
+                        const Principal* by, const absl::Status& committed,
+                        const std::vector<Port>& busy,
+                        LeaseRecord* freed = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Probes the ports of the leases released since the last call (without

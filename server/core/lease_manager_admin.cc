@@ -60,7 +60,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     } else {
       LeaseRecord ended = leases_.at(matches[0]).record;
       if (absl::Status end =
-              EndLease(matches[0], LeaseEvent::Type::kForceReleased, &by);
+              EndLeaseWithLockHeld(matches[0], LeaseEvent::Type::kForceReleased,
+                                   &by);
           !end.ok()) {
         result = end;  // UNAVAILABLE: store refused, or a probe fault
       } else {
