@@ -16,6 +16,26 @@
 // Thread-safe. Callbacks passed to AcquireOrWait run without the manager's
 // lock held, on whichever thread completes them.
 //
+// Locking rule. One lock, mu_, guards all of the manager's state. No
+// callback runs under it except LeaseManagerOptions::on_event (kept
+// cheap). I/O runs without it in: GrantWithIoUnlocked (Acquire, and
+// AcquireOrWait's first try: claim, probe, commit), EndReleaseWithIoUnlocked
+// (Release's commit), CheckReleasedPorts' probes (Tick) and ViewPort's claim
+// lookup. The I/O that stays under the lock, each for its reason:
+//   - GrantWithLockHeld (waiters): FIFO; a later request must not take the
+//     ports the head of the queue is being granted.
+//   - Renew's PutAudited and AttachHolder's Put (held): an unlocked Put
+//     could bring back a row that a concurrent Release deleted.
+//   - EndLeaseWithLockHeld (expiry, reclaim, force-release: Held and the
+//     commit), ProbeDraining, and DrainReleased's claim and commit: not
+//     moved off the lock yet; each stops at a probe fault or a refused
+//     commit and is retried by the next Tick.
+//   - The administrators' commits (CommitDrained, EmitRecorded's
+//     RecordEvent): rare, and their change applies only once committed.
+//   - Reattach's claim and commit: only during the recovery window.
+//   - Load's claims and deletes: at start, before anyone else calls.
+//   - Unclaim (F_UNLCK, never blocks) and MarkClaimedElsewhere's Holder.
+//
 // Acquire probes ports and commits to the store, and Release commits,
 // without holding the manager's lock, so concurrent requests overlap (and
 // a batching store commits them together). Meanwhile the ports of a grant
@@ -63,167 +83,22 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/acquire_params.h"
 #include "server/core/allocator.h"
 #include "server/core/clock.h"
 #include "server/core/lease.h"
+#include "server/core/lease_event.h"
+#include "server/core/lease_manager_options.h"
 #include "server/core/lease_store.h"
 #include "server/core/pool_config.h"
+#include "server/core/pool_stats.h"
 #include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
+#include "server/core/port_view.h"
 #include "server/core/principal.h"
+#include "server/core/request_rules.h"
 
 namespace portlease {
-
-// What happened to a lease or a port, for logs and metrics.
-struct LeaseEvent {
-  enum class Type {
-    kGranted,
-    kRenewed,
-    kReleased,
-    kExpired,
-    kHolderLost,  // Hold grace ran out: reclaimed
-    kDraining,    // ended, but ports still bound by someone
-    kDrained,     // draining ports found free again
-    kForeignBusy, // a port in the pool was found bound by another process
-    kStoreError,
-    kForceReleased,  // ended by an administrator (ForceRelease)
-    kPortDrained,    // taken out of service by an administrator (DrainPort)
-    kPortUndrained,  // put back into service (UndrainPort)
-    kPoolChanged,    // the pool was replaced by an administrator (SetPool)
-    kClaimLost,      // at start: another server claimed a stored lease's
-                     // ports meanwhile; the lease ended
-    kRecovering,     // lost state found at start: nothing is granted for
-                     // the recovery window (detail: what was found)
-    kRecovered,      // the recovery window is over (detail: re-attached)
-    kReattached,     // a lease this server had lost, re-created from its
-                     // holder's snapshot (Reattach)
-  };
-  Type type;
-  // The lease concerned, when there is one.
-  std::optional<LeaseRecord> lease;
-  // The port concerned (kForeignBusy, kPortDrained, kPortUndrained,
-  // kClaimLost).
-  Port port = 0;
-  std::string detail;
-  // Who made the change: a Principal::id, or "server" for what the server
-  // did on its own (expire, reclaim, draining, drained, foreign-busy,
-  // claim-lost, store-error). Empty only in events built by hand.
-  std::string by = {};
-  // Set when a privileged caller ("root", "admin-token") acted on another
-  // caller's lease: an override, logged as such.
-  std::string privilege = {};
-};
-const char* LeaseEventName(LeaseEvent::Type type);
-
-struct LeaseManagerOptions {
-  // The pool, as returned by FitPool.
-  std::vector<PortRange> pool;
-  // Ports never granted, in addition to kM2DefaultPorts.
-  std::vector<Port> exclude;
-  // TTL of a lease when the request names none.
-  absl::Duration default_ttl = absl::Seconds(60);
-  // Longest TTL granted; longer requests are INVALID_ARGUMENT.
-  absl::Duration max_ttl = absl::Hours(24);
-  // Shortest TTL granted; shorter requests are INVALID_ARGUMENT.
-  absl::Duration min_ttl = absl::Seconds(1);
-  // How long a lease survives its last Hold stream breaking.
-  absl::Duration hold_grace = absl::Seconds(2);
-  // How long a released or expired port stays out of the pool.
-  absl::Duration cooldown = absl::Seconds(30);
-  // How long a port found bound by another process stays out of the pool.
-  absl::Duration busy_backoff = absl::Seconds(10);
-  // How often a draining lease's ports are probed again.
-  absl::Duration drain_probe_interval = absl::Seconds(1);
-  // Most ports in one lease.
-  uint32_t max_ports_per_lease = 64;
-  // Owner metadata bounds.
-  uint32_t max_owner_entries = 32;
-  uint32_t max_owner_key_bytes = 64;
-  uint32_t max_owner_value_bytes = 1024;
-  uint32_t max_request_id_bytes = 128;
-  // Most requests queued by AcquireOrWait at once.
-  uint32_t max_waiters = 1024;
-  // Most live leases one caller (AcquireParams::caller, the identity the
-  // transport proved, never the owner metadata) may hold at once; 0 means
-  // no limit. Leases with an empty caller are not counted. More is
-  // RESOURCE_EXHAUSTED, never queued.
-  uint32_t max_leases_per_owner = 256;
-  // Most ports one caller (as above) may hold in live leases at once; 0
-  // means no limit. A request that would take the caller past it is
-  // RESOURCE_EXHAUSTED, never queued. portleased's default is a tenth of
-  // the pool, but never less than max_ports_per_lease.
-  uint32_t max_ports_per_owner = 0;
-  // Most candidate blocks probed per request before giving up.
-  uint32_t max_probes_per_request = 32;
-  // Generates lease ids; the default reads 128 bits from getrandom(2).
-  std::function<std::string()> new_id;
-  // Receives every event, under the manager's lock: keep it cheap.
-  std::function<void(LeaseEvent)> on_event;
-  // Host-wide claims shared with the other servers on the host; must
-  // outlive the manager. Unset: none (NoClaims).
-  PortClaims* claims = nullptr;
-};
-
-// What a client asks for. Exactly one of names and count is set.
-struct AcquireParams {
-  std::vector<std::string> names;
-  uint32_t count = 0;
-  // Zero: the default TTL.
-  absl::Duration ttl = absl::ZeroDuration();
-  Metadata owner;
-  // Idempotency key, scoped to `caller`.
-  std::string request_id;
-  bool udp = false;
-  // Who asks; stored as LeaseRecord::caller. Its privilege plays no part
-  // in a grant.
-  Principal caller;
-};
-
-struct PoolStats {
-  uint32_t pool_size = 0;
-  uint32_t free = 0;
-  uint32_t leased = 0;
-  uint32_t quarantined = 0;
-  uint32_t draining = 0;
-  uint32_t busy = 0;
-  // Taken out of service by DrainPort.
-  uint32_t disabled = 0;
-  uint32_t largest_free_block = 0;
-  uint32_t live_leases = 0;
-  uint32_t draining_leases = 0;
-  uint32_t waiters = 0;
-};
-
-// The pool after SetPool.
-struct PoolChange {
-  // The pool and excluded ports now in force, as given.
-  std::vector<PortRange> pool;
-  std::vector<Port> exclude;
-  // Ports that can be granted: the pool minus the excluded ports (and the
-  // kM2DefaultPorts).
-  uint32_t pool_size = 0;
-  // Live leases holding at least one port outside the new pool.
-  uint32_t leases_outside_pool = 0;
-};
-
-// What the pool knows of one port (for Who).
-struct PortView {
-  enum class State {
-    kOutsidePool,
-    kExcluded,
-    kFree,
-    kLeased,
-    kQuarantined,
-    kBusy,
-    kDraining,
-    kDisabled,  // DrainPort: out of service until UndrainPort
-  };
-  State state = State::kOutsidePool;
-  std::optional<LeaseRecord> lease;
-  // Another server on the host claims the port (PortClaims::Holder).
-  std::optional<ClaimHolder> claimed_by;
-};
-const char* PortStateName(PortView::State state);
 
 class LeaseManager {
  public:
@@ -428,24 +303,81 @@ class LeaseManager {
   PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // With `unlock_for_io`, the probe and the store commit run with mu_
-  // released (the block reserved meanwhile), so that concurrent requests
-  // overlap and their commits can share a transaction; mu_ is held again
-  // on return. Without it (waiters, served under the lock), mu_ stays held.
-  absl::StatusOr<LeaseRecord> AcquireLocked(const AcquireParams& params,
-                                            bool unlock_for_io = false)
+  // The grant path (lease_manager_grant.cc). GrantWithIoUnlocked, for the
+  // caller's own request, claims, probes and commits with mu_ released (the
+  // block reserved meanwhile), so that concurrent requests overlap and
+  // their commits can share a transaction; mu_ is held again on return.
+  // GrantWithLockHeld, for a waiter, keeps mu_ held throughout: waiters are
+  // served in FIFO order, and a later request must not take the ports the
+  // head of the queue is being granted.
+  absl::StatusOr<LeaseRecord> GrantWithIoUnlocked(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration EffectiveTtl(absl::Duration requested) const;
+  absl::StatusOr<LeaseRecord> GrantWithLockHeld(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The answer to a request whose request_id is known: the live lease it
+  // got, INVALID_ARGUMENT (another request), or UNAVAILABLE (being granted
+  // right now); nullopt for a new request.
+  std::optional<absl::StatusOr<LeaseRecord>> AnswerRetry(
+      const AcquireParams& params) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why a valid new request cannot be granted whatever the pool holds:
+  // the recovery window, the caller's share, the pool's size.
+  absl::Status CheckGrantable(const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a claim and a probe found for a candidate block.
+  struct BlockProbe {
+    std::vector<Port> claimed;  // ports another server claims
+    absl::StatusOr<std::vector<Port>> busy = std::vector<Port>();
+    bool usable() const {
+      return claimed.empty() && busy.ok() && busy->empty();
+    }
+  };
+  // Claims the block, then probes it (I/O; the caller decides the lock).
+  BlockProbe ClaimAndProbe(Port base, uint32_t count, bool udp);
+  // True when `probe` found the block usable; otherwise backs off what it
+  // found (adding to `skipped`) and returns false, or the probe's fault
+  // (the claim given back).
+  absl::StatusOr<bool> TakeUsable(Port base, uint32_t count,
+                                  const BlockProbe& probe, uint32_t* skipped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  LeaseRecord NewGrantRecord(const AcquireParams& params, Port base,
+                             uint32_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<LeaseRecord> CommitGrantWithIoUnlocked(
+      LeaseRecord record, const AcquireParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the commit of `record`: indexed and announced, or, when the store
+  // refused, its claim given back and UNAVAILABLE.
+  absl::StatusOr<LeaseRecord> InstallGrant(LeaseRecord record,
+                                           const absl::Status& committed,
+                                           const Principal& by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED: what the pool holds, and `skipped` found just now.
+  absl::Status Exhausted(uint32_t count, uint32_t skipped) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeep(std::vector<Completion>* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends a lease: draining when its ports are still bound, else deleted and
-  // its ports quarantined. UNAVAILABLE, the lease left as it was, when the
-  // store refused or the probe faulted (the server out of file
-  // descriptors). With `unlock_for_io` (a live lease: a Release), commits
-  // with mu_ released and without a probe, the lease marked `ending`
-  // meanwhile. `by`: who ended it (nullptr: the server).
-  absl::Status EndLease(std::string id, LeaseEvent::Type why,
-                        const Principal* by, bool unlock_for_io = false)
+  // The end path (lease_manager_end.cc). A lease ends draining when its
+  // ports are still bound, else deleted and its ports quarantined.
+  // UNAVAILABLE, the lease left as it was, when the store refused or the
+  // probe faulted (the server out of file descriptors). `by`: who ended it
+  // (nullptr: the server).
+  //
+  // A Release of live lease `id`: commits with mu_ released and without a
+  // probe (CheckReleasedPorts probes later), the lease marked `ending`
+  // meanwhile.
+  absl::Status EndReleaseWithIoUnlocked(std::string id, const Principal& by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An expiry, a reclaim or a force-release: probes (Held) and commits with
+  // mu_ held (see the locking rule above).
+  absl::Status EndLeaseWithLockHeld(std::string id, LeaseEvent::Type why,
+                                    const Principal* by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the end of lease `id` once the store answered `committed`:
+  // draining on `busy`, else deleted and its ports quarantined, the record
+  // moved to `freed` when given.
+  absl::Status ApplyEnd(const std::string& id, LeaseEvent::Type why,
+                        const Principal* by, const absl::Status& committed,
+                        const std::vector<Port>& busy,
+                        LeaseRecord* freed = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeDraining(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Probes the ports of the leases released since the last call (without
@@ -480,6 +412,17 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // NOT_FOUND for `id`, saying why when the lease was lost at start.
   absl::Status NotFound(absl::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live lease `id` (with include_ending, also one a Release is
+  // ending), when `by` may `verb` it: NOT_FOUND (see NotFound) or
+  // PERMISSION_DENIED (Authorize) otherwise.
+  absl::StatusOr<Entry*> FindAuthorized(absl::string_view id,
+                                        const Principal& by,
+                                        absl::string_view verb,
+                                        bool include_ending = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lease, live or draining, whose block holds `port`; nullptr when
+  // none does.
+  Entry* FindByPort(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(Port first, uint32_t count, PortView::State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ServeWaiters(std::vector<Completion>* done)
@@ -489,14 +432,11 @@ class LeaseManager {
   // Live leases; those being ended by a Release only with include_ending.
   Entry* FindLive(absl::string_view id, bool include_ending = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // OK when `by` may act on `record` (its caller, or privileged);
-  // PERMISSION_DENIED naming both callers and `verb` otherwise.
-  static absl::Status Authorize(const LeaseRecord& record, const Principal& by,
-                                absl::string_view verb);
   // RESOURCE_EXHAUSTED, naming the limit and its flag, when the request's
   // caller holds max_leases_per_owner live leases already, or the request's
-  // ports would take it past max_ports_per_owner. In
-  // lease_manager_limits.cc, with CountOwner and CheckFitsPool.
+  // ports would take it past max_ports_per_owner (RequestRules); a retry of
+  // a live lease's request is exempt. In lease_manager_limits.cc, with
+  // CountOwner and CheckFitsPool.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountOwner(const LeaseRecord& record, int delta)
@@ -504,7 +444,9 @@ class LeaseManager {
   // INVALID_ARGUMENT when the request asks for more ports than the whole
   // pool has: no wait can grant it.
   absl::Status CheckFitsPool(const AcquireParams& params) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return rules_.CheckFitsPool(params, allocator_.pool_size());
+  }
   // `by`: who did it (nullptr: the server). Its privilege is recorded only
   // when it acted on another caller's lease.
   void Emit(LeaseEvent::Type type, const LeaseRecord* lease, Port port,
@@ -514,17 +456,15 @@ class LeaseManager {
   // (a drained port, a new pool) in the audit trail, then emits it.
   void EmitRecorded(LeaseEvent::Type type, Port port, std::string detail,
                     const Principal& by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The event Emit reports, and the audit record the store keeps with the
-  // change (lease_manager_audit.cc). Need not hold mu_.
-  static LeaseEvent MakeEvent(LeaseEvent::Type type, const LeaseRecord* lease,
-                              Port port, std::string detail,
-                              const Principal* by);
+  // The audit record the store keeps with the change, stamped now
+  // (lease_manager_audit.cc). Need not hold mu_.
   AuditEvent Audit(LeaseEvent::Type type, const LeaseRecord* lease,
                    const Principal* by, Port port = 0,
                    std::string detail = "") const;
   static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;
+  const RequestRules rules_;
   Clock* const clock_;
   LeaseStore* const store_;
   PortProber* const prober_;
@@ -562,10 +502,6 @@ class LeaseManager {
   std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
   // Live leases and their ports by caller (only non-empty callers with at
   // least one lease).
-  struct OwnerShare {
-    uint32_t leases = 0;
-    uint32_t ports = 0;
-  };
   absl::flat_hash_map<std::string, OwnerShare> live_by_owner_
       ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;

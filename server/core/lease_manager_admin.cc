@@ -41,14 +41,10 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
         }
       }
     } else {
-      auto it = by_base_.upper_bound(port);
-      if (it != by_base_.begin()) {
-        --it;
-        const LeaseRecord& r = leases_.at(it->second).record;
-        if (port <= r.last() && r.state == LeaseState::kLive &&
-            !leases_.at(it->second).ending) {
-          matches.push_back(r.id);
-        }
+      const Entry* entry = FindByPort(port);
+      if (entry != nullptr && entry->record.state == LeaseState::kLive &&
+          !entry->ending) {
+        matches.push_back(entry->record.id);
       }
     }
     if (matches.size() > 1) {
@@ -64,7 +60,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     } else {
       LeaseRecord ended = leases_.at(matches[0]).record;
       if (absl::Status end =
-              EndLease(matches[0], LeaseEvent::Type::kForceReleased, &by);
+              EndLeaseWithLockHeld(matches[0], LeaseEvent::Type::kForceReleased,
+                                   &by);
           !end.ok()) {
         result = end;  // UNAVAILABLE: store refused, or a probe fault
       } else {

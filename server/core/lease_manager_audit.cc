@@ -7,37 +7,11 @@
 
 namespace portlease {
 
-LeaseEvent LeaseManager::MakeEvent(LeaseEvent::Type type,
-                                   const LeaseRecord* lease, Port port,
-                                   std::string detail, const Principal* by) {
-  LeaseEvent event{type, std::nullopt, port, std::move(detail)};
-  if (lease != nullptr) event.lease = *lease;
-  event.by = by != nullptr ? by->id : "server";
-  if (by != nullptr && by->privileged() && lease != nullptr &&
-      lease->caller != by->id) {
-    event.privilege = by->privilege;  // an override, logged as such
-  }
-  return event;
-}
-
 AuditEvent LeaseManager::Audit(LeaseEvent::Type type, const LeaseRecord* lease,
                                const Principal* by, Port port,
                                std::string detail) const {
-  LeaseEvent event = MakeEvent(type, lease, port, std::move(detail), by);
-  AuditEvent audit;
-  audit.at = clock_->Now();
-  audit.type = LeaseEventName(type);
-  if (lease != nullptr) {
-    audit.lease = lease->IdPrefix();
-    audit.base = lease->base;
-    audit.count = lease->count;
-    audit.owner = lease->owner;
-  }
-  audit.port = port;
-  audit.by = std::move(event.by);
-  audit.privilege = std::move(event.privilege);
-  audit.detail = std::move(event.detail);
-  return audit;
+  return ToAuditEvent(MakeEvent(type, lease, port, std::move(detail), by),
+                      clock_->Now());
 }
 
 void LeaseManager::EmitRecorded(LeaseEvent::Type type, Port port,

@@ -16,21 +16,6 @@ namespace {
 
 using State = PortView::State;
 
-bool IsLeaseId(absl::string_view id) {
-  if (id.size() != 32) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
-
-// NOT_FOUND for a snapshot that is not re-created: its holder's lease is
-// lost, and the holder says so.
-absl::Status NotReattached(absl::string_view id, absl::string_view why) {
-  return absl::NotFoundError(absl::StrCat(
-      "lease ", absl::CHexEscape(id.substr(0, 8)),
-      "... is not known to this server and was not re-attached: ", why));
-}
-
 }  // namespace
 
 void LeaseManager::StartRecovery(absl::Duration window, std::string why) {
@@ -81,8 +66,7 @@ absl::Status LeaseManager::CheckReattachable(const LeaseRecord& snapshot) {
         id, "leases are re-attached only during a recovery window, after the "
             "server lost its state");
   }
-  if (snapshot.count == 0 || snapshot.base == 0 ||
-      uint32_t{snapshot.base} + snapshot.count > 65536 ||
+  if (PortsMalformed(snapshot) ||
       (!snapshot.names.empty() && snapshot.names.size() != snapshot.count)) {
     return NotReattached(id, "its ports are malformed");
   }
@@ -146,10 +130,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
       record.owner = snapshot.owner;
       record.caller = by.id;
       const absl::Time now = clock_->Now();
-      record.ttl = snapshot.ttl == absl::ZeroDuration()
-                       ? options_.default_ttl
-                       : std::clamp(snapshot.ttl, options_.min_ttl,
-                                    options_.max_ttl);
+      record.ttl = rules_.ClampTtl(rules_.GrantTtl(snapshot.ttl));
       record.created_at =
           snapshot.created_at > absl::InfinitePast() && snapshot.created_at <= now
               ? snapshot.created_at

@@ -1,0 +1,39 @@
+// AcquireParams: what a client asks for.
+#ifndef PORTLEASE_SERVER_CORE_ACQUIRE_PARAMS_H_
+#define PORTLEASE_SERVER_CORE_ACQUIRE_PARAMS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/core/lease.h"
+#include "server/core/principal.h"
+
+namespace portlease {
+
+// What a client asks for. Exactly one of names and count is set.
+struct AcquireParams {
+  std::vector<std::string> names;
+  uint32_t count = 0;
+  // Zero: the default TTL.
+  absl::Duration ttl = absl::ZeroDuration();
+  Metadata owner;
+  // Idempotency key, scoped to `caller`.
+  std::string request_id;
+  bool udp = false;
+  // Who asks; stored as LeaseRecord::caller. Its privilege plays no part
+  // in a grant.
+  Principal caller;
+};
+
+// How many ports `params` asks for: its names, or its count. Meaningful
+// when at most one of them is set (LeaseManager::Validate refuses both).
+inline uint32_t RequestedPorts(const AcquireParams& params) {
+  return params.names.empty() ? params.count
+                              : static_cast<uint32_t>(params.names.size());
+}
+
+}  // namespace portlease
+
+#endif  // PORTLEASE_SERVER_CORE_ACQUIRE_PARAMS_H_
