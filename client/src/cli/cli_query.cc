@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "src/lease_run.h"
+#include "common/conventions/exit_codes.h"
 #include "portlease/profile.h"
 #include "src/cli/cli_internal.h"
 
