@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "common/conventions/admin_token.h"
 #include "common/conventions/exit_codes.h"
+#include "common/port/port.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {
@@ -113,11 +114,12 @@ absl::StatusOr<ReleaseTarget> ParseReleaseTarget(const CliFlags& flags) {
   if (!target.empty() && target.size() <= 5 &&
       std::all_of(target.begin(), target.end(),
                   [](char c) { return absl::ascii_isdigit(c); })) {
-    if (!absl::SimpleAtoi(target, &out.port) || out.port == 0 ||
-        out.port > 65535) {
+    absl::StatusOr<Port> port = ParsePort(target);
+    if (!port.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", target, "\" is not a port number (1-65535)"));
     }
+    out.port = *port;
   } else if (target.size() < 8) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", target,
