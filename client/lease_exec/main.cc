@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "common/conventions/exit_codes.h"
 #include "portlease/lease_env.h"
 #include "src/lease_exec.h"
-#include "src/lease_run.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -2,8 +2,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/conventions/exit_codes.h"
 #include "src/args.h"
-#include "src/lease_run.h"
 #include "src/signal_watch.h"
 
 namespace portlease {

@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/conventions/exit_codes.h"
 #include "portlease/ctest_resources.h"
-#include "src/lease_run.h"
 
 namespace portlease {
 namespace {

@@ -22,17 +22,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+// lease-run's own exit codes (kExitUsage, kExitUnavailable, ...).
+#include "common/conventions/exit_codes.h"
 
 namespace portlease {
-
-// lease-run's own exit codes (otherwise it exits with the command's); 1 is
-// a server problem only the user can fix (another embedded server version,
-// no portleased binary).
-inline constexpr int kExitUsage = 2;          // bad flags, profile, template
-inline constexpr int kExitUnavailable = 69;   // server unreachable
-inline constexpr int kExitTempFail = 75;      // pool exhausted, lease lost
-inline constexpr int kExitCannotExecute = 126;
-inline constexpr int kExitNotFound = 127;
 
 struct LeaseRunOptions {
   // Exactly one of ports / count / profile (see MakePortRequest).

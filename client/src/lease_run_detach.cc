@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/port/port.h"
 #include "portlease/address.h"
 #include "portlease/client.h"
 #include "portlease/scoped_lease.h"
@@ -305,11 +306,7 @@ absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
   std::vector<std::string> ports;
   for (const std::string& name : names) {
     const std::optional<std::string> value = environment(name);
-    uint32_t port = 0;
-    if (!value.has_value() || !absl::SimpleAtoi(*value, &port) || port == 0 ||
-        port > 65535) {
-      return std::nullopt;
-    }
+    if (!value.has_value() || !ParsePort(*value).ok()) return std::nullopt;
     ports.push_back(*value);
     vars.emplace_back(name, *value);
   }

@@ -8,10 +8,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/port/port.h"  // Port
 
 namespace portlease {
-
-using Port = uint16_t;
 
 // Free-form owner metadata: CI job id, host, pid, user, command.
 using Metadata = std::map<std::string, std::string>;

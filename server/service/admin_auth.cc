@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/conventions/admin_token.h"
 
 namespace portlease {
 
@@ -33,13 +33,10 @@ absl::StatusOr<std::string> LoadAdminToken(const std::string& path) {
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(buffer.str()));
-  for (char c : token) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "admin token in ", path,
-          " holds whitespace or control characters"));
-    }
+  std::string token(AdminTokenFromFileContent(buffer.str()));
+  if (absl::Status text = CheckAdminTokenText(token); !text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin token in ", path, " ", text.message()));
   }
   if (token.size() < kMinAdminTokenBytes) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -7,7 +7,8 @@
 #
 #   tests/support/check_test_ports.sh [--root DIR]
 #
-# Checks every test source under DIR (default: the checkout):
+# Checks every test source under DIR (default: the checkout: tests/, the
+# tests next to the code in server/, client/ and common/, and testing/):
 #   1. no helper named like a free-port picker (FreePorts(), PickPort(),
 #      pick_unused_port(), portpicker, ...);
 #   2. a file that reads the port of a kernel-picked socket (getsockname,
@@ -50,7 +51,8 @@ cd "$root"
 mapfile -t files < <(
   { find tests -type f \( -name '*.cc' -o -name '*.h' -o -name '*.sh' -o -name '*.py' \) \
       -not -path 'tests/support/lint_samples/*' 2>/dev/null
-    find server client -type f \( -name '*_test.cc' -o -name '*_test_*.cc' -o -name '*_test_*.h' \) 2>/dev/null
+    find server client common -type f \( -name '*_test.cc' -o -name '*_test_*.cc' -o -name '*_test_*.h' \) 2>/dev/null
+    find testing -type f \( -name '*.cc' -o -name '*.h' \) 2>/dev/null
   } | grep -v '^tests/support/check_test_ports.sh$' | sort)
 
 findings=0

@@ -16,7 +16,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "src/lease_run.h"
+#include "common/conventions/admin_token.h"
+#include "common/conventions/exit_codes.h"
+#include "common/port/port.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {
@@ -29,9 +31,8 @@ int Fail(std::ostream& err, int code, absl::string_view message) {
 
 constexpr char kTokenEnv[] = "PORTLEASE_ADMIN_TOKEN_FILE";
 
-// The admin token: the content of the file, without surrounding whitespace.
-// PERMISSION_DENIED (the message names the file, never the content) when
-// no file is named, or it cannot be read, or does not hold one word.
+}  // namespace
+
 absl::StatusOr<std::string> ReadAdminToken(const CliFlags& flags) {
   std::string path = flags.admin_token_file;
   if (path.empty()) {
@@ -51,22 +52,22 @@ absl::StatusOr<std::string> ReadAdminToken(const CliFlags& flags) {
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(buffer.str()));
+  std::string token(AdminTokenFromFileContent(buffer.str()));
   if (token.empty()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the admin token file ", path, " is empty"));
   }
-  // As portleased requires: one word of printable characters. Anything else
-  // is not a token file (and could not be sent as call metadata).
-  for (char c : token) {
-    if (c <= ' ' || c == 0x7f) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "the admin token file ", path,
-          " does not hold a token (whitespace or control characters inside)"));
-    }
+  // As portleased requires (common/conventions/admin_token.h). Anything
+  // else is not a token file (and could not be sent as call metadata).
+  if (!CheckAdminTokenText(token).ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the admin token file ", path,
+        " does not hold a token (whitespace or control characters inside)"));
   }
   return token;
 }
+
+namespace {
 
 // Exit code and one-line message for a failed admin call.
 int AdminFailure(std::ostream& err, const Connection& connection,
@@ -113,11 +114,12 @@ absl::StatusOr<ReleaseTarget> ParseReleaseTarget(const CliFlags& flags) {
   if (!target.empty() && target.size() <= 5 &&
       std::all_of(target.begin(), target.end(),
                   [](char c) { return absl::ascii_isdigit(c); })) {
-    if (!absl::SimpleAtoi(target, &out.port) || out.port == 0 ||
-        out.port > 65535) {
+    absl::StatusOr<Port> port = ParsePort(target);
+    if (!port.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", target, "\" is not a port number (1-65535)"));
     }
+    out.port = *port;
   } else if (target.size() < 8) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", target,

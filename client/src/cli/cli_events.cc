@@ -5,8 +5,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/conventions/exit_codes.h"
 #include "src/args.h"
-#include "src/lease_run.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {

@@ -22,12 +22,6 @@ namespace portlease {
 
 enum class OutputFormat { kTable, kJson, kEnv, kShell };
 
-// The CLI's exit code when the admin token is missing, unreadable or
-// refused by the server, and when renew or release name a lease that
-// belongs to another caller (sysexits' EX_NOPERM). See also
-// src/lease_run.h.
-inline constexpr int kExitNoPermission = 77;
-
 struct CliFlags {
   std::string command;
   std::vector<std::string> positional;
@@ -92,6 +86,12 @@ int CmdEvents(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease admin force-release|drain|undrain|set-pool (cli_admin.cc).
+// The admin token of --admin-token-file or $PORTLEASE_ADMIN_TOKEN_FILE:
+// the file's content without surrounding whitespace, in the format of
+// common/conventions/admin_token.h. PERMISSION_DENIED (the message names
+// the file, never the content) when no file is named, or it cannot be
+// read, or does not hold one word.
+absl::StatusOr<std::string> ReadAdminToken(const CliFlags& flags);
 int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err);
 // portlease server status|stop (cli_server.cc).
 int CmdServer(const CliFlags& flags, std::ostream& out, std::ostream& err);

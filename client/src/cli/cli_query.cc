@@ -13,7 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "src/lease_run.h"
+#include "common/conventions/exit_codes.h"
+#include "common/port/port.h"
 #include "portlease/profile.h"
 #include "src/cli/cli_internal.h"
 
@@ -137,12 +138,12 @@ absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
     const std::vector<std::string>& items) {
   std::vector<uint32_t> ports;
   for (const std::string& item : items) {
-    uint32_t port = 0;
-    if (!absl::SimpleAtoi(item, &port) || port == 0 || port > 65535) {
+    absl::StatusOr<Port> port = ParsePort(item);
+    if (!port.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", item, "\" is not a port number (1-65535)"));
     }
-    ports.push_back(port);
+    ports.push_back(*port);
   }
   return ports;
 }

@@ -10,18 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/conventions/exit_codes.h"
 #include "portlease/lease_env.h"
 #include "src/cli/cli_internal.h"
 #include "src/embedded_server.h"
-#include "src/lease_run.h"
 
 namespace portlease {
 namespace {
-
-// Exit codes of `portlease server` (see PortleaseCliUsage).
-constexpr int kExitFailed = 1;
-constexpr int kExitNotRunning = 3;
-constexpr int kExitLeasesLive = 75;
 
 constexpr absl::Duration kStatusTimeout = absl::Seconds(2);
 constexpr absl::Duration kDefaultStopWait = absl::Seconds(10);

@@ -1,0 +1,3 @@
+// Sample for include_layers_check_rejects_samples: the core uses no RPC
+// library.
+#include <grpcpp/grpcpp.h>
