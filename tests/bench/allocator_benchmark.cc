@@ -26,6 +26,8 @@ struct Fixture {
     options.pool = {{10000, 49999}};
     options.cooldown = absl::ZeroDuration();
     options.max_ttl = absl::Hours(24);
+    // One caller holds all 2 * live leases: no per-caller limit.
+    options.max_leases_per_owner = 0;
     manager = std::move(
         LeaseManager::Create(options, &clock, &store, &prober).value());
     std::vector<std::string> ids;
