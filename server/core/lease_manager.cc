@@ -43,16 +43,15 @@ LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
       leases_(rules_.LimitsOwners()) {}
 
 LeaseManager::~LeaseManager() {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
-    for (Waiter& w : waiters_) {
-      done.emplace_back(std::move(w.done),
-                        absl::UnavailableError("the lease server is shutting down"));
+    for (AcquireCallback& waiter : waiters_.TakeAll()) {
+      done.Add(std::move(waiter),
+               absl::UnavailableError("the lease server is shutting down"));
     }
-    waiters_.clear();
   }
-  Complete(&done);
+  done.Run();
 }
 
 absl::Status LeaseManager::Load() {
@@ -179,11 +178,6 @@ void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
   options_.on_event(MakeEvent(type, lease, port, std::move(detail), by));
 }
 
-void LeaseManager::Complete(std::vector<Completion>* done) {
-  for (Completion& c : *done) std::move(c.first)(std::move(c.second));
-  done->clear();
-}
-
 absl::Status LeaseManager::Validate(const AcquireParams& params) const {
   return rules_.Validate(params);
 }
@@ -192,7 +186,7 @@ absl::Status LeaseManager::Validate(const AcquireParams& params) const {
 absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
                                                 absl::Duration ttl,
                                                 const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -225,13 +219,13 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
       }
     }
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
 absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
                                               const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -240,13 +234,13 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
     result = entry.ok() ? absl::StatusOr<LeaseRecord>((*entry)->record)
                         : absl::StatusOr<LeaseRecord>(entry.status());
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
 std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
                                             size_t limit) {
-  std::vector<Completion> done;
+  Completions done;
   std::vector<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -262,7 +256,7 @@ std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
       return true;
     });
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -323,7 +317,7 @@ absl::Duration LeaseManager::NextTickDue() {
   if (std::optional<absl::Duration> timer = ports_.NextTimer()) {
     due = std::min(due, *timer);
   }
-  for (const Waiter& w : waiters_) due = std::min(due, w.deadline);
+  due = std::min(due, waiters_.EarliestDeadline());
   if (recovery_until_ > absl::ZeroDuration()) {
     due = std::min(due, recovery_until_);
   }

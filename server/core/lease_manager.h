@@ -65,19 +65,15 @@
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -98,13 +94,12 @@
 #include "server/core/port_view.h"
 #include "server/core/principal.h"
 #include "server/core/request_rules.h"
+#include "server/core/wait_queue.h"
 
 namespace portlease {
 
 class LeaseManager {
  public:
-  using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
-
   // Loads the store's leases: live unexpired ones keep their ports; expired
   // ones end (draining if still bound). A held one (LeaseRecord::held) is
   // reclaimed one hold grace from now unless a holder attaches again. Claims their ports again; a lease
@@ -269,13 +264,6 @@ class LeaseManager {
 
  private:
   using Entry = LeaseTable::Entry;
-  struct Waiter {
-    uint64_t ticket;
-    AcquireParams params;
-    absl::Duration deadline;
-    AcquireCallback done;
-  };
-  using Completion = std::pair<AcquireCallback, absl::StatusOr<LeaseRecord>>;
 
   LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
                PortProber* prober);
@@ -338,7 +326,7 @@ class LeaseManager {
   // RESOURCE_EXHAUSTED: what the pool holds, and `skipped` found just now.
   absl::Status Exhausted(uint32_t count, uint32_t skipped) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Housekeep(std::vector<Completion>* done)
+  void Housekeep(Completions* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The end path (lease_manager_end.cc). A lease ends draining when its
   // ports are still bound, else deleted and its ports quarantined.
@@ -406,7 +394,7 @@ class LeaseManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(Port first, uint32_t count, PortView::State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ServeWaiters(std::vector<Completion>* done)
+  void ServeWaiters(Completions* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED, naming the limit and its flag, when the request's
   // caller holds max_leases_per_owner live leases already, or the request's
@@ -434,7 +422,6 @@ class LeaseManager {
   AuditEvent Audit(LeaseEvent::Type type, const LeaseRecord* lease,
                    const Principal* by, Port port = 0,
                    std::string detail = "") const;
-  static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;
   const RequestRules rules_;
@@ -456,8 +443,7 @@ class LeaseManager {
   static constexpr size_t kMaxUncheckedReleases = 65536;
   std::vector<LeaseRecord> unchecked_releases_ ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
+  WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
   // Leases ended at start because another server claimed their ports:
   // id -> why, for their holders' NOT_FOUND. At most one entry per stored
   // lease, written only by Load.

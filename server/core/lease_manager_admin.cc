@@ -28,7 +28,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     return absl::InvalidArgumentError(
         "a lease id prefix has at least 8 characters (as shown by list)");
   }
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -66,7 +66,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -99,7 +99,7 @@ absl::Status LeaseManager::DrainPort(Port port, const Principal& by) {
 }
 
 absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
     if (!ports_.drained(port) && ports_.resting(port) != State::kFree) {
@@ -114,7 +114,7 @@ absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
     EmitRecorded(LeaseEvent::Type::kPortUndrained, port, "", by);
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return absl::OkStatus();
 }
 
@@ -141,7 +141,7 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
         "' has no port left once the excluded ports are taken out; the pool "
         "was not changed"));
   }
-  std::vector<Completion> done;
+  Completions done;
   PoolChange change;
   {
     absl::MutexLock lock(&mu_);
@@ -170,7 +170,7 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
     serve_pending_ = true;
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return change;
 }
 

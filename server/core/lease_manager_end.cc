@@ -18,7 +18,7 @@ using State = PortView::State;
 
 absl::Status LeaseManager::Release(absl::string_view id,
                                    const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::Status result;
   {
     absl::MutexLock lock(&mu_);
@@ -32,7 +32,7 @@ absl::Status LeaseManager::Release(absl::string_view id,
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -206,7 +206,7 @@ void LeaseManager::FreeToQuarantine(Port first, uint32_t count) {
   ports_.Quarantine(first, count, clock_->Monotonic() + options_.cooldown);
 }
 
-void LeaseManager::Housekeep(std::vector<Completion>* done) {
+void LeaseManager::Housekeep(Completions* done) {
   CheckRecoveryOver();
   const absl::Duration now = clock_->Monotonic();
   // A lease that cannot end now (store refused, probe fault) stays due:
@@ -235,24 +235,19 @@ void LeaseManager::Housekeep(std::vector<Completion>* done) {
 
 void LeaseManager::Tick() {
   CheckReleasedPorts();
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     const absl::Duration now = clock_->Monotonic();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->deadline > now) {
-        ++it;
-        continue;
-      }
-      done.emplace_back(std::move(it->done),
-                        absl::DeadlineExceededError("gave up waiting for ports"));
-      it = waiters_.erase(it);
+    for (AcquireCallback& expired : waiters_.TakeExpired(now)) {
+      done.Add(std::move(expired),
+               absl::DeadlineExceededError("gave up waiting for ports"));
       serve_pending_ = true;
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
 }
 
 }  // namespace portlease

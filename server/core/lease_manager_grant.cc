@@ -17,7 +17,7 @@ namespace portlease {
 using State = PortView::State;
 
 absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -25,7 +25,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
     result = GrantWithIoUnlocked(params);
     ServeWaiters(&done);  // a probe may have given reserved ports back
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -251,7 +251,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::GrantWithLockHeld(
 uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
                                      absl::Duration deadline,
                                      AcquireCallback done) {
-  std::vector<Completion> completions;
+  Completions completions;
   uint64_t ticket = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -271,49 +271,45 @@ uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
       result = GrantWithIoUnlocked(params);
     }
     if (!valid.ok() || !absl::IsResourceExhausted(result.status())) {
-      completions.emplace_back(std::move(done), std::move(result));
+      completions.Add(std::move(done), std::move(result));
     } else if (deadline <= clock_->Monotonic()) {
-      completions.emplace_back(
+      completions.Add(
           std::move(done), absl::DeadlineExceededError(absl::StrCat(
                                "gave up waiting for ports: ", result.status().message())));
     } else if (waiters_.size() >= options_.max_waiters) {
-      completions.emplace_back(
+      completions.Add(
           std::move(done),
           absl::ResourceExhaustedError(absl::StrCat(
               "too many waiting requests (", waiters_.size(),
               "); the pool is exhausted: ", result.status().message())));
     } else {
-      ticket = next_ticket_++;
-      waiters_.push_back(Waiter{ticket, std::move(params), deadline, std::move(done)});
+      ticket = waiters_.Push(std::move(params), deadline, std::move(done));
     }
   }
-  Complete(&completions);
+  completions.Run();
   return ticket;
 }
 
 void LeaseManager::CancelWait(uint64_t ticket) {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-      if (it->ticket != ticket) continue;
-      done.emplace_back(std::move(it->done),
-                        absl::CancelledError("the request was cancelled while waiting"));
-      waiters_.erase(it);
+    if (std::optional<AcquireCallback> waiter = waiters_.Remove(ticket)) {
+      done.Add(std::move(*waiter),
+               absl::CancelledError("the request was cancelled while waiting"));
       serve_pending_ = true;  // the head may have changed
-      break;
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
 }
 
-void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
+void LeaseManager::ServeWaiters(Completions* done) {
   if (!serve_pending_ || recovery_until_ > absl::ZeroDuration()) return;
   serve_pending_ = false;
   const absl::Duration now = clock_->Monotonic();
   while (!waiters_.empty()) {
-    Waiter& head = waiters_.front();
+    WaitQueue::Waiter& head = waiters_.front();
     absl::Status owner_ok = CheckOwnerLimit(head.params);
     absl::StatusOr<LeaseRecord> result =
         head.deadline <= now
@@ -321,8 +317,7 @@ void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
         : !owner_ok.ok() ? absl::StatusOr<LeaseRecord>(owner_ok)
                          : GrantWithLockHeld(head.params);
     if (owner_ok.ok() && absl::IsResourceExhausted(result.status())) break;
-    done->emplace_back(std::move(head.done), std::move(result));
-    waiters_.pop_front();
+    done->Add(waiters_.PopFront(), std::move(result));
   }
 }
 

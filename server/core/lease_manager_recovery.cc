@@ -95,7 +95,7 @@ absl::Status LeaseManager::CheckReattachable(const LeaseRecord& snapshot) {
 
 absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
                                                    const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -164,7 +164,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
       }
     }
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
