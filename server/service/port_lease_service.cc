@@ -413,15 +413,9 @@ grpc::ServerUnaryReactor* PortLeaseService::SetPool(
                      absl::InvalidArgumentError(absl::StrCat(
                          "exclude: ", exclude.status().message())));
   }
-  absl::StatusOr<std::vector<PortRange>> fitted = FitPool(
-      *std::move(pool), options_.ephemeral, options_.ephemeral_policy);
-  if (!fitted.ok()) {
-    return FinishNow(context,
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "pool: ", fitted.status().message())));
-  }
+  // Checked and fitted as at start (LeaseManagerOptions::pool_fit).
   absl::StatusOr<PoolChange> change =
-      options_.manager->SetPool(*std::move(fitted), *std::move(exclude),
+      options_.manager->SetPool(*std::move(pool), *std::move(exclude),
                                 AdminOf(*context));
   if (change.ok()) {
     response->set_pool(FormatPortRanges(change->pool));
