@@ -13,8 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/pool_config.h"
-#include "server/probe/proc_file.h"
-#include "server/probe/socket_table.h"
+#include "common/host/proc_file.h"
+#include "common/host/socket_table.h"
 
 namespace portlease {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/probe/proc_file.h"
+#include "common/host/proc_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

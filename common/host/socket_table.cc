@@ -1,4 +1,4 @@
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/types/optional.h"
-#include "server/probe/proc_file.h"
+#include "common/host/proc_file.h"
 
 namespace portlease {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "server/probe/proc_file.h"
+#include "common/host/proc_file.h"
 
 namespace portlease {
 namespace {

@@ -1,7 +1,7 @@
-// Reading small kernel-generated files (/proc) whole. Internal to the probe
-// layer: /proc files report a size of 0, so they are read until EOF.
-#ifndef PORTLEASE_SERVER_PROBE_PROC_FILE_H_
-#define PORTLEASE_SERVER_PROBE_PROC_FILE_H_
+// Reading small kernel-generated files (/proc) whole, for the host layer
+// and server/probe: /proc files report a size of 0, so they are read until EOF.
+#ifndef PORTLEASE_COMMON_HOST_PROC_FILE_H_
+#define PORTLEASE_COMMON_HOST_PROC_FILE_H_
 
 #include <string>
 
@@ -16,4 +16,4 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PROBE_PROC_FILE_H_
+#endif  // PORTLEASE_COMMON_HOST_PROC_FILE_H_
