@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/system/files.h"
 #include "grpc/support/log.h"
 #include "portlease/version.h"
 #include "server/claims/host_claims.h"

@@ -3,8 +3,6 @@
 #include <grp.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/system/files.h"
 #include "server/claims/host_claims.h"
 #include "server/core/lease_manager.h"
 #include "server/daemon/daemon_flags.h"
@@ -35,14 +34,12 @@ absl::Status Usage(absl::string_view message) {
 // A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
 absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,
                                           const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> content = ReadFile(path);
+  if (!content.ok()) {
     return absl::NotFoundError(
         absl::StrCat("--", flag, "=", path, ": cannot read the file"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return content;
 }
 
 absl::StatusOr<gid_t> ParseGroup(const std::string& name) {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
 #include "server/service/admin_auth.h"
 #include "server/service/caller_identity.h"
 #include "server/service/convert.h"

@@ -28,7 +28,7 @@
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 #include "server/service/peer_credentials.h"
 #include "server/service/rate_limiter.h"
 
