@@ -233,8 +233,107 @@ void LeaseManager::Housekeep(Completions* done) {
   ServeWaiters(done);
 }
 
+void LeaseManager::EndDueLeasesWithIoUnlocked() {
+  struct Due {
+    LeaseRecord record;
+    LeaseEvent::Type why = LeaseEvent::Type::kExpired;
+    absl::StatusOr<std::vector<Port>> held = std::vector<Port>();
+    absl::Status committed;
+  };
+  std::vector<Due> due;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Duration now = clock_->Monotonic();
+    // Ending, as for a Release: out of the expiry and grace indexes and
+    // invisible to FindLive, so nothing else ends them meanwhile.
+    for (LeaseEvent::Type why :
+         {LeaseEvent::Type::kExpired, LeaseEvent::Type::kHolderLost}) {
+      while (std::optional<std::string> id =
+                 why == LeaseEvent::Type::kExpired
+                     ? leases_.FirstExpired(now)
+                     : leases_.FirstGraceOver(now)) {
+        Entry* entry = leases_.Find(*id);
+        leases_.BeginEnding(entry);
+        Due& d = due.emplace_back();
+        d.record = entry->record;
+        d.why = why;
+      }
+    }
+  }
+  if (due.empty()) return;
+  for (Due& d : due) {
+    const LeaseRecord& r = d.record;
+    d.held = prober_->Held(r.base, r.count, r.udp);
+    if (!d.held.ok()) continue;  // a probe fault: again next time
+    const AuditEvent audit = Audit(d.why, &r, nullptr);
+    if (d.held->empty()) {
+      d.committed = store_->DeleteAudited(r.id, audit);
+    } else {
+      LeaseRecord draining = r;
+      draining.state = LeaseState::kDraining;
+      d.committed = store_->PutAudited(draining, audit);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (Due& d : due) {
+    Entry* entry = leases_.Find(d.record.id);
+    if (entry == nullptr) continue;  // cannot happen: nothing ends it
+    leases_.FinishEnding(entry, d.held.ok() && d.committed.ok());
+    if (d.held.ok()) {
+      // Applied, or, when the store refused, the error emitted and the
+      // lease left as it was (due again).
+      ApplyEnd(d.record.id, d.why, nullptr, d.committed, *d.held).IgnoreError();
+    }
+  }
+}
+
+void LeaseManager::ProbeDrainingWithIoUnlocked() {
+  std::vector<LeaseRecord> due;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : leases_.DrainsDue(clock_->Monotonic())) {
+      Entry* entry = leases_.Find(id);
+      leases_.BeginProbe(entry);
+      due.push_back(entry->record);
+    }
+  }
+  if (due.empty()) return;
+  std::vector<absl::Status> deleted(due.size());
+  std::vector<bool> free(due.size(), false);
+  for (size_t i = 0; i < due.size(); ++i) {
+    const LeaseRecord& r = due[i];
+    absl::StatusOr<std::vector<Port>> busy =
+        prober_->Held(r.base, r.count, r.udp);
+    // On a probe fault the lease stays draining, probed again next time.
+    free[i] = busy.ok() && busy->empty();
+    if (free[i]) {
+      deleted[i] = store_->DeleteAudited(
+          r.id, Audit(LeaseEvent::Type::kDrained, &r, nullptr));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < due.size(); ++i) {
+    const LeaseRecord& r = due[i];
+    Entry* entry = leases_.Find(r.id);
+    if (entry == nullptr) continue;  // cannot happen: nothing ends it
+    if (!deleted[i].ok()) {
+      Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted[i].ToString());
+    }
+    if (!free[i] || !deleted[i].ok()) {
+      leases_.SetNextProbe(entry,
+                           clock_->Monotonic() + options_.drain_probe_interval);
+      continue;
+    }
+    Emit(LeaseEvent::Type::kDrained, &r, 0, "");
+    FreeToQuarantine(r.base, r.count);
+    leases_.Erase(r.id);
+  }
+}
+
 void LeaseManager::Tick() {
   CheckReleasedPorts();
+  EndDueLeasesWithIoUnlocked();
+  ProbeDrainingWithIoUnlocked();
   Completions done;
   {
     absl::MutexLock lock(&mu_);
