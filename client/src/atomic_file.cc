@@ -24,10 +24,11 @@ bool WriteAll(int fd, absl::string_view data) {
   return true;
 }
 
-// For now the client's only atomic write (common/ has none the client may
-// use yet): change it here, not by writing another.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view content, mode_t mode) {
+// The client side's one atomic write (see atomic_file.h for why it is not
+// common/system's yet).
+absl::Status AtomicallyReplaceFile(const std::string& path,
+                                   absl::string_view content,
+                                   mode_t mode) {
   const std::string temp = absl::StrCat(path, ".tmp.", getpid());
   auto fail = [&](int error) {
     unlink(temp.c_str());

@@ -1,7 +1,12 @@
 // The client's one atomic file write: every file the client side replaces
 // (env files, --render outputs, CTest resource specs) goes through
-// WriteFileAtomically, so there is one place that gets the temporary file,
+// AtomicallyReplaceFile, so there is one place that gets the temporary file,
 // its mode, fsync and rename right.
+//
+// It is not common/system's WriteFileAtomically because portlease_lease_env,
+// which writes env files, is installed for consumers and portlease_system
+// is not part of the installed package. Until it is, this is the one place
+// on the client side: change it here, do not write another.
 #ifndef PORTLEASE_CLIENT_SRC_ATOMIC_FILE_H_
 #define PORTLEASE_CLIENT_SRC_ATOMIC_FILE_H_
 
@@ -19,8 +24,8 @@ namespace portlease {
 // to disk, then renamed over `path`, so that a reader sees the old file or
 // the new one, never a part. INTERNAL "cannot write <path>: <reason>" on
 // failure; the temporary file is removed.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view content, mode_t mode);
+absl::Status AtomicallyReplaceFile(const std::string& path,
+                                   absl::string_view content, mode_t mode);
 
 // Writes all of `data` to `fd`, retrying after EINTR and short writes.
 // False with errno set on failure.

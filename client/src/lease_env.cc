@@ -288,12 +288,12 @@ absl::Status RenderTemplateFile(absl::string_view spec,
   buffer << in.rdbuf();
   absl::StatusOr<std::string> text = ExpandTemplate(buffer.str(), lookup, input);
   if (!text.ok()) return text.status();
-  return WriteFileAtomically(output, *text, 0666);
+  return AtomicallyReplaceFile(output, *text, 0666);
 }
 
 absl::Status WritePrivateFile(const std::string& path,
                               absl::string_view content) {
-  return WriteFileAtomically(path, content, 0600);
+  return AtomicallyReplaceFile(path, content, 0600);
 }
 
 absl::Status AppendPrivateFile(const std::string& path,

@@ -81,7 +81,7 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
     leases.push_back(*std::move(lease));
   }
   files.push_back(spec_path);
-  absl::Status written = WriteFileAtomically(
+  absl::Status written = AtomicallyReplaceFile(
       spec_path, FormatResourceSpec(static_cast<int>(options.blocks)), 0666);
   if (!written.ok()) {
     return ReportFailure({1, std::string(written.message())}, err);

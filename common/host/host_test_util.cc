@@ -1,4 +1,4 @@
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -171,7 +171,7 @@ std::vector<SocketEntry> LiveEntries(Port port, bool udp) {
 }
 
 std::string MakeTempDir() {
-  std::string pattern = ::testing::TempDir() + "/probe_test_XXXXXX";
+  std::string pattern = ::testing::TempDir() + "/host_test_XXXXXX";
   char* made = mkdtemp(pattern.data());
   EXPECT_NE(made, nullptr) << std::strerror(errno);
   return made == nullptr ? "" : std::string(made);
