@@ -472,6 +472,87 @@ absl::Status AwaitLiveServer(const EmbeddedPaths& paths,
   }
 }
 
+namespace {
+
+// Starts the daemon with our flags plus the user's (`args` receives them
+// all) and records its pid. FAILED_PRECONDITION for what only the user can
+// fix (their flags); StartDaemon's errors, with the log's last line.
+absl::StatusOr<long> LaunchServer(const EmbeddedPaths& paths,
+                                  const std::string& binary,
+                                  absl::Time deadline,
+                                  std::vector<std::string>& args) {
+  absl::StatusOr<EmbeddedServerArgs> user_args =
+      LoadEmbeddedServerArgs(ProcessEnvironment(), paths);
+  if (!user_args.ok()) {
+    // Only the user can fix it: the exit code of a misconfiguration.
+    return absl::FailedPreconditionError(user_args.status().message());
+  }
+  args = {absl::StrCat("--listen=", paths.address()),
+          absl::StrCat("--db=", paths.database),
+          absl::StrCat("--idle-exit=", kEmbeddedIdleExit)};
+  args.insert(args.end(), user_args->args.begin(), user_args->args.end());
+  std::vector<std::string> environment;
+  for (char** item = environ; item != nullptr && *item != nullptr; ++item) {
+    environment.push_back(*item);
+  }
+  const std::streamoff log_start = FileSize(paths.log_file);
+  absl::StatusOr<long> pid =
+      StartDaemon(paths, binary, args,
+                  EmbeddedServerEnvironment(environment), deadline);
+  if (!pid.ok()) {
+    const std::string said = LastLogLine(paths.log_file, log_start);
+    if (!user_args->source.empty() && absl::StartsWith(said, "portleased: ")) {
+      // A usage error: most likely the user's flags.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the private portleased did not start: ", said, " (its flags: ",
+          user_args->source, ")"));
+    }
+    if (!said.empty() && pid.status().code() == absl::StatusCode::kUnavailable) {
+      return absl::UnavailableError(
+          absl::StrCat(pid.status().message(), ": ", said));
+    }
+    return pid.status();
+  }
+  absl::Status recorded = WritePidFile(paths.pid_file, *pid);
+  if (!recorded.ok()) return recorded;
+  return pid;
+}
+
+// Waits for the server just started (pid, with `args`) to answer, then
+// says so on stderr and checks its version.
+absl::Status AwaitStartedServer(const EmbeddedPaths& paths,
+                                const ServerProbe& probe, long pid,
+                                const std::vector<std::string>& args,
+                                absl::Time deadline) {
+  absl::Status last;
+  while (true) {
+    absl::StatusOr<std::string> version = probe(paths.address());
+    if (version.ok()) {
+      const std::string idle = IdleExitOf(args);
+      std::fprintf(
+          stderr,
+          "%s: started a private portleased (pid %ld%s): socket %s, database "
+          "%s, log %s; stop it with: portlease server stop\n",
+          ProgramName().c_str(), pid,
+          idle.empty() || idle == "0" || idle == "0s"
+              ? ""
+              : absl::StrCat(", exits after ", idle, " idle").c_str(),
+          paths.socket.c_str(), paths.database.c_str(),
+          paths.log_file.c_str());
+      return CheckVersion(*version, paths);
+    }
+    last = version.status();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "portleased (pid ", pid, ") reported ready but does not answer at ",
+          paths.address(), ": ", last.message(), "; see ", paths.log_file));
+    }
+    absl::SleepFor(kPollStep);
+  }
+}
+
+}  // namespace
+
 absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
                                   const std::string& binary,
                                   const ServerProbe& probe,
@@ -505,67 +586,11 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
       running.code() != absl::StatusCode::kNotFound) {
     return running.ok() ? CheckVersion(version, paths) : running;
   }
-  absl::StatusOr<EmbeddedServerArgs> user_args =
-      LoadEmbeddedServerArgs(ProcessEnvironment(), paths);
-  if (!user_args.ok()) {
-    // Only the user can fix it: the exit code of a misconfiguration.
-    return absl::FailedPreconditionError(user_args.status().message());
-  }
-  std::vector<std::string> args = {
-      absl::StrCat("--listen=", paths.address()),
-      absl::StrCat("--db=", paths.database),
-      absl::StrCat("--idle-exit=", kEmbeddedIdleExit)};
-  args.insert(args.end(), user_args->args.begin(), user_args->args.end());
-  std::vector<std::string> environment;
-  for (char** item = environ; item != nullptr && *item != nullptr; ++item) {
-    environment.push_back(*item);
-  }
-  const std::streamoff log_start = FileSize(paths.log_file);
-  absl::StatusOr<long> pid =
-      StartDaemon(paths, binary, args,
-                  EmbeddedServerEnvironment(environment), deadline);
-  if (!pid.ok()) {
-    const std::string said = LastLogLine(paths.log_file, log_start);
-    if (!user_args->source.empty() && absl::StartsWith(said, "portleased: ")) {
-      // A usage error: most likely the user's flags.
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the private portleased did not start: ", said, " (its flags: ",
-          user_args->source, ")"));
-    }
-    if (!said.empty() && pid.status().code() == absl::StatusCode::kUnavailable) {
-      return absl::UnavailableError(
-          absl::StrCat(pid.status().message(), ": ", said));
-    }
-    return pid.status();
-  }
-  absl::Status recorded = WritePidFile(paths.pid_file, *pid);
-  if (!recorded.ok()) return recorded;
+  std::vector<std::string> args;
+  absl::StatusOr<long> pid = LaunchServer(paths, binary, deadline, args);
+  if (!pid.ok()) return pid.status();
   *started = true;
-  absl::Status last;
-  while (true) {
-    absl::StatusOr<std::string> version = probe(paths.address());
-    if (version.ok()) {
-      const std::string idle = IdleExitOf(args);
-      std::fprintf(
-          stderr,
-          "%s: started a private portleased (pid %ld%s): socket %s, database "
-          "%s, log %s; stop it with: portlease server stop\n",
-          ProgramName().c_str(), *pid,
-          idle.empty() || idle == "0" || idle == "0s"
-              ? ""
-              : absl::StrCat(", exits after ", idle, " idle").c_str(),
-          paths.socket.c_str(), paths.database.c_str(),
-          paths.log_file.c_str());
-      return CheckVersion(*version, paths);
-    }
-    last = version.status();
-    if (absl::Now() >= deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          "portleased (pid ", *pid, ") reported ready but does not answer at ",
-          paths.address(), ": ", last.message(), "; see ", paths.log_file));
-    }
-    absl::SleepFor(kPollStep);
-  }
+  return AwaitStartedServer(paths, probe, *pid, args, deadline);
 }
 
 }  // namespace portlease

@@ -19,25 +19,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "portlease/profile.h"
+#include "src/atomic_file.h"
 
 namespace portlease {
 
 namespace {
-
-// Writes all of `data` to `fd`, retrying after EINTR and short writes.
-// False with errno set on failure.
-bool WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 // The part of COMPOSE_PROJECT_NAME that names the lease.
 std::string ComposeLeaseTag(absl::string_view lease_id) {
@@ -96,6 +82,20 @@ VariableLookup ProcessEnvironment() {
   };
 }
 
+std::string PortVariable(absl::string_view port_name, int index,
+                         const v1::Profile* profile) {
+  if (port_name.empty()) return absl::StrCat("PORT_", index);
+  std::string var = DefaultPortVariable(port_name);
+  if (profile != nullptr) {
+    for (const v1::Profile::Port& declared : profile->ports()) {
+      if (declared.name() == port_name && !declared.env().empty()) {
+        var = declared.env();
+      }
+    }
+  }
+  return var;
+}
+
 absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
                                          const v1::Profile* profile,
                                          const VariableLookup& environment,
@@ -104,19 +104,7 @@ absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
   std::vector<std::string> ports;
   for (int i = 0; i < lease.ports_size(); ++i) {
     const v1::PortAssignment& port = lease.ports(i);
-    std::string var;
-    if (port.name().empty()) {
-      var = absl::StrCat("PORT_", i);
-    } else {
-      var = DefaultPortVariable(port.name());
-      if (profile != nullptr) {
-        for (const v1::Profile::Port& declared : profile->ports()) {
-          if (declared.name() == port.name() && !declared.env().empty()) {
-            var = declared.env();
-          }
-        }
-      }
-    }
+    std::string var = PortVariable(port.name(), i, profile);
     ports.push_back(absl::StrCat(port.port()));
     vars.emplace_back(std::move(var), ports.back());
   }
@@ -148,6 +136,48 @@ absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
     }
   }
   return vars;
+}
+
+absl::StatusOr<std::optional<Variables>> LeaseVariablesFromEnvironment(
+    const v1::Profile* profile, uint32_t count,
+    const VariableLookup& environment,
+    const std::function<bool(absl::string_view)>& is_port) {
+  const std::optional<std::string> lease_id = environment("PORTLEASE_LEASE_ID");
+  if (!lease_id.has_value() || lease_id->empty()) return std::nullopt;
+  std::vector<std::string> names;
+  if (profile != nullptr) {
+    for (int i = 0; i < profile->ports_size(); ++i) {
+      names.push_back(PortVariable(profile->ports(i).name(), i, profile));
+    }
+  } else {
+    for (uint32_t i = 0; i < count; ++i) {
+      names.push_back(PortVariable("", static_cast<int>(i), nullptr));
+    }
+  }
+  Variables vars;
+  std::vector<std::string> ports;
+  for (const std::string& name : names) {
+    const std::optional<std::string> value = environment(name);
+    if (!value.has_value() || !is_port(*value)) return std::nullopt;
+    ports.push_back(*value);
+    vars.emplace_back(name, *value);
+  }
+  vars.emplace_back("PORTLEASE_LEASE_ID", *lease_id);
+  vars.emplace_back("PORTLEASE_PORTS", absl::StrJoin(ports, " "));
+  if (std::optional<std::string> compose = environment("COMPOSE_PROJECT_NAME");
+      compose.has_value() && !compose->empty()) {
+    vars.emplace_back("COMPOSE_PROJECT_NAME", *compose);
+  }
+  if (profile != nullptr) {
+    for (const v1::Profile::Var& var : profile->vars()) {
+      absl::StatusOr<std::string> value =
+          ExpandTemplate(var.value(), ChainLookup(vars, environment),
+                         absl::StrCat("profile variable ", var.name()));
+      if (!value.ok()) return value.status();
+      vars.emplace_back(var.name(), *std::move(value));
+    }
+  }
+  return std::optional<Variables>(std::move(vars));
 }
 
 bool IsReservedVariableName(absl::string_view name) {
@@ -258,49 +288,12 @@ absl::Status RenderTemplateFile(absl::string_view spec,
   buffer << in.rdbuf();
   absl::StatusOr<std::string> text = ExpandTemplate(buffer.str(), lookup, input);
   if (!text.ok()) return text.status();
-  const std::string temp = absl::StrCat(output, ".tmp.", getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << *text;
-    out.close();
-    if (!out) {
-      std::remove(temp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", output));
-    }
-  }
-  if (std::rename(temp.c_str(), output.c_str()) != 0) {
-    std::remove(temp.c_str());
-    return absl::InternalError(
-        absl::StrCat("cannot write ", output, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return AtomicallyReplaceFile(output, *text, 0666);
 }
 
 absl::Status WritePrivateFile(const std::string& path,
                               absl::string_view content) {
-  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
-  auto fail = [&](int error) {
-    unlink(temp.c_str());
-    return absl::InternalError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
-  };
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int error = errno;
-    // The temporary file could not be created: report the path asked for.
-    return absl::InternalError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
-  }
-  // An earlier temporary file of this pid may have had another mode.
-  if (fchmod(fd, 0600) != 0 || !WriteAll(fd, content) || fsync(fd) != 0) {
-    const int error = errno;
-    close(fd);
-    return fail(error);
-  }
-  if (close(fd) != 0) return fail(errno);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) return fail(errno);
-  return absl::OkStatus();
+  return AtomicallyReplaceFile(path, content, 0600);
 }
 
 absl::Status AppendPrivateFile(const std::string& path,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -123,6 +124,92 @@ TEST(LeaseVariablesTest, UnnamedPorts) {
   ASSERT_TRUE(vars.ok());
   EXPECT_THAT((*vars)[0], Pair("PORT_0", "5"));
   EXPECT_THAT((*vars)[1], Pair("PORT_1", "6"));
+}
+
+bool AnyPort(absl::string_view value) {
+  uint32_t port = 0;
+  return absl::SimpleAtoi(value, &port) && port > 0 && port < 65536;
+}
+
+TEST(PortVariableTest, TheNamingRule) {
+  auto profile = ParseProfile(
+      R"({"ports": [{"name": "redis", "env": "R"}, {"name": "orch"}]})", "p");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(PortVariable("", 3, &*profile), "PORT_3");
+  EXPECT_EQ(PortVariable("redis", 0, &*profile), "R");
+  EXPECT_EQ(PortVariable("orch", 1, &*profile), "ORCH_PORT");
+  EXPECT_EQ(PortVariable("redis", 0, nullptr), "REDIS_PORT");
+}
+
+// LeaseVariablesFromEnvironment reads back what LeaseVariables exported:
+// named ports with and without a profile, derived variables, and unnamed
+// ports.
+TEST(LeaseVariablesFromEnvironmentTest, UndoesLeaseVariables) {
+  auto profile = ParseProfile(R"({
+    "ports": [{"name": "redis", "env": "R"}, {"name": "orch"}],
+    "vars": [{"name": "URL", "value": "redis://127.0.0.1:${R} ${FROM_ENV}"}]
+  })",
+                              "p");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  absl::StatusOr<PortRequest> by_names = MakePortRequest("redis,orch", 0, "");
+  ASSERT_TRUE(by_names.ok()) << by_names.status();
+  v1::Lease unnamed;
+  unnamed.set_lease_id("ffffffffffffffffffffffffffffffff");
+  unnamed.add_ports()->set_port(5);
+  unnamed.add_ports()->set_port(6);
+  struct Case {
+    v1::Lease lease;
+    const v1::Profile* profile;
+    uint32_t count;
+  };
+  const VariableLookup outside = MapLookup({{"FROM_ENV", "e"}});
+  for (const Case& c : {Case{NamedLease(), &*profile, 0},
+                        Case{NamedLease(), &*by_names->profile, 0},
+                        Case{unnamed, nullptr, 2}}) {
+    absl::StatusOr<Variables> vars =
+        LeaseVariables(c.lease, c.profile, outside, "/src/app");
+    ASSERT_TRUE(vars.ok()) << vars.status();
+    absl::StatusOr<std::optional<Variables>> back =
+        LeaseVariablesFromEnvironment(c.profile, c.count,
+                                      ChainLookup(*vars, outside), AnyPort);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_TRUE(back->has_value());
+    EXPECT_EQ(**back, *vars);
+  }
+}
+
+TEST(LeaseVariablesFromEnvironmentTest, ReusesAnOuterLease) {
+  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
+  ASSERT_TRUE(request.ok());
+  absl::StatusOr<std::optional<Variables>> vars = LeaseVariablesFromEnvironment(
+      &*request->profile, 0,
+      MapLookup({{"PORTLEASE_LEASE_ID", "0123456789abcdef"},
+                 {"REDIS_PORT", "41000"},
+                 {"WORKER_PORT", "41001"},
+                 {"COMPOSE_PROJECT_NAME", "x-01234567"}}),
+      AnyPort);
+  ASSERT_TRUE(vars.ok()) << vars.status();
+  ASSERT_TRUE(vars->has_value());
+  EXPECT_THAT(**vars, Contains(Pair("PORTLEASE_PORTS", "41000 41001")));
+  EXPECT_THAT(**vars, Contains(Pair("COMPOSE_PROJECT_NAME", "x-01234567")));
+}
+
+TEST(LeaseVariablesFromEnvironmentTest, NothingToReuse) {
+  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
+  ASSERT_TRUE(request.ok());
+  auto reuse = [&](std::map<std::string, std::string> environment) {
+    return LeaseVariablesFromEnvironment(&*request->profile, 0,
+                                         MapLookup(std::move(environment)),
+                                         AnyPort);
+  };
+  // No lease id; a missing port; a bad port.
+  EXPECT_FALSE(reuse({{"REDIS_PORT", "1"}, {"WORKER_PORT", "2"}})->has_value());
+  EXPECT_FALSE(reuse({{"PORTLEASE_LEASE_ID", "a"}, {"REDIS_PORT", "41000"}})
+                   ->has_value());
+  EXPECT_FALSE(reuse({{"PORTLEASE_LEASE_ID", "a"},
+                      {"REDIS_PORT", "41000"},
+                      {"WORKER_PORT", "70000"}})
+                   ->has_value());
 }
 
 TEST(ComposeProjectNameTest, AlwaysValid) {

@@ -28,9 +28,9 @@
 #include "portlease/address.h"
 #include "portlease/client.h"
 #include "portlease/scoped_lease.h"
-#include "src/acquire_flow.h"
 #include "src/child_process.h"
 #include "src/lease_run_modes.h"
+#include "src/lease_session.h"
 #include "src/process_watch.h"
 
 namespace portlease {
@@ -169,47 +169,29 @@ void RedirectStdio(const std::string& log_path) {
 }
 
 // The holder process: acquire, write the env file, report, hold.
-int RunHolder(const LeaseRunOptions& options, const PortRequest& request,
+int RunHolder(const LeaseRunOptions& options, LeaseSession& session,
               const Watched& watched, const std::string& env_file,
-              const std::string& checkout_dir, Reporter& reporter,
-              std::ostream& err) {
-  absl::StatusOr<LeaseServer> server =
-      ConnectLeaseServer(options.connect_timeout);
-  if (!server.ok()) {
-    return reporter.Report(
-        ConnectErrorExitCode(server.status()),
-        absl::StrCat("no server: ", server.status().message()));
+              Reporter& reporter, std::ostream& err) {
+  auto report = [&reporter](const Failure& failed) {
+    return reporter.Report(failed.exit_code, failed.message);
+  };
+  if (std::optional<Failure> failed = session.Connect(nullptr)) {
+    return report(*failed);
   }
-  const LeaseAcquirer acquire = MakeLeaseAcquirer(server->client, nullptr);
   absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
-      AcquireWithWait(SpecFromRequest(request, options.ttl, options.udp),
-                      options.wait, err, kProgram, acquire);
-  if (!lease.ok()) {
-    return reporter.Report(
-        AcquireErrorExitCode(lease.status(), options.wait),
-        AcquireErrorMessage(lease.status(), server->where.Describe(),
-                            options.wait));
-  }
-  const VariableLookup environment = ProcessEnvironment();
-  absl::StatusOr<Variables> vars = (*lease)->Environment(
-      request.profile.has_value() ? &*request.profile : nullptr, environment,
-      checkout_dir);
-  if (!vars.ok()) return reporter.Report(kExitUsage, vars.status().message());
-  const VariableLookup lookup = ChainLookup(*vars, environment);
-  for (const std::string& render : options.renders) {
-    absl::Status rendered = RenderTemplateFile(render, lookup);
-    if (!rendered.ok()) {
-      return reporter.Report(kExitUsage,
-                             absl::StrCat("--render: ", rendered.message()));
-    }
-  }
+      session.Acquire(session.NewSpec());
+  if (!lease.ok()) return report(session.AcquireFailure(lease.status()));
   absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
   if (!self.ok()) return reporter.Report(1, self.status().message());
   const HolderRecord me{self->pid, self->start_time};
-  vars->emplace_back(kHolderPidVariable, absl::StrCat(me.pid));
-  vars->emplace_back(kHolderStartVariable, absl::StrCat(me.start_time));
-  absl::Status written = WriteVariablesFile(env_file, *vars, /*append=*/false);
-  if (!written.ok()) return reporter.Report(1, written.message());
+  Variables vars;
+  if (std::optional<Failure> failed = session.Publish(
+          **lease, env_file,
+          {{kHolderPidVariable, absl::StrCat(me.pid)},
+           {kHolderStartVariable, absl::StrCat(me.start_time)}},
+          &vars)) {
+    return report(*failed);
+  }
 
   const std::string summary =
       absl::StrCat("lease ", (*lease)->lease().lease_id_prefix(), " (ports ",
@@ -287,47 +269,6 @@ int AwaitHolderReport(int fd, absl::Duration timeout, std::ostream& err) {
 
 }  // namespace
 
-absl::StatusOr<std::optional<Variables>> VariablesFromEnvironment(
-    const PortRequest& request, const VariableLookup& environment) {
-  const std::optional<std::string> lease_id = environment("PORTLEASE_LEASE_ID");
-  if (!lease_id.has_value() || lease_id->empty()) return std::nullopt;
-  std::vector<std::string> names;
-  if (request.profile.has_value()) {
-    for (const v1::Profile::Port& port : request.profile->ports()) {
-      names.push_back(port.env().empty() ? DefaultPortVariable(port.name())
-                                         : port.env());
-    }
-  } else {
-    for (uint32_t i = 0; i < request.count; ++i) {
-      names.push_back(absl::StrCat("PORT_", i));
-    }
-  }
-  Variables vars;
-  std::vector<std::string> ports;
-  for (const std::string& name : names) {
-    const std::optional<std::string> value = environment(name);
-    if (!value.has_value() || !ParsePort(*value).ok()) return std::nullopt;
-    ports.push_back(*value);
-    vars.emplace_back(name, *value);
-  }
-  vars.emplace_back("PORTLEASE_LEASE_ID", *lease_id);
-  vars.emplace_back("PORTLEASE_PORTS", absl::StrJoin(ports, " "));
-  if (std::optional<std::string> compose = environment("COMPOSE_PROJECT_NAME");
-      compose.has_value() && !compose->empty()) {
-    vars.emplace_back("COMPOSE_PROJECT_NAME", *compose);
-  }
-  if (request.profile.has_value()) {
-    for (const v1::Profile::Var& var : request.profile->vars()) {
-      absl::StatusOr<std::string> value =
-          ExpandTemplate(var.value(), ChainLookup(vars, environment),
-                         absl::StrCat("profile variable ", var.name()));
-      if (!value.ok()) return value.status();
-      vars.emplace_back(var.name(), *std::move(value));
-    }
-  }
-  return std::optional<Variables>(std::move(vars));
-}
-
 absl::StatusOr<bool> ShouldReuseOuterLease(const LeaseRunOptions& options,
                                            const VariableLookup& environment) {
   // PORTLEASE_CTEST_REUSE, when set, decides alone (over REUSE_OUTER, i.e.
@@ -372,14 +313,48 @@ absl::StatusOr<bool> ShouldReuseOuterLease(const LeaseRunOptions& options,
   return false;
 }
 
+namespace {
+
+// Reuses the lease an outer lease-run put in the environment, when
+// ShouldReuseOuterLease says so and the environment has every variable of
+// the request: renders and writes `env_file` from its variables and returns
+// the exit code. Nullopt when there is nothing to reuse; INVALID_ARGUMENT
+// for a bad PORTLEASE_CTEST_REUSE or derived variable.
+absl::StatusOr<std::optional<int>> ReuseOuterLease(
+    const LeaseRunOptions& options, const LeaseSession& session,
+    const std::string& env_file, std::ostream& err) {
+  const VariableLookup environment = ProcessEnvironment();
+  absl::StatusOr<bool> reuse = ShouldReuseOuterLease(options, environment);
+  if (!reuse.ok()) return reuse.status();
+  if (!*reuse) return std::nullopt;
+  const PortRequest& request = session.request();
+  absl::StatusOr<std::optional<Variables>> reused =
+      LeaseVariablesFromEnvironment(
+          request.profile.has_value() ? &*request.profile : nullptr,
+          request.count, environment,
+          [](absl::string_view value) { return ParsePort(value).ok(); });
+  if (!reused.ok()) return reused.status();
+  if (!reused->has_value()) return std::nullopt;
+  const Variables& vars = **reused;
+  if (std::optional<Failure> failed =
+          session.PublishVariables(vars, env_file, {})) {
+    return ReportFailure(*failed, err);
+  }
+  const std::string lease_id =
+      ChainLookup(vars, environment)("PORTLEASE_LEASE_ID").value_or("");
+  return ReportFailure(
+      {0, absl::StrCat("reusing lease ", lease_id.substr(0, 8),
+                       " from the environment; variables in ", env_file)},
+      err);
+}
+
+}  // namespace
+
 int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
-  auto fail = [&err](int code, absl::string_view message) {
-    err << kProgram << ": " << message << std::endl;
-    return code;
-  };
-  absl::StatusOr<PortRequest> request =
-      MakePortRequest(options.ports, options.count, options.profile);
-  if (!request.ok()) return fail(kExitUsage, request.status().message());
+  LeaseSession session(options, err);
+  if (std::optional<Failure> failed = session.MakeRequest()) {
+    return ReportFailure(*failed, err);
+  }
   const std::string env_file = AbsolutePath(options.env_file);
 
   // An earlier holder of this file (a repeated setup test) goes first.
@@ -389,45 +364,28 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
       EndHolder(*holder, err);
     }
   }
-
-  const VariableLookup environment = ProcessEnvironment();
-  absl::StatusOr<bool> reuse = ShouldReuseOuterLease(options, environment);
-  if (!reuse.ok()) return fail(kExitUsage, reuse.status().message());
-  if (*reuse) {
-    absl::StatusOr<std::optional<Variables>> reused =
-        VariablesFromEnvironment(*request, environment);
-    if (!reused.ok()) return fail(kExitUsage, reused.status().message());
-    if (reused->has_value()) {
-      const Variables& vars = **reused;
-      const VariableLookup lookup = ChainLookup(vars, environment);
-      for (const std::string& render : options.renders) {
-        absl::Status rendered = RenderTemplateFile(render, lookup);
-        if (!rendered.ok()) {
-          return fail(kExitUsage,
-                      absl::StrCat("--render: ", rendered.message()));
-        }
-      }
-      absl::Status written =
-          WriteVariablesFile(env_file, vars, /*append=*/false);
-      if (!written.ok()) return fail(1, written.message());
-      return fail(
-          0, absl::StrCat("reusing lease ",
-                          lookup("PORTLEASE_LEASE_ID")->substr(0, 8),
-                          " from the environment; variables in ", env_file));
-    }
+  absl::StatusOr<std::optional<int>> reused =
+      ReuseOuterLease(options, session, env_file, err);
+  if (!reused.ok()) {
+    return ReportFailure(
+        {kExitUsage, std::string(reused.status().message())}, err);
   }
+  if (reused->has_value()) return **reused;
 
   absl::StatusOr<Watched> watched = ChooseWatched(options);
-  if (!watched.ok()) return fail(1, watched.status().message());
-  const std::string checkout_dir = CurrentDirectoryOrEmpty();
+  if (!watched.ok()) {
+    return ReportFailure({1, std::string(watched.status().message())}, err);
+  }
 
   int report_pipe[2];
   if (pipe2(report_pipe, O_CLOEXEC) != 0) {
-    return fail(1, absl::StrCat("pipe: ", std::strerror(errno)));
+    return ReportFailure({1, absl::StrCat("pipe: ", std::strerror(errno))},
+                         err);
   }
   const pid_t child = fork();
   if (child < 0) {
-    return fail(1, absl::StrCat("fork: ", std::strerror(errno)));
+    return ReportFailure({1, absl::StrCat("fork: ", std::strerror(errno))},
+                         err);
   }
   if (child == 0) {
     close(report_pipe[0]);
@@ -438,8 +396,7 @@ int RunDetached(const LeaseRunOptions& options, std::ostream& err) {
     int code;
     {
       Reporter reporter(report_pipe[1]);
-      code = RunHolder(options, *request, *watched, env_file, checkout_dir,
-                       reporter, err);
+      code = RunHolder(options, session, *watched, env_file, reporter, err);
     }
     err.flush();
     _exit(code);

@@ -14,9 +14,7 @@
 namespace portlease {
 namespace {
 
-using ::testing::Contains;
 using ::testing::HasSubstr;
-using ::testing::Pair;
 
 VariableLookup MapLookup(std::map<std::string, std::string> values) {
   return [values = std::move(values)](
@@ -25,39 +23,6 @@ VariableLookup MapLookup(std::map<std::string, std::string> values) {
     if (it == values.end()) return std::nullopt;
     return it->second;
   };
-}
-
-TEST(VariablesFromEnvironmentTest, ReusesAnOuterLease) {
-  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
-  ASSERT_TRUE(request.ok());
-  absl::StatusOr<std::optional<Variables>> vars = VariablesFromEnvironment(
-      *request, MapLookup({{"PORTLEASE_LEASE_ID", "0123456789abcdef"},
-                           {"REDIS_PORT", "41000"},
-                           {"WORKER_PORT", "41001"},
-                           {"COMPOSE_PROJECT_NAME", "x-01234567"}}));
-  ASSERT_TRUE(vars.ok()) << vars.status();
-  ASSERT_TRUE(vars->has_value());
-  EXPECT_THAT(**vars, Contains(Pair("PORTLEASE_PORTS", "41000 41001")));
-  EXPECT_THAT(**vars, Contains(Pair("COMPOSE_PROJECT_NAME", "x-01234567")));
-}
-
-TEST(VariablesFromEnvironmentTest, NothingToReuse) {
-  absl::StatusOr<PortRequest> request = MakePortRequest("redis,worker", 0, "");
-  ASSERT_TRUE(request.ok());
-  // No lease id; a missing port; a bad port.
-  EXPECT_FALSE(
-      VariablesFromEnvironment(
-          *request, MapLookup({{"REDIS_PORT", "1"}, {"WORKER_PORT", "2"}}))
-          ->has_value());
-  EXPECT_FALSE(
-      VariablesFromEnvironment(*request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
-                                                    {"REDIS_PORT", "41000"}}))
-          ->has_value());
-  EXPECT_FALSE(
-      VariablesFromEnvironment(*request, MapLookup({{"PORTLEASE_LEASE_ID", "a"},
-                                                    {"REDIS_PORT", "41000"},
-                                                    {"WORKER_PORT", "70000"}}))
-          ->has_value());
 }
 
 TEST(ShouldReuseOuterLeaseTest, OnlyWhenAskedAndOnlyForOneFixture) {

@@ -20,7 +20,9 @@
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_ENV_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_LEASE_ENV_H_
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +38,14 @@ namespace portlease {
 // Ordered KEY, value pairs.
 using Variables = std::vector<std::pair<std::string, std::string>>;
 
+// The naming rule of port variables: the name under which port `index` of
+// a lease is exported. An unnamed port (a lease by count) is PORT_<index>;
+// a named one is the env name `profile` (may be null) declares for it,
+// else DefaultPortVariable(name) (redis: REDIS_PORT).
+// LeaseVariablesFromEnvironment, below, is the inverse.
+std::string PortVariable(absl::string_view port_name, int index,
+                         const v1::Profile* profile);
+
 // Builds the variables of `lease`. `profile` may be null (then ports use
 // DefaultPortVariable names and there are no derived variables).
 // `environment` answers lookups of variables the lease does not define.
@@ -45,6 +55,20 @@ absl::StatusOr<Variables> LeaseVariables(const v1::Lease& lease,
                                          const v1::Profile* profile,
                                          const VariableLookup& environment,
                                          absl::string_view checkout_dir);
+
+// The inverse of LeaseVariables: the variables of a lease an outer
+// lease-run exported, read back from `environment`, for a request of the
+// ports of `profile` or, when it is null, of `count` unnamed ports. Nullopt
+// unless `environment` has PORTLEASE_LEASE_ID and a valid port in every
+// port variable (PortVariable). COMPOSE_PROJECT_NAME is kept when set;
+// derived profile variables are expanded again. `is_port` judges a port
+// variable's value (lease-run passes common/port's ParsePort, which this
+// library does not link). INVALID_ARGUMENT when a derived variable fails
+// to expand.
+absl::StatusOr<std::optional<Variables>> LeaseVariablesFromEnvironment(
+    const v1::Profile* profile, uint32_t count,
+    const VariableLookup& environment,
+    const std::function<bool(absl::string_view)>& is_port);
 
 // A docker compose project name unique to the lease: the checkout's base
 // name reduced to [a-z0-9_-], then '-', then the first 8 characters of the

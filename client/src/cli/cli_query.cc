@@ -292,86 +292,106 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
-  std::vector<uint32_t> ports;
+namespace {
+
+// The ports preflight checks: --ports and the arguments, or the profile's
+// default ports. Sets `udp` when the profile asks for UDP too.
+// INVALID_ARGUMENT with the usage line's message otherwise.
+absl::StatusOr<std::vector<uint32_t>> PreflightPorts(const CliFlags& flags,
+                                                     bool& udp) {
   if (!flags.profile.empty() && !flags.ports.empty()) {
-    return Fail(err, kExitUsage, "give --ports or --profile, not both");
+    return absl::InvalidArgumentError("give --ports or --profile, not both");
   }
-  // A UDP socket on a port conflicts only with a stack that uses UDP.
-  bool udp = flags.udp;
+  std::vector<uint32_t> ports;
   if (!flags.profile.empty()) {
     absl::StatusOr<v1::Profile> profile = LoadProfile(flags.profile);
-    if (!profile.ok()) return Fail(err, kExitUsage, profile.status().message());
+    if (!profile.ok()) return profile.status();
     udp = udp || profile->udp();
     for (const v1::Profile::Port& port : profile->ports()) {
       if (port.default_port() != 0) ports.push_back(port.default_port());
     }
     if (ports.empty()) {
-      return Fail(err, kExitUsage,
-                  absl::StrCat(flags.profile, ": no port has a defaultPort"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(flags.profile, ": no port has a defaultPort"));
     }
   } else {
     std::vector<std::string> items =
         absl::StrSplit(flags.ports, ',', absl::SkipEmpty());
     items.insert(items.end(), flags.positional.begin(), flags.positional.end());
     absl::StatusOr<std::vector<uint32_t>> parsed = ParsePortNumbers(items);
-    if (!parsed.ok()) return Fail(err, kExitUsage, parsed.status().message());
+    if (!parsed.ok()) return parsed.status();
     ports = *parsed;
   }
   if (ports.empty()) {
-    return Fail(err, kExitUsage,
-                "usage: portlease preflight --ports PORT,... | --profile FILE");
+    return absl::InvalidArgumentError(
+        "usage: portlease preflight --ports PORT,... | --profile FILE");
   }
+  return ports;
+}
+
+// Prints one port's preflight lines ("port N: free", or "BUSY" with who
+// holds it and a suggestion). Returns whether it is busy.
+bool PrintPreflightPort(const v1::PortInfo& info, bool bind_failed, bool udp,
+                        std::ostream& out) {
+  const bool leased = info.has_lease();
+  bool listening = bind_failed;
+  for (const v1::PortHolder& h : info.holders()) {
+    if (h.protocol() == "udp" ? udp : h.state() == "LISTEN") {
+      listening = true;
+    }
+  }
+  if (!leased && !listening) {
+    out << "port " << info.port() << ": free\n";
+    return false;
+  }
+  out << "port " << info.port() << ": BUSY";
+  if (leased) {
+    out << ", leased to " << OwnerSummary(info.lease()) << " (lease "
+        << info.lease().lease_id_prefix() << ")";
+  }
+  for (const v1::PortHolder& h : info.holders()) {
+    out << ", bound by " << HolderLine(h);
+    break;
+  }
+  if (listening && info.holders_size() == 0) {
+    out << ", bound by a process this user cannot see";
+  }
+  out << "\n";
+  if (leased) {
+    out << "  suggestion: port " << info.port()
+        << " is leased from portleased; run your stack under lease-run "
+           "instead of fixed ports, or wait for lease "
+        << info.lease().lease_id_prefix() << " to end\n";
+  } else if (!info.holders().empty() && info.holders(0).pid() > 0) {
+    out << "  suggestion: stop pid " << info.holders(0).pid() << " (\""
+        << info.holders(0).command()
+        << "\"), or run under lease-run to get leased ports\n";
+  } else {
+    out << "  suggestion: find the holder with `sudo portlease who "
+        << info.port() << "`, or run under lease-run to get leased ports\n";
+  }
+  return true;
+}
+
+}  // namespace
+
+int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
+  // A UDP socket on a port conflicts only with a stack that uses UDP.
+  bool udp = flags.udp;
+  absl::StatusOr<std::vector<uint32_t>> ports = PreflightPorts(flags, udp);
+  if (!ports.ok()) return Fail(err, kExitUsage, ports.status().message());
   std::string where;
   std::unique_ptr<Client> client = OptionalClient(flags, &where);
   bool server_seen = false;
   std::vector<bool> bind_failed;
   std::vector<v1::PortInfo> infos =
-      Inspect(ports, client.get(), &server_seen, &bind_failed, &where);
+      Inspect(*ports, client.get(), &server_seen, &bind_failed, &where);
   if (!server_seen) {
     out << "local checks only: " << where << "\n";
   }
   int busy = 0;
   for (size_t i = 0; i < infos.size(); ++i) {
-    const v1::PortInfo& info = infos[i];
-    const bool leased = info.has_lease();
-    bool listening = bind_failed[i];
-    for (const v1::PortHolder& h : info.holders()) {
-      if (h.protocol() == "udp" ? udp : h.state() == "LISTEN") {
-        listening = true;
-      }
-    }
-    if (!leased && !listening) {
-      out << "port " << info.port() << ": free\n";
-      continue;
-    }
-    ++busy;
-    out << "port " << info.port() << ": BUSY";
-    if (leased) {
-      out << ", leased to " << OwnerSummary(info.lease()) << " (lease "
-          << info.lease().lease_id_prefix() << ")";
-    }
-    for (const v1::PortHolder& h : info.holders()) {
-      out << ", bound by " << HolderLine(h);
-      break;
-    }
-    if (listening && info.holders_size() == 0) {
-      out << ", bound by a process this user cannot see";
-    }
-    out << "\n";
-    if (leased) {
-      out << "  suggestion: port " << info.port()
-          << " is leased from portleased; run your stack under lease-run "
-             "instead of fixed ports, or wait for lease "
-          << info.lease().lease_id_prefix() << " to end\n";
-    } else if (!info.holders().empty() && info.holders(0).pid() > 0) {
-      out << "  suggestion: stop pid " << info.holders(0).pid() << " (\""
-          << info.holders(0).command()
-          << "\"), or run under lease-run to get leased ports\n";
-    } else {
-      out << "  suggestion: find the holder with `sudo portlease who "
-          << info.port() << "`, or run under lease-run to get leased ports\n";
-    }
+    if (PrintPreflightPort(infos[i], bind_failed[i], udp, out)) ++busy;
   }
   if (busy > 0) {
     out << busy << " of " << infos.size() << " ports busy\n";
