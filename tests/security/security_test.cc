@@ -297,8 +297,12 @@ class AdminTest : public ::testing::Test {
     return stub_->UndrainPort(&context, request, &response);
   }
 
+  // portleased's default --always-exclude.
   TestServer server_{
-      Options([](ServerOptions* o) { o->service.admin_token = kToken; })};
+      Options([](ServerOptions* o) { o->service.admin_token = kToken; },
+              [](LeaseManagerOptions* o) {
+                o->pool_fit.always_exclude = {6379, 7001, 8080, 8081, 9090};
+              })};
   std::unique_ptr<v1::PortLease::Stub> stub_ = server_.NewStub();
 };
 
