@@ -39,31 +39,19 @@ LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
       store_(store),
       prober_(prober),
       claims_(options_.claims != nullptr ? options_.claims : &no_claims_),
-      allocator_(options_.pool, WithM2DefaultPorts(options_.exclude)),
-      state_(65536, State::kOutsidePool),
-      resting_(65536, State::kOutsidePool),
-      drained_(65536, false) {
-  for (const PortRange& r : options_.pool) {
-    for (uint32_t p = r.lo; p <= r.hi; ++p) resting_[p] = State::kExcluded;
-  }
-  for (uint32_t p = 0; p < 65536; ++p) {
-    if (allocator_.InPool(static_cast<Port>(p))) resting_[p] = State::kFree;
-    state_[p] = resting_[p];
-    count_[static_cast<int>(state_[p])]++;
-  }
-}
+      ports_(options_.pool, WithM2DefaultPorts(options_.exclude)),
+      leases_(rules_.LimitsOwners()) {}
 
 LeaseManager::~LeaseManager() {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
-    for (Waiter& w : waiters_) {
-      done.emplace_back(std::move(w.done),
-                        absl::UnavailableError("the lease server is shutting down"));
+    for (AcquireCallback& waiter : waiters_.TakeAll()) {
+      done.Add(std::move(waiter),
+               absl::UnavailableError("the lease server is shutting down"));
     }
-    waiters_.clear();
   }
-  Complete(&done);
+  done.Run();
 }
 
 absl::Status LeaseManager::Load() {
@@ -74,22 +62,18 @@ absl::Status LeaseManager::Load() {
   absl::MutexLock lock(&mu_);
   // Drained ports outside the pool are remembered, and rest disabled should
   // a later SetPool bring them back.
-  for (Port port : *drained) {
-    drained_[port] = true;
-    if (resting_[port] != State::kFree) continue;
-    resting_[port] = State::kDisabled;
-    SetState(port, 1, State::kFree);
-  }
+  for (Port port : *drained) ports_.SetDrained(port, true);
   const absl::Time now = clock_->Now();
   const absl::Duration mono = clock_->Monotonic();
   for (LeaseRecord& record : *stored) {
-    if (PortsMalformed(record) || leases_.contains(record.id)) {
+    if (PortsMalformed(record) || leases_.Contains(record.id)) {
       return absl::DataLossError(absl::StrCat(
           "stored lease ", record.IdPrefix(), " is malformed (ports ",
           Ports(record), ")"));
     }
     for (uint32_t p = record.base; p <= record.last(); ++p) {
-      if (state_[p] == State::kLeased || state_[p] == State::kDraining) {
+      const State state = ports_.state(static_cast<Port>(p));
+      if (state == State::kLeased || state == State::kDraining) {
         return absl::DataLossError(absl::StrCat(
             "stored leases overlap on port ", p, " (lease ", record.IdPrefix(),
             "); the database is inconsistent"));
@@ -120,8 +104,7 @@ absl::Status LeaseManager::Load() {
       }
       entry.deadline = mono + remaining;
       SetState(record.base, record.count, State::kLeased);
-      ++live_;
-      CountOwner(record, +1);
+      leases_.CountOwner(record, +1);
     } else {
       // Expired while the server was down, or draining: free its ports only
       // once a probe says nobody uses them.
@@ -129,16 +112,12 @@ absl::Status LeaseManager::Load() {
       entry.next_probe = mono;
       SetState(record.base, record.count, State::kDraining);
     }
-    entry.record = std::move(record);
-    const std::string id = entry.record.id;
-    Entry& stored_entry = leases_[id] = std::move(entry);
-    Index(&stored_entry);
     // Its Hold stream broke with the restart: one grace to attach again.
-    if (stored_entry.record.state == LeaseState::kLive &&
-        stored_entry.record.held) {
-      stored_entry.grace_deadline = mono + options_.hold_grace;
-      grace_.emplace(stored_entry.grace_deadline, id);
+    if (record.state == LeaseState::kLive && record.held) {
+      entry.grace_deadline = mono + options_.hold_grace;
     }
+    entry.record = std::move(record);
+    leases_.Insert(std::move(entry));
   }
   return absl::OkStatus();
 }
@@ -181,58 +160,15 @@ absl::Status LeaseManager::NotFound(absl::string_view id) {
 absl::StatusOr<LeaseManager::Entry*> LeaseManager::FindAuthorized(
     absl::string_view id, const Principal& by, absl::string_view verb,
     bool include_ending) {
-  Entry* entry = FindLive(id, include_ending);
+  Entry* entry = leases_.FindLive(id, include_ending);
   if (entry == nullptr) return NotFound(id);
   absl::Status allowed = Authorize(entry->record, by, verb);
   if (!allowed.ok()) return allowed;
   return entry;
 }
 
-LeaseManager::Entry* LeaseManager::FindByPort(Port port) {
-  auto it = by_base_.upper_bound(port);
-  if (it == by_base_.begin()) return nullptr;
-  --it;
-  Entry& entry = leases_.at(it->second);
-  return port <= entry.record.last() ? &entry : nullptr;
-}
-
-void LeaseManager::Index(Entry* entry) {
-  const LeaseRecord& r = entry->record;
-  by_base_[r.base] = r.id;
-  if (r.state == LeaseState::kLive) {
-    expiry_.emplace(entry->deadline, r.id);
-    if (!r.request_id.empty()) by_request_id_[{r.caller, r.request_id}] = r.id;
-  } else {
-    drain_queue_.emplace(entry->next_probe, r.id);
-  }
-}
-
-void LeaseManager::Unindex(const Entry& entry) {
-  const LeaseRecord& r = entry.record;
-  by_base_.erase(r.base);
-  expiry_.erase({entry.deadline, r.id});
-  grace_.erase({entry.grace_deadline, r.id});
-  drain_queue_.erase({entry.next_probe, r.id});
-  auto it = by_request_id_.find(RequestKey(r.caller, r.request_id));
-  if (it != by_request_id_.end() && it->second == r.id) by_request_id_.erase(it);
-}
-
 void LeaseManager::SetState(Port first, uint32_t count, State state) {
-  bool all_free = true;
-  for (uint32_t p = first; p < uint32_t{first} + count; ++p) {
-    State target = state == State::kFree ? resting_[p] : state;
-    count_[static_cast<int>(state_[p])]--;
-    count_[static_cast<int>(target)]++;
-    state_[p] = target;
-    all_free = all_free && target == State::kFree;
-  }
-  if (all_free || state != State::kFree) {
-    allocator_.Set(first, count, state == State::kFree);
-  } else {  // some ports rest disabled
-    for (uint32_t p = first; p < uint32_t{first} + count; ++p) {
-      allocator_.Set(static_cast<Port>(p), 1, state_[p] == State::kFree);
-    }
-  }
+  ports_.Set(first, count, state);
   if (state == State::kFree) serve_pending_ = true;
 }
 
@@ -242,30 +178,15 @@ void LeaseManager::Emit(LeaseEvent::Type type, const LeaseRecord* lease,
   options_.on_event(MakeEvent(type, lease, port, std::move(detail), by));
 }
 
-void LeaseManager::Complete(std::vector<Completion>* done) {
-  for (Completion& c : *done) std::move(c.first)(std::move(c.second));
-  done->clear();
-}
-
 absl::Status LeaseManager::Validate(const AcquireParams& params) const {
   return rules_.Validate(params);
-}
-
-LeaseManager::Entry* LeaseManager::FindLive(absl::string_view id,
-                                            bool include_ending) {
-  auto it = leases_.find(id);
-  if (it == leases_.end() || it->second.record.state != LeaseState::kLive ||
-      (it->second.ending && !include_ending)) {
-    return nullptr;
-  }
-  return &it->second;
 }
 
 
 absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
                                                 absl::Duration ttl,
                                                 const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -291,22 +212,20 @@ absl::StatusOr<LeaseRecord> LeaseManager::Renew(absl::string_view id,
         result = absl::UnavailableError(absl::StrCat(
             "cannot commit the renewal to the store: ", committed.message()));
       } else {
-        expiry_.erase({entry->deadline, entry->record.id});
-        entry->deadline = clock_->Monotonic() + renewed.ttl;
+        leases_.SetDeadline(entry, clock_->Monotonic() + renewed.ttl);
         entry->record = std::move(renewed);
-        expiry_.emplace(entry->deadline, entry->record.id);
         Emit(LeaseEvent::Type::kRenewed, &entry->record, 0, "", &by);
         result = entry->record;
       }
     }
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
 absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
                                               const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -315,29 +234,29 @@ absl::StatusOr<LeaseRecord> LeaseManager::Get(absl::string_view id,
     result = entry.ok() ? absl::StatusOr<LeaseRecord>((*entry)->record)
                         : absl::StatusOr<LeaseRecord>(entry.status());
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
 std::vector<LeaseRecord> LeaseManager::List(const Metadata& filter, Port from,
                                             size_t limit) {
-  std::vector<Completion> done;
+  Completions done;
   std::vector<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    for (auto it = by_base_.lower_bound(from);
-         it != by_base_.end() && result.size() < limit; ++it) {
-      const LeaseRecord& r = leases_.at(it->second).record;
+    leases_.ForEachFrom(from, [&](const LeaseRecord& r) {
+      if (result.size() >= limit) return false;
       const bool match = std::all_of(
           filter.begin(), filter.end(), [&r](const auto& kv) {
             auto it = r.owner.find(kv.first);
             return it != r.owner.end() && it->second == kv.second;
           });
       if (match) result.push_back(r);
-    }
+      return true;
+    });
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -361,25 +280,22 @@ absl::StatusOr<LeaseRecord> LeaseManager::AttachHolder(absl::string_view id,
     }
   }
   ++entry->holders;
-  grace_.erase({entry->grace_deadline, entry->record.id});
-  entry->grace_deadline = absl::InfiniteDuration();
+  leases_.SetGrace(entry, absl::InfiniteDuration());
   return entry->record;
 }
 
 void LeaseManager::DetachHolder(absl::string_view id) {
   absl::MutexLock lock(&mu_);
-  Entry* entry = FindLive(id, /*include_ending=*/true);
+  Entry* entry = leases_.FindLive(id, /*include_ending=*/true);
   if (entry == nullptr || entry->holders == 0) return;
   if (--entry->holders > 0) return;
-  entry->grace_deadline = clock_->Monotonic() + options_.hold_grace;
-  // An ending lease is out of the indexes; it is put back if it stays.
-  if (!entry->ending) grace_.emplace(entry->grace_deadline, entry->record.id);
+  leases_.SetGrace(entry, clock_->Monotonic() + options_.hold_grace);
 }
 
 void LeaseManager::MarkBusy(Port port, absl::string_view detail) {
-  if (state_[port] != State::kFree) return;
-  SetState(port, 1, State::kBusy);
-  backoff_.push_back({clock_->Monotonic() + options_.busy_backoff, port, 1});
+  if (!ports_.BackOff(port, clock_->Monotonic() + options_.busy_backoff)) {
+    return;
+  }
   Emit(LeaseEvent::Type::kForeignBusy, nullptr, port,
        absl::StrCat(detail.empty() ? "bound by another process" : detail,
                     "; skipped"));
@@ -397,14 +313,11 @@ void LeaseManager::MarkClaimedElsewhere(const std::vector<Port>& claimed) {
 
 absl::Duration LeaseManager::NextTickDue() {
   absl::MutexLock lock(&mu_);
-  absl::Duration due = absl::InfiniteDuration();
-  for (const auto* set : {&expiry_, &grace_, &drain_queue_}) {
-    if (!set->empty()) due = std::min(due, set->begin()->first);
+  absl::Duration due = leases_.NextDue();
+  if (std::optional<absl::Duration> timer = ports_.NextTimer()) {
+    due = std::min(due, *timer);
   }
-  for (const std::deque<Timed>* timed : {&quarantine_, &backoff_}) {
-    if (!timed->empty()) due = std::min(due, timed->front().until);
-  }
-  for (const Waiter& w : waiters_) due = std::min(due, w.deadline);
+  due = std::min(due, waiters_.EarliestDeadline());
   if (recovery_until_ > absl::ZeroDuration()) {
     due = std::min(due, recovery_until_);
   }
@@ -418,8 +331,8 @@ PortView LeaseManager::ViewPort(Port port) {
   // process's lock.
   view.claimed_by = claims_->Holder(port);
   absl::MutexLock lock(&mu_);
-  view.state = state_[port];
-  if (const Entry* entry = FindByPort(port); entry != nullptr) {
+  view.state = ports_.state(port);
+  if (const Entry* entry = leases_.FindByPort(port); entry != nullptr) {
     view.lease = entry->record;
   }
   return view;
@@ -428,16 +341,16 @@ PortView LeaseManager::ViewPort(Port port) {
 PoolStats LeaseManager::Stats() {
   absl::MutexLock lock(&mu_);
   PoolStats s;
-  s.pool_size = allocator_.pool_size();
-  s.free = allocator_.available();
-  s.leased = count_[static_cast<int>(State::kLeased)];
-  s.quarantined = count_[static_cast<int>(State::kQuarantined)];
-  s.draining = count_[static_cast<int>(State::kDraining)];
-  s.busy = count_[static_cast<int>(State::kBusy)];
-  s.disabled = count_[static_cast<int>(State::kDisabled)];
-  s.largest_free_block = allocator_.largest_block();
-  s.live_leases = live_;
-  s.draining_leases = static_cast<uint32_t>(leases_.size()) - live_;
+  s.pool_size = ports_.pool_size();
+  s.free = ports_.available();
+  s.leased = ports_.count(State::kLeased);
+  s.quarantined = ports_.count(State::kQuarantined);
+  s.draining = ports_.count(State::kDraining);
+  s.busy = ports_.count(State::kBusy);
+  s.disabled = ports_.count(State::kDisabled);
+  s.largest_free_block = ports_.largest_block();
+  s.live_leases = leases_.live();
+  s.draining_leases = leases_.draining();
   s.waiters = static_cast<uint32_t>(waiters_.size());
   return s;
 }

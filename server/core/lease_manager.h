@@ -65,45 +65,41 @@
 #define PORTLEASE_SERVER_CORE_LEASE_MANAGER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/acquire_params.h"
-#include "server/core/allocator.h"
 #include "server/core/clock.h"
 #include "server/core/lease.h"
 #include "server/core/lease_event.h"
 #include "server/core/lease_manager_options.h"
 #include "server/core/lease_store.h"
+#include "server/core/lease_table.h"
 #include "server/core/pool_config.h"
 #include "server/core/pool_stats.h"
 #include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
+#include "server/core/port_table.h"
 #include "server/core/port_view.h"
 #include "server/core/principal.h"
 #include "server/core/request_rules.h"
+#include "server/core/wait_queue.h"
 
 namespace portlease {
 
 class LeaseManager {
  public:
-  using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
-
   // Loads the store's leases: live unexpired ones keep their ports; expired
   // ones end (draining if still bound). A held one (LeaseRecord::held) is
   // reclaimed one hold grace from now unless a holder attaches again. Claims their ports again; a lease
@@ -267,27 +263,7 @@ class LeaseManager {
                                        const Principal& by);
 
  private:
-  struct Entry {
-    LeaseRecord record;
-    absl::Duration deadline;  // monotonic expiry
-    int holders = 0;
-    absl::Duration grace_deadline = absl::InfiniteDuration();
-    absl::Duration next_probe = absl::ZeroDuration();  // draining only
-    // A Release is committing its end without the lock.
-    bool ending = false;
-  };
-  struct Waiter {
-    uint64_t ticket;
-    AcquireParams params;
-    absl::Duration deadline;
-    AcquireCallback done;
-  };
-  struct Timed {
-    absl::Duration until;
-    Port first;
-    uint32_t count;
-  };
-  using Completion = std::pair<AcquireCallback, absl::StatusOr<LeaseRecord>>;
+  using Entry = LeaseTable::Entry;
 
   LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
                PortProber* prober);
@@ -299,9 +275,6 @@ class LeaseManager {
   // Why `snapshot` cannot be re-created (OK when it can).
   absl::Status CheckReattachable(const LeaseRecord& snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The state a port rests in under the current pool.
-  PortView::State RestingState(Port port, const std::vector<bool>& in_ranges)
-      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The grant path (lease_manager_grant.cc). GrantWithIoUnlocked, for the
   // caller's own request, claims, probes and commits with mu_ released (the
@@ -353,7 +326,7 @@ class LeaseManager {
   // RESOURCE_EXHAUSTED: what the pool holds, and `skipped` found just now.
   absl::Status Exhausted(uint32_t count, uint32_t skipped) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Housekeep(std::vector<Completion>* done)
+  void Housekeep(Completions* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The end path (lease_manager_end.cc). A lease ends draining when its
   // ports are still bound, else deleted and its ports quarantined.
@@ -386,9 +359,8 @@ class LeaseManager {
   void CheckReleasedPorts() ABSL_LOCKS_EXCLUDED(mu_);
   void DrainReleased(LeaseRecord record, const std::vector<Port>& busy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // An ended lease (state kDraining, stored as such, out of the indexes)
-  // whose `busy` ports are still bound: indexed for re-probing, its ports
-  // draining, the event emitted.
+  // A lease just made draining in leases_ (stored as such) whose `busy`
+  // ports are still bound: its ports draining, the event emitted.
   void StartDraining(Entry* entry, const std::vector<Port>& busy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `port`'s drained flag; on failure emits the store error and
@@ -420,32 +392,21 @@ class LeaseManager {
                                         absl::string_view verb,
                                         bool include_ending = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The lease, live or draining, whose block holds `port`; nullptr when
-  // none does.
-  Entry* FindByPort(Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetState(Port first, uint32_t count, PortView::State state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ServeWaiters(std::vector<Completion>* done)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Index(Entry* entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unindex(const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Live leases; those being ended by a Release only with include_ending.
-  Entry* FindLive(absl::string_view id, bool include_ending = false)
+  void ServeWaiters(Completions* done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED, naming the limit and its flag, when the request's
   // caller holds max_leases_per_owner live leases already, or the request's
   // ports would take it past max_ports_per_owner (RequestRules); a retry of
-  // a live lease's request is exempt. In lease_manager_limits.cc, with
-  // CountOwner and CheckFitsPool.
+  // a live lease's request is exempt.
   absl::Status CheckOwnerLimit(const AcquireParams& params)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CountOwner(const LeaseRecord& record, int delta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // INVALID_ARGUMENT when the request asks for more ports than the whole
   // pool has: no wait can grant it.
   absl::Status CheckFitsPool(const AcquireParams& params) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return rules_.CheckFitsPool(params, allocator_.pool_size());
+    return rules_.CheckFitsPool(params, ports_.pool_size());
   }
   // `by`: who did it (nullptr: the server). Its privilege is recorded only
   // when it acted on another caller's lease.
@@ -461,7 +422,6 @@ class LeaseManager {
   AuditEvent Audit(LeaseEvent::Type type, const LeaseRecord* lease,
                    const Principal* by, Port port = 0,
                    std::string detail = "") const;
-  static void Complete(std::vector<Completion>* done);
 
   const LeaseManagerOptions options_;
   const RequestRules rules_;
@@ -472,14 +432,9 @@ class LeaseManager {
   PortClaims* const claims_;  // options_.claims, else &no_claims_
 
   absl::Mutex mu_;
-  PortAllocator allocator_ ABSL_GUARDED_BY(mu_);
-  std::vector<PortView::State> state_ ABSL_GUARDED_BY(mu_);  // by port
-  uint32_t count_[8] ABSL_GUARDED_BY(mu_) = {};               // by state
-  absl::flat_hash_map<std::string, Entry> leases_ ABSL_GUARDED_BY(mu_);
-  // Live leases by (caller, request_id): idempotency keys are the caller's.
+  PortTable ports_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_ ABSL_GUARDED_BY(mu_);
   using RequestKey = std::pair<std::string, std::string>;
-  absl::flat_hash_map<RequestKey, std::string> by_request_id_
-      ABSL_GUARDED_BY(mu_);
   // Grants being committed without the lock: their ids and request keys.
   absl::flat_hash_set<std::string> pending_ids_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<RequestKey> pending_request_ids_ ABSL_GUARDED_BY(mu_);
@@ -487,29 +442,8 @@ class LeaseManager {
   // it a release goes unchecked (a grant probes its ports anyway).
   static constexpr size_t kMaxUncheckedReleases = 65536;
   std::vector<LeaseRecord> unchecked_releases_ ABSL_GUARDED_BY(mu_);
-  std::map<Port, std::string> by_base_ ABSL_GUARDED_BY(mu_);
-  std::set<std::pair<absl::Duration, std::string>> expiry_
-      ABSL_GUARDED_BY(mu_);  // live leases by deadline
-  std::set<std::pair<absl::Duration, std::string>> grace_
-      ABSL_GUARDED_BY(mu_);  // leases whose last holder left
-  std::set<std::pair<absl::Duration, std::string>> drain_queue_
-      ABSL_GUARDED_BY(mu_);  // draining leases by next probe
-  // By port: the state a port takes when it is not leased, cooling down or
-  // backed off (free, excluded, outside the pool, or disabled).
-  std::vector<PortView::State> resting_ ABSL_GUARDED_BY(mu_);
-  // By port: drained by DrainPort (and persisted), whether or not the port
-  // is in the current pool; it rests disabled while it is.
-  std::vector<bool> drained_ ABSL_GUARDED_BY(mu_);
-  // Live leases and their ports by caller (only non-empty callers with at
-  // least one lease).
-  absl::flat_hash_map<std::string, OwnerShare> live_by_owner_
-      ABSL_GUARDED_BY(mu_);
   bool serve_pending_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<Timed> quarantine_ ABSL_GUARDED_BY(mu_);
-  std::deque<Timed> backoff_ ABSL_GUARDED_BY(mu_);
-  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
-  uint32_t live_ ABSL_GUARDED_BY(mu_) = 0;
+  WaitQueue waiters_ ABSL_GUARDED_BY(mu_);
   // Leases ended at start because another server claimed their ports:
   // id -> why, for their holders' NOT_FOUND. At most one entry per stored
   // lease, written only by Load.

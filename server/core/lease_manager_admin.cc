@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/allocator.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
 
@@ -27,21 +28,16 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     return absl::InvalidArgumentError(
         "a lease id prefix has at least 8 characters (as shown by list)");
   }
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     std::vector<std::string> matches;
     if (!id_prefix.empty()) {
-      for (const auto& [id, entry] : leases_) {
-        if (entry.record.state == LeaseState::kLive && !entry.ending &&
-            absl::StartsWith(id, id_prefix)) {
-          matches.push_back(id);
-        }
-      }
+      matches = leases_.LiveIdsWithPrefix(id_prefix);
     } else {
-      const Entry* entry = FindByPort(port);
+      const Entry* entry = leases_.FindByPort(port);
       if (entry != nullptr && entry->record.state == LeaseState::kLive &&
           !entry->ending) {
         matches.push_back(entry->record.id);
@@ -58,7 +54,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
               : absl::StrCat("no live lease id starts with ",
                              absl::CHexEscape(id_prefix)));
     } else {
-      LeaseRecord ended = leases_.at(matches[0]).record;
+      LeaseRecord ended = leases_.Find(matches[0])->record;
       if (absl::Status end =
               EndLeaseWithLockHeld(matches[0], LeaseEvent::Type::kForceReleased,
                                    &by);
@@ -70,7 +66,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -88,51 +84,38 @@ absl::Status LeaseManager::CommitDrained(Port port, bool drained,
 
 absl::Status LeaseManager::DrainPort(Port port, const Principal& by) {
   absl::MutexLock lock(&mu_);
-  if (resting_[port] != State::kFree && resting_[port] != State::kDisabled) {
+  if (!ports_.Rests(port)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "port ", port, " is not in the pool (or is excluded): nothing to drain"));
   }
-  if (drained_[port]) return absl::OkStatus();
+  if (ports_.drained(port)) return absl::OkStatus();
   absl::Status committed = CommitDrained(port, true, by);
   if (!committed.ok()) return committed;
-  const State was = state_[port];
-  drained_[port] = true;
-  resting_[port] = State::kDisabled;
-  if (state_[port] == State::kFree) SetState(port, 1, State::kFree);
+  const State was = ports_.state(port);
+  ports_.SetDrained(port, true);
   EmitRecorded(LeaseEvent::Type::kPortDrained, port,
                absl::StrCat("was ", PortStateName(was)), by);
   return absl::OkStatus();
 }
 
 absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
-    if (!drained_[port] && resting_[port] != State::kFree) {
+    if (!ports_.drained(port) && ports_.resting(port) != State::kFree) {
       return absl::InvalidArgumentError(absl::StrCat(
           "port ", port, " is not in the pool (or is excluded): nothing to undrain"));
     }
-    if (!drained_[port]) return absl::OkStatus();
+    if (!ports_.drained(port)) return absl::OkStatus();
     absl::Status committed = CommitDrained(port, false, by);
     if (!committed.ok()) return committed;
-    drained_[port] = false;
-    if (resting_[port] == State::kDisabled) {
-      resting_[port] = State::kFree;
-      if (state_[port] == State::kDisabled) SetState(port, 1, State::kFree);
-    }
+    ports_.SetDrained(port, false);
+    serve_pending_ = true;
     EmitRecorded(LeaseEvent::Type::kPortUndrained, port, "", by);
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return absl::OkStatus();
-}
-
-PortView::State LeaseManager::RestingState(
-    Port port, const std::vector<bool>& in_ranges) const {
-  if (allocator_.InPool(port)) {
-    return drained_[port] ? State::kDisabled : State::kFree;
-  }
-  return in_ranges[port] ? State::kExcluded : State::kOutsidePool;
 }
 
 absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
@@ -151,53 +134,32 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
           FormatPortRanges({pool[i]}), " overlap"));
     }
   }
-  PortAllocator next(pool, WithM2DefaultPorts(exclude));
-  if (next.pool_size() == 0) {
+  std::vector<Port> excluded = WithM2DefaultPorts(exclude);
+  if (PortAllocator(pool, excluded).pool_size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the pool '", FormatPortRanges(pool),
         "' has no port left once the excluded ports are taken out; the pool "
         "was not changed"));
   }
-  std::vector<bool> in_ranges(65536, false);
-  for (const PortRange& r : pool) {
-    for (uint32_t p = r.lo; p <= r.hi; ++p) in_ranges[p] = true;
-  }
-  std::vector<Completion> done;
+  Completions done;
   PoolChange change;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    allocator_ = std::move(next);
-    std::fill(std::begin(count_), std::end(count_), 0);
-    for (uint32_t p = 0; p < 65536; ++p) {
-      const Port port = static_cast<Port>(p);
-      resting_[p] = RestingState(port, in_ranges);
-      switch (state_[p]) {
-        // Owned by a lease, or on a timer that returns the port to rest.
-        case State::kLeased:
-        case State::kDraining:
-        case State::kQuarantined:
-        case State::kBusy:
-          break;
-        default:
-          state_[p] = resting_[p];
-      }
-      if (state_[p] != State::kFree) allocator_.Set(port, 1, false);
-      count_[static_cast<int>(state_[p])]++;
-    }
-    for (const auto& [id, entry] : leases_) {
-      const LeaseRecord& r = entry.record;
-      if (r.state != LeaseState::kLive) continue;
+    ports_.Rebuild(pool, excluded);
+    leases_.ForEachFrom(0, [&](const LeaseRecord& r) {
+      if (r.state != LeaseState::kLive) return true;
       for (uint32_t p = r.base; p <= r.last(); ++p) {
-        if (!allocator_.InPool(static_cast<Port>(p))) {
+        if (!ports_.InPool(static_cast<Port>(p))) {
           ++change.leases_outside_pool;
           break;
         }
       }
-    }
+      return true;
+    });
     change.pool = pool;
     change.exclude = exclude;
-    change.pool_size = allocator_.pool_size();
+    change.pool_size = ports_.pool_size();
     EmitRecorded(LeaseEvent::Type::kPoolChanged, 0,
          absl::StrCat("pool=", FormatPortRanges(pool), " exclude=",
                       exclude.empty() ? "-" : FormatPortList(exclude),
@@ -208,7 +170,7 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
     serve_pending_ = true;
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return change;
 }
 

@@ -18,7 +18,7 @@ using State = PortView::State;
 
 absl::Status LeaseManager::Release(absl::string_view id,
                                    const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::Status result;
   {
     absl::MutexLock lock(&mu_);
@@ -32,34 +32,26 @@ absl::Status LeaseManager::Release(absl::string_view id,
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
 absl::Status LeaseManager::EndReleaseWithIoUnlocked(std::string id,
                                                     const Principal& by) {
   const LeaseEvent::Type why = LeaseEvent::Type::kReleased;
-  Entry* entry = &leases_.at(id);
+  Entry* entry = leases_.Find(id);
   // Commit without the lock, and without a probe: whether the ports are
   // still bound is checked after the reply (CheckReleasedPorts). Until
   // the commit the lease is out of the expiry and grace indexes and
   // invisible to FindLive (so nothing else ends it), and its ports stay
   // leased: they are freed only once the store says the lease is gone.
-  entry->ending = true;
-  expiry_.erase({entry->deadline, id});
-  grace_.erase({entry->grace_deadline, id});
+  leases_.BeginEnding(entry);
   const AuditEvent ended = Audit(why, &entry->record, &by);
   mu_.Unlock();
   absl::Status committed = store_->DeleteAudited(id, ended);
   mu_.Lock();
-  entry = &leases_.at(id);
-  entry->ending = false;
-  if (!committed.ok()) {  // it stays: back into the indexes
-    expiry_.emplace(entry->deadline, id);
-    if (entry->grace_deadline != absl::InfiniteDuration()) {
-      grace_.emplace(entry->grace_deadline, id);
-    }
-  }
+  // Failed: it stays, back in the indexes.
+  leases_.FinishEnding(leases_.Find(id), committed.ok());
   LeaseRecord freed;
   absl::Status ended_ok = ApplyEnd(id, why, &by, committed, {}, &freed);
   if (ended_ok.ok() && unchecked_releases_.size() < kMaxUncheckedReleases) {
@@ -71,7 +63,7 @@ absl::Status LeaseManager::EndReleaseWithIoUnlocked(std::string id,
 absl::Status LeaseManager::EndLeaseWithLockHeld(std::string id,
                                                 LeaseEvent::Type why,
                                                 const Principal* by) {
-  const LeaseRecord& r = leases_.at(id).record;
+  const LeaseRecord& r = leases_.Find(id)->record;
   absl::StatusOr<std::vector<Port>> held =
       prober_->Held(r.base, r.count, r.udp);
   // A probe fault (out of file descriptors) says nothing about the
@@ -94,7 +86,7 @@ absl::Status LeaseManager::ApplyEnd(const std::string& id,
                                     const absl::Status& committed,
                                     const std::vector<Port>& busy,
                                     LeaseRecord* freed) {
-  Entry* entry = &leases_.at(id);
+  Entry* entry = leases_.Find(id);
   LeaseRecord& r = entry->record;
   if (!committed.ok()) {
     Emit(LeaseEvent::Type::kStoreError, &r, 0, committed.ToString(), by);
@@ -103,26 +95,18 @@ absl::Status LeaseManager::ApplyEnd(const std::string& id,
         "held, retry: ",
         committed.message()));
   }
+  if (r.state == LeaseState::kLive) leases_.CountOwner(r, -1);
   if (!busy.empty()) {
-    Unindex(*entry);
-    --live_;
-    CountOwner(r, -1);
-    r.state = LeaseState::kDraining;
-    entry->holders = 0;
-    entry->grace_deadline = absl::InfiniteDuration();
+    leases_.MakeDraining(entry,
+                         clock_->Monotonic() + options_.drain_probe_interval);
     Emit(why, &r, 0, "", by);
     StartDraining(entry, busy);
     return absl::OkStatus();
   }
-  Unindex(*entry);
-  if (r.state == LeaseState::kLive) {
-    --live_;
-    CountOwner(r, -1);
-  }
   Emit(why, &r, 0, "", by);
   FreeToQuarantine(r.base, r.count);
-  if (freed != nullptr) *freed = std::move(r);
-  leases_.erase(id);
+  LeaseRecord ended = leases_.Erase(id);
+  if (freed != nullptr) *freed = std::move(ended);
   return absl::OkStatus();
 }
 
@@ -157,13 +141,14 @@ void LeaseManager::DrainReleased(LeaseRecord record,
   // Granted again since (possible without a cool-down): then the new
   // lease's own probe found the ports free, and they are its now.
   for (uint32_t p = record.base; p <= record.last(); ++p) {
-    if (state_[p] != State::kQuarantined && state_[p] != State::kFree) return;
+    const State state = ports_.state(static_cast<Port>(p));
+    if (state != State::kQuarantined && state != State::kFree) return;
   }
-  if (leases_.contains(record.id)) return;
+  if (leases_.Contains(record.id)) return;
   // Free already (no cool-down), its claim given up: it must be ours again
   // to drain here; if another server took it since, it is that server's.
   for (uint32_t p = record.base; p <= record.last(); ++p) {
-    if (state_[p] != State::kFree) continue;
+    if (ports_.state(static_cast<Port>(p)) != State::kFree) continue;
     if (!claims_->Claim(record.base, record.count, record.udp).empty()) return;
     break;
   }
@@ -177,24 +162,22 @@ void LeaseManager::DrainReleased(LeaseRecord record,
     Emit(LeaseEvent::Type::kStoreError, &record, 0, committed.ToString());
     return;
   }
-  Entry& entry = leases_[record.id];
+  Entry entry;
   entry.record = std::move(record);
-  StartDraining(&entry, busy);
+  entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
+  StartDraining(&leases_.Insert(std::move(entry)), busy);
 }
 
 void LeaseManager::StartDraining(Entry* entry, const std::vector<Port>& busy) {
   const LeaseRecord& r = entry->record;
-  entry->next_probe = clock_->Monotonic() + options_.drain_probe_interval;
-  Index(entry);
   SetState(r.base, r.count, State::kDraining);
   Emit(LeaseEvent::Type::kDraining, &r, busy.front(),
        absl::StrCat("still bound: ", absl::StrJoin(busy, ",")));
 }
 
 void LeaseManager::ProbeDraining(const std::string& id) {
-  Entry& entry = leases_.at(id);
+  Entry& entry = *leases_.Find(id);
   const LeaseRecord& r = entry.record;
-  drain_queue_.erase({entry.next_probe, id});
   absl::StatusOr<std::vector<Port>> busy =
       prober_->Held(r.base, r.count, r.udp);
   // On a probe fault the lease stays draining, probed again next time.
@@ -205,14 +188,13 @@ void LeaseManager::ProbeDraining(const std::string& id) {
           : absl::OkStatus();
   if (!busy.ok() || !busy->empty() || !deleted.ok()) {
     if (!deleted.ok()) Emit(LeaseEvent::Type::kStoreError, &r, 0, deleted.ToString());
-    entry.next_probe = clock_->Monotonic() + options_.drain_probe_interval;
-    drain_queue_.emplace(entry.next_probe, id);
+    leases_.SetNextProbe(&entry,
+                         clock_->Monotonic() + options_.drain_probe_interval);
     return;
   }
-  Unindex(entry);
   Emit(LeaseEvent::Type::kDrained, &r, 0, "");
   FreeToQuarantine(r.base, r.count);
-  leases_.erase(id);
+  leases_.Erase(id);
 }
 
 void LeaseManager::FreeToQuarantine(Port first, uint32_t count) {
@@ -221,75 +203,51 @@ void LeaseManager::FreeToQuarantine(Port first, uint32_t count) {
     claims_->Unclaim(first, count);
     return;
   }
-  SetState(first, count, State::kQuarantined);
-  quarantine_.push_back({clock_->Monotonic() + options_.cooldown, first, count});
+  ports_.Quarantine(first, count, clock_->Monotonic() + options_.cooldown);
 }
 
-void LeaseManager::Housekeep(std::vector<Completion>* done) {
+void LeaseManager::Housekeep(Completions* done) {
   CheckRecoveryOver();
   const absl::Duration now = clock_->Monotonic();
   // A lease that cannot end now (store refused, probe fault) stays due:
   // the next Housekeep tries again.
-  while (!expiry_.empty() && expiry_.begin()->first <= now) {
-    if (!EndLeaseWithLockHeld(expiry_.begin()->second, LeaseEvent::Type::kExpired,
-                  /*by=*/nullptr)
+  while (std::optional<std::string> id = leases_.FirstExpired(now)) {
+    if (!EndLeaseWithLockHeld(*id, LeaseEvent::Type::kExpired, /*by=*/nullptr)
              .ok()) {
       break;
     }
   }
-  while (!grace_.empty() && grace_.begin()->first <= now) {
-    if (!EndLeaseWithLockHeld(grace_.begin()->second, LeaseEvent::Type::kHolderLost,
-                  /*by=*/nullptr)
+  while (std::optional<std::string> id = leases_.FirstGraceOver(now)) {
+    if (!EndLeaseWithLockHeld(*id, LeaseEvent::Type::kHolderLost,
+                              /*by=*/nullptr)
              .ok()) {
       break;
     }
   }
   // Each draining lease is probed at most once per pass.
-  std::vector<std::string> due;
-  for (auto it = drain_queue_.begin();
-       it != drain_queue_.end() && it->first <= now; ++it) {
-    due.push_back(it->second);
-  }
-  for (const std::string& id : due) ProbeDraining(id);
-  for (std::deque<Timed>* timed : {&quarantine_, &backoff_}) {
-    while (!timed->empty() && timed->front().until <= now) {
-      const Timed t = timed->front();
-      timed->pop_front();
-      const State expected =
-          timed == &quarantine_ ? State::kQuarantined : State::kBusy;
-      for (uint32_t p = t.first; p < uint32_t{t.first} + t.count; ++p) {
-        if (state_[p] != expected) continue;
-        SetState(static_cast<Port>(p), 1, State::kFree);
-        // Cooled down: back in the free pool, so no longer this server's.
-        if (expected == State::kQuarantined) {
-          claims_->Unclaim(static_cast<Port>(p), 1);
-        }
-      }
-    }
-  }
+  for (const std::string& id : leases_.DrainsDue(now)) ProbeDraining(id);
+  std::vector<Port> cooled;
+  if (ports_.EndTimers(now, &cooled)) serve_pending_ = true;
+  // Cooled down: back in the free pool, so no longer this server's.
+  for (Port p : cooled) claims_->Unclaim(p, 1);
   ServeWaiters(done);
 }
 
 void LeaseManager::Tick() {
   CheckReleasedPorts();
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
     const absl::Duration now = clock_->Monotonic();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->deadline > now) {
-        ++it;
-        continue;
-      }
-      done.emplace_back(std::move(it->done),
-                        absl::DeadlineExceededError("gave up waiting for ports"));
-      it = waiters_.erase(it);
+    for (AcquireCallback& expired : waiters_.TakeExpired(now)) {
+      done.Add(std::move(expired),
+               absl::DeadlineExceededError("gave up waiting for ports"));
       serve_pending_ = true;
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
 }
 
 }  // namespace portlease

@@ -17,7 +17,7 @@ namespace portlease {
 using State = PortView::State;
 
 absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -25,7 +25,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::Acquire(const AcquireParams& params) {
     result = GrantWithIoUnlocked(params);
     ServeWaiters(&done);  // a probe may have given reserved ports back
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
@@ -37,9 +37,9 @@ std::optional<absl::StatusOr<LeaseRecord>> LeaseManager::AnswerRetry(
     return absl::UnavailableError(
         "a request with this request_id is being granted right now; retry");
   }
-  auto it = by_request_id_.find(request_key);
-  if (it == by_request_id_.end()) return std::nullopt;
-  const LeaseRecord& existing = leases_.at(it->second).record;
+  const Entry* known = leases_.FindByRequest(params.caller.id, params.request_id);
+  if (known == nullptr) return std::nullopt;
+  const LeaseRecord& existing = known->record;
   if (!SameRequest(existing, params)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "request_id '", absl::CHexEscape(params.request_id),
@@ -97,7 +97,7 @@ LeaseRecord LeaseManager::NewGrantRecord(const AcquireParams& params,
   LeaseRecord record;
   do {
     record.id = options_.new_id();
-  } while (leases_.contains(record.id) || pending_ids_.contains(record.id));
+  } while (leases_.Contains(record.id) || pending_ids_.contains(record.id));
   record.names = params.names;
   record.base = base;
   record.count = count;
@@ -121,25 +121,24 @@ absl::StatusOr<LeaseRecord> LeaseManager::InstallGrant(
         "cannot commit the lease to the store, nothing was granted: ",
         committed.message()));
   }
-  Entry& entry = leases_[record.id];
+  Entry entry;
   entry.record = std::move(record);
   entry.deadline = clock_->Monotonic() + entry.record.ttl;
-  Index(&entry);
-  ++live_;
-  Emit(LeaseEvent::Type::kGranted, &entry.record, 0, "", &by);
-  return entry.record;
+  const LeaseRecord& granted = leases_.Insert(std::move(entry)).record;
+  Emit(LeaseEvent::Type::kGranted, &granted, 0, "", &by);
+  return granted;
 }
 
 absl::Status LeaseManager::Exhausted(uint32_t count, uint32_t skipped) const {
   return absl::ResourceExhaustedError(absl::StrCat(
       "the pool cannot serve ", count, " contiguous port",
-      count == 1 ? "" : "s", ": ", allocator_.available(), " of ",
-      allocator_.pool_size(), " free (largest free block ",
-      allocator_.largest_block(), "), ",
-      count_[static_cast<int>(State::kQuarantined)], " cooling down, ",
-      count_[static_cast<int>(State::kDraining)],
+      count == 1 ? "" : "s", ": ", ports_.available(), " of ",
+      ports_.pool_size(), " free (largest free block ",
+      ports_.largest_block(), "), ",
+      ports_.count(State::kQuarantined), " cooling down, ",
+      ports_.count(State::kDraining),
       " draining (still bound after their lease ended), ",
-      count_[static_cast<int>(State::kBusy)], " bound by other processes",
+      ports_.count(State::kBusy), " bound by other processes",
       skipped ? absl::StrCat(" (", skipped, " found just now)") : "",
       " or claimed by other servers",
       "; release leases, ask for fewer ports, or wait"));
@@ -173,7 +172,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::GrantWithIoUnlocked(
   uint32_t skipped = 0;
   for (uint32_t attempt = 0; attempt < options_.max_probes_per_request;
        ++attempt) {
-    std::optional<Port> base = allocator_.Find(count);
+    std::optional<Port> base = ports_.Find(count);
     if (!base) break;
     // Reserve the block (taken, as if leased), claim and probe without
     // the lock.
@@ -203,9 +202,9 @@ absl::StatusOr<LeaseRecord> LeaseManager::CommitGrantWithIoUnlocked(
   // Commit without the lock (concurrent grants and releases share a
   // transaction in a store that batches). Until the commit, the ports
   // stay reserved and the owner counts the lease.
-  allocator_.AdvanceCursor(record.last());
+  ports_.AdvanceCursor(record.last());
   pending_ids_.insert(record.id);
-  CountOwner(record, +1);
+  leases_.CountOwner(record, +1);
   const AuditEvent granted =
       Audit(LeaseEvent::Type::kGranted, &record, &params.caller);
   mu_.Unlock();
@@ -213,7 +212,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::CommitGrantWithIoUnlocked(
   mu_.Lock();
   pending_ids_.erase(record.id);
   if (!committed.ok()) {
-    CountOwner(record, -1);
+    leases_.CountOwner(record, -1);
     SetState(record.base, record.count, State::kFree);  // never committed
   }
   return InstallGrant(std::move(record), committed, params.caller);
@@ -229,7 +228,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::GrantWithLockHeld(
   uint32_t skipped = 0;
   for (uint32_t attempt = 0; attempt < options_.max_probes_per_request;
        ++attempt) {
-    std::optional<Port> base = allocator_.Find(count);
+    std::optional<Port> base = ports_.Find(count);
     if (!base) break;
     // Under the lock (FIFO: see lease_manager.h).
     const BlockProbe probe = ClaimAndProbe(*base, count, params.udp);
@@ -241,8 +240,8 @@ absl::StatusOr<LeaseRecord> LeaseManager::GrantWithLockHeld(
         record, Audit(LeaseEvent::Type::kGranted, &record, &params.caller));
     if (committed.ok()) {
       SetState(record.base, count, State::kLeased);
-      allocator_.AdvanceCursor(record.last());
-      CountOwner(record, +1);
+      ports_.AdvanceCursor(record.last());
+      leases_.CountOwner(record, +1);
     }
     return InstallGrant(std::move(record), committed, params.caller);
   }
@@ -252,7 +251,7 @@ absl::StatusOr<LeaseRecord> LeaseManager::GrantWithLockHeld(
 uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
                                      absl::Duration deadline,
                                      AcquireCallback done) {
-  std::vector<Completion> completions;
+  Completions completions;
   uint64_t ticket = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -272,49 +271,45 @@ uint64_t LeaseManager::AcquireOrWait(AcquireParams params,
       result = GrantWithIoUnlocked(params);
     }
     if (!valid.ok() || !absl::IsResourceExhausted(result.status())) {
-      completions.emplace_back(std::move(done), std::move(result));
+      completions.Add(std::move(done), std::move(result));
     } else if (deadline <= clock_->Monotonic()) {
-      completions.emplace_back(
+      completions.Add(
           std::move(done), absl::DeadlineExceededError(absl::StrCat(
                                "gave up waiting for ports: ", result.status().message())));
     } else if (waiters_.size() >= options_.max_waiters) {
-      completions.emplace_back(
+      completions.Add(
           std::move(done),
           absl::ResourceExhaustedError(absl::StrCat(
               "too many waiting requests (", waiters_.size(),
               "); the pool is exhausted: ", result.status().message())));
     } else {
-      ticket = next_ticket_++;
-      waiters_.push_back(Waiter{ticket, std::move(params), deadline, std::move(done)});
+      ticket = waiters_.Push(std::move(params), deadline, std::move(done));
     }
   }
-  Complete(&completions);
+  completions.Run();
   return ticket;
 }
 
 void LeaseManager::CancelWait(uint64_t ticket) {
-  std::vector<Completion> done;
+  Completions done;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-      if (it->ticket != ticket) continue;
-      done.emplace_back(std::move(it->done),
-                        absl::CancelledError("the request was cancelled while waiting"));
-      waiters_.erase(it);
+    if (std::optional<AcquireCallback> waiter = waiters_.Remove(ticket)) {
+      done.Add(std::move(*waiter),
+               absl::CancelledError("the request was cancelled while waiting"));
       serve_pending_ = true;  // the head may have changed
-      break;
     }
     ServeWaiters(&done);
   }
-  Complete(&done);
+  done.Run();
 }
 
-void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
+void LeaseManager::ServeWaiters(Completions* done) {
   if (!serve_pending_ || recovery_until_ > absl::ZeroDuration()) return;
   serve_pending_ = false;
   const absl::Duration now = clock_->Monotonic();
   while (!waiters_.empty()) {
-    Waiter& head = waiters_.front();
+    WaitQueue::Waiter& head = waiters_.front();
     absl::Status owner_ok = CheckOwnerLimit(head.params);
     absl::StatusOr<LeaseRecord> result =
         head.deadline <= now
@@ -322,8 +317,7 @@ void LeaseManager::ServeWaiters(std::vector<Completion>* done) {
         : !owner_ok.ok() ? absl::StatusOr<LeaseRecord>(owner_ok)
                          : GrantWithLockHeld(head.params);
     if (owner_ok.ok() && absl::IsResourceExhausted(result.status())) break;
-    done->emplace_back(std::move(head.done), std::move(result));
-    waiters_.pop_front();
+    done->Add(waiters_.PopFront(), std::move(result));
   }
 }
 

@@ -1,7 +1,6 @@
-// LeaseManager's per-caller shares: what each caller holds in live leases,
-// and the check of a request against max_leases_per_owner and
-// max_ports_per_owner (the rule itself is RequestRules::CheckOwnerShare).
-#include <algorithm>
+// LeaseManager's check of a request against max_leases_per_owner and
+// max_ports_per_owner: what the caller holds (LeaseTable::Share) against
+// the rule (RequestRules::CheckOwnerShare).
 #include <string>
 
 #include "absl/status/status.h"
@@ -9,35 +8,15 @@
 
 namespace portlease {
 
-void LeaseManager::CountOwner(const LeaseRecord& record, int delta) {
-  if (!rules_.LimitsOwners()) return;
-  const std::string& key = record.caller;
-  if (key.empty()) return;
-  if (delta > 0) {
-    OwnerShare& share = live_by_owner_[key];
-    ++share.leases;
-    share.ports += record.count;
-    return;
-  }
-  auto it = live_by_owner_.find(key);
-  if (it == live_by_owner_.end()) return;
-  --it->second.leases;
-  it->second.ports -= std::min(it->second.ports, record.count);
-  if (it->second.leases == 0) live_by_owner_.erase(it);
-}
-
 absl::Status LeaseManager::CheckOwnerLimit(const AcquireParams& params) {
   if (!rules_.LimitsOwners()) return absl::OkStatus();
   const std::string& key = params.caller.id;
   if (!params.request_id.empty() &&
-      by_request_id_.contains(RequestKey(key, params.request_id))) {
+      leases_.FindByRequest(key, params.request_id) != nullptr) {
     return absl::OkStatus();  // a retry: answered with the existing lease
   }
   if (key.empty()) return absl::OkStatus();
-  auto it = live_by_owner_.find(key);
-  const OwnerShare held =
-      it == live_by_owner_.end() ? OwnerShare{} : it->second;
-  return rules_.CheckOwnerShare(key, held, RequestedPorts(params));
+  return rules_.CheckOwnerShare(key, leases_.Share(key), RequestedPorts(params));
 }
 
 }  // namespace portlease

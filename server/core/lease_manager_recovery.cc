@@ -78,7 +78,7 @@ absl::Status LeaseManager::CheckReattachable(const LeaseRecord& snapshot) {
   absl::Status valid = Validate(shape);
   if (!valid.ok()) return NotReattached(id, valid.message());
   for (uint32_t p = snapshot.base; p <= snapshot.last(); ++p) {
-    const State state = state_[p];
+    const State state = ports_.state(static_cast<Port>(p));
     // Busy: bound by a process, expected (the holder's job). Anything else
     // is another lease's, or not this server's to grant.
     if (state == State::kFree || state == State::kBusy) continue;
@@ -95,7 +95,7 @@ absl::Status LeaseManager::CheckReattachable(const LeaseRecord& snapshot) {
 
 absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
                                                    const Principal& by) {
-  std::vector<Completion> done;
+  Completions done;
   absl::StatusOr<LeaseRecord> result;
   {
     absl::MutexLock lock(&mu_);
@@ -103,12 +103,12 @@ absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
     if (!IsLeaseId(snapshot.id)) {
       result = absl::InvalidArgumentError(
           "a lease snapshot needs its full lease_id (32 lowercase hex)");
-    } else if (Entry* known = FindLive(snapshot.id, /*include_ending=*/true);
+    } else if (Entry* known = leases_.FindLive(snapshot.id, /*include_ending=*/true);
                known != nullptr) {
       absl::Status allowed = Authorize(known->record, by, "re-attach");
       result = allowed.ok() ? absl::StatusOr<LeaseRecord>(known->record)
                             : absl::StatusOr<LeaseRecord>(allowed);
-    } else if (leases_.contains(snapshot.id) ||
+    } else if (leases_.Contains(snapshot.id) ||
                pending_ids_.contains(snapshot.id)) {
       result = NotReattached(snapshot.id, "it ended and is draining");
     } else if (absl::Status ok = CheckReattachable(snapshot); !ok.ok()) {
@@ -150,22 +150,21 @@ absl::StatusOr<LeaseRecord> LeaseManager::Reattach(const LeaseRecord& snapshot,
             committed.message()));
       } else {
         SetState(record.base, record.count, State::kLeased);
-        CountOwner(record, +1);
-        ++live_;
+        leases_.CountOwner(record, +1);
         ++reattached_;
-        Entry& entry = leases_[record.id];
+        Entry entry;
         entry.record = std::move(record);
         entry.deadline = clock_->Monotonic() + entry.record.ttl;
-        Index(&entry);
-        Emit(LeaseEvent::Type::kReattached, &entry.record, 0,
+        const LeaseRecord& reattached = leases_.Insert(std::move(entry)).record;
+        Emit(LeaseEvent::Type::kReattached, &reattached, 0,
              absl::StrCat("re-created from its holder's snapshot (",
                           recovery_why_, ")"),
              &by);
-        result = entry.record;
+        result = reattached;
       }
     }
   }
-  Complete(&done);
+  done.Run();
   return result;
 }
 
