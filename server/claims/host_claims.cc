@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/system/errno_status.h"
 
 namespace portlease {
 namespace {
@@ -32,29 +33,25 @@ std::string Describe(const struct stat& st) {
                          UserName(st.st_uid));
 }
 
-absl::Status Errno(int error, absl::string_view what) {
-  return absl::ErrnoToStatus(error, what);
-}
-
 // Creates `dir` with mode 1777: made under a private name, chmod-ed (the
 // umask does not apply to chmod), then renamed into place unless someone
 // else was first, so no server ever sees it half made.
 absl::Status CreateDir(const std::string& dir) {
   const std::string temp = absl::StrCat(dir, ".new.", getpid());
   if (mkdir(temp.c_str(), 0700) != 0) {
-    return Errno(errno, absl::StrCat("cannot create ", temp));
+    return ErrnoStatus(errno, absl::StrCat("cannot create ", temp));
   }
   if (chmod(temp.c_str(), 01777) != 0) {
     const int error = errno;
     rmdir(temp.c_str());
-    return Errno(error, absl::StrCat("cannot chmod 1777 ", temp));
+    return ErrnoStatus(error, absl::StrCat("cannot chmod 1777 ", temp));
   }
   if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dir.c_str(),
                 RENAME_NOREPLACE) != 0) {
     const int error = errno;
     rmdir(temp.c_str());
     if (error != EEXIST) {
-      return Errno(error, absl::StrCat("cannot create ", dir));
+      return ErrnoStatus(error, absl::StrCat("cannot create ", dir));
     }
   }
   return absl::OkStatus();
@@ -63,7 +60,7 @@ absl::Status CreateDir(const std::string& dir) {
 absl::Status CheckDir(const std::string& dir) {
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0) {
-    return Errno(errno, absl::StrCat("cannot read ", dir));
+    return ErrnoStatus(errno, absl::StrCat("cannot read ", dir));
   }
   if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != 01777) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -90,13 +87,13 @@ absl::StatusOr<int> OpenClaimsFile(const std::string& dir,
     if (fd < 0 && errno == ENOENT) {
       const std::string temp = absl::StrCat(path, ".new.", getpid());
       int made = open(temp.c_str(), kFlags | O_CREAT | O_EXCL, 0600);
-      if (made < 0) return Errno(errno, absl::StrCat("cannot create ", temp));
+      if (made < 0) return ErrnoStatus(errno, absl::StrCat("cannot create ", temp));
       const bool ready = fchmod(made, 0666) == 0 &&
                          (link(temp.c_str(), path.c_str()) == 0 || errno == EEXIST);
       const int error = errno;
       unlink(temp.c_str());
       close(made);
-      if (!ready) return Errno(error, absl::StrCat("cannot create ", path));
+      if (!ready) return ErrnoStatus(error, absl::StrCat("cannot create ", path));
       continue;  // open what is there now, ours or another server's
     }
     if (fd < 0) {
@@ -113,7 +110,7 @@ absl::StatusOr<int> OpenClaimsFile(const std::string& dir,
         return absl::FailedPreconditionError(absl::StrCat(
             "the claims file ", path, " is a symbolic link; remove it"));
       }
-      return Errno(error, absl::StrCat("cannot open ", path));
+      return ErrnoStatus(error, absl::StrCat("cannot open ", path));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -183,7 +180,7 @@ absl::StatusOr<std::unique_ptr<HostClaims>> HostClaims::Open(
     const std::string& dir) {
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Errno(errno, absl::StrCat("cannot read ", dir));
+    if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("cannot read ", dir));
     absl::Status made = CreateDir(dir);
     if (!made.ok()) return made;
   }

@@ -23,15 +23,19 @@ absl::StatusOr<std::unique_ptr<LeaseManager>> LeaseManager::Create(
     PortProber* prober) {
   absl::Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
+  absl::StatusOr<PoolConfig> pool =
+      PoolConfig::Make(options.pool, options.exclude, options.pool_fit);
+  if (!pool.ok()) return pool.status();
   if (!options.new_id) options.new_id = RandomLeaseId;
   std::unique_ptr<LeaseManager> manager(
-      new LeaseManager(std::move(options), clock, store, prober));
+      new LeaseManager(std::move(options), *pool, clock, store, prober));
   absl::Status loaded = manager->Load();
   if (!loaded.ok()) return loaded;
   return manager;
 }
 
-LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
+LeaseManager::LeaseManager(LeaseManagerOptions options,
+                           const PoolConfig& pool, Clock* clock,
                            LeaseStore* store, PortProber* prober)
     : options_(std::move(options)),
       rules_(options_),
@@ -39,7 +43,7 @@ LeaseManager::LeaseManager(LeaseManagerOptions options, Clock* clock,
       store_(store),
       prober_(prober),
       claims_(options_.claims != nullptr ? options_.claims : &no_claims_),
-      ports_(options_.pool, WithM2DefaultPorts(options_.exclude)),
+      ports_(pool.ranges(), pool.excluded()),
       leases_(rules_.LimitsOwners()) {}
 
 LeaseManager::~LeaseManager() {

@@ -205,8 +205,9 @@ class LeaseManager {
   // drained nor in the pool; UNAVAILABLE (store; nothing changed). A port
   // drained and then left out of the pool by SetPool can be undrained.
   absl::Status UndrainPort(Port port, const Principal& by);
-  // Replaces the pool and the excluded ports (`pool` as FitPool returns it;
-  // kM2DefaultPorts stay excluded). New grants come from the new pool only.
+  // Replaces the pool and the excluded ports: PoolConfig::Make with the
+  // options' pool_fit (so the always-excluded ports stay excluded, and the
+  // pool is fitted as at start). New grants come from the new pool only.
   // Live and draining leases on ports that leave the pool are not revoked:
   // they stay valid until released or expired, and their ports are not
   // granted again. Drained ports stay drained. Runtime only: nothing is
@@ -215,7 +216,8 @@ class LeaseManager {
   // --exclude), and a stored override silently beating the configuration
   // would make editing it useless; drained ports, by contrast, record
   // incidents that no flag expresses, so DrainPort is persisted.
-  // INVALID_ARGUMENT (nothing changed) when no grantable port is left.
+  // INVALID_ARGUMENT (nothing changed) when PoolConfig::Make refuses: a bad
+  // or overlapping range, or no grantable port left.
   absl::StatusOr<PoolChange> SetPool(std::vector<PortRange> pool,
                                      std::vector<Port> exclude,
                                      const Principal& by);
@@ -265,8 +267,8 @@ class LeaseManager {
  private:
   using Entry = LeaseTable::Entry;
 
-  LeaseManager(LeaseManagerOptions options, Clock* clock, LeaseStore* store,
-               PortProber* prober);
+  LeaseManager(LeaseManagerOptions options, const PoolConfig& pool,
+               Clock* clock, LeaseStore* store, PortProber* prober);
   absl::Status Load();
   // During the recovery window: UNAVAILABLE saying when to retry.
   absl::Status RecoveringError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -9,7 +9,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/core/allocator.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
 
@@ -121,32 +120,19 @@ absl::Status LeaseManager::UndrainPort(Port port, const Principal& by) {
 absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
                                                  std::vector<Port> exclude,
                                                  const Principal& by) {
-  std::sort(pool.begin(), pool.end(),
-            [](const PortRange& a, const PortRange& b) { return a.lo < b.lo; });
-  for (size_t i = 0; i < pool.size(); ++i) {
-    if (pool[i].lo == 0 || pool[i].hi < pool[i].lo) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pool range ", pool[i].lo, "-", pool[i].hi, " is not LO-HI with 1 <= LO <= HI"));
-    }
-    if (i > 0 && pool[i].lo <= pool[i - 1].hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pool ranges ", FormatPortRanges({pool[i - 1]}), " and ",
-          FormatPortRanges({pool[i]}), " overlap"));
-    }
-  }
-  std::vector<Port> excluded = WithM2DefaultPorts(exclude);
-  if (PortAllocator(pool, excluded).pool_size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the pool '", FormatPortRanges(pool),
-        "' has no port left once the excluded ports are taken out; the pool "
-        "was not changed"));
+  absl::StatusOr<PoolConfig> config =
+      PoolConfig::Make(std::move(pool), std::move(exclude), options_.pool_fit);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat(config.status().message(),
+                                     "; the pool was not changed"));
   }
   Completions done;
   PoolChange change;
   {
     absl::MutexLock lock(&mu_);
     Housekeep(&done);
-    ports_.Rebuild(pool, excluded);
+    ports_.Rebuild(config->ranges(), config->excluded());
     leases_.ForEachFrom(0, [&](const LeaseRecord& r) {
       if (r.state != LeaseState::kLive) return true;
       for (uint32_t p = r.base; p <= r.last(); ++p) {
@@ -157,12 +143,12 @@ absl::StatusOr<PoolChange> LeaseManager::SetPool(std::vector<PortRange> pool,
       }
       return true;
     });
-    change.pool = pool;
-    change.exclude = exclude;
+    change.pool = config->ranges();
+    change.exclude = config->exclude();
     change.pool_size = ports_.pool_size();
     EmitRecorded(LeaseEvent::Type::kPoolChanged, 0,
-         absl::StrCat("pool=", FormatPortRanges(pool), " exclude=",
-                      exclude.empty() ? "-" : FormatPortList(exclude),
+         absl::StrCat("pool=", FormatPortRanges(change.pool), " exclude=",
+                      change.exclude.empty() ? "-" : FormatPortList(change.exclude),
                       " (", change.pool_size, " ports), ",
                       change.leases_outside_pool,
                       " live leases outside it"),

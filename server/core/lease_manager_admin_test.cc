@@ -206,9 +206,15 @@ TEST_F(LeaseAdminTest, SetPoolLeavesLeasesOutsideItValidButNeverRegrants) {
 
 TEST_F(LeaseAdminTest, SetPoolRefusesAnEmptyOrOverlappingPoolAndChangesNothing) {
   EXPECT_TRUE(absl::IsInvalidArgument(manager_->SetPool({}, {}, kAlice).status()));
-  // 6379 is always excluded: nothing left.
-  EXPECT_TRUE(
-      absl::IsInvalidArgument(manager_->SetPool({{6379, 6379}}, {}, kAlice).status()));
+  // Only an always-excluded port (the options' pool_fit): nothing left,
+  // whatever the new exclude list says.
+  options_.pool_fit.always_exclude = {6379};
+  Start();
+  absl::Status refused = manager_->SetPool({{6379, 6379}}, {}, kAlice).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused));
+  EXPECT_EQ(refused.message(),
+            "the pool '6379' has no port left once the excluded ports are "
+            "taken out; the pool was not changed");
   EXPECT_TRUE(absl::IsInvalidArgument(
       manager_->SetPool({{30000, 30001}}, {30000, 30001}, kAlice).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(

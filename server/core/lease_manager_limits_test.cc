@@ -159,7 +159,7 @@ TEST_F(LeaseManagerLimitsTest, PortsPerOwnerBoundsOneCallersShare) {
   EXPECT_THAT(refused.status().message(),
               HasSubstr("caller uid:1000 holds 4 ports in live leases and "
                         "asks for 3; one caller may hold at most 6 "
-                        "(--max-ports-per-owner=6)"));
+                        "ports on this server"));
   // Not queued either: waiting would not lower the caller's share.
   absl::StatusOr<LeaseRecord> waited = absl::UnknownError("not called");
   manager_->AcquireOrWait(Counted(3), clock_.Monotonic() + absl::Seconds(5),

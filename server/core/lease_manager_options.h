@@ -18,10 +18,12 @@
 namespace portlease {
 
 struct LeaseManagerOptions {
-  // The pool, as returned by FitPool.
+  // The pool's ranges and the ports never granted from them; Create and
+  // SetPool make them a PoolConfig fitted to `pool_fit` (whose
+  // always-excluded ports are never granted either).
   std::vector<PortRange> pool;
-  // Ports never granted, in addition to kM2DefaultPorts.
   std::vector<Port> exclude;
+  PoolFit pool_fit;
   // TTL of a lease when the request names none.
   absl::Duration default_ttl = absl::Seconds(60);
   // Longest TTL granted; longer requests are INVALID_ARGUMENT.

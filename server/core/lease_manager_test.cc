@@ -50,9 +50,10 @@ TEST_F(LeaseManagerTest, LeasesNeverShareAPortAndIdsDiffer) {
   EXPECT_EQ(manager_->Stats().free, 2u);
 }
 
-TEST_F(LeaseManagerTest, M2DefaultAndExcludedPortsAreNeverGranted) {
+TEST_F(LeaseManagerTest, AlwaysExcludedAndExcludedPortsAreNeverGranted) {
   options_.pool = {{6370, 6389}};
   options_.exclude = {6370};
+  options_.pool_fit.always_exclude = {6379};
   Restart();
   for (int i = 0; i < 18; ++i) {
     LeaseRecord l = MustAcquire(Counted(1));

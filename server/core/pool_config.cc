@@ -35,8 +35,7 @@ absl::StatusOr<std::vector<PortRange>> FitPool(std::vector<PortRange> pool,
           " overlaps the kernel's ephemeral port range ",
           FormatPortRanges({ephemeral}),
           " (/proc/sys/net/ipv4/ip_local_port_range), where outgoing "
-          "connections take ports at random; choose a pool outside it, or "
-          "pass --ephemeral=trim to cut the overlap out"));
+          "connections take ports at random; choose a pool outside it"));
     }
     if (r.lo < ephemeral.lo) {
       fitted.push_back({r.lo, static_cast<Port>(ephemeral.lo - 1)});
@@ -62,10 +61,42 @@ absl::StatusOr<std::vector<PortRange>> FitPool(std::vector<PortRange> pool,
   return merged;
 }
 
-std::vector<Port> WithM2DefaultPorts(std::vector<Port> exclude) {
-  exclude.insert(exclude.end(), std::begin(kM2DefaultPorts),
-                 std::end(kM2DefaultPorts));
-  return exclude;
+absl::StatusOr<PoolConfig> PoolConfig::Make(std::vector<PortRange> ranges,
+                                            std::vector<Port> exclude,
+                                            const PoolFit& fit) {
+  if (ranges.empty()) return absl::InvalidArgumentError("the pool is empty");
+  for (const PortRange& r : ranges) {
+    if (r.lo == 0 || r.hi < r.lo) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool range ", r.lo, "-", r.hi, " is not LO-HI with 1 <= LO <= HI"));
+    }
+  }
+  const std::string asked = FormatPortRanges(ranges);
+  absl::StatusOr<std::vector<PortRange>> fitted =
+      FitPool(std::move(ranges), fit.ephemeral, fit.policy);
+  if (!fitted.ok()) return fitted.status();
+  PoolConfig pool;
+  pool.ranges_ = *std::move(fitted);
+  pool.exclude_ = std::move(exclude);
+  pool.excluded_ = pool.exclude_;
+  pool.excluded_.insert(pool.excluded_.end(), fit.always_exclude.begin(),
+                        fit.always_exclude.end());
+  std::sort(pool.excluded_.begin(), pool.excluded_.end());
+  pool.excluded_.erase(
+      std::unique(pool.excluded_.begin(), pool.excluded_.end()),
+      pool.excluded_.end());
+  for (const PortRange& r : pool.ranges_) {
+    const auto lo = std::lower_bound(pool.excluded_.begin(),
+                                     pool.excluded_.end(), r.lo);
+    const auto hi = std::upper_bound(lo, pool.excluded_.end(), r.hi);
+    pool.size_ += r.size() - static_cast<uint32_t>(hi - lo);
+  }
+  if (pool.size_ == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pool '", asked,
+        "' has no port left once the excluded ports are taken out"));
+  }
+  return pool;
 }
 
 }  // namespace portlease

@@ -30,8 +30,8 @@ struct PoolChange {
   // The pool and excluded ports now in force, as given.
   std::vector<PortRange> pool;
   std::vector<Port> exclude;
-  // Ports that can be granted: the pool minus the excluded ports (and the
-  // kM2DefaultPorts).
+  // Ports that can be granted: the pool minus the excluded ports (the
+  // always-excluded ones too).
   uint32_t pool_size = 0;
   // Live leases holding at least one port outside the new pool.
   uint32_t leases_outside_pool = 0;

@@ -19,7 +19,7 @@ absl::Status TtlOutOfRange(absl::Duration ttl,
       "ttl ", absl::FormatDuration(ttl), " is out of range: ask for ",
       absl::FormatDuration(options.min_ttl), " to ",
       absl::FormatDuration(options.max_ttl),
-      " (this server's limits; portleased --max-ttl sets the longest)"));
+      " (this server's limits)"));
 }
 
 absl::Status CheckPorts(const AcquireParams& params, uint32_t max) {
@@ -118,7 +118,7 @@ absl::Status RequestRules::CheckFitsPool(const AcquireParams& params,
   return absl::InvalidArgumentError(absl::StrCat(
       "asked for ", asked, " ports but the whole pool has ", pool_size,
       "; no wait can grant that: ask for fewer, or widen the server's "
-      "--pool"));
+      "pool"));
 }
 
 bool RequestRules::LimitsOwners() const {
@@ -133,7 +133,7 @@ absl::Status RequestRules::CheckOwnerShare(absl::string_view caller,
       held.leases >= options_.max_leases_per_owner) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "caller ", caller, " already holds ", held.leases,
-        " live leases, the most one caller may hold (--max-leases-per-owner=",
+        " live leases, the most one caller may hold on this server (",
         options_.max_leases_per_owner,
         "); release leases before asking for more"));
   }
@@ -144,8 +144,7 @@ absl::Status RequestRules::CheckOwnerShare(absl::string_view caller,
         " ports in live leases and asks "
         "for ",
         asked, "; one caller may hold at most ", options_.max_ports_per_owner,
-        " (--max-ports-per-owner=", options_.max_ports_per_owner,
-        "); release leases or ask for fewer ports"));
+        " ports on this server; release leases or ask for fewer ports"));
   }
   return absl::OkStatus();
 }

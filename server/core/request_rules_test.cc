@@ -66,7 +66,7 @@ TEST(RequestRulesTest, OneTtlRangeCheckForGrantsAndRenewals) {
     absl::Status status = rules.CheckTtl(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(status));
     EXPECT_TRUE(absl::StrContains(status.message(), "is out of range"));
-    EXPECT_TRUE(absl::StrContains(status.message(), "--max-ttl"));
+    EXPECT_TRUE(absl::StrContains(status.message(), "(this server's limits)"));
   }
   AcquireParams params = Count(1);
   params.ttl = absl::Hours(2);
@@ -90,7 +90,7 @@ TEST(RequestRulesTest, CheckFitsPoolNamesTheFlag) {
   absl::Status status = rules.CheckFitsPool(Count(4), 3);
   EXPECT_EQ(status.message(),
             "asked for 4 ports but the whole pool has 3; no wait can grant "
-            "that: ask for fewer, or widen the server's --pool");
+            "that: ask for fewer, or widen the server's pool");
 }
 
 TEST(RequestRulesTest, OwnerShareLimits) {
@@ -100,12 +100,13 @@ TEST(RequestRulesTest, OwnerShareLimits) {
   absl::Status leases = rules.CheckOwnerShare("uid:1", OwnerShare{2, 2}, 1);
   EXPECT_TRUE(absl::IsResourceExhausted(leases));
   EXPECT_TRUE(
-      absl::StrContains(leases.message(), "--max-leases-per-owner=2"));
+      absl::StrContains(leases.message(), "the most one caller may hold on "
+                                          "this server (2)"));
   absl::Status ports = rules.CheckOwnerShare("uid:1", OwnerShare{1, 3}, 3);
   EXPECT_TRUE(absl::IsResourceExhausted(ports));
   EXPECT_EQ(ports.message(),
             "caller uid:1 holds 3 ports in live leases and asks for 3; one "
-            "caller may hold at most 5 (--max-ports-per-owner=5); release "
+            "caller may hold at most 5 ports on this server; release "
             "leases or ask for fewer ports");
   LeaseManagerOptions unlimited = Options();
   unlimited.max_leases_per_owner = 0;

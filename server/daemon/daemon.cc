@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/system/files.h"
 #include "grpc/support/log.h"
 #include "portlease/version.h"
 #include "server/claims/host_claims.h"
@@ -173,6 +174,7 @@ absl::Status Daemon::StartManager() {
   LeaseManagerOptions options;
   options.pool = config_.pool;
   options.exclude = config_.exclude;
+  options.pool_fit = config_.pool_fit;
   options.default_ttl = config_.default_ttl;
   options.max_ttl = config_.max_ttl;
   options.hold_grace = config_.hold_grace;
@@ -217,8 +219,6 @@ absl::Status Daemon::StartRpcServer() {
   options.service.version = kVersion;
   options.service.claims = claims_state_;
   options.service.admin_token = config_.admin_token;
-  options.service.ephemeral = config_.ephemeral;
-  options.service.ephemeral_policy = config_.ephemeral_policy;
   LeaseMetrics* metrics = metrics_.get();
   options.service.on_acquire_done = [metrics](const absl::Status& status,
                                               absl::Duration latency) {
@@ -275,14 +275,12 @@ absl::Status Daemon::StartMetricsHttp() {
 
 void Daemon::AnnounceReady() {
   const std::string addresses = absl::StrJoin(server_->addresses(), " ");
-  uint32_t pool_size = 0;
-  for (const PortRange& range : config_.pool) pool_size += range.size();
   const absl::Duration idle_exit = config_.idle_exit;
   const FdLimit& fd_limit = config_.fd_limit;
   Log("INFO",
       absl::StrCat(
           "portleased ", kVersion, " serving ", addresses,
-          " pool=", FormatPortRanges(config_.pool), " (", pool_size,
+          " pool=", FormatPortRanges(config_.pool), " (", config_.pool_size,
           " ports) db=", config_.durable ? config_.db : ":memory:",
           " probe=", config_.probe == ProbeMode::kSystem ? "system" : "none",
           " claims=", claims_state_.enabled ? claims_state_.dir : "off",

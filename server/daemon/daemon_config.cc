@@ -3,8 +3,6 @@
 #include <grp.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/system/files.h"
 #include "server/claims/host_claims.h"
 #include "server/core/lease_manager.h"
 #include "server/daemon/daemon_flags.h"
@@ -35,14 +34,12 @@ absl::Status Usage(absl::string_view message) {
 // A whole small file (PEM, tokens). NOT_FOUND naming the flag and path.
 absl::StatusOr<std::string> ReadSmallFile(absl::string_view flag,
                                           const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> content = ReadFile(path);
+  if (!content.ok()) {
     return absl::NotFoundError(
         absl::StrCat("--", flag, "=", path, ": cannot read the file"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return content;
 }
 
 absl::StatusOr<gid_t> ParseGroup(const std::string& name) {
@@ -86,26 +83,43 @@ absl::Status ListenFromFlags(bool tls, DaemonConfig& config) {
   return absl::OkStatus();
 }
 
-// --pool, --exclude and --ephemeral: the pool fitted around the kernel's
-// ephemeral port range.
+// A port list flag ("" : none).
+absl::StatusOr<std::vector<Port>> PortsFlag(absl::string_view name,
+                                            const std::string& value) {
+  if (value.empty()) return std::vector<Port>();
+  absl::StatusOr<std::vector<Port>> parsed = ParsePortList(value);
+  if (!parsed.ok()) {
+    return Usage(absl::StrCat("--", name, ": ", parsed.status().message()));
+  }
+  return parsed;
+}
+
+bool Overlaps(const std::vector<PortRange>& pool, PortRange range) {
+  for (const PortRange& r : pool) {
+    if (r.lo <= range.hi && range.lo <= r.hi) return true;
+  }
+  return false;
+}
+
+// --pool, --exclude, --always-exclude and --ephemeral: the pool fitted
+// around the kernel's ephemeral port range (PoolConfig, as set-pool does).
 absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
   absl::StatusOr<std::vector<PortRange>> pool =
       ParsePortRanges(absl::GetFlag(FLAGS_pool));
   if (!pool.ok()) {
     return Usage(absl::StrCat("--pool: ", pool.status().message()));
   }
-  if (const std::string exclude = absl::GetFlag(FLAGS_exclude);
-      !exclude.empty()) {
-    absl::StatusOr<std::vector<Port>> parsed = ParsePortList(exclude);
-    if (!parsed.ok()) {
-      return Usage(absl::StrCat("--exclude: ", parsed.status().message()));
-    }
-    config.exclude = *std::move(parsed);
-  }
+  absl::StatusOr<std::vector<Port>> exclude =
+      PortsFlag("exclude", absl::GetFlag(FLAGS_exclude));
+  if (!exclude.ok()) return exclude.status();
+  absl::StatusOr<std::vector<Port>> always =
+      PortsFlag("always-exclude", absl::GetFlag(FLAGS_always_exclude));
+  if (!always.ok()) return always.status();
+  config.pool_fit.always_exclude = *std::move(always);
   absl::StatusOr<EphemeralPolicy> policy =
       ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
   if (!policy.ok()) return policy.status();
-  config.ephemeral_policy = *policy;
+  config.pool_fit.policy = *policy;
   absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange(host.proc_root);
   if (!ephemeral.ok()) {
     if (*policy != EphemeralPolicy::kAllow) {
@@ -117,11 +131,20 @@ absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
     }
     ephemeral = PortRange{0, 0};  // nothing to fit around
   }
-  config.ephemeral = *ephemeral;
-  absl::StatusOr<std::vector<PortRange>> fitted =
-      FitPool(*std::move(pool), *ephemeral, *policy);
-  if (!fitted.ok()) return Usage(fitted.status().message());
-  config.pool = *std::move(fitted);
+  config.pool_fit.ephemeral = *ephemeral;
+  const bool refused_overlap = *policy == EphemeralPolicy::kRefuse &&
+                               Overlaps(*pool, config.pool_fit.ephemeral);
+  absl::StatusOr<PoolConfig> made =
+      PoolConfig::Make(*std::move(pool), *std::move(exclude), config.pool_fit);
+  if (!made.ok()) {
+    return Usage(absl::StrCat(
+        made.status().message(),
+        refused_overlap ? ", or pass --ephemeral=trim to cut the overlap out"
+                        : ""));
+  }
+  config.pool = made->ranges();
+  config.exclude = made->exclude();
+  config.pool_size = made->size();
   return absl::OkStatus();
 }
 

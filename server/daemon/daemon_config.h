@@ -36,11 +36,14 @@ struct DaemonConfig {
   // --listen, split at commas, each checked (transport security too).
   std::vector<std::string> listen;
   std::vector<ListenAddress> listen_addresses;  // the same, parsed
-  // --pool fitted around the ephemeral range per --ephemeral; --exclude.
+  // --pool fitted around the ephemeral range per --ephemeral; --exclude;
+  // the ports that can be granted (PoolConfig::size). pool_fit: the
+  // ephemeral range ({0,0}: unknown, --ephemeral=allow), --ephemeral and
+  // --always-exclude, which every pool is fitted to (set-pool's too).
   std::vector<PortRange> pool;
   std::vector<Port> exclude;
-  EphemeralPolicy ephemeral_policy = EphemeralPolicy::kRefuse;
-  PortRange ephemeral = {0, 0};  // {0,0}: unknown (--ephemeral=allow)
+  uint32_t pool_size = 0;
+  PoolFit pool_fit = {{0, 0}, EphemeralPolicy::kRefuse, {}};
   // The store: --db unless --nodurable or ":memory:".
   std::string db;
   bool durable = true;

@@ -61,7 +61,10 @@ TEST(DaemonConfigTest, DefaultsMatchTheFlagTable) {
   EXPECT_EQ(config->pool[0].lo, 20000);
   EXPECT_EQ(config->pool[0].hi, 29999);
   EXPECT_TRUE(config->exclude.empty());
-  EXPECT_EQ(config->ephemeral_policy, EphemeralPolicy::kRefuse);
+  EXPECT_EQ(config->pool_fit.policy, EphemeralPolicy::kRefuse);
+  EXPECT_EQ(config->pool_fit.always_exclude,
+            (std::vector<Port>{6379, 7001, 8080, 8081, 9090}));
+  EXPECT_EQ(config->pool_size, 10000u);
   EXPECT_EQ(config->db, "/var/lib/portlease/leases.db");
   EXPECT_TRUE(config->durable);
   EXPECT_EQ(config->db_sync, StoreSync::kNormal);
@@ -102,7 +105,7 @@ TEST(DaemonConfigTest, DbSyncProbeAndEphemeralAreEnums) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->db_sync, StoreSync::kFull);
   EXPECT_EQ(config->probe, ProbeMode::kNone);
-  EXPECT_EQ(config->ephemeral_policy, EphemeralPolicy::kTrim);
+  EXPECT_EQ(config->pool_fit.policy, EphemeralPolicy::kTrim);
   EXPECT_FALSE(config->durable);
 }
 
@@ -171,8 +174,8 @@ TEST(DaemonConfigTest, UnreadableEphemeralRangeIsRuntimeUnlessAllow) {
   absl::SetFlag(&FLAGS_ephemeral, "allow");
   absl::StatusOr<DaemonConfig> config = ConfigWith("");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->ephemeral.lo, 0);
-  EXPECT_EQ(config->ephemeral.hi, 0);
+  EXPECT_EQ(config->pool_fit.ephemeral.lo, 0);
+  EXPECT_EQ(config->pool_fit.ephemeral.hi, 0);
 }
 
 TEST(DaemonConfigTest, TlsFilesAreRuntimeErrors) {
@@ -233,6 +236,42 @@ TEST(DaemonConfigTest, BadValuesAreUsageErrorsWithTodaysMessages) {
   EXPECT_THAT(ConfigWith().status().message(), HasSubstr("--exclude: "));
 }
 
+TEST(DaemonConfigTest, PoolSizeHonoursBothExcludeLists) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_pool, "8079-8082");
+  absl::SetFlag(&FLAGS_exclude, "8079");
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->pool_size, 1u);  // 8080 and 8081 are always excluded
+  absl::SetFlag(&FLAGS_always_exclude, "");
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->pool_size, 3u);
+  absl::SetFlag(&FLAGS_exclude, "8079-8082");
+  config = ConfigWith();
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "the pool '8079-8082' has no port left once the excluded ports "
+            "are taken out");
+  absl::SetFlag(&FLAGS_always_exclude, "x");
+  EXPECT_THAT(ConfigWith().status().message(), HasSubstr("--always-exclude: "));
+}
+
+TEST(DaemonConfigTest, APoolInTheEphemeralRangeNamesTheFlagThatTrimsIt) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_pool, "30000-40000");
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("choose a pool outside it, or pass --ephemeral=trim "
+                        "to cut the overlap out"));
+  absl::SetFlag(&FLAGS_ephemeral, "trim");
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(FormatPortRanges(config->pool), "30000-32767");
+  EXPECT_EQ(config->pool_size, 2768u);
+}
+
 // The first bad flag wins, in the order the checks have always run.
 TEST(DaemonConfigTest, ChecksKeepTheirOrder) {
   absl::FlagSaver saver;
@@ -262,7 +301,7 @@ TEST(DaemonConfigTest, EveryFlagIsReadOnce) {
   const std::string config = ReadSource("daemon_config.cc");
   ASSERT_FALSE(flags.empty());
   const size_t defined = Count(flags, R"(\bABSL_FLAG\()");
-  EXPECT_EQ(defined, 34u);
+  EXPECT_EQ(defined, 35u);
   EXPECT_EQ(Count(config, R"(absl::GetFlag\(FLAGS_)"), defined);
   const std::regex name(R"(\bABSL_FLAG\([^,]+(?:<[^>]*>)?,\s*(\w+),)");
   for (std::sregex_iterator it(flags.begin(), flags.end(), name), end;

@@ -83,8 +83,14 @@ ABSL_FLAG(std::string, pool, "20000-29999",
           "Ports to lease: LO-HI[,LO-HI...]. `portlease admin set-pool` "
           "replaces it (and --exclude) until the next restart only.");
 ABSL_FLAG(std::string, exclude, "",
-          "Ports never leased: P or LO-HI, comma-separated (6379, 7001, "
-          "8080, 8081 and 9090 are always excluded).");
+          "Ports never leased: P or LO-HI, comma-separated (besides "
+          "--always-exclude). `portlease admin set-pool` replaces it.");
+ABSL_FLAG(std::string, always_exclude, "6379,7001,8080,8081,9090",
+          "Ports never leased whatever --exclude or `portlease admin "
+          "set-pool` say: P or LO-HI, comma-separated; \"\": none. The "
+          "default keeps the M2 example stack's default ports (Redis, TTS "
+          "worker, orchestrator, health, metrics) free for services started "
+          "with their default configuration.");
 ABSL_FLAG(std::string, ephemeral, "refuse",
           "When --pool overlaps the kernel's ephemeral port range "
           "(/proc/sys/net/ipv4/ip_local_port_range): refuse to start, trim "

@@ -33,6 +33,7 @@ ABSL_DECLARE_FLAG(std::string, db_sync);
 ABSL_DECLARE_FLAG(uint32_t, audit_events);
 ABSL_DECLARE_FLAG(std::string, pool);
 ABSL_DECLARE_FLAG(std::string, exclude);
+ABSL_DECLARE_FLAG(std::string, always_exclude);
 ABSL_DECLARE_FLAG(std::string, ephemeral);
 ABSL_DECLARE_FLAG(absl::Duration, default_ttl);
 ABSL_DECLARE_FLAG(absl::Duration, max_ttl);

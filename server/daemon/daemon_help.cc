@@ -141,6 +141,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"db_sync", "normal|full"},
       {"pool", "RANGES"},
       {"exclude", "PORTS"},
+      {"always_exclude", "PORTS"},
       {"ephemeral", "refuse|trim|allow"},
       {"probe", "system|none"},
       {"claims_dir", "DIR|off"},

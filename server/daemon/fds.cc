@@ -3,10 +3,11 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/system/files.h"
 
 namespace portlease {
 namespace {
@@ -14,9 +15,9 @@ namespace {
 // fs.nr_open: the most descriptors one process may have, whatever its
 // RLIMIT_NOFILE says. 0 when unknown.
 uint64_t NrOpen() {
-  std::ifstream in("/proc/sys/fs/nr_open");
+  absl::StatusOr<std::string> text = ReadFile("/proc/sys/fs/nr_open");
   uint64_t value = 0;
-  if (!(in >> value)) return 0;
+  if (!text.ok() || !absl::SimpleAtoi(*text, &value)) return 0;
   return value;
 }
 

@@ -1,9 +1,8 @@
-// The files portleased sets up before serving: directories for its socket
-// and database, and the lock that keeps two servers off one socket path.
+// The files portleased sets up before serving: where the directories for
+// its socket and database go (made with common/system's MakeDirs), and the
+// lock that keeps two servers off one socket path.
 #ifndef PORTLEASE_SERVER_DAEMON_SOCKET_LOCK_H_
 #define PORTLEASE_SERVER_DAEMON_SOCKET_LOCK_H_
-
-#include <sys/types.h>
 
 #include <memory>
 #include <string>
@@ -13,11 +12,6 @@
 #include "server/store/lock_file.h"
 
 namespace portlease {
-
-// mkdir -p: creates `dir` and its missing parents with `mode`. OK when it
-// exists already; FAILED_PRECONDITION when it exists and is not a
-// directory; UNAVAILABLE (with errno's text) when it cannot be created.
-absl::Status MakeDirs(const std::string& dir, mode_t mode);
 
 // The directory part of `path`: "." for a bare name, "/" for "/x".
 std::string DirOf(const std::string& path);

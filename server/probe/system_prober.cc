@@ -12,9 +12,9 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/host/socket_table.h"
+#include "common/system/files.h"
 #include "server/core/pool_config.h"
-#include "server/probe/proc_file.h"
-#include "server/probe/socket_table.h"
 
 namespace portlease {
 namespace {
@@ -205,7 +205,7 @@ absl::StatusOr<std::vector<Port>> SystemProber::Busy(Port first,
           : ReadSocketTable(options_.proc_root, {.tcp = true, .udp = udp});
   if (!sockets.ok() && absl::IsResourceExhausted(sockets.status())) {
     // The table could not be read for want of descriptors or memory
-    // (ErrnoToStatus maps EMFILE, ENFILE and ENOMEM so): not the ports.
+    // (ErrnoStatus maps EMFILE, ENFILE and ENOMEM so): not the ports.
     return absl::UnavailableError(absl::StrCat(
         "server out of file descriptors or memory while probing ports (",
         sockets.status().message(), "); nothing was granted or marked busy: "
@@ -283,7 +283,7 @@ absl::StatusOr<std::vector<Port>> SystemProber::Held(Port first,
 absl::StatusOr<PortRange> ReadEphemeralPortRange(absl::string_view proc_root) {
   const std::string path =
       absl::StrCat(proc_root, "/sys/net/ipv4/ip_local_port_range");
-  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<PortRange> range = ParseEphemeralRange(*text);
   if (!range.ok()) {

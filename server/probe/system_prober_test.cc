@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 #include "testing/poll_until.h"
 #include "testing/temp_dir.h"
 

@@ -4,13 +4,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/conventions/admin_token.h"
+#include "common/system/files.h"
 
 namespace portlease {
 
@@ -26,14 +25,12 @@ absl::StatusOr<std::string> LoadAdminToken(const std::string& path) {
         "(mode ", absl::StrFormat("%04o", st.st_mode & 07777),
         "); chmod 0600 (or 0640)"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> content = ReadFile(path);
+  if (!content.ok()) {
     return absl::NotFoundError(
         absl::StrCat("cannot read admin token file ", path));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token(AdminTokenFromFileContent(buffer.str()));
+  std::string token(AdminTokenFromFileContent(*content));
   if (absl::Status text = CheckAdminTokenText(token); !text.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("admin token in ", path, " ", text.message()));

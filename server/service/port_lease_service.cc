@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
 #include "server/service/admin_auth.h"
 #include "server/service/caller_identity.h"
 #include "server/service/convert.h"
@@ -413,15 +413,9 @@ grpc::ServerUnaryReactor* PortLeaseService::SetPool(
                      absl::InvalidArgumentError(absl::StrCat(
                          "exclude: ", exclude.status().message())));
   }
-  absl::StatusOr<std::vector<PortRange>> fitted = FitPool(
-      *std::move(pool), options_.ephemeral, options_.ephemeral_policy);
-  if (!fitted.ok()) {
-    return FinishNow(context,
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "pool: ", fitted.status().message())));
-  }
+  // Checked and fitted as at start (LeaseManagerOptions::pool_fit).
   absl::StatusOr<PoolChange> change =
-      options_.manager->SetPool(*std::move(fitted), *std::move(exclude),
+      options_.manager->SetPool(*std::move(pool), *std::move(exclude),
                                 AdminOf(*context));
   if (change.ok()) {
     response->set_pool(FormatPortRanges(change->pool));

@@ -28,7 +28,7 @@
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
 #include "server/core/pool_config.h"
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 #include "server/service/peer_credentials.h"
 #include "server/service/rate_limiter.h"
 
@@ -69,10 +69,6 @@ struct PortLeaseServiceOptions {
   RateLimiter* rate_limiter = nullptr;
   // The admin token (admin_auth.h); empty: admin RPCs are refused.
   std::string admin_token;
-  // SetPool fits the new pool around this range with this policy, as
-  // portleased fits --pool (FitPool). Default: nothing to fit around.
-  PortRange ephemeral = {0, 0};
-  EphemeralPolicy ephemeral_policy = EphemeralPolicy::kAllow;
   // Runs when an Acquire finishes, with its status and how long it took
   // (queueing included). Keep it cheap.
   std::function<void(const absl::Status&, absl::Duration)> on_acquire_done;

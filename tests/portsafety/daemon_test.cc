@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/client.h"
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 #include "tests/client/test_support.h"
 #include "tests/portsafety/portsafety_support.h"
 #include "tests/server/daemon_process.h"
@@ -112,7 +112,7 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   // (so nothing aimed at lease-run's process group reaches it) and sleeps.
   const std::string script = absl::StrCat(
       "echo $$ > ", dir.File("child.pid"), "; setsid -f sh -c 'echo $$ > ",
-      dir.File("listener.pid"), "; exec ", PROBE_TEST_LISTENER_PATH,
+      dir.File("listener.pid"), "; exec ", HOST_TEST_LISTENER_PATH,
       " \"$PORT_0\" > ", dir.File("listener.port"), "'; exec sleep 60");
   Reaper reaper;
   absl::StatusOr<std::unique_ptr<Process>> lease_run = Process::Start(
@@ -161,7 +161,7 @@ TEST(DaemonTest, OrphanedListenerKeepsLeasedPortDraining) {
   for (const v1::PortHolder& holder : who->ports(0).holders()) {
     if (holder.pid() == *listener) {
       listener_seen = true;
-      EXPECT_THAT(holder.command(), HasSubstr("probe_test_listener"));
+      EXPECT_THAT(holder.command(), HasSubstr("host_test_listener"));
       EXPECT_EQ(holder.state(), "LISTEN");
     }
   }

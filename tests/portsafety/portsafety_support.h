@@ -17,7 +17,7 @@
 #include "portlease/client.h"
 #include "server/core/clock.h"
 #include "server/core/lease_manager.h"
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 #include "server/probe/system_prober.h"
 #include "server/service/server.h"
 #include "server/store/memory_lease_store.h"

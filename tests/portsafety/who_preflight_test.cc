@@ -29,7 +29,7 @@ using testing::Process;
 using testing::RunBinary;
 using testing::RunResult;
 
-// probe_test_listener on 127.0.0.1 (TCP) or UDP, started by the test.
+// host_test_listener on 127.0.0.1 (TCP) or UDP, started by the test.
 struct Listener {
   std::unique_ptr<Process> process;
   Port port = 0;
@@ -38,7 +38,7 @@ struct Listener {
 
 Listener StartListener(const std::string& dir, bool udp) {
   Listener listener;
-  std::vector<std::string> argv = {PROBE_TEST_LISTENER_PATH};
+  std::vector<std::string> argv = {HOST_TEST_LISTENER_PATH};
   if (udp) argv.push_back("--udp");
   argv.push_back("0");
   listener.command = absl::StrJoin(argv, " ");

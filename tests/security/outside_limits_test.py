@@ -10,7 +10,7 @@ against real portleased processes on Unix sockets:
     UNAVAILABLE (a refused connection, or "server out of file
     descriptors"), never RESOURCE_EXHAUSTED with a false cause;
   - quota: --max-ports-per-owner=5 refuses a caller's sixth port with
-    RESOURCE_EXHAUSTED naming the flag;
+    RESOURCE_EXHAUSTED naming the limit;
   - hold-flood: with --rate-limit=5, a Hold stream whose client sends as
     fast as it can ends RESOURCE_EXHAUSTED: its messages are requests too;
   - pages: List answers in pages (page_size, page_token, next_page_token)
@@ -213,7 +213,7 @@ def check_quota_and_hold(grpc, pb, pb_grpc, portleased, tmp):
             failures.append("quota: a sixth port was granted")
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or \
-                    "--max-ports-per-owner=5" not in e.details():
+                    "at most 5 ports on this server" not in e.details():
                 failures.append(f"quota: {e.code()} {e.details()!r}")
         stub.Acquire(pb.AcquireRequest(count=2), timeout=TIMEOUT)
     finally:

@@ -19,8 +19,10 @@ PortRange TestPoolRange(uint32_t size) {
     const uint32_t hi = lo + size - 1;
     if (hi > 65535) continue;
     if (!(hi < eph.lo || lo > eph.hi)) continue;
+    // portleased's default --always-exclude.
+    constexpr Port kAlwaysExcluded[] = {6379, 7001, 8080, 8081, 9090};
     const bool has_m2 =
-        std::any_of(std::begin(kM2DefaultPorts), std::end(kM2DefaultPorts),
+        std::any_of(std::begin(kAlwaysExcluded), std::end(kAlwaysExcluded),
                     [&](Port p) { return p >= lo && p <= hi; });
     if (has_m2) continue;
     return PortRange{static_cast<Port>(lo), static_cast<Port>(hi)};

@@ -27,7 +27,7 @@ namespace portlease {
 using testing::TempDir;
 
 // One range of `size` ports that lies outside the kernel's ephemeral range
-// and holds none of kM2DefaultPorts.
+// and holds none of the ports portleased excludes by default (--always-exclude).
 PortRange TestPoolRange(uint32_t size);
 
 // Sets the context's deadline `timeout` (times the build's time factor,

@@ -29,11 +29,11 @@ done
 # Files that learn a kernel-picked port and keep the socket while it is
 # used (path relative to the root, then the reason).
 allowed=(
-  "server/probe/probe_test_util.h"       # LocalPort(): the helper itself
-  "server/probe/probe_test_util.cc"      # LocalPort(): the helper itself
-  "server/probe/probe_test_listener.cc"  # binds 0, prints the port, keeps listening
-  "server/probe/port_holders_test.cc"    # in-process listeners, kept open
-  "server/probe/socket_table_test.cc"    # in-process sockets, kept open
+  "common/host/host_test_util.h"        # LocalPort(): the helper itself
+  "common/host/host_test_util.cc"       # LocalPort(): the helper itself
+  "common/host/host_test_listener.cc"   # binds 0, prints the port, keeps listening
+  "common/host/port_holders_test.cc"    # in-process listeners, kept open
+  "common/host/socket_table_test.cc"    # in-process sockets, kept open
   "server/probe/system_prober_test.cc"   # in-process sockets, kept open
   "tests/m2/socket_io.h"                 # LocalPort(): the helper itself
   "tests/m2/socket_io.cc"                # LocalPort(): the helper itself

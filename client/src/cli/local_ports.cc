@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {

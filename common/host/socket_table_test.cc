@@ -1,4 +1,4 @@
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
 
 #include <sys/socket.h>
 
@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 #include "testing/temp_dir.h"
 
 namespace portlease {

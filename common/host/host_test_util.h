@@ -1,8 +1,9 @@
-// Test helpers for the probe layer: owned descriptors, loopback sockets on
-// ports the kernel picks, fixture /proc trees in temp directories.
+// Test helpers for the host layer and its users (the probe's and the port
+// safety tests): owned descriptors, loopback sockets on ports the kernel
+// picks, fixture /proc trees in temp directories.
 // Not thread-safe; for tests only.
-#ifndef PORTLEASE_SERVER_PROBE_PROBE_TEST_UTIL_H_
-#define PORTLEASE_SERVER_PROBE_PROBE_TEST_UTIL_H_
+#ifndef PORTLEASE_COMMON_HOST_HOST_TEST_UTIL_H_
+#define PORTLEASE_COMMON_HOST_HOST_TEST_UTIL_H_
 
 #include <string>
 #include <vector>
@@ -10,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/core/lease.h"
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
+#include "common/port/port.h"
 
 namespace portlease {
 namespace testing_util {
@@ -78,4 +79,4 @@ bool WriteFixture(const std::string& root, const std::string& relative,
 }  // namespace testing_util
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PROBE_PROBE_TEST_UTIL_H_
+#endif  // PORTLEASE_COMMON_HOST_HOST_TEST_UTIL_H_

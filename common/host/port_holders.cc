@@ -1,4 +1,4 @@
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "server/probe/proc_file.h"
+#include "common/system/errno_status.h"
+#include "common/system/files.h"
 
 namespace portlease {
 namespace {
@@ -69,7 +70,7 @@ absl::StatusOr<InodeOwners> FindOwners(
   if (wanted.empty()) return owners;
   DIR* proc = opendir(proc_root.c_str());
   if (proc == nullptr) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("opendir ", proc_root));
+    return ErrnoStatus(errno, absl::StrCat("opendir ", proc_root));
   }
   absl::Cleanup close_proc = [proc] { closedir(proc); };
   while (dirent* entry = readdir(proc)) {
@@ -84,13 +85,13 @@ absl::StatusOr<InodeOwners> FindOwners(
 // The command line of `pid`, as documented on HolderProcess::command.
 std::string CommandOf(const std::string& proc_root, int64_t pid) {
   const std::string dir = absl::StrCat(proc_root, "/", pid);
-  absl::StatusOr<std::string> cmdline = ReadWholeFile(dir + "/cmdline");
+  absl::StatusOr<std::string> cmdline = ReadFile(dir + "/cmdline");
   if (cmdline.ok() && !cmdline->empty()) {
     std::vector<absl::string_view> args = absl::StrSplit(*cmdline, '\0');
     while (!args.empty() && args.back().empty()) args.pop_back();
     return absl::StrJoin(args, " ");
   }
-  absl::StatusOr<std::string> comm = ReadWholeFile(dir + "/comm");
+  absl::StatusOr<std::string> comm = ReadFile(dir + "/comm");
   if (comm.ok()) {
     return absl::StrCat("[", absl::StripAsciiWhitespace(*comm), "]");
   }

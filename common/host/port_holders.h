@@ -10,8 +10,8 @@
 // call; one that exits meanwhile is simply not (or partly) reported.
 //
 // Stateless functions: thread-safe.
-#ifndef PORTLEASE_SERVER_PROBE_PORT_HOLDERS_H_
-#define PORTLEASE_SERVER_PROBE_PORT_HOLDERS_H_
+#ifndef PORTLEASE_COMMON_HOST_PORT_HOLDERS_H_
+#define PORTLEASE_COMMON_HOST_PORT_HOLDERS_H_
 
 #include <cstdint>
 #include <string>
@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/core/lease.h"
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
+#include "common/port/port.h"
 
 namespace portlease {
 
@@ -64,4 +64,4 @@ absl::StatusOr<std::vector<PortHolder>> FindPortHolders(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PROBE_PORT_HOLDERS_H_
+#endif  // PORTLEASE_COMMON_HOST_PORT_HOLDERS_H_

@@ -1,4 +1,4 @@
-#include "server/probe/port_holders.h"
+#include "common/host/port_holders.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 #include "testing/temp_dir.h"
 
 extern char** environ;
@@ -35,7 +35,7 @@ using testing_util::ScopedFd;
 using testing_util::SocketInode;
 using testing_util::WriteFixture;
 
-constexpr char kListener[] = PROBE_TEST_LISTENER_PATH;
+constexpr char kListener[] = HOST_TEST_LISTENER_PATH;
 
 std::string MyUserName() {
   char buffer[16384];
@@ -48,7 +48,7 @@ std::string MyUserName() {
   return result->pw_name;
 }
 
-// A probe_test_listener child: started with `args`, killed and reaped on
+// A host_test_listener child: started with `args`, killed and reaped on
 // destruction. Only this pid is ever signalled.
 class ListenerProcess {
  public:

@@ -1,4 +1,4 @@
-#include "server/probe/socket_table.h"
+#include "common/host/socket_table.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/types/optional.h"
-#include "server/probe/proc_file.h"
+#include "common/system/files.h"
 
 namespace portlease {
 namespace {
@@ -160,7 +160,7 @@ absl::StatusOr<std::vector<SocketEntry>> ReadSocketTable(
   for (const Table& table : tables) {
     if (!table.wanted) continue;
     const std::string path = absl::StrCat(proc_root, "/net/", table.name);
-    absl::StatusOr<std::string> text = ReadWholeFile(path);
+    absl::StatusOr<std::string> text = ReadFile(path);
     if (absl::IsNotFound(text.status())) continue;
     if (!text.ok()) return text.status();
     absl::StatusOr<std::vector<SocketEntry>> entries =

@@ -15,8 +15,8 @@
 // produced them; the parser decodes them for this host.
 //
 // Everything here is a stateless function: thread-safe.
-#ifndef PORTLEASE_SERVER_PROBE_SOCKET_TABLE_H_
-#define PORTLEASE_SERVER_PROBE_SOCKET_TABLE_H_
+#ifndef PORTLEASE_COMMON_HOST_SOCKET_TABLE_H_
+#define PORTLEASE_COMMON_HOST_SOCKET_TABLE_H_
 
 #include <cstdint>
 #include <string>
@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/core/lease.h"
+#include "common/port/port.h"
 
 namespace portlease {
 
@@ -86,4 +86,4 @@ absl::StatusOr<std::vector<SocketEntry>> ReadSocketTable(
 
 }  // namespace portlease
 
-#endif  // PORTLEASE_SERVER_PROBE_SOCKET_TABLE_H_
+#endif  // PORTLEASE_COMMON_HOST_SOCKET_TABLE_H_

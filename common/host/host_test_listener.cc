@@ -1,4 +1,4 @@
-// probe_test_listener [--udp] [--v6] PORT
+// host_test_listener [--udp] [--v6] PORT
 //
 // Test helper: binds PORT (0 for any) on 127.0.0.1 (or [::1] with --v6),
 // listens (TCP) or just stays bound (--udp), prints the bound port and a

@@ -1,4 +1,4 @@
-#include "server/probe/probe_test_util.h"
+#include "common/host/host_test_util.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
