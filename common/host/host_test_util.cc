@@ -170,13 +170,6 @@ std::vector<SocketEntry> LiveEntries(Port port, bool udp) {
   return matching;
 }
 
-std::string MakeTempDir() {
-  std::string pattern = ::testing::TempDir() + "/host_test_XXXXXX";
-  char* made = mkdtemp(pattern.data());
-  EXPECT_NE(made, nullptr) << std::strerror(errno);
-  return made == nullptr ? "" : std::string(made);
-}
-
 bool WriteFixture(const std::string& root, const std::string& relative,
                   absl::string_view content) {
   const std::filesystem::path path = std::filesystem::path(root) / relative;

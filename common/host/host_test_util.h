@@ -72,24 +72,9 @@ uint64_t SocketInode(int fd);
 // Entries of the live socket tables with local port `port`.
 std::vector<SocketEntry> LiveEntries(Port port, bool udp);
 
-// A fresh empty directory under the test temp dir.
-std::string MakeTempDir();
-
 // Writes `content` to `root`/`relative`, creating parent directories.
 bool WriteFixture(const std::string& root, const std::string& relative,
                   absl::string_view content);
-
-// Polls `predicate` until it holds or `timeout` passes; returns its last
-// value. For kernel state that settles asynchronously (loopback TCP).
-template <typename Predicate>
-bool PollUntil(Predicate predicate, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (predicate()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-}
 
 }  // namespace testing_util
 }  // namespace portlease

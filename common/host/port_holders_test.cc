@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/host/host_test_util.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
@@ -29,7 +30,6 @@ namespace {
 
 using ::testing::IsEmpty;
 using testing_util::LocalPort;
-using testing_util::MakeTempDir;
 using testing_util::OpenSocket;
 using testing_util::ScopedFd;
 using testing_util::SocketInode;
@@ -187,7 +187,7 @@ class PortHoldersFixtureTest : public ::testing::Test {
     if constexpr (std::endian::native != std::endian::little) {
       GTEST_SKIP() << "fixtures are in little-endian kernel format";
     }
-    root_ = MakeTempDir();
+    root_ = temp_.path();
     // Port 8080: a listener (inode 9001) owned by pid 123 and its fork 77,
     // a TIME_WAIT, and a listener (inode 9002) whose process is invisible.
     ASSERT_TRUE(WriteFixture(
@@ -218,6 +218,7 @@ class PortHoldersFixtureTest : public ::testing::Test {
     ASSERT_EQ(symlink(target.c_str(), path.c_str()), 0);
   }
 
+  testing::TempDir temp_;
   std::string root_;
 };
 

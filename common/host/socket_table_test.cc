@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/host/host_test_util.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -16,7 +17,6 @@ namespace {
 using ::testing::IsEmpty;
 using testing_util::LiveEntries;
 using testing_util::LocalPort;
-using testing_util::MakeTempDir;
 using testing_util::OpenSocket;
 using testing_util::SocketInode;
 using testing_util::WriteFixture;
@@ -165,7 +165,8 @@ TEST(SocketStateNameTest, UdpCloseIsUnconn) {
 using ReadSocketTableTest = FixtureTest;
 
 TEST_F(ReadSocketTableTest, ReadsSelectedTablesAndSkipsMissingOnes) {
-  const std::string root = MakeTempDir();
+  const testing::TempDir temp;
+  const std::string root = temp.path();
   ASSERT_TRUE(WriteFixture(root, "net/tcp", kTcp));
   ASSERT_TRUE(WriteFixture(root, "net/udp", kUdp));
   // No tcp6 or udp6: a host without IPv6.
@@ -189,14 +190,16 @@ TEST_F(ReadSocketTableTest, ReadsSelectedTablesAndSkipsMissingOnes) {
 }
 
 TEST_F(ReadSocketTableTest, EmptyRootGivesNoEntries) {
+  const testing::TempDir temp;
   absl::StatusOr<std::vector<SocketEntry>> entries =
-      ReadSocketTable(MakeTempDir(), {});
+      ReadSocketTable(temp.path(), {});
   ASSERT_TRUE(entries.ok()) << entries.status();
   EXPECT_THAT(*entries, IsEmpty());
 }
 
 TEST_F(ReadSocketTableTest, MalformedTableNamesTheFile) {
-  const std::string root = MakeTempDir();
+  const testing::TempDir temp;
+  const std::string root = temp.path();
   ASSERT_TRUE(WriteFixture(root, "net/tcp6", "   0: nonsense\n"));
   absl::StatusOr<std::vector<SocketEntry>> entries = ReadSocketTable(root, {});
   EXPECT_EQ(entries.status().code(), absl::StatusCode::kInvalidArgument);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -23,20 +24,8 @@ using ::testing::IsEmpty;
 
 class HostClaimsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char base[] = "/tmp/host_claims_test.XXXXXX";
-    ASSERT_NE(mkdtemp(base), nullptr);
-    base_ = base;
-    dir_ = base_ + "/claims";
-  }
   void TearDown() override {
     if (child_ > 0) StopChild();
-    for (const char* name : {"/claims/tcp", "/claims/udp", "/claims"}) {
-      std::string path = base_ + name;
-      unlink(path.c_str());
-      rmdir(path.c_str());
-    }
-    rmdir(base_.c_str());
   }
 
   // Another server: a child process that opens the claims directory, claims
@@ -66,8 +55,9 @@ class HostClaimsTest : public ::testing::Test {
     child_ = 0;
   }
 
-  std::string base_;
-  std::string dir_;
+  testing::TempDir temp_;
+  const std::string base_ = temp_.path();
+  const std::string dir_ = base_ + "/claims";
   pid_t child_ = 0;
 };
 

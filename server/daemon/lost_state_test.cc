@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "server/daemon/lost_state.h"
 #include "server/store/memory_lease_store.h"
-#include "server/store/scoped_temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -33,7 +33,7 @@ LeaseRecord Lease(int i) {
 }
 
 TEST(StateFileTest, RoundTripsAndAbsentIsNoRecord) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   const std::string path = StateFilePath(dir.File("leases.db"));
   EXPECT_EQ(path, dir.File("leases.db.state"));
   absl::StatusOr<std::optional<RecordedState>> none = ReadStateFile(path);
@@ -48,7 +48,7 @@ TEST(StateFileTest, RoundTripsAndAbsentIsNoRecord) {
 }
 
 TEST(StateFileTest, GarbageIsDataLoss) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("leases.db.state");
   std::ofstream(path) << "leases=3\n";
   absl::StatusOr<std::optional<RecordedState>> read = ReadStateFile(path);
@@ -69,7 +69,7 @@ TEST(StateFileTest, FewerLeasesThanRecordedIsALoss) {
 }
 
 TEST(RecordingLeaseStoreTest, RecordsEachNewLeaseAndEachDeleteOnceArmed) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("leases.db.state");
   MemoryLeaseStore inner;
   ASSERT_TRUE(inner.Put(Lease(0)).ok());
@@ -90,7 +90,7 @@ TEST(RecordingLeaseStoreTest, RecordsEachNewLeaseAndEachDeleteOnceArmed) {
 }
 
 TEST(RecordingLeaseStoreTest, NeverRecordsFewerThanTheFloorDuringTheWindow) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   const std::string path = dir.File("leases.db.state");
   MemoryLeaseStore inner;
   RecordingLeaseStore store(&inner, path, nullptr);

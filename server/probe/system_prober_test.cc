@@ -15,6 +15,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/host/host_test_util.h"
+#include "testing/poll_until.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -25,9 +27,8 @@ using testing_util::ConnectLoopback;
 using testing_util::CountOpenFds;
 using testing_util::LiveEntries;
 using testing_util::LocalPort;
-using testing_util::MakeTempDir;
 using testing_util::OpenSocket;
-using testing_util::PollUntil;
+using testing::PollUntil;
 using testing_util::ScopedFd;
 using testing_util::SetLingerZero;
 using testing_util::WriteFixture;
@@ -210,7 +211,8 @@ TEST(SystemProberTest, UdpV6SocketIsBusy) {
 TEST(SystemProberTest, TimeWaitIsBusyUntilCleared) {
   SystemProber prober;
   SystemProber tables({.exclusive_bind = false});
-  SystemProber bind_only({.proc_root = MakeTempDir(), .exclusive_bind = false});
+  const testing::TempDir temp;
+  SystemProber bind_only({.proc_root = temp.path(), .exclusive_bind = false});
   Port port = 0;
   ScopedFd listener = Open({.type = SOCK_STREAM,
                             .address = "127.0.0.1",
@@ -302,7 +304,8 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
   Open({.type = SOCK_STREAM, .address = "127.0.0.1"}, &port).reset();
   ASSERT_TRUE(BecomesFree(live, port, true));
 
-  const std::string root = MakeTempDir();
+  const testing::TempDir temp;
+  const std::string root = temp.path();
   SystemProber prober({.proc_root = root, .exclusive_bind = false});
   EXPECT_THAT(*prober.Busy(port, 1, true), IsEmpty());
   const std::string header = "  sl  local_address rem_address   st\n";
@@ -325,14 +328,16 @@ TEST(SystemProberTest, TableEntryMakesAnUnboundPortBusy) {
 }
 
 TEST(SystemProberTest, UnreadableTablesFailSafe) {
-  const std::string root = MakeTempDir();
+  const testing::TempDir temp;
+  const std::string root = temp.path();
   ASSERT_TRUE(WriteFixture(root, "net/tcp", "   0: garbage\n"));
   SystemProber prober({.proc_root = root, .exclusive_bind = false});
   EXPECT_THAT(*prober.Busy(40000, 3, false), ElementsAre(40000, 40001, 40002));
 }
 
 TEST(SystemProberTest, RangeEdges) {
-  SystemProber prober({.proc_root = MakeTempDir()});
+  const testing::TempDir temp;
+  SystemProber prober({.proc_root = temp.path()});
   EXPECT_THAT(*prober.Busy(1000, 0, true), IsEmpty());
   EXPECT_THAT(*prober.Busy(0, 1, false), ElementsAre(0));
   absl::StatusOr<std::vector<Port>> edge = prober.Busy(65530, 100, false);
@@ -404,7 +409,8 @@ TEST(EphemeralRangeTest, ReadsTheLiveHost) {
 }
 
 TEST(EphemeralRangeTest, ReadsFixtures) {
-  const std::string root = MakeTempDir();
+  const testing::TempDir temp;
+  const std::string root = temp.path();
   EXPECT_EQ(ReadEphemeralPortRange(root).status().code(),
             absl::StatusCode::kNotFound);
   const std::string file = "sys/net/ipv4/ip_local_port_range";

@@ -77,6 +77,72 @@ class CallInterceptorFactory
   IdleTracker* const tracker_;
 };
 
+// The listen addresses of `options`, each parsed and checked: INVALID_ARGUMENT
+// for a malformed or insecure address, NOT_FOUND for a Unix socket whose
+// directory does not exist.
+absl::StatusOr<std::vector<ListenAddress>> ParseListenAddresses(
+    const ServerOptions& options) {
+  std::vector<ListenAddress> addresses;
+  for (const std::string& text : options.listen) {
+    absl::StatusOr<ListenAddress> address = ParseListenAddress(text);
+    if (!address.ok()) return address.status();
+    absl::Status exposure = CheckTransportSecurity(
+        *address, !options.tls.cert_chain.empty(), options.allow_insecure_tcp);
+    if (!exposure.ok()) return exposure;
+    if (!address->is_tcp()) {
+      const std::string dir = ParentDirectory(address->path);
+      struct stat st;
+      if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return absl::NotFoundError(absl::StrCat(
+            "cannot listen on ", text, ": directory ", dir, " does not exist"));
+      }
+    }
+    addresses.push_back(*std::move(address));
+  }
+  return addresses;
+}
+
+// Sets the channel arguments, the TCP listening ports (each selected port
+// lands in (*selected)[i], 0 until bound) and the idle tracker's interceptor.
+void ConfigureBuilder(const ServerOptions& options,
+                      const std::vector<ListenAddress>& addresses,
+                      grpc::ServerBuilder* builder,
+                      std::vector<int>* selected) {
+  // A silent second bind of the same port would hide a conflict.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder->SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  if (options.max_streams > 0) {
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                                static_cast<int>(options.max_streams));
+  }
+  const std::shared_ptr<grpc::ServerCredentials> tcp_credentials =
+      TcpCredentials(options.tls);
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (!addresses[i].is_tcp()) continue;
+    builder->AddListeningPort(addresses[i].ToString(), tcp_credentials,
+                              &(*selected)[i]);
+  }
+  if (options.idle_tracker != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<CallInterceptorFactory>(options.idle_tracker));
+    builder->experimental().SetInterceptorCreators(std::move(interceptors));
+  }
+}
+
+// The listen address a failed BuildAndStart could not bind: ports are bound
+// in order, so the first TCP address without a selected port.
+std::string FirstUnbound(const std::vector<std::string>& listen,
+                         const std::vector<ListenAddress>& addresses,
+                         const std::vector<int>& selected) {
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (addresses[i].is_tcp() && selected[i] == 0) return listen[i];
+  }
+  return listen.front();
+}
+
 }  // namespace
 
 absl::Status CheckTransportSecurity(const ListenAddress& address, bool tls,
@@ -143,23 +209,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   if (options.listen.empty()) {
     return absl::InvalidArgumentError("no listen address");
   }
-  std::vector<ListenAddress> addresses;
-  for (const std::string& text : options.listen) {
-    absl::StatusOr<ListenAddress> address = ParseListenAddress(text);
-    if (!address.ok()) return address.status();
-    absl::Status exposure = CheckTransportSecurity(
-        *address, !options.tls.cert_chain.empty(), options.allow_insecure_tcp);
-    if (!exposure.ok()) return exposure;
-    if (!address->is_tcp()) {
-      const std::string dir = ParentDirectory(address->path);
-      struct stat st;
-      if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return absl::NotFoundError(absl::StrCat(
-            "cannot listen on ", text, ": directory ", dir, " does not exist"));
-      }
-    }
-    addresses.push_back(*std::move(address));
-  }
+  absl::StatusOr<std::vector<ListenAddress>> parsed =
+      ParseListenAddresses(options);
+  if (!parsed.ok()) return parsed.status();
+  const std::vector<ListenAddress> addresses = *std::move(parsed);
 
   InitGrpcPlugins();
   LeaseManager* const manager = options.service.manager;
@@ -179,40 +232,12 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
     running->unix_listeners_.push_back(*std::move(listener));
   }
   grpc::ServerBuilder builder;
-  // A silent second bind of the same port would hide a conflict.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  if (options.max_streams > 0) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                               static_cast<int>(options.max_streams));
-  }
-  const std::shared_ptr<grpc::ServerCredentials> tcp_credentials =
-      TcpCredentials(options.tls);
   std::vector<int> selected(addresses.size(), 0);
-  for (size_t i = 0; i < addresses.size(); ++i) {
-    if (!addresses[i].is_tcp()) continue;
-    builder.AddListeningPort(addresses[i].ToString(), tcp_credentials,
-                             &selected[i]);
-  }
-  if (options.idle_tracker != nullptr) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(
-        std::make_unique<CallInterceptorFactory>(options.idle_tracker));
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
+  ConfigureBuilder(options, addresses, &builder, &selected);
   builder.RegisterService(running->service_.get());
   running->server_ = builder.BuildAndStart();
   if (running->server_ == nullptr) {
-    // Ports are bound in order; the first without a selected port failed.
-    std::string failed = listen.front();
-    for (size_t i = 0; i < addresses.size(); ++i) {
-      if (addresses[i].is_tcp() && selected[i] == 0) {
-        failed = listen[i];
-        break;
-      }
-    }
+    const std::string failed = FirstUnbound(listen, addresses, selected);
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", failed,
                      ": address in use, not permitted, or unknown host"));

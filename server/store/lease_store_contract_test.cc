@@ -15,9 +15,9 @@
 #include "server/core/lease.h"
 #include "server/core/lease_store.h"
 #include "server/store/memory_lease_store.h"
-#include "server/store/scoped_temp_dir.h"
 #include "server/store/sqlite_lease_store.h"
 #include "server/store/test_leases.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -58,7 +58,7 @@ class SqliteHarness : public StoreHarness {
   }
 
  private:
-  ScopedTempDir dir_;
+  testing::TempDir dir_;
   SqliteOptions options_;
   std::unique_ptr<SqliteLeaseStore> store_;
 };

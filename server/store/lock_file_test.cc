@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/store/scoped_temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(LockFileTest, SecondAcquireFailsWithHolderPidUntilReleased) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   std::string path = dir.File("x.lock");
   absl::StatusOr<std::unique_ptr<LockFile>> first =
       LockFile::Acquire(path, "thing X");
@@ -35,7 +35,7 @@ TEST(LockFileTest, SecondAcquireFailsWithHolderPidUntilReleased) {
 }
 
 TEST(LockFileTest, MissingDirectoryIsUnavailable) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   absl::StatusOr<std::unique_ptr<LockFile>> lock =
       LockFile::Acquire(dir.File("missing/x.lock"), "thing X");
   EXPECT_EQ(lock.status().code(), absl::StatusCode::kUnavailable);

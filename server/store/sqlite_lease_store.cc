@@ -77,6 +77,83 @@ absl::Status WithPath(const absl::Status& status, const std::string& path) {
                       absl::StrCat("database ", path, ": ", status.message()));
 }
 
+// Sets the connection up before its first read: refuses a database SQLite
+// would quietly open read-only, sets the busy timeout and, for a writable
+// store, the exclusive locking mode.
+absl::Status ConfigureConnection(sqlite3* db, const std::string& path,
+                                 const SqliteOptions& options) {
+  // SQLite quietly falls back to read-only for a file we may not write. Say
+  // so now, before reading creates -wal/-shm files with the same mode.
+  if (!options.read_only && sqlite3_db_readonly(db, "main") == 1) {
+    return absl::UnavailableError(absl::StrCat(
+        "database ", path, " is not writable (check its permissions); it was "
+        "not modified"));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(
+      db, static_cast<int>(std::min<int64_t>(
+              absl::ToInt64Milliseconds(options.busy_timeout),
+              std::numeric_limits<int>::max())));
+
+  // The server is the database's only user (the lock file says so): an
+  // exclusive lock, taken by the first read and held until close, lets
+  // SQLite keep the WAL index in heap memory instead of a mmapped -shm
+  // file, whose I/O faults would be SIGBUS. It must be set before the
+  // first read of a WAL database. Other processes can't read the file
+  // while the store has it open. Read-only stores (no write lock) keep
+  // the normal mode.
+  if (!options.read_only) {
+    absl::Status exclusive = SqliteExec(db, "PRAGMA locking_mode = EXCLUSIVE");
+    if (!exclusive.ok()) return WithPath(exclusive, path);
+  }
+  return absl::OkStatus();
+}
+
+// Switches a writable database to WAL mode; UNAVAILABLE if SQLite won't.
+absl::Status SwitchToWal(sqlite3* db, const std::string& path) {
+  absl::StatusOr<SqliteStatement> wal =
+      SqliteStatement::Prepare(db, "PRAGMA journal_mode = WAL");
+  if (!wal.ok()) return WithPath(wal.status(), path);
+  absl::StatusOr<bool> row = wal->Step();
+  if (!row.ok()) return WithPath(row.status(), path);
+  std::string mode = *row ? wal->ColumnBytes(0) : "";
+  wal->Reset();
+  if (mode != "wal") {
+    return absl::UnavailableError(absl::StrCat(
+        "database ", path, ": can't switch to WAL mode (got \"", mode,
+        "\")"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks the file, then (read-write) switches to WAL and migrates the
+// schema, or (read-only) requires the current schema; sets the sync mode.
+absl::Status PrepareSchema(sqlite3* db, const std::string& path,
+                           const SqliteOptions& options) {
+  // Nothing is written before the file has passed these checks.
+  absl::StatusOr<int> version = CheckSqliteDatabase(db, path);
+  if (!version.ok()) return version.status();
+
+  if (options.read_only) {
+    if (*version != kSqliteSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", path, " has schema version ", *version, ", not ",
+          kSqliteSchemaVersion, "; open it read-write once to migrate it"));
+    }
+  } else {
+    absl::Status wal = SwitchToWal(db, path);
+    if (!wal.ok()) return wal;
+    absl::Status migrated = MigrateSqliteSchema(db, path, *version);
+    if (!migrated.ok()) return migrated;
+  }
+  const char* sync = options.synchronous == SqliteOptions::Synchronous::kFull
+                         ? "PRAGMA synchronous = FULL"
+                         : "PRAGMA synchronous = NORMAL";
+  absl::Status synced = SqliteExec(db, sync);
+  if (!synced.ok()) return WithPath(synced, path);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
@@ -111,62 +188,10 @@ absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> SqliteLeaseStore::Open(
       new SqliteLeaseStore(path, *std::move(lock), raw_db,
                            options.batch_commits, options.max_events));
   sqlite3* db = store->db_.get();
-  // SQLite quietly falls back to read-only for a file we may not write. Say
-  // so now, before reading creates -wal/-shm files with the same mode.
-  if (!options.read_only && sqlite3_db_readonly(db, "main") == 1) {
-    return absl::UnavailableError(absl::StrCat(
-        "database ", path, " is not writable (check its permissions); it was "
-        "not modified"));
-  }
-  sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(
-      db, static_cast<int>(std::min<int64_t>(
-              absl::ToInt64Milliseconds(options.busy_timeout),
-              std::numeric_limits<int>::max())));
-
-  // The server is the database's only user (the lock file says so): an
-  // exclusive lock, taken by the first read and held until close, lets
-  // SQLite keep the WAL index in heap memory instead of a mmapped -shm
-  // file, whose I/O faults would be SIGBUS. It must be set before the
-  // first read of a WAL database. Other processes can't read the file
-  // while the store has it open. Read-only stores (no write lock) keep
-  // the normal mode.
-  if (!options.read_only) {
-    absl::Status exclusive = SqliteExec(db, "PRAGMA locking_mode = EXCLUSIVE");
-    if (!exclusive.ok()) return WithPath(exclusive, path);
-  }
-
-  // Nothing is written before the file has passed these checks.
-  absl::StatusOr<int> version = CheckSqliteDatabase(db, path);
-  if (!version.ok()) return version.status();
-
-  if (options.read_only) {
-    if (*version != kSqliteSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database ", path, " has schema version ", *version, ", not ",
-          kSqliteSchemaVersion, "; open it read-write once to migrate it"));
-    }
-  } else {
-    absl::StatusOr<SqliteStatement> wal =
-        SqliteStatement::Prepare(db, "PRAGMA journal_mode = WAL");
-    if (!wal.ok()) return WithPath(wal.status(), path);
-    absl::StatusOr<bool> row = wal->Step();
-    if (!row.ok()) return WithPath(row.status(), path);
-    std::string mode = *row ? wal->ColumnBytes(0) : "";
-    wal->Reset();
-    if (mode != "wal") {
-      return absl::UnavailableError(absl::StrCat(
-          "database ", path, ": can't switch to WAL mode (got \"", mode,
-          "\")"));
-    }
-    absl::Status migrated = MigrateSqliteSchema(db, path, *version);
-    if (!migrated.ok()) return migrated;
-  }
-  const char* sync = options.synchronous == SqliteOptions::Synchronous::kFull
-                         ? "PRAGMA synchronous = FULL"
-                         : "PRAGMA synchronous = NORMAL";
-  absl::Status synced = SqliteExec(db, sync);
-  if (!synced.ok()) return WithPath(synced, path);
+  absl::Status configured = ConfigureConnection(db, path, options);
+  if (!configured.ok()) return configured;
+  absl::Status schema = PrepareSchema(db, path, options);
+  if (!schema.ok()) return schema;
 
   absl::Status prepared = store->PrepareStatements();
   if (!prepared.ok()) return WithPath(prepared, path);

@@ -16,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "server/store/scoped_temp_dir.h"
 #include "server/store/sqlite_lease_store.h"
 #include "server/store/test_leases.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -131,7 +131,7 @@ std::string DiskFullScenario(const std::string& path) {
 }
 
 TEST(SqliteLeaseStoreCrashTest, DiskFullIsUnavailableRollsBackAndRecovers) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   std::string path = dir.File("leases.db");
   Child child = Fork([&](int fd) {
     std::string error = DiskFullScenario(path);
@@ -167,7 +167,7 @@ TEST(SqliteLeaseStoreCrashTest, DiskFullIsUnavailableRollsBackAndRecovers) {
 TEST(SqliteLeaseStoreCrashTest, AcknowledgedPutsSurviveKill9) {
   constexpr int kLeases = 400;
   constexpr int kKillAfter = 40;
-  ScopedTempDir dir;
+  testing::TempDir dir;
   std::string path = dir.File("leases.db");
   Child child = Fork([&](int fd) {
     absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =

@@ -23,9 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/store/scoped_temp_dir.h"
 #include "server/store/sqlite_schema.h"
 #include "server/store/test_leases.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -100,7 +100,7 @@ std::vector<LeaseRecord> TestLeases(int n) {
 
 class SqliteLeaseStoreTest : public ::testing::Test {
  protected:
-  ScopedTempDir dir_;
+  testing::TempDir dir_;
   std::string path_ = dir_.File("leases.db");
 };
 
@@ -340,7 +340,7 @@ TEST_F(SqliteLeaseStoreTest, ReadOnlyOpenOfMissingFileIsNotFound) {
 // batching, all land, each before its own call returns.
 TEST_F(SqliteLeaseStoreTest, ConcurrentWritesAllCommit) {
   for (bool batched : {true, false}) {
-    ScopedTempDir dir;
+    testing::TempDir dir;
     SqliteOptions options;
     options.batch_commits = batched;
     std::unique_ptr<SqliteLeaseStore> store =

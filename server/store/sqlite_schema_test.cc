@@ -18,9 +18,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/lease_codec.h"
-#include "server/store/scoped_temp_dir.h"
 #include "server/store/sqlite_lease_store.h"
 #include "server/store/test_leases.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -206,7 +206,7 @@ class SqliteSchemaTest : public ::testing::Test {
     EXPECT_GT(QueryInt("SELECT count(*) FROM lease_owner"), 0);
   }
 
-  ScopedTempDir dir_;
+  testing::TempDir dir_;
   std::string path_ = dir_.File("leases.db");
 };
 

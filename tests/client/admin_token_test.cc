@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/service/admin_auth.h"
 #include "src/cli/cli_internal.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -28,8 +29,8 @@ std::string WriteTokenFile(const std::string& dir, int n,
 }
 
 TEST(AdminTokenTest, ServerAndCliAcceptTheSameTokens) {
-  std::string dir = ::testing::TempDir() + "/admin_token_XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const testing::TempDir temp;
+  const std::string dir = temp.path();
   const std::string word = "0123456789abcdefXYZ";
   struct Case {
     std::string content;
@@ -62,7 +63,6 @@ TEST(AdminTokenTest, ServerAndCliAcceptTheSameTokens) {
     }
     std::remove(path.c_str());
   }
-  rmdir(dir.c_str());
 }
 
 }  // namespace

@@ -66,16 +66,6 @@ pid_t SpawnWithEnv(const std::vector<std::string>& argv, const EnvChanges& env,
 
 }  // namespace
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/plt-XXXXXX";
-  path_ = mkdtemp(tmpl);
-}
-
-TempDir::~TempDir() {
-  const std::string command = "rm -rf '" + path_ + "'";
-  [[maybe_unused]] int rc = system(command.c_str());
-}
-
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
@@ -184,16 +174,6 @@ RunResult RunBinary(const std::vector<std::string>& argv, const EnvChanges& env,
   result.out = (*process)->out();
   result.err = (*process)->err();
   return result;
-}
-
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  timeout = Scaled(timeout);
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
 }
 
 }  // namespace portlease::testing

@@ -1,5 +1,6 @@
-// Test support for the client integration tests: temp dirs, a real
-// portleased on a Unix socket, and running the binaries with a bounded wait.
+// Test support for the client integration tests: a real portleased on a
+// Unix socket, and running the binaries with a bounded wait. Temp dirs and
+// polling are testing/'s TempDir and PollUntil, included here.
 #ifndef PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 #define PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 
@@ -14,21 +15,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "testing/poll_until.h"  // IWYU pragma: export
+#include "testing/temp_dir.h"  // IWYU pragma: export
 
 namespace portlease::testing {
-
-// A directory under /tmp (short, for Unix socket paths), removed on
-// destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
@@ -87,14 +77,10 @@ struct RunResult {
   std::string err;
 };
 // Starts and waits (bounded by `timeout`; the result's exit_code is -1 on
-// timeout).
+// timeout). Every timeout here (Process::Wait, RunBinary) is multiplied by
+// the build's time factor (testing/time_scale.h).
 RunResult RunBinary(const std::vector<std::string>& argv, const EnvChanges& env,
               const std::string& dir, absl::Duration timeout = absl::Seconds(20));
-
-// Polls `done` every 20 ms until it returns true or `timeout` passes.
-// Every timeout here (PollUntil, Process::Wait, RunBinary) is multiplied
-// by the build's time factor (tests/support/test_ports.h).
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
 
 }  // namespace portlease::testing
 

@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/map_lookup.h"
 
 namespace portlease::m2 {
 namespace {
@@ -70,13 +71,7 @@ TEST(ConfigTest, LoadMissingFileIsNotFound) {
       absl::IsNotFound(Config::Load("/nonexistent/m2/config.yaml").status()));
 }
 
-Lookup MapLookup(std::map<std::string, std::string> vars) {
-  return [vars](absl::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::MapLookup;
 
 TEST(RenderTemplateTest, SubstitutesVariablesDefaultsAndDollars) {
   Lookup lookup = MapLookup({{"REDIS_PORT", "41000"}, {"EMPTY", ""}});

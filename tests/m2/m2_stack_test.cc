@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/m2/socket_io.h"
+#include "testing/temp_dir.h"
 #include "tests/support/test_ports.h"
 
 extern char** environ;
@@ -59,20 +60,7 @@ std::map<std::string, std::string> StackEnv(const std::vector<uint16_t>& p) {
   return env;
 }
 
-// A fresh directory, removed with its contents at the end of the test.
-class TempDir {
- public:
-  TempDir() : path_(absl::StrCat(::testing::TempDir(), "m2_stack.XXXXXX")) {
-    EXPECT_NE(mkdtemp(path_.data()), nullptr);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

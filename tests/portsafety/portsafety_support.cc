@@ -1,6 +1,5 @@
 #include "tests/portsafety/portsafety_support.h"
 
-#include <ftw.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "testing/poll_until.h"
 #include "tests/support/test_ports.h"
 
 namespace portlease::portsafety {
@@ -22,16 +22,12 @@ using testing_util::ConnectLoopback;
 using testing_util::LiveEntries;
 using testing_util::LocalPort;
 using testing_util::OpenSocket;
-using testing_util::PollUntil;
+using testing::PollUntil;
 using testing_util::ScopedFd;
 using testing_util::SetLingerZero;
 using testing_util::SocketSpec;
 
 constexpr absl::Duration kSettle = absl::Seconds(5);
-
-int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
-  return remove(path);
-}
 
 // A holder made of one socket opened as `spec`.
 absl::StatusOr<ForeignHolder> OneSocket(const SocketSpec& spec) {
@@ -72,16 +68,6 @@ absl::Status RetireTimeWait(Port port, Port peer) {
 }
 
 }  // namespace
-
-ScratchDir::ScratchDir() {
-  std::string pattern = "/tmp/pls-XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) std::abort();
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 ProbingServer::ProbingServer(std::vector<PortRange> pool) {
   LeaseManagerOptions options;

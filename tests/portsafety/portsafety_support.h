@@ -21,6 +21,7 @@
 #include "server/probe/system_prober.h"
 #include "server/service/server.h"
 #include "server/store/memory_lease_store.h"
+#include "testing/temp_dir.h"
 
 namespace portlease::portsafety {
 
@@ -29,20 +30,9 @@ inline constexpr absl::Duration kCooldown = absl::Milliseconds(300);
 inline constexpr absl::Duration kBusyBackoff = absl::Milliseconds(200);
 inline constexpr absl::Duration kDrainProbe = absl::Milliseconds(100);
 
-// A directory under /tmp (short, for Unix socket paths), removed with its
-// content on destruction.
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// A directory for the test's sockets and files, removed with its content
+// on destruction.
+using ScratchDir = testing::TempDir;
 
 // An in-process portlease server on a Unix socket: real clock, memory
 // store, SystemProber on /proc, and a LeaseManager built from options

@@ -255,7 +255,7 @@ TEST_F(ServerUnderLoadTest, FiveHundredWaitersAreServedFifo) {
     PollUntil([&] {
       absl::MutexLock lock(&mu);
       return served.size() == calls.size();
-    });
+    }, absl::Seconds(10));
   };
   const absl::Time enqueue_start = absl::Now();
   for (int i = 0; i < kWaiters; ++i) {

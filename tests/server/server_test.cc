@@ -56,7 +56,7 @@ TestServer::Options WithGrace(Transport transport, absl::Duration grace) {
   return options;
 }
 
-class HoldTest : public testing::TestWithParam<Transport> {};
+class HoldTest : public ::testing::TestWithParam<Transport> {};
 
 // A stream is no way around the rate limit: each of its messages is a
 // request.
@@ -157,7 +157,7 @@ TEST_P(HoldTest, BrokenStreamFreesTheLeaseAfterTheGrace) {
   }
   EXPECT_TRUE(PollUntil([&] {
     return GetCode(stub.get(), lease.lease_id()) == grpc::StatusCode::NOT_FOUND;
-  }));
+  }, absl::Seconds(10)));
 }
 
 TEST_P(HoldTest, DestroyedChannelFreesTheLeaseAfterTheGrace) {
@@ -182,7 +182,7 @@ TEST_P(HoldTest, DestroyedChannelFreesTheLeaseAfterTheGrace) {
   }
   EXPECT_TRUE(PollUntil([&] {
     return GetCode(stub.get(), lease.lease_id()) == grpc::StatusCode::NOT_FOUND;
-  }));
+  }, absl::Seconds(10)));
 }
 
 TEST_P(HoldTest, HeldLeaseOutlivesTheGraceWhileTheStreamIsOpen) {
@@ -230,8 +230,8 @@ TEST_P(HoldTest, ReleasedLeaseEndsTheStreamWithNotFound) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, HoldTest,
-                         testing::Values(Transport::kUnix, Transport::kTcp),
-                         [](const testing::TestParamInfo<Transport>& info) {
+                         ::testing::Values(Transport::kUnix, Transport::kTcp),
+                         [](const ::testing::TestParamInfo<Transport>& info) {
                            return info.param == Transport::kUnix ? "Unix"
                                                                  : "Tcp";
                          });
@@ -448,7 +448,7 @@ TEST(ServerTest, ShutdownEndsOpenHoldsAndWaits) {
     waited = stub->Acquire(&wait_context, wait, &ignored);
   });
   EXPECT_TRUE(
-      PollUntil([&] { return server.manager()->Stats().waiters == 1; }));
+      PollUntil([&] { return server.manager()->Stats().waiters == 1; }, absl::Seconds(10)));
   const absl::Time start = absl::Now();
   server.server()->Shutdown(absl::Milliseconds(100));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));

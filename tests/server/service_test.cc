@@ -17,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class ServiceTest : public testing::TestWithParam<Transport> {
+class ServiceTest : public ::testing::TestWithParam<Transport> {
  protected:
   void Start(uint32_t pool_size = 64,
              std::function<void(LeaseManagerOptions*)> configure = nullptr,
@@ -171,7 +171,7 @@ TEST_P(ServiceTest, GetShowsTheIdButListOnlyItsPrefix) {
   for (const v1::Lease& listed : all.leases()) {
     EXPECT_EQ(listed.lease_id(), "");
     EXPECT_THAT(listed.lease_id_prefix(),
-                testing::AnyOf(a.lease_id_prefix(), b.lease_id_prefix()));
+                ::testing::AnyOf(a.lease_id_prefix(), b.lease_id_prefix()));
     EXPECT_EQ(listed.lease_id_prefix().size(), 8u);
   }
   EXPECT_EQ(all.SerializeAsString().find(a.lease_id()), std::string::npos);
@@ -207,7 +207,7 @@ TEST_P(ServiceTest, WaitingAcquireIsServedWhenAnotherLeaseIsReleased) {
     request.set_wait(true);
     waited_status = Acquire(request, &waited, absl::Seconds(20));
   });
-  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }, absl::Seconds(10)));
   ASSERT_TRUE(Release(holder.lease_id()).ok());
   waiter.join();
   ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
@@ -238,7 +238,7 @@ TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
     wait_request.set_wait(true);
     waited_status = stub_->Acquire(&wait_context, wait_request, &waited);
   });
-  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }, absl::Seconds(10)));
   ASSERT_TRUE(Release(response.lease().lease_id()).ok());
   waiter.join();
   ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
@@ -256,7 +256,7 @@ TEST_P(ServiceTest, WaitingAcquireTimesOutAtTheDeadline) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
   // The server forgets the waiter.
-  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }, absl::Seconds(10)));
 }
 
 TEST_P(ServiceTest, CancelledWaitLeavesTheQueue) {
@@ -271,11 +271,11 @@ TEST_P(ServiceTest, CancelledWaitLeavesTheQueue) {
     v1::AcquireResponse response;
     status = stub_->Acquire(&context, request, &response);
   });
-  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }));
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }, absl::Seconds(10)));
   context.TryCancel();
   waiter.join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 0; }, absl::Seconds(10)));
 }
 
 TEST_P(ServiceTest, ExhaustedPoolSaysFreeVersusAsked) {
@@ -489,8 +489,8 @@ TEST_P(ServiceTest, RenewAndHoldReattachALostLeaseDuringTheRecoveryWindow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ServiceTest,
-                         testing::Values(Transport::kUnix, Transport::kTcp),
-                         [](const testing::TestParamInfo<Transport>& info) {
+                         ::testing::Values(Transport::kUnix, Transport::kTcp),
+                         [](const ::testing::TestParamInfo<Transport>& info) {
                            return info.param == Transport::kUnix ? "Unix"
                                                                  : "Tcp";
                          });

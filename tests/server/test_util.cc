@@ -1,6 +1,5 @@
 #include "tests/server/test_util.h"
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,27 +12,6 @@
 #include "tests/support/test_ports.h"
 
 namespace portlease {
-namespace {
-
-int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) {
-  return remove(path);
-}
-
-}  // namespace
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base ? base : "/tmp") + "/plt-XXXXXX";
-  char* made = mkdtemp(pattern.data());
-  if (made == nullptr) std::abort();
-  path_ = made;
-}
-
-TempDir::~TempDir() {
-  nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 PortRange TestPoolRange(uint32_t size) {
   absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange("/proc");
   const PortRange eph = ephemeral.ok() ? *ephemeral : PortRange{32768, 60999};
@@ -56,15 +34,6 @@ PortRange TestPoolRange(uint32_t size) {
 void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
   context->set_deadline(
       absl::ToChronoTime(absl::Now() + testing::Scaled(timeout)));
-}
-
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + testing::Scaled(timeout);
-  while (!done()) {
-    if (absl::Now() >= end) return done();
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 TestServer::TestServer(Options options) {

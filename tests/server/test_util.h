@@ -1,6 +1,6 @@
-// Helpers for the server integration tests: temporary directories, a pool
-// outside the kernel's ephemeral range, an in-process server on a Unix
-// socket or loopback TCP port 0, deadlines and bounded polling.
+// Helpers for the server integration tests: a pool outside the kernel's
+// ephemeral range, an in-process server on a Unix socket or loopback TCP
+// port 0, and deadlines. TempDir and PollUntil are testing/'s.
 #ifndef PORTLEASE_TESTS_SERVER_TEST_UTIL_H_
 #define PORTLEASE_TESTS_SERVER_TEST_UTIL_H_
 
@@ -18,23 +18,13 @@
 #include "server/core/port_prober.h"
 #include "server/service/server.h"
 #include "server/store/memory_lease_store.h"
+#include "testing/poll_until.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 
-// A fresh directory under $TEST_TMPDIR (or /tmp), removed with its content
-// on destruction. Short enough for Unix socket paths.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// testing/temp_dir.h, named here for the tests in namespace portlease.
+using testing::TempDir;
 
 // One range of `size` ports that lies outside the kernel's ephemeral range
 // and holds none of the ports portleased excludes by default (--always-exclude).
@@ -45,10 +35,8 @@ PortRange TestPoolRange(uint32_t size);
 void SetDeadline(grpc::ClientContext* context,
                  absl::Duration timeout = absl::Seconds(10));
 
-// Calls `done` every few milliseconds until it returns true or `timeout`
-// (times the build's time factor) passes; returns its last answer.
-bool PollUntil(const std::function<bool()>& done,
-               absl::Duration timeout = absl::Seconds(10));
+// testing/poll_until.h: the timeout is scaled by the suite's time factor.
+using testing::PollUntil;
 
 enum class Transport { kUnix, kTcp };
 

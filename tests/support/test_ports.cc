@@ -14,9 +14,6 @@
 #ifndef PORTLEASE_TEST_SERVER_ADDR
 #error "PORTLEASE_TEST_SERVER_ADDR: set by tests/support/CMakeLists.txt"
 #endif
-#ifndef PORTLEASE_TEST_TIME_SCALE
-#error "PORTLEASE_TEST_TIME_SCALE: set by tests/support/CMakeLists.txt"
-#endif
 
 namespace portlease::testing {
 namespace {
@@ -25,21 +22,6 @@ namespace {
 constexpr absl::Duration kTtl = absl::Minutes(2);
 
 }  // namespace
-
-double TimeScale() {
-  static const double scale = [] {
-    double value = PORTLEASE_TEST_TIME_SCALE;
-    if (const char* env = std::getenv("PORTLEASE_TEST_TIME_SCALE");
-        env != nullptr && *env != '\0') {
-      double parsed = 0;
-      if (absl::SimpleAtod(env, &parsed) && parsed >= 1) value = parsed;
-    }
-    return value < 1 ? 1.0 : value;
-  }();
-  return scale;
-}
-
-absl::Duration Scaled(absl::Duration budget) { return budget * TimeScale(); }
 
 ClientOptions ScaledClientOptions() {
   ClientOptions options;

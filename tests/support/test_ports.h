@@ -17,10 +17,9 @@
 // portleased run with --probe=none whose grants nobody binds may use any
 // numbers.
 //
-// TimeScale() is the suite's one factor for time budgets: 1 in a release
-// build, more under sanitizers (set by CMake from PORTLEASE_SANITIZE, see
-// README "Tests"); $PORTLEASE_TEST_TIME_SCALE overrides it. Deadlines and
-// waits are multiplied by it; no verdict depends on how fast the machine is.
+// TimeScale() and Scaled() (testing/time_scale.h, included here) are the
+// suite's one factor for time budgets: 1 in a release build, more under
+// sanitizers; $PORTLEASE_TEST_TIME_SCALE overrides it.
 #ifndef PORTLEASE_TESTS_SUPPORT_TEST_PORTS_H_
 #define PORTLEASE_TESTS_SUPPORT_TEST_PORTS_H_
 
@@ -32,17 +31,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "portlease/client.h"
+#include "testing/time_scale.h"  // IWYU pragma: export
 
 namespace portlease {
 class ScopedLease;
 }
 
 namespace portlease::testing {
-
-// The time budget factor (>= 1).
-double TimeScale();
-// `budget` times TimeScale().
-absl::Duration Scaled(absl::Duration budget);
 
 // Client options for tests: the default deadlines times TimeScale() (an
 // RPC such as Who scans /proc, which a sanitizer build on a loaded machine
