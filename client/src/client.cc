@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/wire/proto_time.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -30,14 +31,6 @@ namespace {
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-  return out;
 }
 
 // A restarted server is found within this long (gRPC's default backoff
@@ -264,7 +257,7 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
   v1::AcquireRequest request;
   for (const std::string& name : spec.names) request.add_names(name);
   request.set_count(spec.count);
-  if (spec.ttl > absl::ZeroDuration()) *request.mutable_ttl() = ToProto(spec.ttl);
+  if (spec.ttl > absl::ZeroDuration()) DurationToProto(spec.ttl, request.mutable_ttl());
   const OwnerMetadata owner = spec.owner.empty()
                                   ? BuildOwnerMetadata(CurrentProcessFacts())
                                   : spec.owner;
@@ -290,7 +283,7 @@ absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
                                         absl::Duration timeout) const {
   v1::RenewRequest request;
   request.set_lease_id(lease_id);
-  if (ttl > absl::ZeroDuration()) *request.mutable_ttl() = ToProto(ttl);
+  if (ttl > absl::ZeroDuration()) DurationToProto(ttl, request.mutable_ttl());
   v1::RenewResponse response;
   absl::Status status = Call(
       timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
@@ -371,10 +364,9 @@ absl::StatusOr<v1::EventsResponse> Client::Events(uint64_t after_seq,
   v1::EventsRequest request;
   request.set_after_seq(after_seq);
   if (since != absl::InfinitePast()) {
-    const int64_t micros = absl::ToUnixMicros(since);
-    request.mutable_since()->set_seconds(micros / 1000000);
-    request.mutable_since()->set_nanos(
-        static_cast<int32_t>((micros % 1000000) * 1000));
+    // Whole microseconds, as before.
+    TimeToProto(absl::FromUnixMicros(absl::ToUnixMicros(since)),
+                request.mutable_since());
   }
   request.set_limit(limit);
   v1::EventsResponse response;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/wire/proto_time.h"
 
 namespace portlease {
 namespace {
@@ -17,9 +18,6 @@ constexpr absl::Duration kHoldRetryMax = absl::Milliseconds(500);
 // How long Acquire waits for the first Hold answer.
 constexpr absl::Duration kFirstHoldWait = absl::Seconds(1);
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 }  // namespace
 
@@ -31,7 +29,7 @@ absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
   // The server's grace, not the default: the server keeps an unheld lease
   // that long, and so does this client when the server goes away.
   if (granted->has_hold_grace()) {
-    options.hold_grace = FromProto(granted->hold_grace());
+    options.hold_grace = DurationOf(granted->hold_grace());
   }
   std::unique_ptr<ScopedLease> scoped(new ScopedLease(
       std::move(client), std::move(options),
@@ -54,7 +52,7 @@ ScopedLease::ScopedLease(std::shared_ptr<const Client> client,
       renew_interval_(std::max(
           kMinRenewInterval, options_.renew_interval > absl::ZeroDuration()
                                  ? options_.renew_interval
-                                 : FromProto(lease_.ttl()) / 3)),
+                                 : DurationOf(lease_.ttl()) / 3)),
       hold_grace_(options_.hold_grace) {
   renew_thread_ = std::thread([this] { RenewLoop(); });
   hold_thread_ = std::thread([this] { HoldLoop(); });
@@ -168,7 +166,7 @@ void ScopedLease::RenewLoop() {
     if (status.ok() && options_.renew_interval <= absl::ZeroDuration() &&
         response.has_lease() && response.lease().has_ttl()) {
       renew_interval_ =
-          std::max(kMinRenewInterval, FromProto(response.lease().ttl()) / 3);
+          std::max(kMinRenewInterval, DurationOf(response.lease().ttl()) / 3);
     }
   }
 }
@@ -195,7 +193,7 @@ void ScopedLease::HoldLoop() {
       v1::HoldResponse response;
       while (stream->Read(&response)) {
         if (response.has_hold_grace()) {
-          hold_grace_ = FromProto(response.hold_grace());
+          hold_grace_ = DurationOf(response.hold_grace());
         }
         if (!attached) {
           // The server answered: the lease is held there.

@@ -112,36 +112,6 @@ absl::StatusOr<LeaseRecord> SnapshotFromProto(const v1::Lease& lease,
   return record;
 }
 
-absl::StatusOr<absl::Duration> DurationFromProto(
-    const google::protobuf::Duration& duration, absl::string_view field) {
-  const int64_t seconds = duration.seconds();
-  const int32_t nanos = duration.nanos();
-  if (nanos <= -1'000'000'000 || nanos >= 1'000'000'000 ||
-      (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": malformed duration (seconds ", seconds,
-                     ", nanos ", nanos, ")"));
-  }
-  return absl::Seconds(seconds) + absl::Nanoseconds(nanos);
-}
-
-void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
-  out->Clear();
-  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) return;
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
-
-void TimeToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  out->Clear();
-  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-}
-
 void EventToProto(const AuditEvent& event, v1::Event* out) {
   out->set_seq(event.seq);
   TimeToProto(event.at, out->mutable_at());
@@ -154,10 +124,6 @@ void EventToProto(const AuditEvent& event, v1::Event* out) {
   out->set_by(event.by);
   out->set_privilege(event.privilege);
   out->set_detail(event.detail);
-}
-
-absl::Time TimeFromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/wire/proto_time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/support/status.h"
@@ -56,17 +57,11 @@ absl::StatusOr<LeaseRecord> SnapshotFromProto(const v1::Lease& lease,
                                               const std::string& lease_id,
                                               const Metadata& peer_owner);
 
-// A proto Duration as an absl::Duration; unset gives zero. INVALID_ARGUMENT
-// for a malformed Duration; `field` names it in the message.
-absl::StatusOr<absl::Duration> DurationFromProto(
-    const google::protobuf::Duration& duration, absl::string_view field);
-void DurationToProto(absl::Duration d, google::protobuf::Duration* out);
+// Durations and times: common/wire/proto_time.h (DurationFromProto,
+// DurationToProto, TimeToProto, TimeFromProto), included here.
 
-// Infinite times are left unset.
-void TimeToProto(absl::Time t, google::protobuf::Timestamp* out);
 // An audit trail entry on the wire.
 void EventToProto(const AuditEvent& event, v1::Event* out);
-absl::Time TimeFromProto(const google::protobuf::Timestamp& t);
 
 // The same code and message: absl and gRPC codes share numbers.
 grpc::Status ToGrpcStatus(const absl::Status& status);

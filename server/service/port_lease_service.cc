@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/host/socket_table.h"
+#include "common/wire/port_holder.h"
 #include "server/service/admin_auth.h"
 #include "server/service/caller_identity.h"
 #include "server/service/convert.h"
@@ -22,19 +23,6 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
-}
-
-void HolderToProto(const PortHolder& holder, const HolderProcess* process,
-                   v1::PortHolder* out) {
-  if (process != nullptr) {
-    out->set_pid(static_cast<int32_t>(process->pid));
-    out->set_command(process->command);
-  }
-  out->set_user(holder.user);
-  out->set_protocol(std::string(ProtocolName(holder.socket.protocol)));
-  out->set_family(std::string(FamilyName(holder.socket.family)));
-  out->set_state(holder.socket.state);
-  out->set_local_address(holder.socket.local_address);
 }
 
 }  // namespace
@@ -256,11 +244,8 @@ absl::Status PortLeaseService::FillWho(const v1::WhoRequest& request,
     }
     for (const PortHolder* holder : by_port[port]) {
       if (holder->holders_hidden) info->set_holders_hidden(true);
-      if (holder->processes.empty()) {
-        HolderToProto(*holder, nullptr, info->add_holders());
-      }
-      for (const HolderProcess& process : holder->processes) {
-        HolderToProto(*holder, &process, info->add_holders());
+      for (v1::PortHolder& entry : HolderEntries(*holder)) {
+        *info->add_holders() = std::move(entry);
       }
     }
   }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/conventions/exit_codes.h"
+#include "common/wire/proto_time.h"
 #include "src/args.h"
 #include "src/cli/cli_internal.h"
 
@@ -20,7 +21,7 @@ int Fail(std::ostream& err, int code, absl::string_view message) {
 std::string FormatEventTime(const google::protobuf::Timestamp& t) {
   return absl::FormatTime(
       "%Y-%m-%dT%H:%M:%E3SZ",
-      absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+      TimeFromProto(t),
       absl::UTCTimeZone());
 }
 

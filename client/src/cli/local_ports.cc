@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/host/port_holders.h"
+#include "common/wire/port_holder.h"
 #include "src/cli/cli_internal.h"
 
 namespace portlease {
@@ -37,21 +38,8 @@ LocalPortState InspectLocalPort(uint16_t port) {
     const SocketEntry& socket = holder.socket;
     if (socket.local_port != port) continue;
     if (holder.holders_hidden) state.holders_hidden = true;
-    v1::PortHolder base;
-    base.set_protocol(socket.protocol == SocketProtocol::kTcp ? "tcp" : "udp");
-    base.set_family(socket.family == IpFamily::kV4 ? "v4" : "v6");
-    base.set_state(socket.state);
-    base.set_local_address(socket.local_address);
-    base.set_user(holder.user);
-    if (holder.processes.empty()) {
-      state.holders.push_back(base);
-      continue;
-    }
-    for (const HolderProcess& process : holder.processes) {
-      v1::PortHolder entry = base;
-      entry.set_pid(static_cast<int32_t>(process.pid));
-      entry.set_command(process.command);
-      state.holders.push_back(entry);
+    for (v1::PortHolder& entry : HolderEntries(holder)) {
+      state.holders.push_back(std::move(entry));
     }
   }
   return state;
