@@ -177,36 +177,6 @@ TEST_F(LeaseManagerConcurrencyTest, AFailedReleaseCommitLeavesTheLeaseLive) {
   EXPECT_EQ(store_.size(), 0u);
 }
 
-TEST_F(LeaseManagerConcurrencyTest, TickEndsAnExpiredLeaseWithoutTheLock) {
-  Start({20000, 20001});
-  absl::StatusOr<LeaseRecord> expiring = manager_->Acquire(Counted(1));
-  ASSERT_TRUE(expiring.ok()) << expiring.status();
-  clock_.Advance(options_.default_ttl / 2);
-  absl::StatusOr<LeaseRecord> live = manager_->Acquire(Counted(1));
-  ASSERT_TRUE(live.ok()) << live.status();
-  clock_.Advance(options_.default_ttl / 2 + absl::Seconds(1));
-  absl::Notification entered, open;
-  store_.GateNext(/*put=*/false, &entered, &open);
-  std::thread ticker([&] { manager_->Tick(); });
-  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  // The expiry's commit is held at the gate: other calls go on meanwhile,
-  // and none of them sees the expired lease as live or ends it again.
-  EXPECT_EQ(manager_->List({}).size(), 2u);
-  EXPECT_TRUE(manager_->Renew(live->id, absl::ZeroDuration(), kAlice).ok());
-  EXPECT_TRUE(absl::IsNotFound(manager_->Get(expiring->id, kAlice).status()));
-  EXPECT_TRUE(
-      absl::IsNotFound(manager_->Release(expiring->id, kAlice)));
-  EXPECT_TRUE(absl::IsResourceExhausted(manager_->Acquire(Counted(1)).status()));
-  open.Notify();
-  ticker.join();
-  EXPECT_EQ(manager_->List({}).size(), 1u);
-  EXPECT_EQ(store_.size(), 1u);
-  absl::StatusOr<LeaseRecord> again = manager_->Acquire(Counted(1));
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->base, expiring->base);
-  EXPECT_EQ(store_.overlaps(), 0);
-}
-
 TEST_F(LeaseManagerConcurrencyTest, AnExpiryTheStoreRefusesIsRetried) {
   Start({20000, 20001});
   absl::StatusOr<LeaseRecord> a = manager_->Acquire(Counted(1));

@@ -91,10 +91,6 @@ void LeaseTable::SetNextProbe(Entry* entry, absl::Duration next_probe) {
   drain_queue_.emplace(next_probe, entry->record.id);
 }
 
-void LeaseTable::BeginProbe(Entry* entry) {
-  drain_queue_.erase({entry->next_probe, entry->record.id});
-}
-
 void LeaseTable::SetDeadline(Entry* entry, absl::Duration deadline) {
   expiry_.erase({entry->deadline, entry->record.id});
   entry->deadline = deadline;

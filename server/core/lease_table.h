@@ -94,9 +94,6 @@ class LeaseTable {
   void MakeDraining(Entry* entry, absl::Duration next_probe);
   // A draining lease's next probe.
   void SetNextProbe(Entry* entry, absl::Duration next_probe);
-  // A draining lease is being probed without the lock: out of the drain
-  // queue (DrainsDue does not return it) until SetNextProbe or Erase.
-  void BeginProbe(Entry* entry);
   // A live lease's new expiry (renewed).
   void SetDeadline(Entry* entry, absl::Duration deadline);
   // A live lease's grace deadline (infinite: a holder is attached).
