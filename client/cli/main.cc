@@ -1,10 +1,10 @@
-// portlease: wiring only; see src/cli/cli.h.
+// portlease: wiring only; see cli/cli.h.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "portlease/version.h"
-#include "src/cli/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::string(argv[1]) == "--version") {

@@ -1,11 +1,11 @@
-// lease-exec: wiring only; see portlease/lease_exec.h.
+// lease-exec: wiring only; see lease_exec/lease_exec.h.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "common/conventions/exit_codes.h"
 #include "portlease/lease_env.h"
-#include "src/lease_exec.h"
+#include "lease_exec/lease_exec.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,10 +1,10 @@
-// lease-run: wiring only; see portlease/lease_run.h.
+// lease-run: wiring only; see lease_run/lease_run.h.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "portlease/version.h"
-#include "src/lease_run.h"
+#include "lease_run/lease_run.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

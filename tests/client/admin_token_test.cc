@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "server/service/admin_auth.h"
-#include "src/cli/cli_internal.h"
+#include "cli/cli_internal.h"
 #include "testing/temp_dir.h"
 
 namespace portlease {

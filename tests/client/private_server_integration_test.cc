@@ -19,7 +19,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "src/embedded_server.h"
+#include "lib/embedded_server.h"
 #include "tests/client/test_support.h"
 #include "tests/support/test_ports.h"
 
