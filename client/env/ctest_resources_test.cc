@@ -5,20 +5,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/map_lookup.h"
 
 namespace portlease {
 namespace {
 
 using ::testing::HasSubstr;
 
-VariableLookup MapLookup(std::map<std::string, std::string> values) {
-  return [values = std::move(values)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 TEST(CtestResourcesTest, SpecListsOneSlotPerBlock) {
   const std::string spec = FormatResourceSpec(2);

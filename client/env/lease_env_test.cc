@@ -18,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/profile.h"
+#include "testing/map_lookup.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
@@ -41,14 +43,7 @@ v1::Lease NamedLease() {
   return lease;
 }
 
-VariableLookup MapLookup(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 TEST(LeaseVariablesTest, WithoutProfile) {
   auto vars = LeaseVariables(NamedLease(), nullptr, MapLookup({}), "/src/My App");
@@ -337,24 +332,7 @@ TEST(ParseEnvLinesTest, UnterminatedQuoteNamesTheLine) {
               HasSubstr("y.env:3:"));
 }
 
-// A temporary directory, removed with its files.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = ::testing::TempDir() + "lease_env_test.XXXXXX";
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(absl::string_view name) const {
-    return absl::StrCat(path_, "/", name);
-  }
-
- private:
-  std::string path_;
-};
+using portlease::testing::TempDir;
 
 mode_t FileMode(const std::string& path) {
   struct stat st = {};

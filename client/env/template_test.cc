@@ -5,20 +5,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/map_lookup.h"
 
 namespace portlease {
 namespace {
 
 using ::testing::HasSubstr;
 
-VariableLookup MapLookup(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 TEST(ExpandTemplateTest, SubstitutesVariables) {
   auto out = ExpandTemplate("port ${REDIS_PORT}\nbind ${HOST}:${REDIS_PORT}",

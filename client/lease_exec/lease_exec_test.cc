@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/ctest_resources.h"
+#include "testing/map_lookup.h"
 
 namespace portlease {
 namespace {
@@ -19,14 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 
-VariableLookup MapLookup(std::map<std::string, std::string> values) {
-  return [values = std::move(values)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 class TempDir {
  public:

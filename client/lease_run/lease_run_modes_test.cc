@@ -10,20 +10,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "cli_common/acquire_flow.h"
+#include "testing/map_lookup.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
 
 using ::testing::HasSubstr;
 
-VariableLookup MapLookup(std::map<std::string, std::string> values) {
-  return [values = std::move(values)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = values.find(std::string(name));
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 TEST(ShouldReuseOuterLeaseTest, OnlyWhenAskedAndOnlyForOneFixture) {
   LeaseRunOptions options;
@@ -45,9 +40,8 @@ TEST(ShouldReuseOuterLeaseTest, OnlyWhenAskedAndOnlyForOneFixture) {
   EXPECT_FALSE(*ShouldReuseOuterLease(
       flagged, MapLookup({{"PORTLEASE_CTEST_REUSE", "off"}})));
 
-  char dir[] = "/tmp/portlease-reuse-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  options.ctest_fixtures_file = std::string(dir) + "/fixtures";
+  portlease::testing::TempDir dir;
+  options.ctest_fixtures_file = dir.File("fixtures");
   std::ofstream(options.ctest_fixtures_file) << "web\ndb\n";
   // Another listed fixture's name: not this one.
   EXPECT_FALSE(*ShouldReuseOuterLease(
@@ -64,8 +58,6 @@ TEST(ShouldReuseOuterLeaseTest, OnlyWhenAskedAndOnlyForOneFixture) {
   std::ofstream(options.ctest_fixtures_file) << "web\n";
   EXPECT_TRUE(*ShouldReuseOuterLease(
       options, MapLookup({{"PORTLEASE_CTEST_REUSE", "1"}})));
-  std::remove(options.ctest_fixtures_file.c_str());
-  rmdir(dir);
 }
 
 TEST(ParseLeaseRunArgsTest, DetachMode) {

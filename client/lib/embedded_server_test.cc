@@ -12,20 +12,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/process_watch.h"
+#include "testing/map_lookup.h"
+#include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
 
 using ::testing::HasSubstr;
 
-VariableLookup MapLookup(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](
-             absl::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using portlease::testing::MapLookup;
 
 TEST(EmbeddedServerPathsTest, XdgDirectories) {
   EmbeddedPaths paths = EmbeddedServerPaths(
@@ -50,18 +45,7 @@ TEST(EmbeddedServerPathsTest, Fallbacks) {
   EXPECT_EQ(paths.state_dir, "/h/.local/state/portlease");
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/plc-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)system(("rm -rf " + path_).c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using portlease::testing::TempDir;
 
 TEST(PrepareEmbeddedDirsTest, CreatesPrivateDirsAndRejectsOpenOnes) {
   TempDir tmp;
