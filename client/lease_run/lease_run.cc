@@ -83,15 +83,9 @@ int RunCommand(const LeaseRunOptions& options, std::ostream& err) {
   // Until the command runs, SIGINT/SIGTERM/SIGHUP end lease-run: at once
   // while it looks for a server, cancelling the wait once it asks for ports.
   SignalWatch signals;
-  if (options.command.empty()) {
-    return ReportFailure({kExitUsage, "missing command after --"}, err);
-  }
   LeaseSession session(options, err);
   auto loss = std::make_shared<LeaseLossFlag>();
-  if (std::optional<Failure> failed = session.MakeRequest()) {
-    return ReportFailure(*failed, err);
-  }
-  if (std::optional<Failure> failed = session.Connect(loss)) {
+  if (std::optional<Failure> failed = session.OpenForCommand(loss)) {
     return ReportFailure(*failed, err);
   }
   const AcquireSpec spec = session.NewSpec();

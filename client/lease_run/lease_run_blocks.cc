@@ -44,15 +44,9 @@ class AnyLossStops {
 }  // namespace
 
 int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
-  if (options.command.empty()) {
-    return ReportFailure({kExitUsage, "missing command after --"}, err);
-  }
   LeaseSession session(options, err);
   auto loss = std::make_shared<LeaseLossFlag>();
-  if (std::optional<Failure> failed = session.MakeRequest()) {
-    return ReportFailure(*failed, err);
-  }
-  if (std::optional<Failure> failed = session.Connect(loss)) {
+  if (std::optional<Failure> failed = session.OpenForCommand(loss)) {
     return ReportFailure(*failed, err);
   }
   const std::string spec_path = AbsolutePath(options.ctest_resource_spec);

@@ -52,6 +52,15 @@ std::optional<Failure> LeaseSession::Connect(
   return std::nullopt;
 }
 
+std::optional<Failure> LeaseSession::OpenForCommand(
+    std::shared_ptr<LeaseLossFlag> loss) {
+  if (options_.command.empty()) {
+    return Failure{kExitUsage, "missing command after --"};
+  }
+  if (std::optional<Failure> failed = MakeRequest()) return failed;
+  return Connect(std::move(loss));
+}
+
 AcquireSpec LeaseSession::NewSpec() const {
   return SpecFromRequest(*request_, options_.ttl, options_.udp);
 }

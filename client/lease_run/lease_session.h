@@ -107,6 +107,9 @@ class LeaseSession {
   // lost (expired, revoked, server unreachable for the hold grace) and of
   // it being held again.
   std::optional<Failure> Connect(std::shared_ptr<LeaseLossFlag> loss);
+  // The prologue of the modes that run a command: fails with kExitUsage
+  // when there is no command after --, then MakeRequest and Connect.
+  std::optional<Failure> OpenForCommand(std::shared_ptr<LeaseLossFlag> loss);
   // After Connect.
   const std::shared_ptr<const Client>& client() const { return client_; }
 
