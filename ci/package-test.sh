@@ -138,6 +138,7 @@ for path in "$cmake_dir/portleaseTargets.cmake" '.*\.a' 'usr/include/.*' '.*\.pc
   ! has "$contents" "$path" || fail "$(basename "$deb") holds $path (portlease-dev's)"
 done
 for path in "$lib_dir/libportlease_client.a" "$lib_dir/libportlease_lease_env.a" \
+  "$lib_dir/libportlease_system.a" \
   "$lib_dir/libportlease_proto.a" "$lib_dir/libportlease_profile_proto.a" \
   usr/include/portlease/client.h usr/include/portlease/ctest_resources.h \
   usr/include/portlease/v1/portlease.grpc.pb.h usr/include/portlease/v1/profile.pb.h \

@@ -75,46 +75,6 @@ std::string HolderLine(const v1::PortHolder& h) {
   return out;
 }
 
-// Port infos for `ports`: the server's view when `client` is set and
-// answers (else local only, *server_seen false, and *where says why), with
-// local holders added where the server saw none.
-std::vector<v1::PortInfo> Inspect(const std::vector<uint32_t>& ports,
-                                  const Client* client, bool* server_seen,
-                                  std::vector<bool>* bind_failed,
-                                  std::string* where) {
-  std::vector<v1::PortInfo> infos(ports.size());
-  *server_seen = false;
-  if (client != nullptr) {
-    absl::StatusOr<v1::WhoResponse> who = client->Who(ports);
-    if (who.ok() && who->ports_size() == static_cast<int>(ports.size())) {
-      *server_seen = true;
-      for (size_t i = 0; i < ports.size(); ++i) infos[i] = who->ports(i);
-    } else {
-      *where = absl::StrCat(
-          *where, " did not answer Who: ",
-          who.ok() ? "wrong number of ports" : who.status().message());
-    }
-  }
-  bind_failed->assign(ports.size(), false);
-  for (size_t i = 0; i < ports.size(); ++i) {
-    infos[i].set_port(ports[i]);
-    LocalPortState local = InspectLocalPort(static_cast<uint16_t>(ports[i]));
-    (*bind_failed)[i] = local.bind_failed;
-    if (infos[i].holders_size() == 0) {
-      for (const v1::PortHolder& h : local.holders) *infos[i].add_holders() = h;
-      infos[i].set_holders_hidden(infos[i].holders_hidden() ||
-                                  local.holders_hidden);
-    }
-    // The server has not probed it yet, but would not grant it now: a port
-    // bound outside portlease is busy, not free.
-    if (infos[i].pool_state() == "free" && !infos[i].has_lease() &&
-        (infos[i].holders_size() > 0 || local.bind_failed)) {
-      infos[i].set_pool_state("busy");
-    }
-  }
-  return infos;
-}
-
 // who and preflight work without a server: they wait at most this long for
 // one.
 constexpr absl::Duration kOptionalConnectTimeout = absl::Seconds(1);
@@ -131,6 +91,56 @@ std::unique_ptr<Client> OptionalClient(const CliFlags& flags,
   *where = connection->where.Describe();
   return std::move(connection->client);
 }
+
+// What who and preflight know of some ports.
+struct Inspection {
+  // One per port asked for, in order.
+  std::vector<v1::PortInfo> infos;
+  // Per port: a local bind of it failed.
+  std::vector<bool> bind_failed;
+  // False: the server did not answer, `where` says why.
+  bool server_seen = false;
+  std::string where;
+};
+
+// The ports' infos: the server's view when one answers (else local only),
+// with local holders added where the server saw none.
+Inspection Inspect(const CliFlags& flags, const std::vector<uint32_t>& ports) {
+  Inspection result;
+  std::unique_ptr<Client> client = OptionalClient(flags, &result.where);
+  std::vector<v1::PortInfo>& infos = result.infos;
+  infos.resize(ports.size());
+  if (client != nullptr) {
+    absl::StatusOr<v1::WhoResponse> who = client->Who(ports);
+    if (who.ok() && who->ports_size() == static_cast<int>(ports.size())) {
+      result.server_seen = true;
+      for (size_t i = 0; i < ports.size(); ++i) infos[i] = who->ports(i);
+    } else {
+      result.where = absl::StrCat(
+          result.where, " did not answer Who: ",
+          who.ok() ? "wrong number of ports" : who.status().message());
+    }
+  }
+  result.bind_failed.assign(ports.size(), false);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    infos[i].set_port(ports[i]);
+    LocalPortState local = InspectLocalPort(static_cast<uint16_t>(ports[i]));
+    result.bind_failed[i] = local.bind_failed;
+    if (infos[i].holders_size() == 0) {
+      for (const v1::PortHolder& h : local.holders) *infos[i].add_holders() = h;
+      infos[i].set_holders_hidden(infos[i].holders_hidden() ||
+                                  local.holders_hidden);
+    }
+    // The server has not probed it yet, but would not grant it now: a port
+    // bound outside portlease is busy, not free.
+    if (infos[i].pool_state() == "free" && !infos[i].has_lease() &&
+        (infos[i].holders_size() > 0 || local.bind_failed)) {
+      infos[i].set_pool_state("busy");
+    }
+  }
+  return result;
+}
+
 
 }  // namespace
 
@@ -255,23 +265,19 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
       ParsePortNumbers(flags.positional);
   if (!ports.ok()) return Fail(err, kExitUsage, ports.status().message());
   if (ports->empty()) return Fail(err, kExitUsage, "usage: portlease who PORT...");
-  std::string where;
-  std::unique_ptr<Client> client = OptionalClient(flags, &where);
-  bool server_seen = false;
-  std::vector<bool> bind_failed;
-  std::vector<v1::PortInfo> infos =
-      Inspect(*ports, client.get(), &server_seen, &bind_failed, &where);
+  const Inspection seen = Inspect(flags, *ports);
+  const std::vector<v1::PortInfo>& infos = seen.infos;
   if (flags.format == OutputFormat::kJson) {
     v1::WhoResponse response;
     for (const v1::PortInfo& info : infos) *response.add_ports() = info;
     out << ToJson(response) << "\n";
     return 0;
   }
-  if (!server_seen) out << "local checks only: " << where << "\n";
+  if (!seen.server_seen) out << "local checks only: " << seen.where << "\n";
   for (size_t i = 0; i < infos.size(); ++i) {
     const v1::PortInfo& info = infos[i];
     out << "port " << info.port();
-    if (server_seen) out << ": " << info.pool_state();
+    if (seen.server_seen) out << ": " << info.pool_state();
     if (info.has_lease()) {
       out << ", lease " << info.lease().lease_id_prefix() << " ("
           << PortsSummary(info.lease()) << ") held by "
@@ -280,7 +286,9 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
     if (info.has_claimed_by()) {
       out << ", " << ServerClaimSummary(info.claimed_by());
     }
-    if (info.holders_size() == 0 && !bind_failed[i]) out << ", no local sockets";
+    if (info.holders_size() == 0 && !seen.bind_failed[i]) {
+      out << ", no local sockets";
+    }
     out << "\n";
     for (const v1::PortHolder& h : info.holders()) {
       out << "  " << HolderLine(h) << "\n";
@@ -380,24 +388,19 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   bool udp = flags.udp;
   absl::StatusOr<std::vector<uint32_t>> ports = PreflightPorts(flags, udp);
   if (!ports.ok()) return Fail(err, kExitUsage, ports.status().message());
-  std::string where;
-  std::unique_ptr<Client> client = OptionalClient(flags, &where);
-  bool server_seen = false;
-  std::vector<bool> bind_failed;
-  std::vector<v1::PortInfo> infos =
-      Inspect(*ports, client.get(), &server_seen, &bind_failed, &where);
-  if (!server_seen) {
-    out << "local checks only: " << where << "\n";
+  const Inspection seen = Inspect(flags, *ports);
+  if (!seen.server_seen) {
+    out << "local checks only: " << seen.where << "\n";
   }
   int busy = 0;
-  for (size_t i = 0; i < infos.size(); ++i) {
-    if (PrintPreflightPort(infos[i], bind_failed[i], udp, out)) ++busy;
+  for (size_t i = 0; i < seen.infos.size(); ++i) {
+    if (PrintPreflightPort(seen.infos[i], seen.bind_failed[i], udp, out)) ++busy;
   }
   if (busy > 0) {
-    out << busy << " of " << infos.size() << " ports busy\n";
+    out << busy << " of " << seen.infos.size() << " ports busy\n";
     return 1;
   }
-  out << "all " << infos.size() << " ports free\n";
+  out << "all " << seen.infos.size() << " ports free\n";
   return 0;
 }
 

@@ -1,6 +1,5 @@
 #include "portlease/lease_env.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,9 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -19,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "portlease/profile.h"
-#include "env/atomic_file.h"
+#include "common/system/files.h"
 
 namespace portlease {
 
@@ -279,34 +276,24 @@ absl::Status RenderTemplateFile(absl::string_view spec,
   }
   const std::string input(spec.substr(0, colon));
   const std::string output(spec.substr(colon + 1));
-  std::ifstream in(input, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read template ", input,
-                                            ": ", std::strerror(errno)));
+  absl::StatusOr<std::string> read = ReadFile(input);
+  if (!read.ok()) {
+    return absl::Status(read.status().code(),
+                        absl::StrCat("--render template: ", read.status().message()));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  absl::StatusOr<std::string> text = ExpandTemplate(buffer.str(), lookup, input);
+  absl::StatusOr<std::string> text = ExpandTemplate(*read, lookup, input);
   if (!text.ok()) return text.status();
-  return AtomicallyReplaceFile(output, *text, 0666);
+  return WriteFileAtomically(output, *text, 0666);
 }
 
 absl::Status WritePrivateFile(const std::string& path,
                               absl::string_view content) {
-  return AtomicallyReplaceFile(path, content, 0600);
+  return WriteFileAtomically(path, content, 0600);
 }
 
 absl::Status AppendPrivateFile(const std::string& path,
                                absl::string_view content) {
-  const int fd =
-      open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0 || !WriteAll(fd, content) || close(fd) != 0) {
-    const int error = errno;
-    if (fd >= 0) close(fd);
-    return absl::InternalError(
-        absl::StrCat("cannot append to ", path, ": ", std::strerror(error)));
-  }
-  return absl::OkStatus();
+  return AppendToFile(path, content, 0600);
 }
 
 absl::Status WriteVariablesFile(const std::string& path, const Variables& vars,
@@ -390,18 +377,12 @@ absl::StatusOr<Variables> ParseEnvLines(absl::string_view text,
 }
 
 absl::StatusOr<Variables> ReadVariablesFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    if (err == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
-    }
-    return absl::InternalError(
-        absl::StrCat("cannot read ", path, ": ", std::strerror(err)));
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(path, " does not exist"));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseEnvLines(buffer.str(), path);
+  if (!text.ok()) return text.status();
+  return ParseEnvLines(*text, path);
 }
 
 }  // namespace portlease

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/conventions/exit_codes.h"
+#include "common/system/c_string_array.h"
 #include "portlease/ctest_resources.h"
 
 namespace portlease {
@@ -251,10 +252,7 @@ int ExecLeasePlan(const LeaseExecPlan& plan, std::ostream& err) {
   for (const auto& [key, value] : plan.vars) {
     setenv(key.c_str(), value.c_str(), /*overwrite=*/1);
   }
-  std::vector<std::string> args = plan.argv;
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  const CStringArray argv(plan.argv);
   execvp(argv[0], argv.data());
   const int error = errno;
   err << "lease-exec: cannot run " << plan.argv.front() << ": "

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/system/c_string_array.h"
 
 extern char** environ;
 
@@ -54,13 +55,8 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
   for (const auto& [key, value] : vars) {
     env_strings.push_back(absl::StrCat(key, "=", value));
   }
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_argv;
-  for (std::string& s : args) c_argv.push_back(s.data());
-  c_argv.push_back(nullptr);
+  const CStringArray envp(std::move(env_strings));
+  const CStringArray c_argv(argv);
   const bool own_terminal = OwnsTerminal();
 
   // posix_spawnp, not fork: glibc starts the child with CLONE_VM|CLONE_VFORK,

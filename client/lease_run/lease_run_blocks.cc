@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "portlease/ctest_resources.h"
 #include "portlease/scoped_lease.h"
-#include "env/atomic_file.h"
+#include "common/system/files.h"
 #include "lease_run/lease_run_modes.h"
 #include "lease_run/lease_session.h"
 
@@ -75,7 +75,7 @@ int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err) {
     leases.push_back(*std::move(lease));
   }
   files.push_back(spec_path);
-  absl::Status written = AtomicallyReplaceFile(
+  absl::Status written = WriteFileAtomically(
       spec_path, FormatResourceSpec(static_cast<int>(options.blocks)), 0666);
   if (!written.ok()) {
     return ReportFailure({1, std::string(written.message())}, err);

@@ -26,6 +26,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/system/c_string_array.h"
+#include "common/system/errno_status.h"
+#include "common/system/files.h"
 #include "portlease/client.h"
 #include "portlease/lease_env.h"
 #include "lib/process_watch.h"
@@ -38,21 +41,6 @@ namespace {
 // The server's end of the readiness pipe, in the server process.
 constexpr int kReadyFd = 3;
 constexpr absl::Duration kPollStep = absl::Milliseconds(50);
-
-absl::Status ErrnoError(absl::string_view what, int err) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
-}
-
-absl::Status MakeDirs(const std::string& path) {
-  std::string prefix;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    absl::StrAppend(&prefix, "/", part);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return ErrnoError(absl::StrCat("cannot create ", prefix), errno);
-    }
-  }
-  return absl::OkStatus();
-}
 
 bool IsExecutable(const std::string& path) {
   struct stat st;
@@ -94,7 +82,7 @@ absl::Status AwaitReady(int fd, absl::Time deadline, long* pid,
     struct pollfd pfd = {fd, POLLIN, 0};
     const int r = poll(&pfd, 1,
                        static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-    if (r < 0 && errno != EINTR) return ErrnoError("poll", errno);
+    if (r < 0 && errno != EINTR) return ErrnoStatus(errno, "poll");
     if (r <= 0) continue;
     char buf[256];
     const ssize_t n = read(fd, buf, sizeof(buf));
@@ -134,28 +122,24 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
   std::vector<std::string> args = {binary};
   args.insert(args.end(), server_args.begin(), server_args.end());
   args.push_back(absl::StrCat("--ready-fd=", kReadyFd));
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (std::string& item : env) envp.push_back(item.data());
-  envp.push_back(nullptr);
+  const CStringArray argv(std::move(args));
+  const CStringArray envp(std::move(env));
 
   int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
   absl::Cleanup close_read = [&] { close(pipe_fds[0]); };
   const int log_fd = open(paths.log_file.c_str(),
                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) {
     close(pipe_fds[1]);
-    return ErrnoError(absl::StrCat("cannot open ", paths.log_file), errno);
+    return ErrnoStatus(errno, absl::StrCat("cannot open ", paths.log_file));
   }
   const pid_t child = fork();
   if (child < 0) {
     const int err = errno;
     close(pipe_fds[1]);
     close(log_fd);
-    return ErrnoError("fork", err);
+    return ErrnoStatus(err, "fork");
   }
   if (child == 0) {
     // Only async-signal-safe calls from here on.
@@ -195,16 +179,8 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
 absl::Status WritePidFile(const std::string& path, long pid) {
   absl::StatusOr<ProcessStat> stat = ReadProcessStat(static_cast<pid_t>(pid));
   const uint64_t start_time = stat.ok() ? stat->start_time : 0;
-  const std::string temp = path + ".new";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << pid << " " << start_time << "\n";
-    if (!out.flush()) return ErrnoError(absl::StrCat("cannot write ", temp), errno);
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    return ErrnoError(absl::StrCat("cannot write ", path), errno);
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, absl::StrCat(pid, " ", start_time, "\n"),
+                             0600);
 }
 
 // The --idle-exit value that `args` leave in effect (the last one).
@@ -276,12 +252,12 @@ EmbeddedPaths EmbeddedServerPaths(const VariableLookup& env, unsigned uid) {
 
 absl::Status PrepareEmbeddedDirs(const EmbeddedPaths& paths, unsigned uid) {
   for (const std::string* dir : {&paths.runtime_dir, &paths.state_dir}) {
-    absl::Status made = MakeDirs(*dir);
+    absl::Status made = MakeDirs(*dir, 0700);
     if (!made.ok()) return made;
   }
   struct stat st;
   if (stat(paths.runtime_dir.c_str(), &st) != 0) {
-    return ErrnoError(paths.runtime_dir, errno);
+    return ErrnoStatus(errno, paths.runtime_dir);
   }
   if (st.st_uid != uid || (st.st_mode & 0077) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -385,15 +361,10 @@ absl::StatusOr<EmbeddedServerArgs> LoadEmbeddedServerArgs(
   if (paths.config_file.empty()) return result;
   struct stat st;
   if (stat(paths.config_file.c_str(), &st) != 0) return result;
-  std::ifstream in(paths.config_file);
-  if (!in) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(paths.config_file, ": cannot read the file"));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  absl::StatusOr<std::string> text = ReadFile(paths.config_file);
+  if (!text.ok()) return text.status();
   absl::StatusOr<std::vector<std::string>> args =
-      ParseServerArgsText(buffer.str(), paths.config_file);
+      ParseServerArgsText(*text, paths.config_file);
   if (!args.ok()) return args.status();
   result.source = paths.config_file;
   result.args = *std::move(args);
@@ -414,12 +385,10 @@ std::vector<std::string> EmbeddedServerEnvironment(
 }
 
 absl::StatusOr<EmbeddedPid> ReadEmbeddedPidFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no pid file ", path));
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("no pid file ", path));
   std::vector<absl::string_view> fields =
-      absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+      absl::StrSplit(*text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
   EmbeddedPid recorded;
   if (fields.empty() || fields.size() > 2 ||
       !absl::SimpleAtoi(fields[0], &recorded.pid) || recorded.pid <= 1 ||
@@ -567,12 +536,12 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
   const int lock_fd =
       open(paths.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) {
-    return ErrnoError(absl::StrCat("cannot open ", paths.lock_file), errno);
+    return ErrnoStatus(errno, absl::StrCat("cannot open ", paths.lock_file));
   }
   absl::Cleanup close_lock = [lock_fd] { close(lock_fd); };
   while (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
-      return ErrnoError(absl::StrCat("cannot lock ", paths.lock_file), errno);
+      return ErrnoStatus(errno, absl::StrCat("cannot lock ", paths.lock_file));
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(

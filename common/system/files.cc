@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/cleanup/cleanup.h"
@@ -18,8 +20,9 @@ namespace {
 bool WriteAll(int fd, absl::string_view data) {
   while (!data.empty()) {
     const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
       return false;
     }
     data.remove_prefix(static_cast<size_t>(n));
@@ -52,15 +55,21 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents, mode_t mode) {
+  // Unique among this process's threads and, by the pid, among processes.
+  static std::atomic<uint64_t> counter{0};
   const std::string what = absl::StrCat("cannot write ", path);
-  std::string temp = absl::StrCat(path, ".tmp.XXXXXX");
-  const int fd = mkostemp(temp.data(), O_CLOEXEC);
+  const std::string temp =
+      absl::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
+  // One an earlier process of this pid left behind would keep its mode.
+  unlink(temp.c_str());
+  const int fd =
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus(errno, what);
   bool renamed = false;
   absl::Cleanup remove_temp = [&temp, &renamed] {
     if (!renamed) unlink(temp.c_str());
   };
-  if (fchmod(fd, mode) != 0 || !WriteAll(fd, contents) || fsync(fd) != 0) {
+  if (!WriteAll(fd, contents) || fsync(fd) != 0) {
     const int err = errno;
     close(fd);
     return ErrnoStatus(err, what);
@@ -68,6 +77,21 @@ absl::Status WriteFileAtomically(const std::string& path,
   if (close(fd) != 0) return ErrnoStatus(errno, what);
   if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, what);
   renamed = true;
+  return absl::OkStatus();
+}
+
+absl::Status AppendToFile(const std::string& path, absl::string_view contents,
+                          mode_t mode) {
+  const std::string what = absl::StrCat("cannot append to ", path);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, what);
+  if (!WriteAll(fd, contents)) {
+    const int err = errno;
+    close(fd);
+    return ErrnoStatus(err, what);
+  }
+  if (close(fd) != 0) return ErrnoStatus(errno, what);
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 //
 //   absl::StatusOr<std::string> text = ReadFile("/proc/net/tcp");
 //   absl::Status saved = WriteFileAtomically(path, content, 0600);
+//   absl::Status logged = AppendToFile(path, "one more line\n", 0600);
 //   absl::Status made = MakeDirs("/run/portlease", 0755);
 //
 // Stateless functions: thread-safe (concurrent writers of one path each
@@ -28,11 +29,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Replaces the file at `path` with `contents` so that readers see the old
 // file or the new one, never a part: writes a temporary file in the same
-// directory with permissions `mode`, fsyncs it and renames it over `path`.
-// Errors: ErrnoStatus "cannot write PATH: ..." (the temporary file is
-// removed).
+// directory, created with permissions `mode` less the process umask (as
+// open(2) does), fsyncs it and renames it over `path`. Errors: ErrnoStatus
+// "cannot write PATH: ..." (the temporary file is removed).
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents, mode_t mode);
+
+// Appends `contents` to the file at `path`, created with `mode` (less the
+// umask) when missing. Errors: ErrnoStatus "cannot append to PATH: ...".
+absl::Status AppendToFile(const std::string& path, absl::string_view contents,
+                          mode_t mode);
 
 // mkdir -p: creates `path` and its missing parents with `mode`. OK when it
 // exists already as a directory (also "", "." and "/"); FAILED_PRECONDITION

@@ -62,7 +62,18 @@ TEST(ReadFileTest, DirectoryIsAnErrorNotAnEmptyFile) {
   EXPECT_THAT(std::string(read.status().message()), StartsWith("read " + dir + ": "));
 }
 
+// Sets the umask for one test (the tests of this file run on one thread).
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(umask(mask)) {}
+  ~ScopedUmask() { umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
 TEST(WriteFileAtomicallyTest, WritesReplacesAndSetsTheMode) {
+  ScopedUmask mask(022);
   const std::string dir = MakeTempDir();
   const std::string path = dir + "/state";
   ASSERT_TRUE(WriteFileAtomically(path, "one", 0600).ok());
@@ -78,6 +89,26 @@ TEST(WriteFileAtomicallyTest, WritesReplacesAndSetsTheMode) {
     ++entries;
   }
   EXPECT_EQ(entries, 1);
+}
+
+TEST(WriteFileAtomicallyTest, ModeIsLessTheUmask) {
+  ScopedUmask mask(027);
+  const std::string path = MakeTempDir() + "/rendered";
+  ASSERT_TRUE(WriteFileAtomically(path, "x", 0666).ok());
+  EXPECT_EQ(ModeOf(path) & 07777, 0640u);
+}
+
+TEST(AppendToFileTest, CreatesThenAppends) {
+  const std::string path = MakeTempDir() + "/log";
+  ASSERT_TRUE(AppendToFile(path, "one\n", 0600).ok());
+  ASSERT_TRUE(AppendToFile(path, "two\n", 0600).ok());
+  EXPECT_EQ(ReadFile(path).value_or(""), "one\ntwo\n");
+  EXPECT_EQ(ModeOf(path) & 07777, 0600u);
+  const std::string missing = MakeTempDir() + "/no/such/log";
+  const absl::Status status = AppendToFile(missing, "x", 0600);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("cannot append to " + missing + ": "));
 }
 
 TEST(WriteFileAtomicallyTest, MissingDirectoryIsNotFound) {

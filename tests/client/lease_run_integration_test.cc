@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "portlease/client.h"
 #include "tests/client/test_support.h"
+#include "common/system/c_string_array.h"
 
 namespace portlease::testing {
 namespace {
@@ -62,14 +63,8 @@ class LeaseRunTest : public ::testing::Test {
     const std::string slave_path = ptsname(master);
     // Everything the child needs is built before the fork: this process
     // has threads, so the child may only make async-signal-safe calls.
-    std::vector<std::string> args = argv;
-    std::vector<char*> c_argv;
-    for (std::string& arg : args) c_argv.push_back(arg.data());
-    c_argv.push_back(nullptr);
-    std::vector<std::string> env = ChildEnvironment(env_);
-    std::vector<char*> c_env;
-    for (std::string& entry : env) c_env.push_back(entry.data());
-    c_env.push_back(nullptr);
+    const CStringArray c_argv(argv);
+    const CStringArray c_env(ChildEnvironment(env_));
     const pid_t pid = fork();
     if (pid < 0) return absl::InternalError("fork failed");
     if (pid == 0) {

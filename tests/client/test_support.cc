@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/system/c_string_array.h"
 #include "tests/support/test_ports.h"
 
 extern char** environ;
@@ -39,14 +40,8 @@ std::atomic<int> process_counter{0};
 
 pid_t SpawnWithEnv(const std::vector<std::string>& argv, const EnvChanges& env,
                    int stdout_fd, int stderr_fd, int extra_fd) {
-  std::vector<std::string> env_strings = ChildEnvironment(env);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_argv;
-  for (std::string& s : args) c_argv.push_back(s.data());
-  c_argv.push_back(nullptr);
+  const CStringArray envp(ChildEnvironment(env));
+  const CStringArray c_argv(argv);
   const pid_t pid = fork();
   if (pid == 0) {
     const int null_fd = open("/dev/null", O_RDONLY);

@@ -25,6 +25,7 @@
 #include "tests/m2/socket_io.h"
 #include "testing/temp_dir.h"
 #include "tests/support/test_ports.h"
+#include "common/system/c_string_array.h"
 
 extern char** environ;
 
@@ -88,12 +89,8 @@ Child Start(const std::vector<std::string>& argv,
   for (const auto& [key, value] : env) {
     if (!value.empty()) vars.push_back(absl::StrCat(key, "=", value));
   }
-  std::vector<char*> c_env, c_argv;
-  for (std::string& v : vars) c_env.push_back(v.data());
-  c_env.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  for (std::string& a : args) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
+  const CStringArray c_env(std::move(vars));
+  const CStringArray c_argv(argv);
 
   Child child;
   child.dir = std::make_unique<TempDir>();

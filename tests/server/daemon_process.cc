@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/support/test_ports.h"
+#include "common/system/c_string_array.h"
 
 extern char** environ;
 
@@ -33,9 +34,7 @@ absl::StatusOr<DaemonProcess> DaemonProcess::Start(
   std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   argv_strings.push_back("--ready_fd=3");
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  const CStringArray argv(std::move(argv_strings));
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
