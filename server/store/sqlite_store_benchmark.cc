@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "server/store/scoped_temp_dir.h"
+#include "testing/temp_dir.h"
 #include "server/store/sqlite_lease_store.h"
 #include "server/store/test_leases.h"
 
@@ -41,7 +41,7 @@ void BM_PutDelete(benchmark::State& state) {
                             : SqliteOptions::Synchronous::kFull;
   state.SetLabel(state.range(0) == 0 ? "synchronous=NORMAL"
                                      : "synchronous=FULL");
-  ScopedTempDir dir;
+  testing::TempDir dir;
   absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
       SqliteLeaseStore::Open(dir.File("leases.db"), options);
   if (!store.ok()) {
@@ -68,7 +68,7 @@ BENCHMARK(BM_PutDelete)->Arg(0)->Arg(1)->UseRealTime();
 
 // Shared by the threads of BM_ConcurrentPutDelete: opened by thread 0
 // before the timed loop (whose start is a barrier), closed after it.
-std::unique_ptr<ScopedTempDir> concurrent_dir;
+std::unique_ptr<testing::TempDir> concurrent_dir;
 std::unique_ptr<SqliteLeaseStore> concurrent_store;
 
 // Each thread Puts and Deletes its own lease; range(0) 1: batch_commits;
@@ -77,7 +77,7 @@ void BM_ConcurrentPutDelete(benchmark::State& state) {
   const bool batched = state.range(0) == 1;
   const bool full = state.range(1) == 1;
   if (state.thread_index() == 0) {
-    concurrent_dir = std::make_unique<ScopedTempDir>();
+    concurrent_dir = std::make_unique<testing::TempDir>();
     SqliteOptions options;
     options.batch_commits = batched;
     options.synchronous = full ? SqliteOptions::Synchronous::kFull
@@ -115,7 +115,7 @@ BENCHMARK(BM_ConcurrentPutDelete)
     ->UseRealTime();
 
 void BM_LoadAll(benchmark::State& state) {
-  ScopedTempDir dir;
+  testing::TempDir dir;
   absl::StatusOr<std::unique_ptr<SqliteLeaseStore>> store =
       SqliteLeaseStore::Open(dir.File("leases.db"), {});
   if (!store.ok()) {

@@ -95,6 +95,7 @@ def is_test_source(path):
     name = os.path.basename(path)
     return (path.startswith("testing/") or
             fnmatch.fnmatch(name, "*_test.cc") or
+            fnmatch.fnmatch(name, "*_benchmark.cc") or
             fnmatch.fnmatch(name, "*_test_*.cc") or
             fnmatch.fnmatch(name, "*_test_*.h") or
             fnmatch.fnmatch(name, "fake_*.h") or
