@@ -44,6 +44,8 @@ absl::Status ApplyFlag(const std::string& name, const std::string& value,
     flags.help = true;
   } else if (name == "udp") {
     flags.udp = true;
+  } else if (name == "docker") {
+    flags.docker = true;
   } else if (name == "github-env") {
     flags.github_env = true;
   } else if (name == "force") {
@@ -116,8 +118,9 @@ const std::vector<CommandSpec>& CommandSpecs() {
       {"status", {"connect-timeout"}, {"table", "json"}, false},
       {"events", {"since", "limit", "connect-timeout"}, {"table", "json"},
        false},
-      {"who", {"connect-timeout"}, {"table", "json"}, true},
-      {"preflight", {"ports", "profile", "udp", "connect-timeout"}, {}, true},
+      {"who", {"docker", "connect-timeout"}, {"table", "json"}, true},
+      {"preflight", {"ports", "profile", "udp", "docker", "connect-timeout"},
+       {}, true},
       {"admin force-release",
        {"admin-token-file", "connect-timeout"}, {"table", "json"}, true},
       {"admin drain",
@@ -153,7 +156,7 @@ absl::StatusOr<CliFlags> ParseCliFlags(const std::vector<std::string>& args) {
       {"format", "ports", "count", "profile", "ttl", "wait", "gitlab-dotenv",
        "owner", "admin-token-file", "pool", "exclude", "connect-timeout",
        "since", "limit"},
-      {"help", "udp", "github-env", "force"});
+      {"help", "udp", "docker", "github-env", "force"});
   if (!split.ok()) return split.status();
   CliFlags flags;
   std::string connect_timeout;

@@ -36,6 +36,8 @@ struct CliFlags {
   absl::Duration ttl = absl::ZeroDuration();
   absl::Duration wait = absl::ZeroDuration();
   bool udp = false;
+  // who, preflight: ask the docker CLI which containers publish the ports.
+  bool docker = false;
   bool github_env = false;
   std::string gitlab_dotenv;
   OwnerMetadata owner_filter;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@
 #include "common/port/port.h"
 #include "portlease/profile.h"
 #include "cli/cli_internal.h"
+#include "cli/docker_ports.h"
 
 namespace portlease {
 namespace {
@@ -71,6 +73,10 @@ std::string HolderLine(const v1::PortHolder& h) {
     absl::StrAppend(&out, " pid ", h.pid(), " \"", absl::CEscape(h.command()),
                     "\"");
   }
+  if (!h.container().empty()) {
+    absl::StrAppend(&out, " (Docker's port publishing for container ",
+                    h.container(), ")");
+  }
   if (!h.user().empty()) absl::StrAppend(&out, " user ", h.user());
   return out;
 }
@@ -101,7 +107,25 @@ struct Inspection {
   // False: the server did not answer, `where` says why.
   bool server_seen = false;
   std::string where;
+  // With --docker: why the docker CLI could not say, else "".
+  std::string docker_error;
 };
+
+// Adds to each of `infos` the containers Docker publishes its port for,
+// or says in *error why the docker CLI could not tell.
+void AddDockerPublished(std::vector<v1::PortInfo>& infos, std::string* error) {
+  absl::StatusOr<std::vector<PublishedPort>> published = ListPublishedPorts();
+  if (!published.ok()) {
+    *error = std::string(published.status().message());
+    return;
+  }
+  for (v1::PortInfo& info : infos) {
+    for (const PublishedPort& p : *published) {
+      if (p.host_port != info.port()) continue;
+      info.add_docker_published(absl::StrCat(p.container, " ", p.mapping));
+    }
+  }
+}
 
 // The ports' infos: the server's view when one answers (else local only),
 // with local holders added where the server saw none.
@@ -138,6 +162,7 @@ Inspection Inspect(const CliFlags& flags, const std::vector<uint32_t>& ports) {
       infos[i].set_pool_state("busy");
     }
   }
+  if (flags.docker) AddDockerPublished(infos, &result.docker_error);
   return result;
 }
 
@@ -274,6 +299,9 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (!seen.server_seen) out << "local checks only: " << seen.where << "\n";
+  if (!seen.docker_error.empty()) {
+    out << "no container names: " << seen.docker_error << "\n";
+  }
   for (size_t i = 0; i < infos.size(); ++i) {
     const v1::PortInfo& info = infos[i];
     out << "port " << info.port();
@@ -292,6 +320,9 @@ int CmdWho(const CliFlags& flags, std::ostream& out, std::ostream& err) {
     out << "\n";
     for (const v1::PortHolder& h : info.holders()) {
       out << "  " << HolderLine(h) << "\n";
+    }
+    for (const std::string& published : info.docker_published()) {
+      out << "  published by Docker for container " << published << "\n";
     }
     if (info.holders_hidden()) {
       out << "  (some holders are hidden: run as root to see them)\n";
@@ -348,7 +379,15 @@ bool PrintPreflightPort(const v1::PortInfo& info, bool bind_failed, bool udp,
       listening = true;
     }
   }
-  if (!leased && !listening) {
+  // "NAME 0.0.0.0:6379->6379/tcp": the first container publishing the port
+  // in a protocol that conflicts.
+  std::string container;
+  for (const std::string& published : info.docker_published()) {
+    if (absl::EndsWith(published, "/udp") && !udp) continue;
+    container = published;
+    break;
+  }
+  if (!leased && !listening && container.empty()) {
     out << "port " << info.port() << ": free\n";
     return false;
   }
@@ -364,8 +403,15 @@ bool PrintPreflightPort(const v1::PortInfo& info, bool bind_failed, bool udp,
   if (listening && info.holders_size() == 0) {
     out << ", bound by a process this user cannot see";
   }
+  if (!container.empty()) {
+    out << ", published by Docker for container " << container;
+  }
   out << "\n";
-  if (leased) {
+  if (!container.empty()) {
+    const std::string name = container.substr(0, container.find(' '));
+    out << "  suggestion: stop the container (docker stop " << name
+        << "), or publish it on leased ports: run the stack under lease-run\n";
+  } else if (leased) {
     out << "  suggestion: port " << info.port()
         << " is leased from portleased; run your stack under lease-run "
            "instead of fixed ports, or wait for lease "
@@ -391,6 +437,9 @@ int CmdPreflight(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   const Inspection seen = Inspect(flags, *ports);
   if (!seen.server_seen) {
     out << "local checks only: " << seen.where << "\n";
+  }
+  if (!seen.docker_error.empty()) {
+    out << "no container names: " << seen.docker_error << "\n";
   }
   int busy = 0;
   for (size_t i = 0; i < seen.infos.size(); ++i) {

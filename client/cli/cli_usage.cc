@@ -16,8 +16,8 @@ SYNOPSIS
     portlease list [--owner KEY=VALUE]... [--format=table|json]
     portlease status [--format=table|json]
     portlease events [--since DURATION|TIME] [--limit N] [--format=table|json]
-    portlease who PORT... [--format=table|json]
-    portlease preflight [--ports PORT,... | --profile FILE] [--udp]
+    portlease who PORT... [--docker] [--format=table|json]
+    portlease preflight [--ports PORT,... | --profile FILE] [--udp] [--docker]
     portlease admin force-release LEASE_ID_PREFIX|PORT [--admin-token-file FILE]
     portlease admin drain PORT... [--admin-token-file FILE]
     portlease admin undrain PORT... [--admin-token-file FILE]
@@ -136,6 +136,12 @@ OPTIONS
                             preflight: count UDP sockets as conflicts too
                             (a profile with "udp": true does the same);
                             without it only TCP listeners conflict.
+    --docker                who, preflight: also ask `docker ps` which
+                            containers publish the ports (needed when
+                            Docker runs without its userland proxy: then
+                            no process holds a published port). Without
+                            it a port held by docker-proxy is still named
+                            with its container's address.
     --format FORMAT         table (default) or json (see JSON OUTPUT):
                             acquire, renew, list, status, who, admin and
                             server status. acquire also takes env

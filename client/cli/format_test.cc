@@ -19,7 +19,8 @@ TEST(FormatJsonTest, EmptyMessagesPrintEveryField) {
   EXPECT_EQ(ToJson(v1::PortInfo()),
             "{\"port\": 0, \"lease\": null, \"holders\": [], "
             "\"holders_hidden\": false, \"in_pool\": false, "
-            "\"pool_state\": \"\", \"claimed_by\": null}");
+            "\"pool_state\": \"\", \"claimed_by\": null, "
+            "\"docker_published\": []}");
 }
 
 TEST(FormatJsonTest, LeaseFieldsEnumsTimesAndMaps) {

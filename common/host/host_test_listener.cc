@@ -1,4 +1,4 @@
-// host_test_listener [--udp] [--v6] PORT
+// host_test_listener [--udp] [--v6] PORT [-- IGNORED...]
 //
 // Test helper: binds PORT (0 for any) on 127.0.0.1 (or [::1] with --v6),
 // listens (TCP) or just stays bound (--udp), prints the bound port and a
@@ -21,7 +21,10 @@ int main(int argc, char** argv) {
   const char* port_arg = nullptr;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--udp") {
+    if (arg == "--") {
+      // The rest only shows in the command line (a stand-in's arguments).
+      break;
+    } else if (arg == "--udp") {
       udp = true;
     } else if (arg == "--v6") {
       v6 = true;

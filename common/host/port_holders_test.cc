@@ -11,6 +11,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/host/docker_proxy.h"
 #include "common/host/host_test_util.h"
 #include "testing/temp_dir.h"
 
@@ -52,8 +54,10 @@ std::string MyUserName() {
 // destruction. Only this pid is ever signalled.
 class ListenerProcess {
  public:
-  explicit ListenerProcess(std::vector<std::string> args)
-      : args_(std::move(args)) {}
+  // `argv0`: the name the child runs under, kListener by default.
+  explicit ListenerProcess(std::vector<std::string> args,
+                           std::string argv0 = kListener)
+      : args_(std::move(args)), argv0_(std::move(argv0)) {}
   ~ListenerProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -74,7 +78,7 @@ class ListenerProcess {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
-    std::vector<std::string> argv_strings = {kListener};
+    std::vector<std::string> argv_strings = {argv0_};
     argv_strings.insert(argv_strings.end(), args_.begin(), args_.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
@@ -111,11 +115,12 @@ class ListenerProcess {
   int64_t pid() const { return pid_; }
   Port port() const { return port_; }
   std::string command() const {
-    return absl::StrCat(kListener, " ", absl::StrJoin(args_, " "));
+    return absl::StrCat(argv0_, " ", absl::StrJoin(args_, " "));
   }
 
  private:
   std::vector<std::string> args_;
+  std::string argv0_;
   pid_t pid_ = 0;
   Port port_ = 0;
 };
@@ -137,6 +142,26 @@ TEST(PortHoldersTest, FindsAChildListener) {
   EXPECT_FALSE(holder.holders_hidden);
   EXPECT_THAT(holder.processes, ::testing::ElementsAre(HolderProcess{
                                     child.pid(), child.command()}));
+}
+
+// Docker's userland proxy, as its process shows: the container it
+// publishes for comes from its arguments.
+TEST(PortHoldersTest, DockersProxyIsRecognisedByItsCommandLine) {
+  ListenerProcess child({"0", "--", "-proto", "tcp", "-host-ip", "127.0.0.1",
+                         "-container-ip", "172.17.0.9", "-container-port",
+                         "6379"},
+                        "/usr/bin/docker-proxy");
+  ASSERT_TRUE(child.Start());
+  absl::StatusOr<std::vector<PortHolder>> holders =
+      FindPortHolders({child.port()});
+  ASSERT_TRUE(holders.ok()) << holders.status();
+  ASSERT_EQ(holders->size(), 1u);
+  ASSERT_EQ((*holders)[0].processes.size(), 1u);
+  const std::string& command = (*holders)[0].processes[0].command;
+  EXPECT_EQ(command, child.command());
+  std::optional<DockerProxy> proxy = ParseDockerProxy(command);
+  ASSERT_TRUE(proxy.has_value());
+  EXPECT_EQ(proxy->ContainerAddress(), "172.17.0.9:6379");
 }
 
 TEST(PortHoldersTest, FindsAUdpChildOnlyWhenUdpIsAsked) {

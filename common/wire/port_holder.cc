@@ -1,7 +1,9 @@
 #include "common/wire/port_holder.h"
 
+#include <optional>
 #include <string>
 
+#include "common/host/docker_proxy.h"
 #include "common/host/socket_table.h"
 
 namespace portlease {
@@ -20,6 +22,9 @@ std::vector<v1::PortHolder> HolderEntries(const PortHolder& holder) {
     v1::PortHolder& entry = entries.emplace_back(base);
     entry.set_pid(static_cast<int32_t>(process.pid));
     entry.set_command(process.command);
+    if (std::optional<DockerProxy> proxy = ParseDockerProxy(process.command)) {
+      entry.set_container(proxy->ContainerAddress());
+    }
   }
   return entries;
 }

@@ -32,6 +32,18 @@ TEST(PortHolderTest, OneEntryPerProcess) {
   }
 }
 
+TEST(PortHolderTest, DockersProxyNamesTheContainer) {
+  PortHolder holder = Listener();
+  holder.processes.push_back(
+      {103, "/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port "
+            "8080 -container-ip 172.17.0.3 -container-port 80"});
+  holder.processes.push_back({104, "redis-server"});
+  std::vector<v1::PortHolder> entries = HolderEntries(holder);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].container(), "172.17.0.3:80");
+  EXPECT_EQ(entries[1].container(), "");
+}
+
 TEST(PortHolderTest, OneEntryWithoutAProcessWhenNoneIsNamed) {
   std::vector<v1::PortHolder> entries = HolderEntries(Listener());
   ASSERT_EQ(entries.size(), 1u);
