@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_event.h"
 
 namespace portlease {
 

@@ -24,7 +24,7 @@
 #include "portlease/v1/portlease.pb.h"
 #include "server/core/lease.h"
 #include "server/core/lease_store.h"
-#include "server/core/lease_manager.h"
+#include "server/core/acquire_params.h"
 
 namespace portlease {
 
