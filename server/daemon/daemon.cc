@@ -114,7 +114,9 @@ absl::Status Daemon::ReservePool() {
 }
 
 // After `portlease admin set-pool`: the new pool reserved instead of the
-// old one. The pool has changed already, so a failure is only logged.
+// old one. The pool has changed already, so a failure is only logged. Two
+// set-pool calls at the same instant may reach here in either order, and
+// leave the other pool reserved; the log line says which one is.
 void Daemon::OnPoolChanged(const PoolChange& change) {
   if (absl::Status s = reserved_->Reserve(change.pool); !s.ok()) {
     Log("WARN", absl::StrCat("the new pool is not reserved: ", s.message()));
