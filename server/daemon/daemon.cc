@@ -103,7 +103,11 @@ absl::Status Daemon::LockSockets() {
 // grant, so no ephemeral port lands on a port this server hands out.
 absl::Status Daemon::ReservePool() {
   if (!config_.reserve_pool) return absl::OkStatus();
-  reserved_ = std::make_unique<ReservedPorts>();
+  // Next to the database, so that a restart after a crash still removes
+  // what this server added.
+  reserved_ = std::make_unique<ReservedPorts>(
+      kReservedPortsPath,
+      config_.durable ? ReservedPortsRecordPath(config_.db) : "");
   if (absl::Status s = reserved_->Reserve(config_.pool); !s.ok()) {
     return Runtime(s);
   }
@@ -375,8 +379,8 @@ void Daemon::Stop(int signal_number) {
 absl::StatusOr<std::unique_ptr<Daemon>> StartDaemon(DaemonConfig config) {
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(config)));
   if (absl::Status s = daemon->LockSockets(); !s.ok()) return s;
-  if (absl::Status s = daemon->ReservePool(); !s.ok()) return s;
   if (absl::Status s = daemon->OpenStoreChain(); !s.ok()) return s;
+  if (absl::Status s = daemon->ReservePool(); !s.ok()) return s;
   daemon->MakeProber();
   daemon->OpenClaims();
   if (absl::Status s = daemon->StartManager(); !s.ok()) return s;

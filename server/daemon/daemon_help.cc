@@ -113,6 +113,9 @@ FILES
     /proc/sys/net/ipv4/ip_local_reserved_ports
         With --reserve-pool=on: the pool is added at start and after
         set-pool; what was added is removed at exit.
+    /var/lib/portlease/leases.db.reserved-ports
+        The ranges --reserve-pool=on added, so that a start after a crash
+        removes them at exit too.
     /usr/lib/systemd/system/portleased.service
         The systemd unit: the default socket and database, user and group
         portlease, --reserve-pool=on, sandboxing.

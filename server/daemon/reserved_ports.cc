@@ -128,6 +128,10 @@ absl::StatusOr<std::vector<PortRange>> ParseReservedPorts(
   return MergeRanges(std::move(ranges));
 }
 
+std::string ReservedPortsRecordPath(const std::string& db_path) {
+  return absl::StrCat(db_path, ".reserved-ports");
+}
+
 std::string FormatReservedPorts(const std::vector<PortRange>& ranges) {
   return absl::StrCat(FormatPortRanges(ranges), "\n");
 }
@@ -144,7 +148,8 @@ ReservationUpdate PlanReservation(const std::vector<PortRange>& current,
   return update;
 }
 
-ReservedPorts::ReservedPorts(std::string path) : path_(std::move(path)) {}
+ReservedPorts::ReservedPorts(std::string path, std::string record_path)
+    : path_(std::move(path)), record_path_(std::move(record_path)) {}
 
 ReservedPorts::~ReservedPorts() { (void)Release(); }
 
@@ -155,7 +160,7 @@ absl::Status ReservedPorts::Reserve(const std::vector<PortRange>& pool) {
 
 absl::Status ReservedPorts::Release() {
   absl::MutexLock lock(&mu_);
-  if (added_.empty()) return absl::OkStatus();
+  if (added_.empty() && adopted_) return absl::OkStatus();
   return UpdateLocked({});
 }
 
@@ -167,6 +172,7 @@ std::vector<PortRange> ReservedPorts::added() const {
 absl::Status ReservedPorts::UpdateLocked(const std::vector<PortRange>& pool) {
   absl::StatusOr<std::vector<PortRange>> current = ReadReserved(path_);
   if (!current.ok()) return current.status();
+  AdoptRecordLocked(*current);
   ReservationUpdate update = PlanReservation(*current, added_, pool);
   if (update.write != *current) {
     if (absl::Status written = WriteReserved(path_, update.write);
@@ -175,7 +181,31 @@ absl::Status ReservedPorts::UpdateLocked(const std::vector<PortRange>& pool) {
     }
   }
   added_ = std::move(update.added);
+  WriteRecordLocked();
   return absl::OkStatus();
+}
+
+void ReservedPorts::AdoptRecordLocked(const std::vector<PortRange>& current) {
+  if (adopted_) return;
+  adopted_ = true;
+  if (record_path_.empty()) return;
+  absl::StatusOr<std::string> text = ReadFile(record_path_);
+  if (!text.ok()) return;  // none: nothing was left behind
+  absl::StatusOr<std::vector<PortRange>> recorded = ParseReservedPorts(*text);
+  if (!recorded.ok()) return;
+  // recorded ∩ current: what a previous run added and is still there.
+  added_ = SubtractRanges(*recorded, SubtractRanges(*recorded, current));
+}
+
+// Best effort: without the record, a crash leaves the ranges to the next
+// run as someone else's, which is what happened before it existed.
+void ReservedPorts::WriteRecordLocked() {
+  if (record_path_.empty()) return;
+  if (added_.empty()) {
+    unlink(record_path_.c_str());
+    return;
+  }
+  (void)WriteFileAtomically(record_path_, FormatReservedPorts(added_), 0644);
 }
 
 }  // namespace portlease

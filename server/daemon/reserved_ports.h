@@ -42,6 +42,10 @@ std::vector<PortRange> MergeRanges(std::vector<PortRange> ranges);
 std::vector<PortRange> SubtractRanges(const std::vector<PortRange>& from,
                                       const std::vector<PortRange>& take);
 
+// Where portleased records the ranges it added, for database `db_path`:
+// "DB.reserved-ports".
+std::string ReservedPortsRecordPath(const std::string& db_path);
+
 // The file's content ("" or "\n": none; "1000-1010,2000\n"), merged.
 // INVALID_ARGUMENT naming the text when it is not that format.
 absl::StatusOr<std::vector<PortRange>> ParseReservedPorts(
@@ -68,9 +72,15 @@ ReservationUpdate PlanReservation(const std::vector<PortRange>& current,
 // update reads, merges and writes the file under one lock. Entries someone
 // else wrote meanwhile stay, unless they overlap ranges this object added
 // (the file cannot tell them apart).
+//
+// `record_path` (empty: none) keeps what was added across a crash: it is
+// rewritten after each update (removed when nothing is added), and the
+// first update adopts the recorded ranges still in the file as its own, so
+// a server restarted after kill -9 removes them at exit.
 class ReservedPorts {
  public:
-  explicit ReservedPorts(std::string path = kReservedPortsPath);
+  explicit ReservedPorts(std::string path = kReservedPortsPath,
+                         std::string record_path = "");
   ReservedPorts(const ReservedPorts&) = delete;
   ReservedPorts& operator=(const ReservedPorts&) = delete;
   // Release(), errors ignored: what a failed start reserved goes again.
@@ -95,9 +105,16 @@ class ReservedPorts {
   absl::Status UpdateLocked(const std::vector<PortRange>& pool)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The record's ranges that `current` still holds, once.
+  void AdoptRecordLocked(const std::vector<PortRange>& current)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteRecordLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string path_;
+  const std::string record_path_;
   mutable absl::Mutex mu_;
   std::vector<PortRange> added_ ABSL_GUARDED_BY(mu_);
+  bool adopted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace portlease

@@ -162,6 +162,32 @@ TEST_F(ReservedPortsFileTest, TheDestructorReleases) {
   EXPECT_EQ(Read(), "\n");
 }
 
+TEST_F(ReservedPortsFileTest, ARecordHandsWhatWasAddedToTheNextRun) {
+  const std::string record = dir_.File("leases.db.reserved-ports");
+  EXPECT_EQ(ReservedPortsRecordPath(dir_.File("leases.db")), record);
+  Write("5000\n");
+  // A run that ends without removing anything, as after kill -9.
+  const pid_t crashed = fork();
+  if (crashed == 0) {
+    ReservedPorts reserved(path_, record);
+    _exit(reserved.Reserve({{4000, 6000}}).ok() ? 0 : 1);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(crashed, &status, 0), crashed);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(Read(), "4000-6000\n");
+  EXPECT_EQ(ReadFile(record).value_or(""), "4000-4999,5001-6000\n");
+  // Meanwhile someone takes 4000-4099 out.
+  Write("4100-6000\n");
+  ReservedPorts restarted(path_, record);
+  ASSERT_TRUE(restarted.Reserve({{4000, 6000}}).ok());
+  EXPECT_EQ(Read(), "4000-6000\n");
+  EXPECT_EQ(F(restarted.added()), "4000-4999,5001-6000");
+  ASSERT_TRUE(restarted.Release().ok());
+  EXPECT_EQ(Read(), "5000\n");
+  EXPECT_FALSE(ReadFile(record).ok());  // nothing left to hand on
+}
+
 TEST_F(ReservedPortsFileTest, ErrorsSayWhatToDo) {
   ReservedPorts missing(dir_.File("no-such-file"));
   absl::Status status = missing.Reserve({{20000, 20099}});

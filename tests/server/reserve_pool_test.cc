@@ -236,20 +236,52 @@ TEST_F(ReservePoolTest, PortleasedReservesItsPoolAndRemovesOnlyItsOwnRanges) {
 
 TEST_F(ReservePoolTest, AFailedStartLeavesNothingReserved) {
   TempDir dir;
-  // The database's directory is a file: the start fails after the pool
-  // was reserved.
-  ASSERT_TRUE(WriteProc(dir.File("file"), "x").ok());
+  // --metrics-listen on a port this test holds: the start fails after the
+  // pool was reserved.
+  const int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  absl::Cleanup close_busy = [busy] { close(busy); };
+  const sockaddr_in any = Loopback(0);
+  ASSERT_EQ(bind(busy, reinterpret_cast<const sockaddr*>(&any), sizeof(any)),
+            0);
+  ASSERT_EQ(listen(busy, 1), 0);
   const std::vector<std::string> args = {
-      "--listen=unix:" + dir.File("s.sock"), "--db=" + dir.File("file/db"),
-      "--probe=none", "--claims-dir=off", "--pool=40000-40099",
-      "--ephemeral=allow", "--reserve-pool=on"};
+      "--listen=unix:" + dir.File("s.sock"), "--nodurable", "--probe=none",
+      "--claims-dir=off", "--pool=40000-40099", "--ephemeral=allow",
+      "--reserve-pool=on",
+      absl::StrCat("--metrics-listen=127.0.0.1:", LocalPort(busy))};
   absl::StatusOr<DaemonProcess> daemon =
       DaemonProcess::Start(kBinary, args, dir.File("stderr"));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   EXPECT_FALSE(daemon->ready());
   daemon->Wait();
-  EXPECT_THAT(daemon->Stderr(), HasSubstr("is not a directory"));
+  EXPECT_THAT(daemon->Stderr(), HasSubstr("reserved the pool"));
   EXPECT_EQ(ReadProc(kReservedPortsPath), "\n") << daemon->Stderr();
+}
+
+TEST_F(ReservePoolTest, ARestartAfterKill9RemovesWhatTheCrashedRunAdded) {
+  ASSERT_TRUE(WriteProc(kReservedPortsPath, "5000").ok());
+  TempDir dir;
+  const std::vector<std::string> args = {
+      "--listen=unix:" + dir.File("s.sock"), "--db=" + dir.File("leases.db"),
+      "--probe=none", "--claims-dir=off", "--pool=40000-40099",
+      "--ephemeral=allow", "--reserve-pool=on"};
+  {
+    absl::StatusOr<DaemonProcess> daemon =
+        DaemonProcess::Start(kBinary, args, dir.File("stderr1"));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+    daemon->Stop(SIGKILL);
+  }
+  EXPECT_EQ(ReadProc(kReservedPortsPath), "5000,40000-40099\n");
+  absl::StatusOr<DaemonProcess> daemon =
+      DaemonProcess::Start(kBinary, args, dir.File("stderr2"));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  ASSERT_TRUE(daemon->ready()) << daemon->Stderr();
+  std::optional<int> status = daemon->Stop(SIGTERM);
+  ASSERT_TRUE(status.has_value() && WIFEXITED(*status) &&
+              WEXITSTATUS(*status) == 0)
+      << daemon->Stderr();
+  EXPECT_EQ(ReadProc(kReservedPortsPath), "5000\n") << daemon->Stderr();
 }
 
 }  // namespace
