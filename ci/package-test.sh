@@ -141,6 +141,7 @@ for path in "$lib_dir/libportlease_client.a" "$lib_dir/libportlease_lease_env.a"
   "$lib_dir/libportlease_system.a" \
   "$lib_dir/libportlease_proto.a" "$lib_dir/libportlease_profile_proto.a" \
   usr/include/portlease/client.h usr/include/portlease/ctest_resources.h \
+  usr/include/portlease/pick_unused_port.h \
   usr/include/portlease/v1/portlease.grpc.pb.h usr/include/portlease/v1/profile.pb.h \
   "$cmake_dir/portleaseTargets.cmake" "$lib_dir/pkgconfig/portlease.pc" \
   usr/share/portlease/proto/portlease/v1/portlease.proto \

@@ -99,6 +99,39 @@ absl::Status Daemon::LockSockets() {
   return absl::OkStatus();
 }
 
+// --reserve-pool=on: the pool in the kernel's reserved ports before any
+// grant, so no ephemeral port lands on a port this server hands out.
+absl::Status Daemon::ReservePool() {
+  if (!config_.reserve_pool) return absl::OkStatus();
+  // Next to the database, so that a restart after a crash still removes
+  // what this server added.
+  reserved_ = std::make_unique<ReservedPorts>(
+      kReservedPortsPath,
+      config_.durable ? ReservedPortsRecordPath(config_.db) : "");
+  if (absl::Status s = reserved_->Reserve(config_.pool); !s.ok()) {
+    return Runtime(s);
+  }
+  Log("INFO", absl::StrCat("reserved the pool in ", kReservedPortsPath,
+                           " (added ", FormatPortRanges(reserved_->added()),
+                           "; removed at exit)"));
+  return absl::OkStatus();
+}
+
+// After `portlease admin set-pool`: the new pool reserved instead of the
+// old one. The pool has changed already, so a failure is only logged. Two
+// set-pool calls at the same instant may reach here in either order, and
+// leave the other pool reserved; the log line says which one is.
+void Daemon::OnPoolChanged(const PoolChange& change) {
+  if (absl::Status s = reserved_->Reserve(change.pool); !s.ok()) {
+    Log("WARN", absl::StrCat("the new pool is not reserved: ", s.message()));
+    return;
+  }
+  Log("INFO", absl::StrCat("reserved the new pool ",
+                           FormatPortRanges(change.pool), " in ",
+                           kReservedPortsPath, " (added ",
+                           FormatPortRanges(reserved_->added()), ")"));
+}
+
 // SQLite (or memory) -> RecordingLeaseStore (durable only) -> timing.
 absl::Status Daemon::OpenStoreChain() {
   const std::string& db = config_.db;
@@ -224,6 +257,11 @@ absl::Status Daemon::StartRpcServer() {
                                               absl::Duration latency) {
     metrics->OnAcquireDone(status, latency);
   };
+  if (reserved_ != nullptr) {
+    options.service.on_pool_changed = [this](const PoolChange& change) {
+      OnPoolChanged(change);
+    };
+  }
   options.unix_socket_group = config_.socket_group;
   options.tls = config_.tls;
   options.allow_insecure_tcp = config_.insecure_tcp;
@@ -321,6 +359,15 @@ void Daemon::Stop(int signal_number) {
                          " (no lease, no client; --idle-exit)"));
   if (metrics_http_) metrics_http_->Stop();
   server_->Shutdown(absl::Seconds(1));
+  if (reserved_ != nullptr) {
+    const std::vector<PortRange> added = reserved_->added();
+    if (absl::Status released = reserved_->Release(); !released.ok()) {
+      Log("WARN", released.message());
+    } else if (!added.empty()) {
+      Log("INFO", absl::StrCat("removed ", FormatPortRanges(added), " from ",
+                               kReservedPortsPath));
+    }
+  }
   if (recording_ != nullptr) {
     if (absl::Status saved = recording_->WriteClean(); !saved.ok()) {
       Log("WARN", saved.message());
@@ -333,6 +380,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> StartDaemon(DaemonConfig config) {
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(config)));
   if (absl::Status s = daemon->LockSockets(); !s.ok()) return s;
   if (absl::Status s = daemon->OpenStoreChain(); !s.ok()) return s;
+  if (absl::Status s = daemon->ReservePool(); !s.ok()) return s;
   daemon->MakeProber();
   daemon->OpenClaims();
   if (absl::Status s = daemon->StartManager(); !s.ok()) return s;

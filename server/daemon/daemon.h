@@ -31,6 +31,7 @@
 #include "server/daemon/lease_metrics.h"
 #include "server/daemon/log.h"
 #include "server/daemon/lost_state.h"
+#include "server/daemon/reserved_ports.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/service/port_lease_service.h"
@@ -62,6 +63,8 @@ class Daemon {
   explicit Daemon(DaemonConfig config);
 
   absl::Status LockSockets();
+  absl::Status ReservePool();
+  void OnPoolChanged(const PoolChange& change);
   absl::Status OpenStoreChain();
   void MakeProber();
   void OpenClaims();
@@ -85,6 +88,8 @@ class Daemon {
   std::unique_ptr<PortClaims> claims_;
   std::unique_ptr<LeaseManager> manager_;
   std::unique_ptr<IdleTracker> idle_;  // with --idle-exit only
+  // With --reserve-pool=on only; released after the server stopped.
+  std::unique_ptr<ReservedPorts> reserved_;
   std::unique_ptr<RunningServer> server_;
   // Declared last: stopped first, before the manager it reads goes.
   std::unique_ptr<MetricsHttpServer> metrics_http_;

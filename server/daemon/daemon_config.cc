@@ -120,6 +120,11 @@ absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
       ParsePolicy(absl::GetFlag(FLAGS_ephemeral));
   if (!policy.ok()) return policy.status();
   config.pool_fit.policy = *policy;
+  const std::string reserve = absl::GetFlag(FLAGS_reserve_pool);
+  if (reserve != "off" && reserve != "on") {
+    return Usage(absl::StrCat("--reserve-pool=", reserve, ": expected off or on"));
+  }
+  config.reserve_pool = reserve == "on";
   absl::StatusOr<PortRange> ephemeral = ReadEphemeralPortRange(host.proc_root);
   if (!ephemeral.ok()) {
     if (*policy != EphemeralPolicy::kAllow) {
@@ -139,8 +144,12 @@ absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
   if (!made.ok()) {
     return Usage(absl::StrCat(
         made.status().message(),
-        refused_overlap ? ", or pass --ephemeral=trim to cut the overlap out"
-                        : ""));
+        refused_overlap
+            ? ", or pass --ephemeral=trim to cut the overlap out, or "
+              "--ephemeral=allow with --reserve-pool=on, which makes the "
+              "overlap safe (the kernel then never picks a pool port as an "
+              "ephemeral port)"
+            : ""));
   }
   config.pool = made->ranges();
   config.exclude = made->exclude();

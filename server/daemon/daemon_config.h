@@ -44,6 +44,8 @@ struct DaemonConfig {
   std::vector<Port> exclude;
   uint32_t pool_size = 0;
   PoolFit pool_fit = {{0, 0}, EphemeralPolicy::kRefuse, {}};
+  // --reserve-pool=on: the pool kept in the kernel's reserved ports.
+  bool reserve_pool = false;
   // The store: --db unless --nodurable or ":memory:".
   std::string db;
   bool durable = true;

@@ -67,6 +67,7 @@ TEST(DaemonConfigTest, DefaultsMatchTheFlagTable) {
   EXPECT_EQ(config->pool_size, 10000u);
   EXPECT_EQ(config->db, "/var/lib/portlease/leases.db");
   EXPECT_TRUE(config->durable);
+  EXPECT_FALSE(config->reserve_pool);
   EXPECT_EQ(config->db_sync, StoreSync::kNormal);
   EXPECT_EQ(config->probe, ProbeMode::kSystem);
   EXPECT_EQ(config->claims_dir, kDefaultClaimsDir);
@@ -201,6 +202,8 @@ TEST(DaemonConfigTest, BadValuesAreUsageErrorsWithTodaysMessages) {
        "--listen is empty"},
       {[] { absl::SetFlag(&FLAGS_ephemeral, "maybe"); },
        "--ephemeral=maybe: expected refuse, trim or allow"},
+      {[] { absl::SetFlag(&FLAGS_reserve_pool, "yes"); },
+       "--reserve-pool=yes: expected off or on"},
       {[] { absl::SetFlag(&FLAGS_db_sync, "fast"); },
        "--db-sync=fast: expected normal or full"},
       {[] { absl::SetFlag(&FLAGS_probe, "all"); },
@@ -265,6 +268,17 @@ TEST(DaemonConfigTest, APoolInTheEphemeralRangeNamesTheFlagThatTrimsIt) {
   EXPECT_THAT(config.status().message(),
               HasSubstr("choose a pool outside it, or pass --ephemeral=trim "
                         "to cut the overlap out"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("or --ephemeral=allow with --reserve-pool=on, which "
+                        "makes the overlap safe"));
+  EXPECT_FALSE(config.ok());
+  absl::SetFlag(&FLAGS_ephemeral, "allow");
+  absl::SetFlag(&FLAGS_reserve_pool, "on");
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->reserve_pool);
+  EXPECT_EQ(FormatPortRanges(config->pool), "30000-40000");
+  absl::SetFlag(&FLAGS_reserve_pool, "off");
   absl::SetFlag(&FLAGS_ephemeral, "trim");
   config = ConfigWith();
   ASSERT_TRUE(config.ok()) << config.status();
@@ -301,7 +315,7 @@ TEST(DaemonConfigTest, EveryFlagIsReadOnce) {
   const std::string config = ReadSource("daemon_config.cc");
   ASSERT_FALSE(flags.empty());
   const size_t defined = Count(flags, R"(\bABSL_FLAG\()");
-  EXPECT_EQ(defined, 35u);
+  EXPECT_EQ(defined, 36u);
   EXPECT_EQ(Count(config, R"(absl::GetFlag\(FLAGS_)"), defined);
   const std::regex name(R"(\bABSL_FLAG\([^,]+(?:<[^>]*>)?,\s*(\w+),)");
   for (std::sregex_iterator it(flags.begin(), flags.end(), name), end;

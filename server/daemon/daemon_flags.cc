@@ -95,6 +95,15 @@ ABSL_FLAG(std::string, ephemeral, "refuse",
           "When --pool overlaps the kernel's ephemeral port range "
           "(/proc/sys/net/ipv4/ip_local_port_range): refuse to start, trim "
           "the overlap out of the pool, or allow it.");
+ABSL_FLAG(std::string, reserve_pool, "off",
+          "on: add the pool to the kernel's reserved ports "
+          "(/proc/sys/net/ipv4/ip_local_reserved_ports, of this network "
+          "namespace) at start and after each `portlease admin set-pool`, "
+          "and remove what was added at exit, leaving other entries alone. "
+          "bind(0) and outgoing connections then never take a pool port, "
+          "which makes --ephemeral=allow safe. Needs root or CAP_NET_ADMIN; "
+          "not for the private server lease-run starts. off: the file is "
+          "not touched.");
 ABSL_FLAG(absl::Duration, default_ttl, absl::Seconds(60),
           "Lease time to live when a request names none.");
 ABSL_FLAG(absl::Duration, max_ttl, absl::Hours(24),

@@ -35,6 +35,7 @@ ABSL_DECLARE_FLAG(std::string, pool);
 ABSL_DECLARE_FLAG(std::string, exclude);
 ABSL_DECLARE_FLAG(std::string, always_exclude);
 ABSL_DECLARE_FLAG(std::string, ephemeral);
+ABSL_DECLARE_FLAG(std::string, reserve_pool);
 ABSL_DECLARE_FLAG(absl::Duration, default_ttl);
 ABSL_DECLARE_FLAG(absl::Duration, max_ttl);
 ABSL_DECLARE_FLAG(absl::Duration, hold_grace);

@@ -110,9 +110,15 @@ FILES
         Host-wide claims (--claims-dir): every portleased on the host locks
         byte P of these files while it holds port P (leased, draining,
         cooling down), so no two of them grant the same port.
+    /proc/sys/net/ipv4/ip_local_reserved_ports
+        With --reserve-pool=on: the pool is added at start and after
+        set-pool; what was added is removed at exit.
+    /var/lib/portlease/leases.db.reserved-ports
+        The ranges --reserve-pool=on added, so that a start after a crash
+        removes them at exit too.
     /usr/lib/systemd/system/portleased.service
         The systemd unit: the default socket and database, user and group
-        portlease, sandboxing.
+        portlease, --reserve-pool=on, sandboxing.
 
 EXIT STATUS
     0 after a shutdown on SIGTERM or SIGINT (leases stay in --db), or after
@@ -143,6 +149,7 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"exclude", "PORTS"},
       {"always_exclude", "PORTS"},
       {"ephemeral", "refuse|trim|allow"},
+      {"reserve_pool", "off|on"},
       {"probe", "system|none"},
       {"claims_dir", "DIR|off"},
       {"ready_fd", "FD"},

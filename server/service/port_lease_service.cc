@@ -403,6 +403,7 @@ grpc::ServerUnaryReactor* PortLeaseService::SetPool(
       options_.manager->SetPool(*std::move(pool), *std::move(exclude),
                                 AdminOf(*context));
   if (change.ok()) {
+    if (options_.on_pool_changed) options_.on_pool_changed(*change);
     response->set_pool(FormatPortRanges(change->pool));
     response->set_exclude(FormatPortList(change->exclude));
     response->set_pool_size(change->pool_size);

@@ -72,6 +72,10 @@ struct PortLeaseServiceOptions {
   // Runs when an Acquire finishes, with its status and how long it took
   // (queueing included). Keep it cheap.
   std::function<void(const absl::Status&, absl::Duration)> on_acquire_done;
+  // Runs after SetPool replaced the pool, with the change, before the
+  // answer; without the manager's lock, so it may do I/O (portleased's
+  // --reserve-pool). Unset: nothing.
+  std::function<void(const PoolChange&)> on_pool_changed;
 };
 
 class PortLeaseService final : public v1::PortLease::CallbackService {
