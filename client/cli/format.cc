@@ -62,6 +62,19 @@ std::string DoubleJson(double value) {
   return absl::StrFormat("%.17g", value);
 }
 
+// Element `index` of the repeated `field` of `message`, or the singular
+// field's value when index < 0, through the Reflection getter pair given.
+template <typename T>
+T FieldValue(const Message& message, const FieldDescriptor* field, int index,
+             T (Reflection::*single)(const Message&, const FieldDescriptor*)
+                 const,
+             T (Reflection::*repeated)(const Message&, const FieldDescriptor*,
+                                       int) const) {
+  const Reflection& r = *message.GetReflection();
+  return index >= 0 ? (r.*repeated)(message, field, index)
+                    : (r.*single)(message, field);
+}
+
 // One value of `field`: element `index` of a repeated field, or the
 // singular field's value when index < 0.
 void AppendValue(const Message& message, const FieldDescriptor& field,
@@ -71,28 +84,30 @@ void AppendValue(const Message& message, const FieldDescriptor& field,
   const bool rep = index >= 0;
   switch (field.cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      absl::StrAppend(out, rep ? r.GetRepeatedInt32(message, f, index)
-                               : r.GetInt32(message, f));
+      absl::StrAppend(out, FieldValue(message, f, index, &Reflection::GetInt32,
+                                      &Reflection::GetRepeatedInt32));
       break;
     case FieldDescriptor::CPPTYPE_INT64:
-      absl::StrAppend(out, rep ? r.GetRepeatedInt64(message, f, index)
-                               : r.GetInt64(message, f));
+      absl::StrAppend(out, FieldValue(message, f, index, &Reflection::GetInt64,
+                                      &Reflection::GetRepeatedInt64));
       break;
     case FieldDescriptor::CPPTYPE_UINT32:
-      absl::StrAppend(out, rep ? r.GetRepeatedUInt32(message, f, index)
-                               : r.GetUInt32(message, f));
+      absl::StrAppend(out, FieldValue(message, f, index, &Reflection::GetUInt32,
+                                      &Reflection::GetRepeatedUInt32));
       break;
     case FieldDescriptor::CPPTYPE_UINT64:
-      absl::StrAppend(out, rep ? r.GetRepeatedUInt64(message, f, index)
-                               : r.GetUInt64(message, f));
+      absl::StrAppend(out, FieldValue(message, f, index, &Reflection::GetUInt64,
+                                      &Reflection::GetRepeatedUInt64));
       break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      absl::StrAppend(out, DoubleJson(rep ? r.GetRepeatedDouble(message, f, index)
-                                          : r.GetDouble(message, f)));
+      absl::StrAppend(out, DoubleJson(FieldValue(message, f, index,
+                                                 &Reflection::GetDouble,
+                                                 &Reflection::GetRepeatedDouble)));
       break;
     case FieldDescriptor::CPPTYPE_FLOAT:
-      absl::StrAppend(out, DoubleJson(rep ? r.GetRepeatedFloat(message, f, index)
-                                          : r.GetFloat(message, f)));
+      absl::StrAppend(out, DoubleJson(FieldValue(message, f, index,
+                                                 &Reflection::GetFloat,
+                                                 &Reflection::GetRepeatedFloat)));
       break;
     case FieldDescriptor::CPPTYPE_BOOL:
       absl::StrAppend(out, (rep ? r.GetRepeatedBool(message, f, index)
