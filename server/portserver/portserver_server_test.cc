@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -193,6 +194,47 @@ TEST_F(PortserverServerTest, ServesSixtyFourClientsAtOnce) {
   EXPECT_EQ(distinct.size(), 64u);
   EXPECT_EQ(distinct.count(""), 0u);
   EXPECT_EQ(LiveLeases(), 64u);
+}
+
+TEST(PortserverServerConcurrencyTest, EachClientGetsItsOwnLease) {
+  testing::TempDir dir;
+  TestManager manager(dir.File("leases.db"));
+  FakeProcessTable processes;
+  for (pid_t pid = 1000; pid < 1064; ++pid) {
+    processes.Set(FakeProcess(pid, 7, getuid()));
+  }
+  PortserverServerOptions options;
+  const std::string address =
+      absl::StrCat("@portlease-test-", getpid(), "-own");
+  options.listen = {address};
+  options.leases.manager = manager.get();
+  options.leases.processes = &processes;
+  absl::StatusOr<std::unique_ptr<PortserverServer>> server =
+      PortserverServer::Start(std::move(options));
+  ASSERT_TRUE(server.ok()) << server.status();
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> answers(64);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 64; ++i) {
+      clients.emplace_back([&, i] {
+        answers[i] = Ask(address, absl::StrCat(1000 + i, "\n"));
+      });
+    }
+    for (std::thread& client : clients) client.join();
+    std::map<Port, std::string> pid_by_port;
+    for (const LeaseRecord& lease : manager.get()->List({})) {
+      pid_by_port[lease.base] = lease.owner.at("pid");
+    }
+    for (int i = 0; i < 64; ++i) {
+      ASSERT_FALSE(answers[i].empty()) << i;
+      EXPECT_EQ(pid_by_port[static_cast<Port>(std::stoi(answers[i]))],
+                absl::StrCat(1000 + i))
+          << "round " << round << " client " << i;
+    }
+    for (const LeaseRecord& lease : manager.get()->List({})) {
+      ASSERT_TRUE(manager.get()->Release(lease.id, {lease.caller, ""}).ok());
+    }
+  }
 }
 
 TEST_F(PortserverServerTest, AnAbstractAddressInUseIsSkipped) {
