@@ -14,6 +14,8 @@ packages=(
   dpkg-dev man-db systemd python3-yaml
   # tests/security/outside_client_test.py (stubs from the .proto)
   python3-grpcio python3-protobuf
+  # tests/portserver/ (Google's portpicker against --portserver-listen)
+  python3-portpicker
   clang libclang-rt-14-dev
 )
 
