@@ -1,5 +1,8 @@
 #include "server/portserver/process_table.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +18,20 @@ namespace {
 
 absl::Status Malformed(absl::string_view what) {
   return absl::InternalError(absl::StrCat("malformed ", what));
+}
+
+// Why a file of /proc/PID (`dir`) could not be read: NOT_FOUND when the
+// process is gone; else UNAVAILABLE, the server's own trouble (out of
+// descriptors, say), which says nothing about the process.
+absl::Status ReadFailure(const std::string& dir, pid_t pid,
+                         const absl::Status& error) {
+  struct stat st;
+  if (absl::IsNotFound(error) ||
+      (stat(dir.c_str(), &st) != 0 && errno == ENOENT)) {
+    return absl::NotFoundError(absl::StrCat("no process ", pid));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot read ", dir, ": ", error.message()));
 }
 
 }  // namespace
@@ -57,14 +74,9 @@ absl::StatusOr<ProcessInfo> ProcProcessTable::Find(pid_t pid) {
   if (pid <= 0) return absl::NotFoundError(absl::StrCat("no process ", pid));
   const std::string dir = absl::StrCat(proc_root_, "/", pid, "/");
   absl::StatusOr<std::string> stat = ReadFile(dir + "stat");
-  if (!stat.ok()) {
-    return absl::NotFoundError(absl::StrCat("no process ", pid));
-  }
+  if (!stat.ok()) return ReadFailure(dir, pid, stat.status());
   absl::StatusOr<std::string> status = ReadFile(dir + "status");
-  // Gone between the two reads.
-  if (!status.ok()) {
-    return absl::NotFoundError(absl::StrCat("no process ", pid));
-  }
+  if (!status.ok()) return ReadFailure(dir, pid, status.status());
   ProcessInfo info;
   info.pid = pid;
   absl::Status parsed = ParseProcFiles(*stat, *status, &info);

@@ -40,7 +40,8 @@ class ProcessTable {
  public:
   virtual ~ProcessTable() = default;
   // NOT_FOUND when there is no process `pid`; INTERNAL when its files do
-  // not parse.
+  // not parse; UNAVAILABLE when they cannot be read for another reason
+  // (the server out of descriptors): the process may well run.
   virtual absl::StatusOr<ProcessInfo> Find(pid_t pid) = 0;
 };
 
@@ -62,8 +63,8 @@ absl::Status ParseProcFiles(absl::string_view stat, absl::string_view status,
 
 // True while process `pid` exists, started at `start_time` and has not
 // exited. False when it is gone, exited, or is another process that got
-// the pid since. A table that cannot say (INTERNAL) counts as running: a
-// lease is never ended on a doubt.
+// the pid since. A table that cannot say (any error but NOT_FOUND) counts
+// as running: a lease is never ended on a doubt.
 bool IsSameProcess(ProcessTable& processes, pid_t pid, uint64_t start_time);
 
 }  // namespace portlease

@@ -64,6 +64,16 @@ TEST(ProcessTableTest, ReadsAProcLikeDirectory) {
   EXPECT_FALSE(IsSameProcess(table, 43, 99));
 }
 
+TEST(ProcessTableTest, AnUnreadableFileIsADoubtNotAnExit) {
+  testing::TempDir proc;
+  // stat is a directory: read fails with EISDIR while /proc/42 exists.
+  ASSERT_EQ(mkdir(proc.File("42").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(proc.File("42/stat").c_str(), 0755), 0);
+  ProcProcessTable table(proc.path());
+  EXPECT_TRUE(absl::IsUnavailable(table.Find(42).status()));
+  EXPECT_TRUE(IsSameProcess(table, 42, 99));
+}
+
 TEST(ProcessTableTest, ReadsThisProcess) {
   ProcProcessTable table;
   absl::StatusOr<ProcessInfo> self = table.Find(getpid());
