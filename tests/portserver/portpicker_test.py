@@ -123,10 +123,12 @@ def rounds(server, pool):
             owner = listed.get(port)
             if not check(owner is not None, f"round {n}: {port} not listed"):
                 continue
-            check(owner.get("client") == "portserver" and
-                  owner.get("pid") == str(client.pid),
-                  f"round {n}: port {port} of process {client.pid}: owner "
-                  f"pid {owner.get('pid')} {owner.get('client')}")
+            if not check(owner.get("client") == "portserver" and
+                         owner.get("pid") == str(client.pid),
+                         f"round {n}: port {port} of process {client.pid}: "
+                         f"owner pid {owner.get('pid')} {owner.get('client')}"):
+                print("".join(l for l in open(server.log)
+                              if f"ports={port} " in l), flush=True)
         for c in clients:
             c.stdin.close()
         for c in clients:
