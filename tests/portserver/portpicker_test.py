@@ -16,7 +16,8 @@ for any pool leased from another portleased):
     the cool-down (1s) passed (bounded poll), and nothing before;
   - portpicker's own command line (`python3 -m portpicker PID`, the
     client-side tool; the Debian package has no other, /usr/bin/portserver
-    is Google's server): the lease goes to PID and ends when PID exits.
+    is Google's server): the lease goes to PID, survives a restart of the
+    server, and ends when PID exits (watched again after the restart).
 
 python3-portpicker missing is a failure, not a skip: ci/install-deps.sh
 installs it.
@@ -71,25 +72,29 @@ class Server:
         self.sock = os.path.join(tmp, "s.sock")
         self.address = f"@{name}"
         self.log = os.path.join(tmp, "portleased.log")
+        self.argv = [
+            args.portleased, f"--listen=unix:{self.sock}",
+            f"--db={os.path.join(tmp, 'leases.db')}", f"--pool={pool}",
+            "--claims-dir=off", "--cooldown=1s", "--rate-limit=0",
+            "--max-ports-per-owner=0", "--max-leases-per-owner=0",
+            f"--portserver-listen={self.address}", *extra]
+        self.env = dict(os.environ, PORTSERVER_ADDRESS=self.address,
+                        PORTLEASE_ADDR=f"unix:{self.sock}")
+        self.cli = args.portlease
+        self.start()
+
+    def start(self):
         ready_r, ready_w = os.pipe()
         self.proc = subprocess.Popen(
-            [args.portleased, f"--listen=unix:{self.sock}",
-             f"--db={os.path.join(tmp, 'leases.db')}", f"--pool={pool}",
-             "--claims-dir=off", "--cooldown=1s", "--rate-limit=0",
-             "--max-ports-per-owner=0", "--max-leases-per-owner=0",
-             f"--portserver-listen={self.address}", f"--ready-fd={ready_w}",
-             *extra],
-            pass_fds=(ready_w,), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+            [*self.argv, f"--ready-fd={ready_w}"], pass_fds=(ready_w,),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "a"))
         os.close(ready_w)
         with os.fdopen(ready_r) as ready:
             line = ready.read()
         if not line.startswith("ready"):
             print(open(self.log).read())
             raise SystemExit("portleased did not start")
-        self.env = dict(os.environ, PORTSERVER_ADDRESS=self.address,
-                        PORTLEASE_ADDR=f"unix:{self.sock}")
-        self.cli = args.portlease
 
     def leases(self):
         out = subprocess.run([self.cli, "list", "--format=json"],
@@ -182,13 +187,19 @@ def command_line_tool(server):
         owners = [l["owner"] for l in server.leases() if l["base_port"] == port]
         check(owners and owners[0].get("pid") == str(sleeper.pid),
               f"python3 -m portpicker {sleeper.pid}: {port} owners {owners}")
+        # A restart keeps the lease, and the new server watches it again.
+        server.stop()
+        server.start()
+        check(any(l["base_port"] == port for l in server.leases()),
+              f"the lease on {port} did not survive a restart")
     finally:
         sleeper.kill()
         sleeper.wait()
     check(wait_until(lambda: all(l["base_port"] != port
                                  for l in server.leases()), 10),
           f"the lease on {port} outlived process {sleeper.pid}")
-    print(f"python3 -m portpicker PID: {port}, ended with PID")
+    print(f"python3 -m portpicker PID: {port}, kept across a restart, "
+          "ended with PID")
 
 
 def main():
