@@ -92,9 +92,13 @@ class Server:
         os.close(ready_w)
         with os.fdopen(ready_r) as ready:
             line = ready.read()
-        if not line.startswith("ready"):
-            print(open(self.log).read())
-            raise SystemExit("portleased did not start")
+        log = open(self.log).read()
+        # Served by this server, not skipped for another one's.
+        if (not line.startswith("ready") or
+                f"portserver={self.address}" not in log or
+                "served by another process" in log):
+            print(log)
+            raise SystemExit(f"portleased did not start serving {self.address}")
 
     def leases(self):
         out = subprocess.run([self.cli, "list", "--format=json"],
@@ -152,7 +156,8 @@ def wait_until(condition, timeout):
 
 def pid_death(args, tmp, port):
     import portpicker
-    server = Server(args, tmp, f"{port}-{port}", f"portlease-pp-{os.getpid()}-1")
+    server = Server(args, tmp, f"{port}-{port}",
+                    f"portlease-pp-{os.urandom(6).hex()}")
     try:
         got = subprocess.run(
             [PYTHON, "-c", "import portpicker; print(portpicker.pick_unused_port())"],
@@ -221,7 +226,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="pp-death.") as tmp:
         pid_death(args, tmp, min(ports))
     with tempfile.TemporaryDirectory(prefix="pp-rounds.") as tmp:
-        server = Server(args, tmp, pool, f"portlease-pp-{os.getpid()}-2")
+        server = Server(args, tmp, pool, f"portlease-pp-{os.urandom(6).hex()}")
         try:
             rounds(server, ports)
             command_line_tool(server)
