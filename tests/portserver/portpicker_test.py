@@ -14,6 +14,8 @@ for any pool leased from another portleased):
   - pid death: on a one-port pool, a process gets the port and exits; the
     next request gets the same port back once the server saw the exit and
     the cool-down (1s) passed (bounded poll), and nothing before;
+  - --idle-exit: a live portserver lease keeps the server running, and it
+    exits idle once the lease ended with its process;
   - portpicker's own command line (`python3 -m portpicker PID`, the
     client-side tool; the Debian package has no other, /usr/bin/portserver
     is Google's server): the lease goes to PID, survives a restart of the
@@ -207,6 +209,30 @@ def command_line_tool(server):
           "ended with PID")
 
 
+def idle_exit(args, tmp, port):
+    """A live portserver lease keeps --idle-exit off; its end lets it run."""
+    server = Server(args, tmp, f"{port}-{port}",
+                    f"portlease-pp-{os.urandom(6).hex()}", ["--idle-exit=2s"])
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        got = subprocess.run([PYTHON, "-m", "portpicker", str(sleeper.pid)],
+                             env=server.env, stdout=subprocess.PIPE,
+                             text=True, timeout=30).stdout.strip()
+        check(got == str(port), f"idle exit: got {got!r}, want {port}")
+        time.sleep(3)
+        check(server.proc.poll() is None,
+              "the server exited idle while a portserver lease was live")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    try:
+        server.proc.wait(timeout=15)
+        print("idle exit: kept while the lease lived, exited after its end")
+    except subprocess.TimeoutExpired:
+        check(False, "the server did not exit idle after the lease ended")
+        server.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--portleased", required=True)
@@ -225,6 +251,8 @@ def main():
     ports = pool_ports(pool)
     with tempfile.TemporaryDirectory(prefix="pp-death.") as tmp:
         pid_death(args, tmp, min(ports))
+    with tempfile.TemporaryDirectory(prefix="pp-idle.") as tmp:
+        idle_exit(args, tmp, min(ports))
     with tempfile.TemporaryDirectory(prefix="pp-rounds.") as tmp:
         server = Server(args, tmp, pool, f"portlease-pp-{os.urandom(6).hex()}")
         try:
