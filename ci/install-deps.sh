@@ -15,6 +15,7 @@ packages=(
   # tests/security/outside_client_test.py (stubs from the .proto)
   python3-grpcio python3-protobuf
   # tests/client/pick_unused_port_test.cc (Google's portserver)
+  # tests/portserver/ (Google's portpicker against --portserver-listen)
   python3-portpicker
   clang libclang-rt-14-dev
 )

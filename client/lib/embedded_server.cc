@@ -458,7 +458,9 @@ absl::StatusOr<long> LaunchServer(const EmbeddedPaths& paths,
   }
   args = {absl::StrCat("--listen=", paths.address()),
           absl::StrCat("--db=", paths.database),
-          absl::StrCat("--idle-exit=", kEmbeddedIdleExit)};
+          absl::StrCat("--idle-exit=", kEmbeddedIdleExit),
+          // portpicker users: PORTSERVER_ADDRESS=@portserver-$UID.
+          absl::StrCat("--portserver-listen=@portserver-", getuid())};
   args.insert(args.end(), user_args->args.begin(), user_args->args.end());
   std::vector<std::string> environment;
   for (char** item = environ; item != nullptr && *item != nullptr; ++item) {

@@ -88,11 +88,17 @@ void Daemon::Log(const char* level, absl::string_view message) {
 }
 
 absl::Status Daemon::LockSockets() {
+  std::vector<std::string> paths;
   for (const ListenAddress& address : config_.listen_addresses) {
-    if (address.is_tcp()) continue;
-    absl::Status dir = MakeDirs(DirOf(address.path), 0755);
+    if (!address.is_tcp()) paths.push_back(address.path);
+  }
+  for (const std::string& address : config_.portserver_listen) {
+    if (address[0] != '@') paths.push_back(address);
+  }
+  for (const std::string& path : paths) {
+    absl::Status dir = MakeDirs(DirOf(path), 0755);
     if (!dir.ok()) return Runtime(dir);
-    absl::StatusOr<std::unique_ptr<LockFile>> lock = LockSocket(address.path);
+    absl::StatusOr<std::unique_ptr<LockFile>> lock = LockSocket(path);
     if (!lock.ok()) return Runtime(lock.status());
     socket_locks_.push_back(*std::move(lock));
   }
@@ -311,10 +317,49 @@ absl::Status Daemon::StartMetricsHttp() {
   return absl::OkStatus();
 }
 
+// Google's portserver protocol (--portserver-listen): its connections
+// count as activity for --idle-exit, and its leases are live leases.
+absl::Status Daemon::StartPortserver() {
+  if (config_.portserver_listen.empty()) return absl::OkStatus();
+  PortserverServerOptions options;
+  options.listen = config_.portserver_listen;
+  options.leases.manager = manager_.get();
+  options.leases.processes = &processes_;
+  options.leases.ttl = config_.portserver_ttl;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) options.leases.host = host;
+  options.group = config_.socket_group;
+  if (IdleTracker* idle = idle_.get(); idle != nullptr) {
+    options.on_request_started = [idle] { idle->CallStarted(); };
+    options.on_request_ended = [idle] { idle->CallEnded(); };
+  }
+  if (LevelEnabled("DEBUG", config_.log_level)) {
+    LogWriter* log = log_.get();
+    options.on_refused = [log](const absl::Status& why) {
+      log->Write(FormatLogLine(
+          absl::Now(), "DEBUG",
+          absl::StrCat("portserver request refused: ", why.message())));
+    };
+  }
+  absl::StatusOr<std::unique_ptr<PortserverServer>> portserver =
+      PortserverServer::Start(std::move(options));
+  if (!portserver.ok()) {
+    server_->Shutdown(absl::ZeroDuration());
+    return Runtime(portserver.status());
+  }
+  portserver_ = *std::move(portserver);
+  return absl::OkStatus();
+}
+
 void Daemon::AnnounceReady() {
   const std::string addresses = absl::StrJoin(server_->addresses(), " ");
   const absl::Duration idle_exit = config_.idle_exit;
   const FdLimit& fd_limit = config_.fd_limit;
+  const std::string portserver =
+      portserver_ == nullptr
+          ? ""
+          : absl::StrCat(" portserver=",
+                         absl::StrJoin(portserver_->addresses(), ","));
   Log("INFO",
       absl::StrCat(
           "portleased ", kVersion, " serving ", addresses,
@@ -335,7 +380,14 @@ void Daemon::AnnounceReady() {
           fd_limit.hard, ") max_connections=", config_.max_connections,
           " max_streams=", config_.max_streams,
           " max_ports_per_owner=", config_.max_ports_per_owner,
-          " pid=", getpid()));
+          portserver, " pid=", getpid()));
+  if (portserver_ != nullptr) {
+    for (const std::string& address : portserver_->skipped()) {
+      Log("WARN", absl::StrCat("portserver address ", address,
+                               " is served by another process; not "
+                               "serving it (--portserver-listen)"));
+    }
+  }
   if (const uint32_t drained = manager_->Stats().disabled; drained > 0) {
     Log("WARN", absl::StrCat(drained,
                              " pool ports stay drained (stored in the "
@@ -358,6 +410,7 @@ void Daemon::Stop(int signal_number) {
                          absl::FormatDuration(config_.idle_exit),
                          " (no lease, no client; --idle-exit)"));
   if (metrics_http_) metrics_http_->Stop();
+  if (portserver_) portserver_->Stop();
   server_->Shutdown(absl::Seconds(1));
   if (reserved_ != nullptr) {
     const std::vector<PortRange> added = reserved_->added();
@@ -386,6 +439,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> StartDaemon(DaemonConfig config) {
   if (absl::Status s = daemon->StartManager(); !s.ok()) return s;
   if (absl::Status s = daemon->StartRpcServer(); !s.ok()) return s;
   if (absl::Status s = daemon->StartMetricsHttp(); !s.ok()) return s;
+  if (absl::Status s = daemon->StartPortserver(); !s.ok()) return s;
   return daemon;
 }
 

@@ -1,7 +1,7 @@
 // Daemon: everything portleased runs, built from a checked DaemonConfig:
 // the log, the store chain (SQLite -> DB.state recording -> timing), the
 // prober, host-wide claims, the lease manager, the gRPC server and the
-// metrics endpoint.
+// metrics endpoint, and the portserver protocol's sockets.
 //
 //   const sigset_t stop = BlockStopSignals();
 //   absl::StatusOr<std::unique_ptr<Daemon>> daemon = StartDaemon(config);
@@ -34,6 +34,8 @@
 #include "server/daemon/reserved_ports.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_http_server.h"
+#include "server/portserver/portserver_server.h"
+#include "server/portserver/process_table.h"
 #include "server/service/port_lease_service.h"
 #include "server/service/server.h"
 #include "server/store/lock_file.h"
@@ -71,6 +73,7 @@ class Daemon {
   absl::Status StartManager();
   absl::Status StartRpcServer();
   absl::Status StartMetricsHttp();
+  absl::Status StartPortserver();
   void Log(const char* level, absl::string_view message);
 
   const DaemonConfig config_;
@@ -91,6 +94,9 @@ class Daemon {
   // With --reserve-pool=on only; released after the server stopped.
   std::unique_ptr<ReservedPorts> reserved_;
   std::unique_ptr<RunningServer> server_;
+  // With --portserver-listen only; stopped before the manager goes.
+  ProcProcessTable processes_;
+  std::unique_ptr<PortserverServer> portserver_;
   // Declared last: stopped first, before the manager it reads goes.
   std::unique_ptr<MetricsHttpServer> metrics_http_;
 

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "server/claims/host_claims.h"
 #include "server/core/lease_manager.h"
 #include "server/daemon/daemon_flags.h"
+#include "server/portserver/portserver_server.h"
 #include "server/probe/system_prober.h"
 #include "server/service/admin_auth.h"
 
@@ -300,6 +302,36 @@ void LeaseRulesFromFlags(DaemonConfig& config) {
   config.max_waiters = absl::GetFlag(FLAGS_max_waiters);
 }
 
+// --portserver-listen and --portserver-ttl, which must fit the TTL limits.
+absl::Status PortserverFromFlags(DaemonConfig& config) {
+  for (const std::string& item : absl::GetFlag(FLAGS_portserver_listen)) {
+    for (absl::string_view part :
+         absl::StrSplit(item, ',', absl::SkipEmpty())) {
+      if (absl::Status s = CheckPortserverAddress(part); !s.ok()) {
+        return Usage(absl::StrCat("--portserver-listen: ", s.message()));
+      }
+      config.portserver_listen.push_back(std::string(part));
+    }
+  }
+  const std::string ttl = absl::GetFlag(FLAGS_portserver_ttl);
+  if (ttl.empty()) {
+    config.portserver_ttl = std::min(absl::Hours(24), config.max_ttl);
+  } else if (!absl::ParseDuration(ttl, &config.portserver_ttl)) {
+    return Usage(absl::StrCat("--portserver-ttl=", ttl,
+                              ": expected a duration like 24h"));
+  }
+  const absl::Duration min_ttl = LeaseManagerOptions().min_ttl;
+  if (config.portserver_ttl < min_ttl ||
+      config.portserver_ttl > config.max_ttl) {
+    return Usage(absl::StrCat(
+        "--portserver-ttl=", absl::FormatDuration(config.portserver_ttl),
+        " must be between ", absl::FormatDuration(min_ttl), " and --max-ttl=",
+        absl::FormatDuration(config.max_ttl),
+        ": lower --portserver-ttl or raise --max-ttl"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<DaemonConfig> DaemonConfigFromFlags(const DaemonHost& host) {
@@ -313,6 +345,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags(const DaemonHost& host) {
   if (absl::Status s = SecurityFromFlags(tls_cert, config); !s.ok()) return s;
   if (absl::Status s = LimitsFromFlags(host, config); !s.ok()) return s;
   LeaseRulesFromFlags(config);
+  if (absl::Status s = PortserverFromFlags(config); !s.ok()) return s;
   return config;
 }
 

@@ -79,6 +79,10 @@ struct DaemonConfig {
   absl::Duration busy_backoff = absl::ZeroDuration();
   uint32_t max_leases_per_owner = 0;
   uint32_t max_waiters = 0;
+  // --portserver-listen, split at commas (empty: off), and its leases' TTL
+  // (unset: 24h, or --max-ttl when shorter).
+  std::vector<std::string> portserver_listen;
+  absl::Duration portserver_ttl = absl::ZeroDuration();
 };
 
 // What the config depends on besides the flags.

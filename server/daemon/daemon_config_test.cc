@@ -310,12 +310,50 @@ size_t Count(const std::string& text, const std::string& pattern) {
       std::sregex_iterator()));
 }
 
+TEST(DaemonConfigTest, PortserverIsOffByDefaultAndTakesAList) {
+  absl::FlagSaver saver;
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->portserver_listen.empty());
+  EXPECT_EQ(config->portserver_ttl, absl::Hours(24));
+  absl::SetFlag(&FLAGS_portserver_listen,
+                {"@portserver-1000,/run/portlease/portserver.sock"});
+  absl::SetFlag(&FLAGS_portserver_ttl, "2h");
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->portserver_listen,
+              ElementsAre("@portserver-1000", "/run/portlease/portserver.sock"));
+  EXPECT_EQ(config->portserver_ttl, absl::Hours(2));
+  absl::SetFlag(&FLAGS_portserver_listen, {"@"});
+  EXPECT_TRUE(absl::IsInvalidArgument(ConfigWith().status()));
+}
+
+TEST(DaemonConfigTest, PortserverTtlMustFitMaxTtl) {
+  absl::FlagSaver saver;
+  // Unset, it follows a shorter --max-ttl.
+  absl::SetFlag(&FLAGS_max_ttl, absl::Hours(1));
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->portserver_ttl, absl::Hours(1));
+  absl::SetFlag(&FLAGS_max_ttl, absl::Hours(24));
+  absl::SetFlag(&FLAGS_portserver_ttl, "48h");
+  config = ConfigWith();
+  ASSERT_TRUE(absl::IsInvalidArgument(config.status()));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("--portserver-ttl=48h must be between 1s and "
+                        "--max-ttl=24h"));
+  absl::SetFlag(&FLAGS_max_ttl, absl::Hours(48));
+  EXPECT_TRUE(ConfigWith().ok());
+  absl::SetFlag(&FLAGS_portserver_ttl, "soon");
+  EXPECT_TRUE(absl::IsInvalidArgument(ConfigWith().status()));
+}
+
 TEST(DaemonConfigTest, EveryFlagIsReadOnce) {
   const std::string flags = ReadSource("daemon_flags.cc");
   const std::string config = ReadSource("daemon_config.cc");
   ASSERT_FALSE(flags.empty());
   const size_t defined = Count(flags, R"(\bABSL_FLAG\()");
-  EXPECT_EQ(defined, 36u);
+  EXPECT_EQ(defined, 38u);
   EXPECT_EQ(Count(config, R"(absl::GetFlag\(FLAGS_)"), defined);
   const std::regex name(R"(\bABSL_FLAG\([^,]+(?:<[^>]*>)?,\s*(\w+),)");
   for (std::sregex_iterator it(flags.begin(), flags.end(), name), end;

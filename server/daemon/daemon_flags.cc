@@ -139,6 +139,19 @@ ABSL_FLAG(absl::Duration, idle_exit, absl::ZeroDuration(),
           "Exit (status 0) after this long with no live lease and no "
           "client: no RPC and no open Hold stream. 0: never. lease-run "
           "starts its private portleased with 15m.");
+ABSL_FLAG(std::vector<std::string>, portserver_listen, {},
+          "Also speak Google's portserver protocol here, so that portpicker "
+          "users (PORTSERVER_ADDRESS) get leases: @NAME (Linux abstract "
+          "socket, as portserver and portpicker write it) or a socket path "
+          "(made like the --listen sockets). Repeat the flag or separate "
+          "with commas. Each answer is a one-port lease, listed with owner "
+          "client=portserver and the pid asked for, that ends when that "
+          "process exits or at --portserver-ttl. An @NAME another process "
+          "serves already is skipped with a warning.");
+ABSL_FLAG(std::string, portserver_ttl, "",
+          "Time to live of a --portserver-listen lease: it ends then even if "
+          "its process still runs. At most --max-ttl. Unset: 24h, or "
+          "--max-ttl when that is shorter.");
 ABSL_FLAG(int, ready_fd, -1,
           "Once serving, write \"ready ADDRESS...\\n\" to this file "
           "descriptor and close it.");

@@ -45,6 +45,8 @@ ABSL_DECLARE_FLAG(absl::Duration, busy_backoff);
 ABSL_DECLARE_FLAG(std::string, probe);
 ABSL_DECLARE_FLAG(std::string, claims_dir);
 ABSL_DECLARE_FLAG(absl::Duration, idle_exit);
+ABSL_DECLARE_FLAG(std::vector<std::string>, portserver_listen);
+ABSL_DECLARE_FLAG(std::string, portserver_ttl);
 ABSL_DECLARE_FLAG(int, ready_fd);
 
 #endif  // PORTLEASE_SERVER_DAEMON_DAEMON_FLAGS_H_

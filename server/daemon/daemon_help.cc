@@ -163,6 +163,8 @@ const std::map<std::string, std::string>& FlagValueNames() {
       {"rate_limit", "PER_SECOND"},
       {"metrics_listen", "HOST:PORT"},
       {"log_level", "LEVEL"},
+      {"portserver_listen", "@NAME|PATH[,...]"},
+      {"portserver_ttl", "DURATION"},
   };
   return *names;
 }

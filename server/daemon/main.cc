@@ -45,7 +45,7 @@ int Run(int argc, char** argv) {
   }
   InstallDaemonUsageConfig();
   absl::StatusOr<std::vector<std::string>> args =
-      PrepareArgs(std::vector<std::string>(argv, argv + argc), {"listen"});
+      PrepareArgs(std::vector<std::string>(argv, argv + argc), {"listen", "portserver_listen"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   std::vector<char*> arg_pointers;
   for (std::string& arg : *args) arg_pointers.push_back(arg.data());

@@ -395,6 +395,8 @@ SH_BLOCKS = {
     "lease-run": None,
     "cmake --build build && (cd build && cpack -G DEB)   # "
     "build/portlease_0.1.0_amd64.deb": None,
+    # tests/portserver/readme_test.py, in a network namespace of its own.
+    "export PORTSERVER_ADDRESS=@portserver-$UID": None,
 }
 
 
@@ -470,7 +472,7 @@ def main():
                      "is not run by this test"):
             continue
         if SH_BLOCKS[first] is None:
-            print(f"README line {line}: `{first}` runs in .ci/run")
+            print(f"README line {line}: `{first}` runs in another test")
             continue
         tmp = tempfile.mkdtemp(prefix="readme-sh.")
         try:
