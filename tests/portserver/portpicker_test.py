@@ -120,7 +120,10 @@ def rounds(server, pool):
                                     stdout=subprocess.PIPE, text=True)
                    for _ in range(CLIENTS)]
         lines = [c.stdout.readline().strip() for c in clients]
-        ports = [int(l) for l in lines if l.isdigit()]
+        # Each client with the port it printed (None: it could not bind).
+        got = [(c, int(l) if l.isdigit() else None)
+               for c, l in zip(clients, lines)]
+        ports = [port for _, port in got if port is not None]
         check(len(ports) == CLIENTS, f"round {n}: {lines}")
         check(len(set(ports)) == len(ports),
               f"round {n}: duplicates {sorted(ports)}")
@@ -130,7 +133,9 @@ def rounds(server, pool):
         listed = {l["base_port"]: l["owner"] for l in live}
         check(len(listed) == len(live), f"round {n}: two leases on one "
               f"port: {sorted(l['base_port'] for l in live)}")
-        for client, port in zip(clients, ports):
+        for client, port in got:
+            if port is None:
+                continue
             owner = listed.get(port)
             if not check(owner is not None, f"round {n}: {port} not listed"):
                 continue
