@@ -329,6 +329,12 @@ absl::StatusOr<std::vector<std::string>> ParseServerArgsText(
             "server)"));
       }
     }
+    if (canonical == "reserve_pool") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": --", name,
+          " changes the host's settings, which a private server never "
+          "does (it is for the system service)"));
+    }
     args.push_back(std::string(line));
   }
   return args;

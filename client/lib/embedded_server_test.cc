@@ -141,6 +141,9 @@ TEST(ServerArgsTest, BadLinesNameTheFileAndLine) {
       HasSubstr("/c/f.conf:1: --listen is set by the client"));
   EXPECT_FALSE(ParseServerArgsText("--db=/x", "f").ok());
   EXPECT_FALSE(ParseServerArgsText("--ready_fd=3", "f").ok());
+  EXPECT_THAT(
+      std::string(ParseServerArgsText("--reserve-pool=on", "f").status().message()),
+      HasSubstr("f:1: --reserve-pool changes the host's settings"));
   EXPECT_FALSE(ParseServerArgsText("--ready-fd=3", "f").ok());
 }
 

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "httplib.h"
 
 namespace portlease {
@@ -33,7 +35,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   server->port_ = bound;
   httplib::Server* raw = server->http_.get();
-  server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  std::atomic<bool>* done = &server->listener_done_;
+  server->thread_ = std::thread([raw, done] {
+    raw->listen_after_bind();
+    *done = true;
+  });
   return server;
 }
 
@@ -41,6 +47,12 @@ MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 void MetricsHttpServer::Stop() {
   if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until the listener thread has begun to
+  // listen (is_running()): a SIGTERM right after start-up would otherwise
+  // leave the thread listening and this join waiting for ever.
+  while (!http_->is_running() && !listener_done_) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   http_->stop();
   thread_.join();
 }

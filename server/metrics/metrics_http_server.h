@@ -9,6 +9,7 @@
 #ifndef PORTLEASE_SERVER_METRICS_METRICS_HTTP_SERVER_H_
 #define PORTLEASE_SERVER_METRICS_METRICS_HTTP_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,6 +44,8 @@ class MetricsHttpServer {
 
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  // Set by thread_ when listen_after_bind() has returned.
+  std::atomic<bool> listener_done_{false};
   int port_ = 0;
 };
 

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/fake_clock.h"
+#include "server/metrics/metrics_http_server.h"
 #include "server/metrics/timed_lease_store.h"
 
 namespace portlease {
@@ -105,6 +106,26 @@ TEST(TimedLeaseStoreTest, TimesCommitsAndCountsFailures) {
   EXPECT_EQ(p.cumulative[1], 1u);
   EXPECT_EQ(del->Read().count, 1u);
   EXPECT_EQ(failures->value(), 1u);
+}
+
+}  // namespace
+}  // namespace portlease
+
+namespace portlease {
+namespace {
+
+// A stop right after the start (portleased's SIGTERM just after it said
+// ready) must end the serving thread, also before it has begun to listen.
+TEST(MetricsHttpServerTest, StopRightAfterStartReturns) {
+  MetricsRegistry registry;
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+        MetricsHttpServer::Start("127.0.0.1", 0, &registry);
+    ASSERT_TRUE(server.ok()) << server.status();
+    EXPECT_GT((*server)->port(), 0);
+    (*server)->Stop();
+    (*server)->Stop();  // idempotent
+  }
 }
 
 }  // namespace

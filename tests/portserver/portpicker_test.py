@@ -94,6 +94,10 @@ class Server:
         os.close(ready_w)
         with os.fdopen(ready_r) as ready:
             line = ready.read()
+        # The log is written by portleased's log thread, maybe after the
+        # ready line: wait (bounded) for the start-up line naming the
+        # portserver addresses.
+        wait_until(lambda: "portserver=" in open(self.log).read(), 10)
         log = open(self.log).read()
         # Served by this server, not skipped for another one's.
         if (not line.startswith("ready") or

@@ -52,6 +52,7 @@ allowed=(
 # their own (path, then the reason).
 picker_allowed=(
   "tests/portserver/portpicker_test.py"  # Google's portpicker is the client under test; portleased answers it
+  "tests/bench/portserver_compare.py"  # a benchmark of portpicker clients against portleased and portserver
 )
 
 cd "$root"
