@@ -1,9 +1,12 @@
 #include "lease_run/listen_fds.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lease_run/lease_run.h"
@@ -78,6 +81,46 @@ TEST(ListenSocketsTest, BindFailureNamesThePort) {
   EXPECT_EQ(sockets.status().message(),
             "cannot bind 192.0.2.1:1 (port web): Cannot assign requested "
             "address");
+}
+
+TEST(ListenSocketsTest, PortInUseIsUnavailable) {
+  // An in-process listener on a port the kernel picks, kept open.
+  const int held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(held, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  ASSERT_EQ(listen(held, 1), 0);
+  socklen_t length = sizeof(address);
+  getsockname(held, reinterpret_cast<sockaddr*>(&address), &length);
+  const uint16_t port = ntohs(address.sin_port);
+  absl::StatusOr<ListenSockets> sockets =
+      ListenSockets::Bind(*ParseListenHost("127.0.0.1"), {{"", port}});
+  close(held);
+  ASSERT_FALSE(sockets.ok());
+  EXPECT_EQ(sockets.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(sockets.status().message(),
+            absl::StrCat("cannot bind 127.0.0.1:", port,
+                         " (port p0): Address already in use"));
+}
+
+TEST(ListenSocketsTest, SocketsListenAboveTheirTargets) {
+  // Port 0: the kernel picks; only the sockets' shape is checked here.
+  absl::StatusOr<ListenSockets> sockets =
+      ListenSockets::Bind(*ParseListenHost("127.0.0.1"), {{"a", 0}, {"b", 0}});
+  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  std::vector<int> fds = sockets->TakeFds();
+  ASSERT_EQ(fds.size(), 2u);
+  for (int fd : fds) {
+    EXPECT_GE(fd, 5);
+    EXPECT_NE(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size);
+    EXPECT_EQ(listening, 1);
+    close(fd);
+  }
 }
 
 TEST(ListenFdsFlagsTest, ParsedAndChecked) {

@@ -34,6 +34,7 @@ allowed=(
   "common/host/host_test_listener.cc"   # binds 0, prints the port, keeps listening
   "common/host/port_holders_test.cc"    # in-process listeners, kept open
   "common/host/socket_table_test.cc"    # in-process sockets, kept open
+  "client/lease_run/listen_fds_test.cc"  # an in-process listener, kept open
   "server/probe/system_prober_test.cc"   # in-process sockets, kept open
   "tests/m2/socket_io.h"                 # LocalPort(): the helper itself
   "tests/m2/socket_io.cc"                # LocalPort(): the helper itself
