@@ -54,8 +54,7 @@ int ListenOn(const ListenAddress& host, uint16_t port, int lowest) {
   // TIME_WAIT can be listened on again; an active listener still excludes.
   const int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(fd, reinterpret_cast<const sockaddr*>(&address), host.length) !=
-          0 ||
+      bind(fd, reinterpret_cast<const sockaddr*>(&address), host.length) != 0 ||
       listen(fd, SOMAXCONN) != 0) {
     const int failed = errno;
     close(fd);
@@ -76,7 +75,8 @@ absl::StatusOr<ListenAddress> ParseListenHost(const std::string& text) {
   }
   auto* in4 = reinterpret_cast<sockaddr_in*>(&parsed.address);
   auto* in6 = reinterpret_cast<sockaddr_in6*>(&parsed.address);
-  if (literal == text && inet_pton(AF_INET, literal.c_str(), &in4->sin_addr) == 1) {
+  if (literal == text &&
+      inet_pton(AF_INET, literal.c_str(), &in4->sin_addr) == 1) {
     in4->sin_family = AF_INET;
     parsed.length = sizeof(sockaddr_in);
     return parsed;
@@ -122,8 +122,7 @@ absl::Status CheckCommandRunnable(const std::string& name) {
     const char* path = std::getenv("PATH");
     for (absl::string_view dir :
          absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
-      candidates.push_back(
-          absl::StrCat(dir.empty() ? "." : dir, "/", name));
+      candidates.push_back(absl::StrCat(dir.empty() ? "." : dir, "/", name));
     }
   }
   int error = ENOENT;

@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "portlease/lease_env.h"
-#include "portlease/scoped_lease.h"
 #include "lease_run/lease_run.h"
 #include "lease_run/lease_session.h"
+#include "portlease/lease_env.h"
+#include "portlease/scoped_lease.h"
 
 namespace portlease {
 
@@ -80,8 +80,8 @@ class ListenSockets {
   // EADDRINUSE, FAILED_PRECONDITION otherwise, with a one-line message
   // naming the address and the port ("cannot bind 127.0.0.1:20000 (port
   // web): Address already in use").
-  static absl::StatusOr<ListenSockets> Bind(const ListenAddress& host,
-                                            const std::vector<NamedPort>& ports);
+  static absl::StatusOr<ListenSockets> Bind(
+      const ListenAddress& host, const std::vector<NamedPort>& ports);
 
   ListenSockets(ListenSockets&& other) noexcept
       : fds_(std::exchange(other.fds_, {})) {}

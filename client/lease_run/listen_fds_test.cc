@@ -48,17 +48,16 @@ TEST(ListenFdsVariablesTest, NamesInLeaseOrder) {
               ElementsAre(Pair("LISTEN_FDS", "2"),
                           Pair("LISTEN_FDNAMES", "web:admin")));
   // --count: unnamed ports are p0, p1, ...
-  EXPECT_THAT(ListenFdsVariables({{"", 20000}, {"", 20001}, {"", 20002}}),
-              ElementsAre(Pair("LISTEN_FDS", "3"),
-                          Pair("LISTEN_FDNAMES", "p0:p1:p2")));
+  EXPECT_THAT(
+      ListenFdsVariables({{"", 20000}, {"", 20001}, {"", 20002}}),
+      ElementsAre(Pair("LISTEN_FDS", "3"), Pair("LISTEN_FDNAMES", "p0:p1:p2")));
 }
 
 TEST(ListenFdsCommandTest, ExecStepKeepsTheCommand) {
-  EXPECT_THAT(
-      ListenFdsCommand({"server", "--flag", "a b"}),
-      ElementsAre("/bin/sh", "-c",
-                  "LISTEN_PID=$$; export LISTEN_PID; exec \"$@\"",
-                  "lease-run", "server", "--flag", "a b"));
+  EXPECT_THAT(ListenFdsCommand({"server", "--flag", "a b"}),
+              ElementsAre("/bin/sh", "-c",
+                          "LISTEN_PID=$$; export LISTEN_PID; exec \"$@\"",
+                          "lease-run", "server", "--flag", "a b"));
 }
 
 TEST(CheckCommandRunnableTest, SearchesPath) {
@@ -142,9 +141,9 @@ TEST(ListenFdsFlagsTest, Refused) {
             "--listen-host needs --listen-fds");
   EXPECT_THAT(message({"--ports", "a", "--listen-fds", "--udp", "--", "c"}),
               HasSubstr("not with --udp"));
-  EXPECT_THAT(message({"--ports", "a", "--listen-fds", "--env-file", "f",
-                       "--detach"}),
-              HasSubstr("not with --detach"));
+  EXPECT_THAT(
+      message({"--ports", "a", "--listen-fds", "--env-file", "f", "--detach"}),
+      HasSubstr("not with --detach"));
   EXPECT_THAT(message({"--ports", "a", "--listen-fds", "--ctest-resource-spec",
                        "r", "--blocks", "2", "--", "c"}),
               HasSubstr("--ctest-resource-spec"));

@@ -4,9 +4,9 @@
 // bound before the command starts, a bind failure releases the lease, and
 // README's "Socket hand-off" block runs as written.
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,9 +26,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "portlease/client.h"
+#include "testing/temp_dir.h"
 #include "tests/client/test_support.h"
 #include "tests/support/test_ports.h"
-#include "testing/temp_dir.h"
 
 namespace portlease::testing {
 namespace {
@@ -160,9 +160,9 @@ TEST_F(ListenFdsTest, SocketProxydForwardsTheLeasedPort) {
     (void)!write(conn, answer, sizeof(answer) - 1);
     close(conn);
   });
-  auto lease_run = StartLeaseRun(
-      {"--ports", "web", "--listen-fds", "--", kProxyd,
-       absl::StrCat("127.0.0.1:", ntohs(bound.sin_port))});
+  auto lease_run =
+      StartLeaseRun({"--ports", "web", "--listen-fds", "--", kProxyd,
+                     absl::StrCat("127.0.0.1:", ntohs(bound.sin_port))});
   ASSERT_NE(lease_run, nullptr);
   const uint16_t port = LeasedPort(*lease_run);
   EXPECT_NE(port, 0) << lease_run->err();
@@ -185,8 +185,8 @@ TEST_F(ListenFdsTest, SocketProxydForwardsTheLeasedPort) {
 // the test while it runs, cannot bind it.
 TEST_F(ListenFdsTest, PortIsBoundBeforeTheCommandStarts) {
   const std::string stop = absl::StrCat(dir_.path(), "/stop");
-  const std::string script = absl::StrCat(R"(
-import errno, os, socket, time
+  const std::string script = R"(
+import errno, os, socket, sys, time
 s = socket.socket()
 try:
     s.bind(("127.0.0.1", int(os.environ["WEB_PORT"])))
@@ -194,12 +194,12 @@ try:
 except OSError as e:
     print(errno.errorcode[e.errno], flush=True)
 for _ in range(400):
-    if os.path.exists(")", stop, R"("):
+    if os.path.exists(sys.argv[1]):
         break
     time.sleep(0.05)
-)");
+)";
   auto lease_run = StartLeaseRun(
-      {"--ports", "web", "--listen-fds", "--", kPython, "-c", script});
+      {"--ports", "web", "--listen-fds", "--", kPython, "-c", script, stop});
   ASSERT_NE(lease_run, nullptr);
   const uint16_t port = LeasedPort(*lease_run);
   ASSERT_NE(port, 0) << lease_run->err();
@@ -220,10 +220,11 @@ TEST_F(ListenFdsTest, BindFailureReleasesTheLease) {
        "192.0.2.1", "--", "/bin/sh", "-c", absl::StrCat("touch ", marker)},
       env_, dir_.path());
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.err,
-              ::testing::MatchesRegex(
-                  "lease-run: cannot bind 192\\.0\\.2\\.1:[0-9]+ \\(port web\\): "
-                  "Cannot assign requested address\n"));
+  EXPECT_THAT(
+      result.err,
+      ::testing::MatchesRegex(
+          "lease-run: cannot bind 192\\.0\\.2\\.1:[0-9]+ \\(port web\\): "
+          "Cannot assign requested address\n"));
   EXPECT_NE(access(marker.c_str(), F_OK), 0);
   EXPECT_EQ(LeaseCount(), 0u);
 }
@@ -253,9 +254,8 @@ TEST_F(ListenFdsTest, ReadmeBlockRuns) {
   std::string bin_dir = LEASE_RUN_BIN;
   bin_dir.resize(bin_dir.rfind('/'));
   env_["PATH"] = absl::StrCat(bin_dir, ":/usr/bin:/bin");
-  RunResult result =
-      RunBinary({"/bin/bash", "-ec", absl::StrJoin(block, "\n")}, env_,
-                dir_.path());
+  RunResult result = RunBinary({"/bin/bash", "-ec", absl::StrJoin(block, "\n")},
+                               env_, dir_.path());
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("web listening on ('127.0.0.1', "));
   EXPECT_EQ(LeaseCount(), 0u);
