@@ -42,8 +42,15 @@ void BlockSupervisorSignals() {
 }
 
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
-                                 const Variables& vars) {
+                                 const Variables& vars,
+                                 const std::vector<int>& pass_fds) {
   if (argv.empty()) return absl::InvalidArgumentError("no command");
+  const int first_free = 3 + static_cast<int>(pass_fds.size());
+  for (int fd : pass_fds) {
+    if (fd < first_free) {
+      return absl::InvalidArgumentError("a passed fd overlaps fds 3..");
+    }
+  }
   std::vector<std::string> env_strings;
   std::set<std::string> overridden;
   for (const auto& [key, value] : vars) overridden.insert(key);
@@ -82,6 +89,11 @@ absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
   posix_spawnattr_setsigmask(&attr, &none);
   if (own_terminal) {
     posix_spawn_file_actions_addtcsetpgrp_np(&actions, STDIN_FILENO);
+  }
+  // dup2 clears close-on-exec on the copy; the originals close at exec.
+  for (size_t i = 0; i < pass_fds.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&actions, pass_fds[i],
+                                     3 + static_cast<int>(i));
   }
   pid_t child = -1;
   const int err = posix_spawnp(&child, c_argv[0], &actions, &attr,

@@ -30,8 +30,11 @@ void BlockSupervisorSignals();
 // NOT_FOUND (exit 127) / PERMISSION_DENIED (exit 126) / INTERNAL when it
 // cannot be executed; a file the kernel cannot execute (a script without a
 // #! line) is PERMISSION_DENIED, not run through /bin/sh.
+// The child gets pass_fds[i] as fd 3 + i, not close-on-exec; each must be
+// at least 3 + pass_fds.size() (INVALID_ARGUMENT otherwise).
 absl::StatusOr<pid_t> SpawnChild(const std::vector<std::string>& argv,
-                                 const Variables& vars);
+                                 const Variables& vars,
+                                 const std::vector<int>& pass_fds = {});
 
 // Waits for `child` to exit, forwarding SIGINT/SIGTERM/SIGHUP to its group.
 // When the child stops (Ctrl-Z), stops too and, once continued, continues

@@ -13,6 +13,7 @@
 #include "lease_run/lease_run.h"
 #include "lease_run/lease_run_modes.h"
 #include "lease_run/lease_session.h"
+#include "lease_run/listen_fds.h"
 #include "cli_common/signal_watch.h"
 
 namespace portlease {
@@ -124,12 +125,21 @@ int RunCommand(const LeaseRunOptions& options, std::ostream& err) {
   // From here the signals go to the command (SuperviseChild).
   signals.Stop();
   if (std::optional<int> code = cancelled()) return *code;
+  std::vector<std::string> command = options.command;
+  std::vector<int> pass_fds;
+  if (options.listen_fds) {
+    if (std::optional<Failure> failed = PrepareListenFds(
+            options, **lease, &vars, &command, &pass_fds)) {
+      return ReportFailure(*failed, err);
+    }
+  }
   if (!options.quiet) {
     err << kProgram << ": " << LeasedLine(**lease) << std::endl;
   }
   const int code = RunUnderLease(
-      options.command, vars, options.kill_grace,
-      LossWatch(options, *loss, **lease, *session.client(), err), err);
+      command, vars, options.kill_grace,
+      LossWatch(options, *loss, **lease, *session.client(), err), err,
+      pass_fds);
   lease->reset();
   return code;
 }

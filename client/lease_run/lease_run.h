@@ -53,6 +53,11 @@ struct LeaseRunOptions {
   // status).
   enum class OnLeaseLoss { kTerm, kWarn };
   OnLeaseLoss on_lease_loss = OnLeaseLoss::kTerm;
+  // --listen-fds: bind (and listen on) every leased port on listen_host
+  // and pass the sockets to the command as fds 3, 4, ... with LISTEN_FDS,
+  // LISTEN_PID and LISTEN_FDNAMES (sd_listen_fds(3); see listen_fds.h).
+  bool listen_fds = false;
+  std::string listen_host = "127.0.0.1";  // --listen-host, a literal address
   // The command and its arguments (none with detach / release_env_file).
   std::vector<std::string> command;
 

@@ -2,6 +2,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lease_run/lease_run.h"
+#include "lease_run/listen_fds.h"
 #include "portlease/lease_env.h"
 #include "cli_common/acquire_flow.h"
 #include "cli_common/args.h"
@@ -131,6 +132,10 @@ absl::Status ApplyRunFlag(const std::string& name, const std::string& value,
     options.quiet = true;
   } else if (name == "udp") {
     options.udp = true;
+  } else if (name == "listen-fds") {
+    options.listen_fds = true;
+  } else if (name == "listen-host") {
+    options.listen_host = value;
   } else if (name == "ports") {
     options.ports = value;
   } else if (name == "count") {
@@ -187,9 +192,9 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       {"ports", "count", "profile", "render", "env-file", "wait", "ttl",
        "watch-pid", "watch-start-time", "max-hold", "release-env-file",
        "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures",
-       "connect-timeout", "on-lease-loss"},
+       "connect-timeout", "on-lease-loss", "listen-host"},
       {"help", "version", "quiet", "udp", "detach", "watch-ctest",
-       "reuse-environment"});
+       "reuse-environment", "listen-fds"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
   std::string connect_timeout;
@@ -205,6 +210,8 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       ConnectTimeoutSetting(connect_timeout, ProcessEnvironment());
   if (!timeout.ok()) return timeout.status();
   options.connect_timeout = *timeout;
+  absl::Status listen = CheckListenFdsFlags(options);
+  if (!listen.ok()) return listen;
   absl::Status modes = CheckLeaseRunModes(options, *split);
   if (!modes.ok()) return modes;
   if (options.detach || !options.release_env_file.empty()) return options;

@@ -65,6 +65,21 @@ OPTIONS
     --ttl DURATION          Lease time to live (default: the server's);
                             renewed every ttl/3.
     --udp                   Also require the ports to be free for UDP.
+    --listen-fds            Bind every leased port (TCP, listening) on
+                            --listen-host before COMMAND starts, and pass
+                            the sockets as systemd does (sd_listen_fds(3)):
+                            fds 3, 4, ... in the order of the ports,
+                            LISTEN_FDS=N, LISTEN_PID=COMMAND's pid and
+                            LISTEN_FDNAMES=the port names joined by ':'
+                            (p0:p1:... with --count). No other process can
+                            take a port in between. A port that cannot be
+                            bound is a one-line error naming it (exit 75
+                            when in use, else 1) and the lease is released.
+                            Not with --udp, --detach or
+                            --ctest-resource-spec.
+    --listen-host ADDRESS   The literal IPv4 or IPv6 address --listen-fds
+                            binds (default 127.0.0.1; 0.0.0.0 or :: for
+                            every address).
     --connect-timeout DURATION
                             How long to keep trying while portleased cannot
                             be reached (no socket, connection refused or
@@ -155,9 +170,10 @@ ENVIRONMENT
 
 EXIT STATUS
     COMMAND's status, or: 1 server misconfigured (the embedded server runs
-    another version, no portleased found); 2 usage, profile or template
-    error; 69 server unreachable until --connect-timeout, or the system
-    socket refuses this user; 75 pool exhausted, wait timed out, or lease
+    another version, no portleased found), or --listen-host cannot be
+    bound; 2 usage, profile or template error; 69 server unreachable until
+    --connect-timeout, or the system socket refuses this user; 75 pool
+    exhausted, wait timed out, a port in use at --listen-fds, or lease
     lost while COMMAND ran with --on-lease-loss=term (COMMAND then gets
     SIGTERM, SIGKILL 10s later); 126/127 COMMAND not executable / not
     found; 128+N signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) ended the

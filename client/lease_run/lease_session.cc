@@ -127,8 +127,10 @@ std::optional<Failure> LeaseSession::PublishVariables(
 int RunUnderLease(const std::vector<std::string>& command,
                   const Variables& vars, absl::Duration kill_grace,
                   const std::function<bool()>& should_stop,
-                  std::ostream& err) {
-  absl::StatusOr<pid_t> child = SpawnChild(command, vars);
+                  std::ostream& err, const std::vector<int>& pass_fds) {
+  absl::StatusOr<pid_t> child = SpawnChild(command, vars, pass_fds);
+  // The command has its own copies now (or none: it did not start).
+  for (int fd : pass_fds) close(fd);
   if (!child.ok()) {
     return ReportFailure(
         Failure{child.status().code() == absl::StatusCode::kNotFound

@@ -153,10 +153,12 @@ class LeaseSession {
 // 100 ms, returns true). Returns the command's exit code (128 + signal
 // when killed), kExitTempFail when `should_stop` ended it, or
 // kExitNotFound / kExitCannotExecute with a line on `err` when it cannot
-// be started.
+// be started. `pass_fds` go to the command as fds 3, 4, ... (SpawnChild)
+// and are closed here once it is started, or failed to start.
 int RunUnderLease(const std::vector<std::string>& command,
                   const Variables& vars, absl::Duration kill_grace,
-                  const std::function<bool()>& should_stop, std::ostream& err);
+                  const std::function<bool()>& should_stop, std::ostream& err,
+                  const std::vector<int>& pass_fds = {});
 
 // The working directory ("" when unknown).
 std::string CurrentDirectoryOrEmpty();

@@ -395,6 +395,8 @@ SH_BLOCKS = {
     "lease-run": None,
     "cmake --build build && (cd build && cpack -G DEB)   # "
     "build/portlease_0.1.0_amd64.deb": None,
+    # tests/client/listen_fds_integration_test.cc (ports it leased).
+    "lease-run --ports web --listen-fds -- python3 -c '": None,
     # tests/portserver/readme_test.py, in a network namespace of its own.
     "export PORTSERVER_ADDRESS=@portserver-$UID": None,
 }

@@ -34,6 +34,7 @@ allowed=(
   "common/host/host_test_listener.cc"   # binds 0, prints the port, keeps listening
   "common/host/port_holders_test.cc"    # in-process listeners, kept open
   "common/host/socket_table_test.cc"    # in-process sockets, kept open
+  "client/lease_run/listen_fds_test.cc"  # an in-process listener, kept open
   "server/probe/system_prober_test.cc"   # in-process sockets, kept open
   "tests/m2/socket_io.h"                 # LocalPort(): the helper itself
   "tests/m2/socket_io.cc"                # LocalPort(): the helper itself
@@ -42,6 +43,7 @@ allowed=(
   "tests/m2/services_test.cc"            # in-process listeners, kept open
   "tests/portsafety/portsafety_support.cc"  # holders keep their sockets
   "tests/client/cli_integration_test.cc"    # a listener held by the test
+  "tests/client/listen_fds_integration_test.cc"  # the backend, open until its one answer
   "tests/client/cli_json_contract_test.py"  # a listener held while who runs
   "tests/server/portleased_test.cc"      # a socket held to make a listen address busy
   "tests/server/reserve_pool_test.cc"    # counts the ports the kernel picks, in a namespace of its own
