@@ -8,6 +8,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libcpp-httplib-dev
+  # lease-run --compose reads and rewrites compose files; its tests render
+  # them with `docker-compose config` (no Docker engine needed)
+  libyaml-cpp-dev docker-compose
   redis-server
   # ci/package-test.sh (dpkg-shlibdeps, man, systemd-analyze) and the
   # YAML checks of the CI recipes
