@@ -79,8 +79,10 @@ class LossWatch {
   int restores_seen_ = 0;
 };
 
-// The default mode: one lease, the command run under it.
-int RunCommand(const LeaseRunOptions& options, std::ostream& err) {
+}  // namespace
+
+int RunCommand(const LeaseRunOptions& options, std::ostream& err,
+               const BeforeCommand& before) {
   // Until the command runs, SIGINT/SIGTERM/SIGHUP end lease-run: at once
   // while it looks for a server, cancelling the wait once it asks for ports.
   SignalWatch signals;
@@ -122,6 +124,12 @@ int RunCommand(const LeaseRunOptions& options, std::ostream& err) {
   // The child's PORTLEASE_ENV_FILE is this lease's, or none: one inherited
   // from an outer lease (lease-exec, a fixture) would name other ports.
   vars.emplace_back("PORTLEASE_ENV_FILE", AbsolutePath(options.env_file));
+  if (before) {
+    if (std::optional<int> code = before(**lease, &vars)) {
+      lease->reset();
+      return *code;
+    }
+  }
   // From here the signals go to the command (SuperviseChild).
   signals.Stop();
   if (std::optional<int> code = cancelled()) return *code;
@@ -144,8 +152,6 @@ int RunCommand(const LeaseRunOptions& options, std::ostream& err) {
   return code;
 }
 
-}  // namespace
-
 int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   if (!options.release_env_file.empty()) {
     return RunReleaseEnvFile(options.release_env_file, err);
@@ -155,6 +161,7 @@ int RunLeaseRun(const LeaseRunOptions& options, std::ostream& err) {
   if (!options.ctest_resource_spec.empty()) {
     return RunWithResourceSpec(options, err);
   }
+  if (options.compose) return RunCompose(options, err);
   return RunCommand(options, err);
 }
 

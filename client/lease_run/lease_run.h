@@ -58,6 +58,12 @@ struct LeaseRunOptions {
   // LISTEN_PID and LISTEN_FDNAMES (sd_listen_fds(3); see listen_fds.h).
   bool listen_fds = false;
   std::string listen_host = "127.0.0.1";  // --listen-host, a literal address
+  // --compose, --compose-file FILE (repeatable), --compose-print: lease
+  // every published port of a docker compose project and run the command
+  // with COMPOSE_FILE naming a rewritten copy (lease_run_compose.h).
+  bool compose = false;
+  std::vector<std::string> compose_files;  // none: compose's defaults
+  bool compose_print = false;  // print the rewritten file, run nothing
   // The command and its arguments (none with detach / release_env_file).
   std::vector<std::string> command;
 

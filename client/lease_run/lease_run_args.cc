@@ -2,6 +2,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lease_run/lease_run.h"
+#include "lease_run/lease_run_compose.h"
 #include "lease_run/listen_fds.h"
 #include "portlease/lease_env.h"
 #include "cli_common/acquire_flow.h"
@@ -136,6 +137,11 @@ absl::Status ApplyRunFlag(const std::string& name, const std::string& value,
     options.listen_fds = true;
   } else if (name == "listen-host") {
     options.listen_host = value;
+  } else if (name == "compose" || name == "compose-print" ||
+             name == "compose-file") {
+    options.compose = true;
+    if (name == "compose-print") options.compose_print = true;
+    if (name == "compose-file") options.compose_files.push_back(value);
   } else if (name == "ports") {
     options.ports = value;
   } else if (name == "count") {
@@ -192,9 +198,9 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
       {"ports", "count", "profile", "render", "env-file", "wait", "ttl",
        "watch-pid", "watch-start-time", "max-hold", "release-env-file",
        "ctest-resource-spec", "blocks", "ctest-fixture", "ctest-fixtures",
-       "connect-timeout", "on-lease-loss", "listen-host"},
+       "connect-timeout", "on-lease-loss", "listen-host", "compose-file"},
       {"help", "version", "quiet", "udp", "detach", "watch-ctest",
-       "reuse-environment", "listen-fds"});
+       "reuse-environment", "listen-fds", "compose", "compose-print"});
   if (!split.ok()) return split.status();
   LeaseRunOptions options;
   std::string connect_timeout;
@@ -214,7 +220,12 @@ absl::StatusOr<LeaseRunOptions> ParseLeaseRunArgs(
   if (!listen.ok()) return listen;
   absl::Status modes = CheckLeaseRunModes(options, *split);
   if (!modes.ok()) return modes;
-  if (options.detach || !options.release_env_file.empty()) return options;
+  absl::Status compose = CheckComposeFlags(options, *split);
+  if (!compose.ok()) return compose;
+  if (options.detach || !options.release_env_file.empty() ||
+      options.compose_print) {
+    return options;
+  }
   absl::Status command = TakeCommand(*split, options);
   if (!command.ok()) return command;
   return options;

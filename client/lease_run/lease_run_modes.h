@@ -4,10 +4,14 @@
 #ifndef PORTLEASE_CLIENT_LEASE_RUN_LEASE_RUN_MODES_H_
 #define PORTLEASE_CLIENT_LEASE_RUN_LEASE_RUN_MODES_H_
 
+#include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "portlease/lease_env.h"
+#include "portlease/scoped_lease.h"
 #include "portlease/template.h"
 #include "lease_run/lease_run.h"
 
@@ -21,6 +25,19 @@ int RunReleaseEnvFile(const std::string& env_file, std::ostream& err);
 
 // --ctest-resource-spec.
 int RunWithResourceSpec(const LeaseRunOptions& options, std::ostream& err);
+
+// Called by RunCommand once the lease is published, before the command
+// starts: may add to `vars`; an exit code ends RunCommand there (the lease
+// released), after the hook printed what it had to.
+using BeforeCommand = std::function<std::optional<int>(
+    const ScopedLease& lease, Variables* vars)>;
+
+// The default mode: one lease, the command run under it.
+int RunCommand(const LeaseRunOptions& options, std::ostream& err,
+               const BeforeCommand& before = nullptr);
+
+// --compose (lease_run_compose.cc).
+int RunCompose(const LeaseRunOptions& options, std::ostream& err);
 
 // The variables env files of held leases (--detach) add to the lease's
 // own.
