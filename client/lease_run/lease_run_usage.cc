@@ -14,6 +14,8 @@ SYNOPSIS
               [--max-hold DURATION] [--reuse-environment]
               [--ctest-fixture NAME --ctest-fixtures FILE]
     lease-run --release-env-file FILE
+    lease-run (--compose | --compose-file FILE...) [OPTIONS] -- COMMAND [ARG...]
+    lease-run (--compose | --compose-file FILE...) --compose-print
     lease-run [--ports ... | --profile ...] --ctest-resource-spec FILE --blocks N
               -- COMMAND [ARG...]
 
@@ -105,6 +107,35 @@ OPTIONS
     --version               Print lease-run's version.
     --quiet                 No "lease-run: leased ..." line when the command
                             starts (errors are still printed).
+
+COMPOSE STACKS
+    --compose               Lease every port the docker compose project in
+                            the working directory publishes, as compose
+                            would read it: $COMPOSE_FILE (':'-separated),
+                            else compose.yaml, compose.yml,
+                            docker-compose.yaml or docker-compose.yml plus
+                            its override file.
+    --compose-file FILE     These files instead, merged in order
+                            (repeatable; implies --compose).
+                            Every ports entry, short or long syntax, ranges,
+                            /udp, ${VAR:-default} (from the environment and
+                            the project's .env), is leased in one lease, one
+                            port per target port, named <service>_<target>
+                            (variables SERVICE_TARGET_PORT); an entry with a
+                            container port only is leased and pinned too.
+                            COMMAND gets COMPOSE_FILE naming the merged files
+                            rewritten with the leased ports (host IP and
+                            protocol kept), written next to the first file
+                            as .portlease-compose.<lease>.<pid>.yml and
+                            removed when the lease ends; a file left by a
+                            killed lease-run goes at the next --compose run
+                            there. An entry that is not a port or range, a
+                            YAML error, or more than 64 ports: one line
+                            naming file, service and entry, exit 2, no
+                            lease. Not with --ports, --count, --profile,
+                            --listen-fds or the CTest modes.
+    --compose-print         Print the rewritten file on stdout, release the
+                            lease and exit 0 (implies --compose).
 
 CTEST FIXTURES (see ctest/PortLease.cmake)
     --detach                No COMMAND: acquire, write --env-file (with
