@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -266,6 +269,57 @@ TEST_F(ComposeTest, PrintAndErrors) {
   EXPECT_EQ(r.err,
             "lease-run: bad.yml: service web: ports entry \"${WEB:-x}:80\": "
             "published port \"x\" is not a port number (1-65535) or range\n");
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
+// README "Compose stacks you did not write": its ```sh block, run as
+// written in an empty directory.
+TEST_F(ComposeTest, ReadmeBlockRuns) {
+  std::ifstream readme(README_PATH);
+  std::string line;
+  std::vector<std::string> block;
+  bool in_block = false;
+  while (std::getline(readme, line)) {
+    if (!in_block && line == "```sh") {
+      block.clear();
+      in_block = true;
+    } else if (in_block && line == "```") {
+      in_block = false;
+      if (!block.empty() &&
+          block[0].rfind("# a stack you did not write", 0) == 0) {
+        break;
+      }
+      block.clear();
+    } else if (in_block) {
+      block.push_back(line);
+    }
+  }
+  ASSERT_FALSE(block.empty()) << "no Compose stacks block in README";
+  std::string bin_dir = LEASE_RUN_BIN;
+  bin_dir.resize(bin_dir.rfind('/'));
+  env_["PATH"] = absl::StrCat(bin_dir, ":/usr/bin:/bin");
+  const RunResult r = RunBinary(
+      {"/bin/bash", "-ec", absl::StrJoin(block, "\n")}, env_, dir_.path(),
+      absl::Seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(r.out, match,
+                                std::regex("web on ([0-9]+), project ")))
+      << r.out;
+  const int web = std::stoi(match[1]);
+  std::set<int> published;
+  for (const Published& p : PublishedPorts(
+           r.out.substr(0, r.out.find("web on ")))) {
+    EXPECT_TRUE(ports_.base() <= p.port &&
+                p.port < ports_.base() + static_cast<int>(ports_.count()))
+        << p.service << ":" << p.target << " on " << p.port;
+    if (p.service == "web" && p.target == 80) {
+      EXPECT_EQ(p.port, web);
+    }
+    published.insert(p.port);
+  }
+  EXPECT_EQ(published.size(), 3u) << r.out;
+  EXPECT_TRUE(RewrittenFiles(dir_.path()).empty());
   EXPECT_EQ(LeaseCount(), 0u);
 }
 

@@ -397,6 +397,9 @@ SH_BLOCKS = {
     "build/portlease_0.1.0_amd64.deb": None,
     # tests/client/listen_fds_integration_test.cc (ports it leased).
     "lease-run --ports web --listen-fds -- python3 -c '": None,
+    # tests/client/compose_integration_test.cc (docker-compose, ports it
+    # leased).
+    "# a stack you did not write: fixed ports 8080, 8443 and 53/udp": None,
     # tests/portserver/readme_test.py, in a network namespace of its own.
     "export PORTSERVER_ADDRESS=@portserver-$UID": None,
 }
