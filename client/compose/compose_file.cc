@@ -47,8 +47,8 @@ YAML::Node Merge(const YAML::Node& base, const YAML::Node& override,
     for (const auto& item : override) {
       const std::string name = item.first.as<std::string>();
       const YAML::Node old = base[name];
-      merged[name] = old ? Merge(old, item.second, name)
-                         : YAML::Clone(item.second);
+      merged[name] =
+          old ? Merge(old, item.second, name) : YAML::Clone(item.second);
     }
     return merged;
   }
@@ -116,8 +116,7 @@ absl::StatusOr<std::vector<std::string>> DefaultComposeFiles(
   if (listed.has_value() && !listed->empty()) {
     const std::optional<std::string> sep =
         environment("COMPOSE_PATH_SEPARATOR");
-    const std::string separator =
-        sep.has_value() && !sep->empty() ? *sep : ":";
+    const std::string separator = sep.has_value() && !sep->empty() ? *sep : ":";
     for (absl::string_view file :
          absl::StrSplit(*listed, separator, absl::SkipEmpty())) {
       files.push_back(Join(dir, std::string(file)));
@@ -188,8 +187,7 @@ absl::StatusOr<ComposeProject> LoadComposeProject(
     if (it != dotenv.end()) return it->second;
     return std::nullopt;
   };
-  absl::Status found =
-      CollectComposePorts(project, origins, lookup, max_ports);
+  absl::Status found = CollectComposePorts(project, origins, lookup, max_ports);
   if (!found.ok()) return found;
   return project;
 }

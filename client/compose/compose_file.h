@@ -30,13 +30,13 @@ namespace portlease {
 
 // One entry of a service's merged `ports` list.
 struct ComposePortEntry {
-  std::string file;     // the file it came from
+  std::string file;  // the file it came from
   std::string service;
-  std::string text;     // as written, for messages
-  size_t index = 0;     // in the service's merged ports list
+  std::string text;  // as written, for messages
+  size_t index = 0;  // in the service's merged ports list
   bool long_syntax = false;
-  std::string host_ip;  // after substitution, without brackets; "" = all
-  std::string protocol;  // "" (tcp) or as written ("udp", "sctp")
+  std::string host_ip;       // after substitution, without brackets; "" = all
+  std::string protocol;      // "" (tcp) or as written ("udp", "sctp")
   std::vector<int> targets;  // one leased port each
   size_t first_port = 0;     // index of the first in ComposeProject::names
 };

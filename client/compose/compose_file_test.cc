@@ -31,9 +31,9 @@ class ComposeFileTest : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-  absl::StatusOr<ComposeProject> Load(std::vector<std::string> files,
-                                      std::map<std::string, std::string> env =
-                                          {}) {
+  absl::StatusOr<ComposeProject> Load(
+      std::vector<std::string> files,
+      std::map<std::string, std::string> env = {}) {
     return LoadComposeProject(files, Env(env), 64);
   }
   testing::TempDir dir_;
@@ -60,13 +60,12 @@ TEST_F(ComposeFileTest, ShortSyntaxForms) {
   EXPECT_TRUE(p->udp);
   EXPECT_EQ(p->entries[2].host_ip, "127.0.0.1");
   EXPECT_EQ(p->entries[5].host_ip, "::1");
-  const std::string out = RewriteComposeProject(
-      *p, {1, 2, 3, 4, 5, 6, 7, 8}, "# header\n");
+  const std::string out =
+      RewriteComposeProject(*p, {1, 2, 3, 4, 5, 6, 7, 8}, "# header\n");
   EXPECT_TRUE(absl::StartsWith(out, "# header\n")) << out;
-  for (const char* want :
-       {"\"1:6379\"", "\"2:6379\"", "\"127.0.0.1:3:8080\"", "\"4:80\"",
-        "\"5:81\"", "\"6:53/udp\"", "\"[::1]:7:90\"", "\"8:7000\"",
-        "image: nginx"}) {
+  for (const char* want : {"\"1:6379\"", "\"2:6379\"", "\"127.0.0.1:3:8080\"",
+                           "\"4:80\"", "\"5:81\"", "\"6:53/udp\"",
+                           "\"[::1]:7:90\"", "\"8:7000\"", "image: nginx"}) {
     EXPECT_THAT(out, HasSubstr(want));
   }
 }
@@ -153,8 +152,9 @@ TEST_F(ComposeFileTest, ErrorsNameFileServiceAndEntry) {
 )");
   absl::StatusOr<ComposeProject> p = Load({bad});
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(p.status().message(),
-              HasSubstr("bad.yml: service web: ports entry \"${NOPE:-abc}:80\""));
+  EXPECT_THAT(
+      p.status().message(),
+      HasSubstr("bad.yml: service web: ports entry \"${NOPE:-abc}:80\""));
   EXPECT_THAT(p.status().message(), HasSubstr("\"abc\""));
 
   const std::string wide = Write("wide.yml", R"(services:
@@ -179,9 +179,9 @@ TEST_F(ComposeFileTest, NamesAreValidPortNames) {
 )");
   absl::StatusOr<ComposeProject> p = Load({file});
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_THAT(p->names, ElementsAre("my_very-long_service_name_tha_80",
-                                    "my_very-long_service_name_80_udp",
-                                    "s9lives_80"));
+  EXPECT_THAT(p->names,
+              ElementsAre("my_very-long_service_name_tha_80",
+                          "my_very-long_service_name_80_udp", "s9lives_80"));
 }
 
 TEST(InterpolateComposeTest, Forms) {

@@ -54,9 +54,9 @@ absl::Status FillTargets(absl::string_view published, absl::string_view target,
       return absl::OkStatus();
     }
     if (from->size() != to->size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "published range ", published, " and target range ", target,
-          " differ in length"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("published range ", published, " and target range ",
+                       target, " differ in length"));
     }
   }
   for (int port = to->first; port <= to->last; ++port) {

@@ -165,9 +165,8 @@ absl::StatusOr<std::string> InterpolateCompose(absl::string_view text,
       out += (op == ":-" ? empty : unset) ? arg : *value;
     } else if (op == ":?" || op == "?") {
       if (op == ":?" ? empty : unset) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("required variable ", name, " is missing a value: ",
-                         arg));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "required variable ", name, " is missing a value: ", arg));
       }
       out += *value;
     } else if (op.empty()) {

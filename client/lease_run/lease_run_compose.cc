@@ -32,8 +32,8 @@ constexpr int kMaxComposePorts = 64;  // a lease's limit (profile.h)
 std::string OwnerLine(const std::string& lease_prefix) {
   absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
   return absl::StrCat(kOwnerTag, getpid(), ":",
-                      self.ok() ? self->start_time : 0,
-                      " lease=", lease_prefix, "\n");
+                      self.ok() ? self->start_time : 0, " lease=", lease_prefix,
+                      "\n");
 }
 
 // The owner recorded in `path` is alive, or cannot be read.
@@ -124,8 +124,8 @@ int RunCompose(const LeaseRunOptions& options, std::ostream& err) {
   absl::StatusOr<ComposeProject> project =
       LoadComposeProject(*files, ProcessEnvironment(), kMaxComposePorts);
   if (!project.ok()) {
-    return ReportFailure(
-        {kExitUsage, std::string(project.status().message())}, err);
+    return ReportFailure({kExitUsage, std::string(project.status().message())},
+                         err);
   }
   if (project->names.empty()) {
     return ReportFailure(
@@ -157,9 +157,8 @@ int RunCompose(const LeaseRunOptions& options, std::ostream& err) {
           std::cout << text << std::flush;
           return 0;
         }
-        const std::string path =
-            absl::StrCat(project->dir, "/", kFilePrefix, prefix, ".",
-                         getpid(), kFileSuffix);
+        const std::string path = absl::StrCat(
+            project->dir, "/", kFilePrefix, prefix, ".", getpid(), kFileSuffix);
         absl::Status status = WriteFileAtomically(path, text, 0644);
         if (!status.ok()) {
           return ReportFailure({1, std::string(status.message())}, err);

@@ -37,11 +37,10 @@ TEST(ComposeFlagsTest, Forms) {
 }
 
 TEST(ComposeFlagsTest, Errors) {
-  EXPECT_THAT(
-      ParseLeaseRunArgs({"--compose", "--ports", "a", "--", "x"})
-          .status()
-          .message(),
-      HasSubstr("no --ports, --count or --profile"));
+  EXPECT_THAT(ParseLeaseRunArgs({"--compose", "--ports", "a", "--", "x"})
+                  .status()
+                  .message(),
+              HasSubstr("no --ports, --count or --profile"));
   EXPECT_THAT(ParseLeaseRunArgs({"--compose", "--listen-fds", "--", "x"})
                   .status()
                   .message(),
@@ -49,10 +48,9 @@ TEST(ComposeFlagsTest, Errors) {
   EXPECT_THAT(
       ParseLeaseRunArgs({"--compose-print", "--", "x"}).status().message(),
       HasSubstr("--compose-print takes no command"));
-  EXPECT_THAT(ParseLeaseRunArgs({"--compose=a.yml", "--", "x"})
-                  .status()
-                  .message(),
-              HasSubstr("compose"));
+  EXPECT_THAT(
+      ParseLeaseRunArgs({"--compose=a.yml", "--", "x"}).status().message(),
+      HasSubstr("compose"));
   EXPECT_THAT(ParseLeaseRunArgs({"--compose"}).status().message(),
               HasSubstr("missing command after --"));
 }

@@ -125,8 +125,8 @@ class ComposeTest : public ::testing::Test {
   }
 
   std::vector<std::string> LeaseRunArgs(const std::string& tag, bool hold) {
-    return {LEASE_RUN_BIN, "--compose", "--", "/bin/sh", "-c", kRender, "sh",
-            tag, hold ? "hold" : ""};
+    return {LEASE_RUN_BIN, "--compose", "--", "/bin/sh",         "-c",
+            kRender,       "sh",        tag,  hold ? "hold" : ""};
   }
 
   // Checks run TAG: every published port is one of the lease's ports, each
@@ -136,11 +136,10 @@ class ComposeTest : public ::testing::Test {
     const std::map<std::string, std::string> vars =
         ParseEnvDump(ReadFileOrEmpty(dir_.File("vars." + tag)));
     std::set<int> leased;
-    for (absl::string_view p :
-         absl::StrSplit(vars.count("PORTLEASE_PORTS") != 0
-                            ? vars.at("PORTLEASE_PORTS")
-                            : "",
-                        ' ', absl::SkipEmpty())) {
+    for (absl::string_view p : absl::StrSplit(vars.count("PORTLEASE_PORTS") != 0
+                                                  ? vars.at("PORTLEASE_PORTS")
+                                                  : "",
+                                              ' ', absl::SkipEmpty())) {
       int port = 0;
       EXPECT_TRUE(absl::SimpleAtoi(p, &port));
       leased.insert(port);
@@ -157,7 +156,8 @@ class ComposeTest : public ::testing::Test {
       bool named = false;
       for (const char* suffix : {"_PORT", "_UDP_PORT", "_2_PORT"}) {
         auto it = vars.find(var + suffix);
-        named = named || (it != vars.end() && it->second == absl::StrCat(p.port));
+        named =
+            named || (it != vars.end() && it->second == absl::StrCat(p.port));
       }
       EXPECT_TRUE(named) << var << "_PORT is not " << p.port;
     }
@@ -179,26 +179,24 @@ class ComposeTest : public ::testing::Test {
 };
 
 class ComposeProjectTest : public ComposeTest,
-                           public ::testing::WithParamInterface<std::string> {
-};
+                           public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(ComposeProjectTest, EveryPublishedPortIsLeased) {
   // How many ports each project publishes (tests/client/compose/README.md).
   const std::map<std::string, size_t> published = {
       {"m2", 5}, {"webapp", 6}, {"dns", 6}, {"monitoring", 4}};
   CopyProject(GetParam());
-  const RunResult r = RunBinary(LeaseRunArgs("a", false), env_, dir_.path(),
-                                absl::Seconds(60));
+  const RunResult r =
+      RunBinary(LeaseRunArgs("a", false), env_, dir_.path(), absl::Seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(CheckRun("a").size(), published.at(GetParam()));
   EXPECT_TRUE(RewrittenFiles(dir_.path()).empty());
   EXPECT_EQ(LeaseCount(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Projects, ComposeProjectTest,
-    ::testing::Values("m2", "webapp", "dns", "monitoring"),
-    [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Projects, ComposeProjectTest,
+                         ::testing::Values("m2", "webapp", "dns", "monitoring"),
+                         [](const auto& info) { return info.param; });
 
 TEST_F(ComposeTest, TwoRunsInOneDirectory) {
   CopyProject("webapp");
@@ -216,10 +214,10 @@ TEST_F(ComposeTest, TwoRunsInOneDirectory) {
   const std::set<int> ports_a = CheckRun("a");
   const std::set<int> ports_b = CheckRun("b");
   for (int port : ports_a) EXPECT_EQ(ports_b.count(port), 0u) << port;
-  EXPECT_NE(ParseEnvDump(ReadFileOrEmpty(dir_.File("vars.a")))
-                ["COMPOSE_PROJECT_NAME"],
-            ParseEnvDump(ReadFileOrEmpty(dir_.File("vars.b")))
-                ["COMPOSE_PROJECT_NAME"]);
+  EXPECT_NE(ParseEnvDump(
+                ReadFileOrEmpty(dir_.File("vars.a")))["COMPOSE_PROJECT_NAME"],
+            ParseEnvDump(
+                ReadFileOrEmpty(dir_.File("vars.b")))["COMPOSE_PROJECT_NAME"]);
   WriteFile(dir_.File("go"), "");
   EXPECT_EQ(*(*a)->Wait(absl::Seconds(20)), 0);
   EXPECT_EQ(*(*b)->Wait(absl::Seconds(20)), 0);
@@ -228,10 +226,9 @@ TEST_F(ComposeTest, TwoRunsInOneDirectory) {
 
 TEST_F(ComposeTest, NextRunRemovesTheFileOfAKilledRun) {
   CopyProject("m2");
-  auto killed = Process::Start(
-      {LEASE_RUN_BIN, "--compose", "--", "/bin/sh", "-c",
-       "echo $$ > child.pid; exec sleep 60"},
-      env_, dir_.path());
+  auto killed = Process::Start({LEASE_RUN_BIN, "--compose", "--", "/bin/sh",
+                                "-c", "echo $$ > child.pid; exec sleep 60"},
+                               env_, dir_.path());
   ASSERT_TRUE(killed.ok());
   ASSERT_TRUE(PollUntil(
       [&] { return !ReadFileOrEmpty(dir_.File("child.pid")).empty(); },
@@ -245,16 +242,16 @@ TEST_F(ComposeTest, NextRunRemovesTheFileOfAKilledRun) {
       &child));
   kill(child, SIGKILL);
   EXPECT_EQ(RewrittenFiles(dir_.path()).size(), 1u);
-  const RunResult r = RunBinary(LeaseRunArgs("next", false), env_,
-                                dir_.path(), absl::Seconds(60));
+  const RunResult r = RunBinary(LeaseRunArgs("next", false), env_, dir_.path(),
+                                absl::Seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(RewrittenFiles(dir_.path()).empty());
 }
 
 TEST_F(ComposeTest, PrintAndErrors) {
   CopyProject("dns");
-  RunResult r = RunBinary({LEASE_RUN_BIN, "--compose-print"}, env_,
-                          dir_.path());
+  RunResult r =
+      RunBinary({LEASE_RUN_BIN, "--compose-print"}, env_, dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("# portlease-compose owner="));
   EXPECT_THAT(r.out, HasSubstr("/udp\""));
@@ -298,18 +295,18 @@ TEST_F(ComposeTest, ReadmeBlockRuns) {
   std::string bin_dir = LEASE_RUN_BIN;
   bin_dir.resize(bin_dir.rfind('/'));
   env_["PATH"] = absl::StrCat(bin_dir, ":/usr/bin:/bin");
-  const RunResult r = RunBinary(
-      {"/bin/bash", "-ec", absl::StrJoin(block, "\n")}, env_, dir_.path(),
-      absl::Seconds(60));
+  const RunResult r =
+      RunBinary({"/bin/bash", "-ec", absl::StrJoin(block, "\n")}, env_,
+                dir_.path(), absl::Seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(r.out, match,
-                                std::regex("web on ([0-9]+), project ")))
+  ASSERT_TRUE(
+      std::regex_search(r.out, match, std::regex("web on ([0-9]+), project ")))
       << r.out;
   const int web = std::stoi(match[1]);
   std::set<int> published;
-  for (const Published& p : PublishedPorts(
-           r.out.substr(0, r.out.find("web on ")))) {
+  for (const Published& p :
+       PublishedPorts(r.out.substr(0, r.out.find("web on ")))) {
     EXPECT_TRUE(ports_.base() <= p.port &&
                 p.port < ports_.base() + static_cast<int>(ports_.count()))
         << p.service << ":" << p.target << " on " << p.port;
