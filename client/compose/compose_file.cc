@@ -107,6 +107,47 @@ void NotePortOrigins(const YAML::Node& merged, const std::string& file,
   }
 }
 
+// A service's YAML merge key ("<<: *base", or a list of them) resolved as
+// YAML 1.1 does: the keys the service does not set itself are copied in.
+// yaml-cpp keeps "<<" as a plain key.
+void ResolveMergeKey(YAML::Node service) {
+  const YAML::Node merged = service["<<"];
+  if (!merged) return;
+  std::vector<YAML::Node> sources;
+  if (merged.IsSequence()) {
+    for (const YAML::Node& source : merged) sources.push_back(source);
+  } else {
+    sources.push_back(merged);
+  }
+  service.remove("<<");
+  for (const YAML::Node& source : sources) {
+    if (!source.IsMap()) continue;
+    for (const auto& item : source) {
+      const std::string key = item.first.as<std::string>();
+      if (!service[key]) service[key] = YAML::Clone(item.second);
+    }
+  }
+}
+
+// Resolves merge keys; INVALID_ARGUMENT for `extends` (another service's
+// ports, which lease-run would not see).
+absl::Status PrepareServices(YAML::Node doc, const std::string& file) {
+  YAML::Node services = doc["services"];
+  if (!services || !services.IsMap()) return absl::OkStatus();
+  for (auto service : services) {
+    if (!service.second.IsMap()) continue;
+    ResolveMergeKey(service.second);
+    if (service.second["extends"]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": service ", service.first.as<std::string>(),
+          ": \"extends\" is not supported by lease-run --compose (its ports "
+          "would not be leased); merge the files with `docker compose config` "
+          "first"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> DefaultComposeFiles(
@@ -167,6 +208,8 @@ absl::StatusOr<ComposeProject> LoadComposeProject(
       return absl::InvalidArgumentError(
           absl::StrCat(given, ": not a compose file (want a mapping)"));
     }
+    absl::Status supported = PrepareServices(doc, given);
+    if (!supported.ok()) return supported;
     if (project.files.empty()) {
       project.dir = DirName(file);
       project.merged = YAML::Clone(doc);

@@ -170,6 +170,34 @@ TEST_F(ComposeFileTest, ErrorsNameFileServiceAndEntry) {
   EXPECT_THAT(p.status().message(), HasSubstr("broken.yml:"));
 }
 
+TEST_F(ComposeFileTest, ExtendsIsAnErrorMergeKeysAreResolved) {
+  const std::string extends = Write("e.yml", R"(services:
+  web:
+    extends:
+      file: common.yml
+      service: base
+)");
+  absl::StatusOr<ComposeProject> p = Load({extends});
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(),
+              HasSubstr("e.yml: service web: \"extends\" is not supported"));
+  const std::string merge = Write("m.yml", R"(x-base: &base
+  ports: ["80"]
+services:
+  web:
+    <<: *base
+    image: nginx
+)");
+  p = Load({merge});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->names, ElementsAre("web_80"));
+  const YAML::Node web =
+      YAML::Load(RewriteComposeProject(*p, {7}, ""))["services"]["web"];
+  EXPECT_FALSE(web["<<"]);
+  EXPECT_EQ(web["ports"][0].as<std::string>(), "7:80");
+  EXPECT_EQ(web["image"].as<std::string>(), "nginx");
+}
+
 TEST_F(ComposeFileTest, NamesAreValidPortNames) {
   const std::string file = Write("c.yml", R"(services:
   My.Very-Long_Service.Name.That.Goes.On:
