@@ -198,6 +198,25 @@ INSTANTIATE_TEST_SUITE_P(Projects, ComposeProjectTest,
                          ::testing::Values("m2", "webapp", "dns", "monitoring"),
                          [](const auto& info) { return info.param; });
 
+// The rewritten file differs from the original only in its published
+// port: `docker-compose config` renders both the same otherwise.
+TEST_F(ComposeTest, EverythingElseUntouched) {
+  CopyProject("untouched");
+  const RunResult before = RunBinary({"/bin/sh", "-c", "docker-compose config"},
+                                     env_, dir_.path(), absl::Seconds(60));
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  const RunResult after =
+      RunBinary({LEASE_RUN_BIN, "--compose", "--", "docker-compose", "config"},
+                env_, dir_.path(), absl::Seconds(60));
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  const std::vector<Published> ports = PublishedPorts(after.out);
+  ASSERT_EQ(ports.size(), 1u);
+  EXPECT_EQ(absl::StrReplaceAll(after.out,
+                                {{absl::StrCat("published: ", ports[0].port),
+                                  "published: 8080"}}),
+            before.out);
+}
+
 TEST_F(ComposeTest, TwoRunsInOneDirectory) {
   CopyProject("webapp");
   auto a = Process::Start(LeaseRunArgs("a", true), env_, dir_.path());
