@@ -153,10 +153,17 @@ absl::Status PrepareServices(YAML::Node doc, const std::string& file) {
 absl::StatusOr<std::vector<std::string>> DefaultComposeFiles(
     const VariableLookup& environment, const std::string& dir) {
   std::vector<std::string> files;
-  const std::optional<std::string> listed = environment("COMPOSE_FILE");
+  // As compose: the environment first, then the directory's .env file.
+  const std::map<std::string, std::string> dotenv = ReadDotEnv(dir);
+  const auto setting = [&](const char* name) -> std::optional<std::string> {
+    if (std::optional<std::string> value = environment(name)) return value;
+    auto it = dotenv.find(name);
+    if (it == dotenv.end()) return std::nullopt;
+    return it->second;
+  };
+  const std::optional<std::string> listed = setting("COMPOSE_FILE");
   if (listed.has_value() && !listed->empty()) {
-    const std::optional<std::string> sep =
-        environment("COMPOSE_PATH_SEPARATOR");
+    const std::optional<std::string> sep = setting("COMPOSE_PATH_SEPARATOR");
     const std::string separator = sep.has_value() && !sep->empty() ? *sep : ":";
     for (absl::string_view file :
          absl::StrSplit(*listed, separator, absl::SkipEmpty())) {

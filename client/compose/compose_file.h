@@ -54,7 +54,7 @@ struct ComposeProject {
 
 // The files `docker compose` reads in `dir` when none is given:
 // COMPOSE_FILE (split on COMPOSE_PATH_SEPARATOR, default ':', relative to
-// `dir`), else the first of compose.yaml, compose.yml, docker-compose.yaml,
+// `dir`; from `environment`, else `dir`/.env), else the first of compose.yaml, compose.yml, docker-compose.yaml,
 // docker-compose.yml plus its override file (compose.override.yaml, ...)
 // when there is one. NOT_FOUND when there is none.
 absl::StatusOr<std::vector<std::string>> DefaultComposeFiles(

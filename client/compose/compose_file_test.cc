@@ -143,6 +143,10 @@ TEST_F(ComposeFileTest, DefaultFilesFromComposeFileVariable) {
   EXPECT_THAT(*files, ElementsAre("/d/a.yml", "/x/b.yml"));
   EXPECT_EQ(DefaultComposeFiles(Env({}), dir_.path()).status().code(),
             absl::StatusCode::kNotFound);
+  Write(".env", "COMPOSE_FILE=x.yml;y.yml\nCOMPOSE_PATH_SEPARATOR=;\n");
+  files = DefaultComposeFiles(Env({}), dir_.path());
+  ASSERT_TRUE(files.ok());
+  EXPECT_THAT(*files, ElementsAre(dir_.File("x.yml"), dir_.File("y.yml")));
 }
 
 TEST_F(ComposeFileTest, ErrorsNameFileServiceAndEntry) {

@@ -111,8 +111,8 @@ OPTIONS
 COMPOSE STACKS
     --compose               Lease every port the docker compose project in
                             the working directory publishes, as compose
-                            would read it: $COMPOSE_FILE (':'-separated),
-                            else compose.yaml, compose.yml,
+                            would read it: $COMPOSE_FILE (':'-separated;
+                            also from ./.env), else compose.yaml, compose.yml,
                             docker-compose.yaml or docker-compose.yml plus
                             its override file.
     --compose-file FILE     These files instead, merged in order
