@@ -243,6 +243,23 @@ TEST_F(ComposeTest, TwoRunsInOneDirectory) {
   EXPECT_TRUE(RewrittenFiles(dir_.path()).empty());
 }
 
+// SIGTERM goes to the command; once it has ended the file goes too.
+TEST_F(ComposeTest, SignalledRunRemovesItsFile) {
+  CopyProject("webapp");
+  auto run = Process::Start({LEASE_RUN_BIN, "--compose", "--", "/bin/sh", "-c",
+                             "touch started; exec sleep 60"},
+                            env_, dir_.path());
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(
+      PollUntil([&] { return access(dir_.File("started").c_str(), F_OK) == 0; },
+                absl::Seconds(20)));
+  ASSERT_EQ(RewrittenFiles(dir_.path()).size(), 1u);
+  kill((*run)->pid(), SIGTERM);
+  EXPECT_EQ(*(*run)->Wait(absl::Seconds(20)), 128 + SIGTERM);
+  EXPECT_TRUE(RewrittenFiles(dir_.path()).empty());
+  EXPECT_EQ(LeaseCount(), 0u);
+}
+
 TEST_F(ComposeTest, NextRunRemovesTheFileOfAKilledRun) {
   CopyProject("m2");
   auto killed = Process::Start({LEASE_RUN_BIN, "--compose", "--", "/bin/sh",
