@@ -30,7 +30,7 @@ constexpr int kMaxComposePorts = 64;  // a lease's limit (profile.h)
 
 // "# portlease-compose owner=PID:START lease=PREFIX": who removes the file.
 std::string OwnerLine(const std::string& lease_prefix) {
-  absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
+  absl::StatusOr<ProcStat> self = ReadLiveProcess(getpid());
   return absl::StrCat(kOwnerTag, getpid(), ":",
                       self.ok() ? self->start_time : 0, " lease=", lease_prefix,
                       "\n");

@@ -57,7 +57,7 @@ TEST(ComposeFlagsTest, Errors) {
 
 TEST(RemoveStaleComposeFilesTest, OnlyFilesOfGoneOwners) {
   testing::TempDir dir;
-  absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
+  absl::StatusOr<ProcStat> self = ReadLiveProcess(getpid());
   ASSERT_TRUE(self.ok());
   auto write = [&](const std::string& name, const std::string& first) {
     std::ofstream(dir.File(name)) << first << "\nservices: {}\n";

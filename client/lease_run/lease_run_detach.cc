@@ -50,9 +50,9 @@ struct Watched {
 };
 
 absl::StatusOr<Watched> ChooseWatched(const LeaseRunOptions& options) {
-  absl::StatusOr<ProcessStat> stat;
+  absl::StatusOr<ProcStat> stat;
   if (options.watch_pid != 0) {
-    stat = ReadProcessStat(options.watch_pid);
+    stat = ReadLiveProcess(options.watch_pid);
     if (!stat.ok()) {
       return absl::NotFoundError(
           absl::StrCat("--watch-pid ", options.watch_pid, ": no such process"));
@@ -65,7 +65,7 @@ absl::StatusOr<Watched> ChooseWatched(const LeaseRunOptions& options) {
     }
   } else if (options.watch_ctest) {
     stat = FindAncestor(getpid(), "ctest");
-    if (!stat.ok()) stat = ReadProcessStat(getppid());
+    if (!stat.ok()) stat = ReadLiveProcess(getppid());
     if (!stat.ok()) return stat.status();
   } else {
     return Watched{};
@@ -97,7 +97,7 @@ std::optional<HolderRecord> HolderOf(const Variables& vars) {
 // lease; SIGKILL after kHolderExitTimeout: the server reclaims the lease
 // when the Hold stream breaks).
 void EndHolder(const HolderRecord& holder, std::ostream& err) {
-  absl::StatusOr<ProcessStat> stat = ReadProcessStat(holder.pid);
+  absl::StatusOr<ProcStat> stat = ReadLiveProcess(holder.pid);
   if (!stat.ok() || stat->start_time != holder.start_time ||
       stat->comm != kProgram) {
     return;
@@ -181,7 +181,7 @@ int RunHolder(const LeaseRunOptions& options, LeaseSession& session,
   absl::StatusOr<std::unique_ptr<ScopedLease>> lease =
       session.Acquire(session.NewSpec());
   if (!lease.ok()) return report(session.AcquireFailure(lease.status()));
-  absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
+  absl::StatusOr<ProcStat> self = ReadLiveProcess(getpid());
   if (!self.ok()) return reporter.Report(1, self.status().message());
   const HolderRecord me{self->pid, self->start_time};
   Variables vars;

@@ -177,7 +177,7 @@ absl::StatusOr<long> StartDaemon(const EmbeddedPaths& paths,
 
 // Writes "PID START_TIME\n" to the pid file, atomically.
 absl::Status WritePidFile(const std::string& path, long pid) {
-  absl::StatusOr<ProcessStat> stat = ReadProcessStat(static_cast<pid_t>(pid));
+  absl::StatusOr<ProcStat> stat = ReadLiveProcess(static_cast<pid_t>(pid));
   const uint64_t start_time = stat.ok() ? stat->start_time : 0;
   return WriteFileAtomically(path, absl::StrCat(pid, " ", start_time, "\n"),
                              0600);
@@ -408,7 +408,7 @@ absl::StatusOr<EmbeddedPid> ReadEmbeddedPidFile(const std::string& path) {
 
 bool IsEmbeddedServerProcess(const EmbeddedPid& recorded) {
   if (recorded.pid <= 1) return false;
-  absl::StatusOr<ProcessStat> stat = ReadProcessStat(recorded.pid);
+  absl::StatusOr<ProcStat> stat = ReadLiveProcess(recorded.pid);
   if (!stat.ok()) return false;
   if (recorded.start_time != 0) return stat->start_time == recorded.start_time;
   return stat->comm == "portleased";

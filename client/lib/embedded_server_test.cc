@@ -189,7 +189,7 @@ TEST(PidFileTest, RecordsPidAndStartTime) {
   const std::string path = tmp.path() + "/portleased.pid";
   EXPECT_EQ(ReadEmbeddedPidFile(path).status().code(),
             absl::StatusCode::kNotFound);
-  absl::StatusOr<ProcessStat> self = ReadProcessStat(getpid());
+  absl::StatusOr<ProcStat> self = ReadLiveProcess(getpid());
   ASSERT_TRUE(self.ok());
   {
     std::ofstream out(path);

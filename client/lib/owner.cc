@@ -3,12 +3,10 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "common/system/files.h"
+#include "common/system/proc_stat.h"
 #include "portlease/lease_env.h"
 
 namespace portlease {
@@ -23,29 +21,12 @@ constexpr const char* kCiVariables[] = {
     "CI_CONCURRENT_ID",
 };
 
-std::string ReadFile(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 }  // namespace
 
 std::optional<std::string> StartTimeFromProcStat(absl::string_view stat) {
-  // "pid (comm) state ppid ..." where comm may hold anything: fields are
-  // counted from the last ')'; field 3 (state) follows it.
-  const size_t paren = stat.rfind(')');
-  if (paren == absl::string_view::npos) return std::nullopt;
-  std::vector<absl::string_view> fields = absl::StrSplit(
-      stat.substr(paren + 1), ' ', absl::SkipEmpty());
-  constexpr size_t kIndex = 22 - 3;
-  if (fields.size() <= kIndex) return std::nullopt;
-  absl::string_view value = fields[kIndex];
-  for (char c : value) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  return std::string(value);
+  absl::StatusOr<ProcStat> parsed = ParseProcStat(stat);
+  if (!parsed.ok()) return std::nullopt;
+  return absl::StrCat(parsed->start_time);
 }
 
 ProcessFacts CurrentProcessFacts() {
@@ -53,14 +34,10 @@ ProcessFacts CurrentProcessFacts() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) == 0) facts.host = host;
   facts.pid = static_cast<int>(getpid());
-  facts.start_ticks =
-      StartTimeFromProcStat(ReadFile("/proc/self/stat")).value_or("");
-  std::string cmdline = ReadFile("/proc/self/cmdline");
-  while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
-  for (char& c : cmdline) {
-    if (c == '\0') c = ' ';
+  if (absl::StatusOr<ProcStat> self = ReadProcStat(getpid()); self.ok()) {
+    facts.start_ticks = absl::StrCat(self->start_time);
   }
-  facts.command = cmdline;
+  facts.command = JoinCmdline(ReadFile("/proc/self/cmdline").value_or(""));
   struct passwd pwd;
   struct passwd* result = nullptr;
   char buffer[4096];
