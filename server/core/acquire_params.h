@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/lease.h"
 #include "server/core/principal.h"
@@ -33,6 +35,9 @@ inline uint32_t RequestedPorts(const AcquireParams& params) {
   return params.names.empty() ? params.count
                               : static_cast<uint32_t>(params.names.size());
 }
+
+// The answer to a request that may wait (LeaseBackend::AcquireOrWait).
+using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
 
 }  // namespace portlease
 

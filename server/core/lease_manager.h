@@ -90,6 +90,7 @@
 #include "server/core/acquire_params.h"
 #include "server/core/clock.h"
 #include "server/core/lease.h"
+#include "server/core/lease_backend.h"
 #include "server/core/lease_event.h"
 #include "server/core/lease_manager_options.h"
 #include "server/core/lease_store.h"
@@ -106,7 +107,9 @@
 
 namespace portlease {
 
-class LeaseManager {
+// The single-host LeaseBackend. The contract of each method is
+// LeaseBackend's; the comments below add this backend's rules.
+class LeaseManager : public LeaseBackend {
  public:
   // Loads the store's leases: live unexpired ones keep their ports; expired
   // ones end (draining if still bound). A held one (LeaseRecord::held) is
@@ -124,11 +127,11 @@ class LeaseManager {
   ~LeaseManager();
 
   // How long a held lease outlives its last Hold stream.
-  absl::Duration hold_grace() const { return options_.hold_grace; }
+  absl::Duration hold_grace() const override { return options_.hold_grace; }
 
   // Checks a request without touching the pool. INVALID_ARGUMENT with a
   // message naming the bad field.
-  absl::Status Validate(const AcquireParams& params) const;
+  absl::Status Validate(const AcquireParams& params) const override;
 
   // Grants a lease, or returns the live lease of the same caller with the
   // same request_id (another caller's request_id is another request).
@@ -137,16 +140,16 @@ class LeaseManager {
   // busy ports skipped), UNAVAILABLE (store commit failed, or the probe
   // faulted: the server out of file descriptors; nothing granted, nothing
   // marked busy).
-  absl::StatusOr<LeaseRecord> Acquire(const AcquireParams& params);
+  absl::StatusOr<LeaseRecord> Acquire(const AcquireParams& params) override;
 
   // Like Acquire, but a request the pool cannot serve now waits in a FIFO
   // queue until the monotonic `deadline` (DEADLINE_EXCEEDED) or CancelWait
   // (CANCELLED). `done` runs exactly once, possibly before this returns.
   // Returns a ticket for CancelWait; 0 when `done` already ran.
   uint64_t AcquireOrWait(AcquireParams params, absl::Duration deadline,
-                         AcquireCallback done);
+                         AcquireCallback done) override;
   // Completes a queued request with CANCELLED; no-op when it is not queued.
-  void CancelWait(uint64_t ticket);
+  void CancelWait(uint64_t ticket) override;
 
   // Renew, Release, Get and AttachHolder act on a lease for `by`, which
   // must be the lease's caller or privileged (root, admin token; such an
@@ -158,20 +161,21 @@ class LeaseManager {
   // NOT_FOUND, PERMISSION_DENIED, INVALID_ARGUMENT (ttl), UNAVAILABLE
   // (store).
   absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl,
-                                    const Principal& by);
+                                    const Principal& by) override;
 
   // Ends a live lease; its ports cool down, and the next Tick makes it a
   // draining lease if they are still bound. NOT_FOUND, PERMISSION_DENIED,
   // UNAVAILABLE (store; the lease stays).
-  absl::Status Release(absl::string_view id, const Principal& by);
+  absl::Status Release(absl::string_view id, const Principal& by) override;
 
   // NOT_FOUND unless the lease is live; PERMISSION_DENIED.
-  absl::StatusOr<LeaseRecord> Get(absl::string_view id, const Principal& by);
+  absl::StatusOr<LeaseRecord> Get(absl::string_view id, const Principal& by) override;
 
   // Live and draining leases whose owner contains every entry of `filter`,
   // by base port: at most `limit` of them, from base port `from` on.
-  std::vector<LeaseRecord> List(const Metadata& filter, Port from = 0,
-                                size_t limit = SIZE_MAX);
+  std::vector<LeaseRecord> List(const Metadata& filter, Port from,
+                                size_t limit) override;
+  using LeaseBackend::List;
 
   // A Hold stream attached to the lease: it no longer expires from a lost
   // holder. The first one marks the lease held in the store
@@ -179,18 +183,18 @@ class LeaseManager {
   // hold grace later unless a holder attaches again. NOT_FOUND unless live;
   // PERMISSION_DENIED (see Renew).
   absl::StatusOr<LeaseRecord> AttachHolder(absl::string_view id,
-                                           const Principal& by);
+                                           const Principal& by) override;
   // A Hold stream ended. When the last one goes, the lease is released
   // after hold_grace unless a holder attaches again.
-  void DetachHolder(absl::string_view id);
+  void DetachHolder(absl::string_view id) override;
 
   // The pool's view of a port.
-  PortView ViewPort(Port port);
+  PortView ViewPort(Port port) override;
 
   // The audit trail: every grant, renewal and end of a lease, every drained
   // port and pool change, as the store recorded it with the change
   // (AuditEvent). UNIMPLEMENTED from a store that keeps none.
-  absl::StatusOr<std::vector<AuditEvent>> Events(const EventQuery& query);
+  absl::StatusOr<std::vector<AuditEvent>> Events(const EventQuery& query) override;
 
   // Administration. Callers check that the caller may administer; `by`
   // names it in the events.
@@ -201,18 +205,18 @@ class LeaseManager {
   // INVALID_ARGUMENT (neither or both given, prefix too short or ambiguous),
   // NOT_FOUND (no live lease matches), UNAVAILABLE (store).
   absl::StatusOr<LeaseRecord> ForceRelease(absl::string_view id_prefix,
-                                           Port port, const Principal& by);
+                                           Port port, const Principal& by) override;
   // Takes a pool port out of service: a free (or cooling down, or backed
   // off) port at once, a leased or draining one when its lease is over.
   // Persisted in the store before it takes effect, so it survives a
   // restart. Idempotent. INVALID_ARGUMENT when the port is not in the pool
   // (or excluded); UNAVAILABLE when the store refused (nothing changed).
-  absl::Status DrainPort(Port port, const Principal& by);
+  absl::Status DrainPort(Port port, const Principal& by) override;
   // Puts a port taken out by DrainPort back into service (persisted first,
   // like DrainPort). Idempotent. INVALID_ARGUMENT when the port is neither
   // drained nor in the pool; UNAVAILABLE (store; nothing changed). A port
   // drained and then left out of the pool by SetPool can be undrained.
-  absl::Status UndrainPort(Port port, const Principal& by);
+  absl::Status UndrainPort(Port port, const Principal& by) override;
   // Replaces the pool and the excluded ports: PoolConfig::Make with the
   // options' pool_fit (so the always-excluded ports stay excluded, and the
   // pool is fitted as at start). New grants come from the new pool only.
@@ -228,18 +232,18 @@ class LeaseManager {
   // or overlapping range, or no grantable port left.
   absl::StatusOr<PoolChange> SetPool(std::vector<PortRange> pool,
                                      std::vector<Port> exclude,
-                                     const Principal& by);
+                                     const Principal& by) override;
 
-  PoolStats Stats();
+  PoolStats Stats() override;
 
   // Housekeeping: probes the ports of leases released since the last
   // Tick, expires leases, reclaims leases whose holders are gone,
   // re-probes draining ports, ends cool-downs and busy back-offs, serves and
   // times out waiters. Call it periodically (the server: every 100 ms).
-  void Tick();
+  void Tick() override;
 
   // When Tick next has work to do, at the latest (monotonic).
-  absl::Duration NextTickDue();
+  absl::Duration NextTickDue() override;
 
   // Recovery from lost state (lease_manager_recovery.cc).
   //
@@ -251,9 +255,9 @@ class LeaseManager {
   // retry in Ns"), which clients retry; a replay of a live lease's
   // request_id is still answered. Emits kRecovering now and kRecovered when
   // the window ends. A zero window does nothing.
-  void StartRecovery(absl::Duration window, std::string why);
+  void StartRecovery(absl::Duration window, std::string why) override;
   // True during the recovery window.
-  bool Recovering();
+  bool Recovering() override;
 
   // Re-creates a lease this server does not know, from the snapshot its
   // holder kept (sent with a Hold or Renew): only during the recovery
@@ -270,7 +274,7 @@ class LeaseManager {
   // PERMISSION_DENIED (a known lease of another caller); UNAVAILABLE
   // (store).
   absl::StatusOr<LeaseRecord> Reattach(const LeaseRecord& snapshot,
-                                       const Principal& by);
+                                       const Principal& by) override;
 
  private:
   using Entry = LeaseTable::Entry;

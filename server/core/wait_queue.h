@@ -31,8 +31,6 @@
 
 namespace portlease {
 
-using AcquireCallback = absl::AnyInvocable<void(absl::StatusOr<LeaseRecord>)>;
-
 // Answers to run without the lock: Add under it, Run after. Whatever was
 // not run yet runs when the object goes away.
 class Completions {

@@ -79,7 +79,7 @@ void LeaseMetrics::OnAcquireDone(const absl::Status& status,
   counter->Increment();
 }
 
-void LeaseMetrics::WatchManager(LeaseManager* manager) {
+void LeaseMetrics::WatchManager(LeaseBackend* manager) {
   // One Stats() per gauge family and scrape: cheap (counters kept by the
   // manager), and each family is self-consistent.
   registry_->AddGauge("portlease_leases", "Leases by state.", [manager] {

@@ -27,7 +27,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
+#include "server/core/lease_event.h"
 #include "server/metrics/metrics.h"
 
 namespace portlease {
@@ -43,7 +44,7 @@ class LeaseMetrics {
   void OnAcquireDone(const absl::Status& status, absl::Duration latency);
   // Registers the gauges read from `manager` at scrape time. Call once;
   // `manager` must outlive every scrape (stop the HTTP server first).
-  void WatchManager(LeaseManager* manager);
+  void WatchManager(LeaseBackend* manager);
 
   // For TimedLeaseStore.
   Histogram* store_put() const { return store_put_; }

@@ -188,7 +188,7 @@ absl::Status RecordingLeaseStore::DeleteAudited(const std::string& id,
 void CheckForLostState(
     const std::string& db_path,
     const absl::StatusOr<std::optional<RecordedState>>& recorded,
-    bool db_was_missing, absl::Duration window, LeaseManager* manager,
+    bool db_was_missing, absl::Duration window, LeaseBackend* manager,
     RecordingLeaseStore* recording,
     const std::function<void(std::string)>& log_error) {
   const PoolStats stats = manager->Stats();

@@ -25,7 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/forwarding_lease_store.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 #include "server/core/lease_store.h"
 
 namespace portlease {
@@ -115,7 +115,7 @@ class RecordingLeaseStore : public ForwardingLeaseStore {
 void CheckForLostState(
     const std::string& db_path,
     const absl::StatusOr<std::optional<RecordedState>>& recorded,
-    bool db_was_missing, absl::Duration window, LeaseManager* manager,
+    bool db_was_missing, absl::Duration window, LeaseBackend* manager,
     RecordingLeaseStore* recording,
     const std::function<void(std::string)>& log_error);
 

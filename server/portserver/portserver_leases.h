@@ -31,7 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/core/lease.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 #include "server/portserver/process_table.h"
 
 namespace portlease {
@@ -50,7 +50,7 @@ struct PortserverPeer {
 };
 
 struct PortserverLeasesOptions {
-  LeaseManager* manager = nullptr;    // required
+  LeaseBackend* manager = nullptr;    // required
   ProcessTable* processes = nullptr;  // required
   // Each lease's time to live: it ends then even if its process runs.
   absl::Duration ttl = absl::Hours(24);

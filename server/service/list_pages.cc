@@ -30,7 +30,7 @@ std::optional<Port> ParsePageToken(absl::string_view token) {
   return static_cast<Port>(port);
 }
 
-absl::Status FillListPage(LeaseManager* manager, const v1::ListRequest& request,
+absl::Status FillListPage(LeaseBackend* manager, const v1::ListRequest& request,
                           v1::ListResponse* response, size_t max_bytes) {
   Port from = 0;
   if (!request.page_token().empty()) {

@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "portlease/v1/portlease.pb.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 
 namespace portlease {
 
@@ -37,7 +37,7 @@ std::optional<Port> ParsePageToken(absl::string_view token);
 // Fills `response` with the page `request` asks for (ids as prefixes only),
 // with next_page_token set when more leases follow. INVALID_ARGUMENT for a
 // page_token this server did not make; `response` is then empty.
-absl::Status FillListPage(LeaseManager* manager, const v1::ListRequest& request,
+absl::Status FillListPage(LeaseBackend* manager, const v1::ListRequest& request,
                           v1::ListResponse* response,
                           size_t max_bytes = kMaxListPageBytes);
 

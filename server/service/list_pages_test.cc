@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "server/core/fake_clock.h"
 #include "server/core/fake_prober.h"
+#include "server/core/lease_manager.h"
 #include "server/core/fake_store.h"
 #include "server/core/test_callers.h"
 

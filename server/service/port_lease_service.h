@@ -1,5 +1,5 @@
 // PortLeaseService: the portlease.v1.PortLease gRPC service, an adapter over
-// a LeaseManager. Each handler converts the request (convert.h), calls the
+// a LeaseBackend (LeaseManager on one host). Each handler converts the request (convert.h), calls the
 // manager and converts the result and status back; the lease rules live in
 // the manager.
 //
@@ -26,7 +26,7 @@
 #include "absl/types/span.h"
 #include "portlease/v1/portlease.grpc.pb.h"
 #include "server/core/clock.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 #include "server/core/pool_config.h"
 #include "common/host/port_holders.h"
 #include "server/service/peer_credentials.h"
@@ -49,7 +49,7 @@ struct ClaimsState {
 
 struct PortLeaseServiceOptions {
   // Required.
-  LeaseManager* manager = nullptr;
+  LeaseBackend* manager = nullptr;
   // Required: the manager's clock (waits are converted to its monotonic
   // time).
   Clock* clock = nullptr;

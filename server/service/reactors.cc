@@ -7,7 +7,7 @@
 namespace portlease {
 
 AcquireWaitReactor* AcquireWaitReactor::Start(
-    LeaseManager* manager, AcquireParams params, absl::Duration deadline,
+    LeaseBackend* manager, AcquireParams params, absl::Duration deadline,
     v1::AcquireResponse* response,
     std::function<void(const absl::Status&)> on_done) {
   auto* reactor = new AcquireWaitReactor(manager, response, std::move(on_done));
@@ -34,7 +34,7 @@ AcquireWaitReactor* AcquireWaitReactor::Start(
 
 void AcquireWaitReactor::OnCancel() {
   uint64_t ticket = 0;
-  LeaseManager* const manager = manager_;
+  LeaseBackend* const manager = manager_;
   {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
@@ -60,7 +60,7 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
   Finish(ToGrpcStatus(result.status()));
 }
 
-HoldReactor::HoldReactor(LeaseManager* manager, const absl::Status& admitted,
+HoldReactor::HoldReactor(LeaseBackend* manager, const absl::Status& admitted,
                          Principal caller,
                          absl::AnyInvocable<absl::Status()> admit_message,
                          Metadata peer_owner)

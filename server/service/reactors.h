@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "portlease/v1/portlease.grpc.pb.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 
 namespace portlease {
 
@@ -26,7 +26,7 @@ class AcquireWaitReactor : public grpc::ServerUnaryReactor {
   // the reactor to gRPC.
   // `on_done`, when set, runs with the result's status just before Finish.
   static AcquireWaitReactor* Start(
-      LeaseManager* manager, AcquireParams params, absl::Duration deadline,
+      LeaseBackend* manager, AcquireParams params, absl::Duration deadline,
       v1::AcquireResponse* response,
       std::function<void(const absl::Status&)> on_done = nullptr);
 
@@ -34,12 +34,12 @@ class AcquireWaitReactor : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
-  AcquireWaitReactor(LeaseManager* manager, v1::AcquireResponse* response,
+  AcquireWaitReactor(LeaseBackend* manager, v1::AcquireResponse* response,
                      std::function<void(const absl::Status&)> on_done)
       : manager_(manager), response_(response), on_done_(std::move(on_done)) {}
   void Complete(absl::StatusOr<LeaseRecord> result);
 
-  LeaseManager* const manager_;
+  LeaseBackend* const manager_;
   v1::AcquireResponse* const response_;
   const std::function<void(const absl::Status&)> on_done_;
   absl::Mutex mu_;
@@ -58,13 +58,13 @@ class HoldReactor
  public:
   // A stream refused up front (`admitted` not OK) finishes with that
   // status at once. `caller` attaches and reads the lease (its own, unless
-  // privileged: LeaseManager::AttachHolder). Every message after the first
+  // privileged: LeaseBackend::AttachHolder). Every message after the first
   // (which the stream's own admission paid for) is passed through
   // `admit_message`, the caller's rate limit: when it refuses, the stream
   // ends with its status (RESOURCE_EXHAUSTED). A first request for a lease
   // the manager does not know, carrying a snapshot (`reattach`), re-creates
-  // it (LeaseManager::Reattach) with `peer_owner` as its peer_* entries.
-  HoldReactor(LeaseManager* manager, const absl::Status& admitted,
+  // it (LeaseBackend::Reattach) with `peer_owner` as its peer_* entries.
+  HoldReactor(LeaseBackend* manager, const absl::Status& admitted,
               Principal caller,
               absl::AnyInvocable<absl::Status()> admit_message,
               Metadata peer_owner = {});
@@ -77,7 +77,7 @@ class HoldReactor
   // Answers the request just read; false when the stream was finished.
   bool Answer();
 
-  LeaseManager* const manager_;
+  LeaseBackend* const manager_;
   const Principal caller_;
   absl::AnyInvocable<absl::Status()> admit_message_;
   const Metadata peer_owner_;

@@ -215,7 +215,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> StartServer(
   const std::vector<ListenAddress> addresses = *std::move(parsed);
 
   InitGrpcPlugins();
-  LeaseManager* const manager = options.service.manager;
+  LeaseBackend* const manager = options.service.manager;
   const std::vector<std::string> listen = options.listen;
   std::unique_ptr<RunningServer> running(new RunningServer(options));
   // Unix sockets first: ours, so that callers' credentials are known.

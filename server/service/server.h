@@ -48,7 +48,7 @@ struct ServerOptions {
   std::vector<std::string> listen;
   // The service's manager, clock, holder lookup and version.
   PortLeaseServiceOptions service;
-  // How often LeaseManager::Tick runs.
+  // How often LeaseBackend::Tick runs.
   absl::Duration tick_interval = absl::Milliseconds(100);
   // Permissions of Unix sockets, set right after they are bound.
   mode_t unix_socket_mode = 0660;

@@ -1,5 +1,5 @@
 // Ticker: calls a function periodically on its own thread, e.g. the lease
-// manager's housekeeping (LeaseManager::Tick) every 100 ms.
+// manager's housekeeping (LeaseBackend::Tick) every 100 ms.
 //
 //   Ticker ticker(absl::Milliseconds(100), [&manager] { manager.Tick(); });
 //   ...  // destroying the ticker stops it within one call of `fn`
