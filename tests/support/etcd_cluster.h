@@ -57,6 +57,7 @@ class EtcdCluster {
   // SIGKILL, then reaped. FAILED_PRECONDITION if it is not running.
   absl::Status Kill(size_t i);
   // SIGSTOP / SIGCONT: the member keeps its sockets but stops answering.
+  // Stop returns once every thread of the member is stopped.
   absl::Status Stop(size_t i);
   absl::Status Cont(size_t i);
   // Starts a killed member again with its data directory and ports
