@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <initializer_list>
 #include <cstring>
 #include <utility>
 
@@ -31,6 +32,33 @@ std::string EtcdBinary() {
 }
 
 std::string Url(uint16_t port) { return absl::StrCat("http://127.0.0.1:", port); }
+
+// Makes a CA, a server certificate for 127.0.0.1 and a client certificate
+// in `dir` with openssl: ca.pem, server.{pem,key}, client.{pem,key}.
+constexpr char kMakeCertificates[] = R"(set -e
+key='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'
+openssl req -x509 $key -days 2 -subj /CN=portlease-test-ca -keyout ca.key -out ca.pem
+echo 'subjectAltName=IP:127.0.0.1' > server.ext
+echo 'extendedKeyUsage=clientAuth' > client.ext
+for who in server client; do
+  openssl req $key -subj /CN=$who -keyout $who.key -out $who.csr
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -days 2 -extfile $who.ext -out $who.pem
+done
+)";
+
+absl::Status MakeCertificates(const std::string& dir) {
+  absl::Status written = WriteFileAtomically(dir + "/make-certs.sh", kMakeCertificates, 0644);
+  if (!written.ok()) return written;
+  const std::string command =
+      absl::StrCat("cd '", dir, "' && /bin/sh make-certs.sh > openssl.log 2>&1");
+  if (std::system(command.c_str()) != 0) {
+    absl::StatusOr<std::string> log = ReadFile(dir + "/openssl.log");
+    return absl::InternalError(absl::StrCat("openssl could not make test certificates in ",
+                                            dir, ": ", log.ok() ? *log : ""));
+  }
+  return absl::OkStatus();
+}
 
 // GET /health on the member's client port; true if it says healthy. Each
 // step is bounded by a one-second socket timeout.
@@ -95,21 +123,28 @@ std::string EtcdCluster::NotInstalledMessage() {
 
 EtcdCluster::EtcdCluster(LeasedPorts ports) : ports_(std::move(ports)) {}
 
-absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(size_t members) {
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(size_t members,
+                                                              Security security) {
   if (members == 0 || members > 5) {
     return absl::InvalidArgumentError("EtcdCluster: 1 to 5 members");
   }
-  absl::StatusOr<LeasedPorts> ports = LeasedPorts::Acquire(2 * members);
+  absl::StatusOr<LeasedPorts> ports = LeasedPorts::Acquire(3 * members);
   if (!ports.ok()) return ports.status();
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(*std::move(ports)));
+  cluster->tls_ = security == Security::kTls;
+  if (cluster->tls_) {
+    absl::Status made = MakeCertificates(cluster->dir_.path());
+    if (!made.ok()) return made;
+  }
   std::vector<std::string> peers;
   for (size_t i = 0; i < members; ++i) {
     Member m;
     m.name = absl::StrCat("m", i);
     m.data_dir = cluster->dir_.File(m.name);
     m.log_file = cluster->dir_.File(m.name + ".log");
-    m.client_port = cluster->ports_.port(2 * i);
-    m.peer_port = cluster->ports_.port(2 * i + 1);
+    m.client_port = cluster->ports_.port(3 * i);
+    m.peer_port = cluster->ports_.port(3 * i + 1);
+    m.health_port = cluster->ports_.port(3 * i + 2);
     peers.push_back(absl::StrCat(m.name, "=", Url(m.peer_port)));
     cluster->members_.push_back(std::move(m));
   }
@@ -137,20 +172,28 @@ EtcdCluster::~EtcdCluster() {
 
 std::vector<std::string> EtcdCluster::endpoints() const {
   std::vector<std::string> urls;
-  for (const Member& m : members_) urls.push_back(Url(m.client_port));
+  for (size_t i = 0; i < members_.size(); ++i) urls.push_back(endpoint(i));
   return urls;
 }
 
-std::string EtcdCluster::endpoint(size_t i) const { return Url(members_.at(i).client_port); }
+std::string EtcdCluster::endpoint(size_t i) const {
+  return absl::StrCat(tls_ ? "https" : "http", "://127.0.0.1:", members_.at(i).client_port);
+}
+
+std::string EtcdCluster::ca_file() const { return tls_ ? dir_.File("ca.pem") : ""; }
+std::string EtcdCluster::client_cert_file() const { return tls_ ? dir_.File("client.pem") : ""; }
+std::string EtcdCluster::client_key_file() const { return tls_ ? dir_.File("client.key") : ""; }
 
 absl::Status EtcdCluster::Spawn(size_t i, bool existing) {
   const Member& m = members_.at(i);
-  const std::vector<std::string> args = {
+  std::vector<std::string> args = {
       EtcdBinary(),
       "--name", m.name,
       "--data-dir", m.data_dir,
-      "--listen-client-urls", Url(m.client_port),
-      "--advertise-client-urls", Url(m.client_port),
+      "--listen-client-urls", endpoint(i),
+      "--advertise-client-urls", endpoint(i),
+      // Plain HTTP /health, also when the client port speaks TLS.
+      "--listen-metrics-urls", Url(m.health_port),
       "--listen-peer-urls", Url(m.peer_port),
       "--initial-advertise-peer-urls", Url(m.peer_port),
       "--initial-cluster", initial_cluster_,
@@ -162,6 +205,11 @@ absl::Status EtcdCluster::Spawn(size_t i, bool existing) {
       "--log-outputs", "stderr",
       "--log-level", "error",
   };
+  if (tls_) {
+    args.insert(args.end(), {"--cert-file", dir_.File("server.pem"), "--key-file",
+                             dir_.File("server.key"), "--trusted-ca-file", dir_.File("ca.pem"),
+                             "--client-cert-auth"});
+  }
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -203,12 +251,12 @@ absl::Status EtcdCluster::WaitHealthy(size_t i, absl::Duration timeout) {
       m.pid = -1;
       return ExitedError(i, wait_status);
     }
-    if (ReportsHealthy(m.client_port)) return absl::OkStatus();
+    if (ReportsHealthy(m.health_port)) return absl::OkStatus();
     if (absl::Now() >= deadline) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   return absl::DeadlineExceededError(absl::StrCat(
-      "etcd member ", m.name, " at ", Url(m.client_port), " not healthy after ",
+      "etcd member ", m.name, " at ", endpoint(i), " not healthy after ",
       absl::FormatDuration(Scaled(timeout)), "; ", m.log_file, " ends:\n", LogTail(m.log_file)));
 }
 

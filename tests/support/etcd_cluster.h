@@ -6,8 +6,11 @@
 //   options.endpoints = (*cluster)->endpoints();
 //   (*cluster)->Kill(0);  (*cluster)->Restart(0);
 //
-// Each member's client and peer ports come from a LeasedPorts of the suite
-// (test_ports.h): the tests need the fixture portlease_test_server. Data
+// Each member's client, peer and health (plain HTTP /health) ports come
+// from a LeasedPorts of the suite (test_ports.h): the tests need the
+// fixture portlease_test_server. With Security::kTls the client port
+// speaks TLS with client certificates (certificates made by openssl in the
+// cluster's directory: ca_file() and the client's pair). Data
 // directories live in a TempDir; the members run with short heartbeat and
 // election timeouts (50 ms, 500 ms) so that a lost leader is replaced
 // within a second. A member's output goes to <dir>/m<i>.log, whose tail is
@@ -41,18 +44,27 @@ class EtcdCluster {
   static bool Installed();
   static std::string NotInstalledMessage();
 
+  enum class Security { kPlain, kTls };
+
   // Starts `members` members as one new cluster and waits, at most
   // Scaled(30 s), until each reports itself healthy. The error names the
   // member that failed and ends with its log.
-  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(size_t members);
+  static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
+      size_t members, Security security = Security::kPlain);
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
   size_t size() const { return members_.size(); }
-  // "http://127.0.0.1:<client port>" of every member, or of member i.
+  // "http://127.0.0.1:<client port>" (https with kTls) of every member, or
+  // of member i.
   std::vector<std::string> endpoints() const;
   std::string endpoint(size_t i) const;
+  // PEM files of the CA and of a certificate the members accept from a
+  // client; empty without kTls.
+  std::string ca_file() const;
+  std::string client_cert_file() const;
+  std::string client_key_file() const;
 
   // SIGKILL, then reaped. FAILED_PRECONDITION if it is not running.
   absl::Status Kill(size_t i);
@@ -74,6 +86,7 @@ class EtcdCluster {
     std::string log_file;
     uint16_t client_port = 0;
     uint16_t peer_port = 0;
+    uint16_t health_port = 0;  // --listen-metrics-urls: plain /health
     pid_t pid = -1;  // -1: not running
   };
 
@@ -84,6 +97,7 @@ class EtcdCluster {
 
   TempDir dir_;
   LeasedPorts ports_;
+  bool tls_ = false;
   std::string initial_cluster_;
   std::vector<Member> members_;
 };

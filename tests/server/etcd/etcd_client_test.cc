@@ -159,6 +159,36 @@ TEST_F(EtcdClientTest, KilledMemberIsUnavailableNamingItsEndpoint) {
                                  absl::Seconds(5)));
 }
 
+TEST(EtcdClientTlsTest, TalksTlsWithAClientCertificate) {
+  if (!testing::EtcdCluster::Installed()) {
+    GTEST_SKIP() << testing::EtcdCluster::NotInstalledMessage();
+  }
+  absl::StatusOr<std::unique_ptr<testing::EtcdCluster>> cluster =
+      testing::EtcdCluster::Start(1, testing::EtcdCluster::Security::kTls);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  EtcdOptions options;
+  options.endpoints = (*cluster)->endpoints();
+  ASSERT_THAT(options.endpoints[0], ::testing::StartsWith("https://"));
+  options.call_timeout = testing::Scaled(absl::Seconds(5));
+  options.ca_file = (*cluster)->ca_file();
+  options.cert_file = (*cluster)->client_cert_file();
+  options.key_file = (*cluster)->client_key_file();
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Put("/tls", "x").ok());
+  absl::StatusOr<RangeResult> range = (*client)->Range("/tls");
+  ASSERT_TRUE(range.ok()) << range.status();
+  ASSERT_EQ(range->kvs.size(), 1u);
+
+  // Without a client certificate the member refuses the connection.
+  options.cert_file.clear();
+  options.key_file.clear();
+  options.call_timeout = testing::Scaled(absl::Seconds(2));
+  absl::StatusOr<std::unique_ptr<EtcdClient>> anonymous = EtcdClient::Connect(options);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ((*anonymous)->Range("/tls").status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(EtcdClientOptionsTest, BadOptionsAreInvalidArgument) {
   EtcdOptions options;
   EXPECT_EQ(EtcdClient::Connect(options).status().code(), absl::StatusCode::kInvalidArgument);
