@@ -175,7 +175,8 @@ TEST(EtcdClientTlsTest, TalksTlsWithAClientCertificate) {
   options.key_file = (*cluster)->client_key_file();
   absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Connect(options);
   ASSERT_TRUE(client.ok()) << client.status();
-  ASSERT_TRUE((*client)->Put("/tls", "x").ok());
+  absl::StatusOr<int64_t> put = (*client)->Put("/tls", "x");
+  ASSERT_TRUE(put.ok()) << put.status();
   absl::StatusOr<RangeResult> range = (*client)->Range("/tls");
   ASSERT_TRUE(range.ok()) << range.status();
   ASSERT_EQ(range->kvs.size(), 1u);
