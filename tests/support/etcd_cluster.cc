@@ -199,6 +199,8 @@ absl::Status EtcdCluster::Spawn(size_t i, bool existing) {
       "--initial-cluster", initial_cluster_,
       "--initial-cluster-state", existing ? "existing" : "new",
       "--initial-cluster-token", absl::StrCat("portlease-test-", ports_.base()),
+      // Lets a test client ping every second to notice a stopped member.
+      "--grpc-keepalive-min-time", "1s",
       "--heartbeat-interval", "50",
       "--election-timeout", "500",
       "--logger", "zap",

@@ -13,7 +13,7 @@
 // cluster's directory: ca_file() and the client's pair). Data
 // directories live in a TempDir; the members run with short heartbeat and
 // election timeouts (50 ms, 500 ms) so that a lost leader is replaced
-// within a second. A member's output goes to <dir>/m<i>.log, whose tail is
+// within a second, and accept keepalive pings every second. A member's output goes to <dir>/m<i>.log, whose tail is
 // in the error when it fails to start.
 //
 // The binary is $PORTLEASE_ETCD_BIN, else /usr/bin/etcd (Debian's

@@ -153,5 +153,32 @@ TEST_F(EtcdWatchFailoverTest, ResumesOnAnotherMemberWithoutLosingEvents) {
   EXPECT_TRUE(recorder.errors().empty());
 }
 
+TEST_F(EtcdWatchFailoverTest, ResumesAfterItsMemberStopsAnswering) {
+  // A stopped member keeps the stream's connection open: only keepalive
+  // pings, unanswered within the call timeout, tell.
+  EtcdOptions options;
+  options.endpoints = cluster_->endpoints();
+  options.call_timeout = testing::Scaled(absl::Seconds(1));
+  options.keepalive_time = testing::Scaled(absl::Seconds(1));
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::unique_ptr<EtcdClient> writer =
+      MakeClient({cluster_->endpoint(1), cluster_->endpoint(2)}, absl::Seconds(5));
+  absl::StatusOr<int64_t> start = writer->Put("/s/0", "x");
+  ASSERT_TRUE(start.ok()) << start.status();
+  Recorder recorder;
+  std::unique_ptr<EtcdWatch> watch = (*client)->Watch("/s/", *start, recorder.Callback());
+  ASSERT_TRUE(recorder.WaitForEvents(1));
+  ASSERT_TRUE(cluster_->Stop(0).ok());
+  ASSERT_TRUE(cluster_->WaitHealthy(1, absl::Seconds(10)).ok());
+  for (int i = 1; i < 5; ++i) {
+    absl::StatusOr<int64_t> put = writer->Put(absl::StrCat("/s/", i), "x");
+    ASSERT_TRUE(put.ok()) << put.status();
+  }
+  ASSERT_TRUE(recorder.WaitForEvents(5));
+  ExpectPutsInOrder(recorder.events(), "/s/", 5);
+  EXPECT_TRUE(cluster_->Cont(0).ok());
+}
+
 }  // namespace
 }  // namespace portlease::etcd
