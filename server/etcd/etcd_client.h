@@ -12,12 +12,12 @@
 // The header exposes no gRPC or protobuf type (etcd_types.h holds the
 // values), so that code above it needs neither.
 //
-// Errors. Every call returns within EtcdOptions::call_timeout (plus the
-// time to give up a connection attempt). Codes are etcd's where it
-// answered, with its message after "etcd <Call>: ":
+// Errors. Every call returns within EtcdOptions::call_timeout. Codes are
+// etcd's where it answered, with its message after "etcd <Call>: ":
 //   NOT_FOUND         a lease that does not exist or has expired;
 //   INVALID_ARGUMENT  a request etcd refuses, e.g. more operations in one Txn
-//                     than its --max-txn-ops (128 by default);
+//                     than its --max-txn-ops (128 by default), or a read at
+//                     a revision the store has not reached;
 //   OUT_OF_RANGE      a revision that has been compacted: reload at the newest;
 //   UNAVAILABLE, DEADLINE_EXCEEDED  no member answered in time; the message
 //                     names the endpoints tried.
@@ -28,11 +28,14 @@
 // within the deadline; writes are retried only when no member could be
 // connected to (the request never left).
 //
-// Failover (see endpoints.h): one gRPC channel per member. A call that
-// fails with UNAVAILABLE or DEADLINE_EXCEEDED makes the next member the
-// preferred one for the calls after it, so a killed or stopped member costs
-// at most one call's deadline. Reads and lease calls give one member at most
-// half the deadline when there are several, then try the next.
+// Failover (see endpoints.h): one gRPC channel per member, not one channel
+// with pick_first over all of them, because a stopped member (SIGSTOP, a
+// frozen VM) keeps its TCP connection and pick_first would stay on it. A
+// call that fails with UNAVAILABLE or DEADLINE_EXCEEDED makes the next
+// member the preferred one for the calls after it, so a killed or stopped
+// member costs at most one call's deadline. Reads and lease calls give one
+// member at most half the deadline when there are several, then try the
+// next.
 //
 // Thread-safe: calls from any threads; a watch runs on its own thread.
 #ifndef PORTLEASE_SERVER_ETCD_ETCD_CLIENT_H_

@@ -118,6 +118,11 @@ absl::Status EtcdError(absl::string_view call, const grpc::Status& status) {
                     " (more than the cluster's --max-txn-ops, 128 by default: split the "
                     "transaction or raise the limit)");
   }
+  // etcd says OUT_OF_RANGE for a revision not reached yet too; that one is
+  // the caller's mistake, not a reason to reload.
+  if (absl::StrContains(status.error_message(), "future revision")) {
+    return absl::InvalidArgumentError(message);
+  }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), message);
 }
 

@@ -29,7 +29,8 @@ bool IsMemberFailure(const grpc::Status& status);
 bool NeverSent(const grpc::Status& status);
 
 // etcd's answer as "etcd <call>: <etcd's message>" with its code (gRPC and
-// Abseil codes share numbers); the txn limit gets a hint at --max-txn-ops.
+// Abseil codes share numbers); the txn limit gets a hint at --max-txn-ops,
+// a future revision is INVALID_ARGUMENT (OUT_OF_RANGE stays "compacted").
 absl::Status EtcdError(absl::string_view call, const grpc::Status& status);
 
 }  // namespace portlease::etcd::internal

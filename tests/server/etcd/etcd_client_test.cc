@@ -67,6 +67,8 @@ TEST_F(EtcdClientTest, PutRangeDeleteAndLimit) {
   absl::StatusOr<RangeResult> old = client_->Range("/k/", PrefixEnd("/k/"), *r1);
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->kvs.size(), 1u);
+  absl::StatusOr<RangeResult> future = client_->Range("/k/", PrefixEnd("/k/"), *r2 + 100);
+  EXPECT_EQ(future.status().code(), absl::StatusCode::kInvalidArgument) << future.status();
   absl::StatusOr<DeleteResult> deleted = client_->DeleteRange("/k/", PrefixEnd("/k/"));
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->deleted, 2);
