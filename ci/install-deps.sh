@@ -12,6 +12,8 @@ packages=(
   # them with `docker-compose config` (no Docker engine needed)
   libyaml-cpp-dev docker-compose
   redis-server
+  # tests/server/etcd/ (real etcd members: etcd, etcdctl)
+  etcd-server etcd-client
   # ci/package-test.sh (dpkg-shlibdeps, man, systemd-analyze) and the
   # YAML checks of the CI recipes
   dpkg-dev man-db systemd python3-yaml
