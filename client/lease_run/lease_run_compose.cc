@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/conventions/exit_codes.h"
 #include "common/system/files.h"
 #include "compose/compose_file.h"
 #include "lease_run/lease_run_modes.h"
@@ -112,6 +114,16 @@ int RemoveStaleComposeFiles(const std::string& dir) {
   return removed;
 }
 
+absl::Status CheckComposeDirWritable(const std::string& dir) {
+  if (access(dir.c_str(), W_OK | X_OK) == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot write the rewritten compose file in ", dir, " (",
+      std::strerror(errno),
+      "): it goes next to the first compose file so that relative paths "
+      "resolve; run from a writable copy of the project, or review it with "
+      "--compose-print"));
+}
+
 int RunCompose(const LeaseRunOptions& options, std::ostream& err) {
   absl::StatusOr<std::vector<std::string>> files =
       options.compose_files.empty()
@@ -132,6 +144,10 @@ int RunCompose(const LeaseRunOptions& options, std::ostream& err) {
         {kExitUsage, absl::StrCat(absl::StrJoin(*files, ", "),
                                   ": no service publishes a port")},
         err);
+  }
+  if (absl::Status writable = CheckComposeDirWritable(project->dir);
+      !options.compose_print && !writable.ok()) {
+    return ReportFailure({kExitFailed, std::string(writable.message())}, err);
   }
   RemoveStaleComposeFiles(project->dir);
   LeaseRunOptions run = options;

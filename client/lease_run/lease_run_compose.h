@@ -35,6 +35,11 @@ absl::Status CheckComposeFlags(const LeaseRunOptions& options,
 // many.
 int RemoveStaleComposeFiles(const std::string& dir);
 
+// OK when the rewritten file can be written in `dir` (the first compose
+// file's directory, so that relative paths in it still resolve); else
+// FAILED_PRECONDITION, one line saying what to do instead.
+absl::Status CheckComposeDirWritable(const std::string& dir);
+
 }  // namespace portlease
 
 #endif  // PORTLEASE_CLIENT_LEASE_RUN_LEASE_RUN_COMPOSE_H_

@@ -77,5 +77,17 @@ TEST(RemoveStaleComposeFilesTest, OnlyFilesOfGoneOwners) {
   EXPECT_EQ(access(dir.File("compose.yml").c_str(), F_OK), 0);
 }
 
+TEST(CheckComposeDirWritableTest, SaysWhatToDoInstead) {
+  testing::TempDir dir;
+  EXPECT_TRUE(CheckComposeDirWritable(dir.path()).ok());
+  absl::Status status = CheckComposeDirWritable(dir.File("gone"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_THAT(status.message(),
+              ::testing::AllOf(::testing::HasSubstr(dir.File("gone")),
+                               ::testing::HasSubstr("No such file"),
+                               ::testing::HasSubstr("--compose-print")));
+  EXPECT_EQ(std::string(status.message()).find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace portlease
