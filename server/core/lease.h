@@ -49,6 +49,11 @@ struct LeaseRecord {
   // a restart its holder gets one hold grace to attach again, else the
   // lease is reclaimed, as if its stream had broken at the restart.
   bool held = false;
+  // A replicated backend's fencing token: the store revision that created
+  // the lease (increasing with every grant, cluster-wide), so that a call
+  // carrying an older token cannot act on a later grant of the same ports.
+  // 0 for the single-host backend's leases (LeaseManager; not stored).
+  uint64_t fencing_token = 0;
 
   // The first characters of id, safe to show in listings and logs.
   std::string IdPrefix() const { return id.substr(0, 8); }
