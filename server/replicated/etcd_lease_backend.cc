@@ -210,11 +210,13 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::Get(absl::string_view id,
 std::vector<LeaseRecord> EtcdLeaseBackend::List(const Metadata& filter,
                                                 Port from, size_t limit) {
   std::vector<LeaseRecord> result;
+  const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, stored] : cache_.leases()) {
       const LeaseRecord& r = stored.record;
-      if (r.base < from) continue;
+      // Expired ones are over, whether or not a Tick ended them yet.
+      if (r.base < from || r.expires_at <= now) continue;
       const bool match = std::all_of(
           filter.begin(), filter.end(), [&r](const auto& kv) {
             auto it = r.owner.find(kv.first);

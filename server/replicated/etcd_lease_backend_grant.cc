@@ -20,6 +20,7 @@ struct EtcdLeaseBackend::Attempt {
   absl::flat_hash_set<Port> avoid;
   uint32_t busy = 0;  // ports a probe found busy
   uint32_t lost = 0;  // candidates another replica took first
+  bool request_taken = false;  // the request_id was granted meanwhile
   LeaseRecord granted;
 };
 
@@ -54,6 +55,15 @@ std::optional<absl::StatusOr<LeaseRecord>> EtcdLeaseBackend::AnswerRetry(
         "the lease of this request_id is ending right now; retry");
   }
   const LeaseRecord& existing = (*lease)->record;
+  if (existing.expires_at <= clock_->Now()) {
+    // Over, but no Tick ended it yet: end it (unless renewed meanwhile),
+    // and the request is a new one. The grant's guard on the request key
+    // decides if it is not ended.
+    (void)EndLease(**lease, etcd::Compare::ModRevision(
+                                keys_.LeaseKey(existing.id),
+                                etcd::Compare::kEqual, (*lease)->mod_revision));
+    return std::nullopt;
+  }
   if (!SameRequest(existing, params)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "request_id '", absl::CHexEscape(params.request_id),
@@ -112,6 +122,7 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::Acquire(
     if (!base) break;
     absl::StatusOr<bool> granted = TryBlock(params, *base, &attempt);
     if (!granted.ok()) return granted.status();
+    if (attempt.request_taken) break;
     if (!*granted) continue;
     attempt.etcd_lease = 0;  // the lease's own now
     absl::MutexLock lock(&mu_);
@@ -120,6 +131,11 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::Acquire(
   }
   // A lost race on the request key: the other replica's grant answers.
   if (auto answer = AnswerRetry(params)) return *std::move(answer);
+  if (attempt.request_taken) {
+    return absl::UnavailableError(
+        "a request with this request_id was being granted by another "
+        "server; retry");
+  }
   return Exhausted(count, attempt.busy, attempt.lost);
 }
 
@@ -188,9 +204,12 @@ absl::StatusOr<bool> EtcdLeaseBackend::TryBlock(const AcquireParams& params,
     puts.push_back(Op::Put(request, record.id, lease));
   }
   // When the guard fails: what holds the block now, for the cache.
-  const std::vector<Op> seen = {
+  std::vector<Op> seen = {
       Op::Range(keys_.PortKey(base), keys_.PortEnd(last)),
       Op::Range(keys_.QuarantineKey(base), keys_.QuarantineEnd(last))};
+  if (!record.request_id.empty()) {
+    seen.push_back(Op::Range(keys_.RequestKey(record.caller, record.request_id)));
+  }
   absl::StatusOr<etcd::TxnResult> txn = client_->Txn(guard, puts, seen);
   if (!txn.ok()) {
     if (absl::StrContains(txn.status().message(), "may have been applied")) {
@@ -211,14 +230,19 @@ absl::StatusOr<bool> EtcdLeaseBackend::TryBlock(const AcquireParams& params,
     attempt->granted = std::move(record);
     return true;
   }
-  ++attempt->lost;
   absl::MutexLock lock(&mu_);
   for (const std::vector<etcd::KeyValue>& kvs : txn->ranges) {
     cache_.Observe(kvs, txn->revision);
     for (const etcd::KeyValue& kv : kvs) {
-      attempt->avoid.insert(keys_.Parse(kv.key).port);
+      KeySpace::Parsed parsed = keys_.Parse(kv.key);
+      if (parsed.kind == KeySpace::Kind::kRequest) {
+        attempt->request_taken = true;  // another replica granted it
+      } else {
+        attempt->avoid.insert(parsed.port);
+      }
     }
   }
+  if (!attempt->request_taken) ++attempt->lost;
   return false;
 }
 

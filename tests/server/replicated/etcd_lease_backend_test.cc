@@ -206,6 +206,66 @@ TEST_F(EtcdLeaseBackendTest, AWaiterIsServedWhenPortsAreReleased) {
   EXPECT_EQ((*answer)->caller, bob_.id);
 }
 
+int64_t EtcdLeaseOf(etcd::EtcdClient& client, const std::string& key) {
+  absl::StatusOr<etcd::RangeResult> read = client.Range(key);
+  EXPECT_TRUE(read.ok()) << read.status();
+  return read.ok() && !read->kvs.empty() ? read->kvs.front().lease : 0;
+}
+
+TEST_F(EtcdLeaseBackendTest, RenewWithAnotherTtlMovesEveryKeyToANewEtcdLease) {
+  AcquireParams params = Ask(2, alice_.id);
+  params.request_id = "r";
+  absl::StatusOr<LeaseRecord> lease = backend().Acquire(params);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  etcd::EtcdClient& client = *replica_.client;
+  const int64_t before = EtcdLeaseOf(client, "/test/ports/" + std::to_string(lease->base));
+  ASSERT_NE(before, 0);
+  EXPECT_EQ(EtcdLeaseOf(client, "/test/leases/" + lease->id), before);
+
+  ASSERT_TRUE(backend().Renew(lease->id, absl::Seconds(30), alice_).ok());
+  EXPECT_EQ(EtcdLeaseOf(client, "/test/ports/" + std::to_string(lease->base)), before);
+
+  absl::StatusOr<LeaseRecord> longer = backend().Renew(lease->id, absl::Seconds(300), alice_);
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  const int64_t after = EtcdLeaseOf(client, "/test/ports/" + std::to_string(lease->base));
+  EXPECT_NE(after, before);
+  EXPECT_EQ(EtcdLeaseOf(client, "/test/ports/" + std::to_string(lease->last())), after);
+  EXPECT_EQ(EtcdLeaseOf(client, "/test/leases/" + lease->id), after);
+  EXPECT_EQ(EtcdLeaseOf(client, "/test/requests/uid:1000/r"), after);
+  absl::StatusOr<etcd::LeaseTimeToLiveResult> ttl = client.LeaseTimeToLive(after);
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_EQ(ttl->granted_ttl_seconds, 300);
+  EXPECT_EQ(client.LeaseTimeToLive(before).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(longer->fencing_token, lease->fencing_token);
+}
+
+TEST_F(EtcdLeaseBackendTest, ReattachFindsALeaseEtcdStillHas) {
+  absl::StatusOr<LeaseRecord> lease = backend().Acquire(Ask(1, alice_.id));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  absl::StatusOr<LeaseRecord> found = backend().Reattach(*lease, alice_);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->id, lease->id);
+  EXPECT_EQ(backend().Reattach(*lease, bob_).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(backend().Release(lease->id, alice_).ok());
+  EXPECT_EQ(backend().Reattach(*lease, alice_).status().code(), absl::StatusCode::kNotFound);
+  LeaseRecord bad = *lease;
+  bad.id = "short";
+  EXPECT_EQ(backend().Reattach(bad, alice_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EtcdLeaseBackendTest, AnExpiredRequestIsGrantedAfresh) {
+  AcquireParams params = Ask(1, alice_.id, absl::Seconds(1));
+  params.request_id = "short-lived";
+  absl::StatusOr<LeaseRecord> first = backend().Acquire(params);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::SleepFor(absl::Milliseconds(1100));
+  absl::StatusOr<LeaseRecord> second = backend().Acquire(params);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(second->id, first->id);
+}
+
 TEST_F(EtcdLeaseBackendTest, AdministrationIsUnimplemented) {
   EXPECT_EQ(backend().DrainPort(41000, root_).code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(backend().Events(EventQuery()).status().code(),
