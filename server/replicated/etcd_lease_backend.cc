@@ -12,6 +12,8 @@
 namespace portlease::replicated {
 namespace {
 
+constexpr absl::Duration kReloadRetryDelay = absl::Milliseconds(500);
+
 absl::Status NotImplemented(absl::string_view what) {
   return absl::UnimplementedError(absl::StrCat(
       what, " is not implemented by the replicated (etcd) backend yet"));
@@ -123,7 +125,8 @@ void EtcdLeaseBackend::Housekeeping() {
     {
       absl::MutexLock lock(&mu_);
       auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || serve_pending_ || reload_needed_;
+        // Waiters being served by another thread get looked at by it.
+        return stop_ || (serve_pending_ && !serving_) || reload_needed_;
       };
       const absl::Duration wait = next_keepalive - clock_->Monotonic();
       mu_.AwaitWithTimeout(absl::Condition(&wake),
@@ -132,7 +135,14 @@ void EtcdLeaseBackend::Housekeeping() {
       reload = reload_needed_;
       serve = serve_pending_;
     }
-    if (reload) (void)Reload();  // retried on the next round if it failed
+    if (reload && !Reload().ok()) {
+      // etcd unreachable: try again a little later, not in a tight loop.
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), kReloadRetryDelay);
+    }
     if (clock_->Monotonic() >= next_keepalive) {
       next_keepalive = clock_->Monotonic() + interval;
       KeepHoldersAlive();

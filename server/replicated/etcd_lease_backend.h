@@ -207,6 +207,8 @@ class EtcdLeaseBackend : public LeaseBackend {
   absl::StatusOr<bool> ProbeFree(const AcquireParams& params, Port base,
                                  Attempt* attempt);
   LeaseRecord NewRecord(const AcquireParams& params, Port base);
+  void ObserveGrant(const LeaseRecord& record, const std::vector<etcd::Op>& puts,
+                    int64_t revision) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Exhausted(uint32_t count, uint32_t busy, uint32_t lost);
   void ServeWaiters() ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -227,6 +227,7 @@ absl::StatusOr<bool> EtcdLeaseBackend::TryBlock(const AcquireParams& params,
   }
   if (txn->succeeded) {
     record.fencing_token = static_cast<uint64_t>(txn->revision);
+    ObserveGrant(record, puts, txn->revision);
     attempt->granted = std::move(record);
     return true;
   }
@@ -244,6 +245,24 @@ absl::StatusOr<bool> EtcdLeaseBackend::TryBlock(const AcquireParams& params,
   }
   if (!attempt->request_taken) ++attempt->lost;
   return false;
+}
+
+void EtcdLeaseBackend::ObserveGrant(const LeaseRecord& record,
+                                    const std::vector<Op>& puts,
+                                    int64_t revision) {
+  // The cache learns its own grants before the watch tells it, so that
+  // this replica's next request does not race for the same block.
+  std::vector<etcd::KeyValue> kvs;
+  for (const Op& put : puts) {
+    etcd::KeyValue kv;
+    kv.key = put.key;
+    kv.value = put.value;
+    kv.create_revision = kv.mod_revision = revision;
+    kv.lease = put.lease;
+    kvs.push_back(std::move(kv));
+  }
+  absl::MutexLock lock(&mu_);
+  cache_.Observe(kvs, revision);
 }
 
 absl::Status EtcdLeaseBackend::Exhausted(uint32_t count, uint32_t busy,
@@ -325,6 +344,7 @@ void EtcdLeaseBackend::ServeWaiters() {
     done.Add(std::move(expired),
              absl::DeadlineExceededError("gave up waiting for ports"));
   }
+  if (waiters_.empty()) serve_pending_ = false;  // nobody to wake up for
   serving_ = true;
   while (serve_pending_ && !waiters_.empty()) {
     serve_pending_ = false;
@@ -347,6 +367,7 @@ void EtcdLeaseBackend::ServeWaiters() {
       }
     }
   }
+  if (waiters_.empty()) serve_pending_ = false;
   serving_ = false;
 }
 
