@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/fake_prober.h"
 #include "testing/poll_until.h"
 #include "tests/server/replicated/replicated_test_util.h"
 
@@ -264,6 +265,57 @@ TEST_F(EtcdLeaseBackendTest, AnExpiredRequestIsGrantedAfresh) {
   absl::StatusOr<LeaseRecord> second = backend().Acquire(params);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_NE(second->id, first->id);
+}
+
+TEST_F(EtcdLeaseBackendTest, AProbeSkipsBusyPortsAndItsFaultGrantsNothing) {
+  FakeProber prober;
+  EtcdLeaseBackendOptions options = TestOptions({41700, 41703});
+  options.prefix = "/probe/";
+  options.probe = &prober;
+  Replica one = MakeReplica(cluster_->endpoints(), options, &clock_);
+  ASSERT_NE(one.backend, nullptr);
+  for (Port p : {41700, 41701, 41702}) prober.SetBusy(p, true);
+  absl::StatusOr<LeaseRecord> lease = one.backend->Acquire(Ask(1, alice_.id));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ(lease->base, 41703);
+  absl::StatusOr<LeaseRecord> none = one.backend->Acquire(Ask(1, alice_.id));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted) << none.status();
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("found bound"));
+
+  ASSERT_TRUE(one.backend->Release(lease->id, alice_).ok());
+  prober.SetFault(absl::UnavailableError("server out of file descriptors"));
+  absl::StatusOr<LeaseRecord> fault;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        fault = one.backend->Acquire(Ask(1, alice_.id));
+        return !absl::IsResourceExhausted(fault.status());  // cool-down over
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(fault.status().code(), absl::StatusCode::kUnavailable) << fault.status();
+}
+
+TEST_F(EtcdLeaseBackendTest, AWaiterGivesUpAtItsDeadline) {
+  EtcdLeaseBackendOptions options = TestOptions({41800, 41800});
+  options.prefix = "/deadline/";
+  Replica one = MakeReplica(cluster_->endpoints(), options, &clock_);
+  ASSERT_NE(one.backend, nullptr);
+  ASSERT_TRUE(one.backend->Acquire(Ask(1, alice_.id)).ok());
+  absl::Mutex mu;
+  std::optional<absl::Status> answer;
+  one.backend->AcquireOrWait(Ask(1, bob_.id), clock_.Monotonic() + absl::Milliseconds(300),
+                             [&](absl::StatusOr<LeaseRecord> result) {
+                               absl::MutexLock lock(&mu);
+                               answer = result.status();
+                             });
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        one.backend->Tick();
+        absl::MutexLock lock(&mu);
+        return answer.has_value();
+      },
+      absl::Seconds(5)));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(answer->code(), absl::StatusCode::kDeadlineExceeded) << *answer;
 }
 
 TEST_F(EtcdLeaseBackendTest, AdministrationIsUnimplemented) {
