@@ -274,7 +274,11 @@ absl::Status EtcdLeaseBackend::Exhausted(uint32_t count, uint32_t busy,
       cache_.pool_size(), " free (largest free block ",
       cache_.LargestFreeBlock(), "), ", cache_.QuarantinedInPool(),
       " cooling down",
-      busy ? absl::StrCat(", ", busy, " found bound just now") : "",
+      busy_until_.empty()
+          ? ""
+          : absl::StrCat(", ", busy_until_.size(),
+                         " bound by other processes (", busy,
+                         " found just now)"),
       lost ? absl::StrCat(", ", lost, " candidate block",
                           lost == 1 ? "" : "s", " taken by other servers first")
            : "",

@@ -280,7 +280,7 @@ TEST_F(EtcdLeaseBackendTest, AProbeSkipsBusyPortsAndItsFaultGrantsNothing) {
   EXPECT_EQ(lease->base, 41703);
   absl::StatusOr<LeaseRecord> none = one.backend->Acquire(Ask(1, alice_.id));
   EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted) << none.status();
-  EXPECT_THAT(std::string(none.status().message()), HasSubstr("found bound"));
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("3 bound by other processes"));
 
   ASSERT_TRUE(one.backend->Release(lease->id, alice_).ok());
   prober.SetFault(absl::UnavailableError("server out of file descriptors"));
