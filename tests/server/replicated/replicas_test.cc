@@ -164,6 +164,45 @@ TEST_F(ReplicasTest, AStaleReplicaNeverGrantsATakenPort) {
   a->reset();
 }
 
+TEST_F(ReplicasTest, AWatchCompactedPastReloadsTheCache) {
+  EtcdLeaseBackendOptions options = TestOptions({43400, 43409});
+  // A watches member 1, which freezes; its watch notices (keepalive) only
+  // after B's leases were written and the history compacted past them.
+  etcd::EtcdOptions a_options;
+  a_options.endpoints = {cluster_->endpoint(1), cluster_->endpoint(0)};
+  a_options.call_timeout = testing::Scaled(absl::Seconds(2));
+  a_options.keepalive_time = absl::Seconds(3);
+  absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> a_client =
+      etcd::EtcdClient::Connect(a_options);
+  ASSERT_TRUE(a_client.ok()) << a_client.status();
+  absl::StatusOr<std::unique_ptr<EtcdLeaseBackend>> a =
+      EtcdLeaseBackend::Create(options, &clock_, a_client->get());
+  ASSERT_TRUE(a.ok()) << a.status();
+  Replica b = MakeReplica({cluster_->endpoint(0), cluster_->endpoint(2)},
+                          options, &clock_);
+  ASSERT_NE(b.backend, nullptr);
+
+  ASSERT_TRUE(cluster_->Stop(1).ok());
+  absl::StatusOr<LeaseRecord> lease;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        lease = b.backend->Acquire(Ask(3, "uid:7"));
+        return lease.ok();
+      },
+      absl::Seconds(15)))
+      << lease.status();
+  absl::StatusOr<int64_t> revision = b.client->Put("/unrelated", "x");
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  ASSERT_TRUE(b.client->Compact(*revision).ok());
+  EXPECT_TRUE((*a)->List({}).empty());  // A's watch is still frozen
+  ASSERT_TRUE(testing::PollUntil(
+      [&] { return (*a)->List({}).size() == 1; }, absl::Seconds(30)));
+  EXPECT_EQ((*a)->List({}).front().id, lease->id);
+  EXPECT_EQ((*a)->ViewPort(lease->base).state, PortView::State::kLeased);
+  ASSERT_TRUE(cluster_->Cont(1).ok());
+  a->reset();
+}
+
 TEST_F(ReplicasTest, AStaleFencingTokenActsOnNothing) {
   EtcdLeaseBackendOptions options = TestOptions({43100, 43100});
   options.quarantine = absl::ZeroDuration();
