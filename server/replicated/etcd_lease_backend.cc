@@ -306,6 +306,7 @@ absl::StatusOr<PoolChange> EtcdLeaseBackend::SetPool(std::vector<PortRange>,
 }
 
 PoolStats EtcdLeaseBackend::Stats() {
+  const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   PoolStats s;
   s.pool_size = cache_.pool_size();
@@ -313,7 +314,9 @@ PoolStats EtcdLeaseBackend::Stats() {
   s.leased = cache_.TakenInPool();
   s.quarantined = cache_.QuarantinedInPool();
   s.largest_free_block = cache_.LargestFreeBlock();
-  s.live_leases = static_cast<uint32_t>(cache_.leases().size());
+  s.live_leases = static_cast<uint32_t>(std::count_if(
+      cache_.leases().begin(), cache_.leases().end(),
+      [now](const auto& entry) { return entry.second.record.expires_at > now; }));
   s.waiters = static_cast<uint32_t>(waiters_.size());
   return s;
 }

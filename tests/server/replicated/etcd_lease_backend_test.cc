@@ -324,6 +324,12 @@ TEST_F(EtcdLeaseBackendTest, AdministrationIsUnimplemented) {
             absl::StatusCode::kUnimplemented);
   EXPECT_FALSE(backend().Recovering());
   EXPECT_EQ(backend().Stats().pool_size, 100u);
+  absl::StatusOr<LeaseRecord> lease = backend().Acquire(Ask(3, alice_.id));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  PoolStats stats = backend().Stats();  // the cache knows its own grants
+  EXPECT_EQ(stats.live_leases, 1u);
+  EXPECT_EQ(stats.leased, 3u);
+  EXPECT_EQ(stats.free, 97u);
 }
 
 }  // namespace
