@@ -155,7 +155,7 @@ absl::StatusOr<Connection> Connect(bool start_embedded,
   connection.where = *where;
   ClientOptions client_options;
   client_options.connect_timeout = connect_timeout;
-  connection.client = std::make_unique<Client>(where->address, client_options);
+  connection.client = std::make_unique<Client>(where->addresses, client_options);
   return connection;
 }
 

@@ -46,7 +46,7 @@ std::optional<Failure> LeaseSession::Connect(
   }
   ClientOptions client_options;
   client_options.connect_timeout = options_.connect_timeout;
-  client_ = std::make_shared<const Client>(where->address, client_options);
+  client_ = std::make_shared<const Client>(where->addresses, client_options);
   where_ = *std::move(where);
   loss_ = std::move(loss);
   return std::nullopt;
