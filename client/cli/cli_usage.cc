@@ -195,8 +195,10 @@ JSON OUTPUT
     {"undrained": [PORT...]}. README.md shows each shape.
 
 ENVIRONMENT
-    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
-                            lease-run --help for the defaults. acquire may
+    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT), or a
+                            comma-separated list tried in turn on connection
+                            errors; see lease-run --help for the defaults.
+                            acquire may
                             start the private per-user portleased (only when
                             no system socket exists); the other commands
                             never start one.

@@ -177,8 +177,11 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
                             block; `lease-exec --from-resource-group` loads it.
 
 ENVIRONMENT
-    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT). When
-                            unset: the system socket
+    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT), or a
+                            comma-separated list (unix:/a.sock,HOST:PORT):
+                            a connection error moves calls and the Hold
+                            stream to the next one in turn. When unset: the
+                            system socket
                             unix:/run/portlease/portleased.sock if it exists,
                             else a private per-user portleased, started on
                             first use (socket in $XDG_RUNTIME_DIR/portlease,
