@@ -159,6 +159,11 @@ absl::StatusOr<Connection> Connect(bool start_embedded,
   return connection;
 }
 
+int ConnectExitCode(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                             : kExitUnavailable;
+}
+
 int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<PortRequest> request =
       MakePortRequest(flags.ports, flags.count, flags.profile);
@@ -171,7 +176,8 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   SignalWatch signals;
   absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true, flags.connect_timeout);
   if (!connection.ok()) {
-    return Fail(err, kExitUnavailable, connection.status().message());
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   }
   const Client& client = *connection->client;
   std::function<absl::StatusOr<v1::Lease>(const AcquireSpec&)> acquire =
@@ -227,7 +233,8 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::Status valid = CheckLeaseId(id);
   if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   absl::Status status = connection->client->Release(id);
   if (status.code() == absl::StatusCode::kNotFound) {
     // Released, expired, force-released, or held by a server that lost it:
@@ -252,7 +259,8 @@ int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::Status valid = CheckLeaseId(flags.positional[0]);
   if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   absl::StatusOr<v1::Lease> lease =
       connection->client->Renew(flags.positional[0], flags.ttl);
   if (lease.status().code() == absl::StatusCode::kPermissionDenied) {

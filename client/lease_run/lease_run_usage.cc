@@ -205,7 +205,8 @@ ENVIRONMENT
 EXIT STATUS
     COMMAND's status, or: 1 server misconfigured (the embedded server runs
     another version, no portleased found), or --listen-host cannot be
-    bound; 2 usage, profile or template error; 69 server unreachable until
+    bound; 2 usage, profile or template error, or a malformed
+    PORTLEASE_ADDR; 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted, wait timed out, a port in use at --listen-fds, or lease
     lost while COMMAND ran with --on-lease-loss=term (COMMAND then gets

@@ -188,7 +188,7 @@ TEST_F(FailoverTest, BadListIsOneLineNamingTheEntry) {
            {PORTLEASE_BIN, "status"},
            {LEASE_RUN_BIN, "--count", "1", "--", "/bin/true"}}) {
     RunResult r = RunBinary(argv, env, dir_.path());
-    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.exit_code, 2) << r.err;  // a usage error
     EXPECT_THAT(r.err, HasSubstr("\"localhost:http\" (entry 2 of")) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
