@@ -155,9 +155,9 @@ absl::StatusOr<std::vector<std::string>> ParseAddressList(
           "server address list \"", list, "\": entry ", number, " is empty"));
     }
     if (const std::string problem = AddressProblem(entry); !problem.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad server address \"", entry, "\" (entry ", number, " of \"", list,
-          "\"): ", problem));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad server address \"", entry, "\" (entry ", number,
+                       " of \"", list, "\"): ", problem));
     }
     if (!seen.insert(std::string(entry)).second) {
       return absl::InvalidArgumentError(absl::StrCat(

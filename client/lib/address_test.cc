@@ -12,7 +12,8 @@ using ::testing::HasSubstr;
 TEST(ParseAddressListTest, SingleAddressesAsToday) {
   EXPECT_THAT(*ParseAddressList("unix:/run/x.sock"),
               ElementsAre("unix:/run/x.sock"));
-  EXPECT_THAT(*ParseAddressList("127.0.0.1:7000"), ElementsAre("127.0.0.1:7000"));
+  EXPECT_THAT(*ParseAddressList("127.0.0.1:7000"),
+              ElementsAre("127.0.0.1:7000"));
   EXPECT_THAT(*ParseAddressList("localhost:1"), ElementsAre("localhost:1"));
   EXPECT_THAT(*ParseAddressList("[::1]:65535"), ElementsAre("[::1]:65535"));
   EXPECT_THAT(*ParseAddressList("dns:///h.example:7000"),
@@ -74,14 +75,15 @@ TEST(ParseAddressListTest, BadEntriesAreNamedOnOneLine) {
 
 TEST(ResolveServerAddressTest, ListFromTheEnvironmentNeverStartsAServer) {
   ResolveOptions options;
-  options.environment = [](absl::string_view name)
-      -> std::optional<std::string> {
+  options.environment =
+      [](absl::string_view name) -> std::optional<std::string> {
     if (name == "PORTLEASE_ADDR") return "unix:/nowhere/a.sock,127.0.0.1:1";
     return std::nullopt;
   };
   absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(options);
   ASSERT_TRUE(where.ok()) << where.status();
-  EXPECT_THAT(where->addresses, ElementsAre("unix:/nowhere/a.sock", "127.0.0.1:1"));
+  EXPECT_THAT(where->addresses,
+              ElementsAre("unix:/nowhere/a.sock", "127.0.0.1:1"));
   EXPECT_EQ(where->address, "unix:/nowhere/a.sock");
   EXPECT_FALSE(where->started);
   EXPECT_EQ(where->Describe(),
@@ -90,8 +92,8 @@ TEST(ResolveServerAddressTest, ListFromTheEnvironmentNeverStartsAServer) {
 
 TEST(ResolveServerAddressTest, BadListIsInvalidArgument) {
   ResolveOptions options;
-  options.environment = [](absl::string_view name)
-      -> std::optional<std::string> {
+  options.environment =
+      [](absl::string_view name) -> std::optional<std::string> {
     if (name == "PORTLEASE_ADDR") return "unix:/a.sock,,unix:/b.sock";
     return std::nullopt;
   };

@@ -87,8 +87,8 @@ absl::Status UnixSocketPermission(const std::string& address) {
                            g->gr_name, " $USER, then log in again)");
       }
     }
-    return absl::PermissionDeniedError(absl::StrCat(
-        "permission denied connecting to ", path, ": ", fix));
+    return absl::PermissionDeniedError(
+        absl::StrCat("permission denied connecting to ", path, ": ", fix));
   }
   return absl::OkStatus();
 }

@@ -129,10 +129,9 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
   } else {
     reason = "it accepts connections but does not answer";
   }
-  return absl::UnavailableError(
-      absl::StrCat("portleased at ", address, " still unreachable after ",
-                   absl::FormatDuration(options_.connect_timeout), " (",
-                   reason, ")"));
+  return absl::UnavailableError(absl::StrCat(
+      "portleased at ", address, " still unreachable after ",
+      absl::FormatDuration(options_.connect_timeout), " (", reason, ")"));
 }
 
 absl::Status Client::UnreachableAll(
@@ -156,8 +155,7 @@ absl::Status Client::UnreachableAll(
       addresses_.size(), " addresses: ", absl::StrJoin(each, "; ")));
 }
 
-absl::Status Client::WaitForConnection(size_t index,
-                                       absl::Time give_up) const {
+absl::Status Client::WaitForConnection(size_t index, absl::Time give_up) const {
   // A socket that refuses this user will not change its mind.
   absl::Status permission = UnixSocketPermission(addresses_[index]);
   if (!permission.ok()) return permission;
@@ -194,17 +192,16 @@ absl::Status Client::ConnectWithin(size_t index, absl::Time limit) const {
     if (absl::Status c = CheckCancelled(); !c.ok()) return c;
     if (absl::Now() >= limit) break;
   }
-  return absl::UnavailableError(
-      absl::StrCat("not connected within ",
-                   absl::FormatDuration(kAddressConnectWait)));
+  return absl::UnavailableError(absl::StrCat(
+      "not connected within ", absl::FormatDuration(kAddressConnectWait)));
 }
 
 absl::Status Client::AwaitCurrent() const {
   return ConnectWithin(current_, absl::Now() + kAddressConnectWait);
 }
 
-absl::Status Client::CallOnce(v1::PortLease::Stub& stub,
-                              absl::Duration timeout, const Rpc& rpc) const {
+absl::Status Client::CallOnce(v1::PortLease::Stub& stub, absl::Duration timeout,
+                              const Rpc& rpc) const {
   grpc::ClientContext context;
   SetDeadline(context, timeout);
   {
@@ -263,8 +260,7 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
     }
     if (failed.ok()) {
       last = CallOnce(*endpoint.stub, timeout, rpc);
-      if (last.code() != absl::StatusCode::kUnavailable ||
-          (!retry && single)) {
+      if (last.code() != absl::StatusCode::kUnavailable || (!retry && single)) {
         // The server answered (or this is the only attempt): it is current.
         if (last.code() != absl::StatusCode::kUnavailable) current_ = index;
         return last;
@@ -329,11 +325,11 @@ absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
   request.set_lease_id(lease_id);
   if (ttl > absl::ZeroDuration()) DurationToProto(ttl, request.mutable_ttl());
   v1::RenewResponse response;
-  absl::Status status = Call(
-      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
-      [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        return stub.Renew(&context, request, &response);
-      });
+  absl::Status status =
+      Call(timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Renew(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -352,8 +348,7 @@ absl::Status Client::Release(const std::string& lease_id,
       [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
         return stub.Release(&context, request, &response);
       },
-      &maybe_applied,
-      bounded ? absl::Now() + timeout : absl::InfiniteFuture());
+      &maybe_applied, bounded ? absl::Now() + timeout : absl::InfiniteFuture());
   // An earlier attempt released it and its answer was lost.
   if (maybe_applied && status.code() == absl::StatusCode::kNotFound) {
     return absl::OkStatus();
@@ -366,9 +361,10 @@ absl::StatusOr<v1::Lease> Client::Get(const std::string& lease_id) const {
   request.set_lease_id(lease_id);
   v1::GetResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        return stub.Get(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Get(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -385,9 +381,10 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
   for (int page = 0; page < 65536; ++page) {
     v1::ListResponse response;
     absl::Status status =
-        Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-          return stub.List(&context, request, &response);
-        });
+        Call(options_.rpc_timeout,
+             [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+               return stub.List(&context, request, &response);
+             });
     if (!status.ok()) return status;
     for (v1::Lease& lease : *response.mutable_leases()) {
       leases.push_back(std::move(lease));
@@ -415,9 +412,10 @@ absl::StatusOr<v1::EventsResponse> Client::Events(uint64_t after_seq,
   request.set_limit(limit);
   v1::EventsResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        return stub.Events(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Events(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -435,9 +433,10 @@ absl::StatusOr<v1::WhoResponse> Client::Who(
     }
     v1::WhoResponse response;
     absl::Status status =
-        Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-          return stub.Who(&context, request, &response);
-        });
+        Call(options_.rpc_timeout,
+             [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+               return stub.Who(&context, request, &response);
+             });
     if (!status.ok()) return status;
     for (v1::PortInfo& info : *response.mutable_ports()) {
       *all.add_ports() = std::move(info);
@@ -450,11 +449,11 @@ absl::StatusOr<v1::WhoResponse> Client::Who(
 absl::StatusOr<v1::StatusResponse> Client::Status(
     absl::Duration timeout) const {
   v1::StatusResponse response;
-  absl::Status status = Call(
-      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
-      [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        return stub.Status(&context, v1::StatusRequest(), &response);
-      });
+  absl::Status status =
+      Call(timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Status(&context, v1::StatusRequest(), &response);
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -476,10 +475,11 @@ absl::StatusOr<v1::Lease> Client::ForceRelease(
   }
   v1::ForceReleaseResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        SetAdminToken(context, admin_token);
-        return stub.ForceRelease(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             SetAdminToken(context, admin_token);
+             return stub.ForceRelease(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -489,10 +489,11 @@ absl::Status Client::DrainPort(uint32_t port,
   v1::DrainPortRequest request;
   request.set_port(port);
   v1::DrainPortResponse response;
-  return Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-    SetAdminToken(context, admin_token);
-    return stub.DrainPort(&context, request, &response);
-  });
+  return Call(options_.rpc_timeout,
+              [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+                SetAdminToken(context, admin_token);
+                return stub.DrainPort(&context, request, &response);
+              });
 }
 
 absl::Status Client::UndrainPort(uint32_t port,
@@ -500,10 +501,11 @@ absl::Status Client::UndrainPort(uint32_t port,
   v1::UndrainPortRequest request;
   request.set_port(port);
   v1::UndrainPortResponse response;
-  return Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-    SetAdminToken(context, admin_token);
-    return stub.UndrainPort(&context, request, &response);
-  });
+  return Call(options_.rpc_timeout,
+              [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+                SetAdminToken(context, admin_token);
+                return stub.UndrainPort(&context, request, &response);
+              });
 }
 
 absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
@@ -514,10 +516,11 @@ absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
   request.set_exclude(exclude);
   v1::SetPoolResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
-        SetAdminToken(context, admin_token);
-        return stub.SetPool(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             SetAdminToken(context, admin_token);
+             return stub.SetPool(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return response;
 }

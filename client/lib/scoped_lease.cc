@@ -112,8 +112,7 @@ void ScopedLease::CheckUnreachable(absl::Time since,
     unreachable_ = absl::UnavailableError(absl::StrCat(
         "lease ", lease_.lease_id_prefix(), " lost: portleased at ",
         absl::StrJoin(client_->addresses(), ","), " unreachable for ",
-        absl::FormatDuration(hold_grace_), " (", last.message(),
-        ")"));
+        absl::FormatDuration(hold_grace_), " (", last.message(), ")"));
     lost = unreachable_;
   }
   if (options_.on_lost) options_.on_lost(lost);

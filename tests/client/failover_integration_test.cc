@@ -36,9 +36,8 @@ class FailoverTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<TestServer>> StartServer(
       const std::string& socket, const std::string& db = ":memory:") {
-    return TestServer::Start(dir_.path(),
-                             {"--pool", kPool, "--hold_grace=3s"}, socket,
-                             db);
+    return TestServer::Start(dir_.path(), {"--pool", kPool, "--hold_grace=3s"},
+                             socket, db);
   }
 
   // The leases `portlease list` shows through `address`.
@@ -109,11 +108,10 @@ TEST_F(FailoverTest, HeldLeaseMovesToAServerOnTheSameDatabase) {
   auto b = StartServer("b.sock", db);
   ASSERT_TRUE(b.ok()) << b.status();
   // Held through B: B answers for it and the client stays there.
-  EXPECT_TRUE(PollUntil(
-      [&] { return client->address() == Socket("b.sock"); },
-      absl::Seconds(10)));
-  EXPECT_TRUE(PollUntil([&] { return (*lease)->status().ok(); },
-                        absl::Seconds(5)))
+  EXPECT_TRUE(PollUntil([&] { return client->address() == Socket("b.sock"); },
+                        absl::Seconds(10)));
+  EXPECT_TRUE(
+      PollUntil([&] { return (*lease)->status().ok(); }, absl::Seconds(5)))
       << (*lease)->status();
   EXPECT_THAT(ListThrough(Socket("b.sock")), HasSubstr(id.substr(0, 8)));
   // Past B's hold grace (3 s) the lease is still there: B holds it.
@@ -168,10 +166,9 @@ TEST_F(FailoverTest, ListInTheEnvironmentOfTheCliAndLeaseRun) {
       {"PORTLEASE_ADDR", Socket("dead.sock") + ", " + (*live)->address()}};
   RunResult status = RunBinary({PORTLEASE_BIN, "status"}, env, dir_.path());
   EXPECT_EQ(status.exit_code, 0) << status.err;
-  RunResult run = RunBinary(
-      {LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh", "-c",
-       "test -n \"$PORTLEASE_PORTS\""},
-      env, dir_.path());
+  RunResult run = RunBinary({LEASE_RUN_BIN, "--count", "1", "--", "/bin/sh",
+                             "-c", "test -n \"$PORTLEASE_PORTS\""},
+                            env, dir_.path());
   EXPECT_EQ(run.exit_code, 0) << run.err;
   // Only its usual line: nothing about the dead address.
   EXPECT_THAT(run.err, StartsWith("lease-run: leased "));

@@ -78,7 +78,7 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
     const std::string& socket, const std::string& db) {
   const std::string address = absl::StrCat("unix:", dir, "/", socket);
   std::vector<std::string> argv = {PORTLEASED_BIN, "--listen", address,
-                                   "--db",         db,      "--probe=none",
+                                   "--db",         db,         "--probe=none",
                                    "--ready_fd=3"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   int fds[2];
@@ -86,8 +86,8 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   // server.log for the default socket, SOCKET.log for another one.
   const std::string log =
       dir + "/" + (socket == "s.sock" ? "server" : socket) + ".log";
-  const int log_fd = open(log.c_str(),
-                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int log_fd =
+      open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const pid_t pid = SpawnWithEnv(argv, {}, log_fd, log_fd, fds[1]);
   close(fds[1]);
   close(log_fd);
@@ -106,9 +106,8 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   }
   close(fds[0]);
   if (data.rfind("ready", 0) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "portleased did not start: ",
-        ReadFileOrEmpty(log)));
+    return absl::UnavailableError(
+        absl::StrCat("portleased did not start: ", ReadFileOrEmpty(log)));
   }
   return server;
 }
