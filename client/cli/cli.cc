@@ -155,8 +155,14 @@ absl::StatusOr<Connection> Connect(bool start_embedded,
   connection.where = *where;
   ClientOptions client_options;
   client_options.connect_timeout = connect_timeout;
-  connection.client = std::make_unique<Client>(where->address, client_options);
+  connection.client =
+      std::make_unique<Client>(where->addresses, client_options);
   return connection;
+}
+
+int ConnectExitCode(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                             : kExitUnavailable;
 }
 
 int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
@@ -171,7 +177,8 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   SignalWatch signals;
   absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/true, flags.connect_timeout);
   if (!connection.ok()) {
-    return Fail(err, kExitUnavailable, connection.status().message());
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   }
   const Client& client = *connection->client;
   std::function<absl::StatusOr<v1::Lease>(const AcquireSpec&)> acquire =
@@ -227,7 +234,10 @@ int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::Status valid = CheckLeaseId(id);
   if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) {
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
+  }
   absl::Status status = connection->client->Release(id);
   if (status.code() == absl::StatusCode::kNotFound) {
     // Released, expired, force-released, or held by a server that lost it:
@@ -252,7 +262,10 @@ int CmdRenew(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::Status valid = CheckLeaseId(flags.positional[0]);
   if (!valid.ok()) return Fail(err, kExitUsage, valid.message());
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) {
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
+  }
   absl::StatusOr<v1::Lease> lease =
       connection->client->Renew(flags.positional[0], flags.ttl);
   if (lease.status().code() == absl::StatusCode::kPermissionDenied) {

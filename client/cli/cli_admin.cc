@@ -247,7 +247,8 @@ int CmdAdmin(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (!token.ok()) return Fail(err, kExitNoPermission, token.status().message());
   absl::StatusOr<Connection> connection = Connect(/*start_embedded=*/false, flags.connect_timeout);
   if (!connection.ok()) {
-    return Fail(err, kExitUnavailable, connection.status().message());
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   }
   if (sub == "force-release") {
     return ForceRelease(flags, target, *token, *connection, out, err);

@@ -76,7 +76,8 @@ int CmdEvents(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Connection> connection =
       Connect(false, flags.connect_timeout);
   if (!connection.ok()) {
-    return Fail(err, kExitUnavailable, connection.status().message());
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
   }
   // Every page from --since on; with --limit, only the newest N are kept.
   // Bounded: the server keeps a bounded trail, and a page is never empty

@@ -78,6 +78,9 @@ struct Connection {
 };
 absl::StatusOr<Connection> Connect(bool start_embedded,
                                    absl::Duration connect_timeout);
+// The exit code of a failed Connect: kExitUsage for a malformed
+// PORTLEASE_ADDR (INVALID_ARGUMENT), else kExitUnavailable.
+int ConnectExitCode(const absl::Status& status);
 
 int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err);
 int CmdRelease(const CliFlags& flags, std::ostream& out, std::ostream& err);

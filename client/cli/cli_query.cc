@@ -185,7 +185,10 @@ absl::StatusOr<std::vector<uint32_t>> ParsePortNumbers(
 
 int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) {
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
+  }
   absl::StatusOr<std::vector<v1::Lease>> leases =
       connection->client->List(flags.owner_filter);
   if (!leases.ok()) {
@@ -220,7 +223,10 @@ int CmdList(const CliFlags& flags, std::ostream& out, std::ostream& err) {
 
 int CmdStatus(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Connection> connection = Connect(false, flags.connect_timeout);
-  if (!connection.ok()) return Fail(err, kExitUnavailable, connection.status().message());
+  if (!connection.ok()) {
+    return Fail(err, ConnectExitCode(connection.status()),
+                connection.status().message());
+  }
   absl::StatusOr<v1::StatusResponse> s = connection->client->Status();
   if (!s.ok()) {
     return Fail(err, kExitUnavailable,

@@ -195,8 +195,10 @@ JSON OUTPUT
     {"undrained": [PORT...]}. README.md shows each shape.
 
 ENVIRONMENT
-    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT); see
-                            lease-run --help for the defaults. acquire may
+    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT), or a
+                            comma-separated list tried in turn on connection
+                            errors; see lease-run --help for the defaults.
+                            acquire may
                             start the private per-user portleased (only when
                             no system socket exists); the other commands
                             never start one.
@@ -217,8 +219,8 @@ ENVIRONMENT
 EXIT STATUS
     0 success (release: also when the lease had already ended); 1 failure
     or busy ports (preflight); 2 usage (also a malformed lease id, a pool
-    or port the server refuses as invalid, or a ttl outside the server's
-    limits); 69 server unreachable until
+    or port the server refuses as invalid, a ttl outside the server's
+    limits, or a malformed PORTLEASE_ADDR); 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted; 77 admin token missing, unreadable or refused, or (renew,
     release) the lease belongs to another caller; 128+N

@@ -177,8 +177,11 @@ CTEST FIXTURES (see ctest/PortLease.cmake)
                             block; `lease-exec --from-resource-group` loads it.
 
 ENVIRONMENT
-    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT). When
-                            unset: the system socket
+    PORTLEASE_ADDR          Server address (unix:PATH or HOST:PORT), or a
+                            comma-separated list (unix:/a.sock,HOST:PORT):
+                            a connection error moves calls and the Hold
+                            stream to the next one in turn. When unset: the
+                            system socket
                             unix:/run/portlease/portleased.sock if it exists,
                             else a private per-user portleased, started on
                             first use (socket in $XDG_RUNTIME_DIR/portlease,
@@ -202,7 +205,8 @@ ENVIRONMENT
 EXIT STATUS
     COMMAND's status, or: 1 server misconfigured (the embedded server runs
     another version, no portleased found), or --listen-host cannot be
-    bound; 2 usage, profile or template error; 69 server unreachable until
+    bound; 2 usage, profile or template error, or a malformed
+    PORTLEASE_ADDR; 69 server unreachable until
     --connect-timeout, or the system socket refuses this user; 75 pool
     exhausted, wait timed out, a port in use at --listen-fds, or lease
     lost while COMMAND ran with --on-lease-loss=term (COMMAND then gets

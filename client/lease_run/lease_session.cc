@@ -38,15 +38,17 @@ std::optional<Failure> LeaseSession::Connect(
   resolve.connect_timeout = options_.connect_timeout;
   absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(resolve);
   if (!where.ok()) {
-    return Failure{
-        where.status().code() == absl::StatusCode::kFailedPrecondition
-            ? 1
-            : kExitUnavailable,
-        absl::StrCat("no server: ", where.status().message())};
+    const absl::StatusCode code = where.status().code();
+    // A malformed PORTLEASE_ADDR is a usage error.
+    return Failure{code == absl::StatusCode::kFailedPrecondition ? 1
+                   : code == absl::StatusCode::kInvalidArgument
+                       ? kExitUsage
+                       : kExitUnavailable,
+                   absl::StrCat("no server: ", where.status().message())};
   }
   ClientOptions client_options;
   client_options.connect_timeout = options_.connect_timeout;
-  client_ = std::make_shared<const Client>(where->address, client_options);
+  client_ = std::make_shared<const Client>(where->addresses, client_options);
   where_ = *std::move(where);
   loss_ = std::move(loss);
   return std::nullopt;

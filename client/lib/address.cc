@@ -6,9 +6,14 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "portlease/client.h"
 #include "portlease/lease_env.h"
 #include "lib/embedded_server.h"
@@ -102,12 +107,73 @@ absl::Status CheckSystemServer(const std::string& system, Presence presence,
       "private server is started while a system socket exists"));
 }
 
+// Why `entry` is not a server address; empty when it is one.
+std::string AddressProblem(absl::string_view entry) {
+  for (const char c : entry) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      return "whitespace inside";
+    }
+  }
+  for (const absl::string_view scheme :
+       {"unix:", "unix-abstract:", "dns:", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(entry, scheme)) {
+      return entry.size() > scheme.size() ? "" : "nothing after the scheme";
+    }
+  }
+  const size_t colon = entry.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return "expected unix:PATH, HOST:PORT or [IPV6]:PORT";
+  }
+  const absl::string_view host = entry.substr(0, colon);
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(entry.substr(colon + 1), &port) || port == 0 ||
+      port > 65535) {
+    return "the port must be a number from 1 to 65535";
+  }
+  if (host.empty()) return "no host";
+  if (host.front() == '[') {
+    return host.size() > 2 && host.back() == ']' ? "" : "unclosed [";
+  }
+  if (absl::StrContains(host, ':')) {
+    return "an IPv6 host needs brackets: [HOST]:PORT";
+  }
+  return "";
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseAddressList(
+    absl::string_view list) {
+  std::vector<std::string> addresses;
+  std::set<std::string> seen;
+  int number = 0;
+  for (absl::string_view entry : absl::StrSplit(list, ',')) {
+    ++number;
+    entry = absl::StripAsciiWhitespace(entry);
+    if (entry.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server address list \"", list, "\": entry ", number, " is empty"));
+    }
+    if (const std::string problem = AddressProblem(entry); !problem.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad server address \"", entry, "\" (entry ", number,
+                       " of \"", list, "\"): ", problem));
+    }
+    if (!seen.insert(std::string(entry)).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "server address \"", entry, "\" given twice in \"", list, "\""));
+    }
+    addresses.emplace_back(entry);
+  }
+  return addresses;
+}
 
 std::string ResolvedAddress::Describe() const {
   switch (source) {
     case Source::kEnvironment:
-      return absl::StrCat(address, " (PORTLEASE_ADDR)");
+      return absl::StrCat(
+          addresses.size() > 1 ? absl::StrJoin(addresses, ",") : address,
+          " (PORTLEASE_ADDR)");
     case Source::kSystem:
       return absl::StrCat(address, " (system socket)");
     case Source::kEmbedded:
@@ -123,7 +189,13 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
   ResolvedAddress resolved;
   if (std::optional<std::string> addr = env("PORTLEASE_ADDR");
       addr.has_value() && !addr->empty()) {
-    resolved.address = *addr;
+    absl::StatusOr<std::vector<std::string>> list = ParseAddressList(*addr);
+    if (!list.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PORTLEASE_ADDR: ", list.status().message()));
+    }
+    resolved.addresses = *std::move(list);
+    resolved.address = resolved.addresses.front();
     resolved.source = ResolvedAddress::Source::kEnvironment;
     return resolved;
   }
@@ -138,11 +210,13 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
         CheckSystemServer(system, presence, options.connect_timeout);
     if (!answered.ok()) return answered;
     resolved.address = system;
+    resolved.addresses = {system};
     resolved.source = ResolvedAddress::Source::kSystem;
     return resolved;
   }
   const EmbeddedPaths paths = EmbeddedServerPaths(env, getuid());
   resolved.address = paths.address();
+  resolved.addresses = {resolved.address};
   resolved.source = ResolvedAddress::Source::kEmbedded;
   auto probe = [&options](const std::string& address) {
     return ProbeServer(address, options.probe_timeout);

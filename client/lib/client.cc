@@ -1,26 +1,18 @@
 #include "portlease/client.h"
 
 #include <algorithm>
-#include <errno.h>
-#include <grp.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cstdlib>
-#include <cstring>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/wire/proto_time.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "grpcpp/support/channel_arguments.h"
+#include "lib/channel.h"
+#include "portlease/address.h"
 #include "portlease/version.h"
 
 namespace portlease {
@@ -29,85 +21,12 @@ const char kClientVersion[] = PORTLEASE_VERSION_STRING;
 
 namespace {
 
+// How long one of several addresses may take to connect before the next
+// one is tried.
+constexpr absl::Duration kAddressConnectWait = absl::Seconds(1);
+
 void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-// A restarted server is found within this long (gRPC's default backoff
-// grows to two minutes).
-constexpr int kMaxReconnectBackoffMs = 500;
-
-// How long one connection attempt may take (gRPC reads its minimum connect
-// timeout from GRPC_ARG_MIN_RECONNECT_BACKOFF_MS). With the backoff's own
-// 100-500 ms, a loaded host whose handshake takes longer than that never
-// got through; a refused connection (no server yet) still fails at once
-// and is retried after the backoff.
-constexpr int kMinConnectTimeoutMs = 5000;
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kMinConnectTimeoutMs);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-// Why a Unix socket cannot be used, seen by a plain non-blocking connect();
-// OK when it accepts connections (or `address` is not a Unix socket).
-absl::Status UnixSocketProblem(const std::string& address) {
-  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
-  const std::string path = address.substr(5);
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return absl::OkStatus();
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::OkStatus();
-  const int rc =
-      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  const int error = rc == 0 ? 0 : errno;
-  close(fd);
-  switch (error) {
-    case 0:
-      return absl::OkStatus();
-    case ENOENT:
-    case ENOTDIR:
-      return absl::UnavailableError(absl::StrCat("no socket at ", path));
-    case ECONNREFUSED:
-      return absl::UnavailableError(
-          absl::StrCat("connection refused at ", path, " (no server)"));
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(
-          absl::StrCat("permission denied connecting to ", path));
-    case EAGAIN:
-      return absl::UnavailableError(
-          absl::StrCat(path, ": the server does not accept connections"));
-    default:
-      return absl::UnavailableError(
-          absl::StrCat("connect to ", path, ": ", std::strerror(error)));
-  }
-}
-
-// PERMISSION_DENIED when this user may not connect to the Unix socket of
-// `address` (checked with access(), which does not disturb the server).
-absl::Status UnixSocketPermission(const std::string& address) {
-  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
-  const std::string path = address.substr(5);
-  if (access(path.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
-    std::string fix = "ask the socket's owner for access";
-    struct stat st;
-    if (stat(path.c_str(), &st) == 0) {
-      if (const struct group* g = getgrgid(st.st_gid); g != nullptr) {
-        fix = absl::StrCat("join its group ", g->gr_name, " (usermod -aG ",
-                           g->gr_name, " $USER, then log in again)");
-      }
-    }
-    return absl::PermissionDeniedError(absl::StrCat(
-        "permission denied connecting to ", path, ": ", fix));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -125,13 +44,20 @@ std::string RandomRequestId() {
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, std::string address,
                ClientOptions options)
-    : channel_(std::move(channel)),
-      address_(std::move(address)),
-      options_(options),
-      stub_(v1::PortLease::NewStub(channel_)) {}
+    : addresses_({std::move(address)}), options_(options) {
+  stubs_.push_back(v1::PortLease::NewStub(channel));
+  channels_.push_back(std::move(channel));
+}
 
 Client::Client(std::string address, ClientOptions options)
-    : Client(MakeChannel(address), address, options) {}
+    : Client(std::vector<std::string>{std::move(address)}, options) {}
+
+Client::Client(std::vector<std::string> addresses, ClientOptions options)
+    : addresses_(std::move(addresses)), options_(options) {
+  if (addresses_.empty()) std::abort();  // a broken precondition
+  channels_.resize(addresses_.size());
+  stubs_.resize(addresses_.size());
+}
 
 absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
     ClientOptions options) {
@@ -139,10 +65,40 @@ absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
   if (address == nullptr || *address == '\0') {
     return absl::FailedPreconditionError("PORTLEASE_ADDR is not set");
   }
-  return std::make_unique<Client>(std::string(address), options);
+  absl::StatusOr<std::vector<std::string>> list = ParseAddressList(address);
+  if (!list.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PORTLEASE_ADDR: ", list.status().message()));
+  }
+  return std::make_unique<Client>(*std::move(list), options);
 }
 
-void Client::Reconnect() const { channel_->GetState(/*try_to_connect=*/true); }
+Client::Endpoint Client::EndpointAt(size_t index) const {
+  absl::MutexLock lock(&endpoints_mu_);
+  if (channels_[index] == nullptr) {
+    channels_[index] = MakeChannel(addresses_[index]);
+    stubs_[index] = v1::PortLease::NewStub(channels_[index]);
+  }
+  // Never replaced once made: usable after the lock is gone.
+  return Endpoint{channels_[index].get(), stubs_[index].get()};
+}
+
+v1::PortLease::Stub& Client::stub() const { return *EndpointAt(current_).stub; }
+
+const std::string& Client::address() const { return addresses_[current_]; }
+
+void Client::Reconnect() const {
+  EndpointAt(current_).channel->GetState(/*try_to_connect=*/true);
+}
+
+void Client::FailOver(const std::string& from) const {
+  for (size_t i = 0; i < addresses_.size(); ++i) {
+    if (addresses_[i] != from) continue;
+    size_t expected = i;
+    current_.compare_exchange_strong(expected, (i + 1) % addresses_.size());
+    return;
+  }
+}
 
 void Client::Cancel() const {
   absl::MutexLock lock(&cancel_mu_);
@@ -162,7 +118,8 @@ absl::Status Client::CheckCancelled() const {
 }
 
 absl::Status Client::Unreachable(const absl::Status& last) const {
-  absl::Status problem = UnixSocketProblem(address_);
+  const std::string& address = addresses_.front();
+  absl::Status problem = UnixSocketProblem(address);
   if (problem.code() == absl::StatusCode::kPermissionDenied) return problem;
   std::string reason;
   if (!problem.ok()) {
@@ -172,76 +129,159 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
   } else {
     reason = "it accepts connections but does not answer";
   }
-  return absl::UnavailableError(
-      absl::StrCat("portleased at ", address_, " still unreachable after ",
-                   absl::FormatDuration(options_.connect_timeout), " (",
-                   reason, ")"));
+  return absl::UnavailableError(absl::StrCat(
+      "portleased at ", address, " still unreachable after ",
+      absl::FormatDuration(options_.connect_timeout), " (", reason, ")"));
 }
 
-absl::Status Client::Call(
-    absl::Duration timeout,
-    const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
-    bool* maybe_applied, absl::Time bound) const {
+absl::Status Client::UnreachableAll(
+    const std::vector<absl::Status>& failures) const {
+  std::vector<std::string> each;
+  for (size_t i = 0; i < addresses_.size(); ++i) {
+    absl::Status problem = UnixSocketProblem(addresses_[i]);
+    std::string reason;
+    if (!problem.ok()) {
+      reason = std::string(problem.message());
+    } else if (!failures[i].ok()) {
+      reason = std::string(failures[i].message());
+    } else {
+      reason = "not tried before the deadline";
+    }
+    each.push_back(absl::StrCat(addresses_[i], " (", reason, ")"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "no portleased reachable after ",
+      absl::FormatDuration(options_.connect_timeout), " at any of ",
+      addresses_.size(), " addresses: ", absl::StrJoin(each, "; ")));
+}
+
+absl::Status Client::WaitForConnection(size_t index, absl::Time give_up) const {
+  // A socket that refuses this user will not change its mind.
+  absl::Status permission = UnixSocketPermission(addresses_[index]);
+  if (!permission.ok()) return permission;
+  if (addresses_.size() == 1) {
+    // In short steps, so that Cancel() is noticed.
+    grpc::Channel& channel = *EndpointAt(index).channel;
+    while (!channel.WaitForConnected(absl::ToChronoTime(
+        std::min(give_up, absl::Now() + absl::Milliseconds(100))))) {
+      if (absl::Status c = CheckCancelled(); !c.ok()) return c;
+      if (absl::Now() >= give_up) return absl::UnavailableError("timeout");
+    }
+    return absl::OkStatus();
+  }
+  return ConnectWithin(index,
+                       std::min(give_up, absl::Now() + kAddressConnectWait));
+}
+
+absl::Status Client::ConnectWithin(size_t index, absl::Time limit) const {
+  // A missing socket or one without a server fails at once: the next
+  // address is tried instead of waiting.
+  absl::Status problem = UnixSocketProblem(addresses_[index]);
+  if (!problem.ok()) return absl::UnavailableError(problem.message());
+  grpc::Channel& channel = *EndpointAt(index).channel;
+  while (true) {
+    const grpc_connectivity_state state =
+        channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
+    // Waiting on the channel is also what moves its connection attempt on
+    // (else only gRPC's backup poller does, every 5 s). In short steps, so
+    // that Cancel() is noticed.
+    channel.WaitForStateChange(
+        state, absl::ToChronoTime(
+                   std::min(limit, absl::Now() + absl::Milliseconds(100))));
+    if (absl::Status c = CheckCancelled(); !c.ok()) return c;
+    if (absl::Now() >= limit) break;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "not connected within ", absl::FormatDuration(kAddressConnectWait)));
+}
+
+absl::Status Client::AwaitCurrent() const {
+  return ConnectWithin(current_, absl::Now() + kAddressConnectWait);
+}
+
+absl::Status Client::CallOnce(v1::PortLease::Stub& stub, absl::Duration timeout,
+                              const Rpc& rpc) const {
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    if (cancelled_) return absl::CancelledError("cancelled");
+    in_flight_.insert(&context);
+  }
+  absl::Status status = FromGrpcStatus(rpc(stub, context));
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    in_flight_.erase(&context);
+    if (cancelled_ && !status.ok()) return absl::CancelledError("cancelled");
+  }
+  return status;
+}
+
+void Client::Backoff(absl::Duration delay) const {
+  absl::MutexLock lock(&cancel_mu_);
+  cancel_mu_.AwaitWithTimeout(absl::Condition(&cancelled_), delay);
+}
+
+absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
+                          bool* maybe_applied, absl::Time bound) const {
   const bool retry = options_.connect_timeout > absl::ZeroDuration();
+  const bool single = addresses_.size() == 1;
   // Set at the call's first connection error: retries stop here.
   absl::Time give_up = absl::InfiniteFuture();
-  bool outage = false;
   auto start_outage = [&] {
-    if (!outage) {
-      outage = true;
+    if (give_up == absl::InfiniteFuture()) {
       give_up = std::min(absl::Now() + options_.connect_timeout, bound);
     }
   };
   absl::Duration backoff = options_.initial_backoff;
   absl::Status last;
+  // Why each address failed in this call.
+  std::vector<absl::Status> failures(addresses_.size());
+  const size_t first = current_;
+  size_t index = first;
   while (true) {
     if (absl::Status cancelled = CheckCancelled(); !cancelled.ok()) {
       return cancelled;
     }
-    if (retry &&
-        channel_->GetState(/*try_to_connect=*/true) != GRPC_CHANNEL_READY) {
+    const Endpoint endpoint = EndpointAt(index);
+    absl::Status failed;
+    if (retry && endpoint.channel->GetState(/*try_to_connect=*/true) !=
+                     GRPC_CHANNEL_READY) {
       // Waiting for the connection first (instead of wait_for_ready) keeps
       // the call's own deadline for the call.
       start_outage();
-      // A socket that refuses this user will not change its mind.
-      absl::Status permission = UnixSocketPermission(address_);
-      if (!permission.ok()) return permission;
-      // In short steps, so that Cancel() is noticed.
-      bool connected = false;
-      while (!connected) {
-        const absl::Time step =
-            std::min(give_up, absl::Now() + absl::Milliseconds(100));
-        connected = channel_->WaitForConnected(absl::ToChronoTime(step));
-        if (absl::Status c = CheckCancelled(); !c.ok()) return c;
-        if (!connected && absl::Now() >= give_up) return Unreachable(last);
+      failed = WaitForConnection(index, give_up);
+      if (failed.code() == absl::StatusCode::kCancelled) return failed;
+      if (single && failed.code() == absl::StatusCode::kPermissionDenied) {
+        return failed;
+      }
+      if (single && !failed.ok()) return Unreachable(last);
+    }
+    if (failed.ok()) {
+      last = CallOnce(*endpoint.stub, timeout, rpc);
+      if (last.code() != absl::StatusCode::kUnavailable || (!retry && single)) {
+        // The server answered (or this is the only attempt): it is current.
+        if (last.code() != absl::StatusCode::kUnavailable) current_ = index;
+        return last;
+      }
+      // The connection broke (or the server could not commit): the request
+      // may have been applied.
+      if (maybe_applied != nullptr) *maybe_applied = true;
+      failed = last;
+      start_outage();
+      if (single) {
+        if (absl::Now() >= give_up) return Unreachable(last);
+        absl::Status permission = UnixSocketPermission(addresses_[index]);
+        if (!permission.ok()) return permission;
       }
     }
-    grpc::ClientContext context;
-    SetDeadline(context, timeout);
-    {
-      absl::MutexLock lock(&cancel_mu_);
-      if (cancelled_) return absl::CancelledError("cancelled");
-      in_flight_.insert(&context);
-    }
-    last = FromGrpcStatus(rpc(context));
-    {
-      absl::MutexLock lock(&cancel_mu_);
-      in_flight_.erase(&context);
-      if (cancelled_ && !last.ok()) return absl::CancelledError("cancelled");
-    }
-    if (!retry || last.code() != absl::StatusCode::kUnavailable) return last;
-    // The connection broke (or the server could not commit): the request
-    // may have been applied.
-    if (maybe_applied != nullptr) *maybe_applied = true;
-    start_outage();
-    if (absl::Now() >= give_up) return Unreachable(last);
-    absl::Status permission = UnixSocketPermission(address_);
-    if (!permission.ok()) return permission;
-    {
-      absl::MutexLock lock(&cancel_mu_);
-      cancel_mu_.AwaitWithTimeout(absl::Condition(&cancelled_),
-                                  std::min(backoff, give_up - absl::Now()));
-    }
+    failures[index] = failed;
+    index = (index + 1) % addresses_.size();
+    if (index != first) continue;
+    // A full round in vain.
+    if (!retry || absl::Now() >= give_up) return UnreachableAll(failures);
+    Backoff(std::min(backoff, give_up - absl::Now()));
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }
@@ -271,8 +311,8 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
   v1::AcquireResponse response;
   absl::Status status =
       Call(wait ? spec.wait : options_.rpc_timeout,
-           [&](grpc::ClientContext& context) {
-             return stub_->Acquire(&context, request, &response);
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Acquire(&context, request, &response);
            });
   if (!status.ok()) return status;
   return response;
@@ -285,11 +325,11 @@ absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
   request.set_lease_id(lease_id);
   if (ttl > absl::ZeroDuration()) DurationToProto(ttl, request.mutable_ttl());
   v1::RenewResponse response;
-  absl::Status status = Call(
-      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
-      [&](grpc::ClientContext& context) {
-        return stub_->Renew(&context, request, &response);
-      });
+  absl::Status status =
+      Call(timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Renew(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -305,11 +345,10 @@ absl::Status Client::Release(const std::string& lease_id,
   const bool bounded = timeout > absl::ZeroDuration();
   absl::Status status = Call(
       bounded ? timeout : options_.rpc_timeout,
-      [&](grpc::ClientContext& context) {
-        return stub_->Release(&context, request, &response);
+      [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+        return stub.Release(&context, request, &response);
       },
-      &maybe_applied,
-      bounded ? absl::Now() + timeout : absl::InfiniteFuture());
+      &maybe_applied, bounded ? absl::Now() + timeout : absl::InfiniteFuture());
   // An earlier attempt released it and its answer was lost.
   if (maybe_applied && status.code() == absl::StatusCode::kNotFound) {
     return absl::OkStatus();
@@ -322,9 +361,10 @@ absl::StatusOr<v1::Lease> Client::Get(const std::string& lease_id) const {
   request.set_lease_id(lease_id);
   v1::GetResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        return stub_->Get(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Get(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -341,9 +381,10 @@ absl::StatusOr<std::vector<v1::Lease>> Client::List(
   for (int page = 0; page < 65536; ++page) {
     v1::ListResponse response;
     absl::Status status =
-        Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-          return stub_->List(&context, request, &response);
-        });
+        Call(options_.rpc_timeout,
+             [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+               return stub.List(&context, request, &response);
+             });
     if (!status.ok()) return status;
     for (v1::Lease& lease : *response.mutable_leases()) {
       leases.push_back(std::move(lease));
@@ -371,9 +412,10 @@ absl::StatusOr<v1::EventsResponse> Client::Events(uint64_t after_seq,
   request.set_limit(limit);
   v1::EventsResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        return stub_->Events(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Events(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -391,9 +433,10 @@ absl::StatusOr<v1::WhoResponse> Client::Who(
     }
     v1::WhoResponse response;
     absl::Status status =
-        Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-          return stub_->Who(&context, request, &response);
-        });
+        Call(options_.rpc_timeout,
+             [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+               return stub.Who(&context, request, &response);
+             });
     if (!status.ok()) return status;
     for (v1::PortInfo& info : *response.mutable_ports()) {
       *all.add_ports() = std::move(info);
@@ -406,11 +449,11 @@ absl::StatusOr<v1::WhoResponse> Client::Who(
 absl::StatusOr<v1::StatusResponse> Client::Status(
     absl::Duration timeout) const {
   v1::StatusResponse response;
-  absl::Status status = Call(
-      timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
-      [&](grpc::ClientContext& context) {
-        return stub_->Status(&context, v1::StatusRequest(), &response);
-      });
+  absl::Status status =
+      Call(timeout > absl::ZeroDuration() ? timeout : options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             return stub.Status(&context, v1::StatusRequest(), &response);
+           });
   if (!status.ok()) return status;
   return response;
 }
@@ -432,10 +475,11 @@ absl::StatusOr<v1::Lease> Client::ForceRelease(
   }
   v1::ForceReleaseResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        SetAdminToken(context, admin_token);
-        return stub_->ForceRelease(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             SetAdminToken(context, admin_token);
+             return stub.ForceRelease(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return std::move(*response.mutable_lease());
 }
@@ -445,10 +489,11 @@ absl::Status Client::DrainPort(uint32_t port,
   v1::DrainPortRequest request;
   request.set_port(port);
   v1::DrainPortResponse response;
-  return Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-    SetAdminToken(context, admin_token);
-    return stub_->DrainPort(&context, request, &response);
-  });
+  return Call(options_.rpc_timeout,
+              [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+                SetAdminToken(context, admin_token);
+                return stub.DrainPort(&context, request, &response);
+              });
 }
 
 absl::Status Client::UndrainPort(uint32_t port,
@@ -456,10 +501,11 @@ absl::Status Client::UndrainPort(uint32_t port,
   v1::UndrainPortRequest request;
   request.set_port(port);
   v1::UndrainPortResponse response;
-  return Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-    SetAdminToken(context, admin_token);
-    return stub_->UndrainPort(&context, request, &response);
-  });
+  return Call(options_.rpc_timeout,
+              [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+                SetAdminToken(context, admin_token);
+                return stub.UndrainPort(&context, request, &response);
+              });
 }
 
 absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
@@ -470,10 +516,11 @@ absl::StatusOr<v1::SetPoolResponse> Client::SetPool(
   request.set_exclude(exclude);
   v1::SetPoolResponse response;
   absl::Status status =
-      Call(options_.rpc_timeout, [&](grpc::ClientContext& context) {
-        SetAdminToken(context, admin_token);
-        return stub_->SetPool(&context, request, &response);
-      });
+      Call(options_.rpc_timeout,
+           [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
+             SetAdminToken(context, admin_token);
+             return stub.SetPool(&context, request, &response);
+           });
   if (!status.ok()) return status;
   return response;
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/wire/proto_time.h"
 
 namespace portlease {
@@ -110,9 +111,8 @@ void ScopedLease::CheckUnreachable(absl::Time since,
     if (!status_.ok() || stopping_ || !unreachable_.ok()) return;
     unreachable_ = absl::UnavailableError(absl::StrCat(
         "lease ", lease_.lease_id_prefix(), " lost: portleased at ",
-        client_->address(), " unreachable for ",
-        absl::FormatDuration(hold_grace_), " (", last.message(),
-        ")"));
+        absl::StrJoin(client_->addresses(), ","), " unreachable for ",
+        absl::FormatDuration(hold_grace_), " (", last.message(), ")"));
     lost = unreachable_;
   }
   if (options_.on_lost) options_.on_lost(lost);
@@ -171,43 +171,69 @@ void ScopedLease::RenewLoop() {
   }
 }
 
+absl::Status ScopedLease::HoldOnce(bool* attached) {
+  // Where this stream goes: a connection error there moves on to the
+  // client's next address (a replica, or a server back elsewhere).
+  const std::string at = client_->address();
+  const bool several = client_->addresses().size() > 1;
+  if (several) {
+    // Opened only once connected: a stream on a channel still connecting
+    // fails at once, and waiting is what moves the connection on.
+    absl::Status ready = client_->AwaitCurrent();
+    if (!ready.ok()) {
+      client_->FailOver(at);
+      return absl::UnavailableError(absl::StrCat(at, ": ", ready.message()));
+    }
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kHoldStreamLifetime));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_ || !status_.ok()) return absl::CancelledError("stopping");
+    hold_context_ = &context;
+  }
+  auto stream = client_->stub().Hold(&context);
+  v1::HoldRequest request;
+  request.set_lease_id(lease_.lease_id());
+  *request.mutable_reattach() = lease_;  // as for Renew
+  if (stream->Write(request)) {
+    v1::HoldResponse response;
+    while (stream->Read(&response)) {
+      if (response.has_hold_grace()) {
+        hold_grace_ = DurationOf(response.hold_grace());
+      }
+      if (!*attached) {
+        // The server answered: the lease is held there.
+        *attached = true;
+        MarkHeld();
+      }
+    }
+  }
+  stream->WritesDone();
+  const absl::Status status = FromGrpcStatus(stream->Finish());
+  {
+    absl::MutexLock lock(&mu_);
+    hold_context_ = nullptr;
+  }
+  if (several && !*attached &&
+      (status.code() == absl::StatusCode::kUnavailable ||
+       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+    client_->FailOver(at);
+  }
+  return status;
+}
+
 void ScopedLease::HoldLoop() {
   // When the last stream broke (or the first failed to open).
   absl::Time broken_since = absl::Now();
   absl::Duration delay = kHoldRetryMin;
   while (true) {
-    grpc::ClientContext context;
-    context.set_deadline(
-        absl::ToChronoTime(absl::Now() + kHoldStreamLifetime));
     {
       absl::MutexLock lock(&mu_);
       if (stopped_ || !status_.ok()) return;
-      hold_context_ = &context;
     }
-    auto stream = client_->stub().Hold(&context);
-    v1::HoldRequest request;
-    request.set_lease_id(lease_.lease_id());
-    *request.mutable_reattach() = lease_;  // as for Renew
     bool attached = false;
-    if (stream->Write(request)) {
-      v1::HoldResponse response;
-      while (stream->Read(&response)) {
-        if (response.has_hold_grace()) {
-          hold_grace_ = DurationOf(response.hold_grace());
-        }
-        if (!attached) {
-          // The server answered: the lease is held there.
-          attached = true;
-          MarkHeld();
-        }
-      }
-    }
-    stream->WritesDone();
-    const absl::Status status = FromGrpcStatus(stream->Finish());
-    {
-      absl::MutexLock lock(&mu_);
-      hold_context_ = nullptr;
-    }
+    const absl::Status status = HoldOnce(&attached);
     if (status.code() == absl::StatusCode::kNotFound ||
         status.code() == absl::StatusCode::kPermissionDenied) {
       MarkLost(status);

@@ -74,16 +74,20 @@ void WriteFile(const std::string& path, const std::string& content) {
 }
 
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
-    const std::string& dir, const std::vector<std::string>& extra_args) {
-  const std::string address = absl::StrCat("unix:", dir, "/s.sock");
-  std::vector<std::string> argv = {PORTLEASED_BIN, "--listen", address, "--db",
-                                   ":memory:",     "--probe=none",
+    const std::string& dir, const std::vector<std::string>& extra_args,
+    const std::string& socket, const std::string& db) {
+  const std::string address = absl::StrCat("unix:", dir, "/", socket);
+  std::vector<std::string> argv = {PORTLEASED_BIN, "--listen", address,
+                                   "--db",         db,         "--probe=none",
                                    "--ready_fd=3"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
-  const int log_fd = open((dir + "/server.log").c_str(),
-                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // server.log for the default socket, SOCKET.log for another one.
+  const std::string log =
+      dir + "/" + (socket == "s.sock" ? "server" : socket) + ".log";
+  const int log_fd =
+      open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const pid_t pid = SpawnWithEnv(argv, {}, log_fd, log_fd, fds[1]);
   close(fds[1]);
   close(log_fd);
@@ -102,13 +106,22 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   }
   close(fds[0]);
   if (data.rfind("ready", 0) != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "portleased did not start: ", ReadFileOrEmpty(dir + "/server.log")));
+    return absl::UnavailableError(
+        absl::StrCat("portleased did not start: ", ReadFileOrEmpty(log)));
   }
   return server;
 }
 
+void TestServer::Crash() {
+  if (reaped_) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  reaped_ = true;
+}
+
 TestServer::~TestServer() {
+  if (reaped_) return;
   kill(pid_, SIGTERM);
   int status;
   if (!PollUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },

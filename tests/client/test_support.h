@@ -23,20 +23,24 @@ namespace portlease::testing {
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
-// A portleased started by the test: `--listen unix:DIR/s.sock --db :memory:
+// A portleased started by the test: `--listen unix:DIR/SOCKET --db DB
 // --probe=none` plus `extra_args`; killed (SIGTERM, then SIGKILL) on
 // destruction.
 class TestServer {
  public:
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(
-      const std::string& dir, const std::vector<std::string>& extra_args);
+      const std::string& dir, const std::vector<std::string>& extra_args,
+      const std::string& socket = "s.sock", const std::string& db = ":memory:");
   ~TestServer();
   const std::string& address() const { return address_; }
+  // SIGKILLs it now (a crash: nothing is cleaned up) and reaps it.
+  void Crash();
 
  private:
   TestServer(pid_t pid, std::string address)
       : pid_(pid), address_(std::move(address)) {}
   pid_t pid_;
+  bool reaped_ = false;
   std::string address_;
 };
 

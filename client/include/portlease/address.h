@@ -1,8 +1,11 @@
 // Where the portlease server is: the address resolution rules shared by
 // lease-run and portlease.
 //
-//   1. $PORTLEASE_ADDR when set. It is used as is: if it does not answer,
-//      calls fail (never a silent fallback).
+//   1. $PORTLEASE_ADDR when set: one address or a comma-separated list
+//      (`unix:/a.sock,127.0.0.1:7000,[::1]:7001`, see ParseAddressList),
+//      used as is: if none answers, calls fail (never a silent fallback,
+//      and never the embedded server). A Client over a list fails over
+//      between its addresses (see portlease/client.h).
 //   2. The system socket, unix:/run/portlease/portleased.sock (override:
 //      $PORTLEASE_SYSTEM_ADDR), whenever something exists at that path or
 //      the path's directory exists (systemd keeps /run/portlease while the
@@ -23,8 +26,10 @@
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_ADDRESS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "portlease/template.h"
 
@@ -48,20 +53,33 @@ struct ResolveOptions {
   absl::Duration start_timeout = absl::Seconds(20);
 };
 
+// Splits a comma-separated list of server addresses, each "unix:PATH",
+// "HOST:PORT", "[IPV6]:PORT" or a gRPC target with a dns:, ipv4:, ipv6:
+// or unix-abstract: scheme. Whitespace around an entry is dropped; order
+// is kept. INVALID_ARGUMENT, one line naming the entry, for an empty list,
+// an empty entry, a duplicate or a malformed entry (no port, a port out of
+// range, an IPv6 host without brackets, whitespace inside).
+absl::StatusOr<std::vector<std::string>> ParseAddressList(
+    absl::string_view list);
+
 struct ResolvedAddress {
   enum class Source { kEnvironment, kSystem, kEmbedded };
-  // A gRPC target: "unix:/path" or "host:port".
+  // A gRPC target: "unix:/path" or "host:port"; the first of `addresses`.
   std::string address;
+  // Every address to try, in order (several only from PORTLEASE_ADDR).
+  std::vector<std::string> addresses;
   Source source = Source::kEnvironment;
   // True when this call started the embedded server.
   bool started = false;
 
-  // "unix:/x.sock (PORTLEASE_ADDR)", "... (system socket)",
+  // "unix:/x.sock (PORTLEASE_ADDR)", "unix:/a,unix:/b (PORTLEASE_ADDR)",
+  // "... (system socket)",
   // "... (embedded default server)".
   std::string Describe() const;
 };
 
 // Applies the rules above.
+//   INVALID_ARGUMENT    PORTLEASE_ADDR is not a valid address list
 //   PERMISSION_DENIED   the system socket refuses this user (the message
 //                       names the socket and the group to join)
 //   UNAVAILABLE         the system socket exists but no server answers

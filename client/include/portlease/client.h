@@ -28,10 +28,25 @@
 // socket at PATH", "connection refused", ...), or PERMISSION_DENIED when
 // the socket refuses this user (not retried).
 //
+// Several addresses (replicas sharing one state, or a server that may
+// come back elsewhere): one channel per address, made on first use. Calls
+// go to the current address; a connection error there (no socket, refused,
+// reset, a connection attempt that fails or, for a host that never
+// answers, gRPC's 5 s connect timeout; UNAVAILABLE from the call; a socket
+// refusing this user) moves to the next address in order, wrapping around,
+// with the backoff above applied once per full round, until
+// connect_timeout. The address that answered stays current. Answers of
+// the server (NOT_FOUND, RESOURCE_EXHAUSTED, PERMISSION_DENIED, ...) and
+// DEADLINE_EXCEEDED of a call that reached a connected server are returned
+// as is, never retried elsewhere: such a call may have been applied, and
+// its deadline already bounds a server that does not answer. At the
+// deadline: UNAVAILABLE, one line naming every address and why it failed.
+//
 // Thread-safe: all methods may be called concurrently.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLIENT_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,8 +117,13 @@ class Client {
   // Connects (lazily) to `address`: "unix:/path" or "host:port". The
   // channel reconnects within half a second once the server is back.
   explicit Client(std::string address, ClientOptions options = {});
+  // Fails over between `addresses` (see above), in this order; each as for
+  // the single address. At least one (ParseAddressList makes the list).
+  explicit Client(std::vector<std::string> addresses,
+                  ClientOptions options = {});
 
-  // A client for $PORTLEASE_ADDR. FAILED_PRECONDITION when it is unset.
+  // A client for $PORTLEASE_ADDR (one address or a list). FAILED_PRECONDITION
+  // when it is unset, INVALID_ARGUMENT when it is not a valid list.
   static absl::StatusOr<std::unique_ptr<Client>> FromEnvironment(
       ClientOptions options = {});
 
@@ -177,14 +197,28 @@ class Client {
       const std::string& pool, const std::string& exclude,
       const std::string& admin_token) const;
 
-  // The stub, for streaming calls (ScopedLease's Hold stream).
-  v1::PortLease::Stub& stub() const { return *stub_; }
-  const std::string& address() const { return address_; }
+  // The current address's stub, for streaming calls (ScopedLease's Hold
+  // stream).
+  v1::PortLease::Stub& stub() const;
+  // The current address: the one that answered last (the first before).
+  const std::string& address() const;
+  // Every address, in failover order.
+  const std::vector<std::string>& addresses() const { return addresses_; }
   const ClientOptions& options() const { return options_; }
 
-  // Asks the channel to connect now (it may be backing off after a
-  // failure); returns at once.
+  // Asks the current address's channel to connect now (it may be backing
+  // off after a failure); returns at once.
   void Reconnect() const;
+  // With several addresses: waits up to a second for the current address
+  // to be connected (this also moves its connection attempt on), so that a
+  // stream opened next through stub() finds it ready. UNAVAILABLE (why)
+  // when it is not: at once for a Unix socket that is missing or refuses
+  // connections.
+  absl::Status AwaitCurrent() const;
+  // A stream through stub() to address `from` broke on a connection error:
+  // the next address becomes current, unless another caller moved on from
+  // `from` already. Nothing with a single address.
+  void FailOver(const std::string& from) const;
 
   // Cancels the unary calls in flight (an Acquire waiting for ports, a
   // call waiting for the server) and every call made until
@@ -194,24 +228,53 @@ class Client {
   void ClearCancellation() const;
 
  private:
+  using Rpc =
+      std::function<grpc::Status(v1::PortLease::Stub&, grpc::ClientContext&)>;
+  struct Endpoint {
+    grpc::Channel* channel;
+    v1::PortLease::Stub* stub;
+  };
+
   // One unary call through `rpc`, retried as described above, but never
   // past `bound`. Sets *maybe_applied when an attempt failed after it may
   // have reached the server.
-  absl::Status Call(absl::Duration timeout,
-                    const std::function<grpc::Status(grpc::ClientContext&)>& rpc,
+  absl::Status Call(absl::Duration timeout, const Rpc& rpc,
                     bool* maybe_applied = nullptr,
                     absl::Time bound = absl::InfiniteFuture()) const;
+  // One attempt at address `index`: OK once its channel is connected;
+  // CANCELLED; PERMISSION_DENIED or UNAVAILABLE (why) when it cannot be
+  // used: a single address is waited for until `give_up`, one of several
+  // for a second at most (see ConnectWithin).
+  absl::Status WaitForConnection(size_t index, absl::Time give_up) const;
+  // Waits until `limit` for address `index` to be connected; UNAVAILABLE at
+  // once when it is a Unix socket that is missing or has no server.
+  absl::Status ConnectWithin(size_t index, absl::Time limit) const;
+  // The call itself, registered for Cancel().
+  absl::Status CallOnce(v1::PortLease::Stub& stub, absl::Duration timeout,
+                        const Rpc& rpc) const;
+  // Waits `delay` (less when cancelled).
+  void Backoff(absl::Duration delay) const;
   // The error for a server unreachable for connect_timeout; `last` is the
   // last call's status (OK when no call was made).
   absl::Status Unreachable(const absl::Status& last) const;
+  // The same for several addresses; `failures` holds why each failed.
+  absl::Status UnreachableAll(const std::vector<absl::Status>& failures) const;
 
   // CANCELLED after Cancel(), else OK.
   absl::Status CheckCancelled() const;
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::string address_;
+  // The channel and stub of address `index`, made on first use.
+  Endpoint EndpointAt(size_t index) const;
+
+  const std::vector<std::string> addresses_;
   ClientOptions options_;
-  std::unique_ptr<v1::PortLease::Stub> stub_;
+  // Index into addresses_ of the current address.
+  mutable std::atomic<size_t> current_{0};
+  mutable absl::Mutex endpoints_mu_;
+  mutable std::vector<std::shared_ptr<grpc::Channel>> channels_
+      ABSL_GUARDED_BY(endpoints_mu_);
+  mutable std::vector<std::unique_ptr<v1::PortLease::Stub>> stubs_
+      ABSL_GUARDED_BY(endpoints_mu_);
 
   mutable absl::Mutex cancel_mu_;
   mutable bool cancelled_ ABSL_GUARDED_BY(cancel_mu_) = false;

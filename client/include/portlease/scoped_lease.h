@@ -10,7 +10,11 @@
 // the lease soon after this process dies) and renews the lease every ttl/3.
 // A Hold stream that breaks is reopened at once, then with backoff (50 ms
 // doubling to 500 ms), so a restarted server (which keeps the lease in its
-// database) is held again within its hold grace. Every Hold and renewal
+// database) is held again within its hold grace. With a Client of several
+// addresses, a stream that cannot be reopened (UNAVAILABLE,
+// DEADLINE_EXCEEDED) moves the client to its next address, wrapping
+// around, so a replica sharing the state (or a server started elsewhere
+// on the same database) holds the lease instead. Every Hold and renewal
 // carries the lease's snapshot (RenewRequest.reattach), so a server that
 // lost its database re-creates the lease during its recovery window.
 //
@@ -112,6 +116,10 @@ class ScopedLease {
 
   void RenewLoop();
   void HoldLoop();
+  // One Hold stream through the client's current address, until it breaks
+  // or is cancelled; *attached once the server answered. Its status
+  // (CANCELLED without a stream when stopping).
+  absl::Status HoldOnce(bool* attached);
   void MarkLost(const absl::Status& status);
   // No Hold stream since `since`; marks the lease unreachable-lost after
   // hold_grace.
