@@ -72,6 +72,19 @@ class LeaseBackend {
   // Ends a live lease. NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE (the
   // lease stays).
   virtual absl::Status Release(absl::string_view id, const Principal& by) = 0;
+  // Renew and Release with the fencing token the holder got with the lease
+  // (LeaseRecord::fencing_token): zero checks nothing; any other token that
+  // is not the lease's is NOT_FOUND saying the lease was granted again, and
+  // nothing changes, so a holder that lost its lease never renews or ends
+  // the lease granted after it. This default suits a backend whose leases
+  // carry no token (LeaseManager: every token is 0), so it refuses any
+  // nonzero one; a replicated backend overrides both.
+  virtual absl::StatusOr<LeaseRecord> Renew(absl::string_view id,
+                                            absl::Duration ttl,
+                                            const Principal& by,
+                                            uint64_t fencing_token);
+  virtual absl::Status Release(absl::string_view id, const Principal& by,
+                               uint64_t fencing_token);
   // NOT_FOUND unless the lease is live; PERMISSION_DENIED.
   virtual absl::StatusOr<LeaseRecord> Get(absl::string_view id,
                                           const Principal& by) = 0;

@@ -162,6 +162,10 @@ class LeaseManager : public LeaseBackend {
   // (store).
   absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl,
                                     const Principal& by) override;
+  // With a fencing token: LeaseBackend's; leases here carry none, so a
+  // nonzero token is NOT_FOUND.
+  using LeaseBackend::Release;
+  using LeaseBackend::Renew;
 
   // Ends a live lease; its ports cool down, and the next Tick makes it a
   // draining lease if they are still bound. NOT_FOUND, PERMISSION_DENIED,

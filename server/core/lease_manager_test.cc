@@ -148,6 +148,20 @@ TEST_F(LeaseManagerTest, RenewMovesExpiry) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(LeaseManagerTest, FencingTokensZeroIsUncheckedAnyOtherIsNotThisLeases) {
+  LeaseRecord l = MustAcquire(Counted(1));
+  EXPECT_EQ(l.fencing_token, 0u);
+  EXPECT_TRUE(manager_->Renew(l.id, absl::ZeroDuration(), kAlice, 0).ok());
+  absl::StatusOr<LeaseRecord> fenced =
+      manager_->Renew(l.id, absl::ZeroDuration(), kAlice, 7);
+  EXPECT_EQ(fenced.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(fenced.status().message(), testing::HasSubstr("fencing token"));
+  EXPECT_EQ(manager_->Release(l.id, kAlice, 7).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager_->Get(l.id, kAlice).ok());  // nothing changed
+  EXPECT_TRUE(manager_->Release(l.id, kAlice, 0).ok());
+}
+
 TEST_F(LeaseManagerTest, ExpiryFreesPortsAfterCooldown) {
   LeaseRecord l = MustAcquire(Counted(20));
   clock_.Advance(absl::Seconds(59));

@@ -129,12 +129,12 @@ class EtcdLeaseBackend : public LeaseBackend {
   // saying the lease was granted again, and nothing changes.
   absl::StatusOr<LeaseRecord> Renew(absl::string_view id, absl::Duration ttl,
                                     const Principal& by,
-                                    uint64_t fencing_token);
+                                    uint64_t fencing_token) override;
   absl::Status Release(absl::string_view id, const Principal& by) override {
     return Release(id, by, 0);
   }
   absl::Status Release(absl::string_view id, const Principal& by,
-                       uint64_t fencing_token);
+                       uint64_t fencing_token) override;
   // Reads etcd.
   absl::StatusOr<LeaseRecord> Get(absl::string_view id,
                                   const Principal& by) override;
