@@ -50,6 +50,7 @@ void LeaseToProto(const LeaseRecord& lease, LeaseIdVisibility visibility,
   TimeToProto(lease.expires_at, out->mutable_expires_at());
   DurationToProto(lease.ttl, out->mutable_ttl());
   out->set_state(StateToProto(lease.state));
+  out->set_fencing_token(lease.fencing_token);
 }
 
 absl::StatusOr<AcquireParams> AcquireParamsFromProto(

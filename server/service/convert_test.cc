@@ -55,6 +55,16 @@ TEST(LeaseToProtoTest, PrefixOnlyHidesTheSecret) {
   EXPECT_EQ(out.request_id(), "");
 }
 
+TEST(LeaseToProtoTest, CarriesTheFencingToken) {
+  v1::Lease out;
+  LeaseToProto(SampleLease(), LeaseIdVisibility::kFull, &out);
+  EXPECT_EQ(out.fencing_token(), 0u);  // a single host's lease
+  LeaseRecord replicated = SampleLease();
+  replicated.fencing_token = 4711;
+  LeaseToProto(replicated, LeaseIdVisibility::kPrefixOnly, &out);
+  EXPECT_EQ(out.fencing_token(), 4711u);
+}
+
 TEST(LeaseToProtoTest, CountedLeaseHasUnnamedPorts) {
   LeaseRecord lease = SampleLease();
   lease.names.clear();

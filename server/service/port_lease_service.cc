@@ -129,8 +129,9 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
     ttl = *parsed;
   }
   const Principal by = CallerOf(*context);
+  const uint64_t token = request->fencing_token();
   absl::StatusOr<LeaseRecord> lease =
-      options_.manager->Renew(request->lease_id(), ttl, by);
+      options_.manager->Renew(request->lease_id(), ttl, by, token);
   if (absl::IsNotFound(lease.status()) && request->has_reattach()) {
     // Unknown here: a server that lost its state re-creates it from the
     // holder's snapshot during its recovery window.
@@ -139,8 +140,9 @@ grpc::ServerUnaryReactor* PortLeaseService::Renew(
     absl::StatusOr<LeaseRecord> back =
         snapshot.ok() ? options_.manager->Reattach(*snapshot, by)
                       : snapshot.status();
-    lease = back.ok() ? options_.manager->Renew(request->lease_id(), ttl, by)
-                      : back;
+    lease = back.ok()
+                ? options_.manager->Renew(request->lease_id(), ttl, by, token)
+                : back;
   }
   if (lease.ok()) {
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
@@ -155,8 +157,10 @@ grpc::ServerUnaryReactor* PortLeaseService::Release(
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
-  return FinishNow(context, options_.manager->Release(request->lease_id(),
-                                                     CallerOf(*context)));
+  return FinishNow(context,
+                   options_.manager->Release(request->lease_id(),
+                                             CallerOf(*context),
+                                             request->fencing_token()));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Get(
