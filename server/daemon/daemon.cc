@@ -17,9 +17,11 @@
 #include "grpc/support/log.h"
 #include "portlease/version.h"
 #include "server/claims/host_claims.h"
+#include "server/core/lease_manager.h"
 #include "server/daemon/socket_lock.h"
 #include "server/metrics/timed_lease_store.h"
 #include "server/probe/system_prober.h"
+#include "server/replicated/etcd_lease_backend.h"
 #include "server/store/memory_lease_store.h"
 #include "server/store/sqlite_lease_store.h"
 
@@ -49,6 +51,22 @@ void GrpcLog(gpr_log_func_args* args) {
     absl::string_view rest = message.substr(at + 10);
     grpc_os_error = std::string(rest.substr(0, rest.find('"')));
   }
+}
+
+// The start-up line's store: db=FILE, db=:memory: or etcd=URL,... with
+// its prefix and pool host.
+std::string StoreDescription(const DaemonConfig& config) {
+  switch (config.store) {
+    case StoreKind::kSqlite:
+      return absl::StrCat("db=", config.db);
+    case StoreKind::kMemory:
+      return "db=:memory:";
+    case StoreKind::kEtcd:
+      return absl::StrCat("etcd=", absl::StrJoin(config.etcd_endpoints, ","),
+                          " prefix=", config.etcd_prefix, " pool_host=",
+                          config.pool_host.empty() ? "-" : config.pool_host);
+  }
+  return "";
 }
 
 // A failure that is the host's, not the flags': never exit 2.
@@ -139,7 +157,9 @@ void Daemon::OnPoolChanged(const PoolChange& change) {
 }
 
 // SQLite (or memory) -> RecordingLeaseStore (durable only) -> timing.
+// None with --store=etcd.
 absl::Status Daemon::OpenStoreChain() {
+  if (config_.store == StoreKind::kEtcd) return absl::OkStatus();
   const std::string& db = config_.db;
   if (config_.durable) {
     // Read before the store can change it (README, "When the server loses
@@ -210,6 +230,7 @@ void Daemon::OpenClaims() {
 }
 
 absl::Status Daemon::StartManager() {
+  if (config_.store == StoreKind::kEtcd) return StartReplica();
   LeaseManagerOptions options;
   options.pool = config_.pool;
   options.exclude = config_.exclude;
@@ -236,17 +257,63 @@ absl::Status Daemon::StartManager() {
       LeaseManager::Create(std::move(options), &clock_, timed_store_.get(),
                            prober_.get());
   if (!manager.ok()) return manager.status();
-  manager_ = *std::move(manager);
   // Lost state (README, "When the server loses its state"): found by
   // comparing the database with DB.state, repaired by the holders.
   if (config_.durable) {
     CheckForLostState(config_.db, recorded_, db_was_missing_,
-                      config_.recovery_window, manager_.get(),
+                      config_.recovery_window, manager->get(),
                       recording_.get(), [log](std::string message) {
                         log->Write(
                             FormatLogLine(absl::Now(), "ERROR", message));
                       });
   }
+  manager_ = *std::move(manager);
+  return absl::OkStatus();
+}
+
+// --store=etcd: an EtcdLeaseBackend on the cluster; the lease rules are
+// the same flags as LeaseManager's, --cooldown is its quarantine.
+absl::Status Daemon::StartReplica() {
+  for (const std::string& warning : config_.warnings) Log("WARN", warning);
+  etcd::EtcdOptions etcd_options;
+  etcd_options.endpoints = config_.etcd_endpoints;
+  etcd_options.ca_file = config_.etcd_ca;
+  etcd_options.cert_file = config_.etcd_cert;
+  etcd_options.key_file = config_.etcd_key;
+  absl::StatusOr<std::unique_ptr<etcd::EtcdClient>> client =
+      etcd::EtcdClient::Connect(etcd_options);
+  if (!client.ok()) return Runtime(client.status());
+  etcd_ = *std::move(client);
+  replicated::EtcdLeaseBackendOptions options;
+  LeaseManagerOptions& rules = options.rules;
+  rules.pool = config_.pool;
+  rules.exclude = config_.exclude;
+  rules.pool_fit = config_.pool_fit;
+  rules.default_ttl = config_.default_ttl;
+  rules.max_ttl = config_.max_ttl;
+  rules.hold_grace = config_.hold_grace;
+  rules.busy_backoff = config_.busy_backoff;
+  rules.max_leases_per_owner = config_.max_leases_per_owner;
+  rules.max_ports_per_owner = config_.max_ports_per_owner;
+  rules.max_waiters = config_.max_waiters;
+  options.prefix = config_.etcd_prefix;
+  options.quarantine = config_.cooldown;
+  options.probe = config_.probe_pool ? prober_.get() : nullptr;
+  if (config_.probe == ProbeMode::kSystem && !config_.probe_pool) {
+    Log("INFO", absl::StrCat("not probing ports before granting them: "
+                             "--pool-host=",
+                             config_.pool_host, " is not this host (",
+                             ThisHostName(), ")"));
+  }
+  absl::StatusOr<std::unique_ptr<replicated::EtcdLeaseBackend>> backend =
+      replicated::EtcdLeaseBackend::Create(std::move(options), &clock_,
+                                           etcd_.get());
+  if (!backend.ok()) {
+    return absl::Status(backend.status().code(),
+                        absl::StrCat("--store=etcd: ",
+                                     backend.status().message()));
+  }
+  manager_ = *std::move(backend);
   return absl::OkStatus();
 }
 
@@ -277,7 +344,7 @@ absl::Status Daemon::StartRpcServer() {
   options.max_connections = config_.max_connections;
   options.max_streams = config_.max_streams;
   if (config_.idle_exit > absl::ZeroDuration()) {
-    LeaseManager* manager = manager_.get();
+    LeaseBackend* manager = manager_.get();
     idle_ = std::make_unique<IdleTracker>(
         &clock_, [manager] { return manager->Stats().live_leases; });
     options.idle_tracker = idle_.get();
@@ -364,7 +431,7 @@ void Daemon::AnnounceReady() {
       absl::StrCat(
           "portleased ", kVersion, " serving ", addresses,
           " pool=", FormatPortRanges(config_.pool), " (", config_.pool_size,
-          " ports) db=", config_.durable ? config_.db : ":memory:",
+          " ports) ", StoreDescription(config_),
           " probe=", config_.probe == ProbeMode::kSystem ? "system" : "none",
           " claims=", claims_state_.enabled ? claims_state_.dir : "off",
           metrics_url_.empty() ? "" : " metrics=", metrics_url_,

@@ -1,7 +1,11 @@
 // Daemon: everything portleased runs, built from a checked DaemonConfig:
 // the log, the store chain (SQLite -> DB.state recording -> timing), the
-// prober, host-wide claims, the lease manager, the gRPC server and the
+// prober, host-wide claims, the lease backend, the gRPC server and the
 // metrics endpoint, and the portserver protocol's sockets.
+//
+// The backend is a LeaseManager over the store chain, or with --store=etcd
+// an EtcdLeaseBackend over an etcd client (no store chain, no claims, no
+// lost-state check: etcd keeps the state; the prober only on --pool-host).
 //
 //   const sigset_t stop = BlockStopSignals();
 //   absl::StatusOr<std::unique_ptr<Daemon>> daemon = StartDaemon(config);
@@ -22,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/core/clock.h"
-#include "server/core/lease_manager.h"
+#include "server/core/lease_backend.h"
 #include "server/core/lease_store.h"
 #include "server/core/port_claims.h"
 #include "server/core/port_prober.h"
@@ -32,6 +36,7 @@
 #include "server/daemon/log.h"
 #include "server/daemon/lost_state.h"
 #include "server/daemon/reserved_ports.h"
+#include "server/etcd/etcd_client.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_http_server.h"
 #include "server/portserver/portserver_server.h"
@@ -71,6 +76,7 @@ class Daemon {
   void MakeProber();
   void OpenClaims();
   absl::Status StartManager();
+  absl::Status StartReplica();
   absl::Status StartRpcServer();
   absl::Status StartMetricsHttp();
   absl::Status StartPortserver();
@@ -89,7 +95,10 @@ class Daemon {
   std::unique_ptr<RecordingLeaseStore> recording_;
   std::unique_ptr<PortProber> prober_;
   std::unique_ptr<PortClaims> claims_;
-  std::unique_ptr<LeaseManager> manager_;
+  // --store=etcd only; outlives the backend.
+  std::unique_ptr<etcd::EtcdClient> etcd_;
+  // LeaseManager, or EtcdLeaseBackend with --store=etcd.
+  std::unique_ptr<LeaseBackend> manager_;
   std::unique_ptr<IdleTracker> idle_;  // with --idle-exit only
   // With --reserve-pool=on only; released after the server stopped.
   std::unique_ptr<ReservedPorts> reserved_;

@@ -1,6 +1,7 @@
 #include "server/daemon/daemon_config.h"
 
 #include <grp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,9 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/system/files.h"
@@ -159,10 +163,29 @@ absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
   return absl::OkStatus();
 }
 
+// --store, --db and --nodurable: which store keeps the leases.
+absl::Status StoreKindFromFlags(DaemonConfig& config) {
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store != "sqlite" && store != "memory" && store != "etcd") {
+    return Usage(absl::StrCat("--store=", store,
+                              ": expected sqlite, memory or etcd"));
+  }
+  config.db = absl::GetFlag(FLAGS_db);
+  const bool durable = absl::GetFlag(FLAGS_durable) && config.db != ":memory:";
+  if (store == "etcd") {
+    config.store = StoreKind::kEtcd;
+  } else if (store == "memory" || !durable) {
+    config.store = StoreKind::kMemory;
+  } else {
+    config.store = StoreKind::kSqlite;
+  }
+  config.durable = config.store == StoreKind::kSqlite;
+  return absl::OkStatus();
+}
+
 // The store, the prober, host-wide claims and the lifetimes.
 absl::Status StoreFromFlags(DaemonConfig& config) {
-  config.db = absl::GetFlag(FLAGS_db);
-  config.durable = absl::GetFlag(FLAGS_durable) && config.db != ":memory:";
+  if (absl::Status s = StoreKindFromFlags(config); !s.ok()) return s;
   config.audit_events = absl::GetFlag(FLAGS_audit_events);
   const std::string db_sync = absl::GetFlag(FLAGS_db_sync);
   if (db_sync != "normal" && db_sync != "full") {
@@ -332,7 +355,89 @@ absl::Status PortserverFromFlags(DaemonConfig& config) {
   return absl::OkStatus();
 }
 
+// A flag whose value is not its default (set on the command line, in a
+// --flagfile, or by a test).
+bool Changed(absl::string_view name) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  return flag != nullptr && flag->CurrentValue() != flag->DefaultValue();
+}
+
+// --store=etcd: what the single-host flags become on a replica. The flags
+// that would change another host's kernel state or serve a local protocol
+// are refused; the store's own settings are ignored with a warning.
+absl::Status ReplicaRestrictions(DaemonConfig& config) {
+  if (config.reserve_pool) {
+    return Usage(
+        "--reserve-pool=on does not go with --store=etcd: a replica may run "
+        "on another host than the pool's; reserve the pool there "
+        "(ip_local_reserved_ports) instead");
+  }
+  if (!config.portserver_listen.empty()) {
+    return Usage(
+        "--portserver-listen does not go with --store=etcd: portserver "
+        "leases follow local processes, which other replicas cannot see");
+  }
+  for (const char* name : {"db", "durable", "db_sync", "audit_events",
+                           "recovery_window", "claims_dir"}) {
+    if (!Changed(name)) continue;
+    std::string flag = absl::StrReplaceAll(name, {{"_", "-"}});
+    config.warnings.push_back(
+        absl::StrCat("--", flag, " is ignored with --store=etcd: the leases "
+                     "live in etcd"));
+  }
+  config.claims_dir.clear();
+  config.claims_off_reason = "--store=etcd: replicas claim ports in etcd";
+  return absl::OkStatus();
+}
+
+// --etcd-*, --pool-host: the cluster a replica keeps its leases in and
+// whether it probes. Checked after the other flags, as they were before.
+absl::Status ReplicaFromFlags(const DaemonHost& host, DaemonConfig& config) {
+  const std::string endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
+  config.etcd_ca = absl::GetFlag(FLAGS_etcd_ca);
+  config.etcd_cert = absl::GetFlag(FLAGS_etcd_cert);
+  config.etcd_key = absl::GetFlag(FLAGS_etcd_key);
+  config.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  config.pool_host = absl::GetFlag(FLAGS_pool_host);
+  if (config.store != StoreKind::kEtcd) {
+    if (!endpoints.empty() || !config.etcd_ca.empty() ||
+        !config.etcd_cert.empty() || !config.etcd_key.empty() ||
+        !config.pool_host.empty() || Changed("etcd_prefix")) {
+      return Usage("--etcd-* and --pool-host need --store=etcd");
+    }
+    return absl::OkStatus();
+  }
+  for (absl::string_view part :
+       absl::StrSplit(endpoints, ',', absl::SkipEmpty())) {
+    config.etcd_endpoints.push_back(std::string(part));
+  }
+  if (config.etcd_endpoints.empty()) {
+    return Usage("--store=etcd needs --etcd-endpoints=URL[,URL...]");
+  }
+  if (config.etcd_cert.empty() != config.etcd_key.empty()) {
+    return Usage("--etcd-cert and --etcd-key go together");
+  }
+  if (config.etcd_prefix.empty() || config.etcd_prefix.back() != '/') {
+    return Usage(absl::StrCat("--etcd-prefix=", config.etcd_prefix,
+                              ": expected a prefix ending in /"));
+  }
+  if (config.pool_host.empty() && config.probe != ProbeMode::kNone) {
+    return Usage(
+        "--store=etcd needs --pool-host=NAME (the host whose ports the pool "
+        "is; its replica probes them) or --probe=none");
+  }
+  config.probe_pool = config.probe == ProbeMode::kSystem &&
+                      config.pool_host == host.hostname;
+  return ReplicaRestrictions(config);
+}
+
 }  // namespace
+
+std::string ThisHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
 
 absl::StatusOr<DaemonConfig> DaemonConfigFromFlags(const DaemonHost& host) {
   DaemonConfig config;
@@ -346,6 +451,7 @@ absl::StatusOr<DaemonConfig> DaemonConfigFromFlags(const DaemonHost& host) {
   if (absl::Status s = LimitsFromFlags(host, config); !s.ok()) return s;
   LeaseRulesFromFlags(config);
   if (absl::Status s = PortserverFromFlags(config); !s.ok()) return s;
+  if (absl::Status s = ReplicaFromFlags(host, config); !s.ok()) return s;
   return config;
 }
 

@@ -27,6 +27,8 @@
 
 namespace portlease {
 
+// --store (sqlite with --nodurable or --db=:memory: is kMemory).
+enum class StoreKind { kSqlite, kMemory, kEtcd };
 // --db-sync.
 enum class StoreSync { kNormal, kFull };
 // --probe.
@@ -46,9 +48,23 @@ struct DaemonConfig {
   PoolFit pool_fit = {{0, 0}, EphemeralPolicy::kRefuse, {}};
   // --reserve-pool=on: the pool kept in the kernel's reserved ports.
   bool reserve_pool = false;
-  // The store: --db unless --nodurable or ":memory:".
+  // The store: --store; with sqlite, --db unless --nodurable or ":memory:".
+  // durable: kSqlite (DB.state, lost-state recovery, reserved-ports record).
+  StoreKind store = StoreKind::kSqlite;
   std::string db;
   bool durable = true;
+  // --store=etcd: --etcd-endpoints (split at commas), the TLS files and
+  // --etcd-prefix; --pool-host, and whether this replica probes before
+  // granting (--probe=system on the pool host itself).
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_ca;
+  std::string etcd_cert;
+  std::string etcd_key;
+  std::string etcd_prefix;
+  std::string pool_host;
+  bool probe_pool = true;
+  // Flags ignored with --store=etcd, one line each, for the start-up log.
+  std::vector<std::string> warnings;
   StoreSync db_sync = StoreSync::kNormal;
   uint32_t audit_events = 0;
   ProbeMode probe = ProbeMode::kSystem;
@@ -91,7 +107,12 @@ struct DaemonHost {
   std::string proc_root = "/proc";
   // The open-file limit (RaiseFdLimit), which --max-connections must fit.
   FdLimit fd_limit;
+  // This host's name (gethostname), compared with --pool-host.
+  std::string hostname;
 };
+
+// gethostname(), "" when it fails.
+std::string ThisHostName();
 
 // Reads every daemon flag exactly once (daemon_flags.h) into a typed field,
 // checking them in a fixed order so that the same error wins when several

@@ -110,6 +110,115 @@ TEST(DaemonConfigTest, DbSyncProbeAndEphemeralAreEnums) {
   EXPECT_FALSE(config->durable);
 }
 
+TEST(DaemonConfigTest, StoreIsSqliteUnlessMemoryNodurableOrEtcd) {
+  absl::FlagSaver saver;
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->store, StoreKind::kSqlite);
+  absl::SetFlag(&FLAGS_durable, false);
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->store, StoreKind::kMemory);
+  EXPECT_FALSE(config->durable);
+  absl::SetFlag(&FLAGS_durable, true);
+  absl::SetFlag(&FLAGS_store, "memory");
+  config = ConfigWith();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->store, StoreKind::kMemory);
+  EXPECT_FALSE(config->durable);
+  absl::SetFlag(&FLAGS_store, "redis");
+  config = ConfigWith();
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_EQ(config.status().message(),
+            "--store=redis: expected sqlite, memory or etcd");
+}
+
+// --store=etcd with the flags a replica needs.
+void SetReplicaFlags() {
+  absl::SetFlag(&FLAGS_store, "etcd");
+  absl::SetFlag(&FLAGS_etcd_endpoints, "http://127.0.0.1:1,http://127.0.0.1:2");
+  absl::SetFlag(&FLAGS_pool_host, "pool-machine");
+}
+
+absl::StatusOr<DaemonConfig> ReplicaConfigOn(const std::string& hostname) {
+  FakeProc proc("32768\t60999");
+  DaemonHost host = proc.Host();
+  host.hostname = hostname;
+  return DaemonConfigFromFlags(host);
+}
+
+TEST(DaemonConfigTest, EtcdStoreReadsTheClusterAndProbesOnlyOnThePoolHost) {
+  absl::FlagSaver saver;
+  SetReplicaFlags();
+  absl::StatusOr<DaemonConfig> config = ReplicaConfigOn("pool-machine");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->store, StoreKind::kEtcd);
+  EXPECT_FALSE(config->durable);
+  EXPECT_THAT(config->etcd_endpoints,
+              ElementsAre("http://127.0.0.1:1", "http://127.0.0.1:2"));
+  EXPECT_EQ(config->etcd_prefix, "/portlease/");
+  EXPECT_TRUE(config->probe_pool);
+  EXPECT_EQ(config->claims_dir, "");
+  EXPECT_THAT(config->claims_off_reason, HasSubstr("--store=etcd"));
+  EXPECT_TRUE(config->warnings.empty());
+  config = ReplicaConfigOn("another-machine");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->probe_pool);
+}
+
+TEST(DaemonConfigTest, EtcdStoreNeedsEndpointsAndAPoolHostUnlessProbeNone) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_store, "etcd");
+  absl::StatusOr<DaemonConfig> config = ReplicaConfigOn("h");
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_EQ(config.status().message(),
+            "--store=etcd needs --etcd-endpoints=URL[,URL...]");
+  absl::SetFlag(&FLAGS_etcd_endpoints, "http://127.0.0.1:1");
+  config = ReplicaConfigOn("h");
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_THAT(config.status().message(), HasSubstr("--pool-host=NAME"));
+  EXPECT_THAT(config.status().message(), HasSubstr("--probe=none"));
+  absl::SetFlag(&FLAGS_probe, "none");
+  config = ReplicaConfigOn("h");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->probe_pool);
+  absl::SetFlag(&FLAGS_etcd_cert, "client.pem");
+  config = ReplicaConfigOn("h");
+  EXPECT_EQ(config.status().message(),
+            "--etcd-cert and --etcd-key go together");
+}
+
+TEST(DaemonConfigTest, EtcdStoreRefusesHostFlagsAndWarnsOfSqliteFlags) {
+  absl::FlagSaver saver;
+  SetReplicaFlags();
+  absl::SetFlag(&FLAGS_reserve_pool, "on");
+  absl::StatusOr<DaemonConfig> config = ReplicaConfigOn("h");
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_THAT(config.status().message(), HasSubstr("--reserve-pool=on"));
+  absl::SetFlag(&FLAGS_reserve_pool, "off");
+  absl::SetFlag(&FLAGS_portserver_listen, std::vector<std::string>{"@ps"});
+  config = ReplicaConfigOn("h");
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_THAT(config.status().message(), HasSubstr("--portserver-listen"));
+  absl::SetFlag(&FLAGS_portserver_listen, std::vector<std::string>{});
+  absl::SetFlag(&FLAGS_db, "/tmp/x.db");
+  absl::SetFlag(&FLAGS_recovery_window, "5s");
+  config = ReplicaConfigOn("h");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->warnings,
+              ElementsAre(HasSubstr("--db is ignored"),
+                          HasSubstr("--recovery-window is ignored")));
+}
+
+TEST(DaemonConfigTest, EtcdFlagsNeedTheEtcdStore) {
+  absl::FlagSaver saver;
+  absl::SetFlag(&FLAGS_pool_host, "h");
+  absl::StatusOr<DaemonConfig> config = ConfigWith();
+  EXPECT_EQ(DaemonExitCode(config.status()), 2);
+  EXPECT_EQ(config.status().message(),
+            "--etcd-* and --pool-host need --store=etcd");
+}
+
 TEST(DaemonConfigTest, ClaimsDirFollowsProbe) {
   absl::FlagSaver saver;
   absl::SetFlag(&FLAGS_probe, "none");
@@ -353,7 +462,7 @@ TEST(DaemonConfigTest, EveryFlagIsReadOnce) {
   const std::string config = ReadSource("daemon_config.cc");
   ASSERT_FALSE(flags.empty());
   const size_t defined = Count(flags, R"(\bABSL_FLAG\()");
-  EXPECT_EQ(defined, 38u);
+  EXPECT_EQ(defined, 45u);
   EXPECT_EQ(Count(config, R"(absl::GetFlag\(FLAGS_)"), defined);
   const std::regex name(R"(\bABSL_FLAG\([^,]+(?:<[^>]*>)?,\s*(\w+),)");
   for (std::sregex_iterator it(flags.begin(), flags.end(), name), end;

@@ -66,6 +66,39 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log lines written: debug (adds renewals), info, "
           "warning or error.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "Where the leases live. sqlite: in --db (in memory with "
+          "--nodurable or --db=:memory:). memory: in memory only, lost on "
+          "exit. etcd: in the etcd cluster of --etcd-endpoints, shared by "
+          "every portleased started with the same endpoints, --etcd-prefix "
+          "and --pool: each is a replica, clients list several of them in "
+          "PORTLEASE_ADDR and move to another when one dies. Needs "
+          "--pool-host (or --probe=none). Not with etcd (a start-up error): "
+          "--reserve-pool=on, --portserver-listen. Ignored with a warning: "
+          "--db, --nodurable, --db-sync, --audit-events, --recovery-window, "
+          "--claims-dir. Not implemented with etcd yet: the audit trail "
+          "(portlease events), drain, undrain, set-pool and force-release "
+          "(UNIMPLEMENTED).");
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "--store=etcd: the client URLs of the etcd members, "
+          "comma-separated (http://HOST:PORT, https://HOST:PORT or "
+          "HOST:PORT). Required with --store=etcd.");
+ABSL_FLAG(std::string, etcd_ca, "",
+          "--store=etcd: PEM CA certificates the etcd members' certificates "
+          "must be signed by; makes the connections TLS.");
+ABSL_FLAG(std::string, etcd_cert, "",
+          "--store=etcd: PEM client certificate presented to etcd (with "
+          "--etcd-key).");
+ABSL_FLAG(std::string, etcd_key, "", "PEM private key of --etcd-cert.");
+ABSL_FLAG(std::string, etcd_prefix, "/portlease/",
+          "--store=etcd: the key prefix the leases live under; replicas "
+          "sharing one pool share it, another pool needs another prefix.");
+ABSL_FLAG(std::string, pool_host, "",
+          "--store=etcd: the name (as gethostname says) of the machine whose "
+          "ports the pool is. The replica running there probes ports before "
+          "granting them (--probe=system); the others cannot see that "
+          "host's sockets, skip the probe, and say so once at start. "
+          "Required with --store=etcd unless --probe=none.");
 ABSL_FLAG(std::string, db, "/var/lib/portlease/leases.db",
           "SQLite database holding the leases; its directory is created if "
           "missing. \":memory:\" keeps them in memory (lost on exit).");

@@ -83,6 +83,22 @@ DESCRIPTION
     the pool stay valid until released or expired; their ports are not
     granted again.
 
+    Replicas (--store=etcd): several portleased share one pool whose leases
+    live in an etcd cluster (--etcd-endpoints, --etcd-prefix); every grant
+    is one etcd transaction, so no port is granted twice. Clients list the
+    replicas in PORTLEASE_ADDR (unix:a.sock,unix:b.sock) and move to the
+    next when one dies; a Hold stream re-attaches there within
+    --hold-grace. Each lease carries a fencing token (the etcd revision
+    that created it) that its holder sends back with Renew and Release.
+    Only the replica on --pool-host probes ports before granting them.
+    While etcd has no quorum, grants and renewals fail UNAVAILABLE and
+    leases end at their TTL. Not implemented with etcd yet: the audit
+    trail, drain, undrain, set-pool, force-release; --reserve-pool=on and
+    --portserver-listen are refused, the SQLite flags ignored (a warning).
+    One replica of a pool of host ci-host:
+        portleased --store=etcd --etcd-endpoints=http://etcd1:2379 \
+                   --pool-host=ci-host --listen=unix:/run/portlease/r1.sock
+
 OPTIONS
 )";
 
@@ -121,9 +137,10 @@ FILES
         portlease, --reserve-pool=on, sandboxing.
 
 EXIT STATUS
-    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db), or after
-    --idle-exit; 1 runtime error (database, socket, bind, lock); 2 usage
-    error (bad flag, a pool that does not fit).
+    0 after a shutdown on SIGTERM or SIGINT (leases stay in --db, or in
+    etcd), or after --idle-exit; 1 runtime error (database, etcd, socket,
+    bind, lock); 2 usage error (bad flag, a pool that does not fit, a flag
+    missing for --store=etcd).
 
 EXAMPLES
     portleased
@@ -144,6 +161,13 @@ const std::map<std::string, std::string>& FlagValueNames() {
   static const auto* names = new std::map<std::string, std::string>{
       {"listen", "ADDRESS[,ADDRESS...]"},
       {"db", "FILE"},
+      {"store", "sqlite|memory|etcd"},
+      {"etcd_endpoints", "URL[,URL...]"},
+      {"etcd_ca", "FILE"},
+      {"etcd_cert", "FILE"},
+      {"etcd_key", "FILE"},
+      {"etcd_prefix", "PREFIX"},
+      {"pool_host", "NAME"},
       {"db_sync", "normal|full"},
       {"pool", "RANGES"},
       {"exclude", "PORTS"},

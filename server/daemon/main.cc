@@ -56,7 +56,7 @@ int Run(int argc, char** argv) {
   // --max-connections must fit.
   const FdLimit fd_limit = RaiseFdLimit();
   absl::StatusOr<DaemonConfig> config =
-      DaemonConfigFromFlags(DaemonHost{"/proc", fd_limit});
+      DaemonConfigFromFlags(DaemonHost{"/proc", fd_limit, ThisHostName()});
   if (!config.ok()) return Fail(config.status());
   const absl::Duration idle_exit = config->idle_exit;
 
