@@ -191,7 +191,9 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   if (const int sig = signals.signal(); sig != 0) {
     client.ClearCancellation();
     if (lease.ok()) {
-      client.Release(lease->lease_id(), absl::Seconds(1)).IgnoreError();
+      client
+          .Release(lease->lease_id(), absl::Seconds(1), lease->fencing_token())
+          .IgnoreError();
     } else {
       EndCancelledAcquire(client, spec);
     }
@@ -206,7 +208,8 @@ int CmdAcquire(const CliFlags& flags, std::ostream& out, std::ostream& err) {
   // failure releases it, and the one error line says so.
   auto fail_granted = [&](int code, absl::string_view what) {
     const std::string prefix = lease->lease_id().substr(0, 8);
-    const absl::Status released = client.Release(lease->lease_id());
+    const absl::Status released = client.Release(
+        lease->lease_id(), absl::ZeroDuration(), lease->fencing_token());
     return Fail(
         err, code,
         released.ok()

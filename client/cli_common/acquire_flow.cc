@@ -43,7 +43,8 @@ void EndCancelledAcquire(const Client& client, AcquireSpec spec) {
   spec.wait = absl::ZeroDuration();
   absl::StatusOr<v1::Lease> lease = client.Acquire(spec);
   if (lease.ok()) {
-    client.Release(lease->lease_id(), absl::Seconds(1)).IgnoreError();
+    client.Release(lease->lease_id(), absl::Seconds(1), lease->fencing_token())
+        .IgnoreError();
   }
 }
 

@@ -320,9 +320,11 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
 
 absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
                                         absl::Duration ttl,
-                                        absl::Duration timeout) const {
+                                        absl::Duration timeout,
+                                        uint64_t fencing_token) const {
   v1::RenewRequest request;
   request.set_lease_id(lease_id);
+  request.set_fencing_token(fencing_token);
   if (ttl > absl::ZeroDuration()) DurationToProto(ttl, request.mutable_ttl());
   v1::RenewResponse response;
   absl::Status status =
@@ -335,9 +337,11 @@ absl::StatusOr<v1::Lease> Client::Renew(const std::string& lease_id,
 }
 
 absl::Status Client::Release(const std::string& lease_id,
-                             absl::Duration timeout) const {
+                             absl::Duration timeout,
+                             uint64_t fencing_token) const {
   v1::ReleaseRequest request;
   request.set_lease_id(lease_id);
+  request.set_fencing_token(fencing_token);
   v1::ReleaseResponse response;
   bool maybe_applied = false;
   // An explicit timeout bounds the whole release, retries included (a

@@ -148,6 +148,8 @@ void ScopedLease::RenewLoop() {
     }
     v1::RenewRequest request;
     request.set_lease_id(lease_.lease_id());
+    // Replicated servers: never renew the lease if it was granted again.
+    request.set_fencing_token(lease_.fencing_token());
     // Should the server have lost its state, it re-creates the lease from
     // this snapshot during its recovery window.
     *request.mutable_reattach() = lease_;
@@ -277,7 +279,8 @@ absl::Status ScopedLease::Stop(bool release) {
     result = status_.ok() ? unreachable_ : status_;
   }
   if (release && !lost) {
-    result = client_->Release(lease_.lease_id(), options_.release_timeout);
+    result = client_->Release(lease_.lease_id(), options_.release_timeout,
+                              lease_.fencing_token());
   }
   {
     absl::MutexLock lock(&mu_);

@@ -140,17 +140,21 @@ class Client {
       const AcquireSpec& spec) const;
 
   // Extends the lease to now + ttl (the lease's own ttl when zero).
-  // NOT_FOUND when the lease is unknown, released or expired.
+  // NOT_FOUND when the lease is unknown, released or expired, or when a
+  // nonzero `fencing_token` (v1::Lease::fencing_token, as granted) is not
+  // the lease's: replicated servers granted the id again.
   absl::StatusOr<v1::Lease> Renew(const std::string& lease_id,
                                   absl::Duration ttl = absl::ZeroDuration(),
-                                  absl::Duration timeout =
-                                      absl::ZeroDuration()) const;
+                                  absl::Duration timeout = absl::ZeroDuration(),
+                                  uint64_t fencing_token = 0) const;
 
   // Ends the lease. NOT_FOUND when it is already gone (but OK when an
   // earlier attempt of this call may have released it). A zero timeout means
   // ClientOptions::rpc_timeout; a nonzero one also bounds the retries.
+  // `fencing_token` as for Renew: a lease granted again is not released.
   absl::Status Release(const std::string& lease_id,
-                       absl::Duration timeout = absl::ZeroDuration()) const;
+                       absl::Duration timeout = absl::ZeroDuration(),
+                       uint64_t fencing_token = 0) const;
 
   // One lease by its full id. NOT_FOUND when unknown.
   absl::StatusOr<v1::Lease> Get(const std::string& lease_id) const;
