@@ -1,0 +1,226 @@
+// Real portleased replicas (--store=etcd) on a real 3-member etcd cluster,
+// driven by the real portlease and lease-run binaries through a
+// PORTLEASE_ADDR list: a lease granted through one replica is seen through
+// another; lease-run keeps its lease when its replica is SIGKILLed (its
+// Hold moves to the other replica within the hold grace) and its ports are
+// granted to nobody else meanwhile; releasing at the end leaves nothing.
+// The replicas run with --probe=none: the pool's ports are only numbers in
+// etcd, nothing binds them.
+#include <signal.h>
+
+#include <algorithm>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "portlease/client.h"
+#include "tests/client/test_support.h"
+#include "tests/support/etcd_cluster.h"
+
+namespace portlease::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kPool[] = "20000-20007";  // 8 ports
+constexpr absl::Duration kHoldGrace = absl::Seconds(3);
+
+class DaemonReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!EtcdCluster::Installed()) {
+      GTEST_SKIP() << EtcdCluster::NotInstalledMessage();
+    }
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> cluster =
+        EtcdCluster::Start(3);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+  }
+
+  // Replica `socket` of the pool on the test's cluster.
+  absl::StatusOr<std::unique_ptr<TestServer>> StartReplica(
+      const std::string& socket) {
+    return TestServer::Start(
+        dir_.path(),
+        {"--store=etcd",
+         "--etcd-endpoints=" + absl::StrJoin(cluster_->endpoints(), ","),
+         "--etcd-prefix=/daemon-test/", "--pool", kPool,
+         "--hold_grace=" + absl::FormatDuration(kHoldGrace)},
+        socket);
+  }
+
+  std::string Socket(const std::string& name) {
+    return "unix:" + dir_.File(name);
+  }
+
+  // `portlease ARGS...` with PORTLEASE_ADDR=`addresses`; exit 0 expected.
+  std::string Portlease(const std::string& addresses,
+                        std::vector<std::string> args) {
+    args.insert(args.begin(), PORTLEASE_BIN);
+    RunResult r = RunBinary(args, {{"PORTLEASE_ADDR", addresses}}, dir_.path());
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
+    return r.out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EtcdCluster> cluster_;
+};
+
+// The lease_id and fencing_token of `portlease acquire --format=json`.
+struct Granted {
+  std::string id;
+  uint64_t fencing_token = 0;
+};
+Granted ParseGrant(const std::string& json) {
+  Granted g;
+  std::smatch m;
+  if (std::regex_search(json, m,
+                        std::regex(R"re("lease_id": "([0-9a-f]{32})")re"))) {
+    g.id = m[1];
+  }
+  if (std::regex_search(json, m, std::regex(R"re("fencing_token": (\d+))re"))) {
+    EXPECT_TRUE(absl::SimpleAtoi(m[1].str(), &g.fencing_token));
+  }
+  return g;
+}
+
+TEST_F(DaemonReplicasTest, ALeaseTakenThroughOneReplicaIsSeenThroughAnother) {
+  auto r1 = StartReplica("r1.sock");
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  auto r2 = StartReplica("r2.sock");
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  const Granted lease = ParseGrant(Portlease(
+      Socket("r1.sock"),
+      {"acquire", "--count", "2", "--ttl", "60s", "--format=json"}));
+  ASSERT_EQ(lease.id.size(), 32u);
+  EXPECT_GT(lease.fencing_token, 0u);  // the etcd revision of the grant
+  EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
+              HasSubstr(lease.id.substr(0, 8)));
+  // Renewed through the list (r1 first), released through r2.
+  const std::string both = Socket("r1.sock") + "," + Socket("r2.sock");
+  Portlease(both, {"renew", lease.id, "--ttl", "2m"});
+  Portlease(Socket("r2.sock"), {"release", lease.id});
+  EXPECT_THAT(Portlease(both, {"list"}), Not(HasSubstr(lease.id.substr(0, 8))));
+  // A stale fencing token acts on nothing (the client library sends it).
+  Client client(Socket("r2.sock"));
+  AcquireSpec spec;
+  spec.count = 1;
+  absl::StatusOr<v1::Lease> fresh = client.Acquire(spec);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(client
+                .Renew(fresh->lease_id(), absl::ZeroDuration(),
+                       absl::ZeroDuration(), fresh->fencing_token() + 1)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(client
+                .Release(fresh->lease_id(), absl::ZeroDuration(),
+                         fresh->fencing_token() + 1)
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(client
+                  .Release(fresh->lease_id(), absl::ZeroDuration(),
+                           fresh->fencing_token())
+                  .ok());
+}
+
+TEST_F(DaemonReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
+  auto r1 = StartReplica("r1.sock");
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  auto r2 = StartReplica("r2.sock");
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  const std::string leased = dir_.File("leased");
+  auto run = Process::Start(
+      {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
+       "echo $PORTLEASE_LEASE_ID $PORTLEASE_PORTS > " + leased +
+           "; exec sleep 60"},
+      {{"PORTLEASE_ADDR", Socket("r1.sock") + "," + Socket("r2.sock")}},
+      dir_.path());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(PollUntil(
+      [&] { return ReadFileOrEmpty(leased).find('\n') != std::string::npos; },
+      absl::Seconds(15)))
+      << (*run)->err();
+  const std::vector<std::string> words =
+      absl::StrSplit(ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"),
+                     absl::SkipEmpty());
+  ASSERT_EQ(words.size(), 3u) << ReadFileOrEmpty(leased);
+  const std::string id = words[0];
+  const std::set<std::string> held = {words[1], words[2]};
+
+  (*r1)->Crash();
+  // The other 6 ports go to other leases at once; the command's two stay
+  // its own, past the hold grace: its Hold moved to r2.
+  Client via_r2(Socket("r2.sock"));
+  AcquireSpec one;
+  one.count = 1;
+  std::vector<v1::Lease> others;
+  for (absl::StatusOr<v1::Lease> other = via_r2.Acquire(one); other.ok();
+       other = via_r2.Acquire(one)) {
+    EXPECT_EQ(held.count(std::to_string(other->base_port())), 0u)
+        << other->base_port();
+    others.push_back(*std::move(other));
+  }
+  EXPECT_EQ(others.size(), 6u);
+  const absl::Time past_grace = absl::Now() + kHoldGrace + absl::Seconds(2);
+  while (absl::Now() < past_grace) {
+    absl::StatusOr<v1::Lease> extra = via_r2.Acquire(one);
+    ASSERT_EQ(extra.status().code(), absl::StatusCode::kResourceExhausted)
+        << "granted " << (extra.ok() ? extra->base_port() : 0);
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_TRUE(via_r2.Get(id).ok()) << (*run)->err();
+  EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
+              HasSubstr(id.substr(0, 8)));
+
+  // SIGTERM ends lease-run and its command; the lease is released through
+  // r2, and with the other one released nothing is left.
+  ASSERT_EQ(kill((*run)->pid(), SIGTERM), 0);
+  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 128 + SIGTERM) << (*run)->err();
+  EXPECT_EQ(via_r2.Get(id).status().code(), absl::StatusCode::kNotFound);
+  for (const v1::Lease& other : others) {
+    EXPECT_TRUE(via_r2.Release(other.lease_id(), absl::ZeroDuration(),
+                               other.fencing_token())
+                    .ok());
+  }
+  absl::StatusOr<std::vector<v1::Lease>> left = via_r2.List();
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty());
+  EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
+              Not(HasSubstr(id.substr(0, 8))));
+}
+
+// No etcd needed: the flags are refused before anything starts.
+TEST(DaemonReplicaFlagsTest, MissingEtcdFlagsAreOneLineUsageErrors) {
+  TempDir dir;
+  const std::string listen = "--listen=unix:" + dir.File("s.sock");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--store=etcd"}, "--etcd-endpoints"},
+      {{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:1"}, "--pool-host"},
+      {{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:1",
+        "--probe=none", "--reserve-pool=on"},
+       "--reserve-pool=on"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> argv = {PORTLEASED_BIN, listen};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    RunResult r = RunBinary(argv, {}, dir.path());
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(named));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace portlease::testing
