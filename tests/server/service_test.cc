@@ -61,11 +61,12 @@ class ServiceTest : public ::testing::TestWithParam<Transport> {
     if (lease != nullptr) *lease = response.lease();
     return status;
   }
-  grpc::Status Release(const std::string& id) {
+  grpc::Status Release(const std::string& id, uint64_t fencing_token = 0) {
     grpc::ClientContext context;
     SetDeadline(&context);
     v1::ReleaseRequest request;
     request.set_lease_id(id);
+    request.set_fencing_token(fencing_token);
     v1::ReleaseResponse response;
     return stub_->Release(&context, request, &response);
   }
@@ -126,6 +127,24 @@ TEST_P(ServiceTest, ReleaseEndsTheLease) {
   EXPECT_EQ(Get(lease.lease_id()).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Release(lease.lease_id()).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_P(ServiceTest, ASingleHostLeaseHasNoFencingTokenAndRefusesOne) {
+  Start();
+  v1::Lease lease = MustAcquire(Count(1));
+  EXPECT_EQ(lease.fencing_token(), 0u);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RenewRequest renew;
+  renew.set_lease_id(lease.lease_id());
+  renew.set_fencing_token(9);
+  v1::RenewResponse renewed;
+  EXPECT_EQ(stub_->Renew(&context, renew, &renewed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Release(lease.lease_id(), 9).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Get(lease.lease_id()).ok());  // nothing changed
+  EXPECT_TRUE(Release(lease.lease_id(), 0).ok());
 }
 
 TEST_P(ServiceTest, RenewMovesTheExpiry) {
