@@ -261,8 +261,8 @@ absl::Status Daemon::StartManager() {
   // comparing the database with DB.state, repaired by the holders.
   if (config_.durable) {
     CheckForLostState(config_.db, recorded_, db_was_missing_,
-                      config_.recovery_window, manager->get(),
-                      recording_.get(), [log](std::string message) {
+                      config_.recovery_window, manager->get(), recording_.get(),
+                      [log](std::string message) {
                         log->Write(
                             FormatLogLine(absl::Now(), "ERROR", message));
                       });
@@ -309,9 +309,9 @@ absl::Status Daemon::StartReplica() {
       replicated::EtcdLeaseBackend::Create(std::move(options), &clock_,
                                            etcd_.get());
   if (!backend.ok()) {
-    return absl::Status(backend.status().code(),
-                        absl::StrCat("--store=etcd: ",
-                                     backend.status().message()));
+    return absl::Status(
+        backend.status().code(),
+        absl::StrCat("--store=etcd: ", backend.status().message()));
   }
   manager_ = *std::move(backend);
   return absl::OkStatus();

@@ -167,8 +167,8 @@ absl::Status PoolFromFlags(const DaemonHost& host, DaemonConfig& config) {
 absl::Status StoreKindFromFlags(DaemonConfig& config) {
   const std::string store = absl::GetFlag(FLAGS_store);
   if (store != "sqlite" && store != "memory" && store != "etcd") {
-    return Usage(absl::StrCat("--store=", store,
-                              ": expected sqlite, memory or etcd"));
+    return Usage(
+        absl::StrCat("--store=", store, ": expected sqlite, memory or etcd"));
   }
   config.db = absl::GetFlag(FLAGS_db);
   const bool durable = absl::GetFlag(FLAGS_durable) && config.db != ":memory:";
@@ -382,7 +382,8 @@ absl::Status ReplicaRestrictions(DaemonConfig& config) {
     if (!Changed(name)) continue;
     std::string flag = absl::StrReplaceAll(name, {{"_", "-"}});
     config.warnings.push_back(
-        absl::StrCat("--", flag, " is ignored with --store=etcd: the leases "
+        absl::StrCat("--", flag,
+                     " is ignored with --store=etcd: the leases "
                      "live in etcd"));
   }
   config.claims_dir.clear();
@@ -426,8 +427,8 @@ absl::Status ReplicaFromFlags(const DaemonHost& host, DaemonConfig& config) {
         "--store=etcd needs --pool-host=NAME (the host whose ports the pool "
         "is; its replica probes them) or --probe=none");
   }
-  config.probe_pool = config.probe == ProbeMode::kSystem &&
-                      config.pool_host == host.hostname;
+  config.probe_pool =
+      config.probe == ProbeMode::kSystem && config.pool_host == host.hostname;
   return ReplicaRestrictions(config);
 }
 

@@ -157,10 +157,9 @@ grpc::ServerUnaryReactor* PortLeaseService::Release(
   if (!admitted.ok()) return FinishNow(context, admitted);
   absl::Status valid = CheckLeaseIdField(request->lease_id());
   if (!valid.ok()) return FinishNow(context, valid);
-  return FinishNow(context,
-                   options_.manager->Release(request->lease_id(),
-                                             CallerOf(*context),
-                                             request->fencing_token()));
+  return FinishNow(context, options_.manager->Release(
+                                request->lease_id(), CallerOf(*context),
+                                request->fencing_token()));
 }
 
 grpc::ServerUnaryReactor* PortLeaseService::Get(

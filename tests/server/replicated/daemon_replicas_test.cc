@@ -98,9 +98,9 @@ TEST_F(DaemonReplicasTest, ALeaseTakenThroughOneReplicaIsSeenThroughAnother) {
   ASSERT_TRUE(r1.ok()) << r1.status();
   auto r2 = StartReplica("r2.sock");
   ASSERT_TRUE(r2.ok()) << r2.status();
-  const Granted lease = ParseGrant(Portlease(
-      Socket("r1.sock"),
-      {"acquire", "--count", "2", "--ttl", "60s", "--format=json"}));
+  const Granted lease = ParseGrant(
+      Portlease(Socket("r1.sock"),
+                {"acquire", "--count", "2", "--ttl", "60s", "--format=json"}));
   ASSERT_EQ(lease.id.size(), 32u);
   EXPECT_GT(lease.fencing_token, 0u);  // the etcd revision of the grant
   EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
@@ -150,9 +150,8 @@ TEST_F(DaemonReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
       [&] { return ReadFileOrEmpty(leased).find('\n') != std::string::npos; },
       absl::Seconds(15)))
       << (*run)->err();
-  const std::vector<std::string> words =
-      absl::StrSplit(ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"),
-                     absl::SkipEmpty());
+  const std::vector<std::string> words = absl::StrSplit(
+      ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"), absl::SkipEmpty());
   ASSERT_EQ(words.size(), 3u) << ReadFileOrEmpty(leased);
   const std::string id = words[0];
   const std::set<std::string> held = {words[1], words[2]};
@@ -190,8 +189,9 @@ TEST_F(DaemonReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
   EXPECT_EQ(*code, 128 + SIGTERM) << (*run)->err();
   EXPECT_EQ(via_r2.Get(id).status().code(), absl::StatusCode::kNotFound);
   for (const v1::Lease& other : others) {
-    EXPECT_TRUE(via_r2.Release(other.lease_id(), absl::ZeroDuration(),
-                               other.fencing_token())
+    EXPECT_TRUE(via_r2
+                    .Release(other.lease_id(), absl::ZeroDuration(),
+                             other.fencing_token())
                     .ok());
   }
   absl::StatusOr<std::vector<v1::Lease>> left = via_r2.List();
@@ -208,8 +208,8 @@ TEST(DaemonReplicaFlagsTest, MissingEtcdFlagsAreOneLineUsageErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--store=etcd"}, "--etcd-endpoints"},
       {{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:1"}, "--pool-host"},
-      {{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:1",
-        "--probe=none", "--reserve-pool=on"},
+      {{"--store=etcd", "--etcd-endpoints=http://127.0.0.1:1", "--probe=none",
+        "--reserve-pool=on"},
        "--reserve-pool=on"},
   };
   for (const auto& [flags, named] : cases) {
