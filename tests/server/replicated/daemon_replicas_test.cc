@@ -7,6 +7,7 @@
 // The replicas run with --probe=none: the pool's ports are only numbers in
 // etcd, nothing binds them.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -48,14 +49,14 @@ class DaemonReplicasTest : public ::testing::Test {
 
   // Replica `socket` of the pool on the test's cluster.
   absl::StatusOr<std::unique_ptr<TestServer>> StartReplica(
-      const std::string& socket) {
-    return TestServer::Start(
-        dir_.path(),
-        {"--store=etcd",
-         "--etcd-endpoints=" + absl::StrJoin(cluster_->endpoints(), ","),
-         "--etcd-prefix=/daemon-test/", "--pool", kPool,
-         "--hold_grace=" + absl::FormatDuration(kHoldGrace)},
-        socket);
+      const std::string& socket, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {
+        "--store=etcd",
+        "--etcd-endpoints=" + absl::StrJoin(cluster_->endpoints(), ","),
+        "--etcd-prefix=/daemon-test/", "--pool", kPool,
+        "--hold_grace=" + absl::FormatDuration(kHoldGrace)};
+    args.insert(args.end(), more.begin(), more.end());
+    return TestServer::Start(dir_.path(), args, socket);
   }
 
   std::string Socket(const std::string& name) {
@@ -74,6 +75,12 @@ class DaemonReplicasTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<EtcdCluster> cluster_;
 };
+
+std::string ThisHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
 
 // The lease_id and fencing_token of `portlease acquire --format=json`.
 struct Granted {
@@ -130,6 +137,27 @@ TEST_F(DaemonReplicasTest, ALeaseTakenThroughOneReplicaIsSeenThroughAnother) {
   EXPECT_TRUE(client
                   .Release(fresh->lease_id(), absl::ZeroDuration(),
                            fresh->fencing_token())
+                  .ok());
+}
+
+TEST_F(DaemonReplicasTest, AReplicaOffThePoolHostSaysItDoesNotProbe) {
+  auto r3 = StartReplica(
+      "r3.sock", {"--probe=system", "--pool-host=not-" + ThisHostName()});
+  ASSERT_TRUE(r3.ok()) << r3.status();
+  const std::string log = ReadFileOrEmpty(dir_.File("r3.sock.log"));
+  EXPECT_THAT(log, HasSubstr("not probing ports before granting them: "
+                             "--pool-host=not-" +
+                             ThisHostName() + " is not this host"));
+  // --db (the test server's :memory:) means nothing here: a warning.
+  EXPECT_THAT(log, HasSubstr("--db is ignored with --store=etcd"));
+  Client client(Socket("r3.sock"));
+  AcquireSpec spec;
+  spec.count = 1;
+  absl::StatusOr<v1::Lease> lease = client.Acquire(spec);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_TRUE(client
+                  .Release(lease->lease_id(), absl::ZeroDuration(),
+                           lease->fencing_token())
                   .ok());
 }
 
