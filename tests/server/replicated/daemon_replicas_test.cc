@@ -53,7 +53,9 @@ class DaemonReplicasTest : public ::testing::Test {
     std::vector<std::string> args = {
         "--store=etcd",
         "--etcd-endpoints=" + absl::StrJoin(cluster_->endpoints(), ","),
-        "--etcd-prefix=/daemon-test/", "--pool", kPool,
+        "--etcd-prefix=/daemon-test/",
+        "--pool",
+        kPool,
         "--hold_grace=" + absl::FormatDuration(kHoldGrace)};
     args.insert(args.end(), more.begin(), more.end());
     return TestServer::Start(dir_.path(), args, socket);
