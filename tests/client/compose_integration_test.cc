@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -308,25 +307,8 @@ TEST_F(ComposeTest, PrintAndErrors) {
 // README "Compose stacks you did not write": its ```sh block, run as
 // written in an empty directory.
 TEST_F(ComposeTest, ReadmeBlockRuns) {
-  std::ifstream readme(README_PATH);
-  std::string line;
-  std::vector<std::string> block;
-  bool in_block = false;
-  while (std::getline(readme, line)) {
-    if (!in_block && line == "```sh") {
-      block.clear();
-      in_block = true;
-    } else if (in_block && line == "```") {
-      in_block = false;
-      if (!block.empty() &&
-          block[0].rfind("# a stack you did not write", 0) == 0) {
-        break;
-      }
-      block.clear();
-    } else if (in_block) {
-      block.push_back(line);
-    }
-  }
+  const std::vector<std::string> block =
+      ShBlockStartingWith(README_PATH, "# a stack you did not write");
   ASSERT_FALSE(block.empty()) << "no Compose stacks block in README";
   std::string bin_dir = LEASE_RUN_BIN;
   bin_dir.resize(bin_dir.rfind('/'));

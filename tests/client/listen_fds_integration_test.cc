@@ -12,7 +12,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -231,25 +230,8 @@ TEST_F(ListenFdsTest, BindFailureReleasesTheLease) {
 
 // README "Socket hand-off": its ```sh block, run as written.
 TEST_F(ListenFdsTest, ReadmeBlockRuns) {
-  std::ifstream readme(README_PATH);
-  std::string line;
-  std::vector<std::string> block;
-  bool in_block = false;
-  while (std::getline(readme, line)) {
-    if (!in_block && line == "```sh") {
-      block.clear();
-      in_block = true;
-    } else if (in_block && line == "```") {
-      in_block = false;
-      if (!block.empty() &&
-          block[0].rfind("lease-run --ports web --listen-fds", 0) == 0) {
-        break;
-      }
-      block.clear();
-    } else if (in_block) {
-      block.push_back(line);
-    }
-  }
+  const std::vector<std::string> block =
+      ShBlockStartingWith(README_PATH, "lease-run --ports web --listen-fds");
   ASSERT_FALSE(block.empty()) << "no Socket hand-off block in README";
   std::string bin_dir = LEASE_RUN_BIN;
   bin_dir.resize(bin_dir.rfind('/'));

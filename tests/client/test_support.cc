@@ -68,6 +68,27 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return buffer.str();
 }
 
+std::vector<std::string> ShBlockStartingWith(const std::string& path,
+                                             const std::string& first_line) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> block;
+  bool in_block = false;
+  while (std::getline(in, line)) {
+    if (!in_block && line == "```sh") {
+      block.clear();
+      in_block = true;
+    } else if (in_block && line == "```") {
+      in_block = false;
+      if (!block.empty() && block[0].rfind(first_line, 0) == 0) return block;
+      block.clear();
+    } else if (in_block) {
+      block.push_back(line);
+    }
+  }
+  return {};
+}
+
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;

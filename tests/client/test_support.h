@@ -23,6 +23,11 @@ namespace portlease::testing {
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 
+// The lines of the first ```sh block of the markdown file at `path` whose
+// first line starts with `first_line`; empty when there is none.
+std::vector<std::string> ShBlockStartingWith(const std::string& path,
+                                             const std::string& first_line);
+
 // A portleased started by the test: `--listen unix:DIR/SOCKET --db DB
 // --probe=none` plus `extra_args`; killed (SIGTERM, then SIGKILL) on
 // destruction.
