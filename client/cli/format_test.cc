@@ -46,7 +46,8 @@ TEST(FormatJsonTest, LeaseFieldsEnumsTimesAndMaps) {
             "\"request_id\": \"\", "
             "\"created_at\": \"2023-11-14T22:13:20Z\", "
             "\"expires_at\": \"2023-11-14T22:14:20.500Z\", "
-            "\"ttl\": \"60s\", \"state\": \"draining\"}");
+            "\"ttl\": \"60s\", \"state\": \"draining\", "
+            "\"fencing_token\": 0}");
 }
 
 TEST(FormatJsonTest, EnumNamesLoseTheirTypePrefix) {
