@@ -8,20 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/system/files.h"
 #include "gtest/gtest.h"
+#include "testing/proc_files.h"
 #include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
 
-constexpr char kStatus[] =
-    "Name:\tpython3\nState:\tS (sleeping)\nUid:\t1000\t1001\t1000\t1000\n";
-
-// A /proc/PID/stat line for pid 42 with fields 4..21 zero.
-std::string Stat(absl::string_view comm, char state, uint64_t start) {
-  std::string stat = absl::StrCat("42 (", comm, ") ", std::string(1, state));
-  for (int field = 4; field < 22; ++field) absl::StrAppend(&stat, " 0");
-  return absl::StrCat(stat, " ", start, " 0 0\n");
-}
+using ::portlease::testing::kProcStatus;
+using ::portlease::testing::ProcStatLine;
 
 TEST(ParseProcStatTest, CommWithSpacesAndParentheses) {
   absl::StatusOr<ProcStat> stat = ParseProcStat(
@@ -37,22 +31,21 @@ TEST(ParseProcStatTest, CommWithSpacesAndParentheses) {
 }
 
 TEST(ParseProcStatTest, ZombieHasExited) {
-  absl::StatusOr<ProcStat> stat = ParseProcStat(Stat("z", 'Z', 5));
+  absl::StatusOr<ProcStat> stat = ParseProcStat(ProcStatLine("z", 'Z', 5));
   ASSERT_TRUE(stat.ok()) << stat.status();
   EXPECT_TRUE(stat->exited());
   EXPECT_EQ(stat->start_time, 5u);
 }
 
 TEST(ParseProcStatTest, RefusesMalformedText) {
-  for (absl::string_view text : {"garbage", "42 no paren", "42 (x) S 1",
-                                 "x (y) S 1 2", ""}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(ParseProcStat(text).status()))
-        << text;
+  for (absl::string_view text :
+       {"garbage", "42 no paren", "42 (x) S 1", "x (y) S 1 2", ""}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseProcStat(text).status())) << text;
   }
 }
 
 TEST(ParseProcUidsTest, RealAndEffective) {
-  absl::StatusOr<ProcUids> uids = ParseProcUids(kStatus);
+  absl::StatusOr<ProcUids> uids = ParseProcUids(kProcStatus);
   ASSERT_TRUE(uids.ok()) << uids.status();
   EXPECT_EQ(uids->real, 1000u);
   EXPECT_EQ(uids->effective, 1001u);
@@ -68,9 +61,9 @@ TEST(JoinCmdlineTest, NulsBecomeSpaces) {
 TEST(ReadProcStatTest, ReadsAProcLikeDirectory) {
   testing::TempDir proc;
   ASSERT_EQ(mkdir(proc.File("42").c_str(), 0755), 0);
-  ASSERT_TRUE(
-      WriteFileAtomically(proc.File("42/stat"), Stat("py", 'S', 99), 0644)
-          .ok());
+  ASSERT_TRUE(WriteFileAtomically(proc.File("42/stat"),
+                                  ProcStatLine("py", 'S', 99), 0644)
+                  .ok());
   absl::StatusOr<ProcStat> stat = ReadProcStat(42, proc.path());
   ASSERT_TRUE(stat.ok()) << stat.status();
   EXPECT_EQ(stat->start_time, 99u);

@@ -9,45 +9,47 @@
 #include "common/system/files.h"
 #include "gtest/gtest.h"
 #include "server/portserver/test_manager.h"
+#include "testing/proc_files.h"
 #include "testing/temp_dir.h"
 
 namespace portlease {
 namespace {
 
-constexpr char kStatus[] =
-    "Name:\tpython3\nState:\tS (sleeping)\nUid:\t1000\t1001\t1000\t1000\n";
-
-std::string Stat(absl::string_view comm, char state, uint64_t start) {
-  std::string stat = absl::StrCat("42 (", comm, ") ", std::string(1, state));
-  for (int field = 4; field < 22; ++field) absl::StrAppend(&stat, " 0");
-  return absl::StrCat(stat, " ", start, " 0 0\n");
-}
+using ::portlease::testing::kProcStatus;
+using ::portlease::testing::ProcStatLine;
 
 TEST(ProcessTableTest, ParsesStartTimeStateAndUids) {
   ProcessInfo info;
-  ASSERT_TRUE(ParseProcFiles(Stat("a b) (c", 'S', 777), kStatus, &info).ok());
+  ASSERT_TRUE(
+      ParseProcFiles(ProcStatLine("a b) (c", 'S', 777), kProcStatus, &info)
+          .ok());
   EXPECT_EQ(info.start_time, 777u);
   EXPECT_EQ(info.real_uid, 1000u);
   EXPECT_EQ(info.effective_uid, 1001u);
   EXPECT_FALSE(info.exited);
-  ASSERT_TRUE(ParseProcFiles(Stat("z", 'Z', 5), kStatus, &info).ok());
+  ASSERT_TRUE(
+      ParseProcFiles(ProcStatLine("z", 'Z', 5), kProcStatus, &info).ok());
   EXPECT_TRUE(info.exited);
 }
 
 TEST(ProcessTableTest, RefusesMalformedFiles) {
   ProcessInfo info;
-  EXPECT_TRUE(absl::IsInternal(ParseProcFiles("42 no paren", kStatus, &info)));
-  EXPECT_TRUE(absl::IsInternal(ParseProcFiles("42 (x) S 1", kStatus, &info)));
+  EXPECT_TRUE(
+      absl::IsInternal(ParseProcFiles("42 no paren", kProcStatus, &info)));
+  EXPECT_TRUE(
+      absl::IsInternal(ParseProcFiles("42 (x) S 1", kProcStatus, &info)));
   EXPECT_TRUE(absl::IsInternal(
-      ParseProcFiles(Stat("x", 'S', 1), "Name:\tx\n", &info)));
+      ParseProcFiles(ProcStatLine("x", 'S', 1), "Name:\tx\n", &info)));
 }
 
 TEST(ProcessTableTest, ReadsAProcLikeDirectory) {
   testing::TempDir proc;
   ASSERT_EQ(mkdir(proc.File("42").c_str(), 0755), 0);
   ASSERT_TRUE(WriteFileAtomically(proc.File("42/stat"),
-                                  Stat("py", 'S', 99), 0644).ok());
-  ASSERT_TRUE(WriteFileAtomically(proc.File("42/status"), kStatus, 0644).ok());
+                                  ProcStatLine("py", 'S', 99), 0644)
+                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(proc.File("42/status"), kProcStatus, 0644).ok());
   ASSERT_TRUE(WriteFileAtomically(proc.File("42/cmdline"),
                                   std::string("python3\0-c\0x\0", 13), 0644)
                   .ok());
