@@ -38,8 +38,21 @@ installed() {
 [ "$(id -u)" -eq 0 ] || { say "must run as root"; exit 2; }
 [ -f "$build/CMakeCache.txt" ] || { say "no build in $build (run ci/test.sh)"; exit 2; }
 if installed; then
-  say "portlease or portlease-dev is installed on this machine; this test installs and purges them, so it will not run"
-  exit 2
+  found="$(dpkg-query -W -f='${Package} ${Version}: ${Status}\n' "${packages[@]}" 2>/dev/null |
+    grep -v 'not-installed' | paste -sd ';' -)"
+  # A CI machine is disposable: what a killed earlier run left there (an
+  # installed, half-installed or config-files package) is purged first. On
+  # any other machine it may be the user's own install, so it is left alone.
+  if [ "${CI:-}" != true ]; then
+    say "portlease or portlease-dev is installed on this machine ($found); this test installs and purges them, so it will not run (CI=true purges them first)"
+    exit 2
+  fi
+  say "CI=true: purging what an earlier run left installed ($found)"
+  DEBIAN_FRONTEND=noninteractive dpkg --purge --force-remove-reinstreq "${packages[@]}" >/dev/null 2>&1 || true
+  if installed; then
+    say "could not purge the leftover packages: $(dpkg-query -W -f='${Package}: ${Status}\n' "${packages[@]}" 2>/dev/null | paste -sd ';' -)"
+    exit 2
+  fi
 fi
 
 ci/install-deps.sh
