@@ -77,8 +77,7 @@ ABSL_FLAG(std::string, store, "sqlite",
           "--reserve-pool=on, --portserver-listen. Ignored with a warning: "
           "--db, --nodurable, --db-sync, --audit-events, --recovery-window, "
           "--claims-dir. Not implemented with etcd yet: the audit trail "
-          "(portlease events), drain, undrain, set-pool and force-release "
-          "(UNIMPLEMENTED).");
+          "(portlease events), drain, undrain and set-pool (UNIMPLEMENTED).");
 ABSL_FLAG(std::string, etcd_endpoints, "",
           "--store=etcd: the client URLs of the etcd members, "
           "comma-separated (http://HOST:PORT, https://HOST:PORT or "

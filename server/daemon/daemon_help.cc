@@ -93,8 +93,8 @@ DESCRIPTION
     Only the replica on --pool-host probes ports before granting them.
     While etcd has no quorum, grants and renewals fail UNAVAILABLE and
     leases end at their TTL. Not implemented with etcd yet: the audit
-    trail, the lease event log lines, drain, undrain, set-pool,
-    force-release; --reserve-pool=on and
+    trail, the lease event log lines, drain, undrain, set-pool;
+    --reserve-pool=on and
     --portserver-listen are refused, the SQLite flags ignored (a warning).
     One replica of a pool of host ci-host:
         portleased --store=etcd --etcd-endpoints=http://etcd1:2379 \

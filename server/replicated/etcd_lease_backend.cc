@@ -285,12 +285,6 @@ absl::StatusOr<std::vector<AuditEvent>> EtcdLeaseBackend::Events(
   return NotImplemented("the audit trail (events)");
 }
 
-absl::StatusOr<LeaseRecord> EtcdLeaseBackend::ForceRelease(absl::string_view,
-                                                           Port,
-                                                           const Principal&) {
-  return NotImplemented("force-release");
-}
-
 absl::Status EtcdLeaseBackend::DrainPort(Port, const Principal&) {
   return NotImplemented("drain");
 }

@@ -33,8 +33,11 @@
 // deletes the keys one grace later, unless a holder attaches on another
 // replica, which then keeps the same hold lease alive.
 //
-// Not implemented: the audit trail (Events), DrainPort, UndrainPort,
-// SetPool and ForceRelease answer UNIMPLEMENTED; StartRecovery does
+// ForceRelease reads etcd (not the cache) and ends the lease it found by a
+// Txn guarded by its fencing token.
+//
+// Not implemented: the audit trail (Events), DrainPort, UndrainPort and
+// SetPool answer UNIMPLEMENTED; StartRecovery does
 // nothing (etcd does not lose a replica's state); per-caller limits are
 // checked against this replica's cache, so racing replicas can exceed
 // them by a little.
@@ -217,6 +220,10 @@ class EtcdLeaseBackend : public LeaseBackend {
   // the guard failed (the lease changed or ended), or UNAVAILABLE.
   absl::StatusOr<bool> EndLease(const StoredLease& lease,
                                 const etcd::Compare& guard);
+  // The ids of the lease keys starting with `id_prefix`, or the lease id
+  // port key `port` names (read from etcd).
+  absl::StatusOr<std::vector<std::string>> LeaseIdsOf(
+      absl::string_view id_prefix, Port port);
   // Puts `record` and every key of its lease on etcd lease `etcd_lease`,
   // guarded by the record's mod_revision `mod`.
   absl::StatusOr<bool> RewriteLease(const LeaseRecord& record,

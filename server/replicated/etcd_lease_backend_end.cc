@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/replicated/etcd_lease_backend.h"
@@ -90,6 +91,71 @@ absl::Status EtcdLeaseBackend::Release(absl::string_view id,
   if (!ended.ok()) return ended.status();
   if (!*ended) return LeaseNotFound(id);  // ended meanwhile
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> EtcdLeaseBackend::LeaseIdsOf(
+    absl::string_view id_prefix, Port port) {
+  // From etcd, not the cache: another replica's grant the watch has not
+  // brought yet is found too.
+  const std::string key =
+      id_prefix.empty() ? keys_.PortKey(port) : keys_.LeaseKey(id_prefix);
+  absl::StatusOr<etcd::RangeResult> read =
+      client_->Range(key, id_prefix.empty() ? "" : etcd::PrefixEnd(key));
+  if (!read.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read etcd: ", read.status().message()));
+  }
+  std::vector<std::string> ids;
+  for (const etcd::KeyValue& kv : read->kvs) {
+    ids.push_back(id_prefix.empty() ? kv.value
+                                    : kv.key.substr(keys_.LeaseKey("").size()));
+  }
+  return ids;
+}
+
+absl::StatusOr<LeaseRecord> EtcdLeaseBackend::ForceRelease(
+    absl::string_view id_prefix, Port port, const Principal& by) {
+  if (id_prefix.empty() == (port == 0)) {
+    return absl::InvalidArgumentError(
+        "name the lease to force-release by its id prefix or by a port, not "
+        "both");
+  }
+  if (!id_prefix.empty() && id_prefix.size() < 8) {
+    return absl::InvalidArgumentError(
+        "a lease id prefix has at least 8 characters (as shown by list)");
+  }
+  absl::StatusOr<std::vector<std::string>> ids = LeaseIdsOf(id_prefix, port);
+  if (!ids.ok()) return ids.status();
+  std::vector<StoredLease> live;
+  for (const std::string& id : *ids) {
+    absl::StatusOr<std::optional<StoredLease>> read = ReadLease(id);
+    if (!read.ok()) return read.status();
+    if (read->has_value() && (*read)->record.expires_at > clock_->Now()) {
+      live.push_back(**std::move(read));
+    }
+  }
+  if (live.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lease id prefix ", absl::CHexEscape(id_prefix), " matches ",
+        live.size(), " live leases; give more characters"));
+  }
+  if (live.empty()) {
+    return absl::NotFoundError(
+        id_prefix.empty()
+            ? absl::StrCat("no live lease holds port ", port)
+            : absl::StrCat("no live lease id starts with ",
+                           absl::CHexEscape(id_prefix)));
+  }
+  // The grant that was read and no later one: guarded by its fencing token.
+  const LeaseRecord& record = live.front().record;
+  absl::StatusOr<bool> ended = EndLease(
+      live.front(), Compare::CreateRevision(
+                        keys_.LeaseKey(record.id), Compare::kEqual,
+                        static_cast<int64_t>(record.fencing_token)));
+  if (!ended.ok()) return ended.status();
+  if (!*ended) return LeaseNotFound(record.id);  // ended meanwhile
+  (void)by;  // the service admitted an administrator
+  return record;
 }
 
 absl::StatusOr<bool> EtcdLeaseBackend::RewriteLease(const LeaseRecord& record,

@@ -324,6 +324,38 @@ TEST_F(EtcdLeaseBackendTest, AWaiterGivesUpAtItsDeadline) {
   EXPECT_EQ(answer->code(), absl::StatusCode::kDeadlineExceeded) << *answer;
 }
 
+TEST_F(EtcdLeaseBackendTest, ForceReleaseEndsTheLeaseEtcdHasByPrefixOrPort) {
+  absl::StatusOr<LeaseRecord> first = backend().Acquire(Ask(2, alice_.id));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<LeaseRecord> second = backend().Acquire(Ask(1, bob_.id));
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  EXPECT_EQ(backend().ForceRelease(first->id.substr(0, 4), 0, root_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backend().ForceRelease(first->id.substr(0, 8), 41000, root_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<LeaseRecord> ended =
+      backend().ForceRelease(first->id.substr(0, 8), 0, root_);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->id, first->id);
+  EXPECT_EQ(ended->fencing_token, first->fencing_token);
+  EXPECT_EQ(backend().Get(first->id, alice_).status().code(), absl::StatusCode::kNotFound);
+  // Its holder learns it is gone; the other lease stays.
+  EXPECT_EQ(backend().Release(first->id, alice_, first->fencing_token).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(backend().Get(second->id, bob_).ok());
+
+  ended = backend().ForceRelease("", second->base, root_);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->id, second->id);
+  EXPECT_EQ(backend().ForceRelease("", second->base, root_).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(backend().ForceRelease("", 41099, root_).status().message(),
+              HasSubstr("no live lease holds port 41099"));
+  EXPECT_EQ(backend().ForceRelease("ffffffff", 0, root_).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(EtcdLeaseBackendTest, AdministrationIsUnimplemented) {
   EXPECT_EQ(backend().DrainPort(41000, root_).code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(backend().Events(EventQuery()).status().code(),
