@@ -132,7 +132,7 @@ absl::Status RecordingLeaseStore::WriteClean() {
 
 void RecordingLeaseStore::RecordLocked(bool clean, absl::Status* result) {
   if (!armed_) return;
-  uint32_t count = static_cast<uint32_t>(ids_.size());
+  uint32_t count = CountLocked();
   if (absl::Now() < floor_until_) count = std::max(count, floor_);
   if (!clean && written_ == count) return;
   absl::Status written = WriteStateFile(path_, {count, clean});
@@ -149,39 +149,62 @@ absl::StatusOr<std::vector<LeaseRecord>> RecordingLeaseStore::LoadAll() {
   if (!all.ok()) return all;
   absl::MutexLock lock(&mu_);
   ids_.clear();
+  deleting_.clear();
   for (const LeaseRecord& lease : *all) ids_.insert(lease.id);
   return all;
 }
 
-void RecordingLeaseStore::AfterCommit(const std::string& id, bool put) {
+uint32_t RecordingLeaseStore::CountLocked() const {
+  return static_cast<uint32_t>(ids_.size() - deleting_.size());
+}
+
+void RecordingLeaseStore::AfterPut(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  const bool changed = put ? ids_.insert(id).second : ids_.erase(id) > 0;
-  if (changed) RecordLocked(/*clean=*/false);
+  if (ids_.insert(id).second) RecordLocked(/*clean=*/false);
+}
+
+void RecordingLeaseStore::BeforeDelete(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  if (ids_.contains(id) && deleting_.insert(id).second) {
+    RecordLocked(/*clean=*/false);
+  }
+}
+
+void RecordingLeaseStore::AfterDelete(const std::string& id, bool deleted) {
+  absl::MutexLock lock(&mu_);
+  const bool was_counted_out = deleting_.erase(id) > 0;
+  if (deleted) {
+    ids_.erase(id);  // recorded before the commit
+  } else if (was_counted_out) {
+    RecordLocked(/*clean=*/false);  // it is still stored
+  }
 }
 
 absl::Status RecordingLeaseStore::Put(const LeaseRecord& lease) {
   absl::Status status = inner()->Put(lease);
-  if (status.ok()) AfterCommit(lease.id, /*put=*/true);
+  if (status.ok()) AfterPut(lease.id);
   return status;
 }
 
 absl::Status RecordingLeaseStore::Delete(const std::string& id) {
+  BeforeDelete(id);
   absl::Status status = inner()->Delete(id);
-  if (status.ok()) AfterCommit(id, /*put=*/false);
+  AfterDelete(id, status.ok());
   return status;
 }
 
 absl::Status RecordingLeaseStore::PutAudited(const LeaseRecord& lease,
                                              const AuditEvent& event) {
   absl::Status status = inner()->PutAudited(lease, event);
-  if (status.ok()) AfterCommit(lease.id, /*put=*/true);
+  if (status.ok()) AfterPut(lease.id);
   return status;
 }
 
 absl::Status RecordingLeaseStore::DeleteAudited(const std::string& id,
                                                 const AuditEvent& event) {
+  BeforeDelete(id);
   absl::Status status = inner()->DeleteAudited(id, event);
-  if (status.ok()) AfterCommit(id, /*put=*/false);
+  AfterDelete(id, status.ok());
   return status;
 }
 

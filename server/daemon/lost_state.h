@@ -59,12 +59,14 @@ std::string LostStateReason(const std::optional<RecordedState>& recorded,
                             uint32_t loaded, bool db_was_missing,
                             const std::string& db_path);
 
-// A LeaseStore that keeps the state file up to date: once armed, every
-// committed Put of a new lease and every committed Delete rewrites it with
-// the number of leases stored (live and draining), before the call
-// returns. A release is recorded before it is acknowledged, so a crash
-// right after it does not make the count look short; a grant is recorded
-// right after its commit, so at worst a crash in between goes unnoticed.
+// A LeaseStore that keeps the state file up to date: once armed, every Put
+// of a new lease and every Delete rewrites it with the number of leases
+// stored (live and draining), before the call returns. The file never
+// records more leases than the database holds, so that a crash at any
+// point is not taken for a loss: a grant is recorded right after its
+// commit, a delete right before it (and recorded back when it fails). At
+// worst a crash between the two makes a real loss of one lease go
+// unnoticed.
 // Until `floor_until` (wall clock) it never records fewer than `floor`:
 // during a recovery window, a second crash still finds the loss. A failed
 // write is reported through `on_error` and retried at the next change.
@@ -91,9 +93,14 @@ class RecordingLeaseStore : public ForwardingLeaseStore {
                              const AuditEvent& event) override;
 
  private:
-  // After a committed put (`put`) or delete of `id`: records the count when
-  // the set of stored leases changed.
-  void AfterCommit(const std::string& id, bool put);
+  // After a committed put of `id`: records the count when it is new.
+  void AfterPut(const std::string& id);
+  // Around the delete of `id`: Before records the count without it (when
+  // stored), After forgets it (`deleted`) or records it back.
+  void BeforeDelete(const std::string& id);
+  void AfterDelete(const std::string& id, bool deleted);
+  // The number of stored leases, deletes in flight not counted.
+  uint32_t CountLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordLocked(bool clean, absl::Status* result = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -101,6 +108,8 @@ class RecordingLeaseStore : public ForwardingLeaseStore {
   const std::function<void(const absl::Status&)> on_error_;
   absl::Mutex mu_;
   absl::flat_hash_set<std::string> ids_ ABSL_GUARDED_BY(mu_);
+  // Stored ids whose delete is in flight: a subset of ids_.
+  absl::flat_hash_set<std::string> deleting_ ABSL_GUARDED_BY(mu_);
   bool armed_ ABSL_GUARDED_BY(mu_) = false;
   uint32_t floor_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time floor_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/forwarding_lease_store.h"
 #include "server/daemon/lost_state.h"
 #include "server/store/memory_lease_store.h"
 #include "testing/temp_dir.h"
@@ -87,6 +88,53 @@ TEST(RecordingLeaseStoreTest, RecordsEachNewLeaseAndEachDeleteOnceArmed) {
   EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=0\n");
   ASSERT_TRUE(store.WriteClean().ok());
   EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=1\n");
+}
+
+// The database under the recording store: each Delete first notes what the
+// state file says at the moment of the commit, and fails while `refuse`.
+class DeleteSpy : public ForwardingLeaseStore {
+ public:
+  DeleteSpy(LeaseStore* inner, std::string path)
+      : ForwardingLeaseStore(inner), path_(std::move(path)) {}
+  absl::Status Delete(const std::string& id) override {
+    seen_at_commit = ReadAll(path_);
+    if (refuse) return absl::UnavailableError("disk full");
+    return ForwardingLeaseStore::Delete(id);
+  }
+  std::string seen_at_commit;
+  bool refuse = false;
+
+ private:
+  const std::string path_;
+};
+
+// A kill -9 between a delete's commit and the state file's rewrite must not
+// leave a file that records more leases than the database holds (the next
+// start would take it for a loss): the lower count is written first.
+TEST(RecordingLeaseStoreTest, ADeleteIsRecordedBeforeItsCommitAndBackOnFailure) {
+  testing::TempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  MemoryLeaseStore memory;
+  DeleteSpy inner(&memory, path);
+  ASSERT_TRUE(memory.Put(Lease(0)).ok());
+  ASSERT_TRUE(memory.Put(Lease(1)).ok());
+  RecordingLeaseStore store(&inner, path, nullptr);
+  ASSERT_TRUE(store.LoadAll().ok());
+  store.Arm(0, absl::InfinitePast());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=2 clean=0\n");
+
+  ASSERT_TRUE(store.Delete(Lease(0).id).ok());
+  EXPECT_EQ(inner.seen_at_commit, "portlease-state 1 leases=1 clean=0\n");
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=1 clean=0\n");
+
+  inner.refuse = true;
+  EXPECT_FALSE(store.Delete(Lease(1).id).ok());
+  EXPECT_EQ(inner.seen_at_commit, "portlease-state 1 leases=0 clean=0\n");
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=1 clean=0\n")
+      << "a failed delete is recorded back";
+  inner.refuse = false;
+  ASSERT_TRUE(store.Delete(Lease(1).id).ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=0 clean=0\n");
 }
 
 TEST(RecordingLeaseStoreTest, NeverRecordsFewerThanTheFloorDuringTheWindow) {
