@@ -14,8 +14,11 @@
 // Meanwhile, for PORTLEASE_CHAOS_SECONDS (60 by default) the chaos thread
 // SIGKILLs a replica every 3-5 s and restarts it, SIGKILLs one etcd member
 // a quarter of the way in and restarts it 5 s later, and halfway in
-// SIGSTOPs one replica for 6 s (longer than any lease's TTL: its cache goes
-// stale, its calls in flight finish late) and SIGCONTs it.
+// SIGSTOPs the replica most clients use for 6 s (longer than any lease's
+// TTL: its cache goes stale, its calls in flight finish late) and SIGCONTs
+// it. Only processes this test started are signalled; everything is on
+// loopback, etcd's ports are leased from the suite's server, the replicas
+// listen on Unix sockets.
 //
 // Then the independent checker (chaos_checker.h), reading only the logs,
 // proves: no port held by two acknowledged, unexpired, unreleased leases at
@@ -154,15 +157,18 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
 class ChaosClient {
  public:
   ChaosClient(int index, std::vector<std::string> addresses, uint32_t seed,
-              const std::atomic<bool>* stop, std::vector<std::string>* log)
+              const std::atomic<bool>* stop, std::vector<std::string>* log,
+              std::atomic<int>* on)
       : index_(index),
         client_(std::move(addresses), Options()),
         rng_(seed),
         stop_(*stop),
-        log_(*log) {}
+        log_(*log),
+        on_(*on) {}
 
   void Run() {
     while (!stop_.load()) {
+      Publish();
       std::optional<v1::Lease> lease = Acquire();
       if (!lease) continue;
       if (!Hold(*lease)) continue;    // ended, or the test is stopping
@@ -179,6 +185,15 @@ class ChaosClient {
     options.initial_backoff = absl::Milliseconds(50);
     options.max_backoff = absl::Milliseconds(500);
     return options;
+  }
+
+  // Which replica this client's calls go to now (its list starts at
+  // replica index_ % kReplicas), for the chaos thread.
+  void Publish() {
+    const std::vector<std::string>& all = client_.addresses();
+    const size_t at = static_cast<size_t>(
+        std::find(all.begin(), all.end(), client_.address()) - all.begin());
+    on_.store(static_cast<int>((index_ + at) % kReplicas));
   }
 
   // A call that timed out on a replica that does not answer: even clients
@@ -274,6 +289,7 @@ class ChaosClient {
   std::mt19937 rng_;
   const std::atomic<bool>& stop_;
   std::vector<std::string>& log_;
+  std::atomic<int>& on_;
   absl::Duration ttl_ = kTtl;
 };
 
@@ -282,8 +298,10 @@ class ChaosClient {
 // back) to `errors`. Returns with every replica and member running.
 class Chaos {
  public:
-  Chaos(Replicas* replicas, EtcdCluster* cluster, uint32_t seed)
-      : replicas_(*replicas), cluster_(*cluster), rng_(seed) {}
+  // `on`: the replica each client uses now (ChaosClient::Publish).
+  Chaos(Replicas* replicas, EtcdCluster* cluster, uint32_t seed,
+        const std::vector<std::atomic<int>>* on)
+      : replicas_(*replicas), cluster_(*cluster), rng_(seed), on_(*on) {}
 
   void Run(absl::Duration duration) {
     const absl::Time begin = absl::Now();
@@ -307,9 +325,10 @@ class Chaos {
         etcd_done = true;
       }
       if (!stop_done && stopped < 0 && now >= stop_at) {
-        stopped = static_cast<int>(rng_() % kReplicas);
+        stopped = Busiest();
         replicas_.Signal(stopped, SIGSTOP);
-        Note(absl::OkStatus(), "replica ", stopped, " stopped");
+        Note(absl::OkStatus(), "replica ", stopped,
+             " stopped (the one most clients use)");
       } else if (stopped >= 0 && now >= cont_at) {
         replicas_.Signal(stopped, SIGCONT);
         Note(absl::OkStatus(), "replica ", stopped, " continued");
@@ -346,9 +365,19 @@ class Chaos {
     if (!status.ok()) errors.push_back(events.back());
   }
 
+  // The replica most clients use now: stopping it makes their calls time
+  // out, rather than those of nobody.
+  int Busiest() const {
+    std::vector<int> users(kReplicas);
+    for (const std::atomic<int>& replica : on_) ++users[replica.load()];
+    return static_cast<int>(std::max_element(users.begin(), users.end()) -
+                            users.begin());
+  }
+
   Replicas& replicas_;
   EtcdCluster& cluster_;
   std::mt19937 rng_;
+  const std::vector<std::atomic<int>>& on_;
 };
 
 TEST(ReplicatedChaosTest,
@@ -375,6 +404,7 @@ TEST(ReplicatedChaosTest,
 
   std::atomic<bool> stop{false};
   std::vector<std::vector<std::string>> logs(kClients);
+  std::vector<std::atomic<int>> on(kClients);
   std::vector<std::thread> threads;
   for (int i = 0; i < kClients; ++i) {
     std::vector<std::string> addresses;
@@ -382,10 +412,10 @@ TEST(ReplicatedChaosTest,
       addresses.push_back(replicas.address((i + k) % kReplicas));
     }
     threads.emplace_back([&, i, addresses] {
-      ChaosClient(i, addresses, seed + 1 + i, &stop, &logs[i]).Run();
+      ChaosClient(i, addresses, seed + 1 + i, &stop, &logs[i], &on[i]).Run();
     });
   }
-  Chaos chaos(&replicas, cluster->get(), seed);
+  Chaos chaos(&replicas, cluster->get(), seed, &on);
   std::thread chaos_thread([&] { chaos.Run(duration); });
   chaos_thread.join();
   // A few calm seconds with everything up, then the clients stop.
