@@ -20,7 +20,9 @@
 //     the first Release's `sent` and its last acknowledged expiry. Both
 //     ends are conservative: the server granted it before the answer came,
 //     and it could not have ended it before the release was sent or the
-//     acknowledged expiry passed. A failed (unacknowledged) Acquire may
+//     acknowledged expiry passed. (A Renew that timed out but was applied
+//     late only extends a lease whose renewals all ask for one TTL, at
+//     least its grant's, as the test's clients do.) A failed Acquire may
 //     still have been granted, but its ports are unknown to the log and
 //     nobody was told it holds them: it takes part in no overlap. An
 //     Acquire retried with the same request_id that is answered with the

@@ -4,12 +4,12 @@
 // with a PORTLEASE_ADDR-style list of the three replicas starting at a
 // different one, so that failover is exercised. Each client loops: Acquire
 // 1-5 ports (the same request_id when it retries an unanswered Acquire),
-// Renew 0-2 times (the TTL never shrinks), then Release, or let the lease
-// expire one time in five. Every call's outcome goes to the client's log
-// with wall-clock times taken before the call and after its answer
-// (chaos_checker.h has the format). Even clients also fail over when a
-// call times out on a replica that does not answer (the library itself
-// only fails over on connection errors).
+// Renew 0-2 times (each time with the same TTL, the grant's or a longer
+// one), then Release, or let the lease expire one time in five. Every
+// call's outcome goes to the client's log with wall-clock times taken
+// before the call and after its answer (chaos_checker.h has the format).
+// Even clients also fail over when a call times out on a replica that does
+// not answer (the library itself only fails over on connection errors).
 //
 // Meanwhile, for PORTLEASE_CHAOS_SECONDS (60 by default) the chaos thread
 // SIGKILLs a replica every 3-5 s and restarts it, SIGKILLs one etcd member
@@ -222,7 +222,10 @@ class ChaosClient {
                                       spec.request_id, lease->base_port(),
                                       lease->count(), lease->fencing_token(),
                                       ToTime(lease->expires_at())));
-        ttl_ = kTtl;
+        // Every renewal of this lease asks for the same TTL, its grant's or
+        // a longer one (moving its keys to another etcd lease): a renewal
+        // applied late, after a later one, then never shortens it.
+        renew_ttl_ = rng_() % 2 == 0 ? kTtl : kLongTtl;
         return *std::move(lease);
       }
       log_.push_back(FormatFailed(sent, answered, "acquire", spec.request_id,
@@ -244,10 +247,10 @@ class ChaosClient {
     for (int i = 0; i <= renewals; ++i) {
       if (!Pause(stop_, absl::Milliseconds(200 + rng_() % 1200))) return false;
       if (i == renewals) break;
-      if (rng_() % 2 == 0) ttl_ = kLongTtl;  // never shorter than before
       const absl::Time sent = absl::Now();
-      absl::StatusOr<v1::Lease> renewed = client_.Renew(
-          lease.lease_id(), ttl_, absl::ZeroDuration(), lease.fencing_token());
+      absl::StatusOr<v1::Lease> renewed =
+          client_.Renew(lease.lease_id(), renew_ttl_, absl::ZeroDuration(),
+                        lease.fencing_token());
       const absl::Time answered = absl::Now();
       if (renewed.ok()) {
         log_.push_back(FormatRenewed(sent, answered, lease.lease_id(),
@@ -290,7 +293,7 @@ class ChaosClient {
   const std::atomic<bool>& stop_;
   std::vector<std::string>& log_;
   std::atomic<int>& on_;
-  absl::Duration ttl_ = kTtl;
+  absl::Duration renew_ttl_ = kTtl;
 };
 
 // The chaos schedule, run on its own thread; what it did goes to `events`
