@@ -17,6 +17,9 @@ using etcd::Op;
 // What one Acquire carries from candidate to candidate.
 struct EtcdLeaseBackend::Attempt {
   int64_t etcd_lease = 0;  // granted once, reused by every candidate
+  // When it was asked for (before the LeaseGrant): its TTL counts from
+  // about then, so no candidate's lease may expire later than this + ttl.
+  absl::Time etcd_lease_from;
   absl::flat_hash_set<Port> avoid;
   uint32_t busy = 0;  // ports a probe found busy
   uint32_t lost = 0;  // candidates another replica took first
@@ -188,7 +191,14 @@ absl::StatusOr<bool> EtcdLeaseBackend::TryBlock(const AcquireParams& params,
           lease.status().message()));
     }
     attempt->etcd_lease = lease->id;
+    attempt->etcd_lease_from = record.created_at;
   }
+  // A later candidate (after a lost Txn or a slow probe) still puts its keys
+  // on the first candidate's etcd lease: its expiry may not be later than
+  // that lease's, or etcd would delete the keys, and another replica grant
+  // the ports, while the holder was told the lease still ran.
+  record.expires_at =
+      std::min(record.expires_at, attempt->etcd_lease_from + record.ttl);
   const int64_t lease = attempt->etcd_lease;
   std::vector<Compare> guard;
   std::vector<Op> puts;

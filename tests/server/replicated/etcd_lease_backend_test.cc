@@ -2,10 +2,14 @@
 #include "server/replicated/etcd_lease_backend.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/fake_prober.h"
+#include "server/core/port_prober.h"
+#include "server/replicated/keys.h"
 #include "testing/poll_until.h"
 #include "tests/server/replicated/replicated_test_util.h"
 
@@ -298,6 +302,58 @@ TEST_F(EtcdLeaseBackendTest, AProbeSkipsBusyPortsAndItsFaultGrantsNothing) {
       },
       absl::Seconds(10)));
   EXPECT_EQ(fault.status().code(), absl::StatusCode::kUnavailable) << fault.status();
+}
+
+// Plays another replica and a slow probe: on the first candidate block it
+// takes the block in etcd (that candidate's Txn then loses), on the next
+// it stalls for `stall`. Called by Acquire's thread only.
+class RacingProber : public PortProber {
+ public:
+  RacingProber(etcd::EtcdClient* client, std::string prefix,
+               absl::Duration stall)
+      : client_(client), keys_(std::move(prefix)), stall_(stall) {}
+  absl::StatusOr<std::vector<Port>> Busy(Port first, uint32_t, bool) override {
+    if (calls_++ == 0) {
+      absl::StatusOr<int64_t> put =
+          client_->Put(keys_.PortKey(first), std::string(32, 'f'));
+      if (!put.ok()) return put.status();
+    } else {
+      absl::SleepFor(stall_);
+    }
+    return std::vector<Port>();
+  }
+  int calls() const { return calls_; }
+
+ private:
+  etcd::EtcdClient* const client_;
+  const KeySpace keys_;
+  const absl::Duration stall_;
+  int calls_ = 0;
+};
+
+TEST_F(EtcdLeaseBackendTest, ALeaseGrantedAfterALostCandidateOutlivesNotItsKeys) {
+  EtcdLeaseBackendOptions options = TestOptions({41800, 41801});
+  options.prefix = "/race/";
+  RacingProber prober(replica_.client.get(), options.prefix,
+                      absl::Milliseconds(1500));
+  options.probe = &prober;
+  Replica racer = MakeReplica(cluster_->endpoints(), options, &clock_);
+  ASSERT_NE(racer.backend, nullptr);
+  // The etcd lease for the keys is granted for the first candidate, 1.5 s
+  // before the second one wins its Txn.
+  absl::StatusOr<LeaseRecord> lease =
+      racer.backend->Acquire(Ask(1, alice_.id, absl::Seconds(2)));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_EQ(prober.calls(), 2);
+  // Until the expiry it was granted with, the lease and its port key are
+  // in etcd: no other replica could take the port meanwhile.
+  while (clock_.Now() < lease->expires_at - absl::Milliseconds(300)) {
+    absl::StatusOr<LeaseRecord> got = racer.backend->Get(lease->id, alice_);
+    ASSERT_TRUE(got.ok()) << got.status() << ", "
+                          << (lease->expires_at - clock_.Now())
+                          << " before the expiry it was granted with";
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 TEST_F(EtcdLeaseBackendTest, AWaiterGivesUpAtItsDeadline) {
