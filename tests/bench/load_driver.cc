@@ -191,15 +191,19 @@ bool RunEtcdReport(const std::vector<int>& client_counts,
                  results.status().ToString().c_str());
     return false;
   }
+  const std::string sqlite_note =
+      base_probe.empty()
+          ? ""
+          : absl::StrCat("; sqlite: the --probe=", base_probe, " rows above");
   std::printf(
       "\nstores side by side; etcdM/rN: M etcd members (loopback, short "
       "election timeouts), N portleased replicas --store=etcd --probe=none, "
-      "client i on replica i mod N; sqlite: the --probe=%s rows above\n"
+      "client i on replica i mod N%s\n"
       "%s per phase, %d warm-up pairs per client; srv cpu: the portleased "
       "processes together, etcd cpu: the members together\n\n"
       "clients  target       pairs/s    p50 us    p99 us  srv cpu/pair us  "
       "errors  etcd cpu/pair us\n",
-      base_probe.c_str(),
+      sqlite_note.c_str(),
       absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(),
       kWarmupPairs);
   for (int clients : client_counts) {
@@ -239,7 +243,8 @@ absl::StatusOr<DaemonProcess> StartPortleased(
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "drives a real portleased and a bare gRPC echo server with the same "
-      "clients; prints latency, throughput, RSS and PASS/FAIL per target.");
+      "clients (with --etcd also portleased replicas on an etcd cluster); "
+      "prints latency, throughput, RSS and PASS/FAIL per target.");
   absl::ParseCommandLine(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   const std::optional<std::vector<int>> parsed_clients =

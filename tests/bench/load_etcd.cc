@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
