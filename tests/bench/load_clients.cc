@@ -107,6 +107,12 @@ double CpuSeconds(pid_t pid) {
          static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double CpuSeconds(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (pid_t pid : pids) sum += CpuSeconds(pid);
+  return sum;
+}
+
 }  // namespace
 
 LeasePairClient::LeasePairClient(const std::string& address, int client)
@@ -163,10 +169,11 @@ std::vector<size_t> EchoPairClient::sizes() const {
 
 // Runs `clients` threads, each with a client from `make`, for `duration`
 // after a warm-up of kWarmupPairs pairs each, and measures the CPU time
-// `server` used meanwhile.
+// the `servers` (and the `store` processes) used meanwhile.
 PhaseResult RunPhase(
     int clients, const std::function<std::unique_ptr<PairClient>(int)>& make,
-    absl::Duration duration, pid_t server) {
+    absl::Duration duration, const std::vector<pid_t>& servers,
+    const std::vector<pid_t>& store) {
   std::vector<std::unique_ptr<PairClient>> pair_clients;
   for (int i = 0; i < clients; ++i) pair_clients.push_back(make(i));
 
@@ -207,12 +214,14 @@ PhaseResult RunPhase(
     });
   }
   warmed.Wait();
-  const double cpu_before = CpuSeconds(server);
+  const double cpu_before = CpuSeconds(servers);
+  const double store_before = CpuSeconds(store);
   start = absl::Now();
   stop = start + duration;
   go.store(true);
   for (std::thread& t : threads) t.join();
-  result.server_cpu_s = CpuSeconds(server) - cpu_before;
+  result.server_cpu_s = CpuSeconds(servers) - cpu_before;
+  result.store_cpu_s = CpuSeconds(store) - store_before;
   result.seconds = absl::ToDoubleSeconds(std::max(absl::Now(), stop) - start);
   result.pairs = static_cast<int64_t>(all_ns.size());
   result.p50_us = Percentile(all_ns, 0.50);

@@ -74,20 +74,26 @@ struct PhaseResult {
   double seconds = 0;
   double p50_us = 0;
   double p99_us = 0;
-  // CPU time (user + system) the server used during the timed part.
+  // CPU time (user + system) the servers used during the timed part, and
+  // the store's processes (etcd members; 0 when none were given).
   double server_cpu_s = 0;
+  double store_cpu_s = 0;
   double PairsPerSecond() const { return seconds > 0 ? pairs / seconds : 0; }
   double ServerCpuUsPerPair() const {
     return pairs > 0 ? server_cpu_s * 1e6 / static_cast<double>(pairs) : 0;
+  }
+  double StoreCpuUsPerPair() const {
+    return pairs > 0 ? store_cpu_s * 1e6 / static_cast<double>(pairs) : 0;
   }
 };
 
 // Runs `clients` threads, each with a client from `make`, for `duration`
 // after a warm-up of kWarmupPairs pairs each, and measures the CPU time
-// `server` used meanwhile.
+// the `servers` (and the `store` processes) used meanwhile.
 PhaseResult RunPhase(
     int clients, const std::function<std::unique_ptr<PairClient>(int)>& make,
-    absl::Duration duration, pid_t server);
+    absl::Duration duration, const std::vector<pid_t>& servers,
+    const std::vector<pid_t>& store = {});
 
 // VmRSS (kB) of `pid` (or the /proc/PID/status `field` given), or -1.
 int64_t RssKb(pid_t pid, const char* field = "VmRSS:");

@@ -25,17 +25,29 @@
 // cool-down is 0 so that a few blocks are reused for the whole run (the
 // allocator's cost as the pool fills is allocator_benchmark's subject).
 //
+// --etcd (or --stores=sqlite,etcd) adds the replicated store: for each
+// etcd cluster size in --etcd_members, 1 and 3 portleased replicas
+// (--etcd_replicas) with --store=etcd --probe=none, clients spread over
+// the replicas (load_etcd.h). It ends with one table per client count:
+// the echo floor, the SQLite server (the --probe=none run if there was
+// one) and every etcd set, with the etcd members' CPU per pair. No
+// target: the etcd rows are reported, never PASS/FAIL. Without an etcd
+// binary the phase says so and is skipped.
+//
 //   portlease_load                       # 1,4,16,64 clients, 5 s each
 //   portlease_load --duration=2s --clients=1,16 --probes=system,none
 //   portlease_load --clients=1,16 --echo_busy_us=90,31  # + a busy echo
+//   portlease_load --clients=1,16 --duration=3s --probes=none --etcd
 //
 // This file is the command line and the report; the clients and the
-// measurements are in load_clients.{h,cc}.
+// measurements are in load_clients.{h,cc}, the etcd phase in
+// load_etcd.{h,cc}.
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +66,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/bench/load_clients.h"
+#include "tests/bench/load_etcd.h"
 #include "tests/server/daemon_process.h"
 #include "tests/server/test_util.h"
 
@@ -82,6 +95,20 @@ ABSL_FLAG(std::vector<std::string>, echo_busy_us, {},
           "(e.g. portleased's measured handler times, 90,31), and print "
           "portlease's ratios to that. Informational: the targets compare "
           "with the bare echo.");
+ABSL_FLAG(std::vector<std::string>, stores,
+          std::vector<std::string>({"sqlite"}),
+          "Stores to measure: sqlite (the --probes phases, the echo floor "
+          "and the targets), etcd (the replicated phase), or both.");
+ABSL_FLAG(bool, etcd, false, "Same as adding etcd to --stores.");
+ABSL_FLAG(std::vector<std::string>, etcd_members,
+          std::vector<std::string>({"1", "3"}),
+          "etcd cluster sizes for the etcd phase (1-5), one cluster each.");
+ABSL_FLAG(std::vector<std::string>, etcd_replicas,
+          std::vector<std::string>({"1", "3"}),
+          "portleased replica counts run against every etcd cluster.");
+ABSL_FLAG(std::string, etcd_port_pool, "31000-31999",
+          "Without $PORTLEASE_TEST_ADDR: the pool of the portleased "
+          "(--probe=system) the etcd members' ports are leased from.");
 ABSL_FLAG(int, rss_leases, 10000,
           "Live leases held for the RSS measurement; 0 skips it.");
 ABSL_FLAG(std::string, rss_pool, "10000-49999",
@@ -93,10 +120,14 @@ namespace {
 
 std::string Mb(int64_t kb) { return absl::StrFormat("%.1f MB", kb / 1024.0); }
 
-void PrintRow(const char* target, const PhaseResult& r) {
-  std::printf("%7d  %-9s  %9.0f  %9.1f  %9.1f  %9.0f  %7lld\n", r.clients,
+// `store_cpu`: also the store processes' CPU per pair (the etcd rows).
+void PrintRow(const char* target, const PhaseResult& r,
+              bool store_cpu = false) {
+  std::printf("%7d  %-9s  %9.0f  %9.1f  %9.1f  %9.0f  %7lld", r.clients,
               target, r.PairsPerSecond(), r.p50_us, r.p99_us,
               r.ServerCpuUsPerPair(), static_cast<long long>(r.errors));
+  if (store_cpu) std::printf("  %9.0f", r.StoreCpuUsPerPair());
+  std::printf("\n");
   if (!r.first_error.empty()) {
     std::printf("         first error: %s\n", r.first_error.c_str());
   }
@@ -107,6 +138,88 @@ struct Target {
   std::optional<bool> pass;  // nullopt: not measured
   std::string measured;
 };
+
+// Parses a list of counts in [min, max]; nullopt (after saying why) when
+// one is not.
+std::optional<std::vector<int>> ParseCounts(
+    const char* flag, const std::vector<std::string>& texts, int min,
+    int max) {
+  std::vector<int> counts;
+  for (const std::string& text : texts) {
+    int c = 0;
+    if (!absl::SimpleAtoi(text, &c) || c < min || c > max) {
+      std::fprintf(stderr, "portlease_load: bad --%s value %s (%d-%d)\n",
+                   flag, text.c_str(), min, max);
+      return std::nullopt;
+    }
+    counts.push_back(c);
+  }
+  return counts;
+}
+
+// The SQLite server's and the echo server's results of one client count,
+// for the closing table.
+struct BaseRows {
+  PhaseResult sqlite;
+  PhaseResult echo;
+};
+
+// Runs the etcd phase and prints, per client count, the echo floor, the
+// SQLite server and every etcd set. False when the phase could not start.
+bool RunEtcdReport(const std::vector<int>& client_counts,
+                   const std::vector<int>& members,
+                   const std::vector<int>& replicas,
+                   const std::string& base_probe,
+                   const std::map<int, BaseRows>& base, const TempDir& dir) {
+  if (!EtcdPhaseAvailable()) {
+    std::printf("\netcd phase skipped: %s\n",
+                EtcdUnavailableMessage().c_str());
+    return true;
+  }
+  EtcdPhaseOptions options;
+  options.portleased = absl::GetFlag(FLAGS_portleased);
+  options.clients = client_counts;
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.pool = absl::GetFlag(FLAGS_pool);
+  options.port_pool = absl::GetFlag(FLAGS_etcd_port_pool);
+  options.members.assign(members.begin(), members.end());
+  options.replicas = replicas;
+  absl::StatusOr<std::vector<EtcdPhaseResult>> results =
+      RunEtcdPhases(options, dir);
+  if (!results.ok()) {
+    std::fprintf(stderr, "portlease_load: etcd phase did not start: %s\n",
+                 results.status().ToString().c_str());
+    return false;
+  }
+  const std::string sqlite_note =
+      base_probe.empty()
+          ? ""
+          : absl::StrCat("; sqlite: the --probe=", base_probe, " rows above");
+  std::printf(
+      "\nstores side by side; etcdM/rN: M etcd members (loopback, short "
+      "election timeouts), N portleased replicas --store=etcd --probe=none, "
+      "client i on replica i mod N%s\n"
+      "%s per phase, %d warm-up pairs per client; srv cpu: the portleased "
+      "processes together, etcd cpu: the members together\n\n"
+      "clients  target       pairs/s    p50 us    p99 us  srv cpu/pair us  "
+      "errors  etcd cpu/pair us\n",
+      sqlite_note.c_str(),
+      absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(),
+      kWarmupPairs);
+  for (int clients : client_counts) {
+    if (auto it = base.find(clients); it != base.end()) {
+      PrintRow("echo", it->second.echo);
+      PrintRow("sqlite", it->second.sqlite);
+    }
+    for (const EtcdPhaseResult& r : *results) {
+      if (r.phase.clients == clients) {
+        PrintRow(r.Label().c_str(), r.phase, /*store_cpu=*/true);
+      }
+    }
+  }
+  std::fflush(stdout);
+  return true;
+}
 
 absl::StatusOr<DaemonProcess> StartPortleased(
     const TempDir& dir, const std::string& name,
@@ -130,19 +243,40 @@ absl::StatusOr<DaemonProcess> StartPortleased(
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "drives a real portleased and a bare gRPC echo server with the same "
-      "clients; prints latency, throughput, RSS and PASS/FAIL per target.");
+      "clients (with --etcd also portleased replicas on an etcd cluster); "
+      "prints latency, throughput, RSS and PASS/FAIL per target.");
   absl::ParseCommandLine(argc, argv);
   signal(SIGPIPE, SIG_IGN);
-  std::vector<int> client_counts;
-  for (const std::string& text : absl::GetFlag(FLAGS_clients)) {
-    int c = 0;
-    if (!absl::SimpleAtoi(text, &c) || c < 1 || c > 1024) {
-      std::fprintf(stderr, "portlease_load: bad --clients value %s\n",
-                   text.c_str());
+  const std::optional<std::vector<int>> parsed_clients =
+      ParseCounts("clients", absl::GetFlag(FLAGS_clients), 1, 1024);
+  const std::optional<std::vector<int>> etcd_members =
+      ParseCounts("etcd_members", absl::GetFlag(FLAGS_etcd_members), 1, 5);
+  const std::optional<std::vector<int>> etcd_replicas =
+      ParseCounts("etcd_replicas", absl::GetFlag(FLAGS_etcd_replicas), 1, 16);
+  if (!parsed_clients || !etcd_members || !etcd_replicas) return 2;
+  const std::vector<int>& client_counts = *parsed_clients;
+  bool run_sqlite = false, run_etcd = absl::GetFlag(FLAGS_etcd);
+  for (const std::string& store : absl::GetFlag(FLAGS_stores)) {
+    if (store == "sqlite") {
+      run_sqlite = true;
+    } else if (store == "etcd") {
+      run_etcd = true;
+    } else {
+      std::fprintf(stderr,
+                   "portlease_load: bad --stores value %s (sqlite, etcd)\n",
+                   store.c_str());
       return 2;
     }
-    client_counts.push_back(c);
   }
+  const std::vector<std::string> probes =
+      run_sqlite ? absl::GetFlag(FLAGS_probes) : std::vector<std::string>();
+  // The SQLite rows the etcd table repeats: the --probe=none run (the
+  // replicas' mode) if there is one, else the first.
+  std::string base_probe = probes.empty() ? "" : probes.front();
+  for (const std::string& probe : probes) {
+    if (probe == "none") base_probe = probe;
+  }
+  std::map<int, BaseRows> base_rows;
   std::optional<std::pair<uint32_t, uint32_t>> echo_busy;
   if (const std::vector<std::string> busy = absl::GetFlag(FLAGS_echo_busy_us);
       !busy.empty()) {
@@ -174,7 +308,7 @@ int Run(int argc, char** argv) {
 
   std::vector<Target> targets;
   std::optional<double> p50_ratio_1, throughput_ratio_16;
-  for (const std::string& probe : absl::GetFlag(FLAGS_probes)) {
+  for (const std::string& probe : probes) {
     std::vector<std::string> server_args = {
         absl::StrCat("--pool=", absl::GetFlag(FLAGS_pool)),
         absl::StrCat("--probe=", probe)};
@@ -226,13 +360,13 @@ int Run(int argc, char** argv) {
       PhaseResult lease = RunPhase(
           clients,
           [&](int i) { return std::make_unique<LeasePairClient>(address, i); },
-          duration, server->pid());
+          duration, {server->pid()});
       PhaseResult bare = RunPhase(
           clients,
           [&](int) {
             return std::make_unique<EchoPairClient>(echo_address, sizes);
           },
-          duration, echo->pid());
+          duration, {echo->pid()});
       std::optional<PhaseResult> busy;
       if (echo_busy) {
         busy = RunPhase(
@@ -241,7 +375,7 @@ int Run(int argc, char** argv) {
               return std::make_unique<EchoPairClient>(echo_address, sizes,
                                                       *echo_busy);
             },
-            duration, echo->pid());
+            duration, {echo->pid()});
       }
       PrintRow("portlease", lease);
       PrintRow("echo", bare);
@@ -263,7 +397,8 @@ int Run(int argc, char** argv) {
                     busy->p99_us > 0 ? lease.p99_us / busy->p99_us : 0);
       }
       std::fflush(stdout);
-      if (probe == absl::GetFlag(FLAGS_probes).front()) {
+      if (probe == base_probe) base_rows[clients] = {lease, bare};
+      if (probe == probes.front()) {
         if (clients == 1 && lease.errors == 0) p50_ratio_1 = p50_ratio;
         if (clients == 16 && lease.errors == 0) {
           throughput_ratio_16 = throughput_ratio;
@@ -293,8 +428,14 @@ int Run(int argc, char** argv) {
        throughput_ratio_16 ? absl::StrFormat("%.2fx", *throughput_ratio_16)
                            : "not run"});
 
+  if (run_etcd &&
+      !RunEtcdReport(client_counts, *etcd_members, *etcd_replicas,
+                     base_probe, base_rows, dir)) {
+    return 1;
+  }
+
   const int rss_leases = absl::GetFlag(FLAGS_rss_leases);
-  if (rss_leases > 0) {
+  if (rss_leases > 0 && run_sqlite) {
     absl::StatusOr<DaemonProcess> server =
         StartPortleased(dir, "rss",
                         {absl::StrCat("--pool=", absl::GetFlag(FLAGS_rss_pool)),

@@ -180,6 +180,14 @@ std::string EtcdCluster::endpoint(size_t i) const {
   return absl::StrCat(tls_ ? "https" : "http", "://127.0.0.1:", members_.at(i).client_port);
 }
 
+std::vector<pid_t> EtcdCluster::pids() const {
+  std::vector<pid_t> running;
+  for (const Member& m : members_) {
+    if (m.pid > 0) running.push_back(m.pid);
+  }
+  return running;
+}
+
 std::string EtcdCluster::ca_file() const { return tls_ ? dir_.File("ca.pem") : ""; }
 std::string EtcdCluster::client_cert_file() const { return tls_ ? dir_.File("client.pem") : ""; }
 std::string EtcdCluster::client_key_file() const { return tls_ ? dir_.File("client.key") : ""; }

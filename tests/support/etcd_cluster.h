@@ -60,6 +60,8 @@ class EtcdCluster {
   // of member i.
   std::vector<std::string> endpoints() const;
   std::string endpoint(size_t i) const;
+  // The pids of the running members (for measuring their CPU time).
+  std::vector<pid_t> pids() const;
   // PEM files of the CA and of a certificate the members accept from a
   // client; empty without kTls.
   std::string ca_file() const;
