@@ -224,7 +224,8 @@ void Client::Backoff(absl::Duration delay) const {
 }
 
 absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
-                          bool* maybe_applied, absl::Time bound) const {
+                          bool* maybe_applied, absl::Time bound,
+                          bool server_waits) const {
   const bool retry = options_.connect_timeout > absl::ZeroDuration();
   const bool single = addresses_.size() == 1;
   // Set at the call's first connection error: retries stop here.
@@ -260,13 +261,17 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
     }
     if (failed.ok()) {
       last = CallOnce(*endpoint.stub, timeout, rpc);
-      if (last.code() != absl::StatusCode::kUnavailable || (!retry && single)) {
+      // No answer from a connected server: it hangs; another may answer.
+      const bool hung = !single && !server_waits &&
+                        last.code() == absl::StatusCode::kDeadlineExceeded;
+      if ((last.code() != absl::StatusCode::kUnavailable && !hung) ||
+          (!retry && single)) {
         // The server answered (or this is the only attempt): it is current.
         if (last.code() != absl::StatusCode::kUnavailable) current_ = index;
         return last;
       }
-      // The connection broke (or the server could not commit): the request
-      // may have been applied.
+      // The connection broke, the server could not commit or did not
+      // answer: the request may have been applied.
       if (maybe_applied != nullptr) *maybe_applied = true;
       failed = last;
       start_outage();
@@ -313,7 +318,8 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
       Call(wait ? spec.wait : options_.rpc_timeout,
            [&](v1::PortLease::Stub& stub, grpc::ClientContext& context) {
              return stub.Acquire(&context, request, &response);
-           });
+           },
+           nullptr, absl::InfiniteFuture(), /*server_waits=*/wait);
   if (!status.ok()) return status;
   return response;
 }

@@ -226,9 +226,10 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::Renew(absl::string_view id,
     }
     absl::StatusOr<bool> written =
         RewriteLease(renewed, etcd_lease, found->mod_revision, move);
-    if (move) {
-      const bool ok = written.ok() && *written;
-      (void)client_->LeaseRevoke(ok ? found->etcd_lease : etcd_lease);
+    // The etcd lease no key is on is revoked; when the outcome is unknown
+    // either may hold the keys, and the unused one ends at its TTL.
+    if (move && written.ok()) {
+      (void)client_->LeaseRevoke(*written ? found->etcd_lease : etcd_lease);
     }
     if (!written.ok()) return written.status();
     if (*written) return renewed;
@@ -262,10 +263,10 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::AttachHolder(
       held.held = true;
       absl::StatusOr<bool> moved =
           RewriteLease(held, hold->id, found->mod_revision, /*move_keys=*/true);
-      const bool ok = moved.ok() && *moved;
-      (void)client_->LeaseRevoke(ok ? found->etcd_lease : hold->id);
+      // As in Renew: nothing is revoked when the outcome is unknown.
       if (!moved.ok()) return moved.status();
-      if (!ok) continue;
+      (void)client_->LeaseRevoke(*moved ? found->etcd_lease : hold->id);
+      if (!*moved) continue;
       found->record = std::move(held);
       found->etcd_lease = hold->id;
     }

@@ -73,6 +73,42 @@ TEST_F(FailoverTest, DeadFirstAddressIsSkipped) {
   EXPECT_EQ(client.address(), (*live)->address());
 }
 
+// A server that accepted the connection but does not answer (stopped, as
+// a replica whose machine froze): the call moves on at its deadline.
+TEST_F(FailoverTest, AHungServerIsLeftAtTheCallsDeadline) {
+  auto hung = StartServer("hung.sock");
+  ASSERT_TRUE(hung.ok()) << hung.status();
+  auto live = StartServer("live.sock");
+  ASSERT_TRUE(live.ok()) << live.status();
+  ClientOptions options;
+  options.rpc_timeout = absl::Seconds(1);
+  Client client({(*hung)->address(), (*live)->address()}, options);
+  ASSERT_TRUE(client.Status().ok());  // connected to the first
+  EXPECT_EQ(client.address(), (*hung)->address());
+
+  (*hung)->Signal(SIGSTOP);
+  AcquireSpec spec;
+  spec.count = 1;
+  spec.ttl = absl::Seconds(30);
+  absl::StatusOr<v1::Lease> lease = client.Acquire(spec);
+  (*hung)->Signal(SIGCONT);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ(client.address(), (*live)->address());
+  EXPECT_TRUE(client.Release(lease->lease_id()).ok());
+
+  // A waiting Acquire's deadline is its answer: not retried elsewhere.
+  Client one({(*live)->address()}, options);
+  spec.count = 7;  // all but the port cooling down after its release
+  absl::StatusOr<v1::Lease> all = one.Acquire(spec);
+  ASSERT_TRUE(all.ok()) << all.status();
+  Client both({(*live)->address(), (*hung)->address()}, options);
+  spec.count = 2;
+  spec.wait = absl::Milliseconds(300);
+  EXPECT_EQ(both.Acquire(spec).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(both.address(), (*live)->address());
+}
+
 TEST_F(FailoverTest, OnlyDeadAddressesFailNamingEachWithinConnectTimeout) {
   ClientOptions options;
   options.connect_timeout = absl::Seconds(1);

@@ -143,6 +143,7 @@ void TestServer::Crash() {
 
 TestServer::~TestServer() {
   if (reaped_) return;
+  kill(pid_, SIGCONT);  // a stopped server would never see the SIGTERM
   kill(pid_, SIGTERM);
   int status;
   if (!PollUntil([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },

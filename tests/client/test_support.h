@@ -4,6 +4,7 @@
 #ifndef PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 #define PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -40,6 +41,8 @@ class TestServer {
   const std::string& address() const { return address_; }
   // SIGKILLs it now (a crash: nothing is cleaned up) and reaps it.
   void Crash();
+  // Sends `signal` (SIGSTOP: a hung server; SIGCONT: back).
+  void Signal(int signal) const { kill(pid_, signal); }
 
  private:
   TestServer(pid_t pid, std::string address)

@@ -36,11 +36,15 @@
 // refusing this user) moves to the next address in order, wrapping around,
 // with the backoff above applied once per full round, until
 // connect_timeout. The address that answered stays current. Answers of
-// the server (NOT_FOUND, RESOURCE_EXHAUSTED, PERMISSION_DENIED, ...) and
-// DEADLINE_EXCEEDED of a call that reached a connected server are returned
-// as is, never retried elsewhere: such a call may have been applied, and
-// its deadline already bounds a server that does not answer. At the
-// deadline: UNAVAILABLE, one line naming every address and why it failed.
+// the server (NOT_FOUND, RESOURCE_EXHAUSTED, PERMISSION_DENIED, ...) are
+// returned as is, never retried elsewhere. A call that got no answer
+// within its deadline from a connected server (a hung or stopped replica)
+// also moves on, with its deadline afresh, unless it is an Acquire waiting
+// for ports (its deadline is the wait's): retrying elsewhere is safe for
+// replicas of one state, as an Acquire's retries carry its request_id and
+// Renew and Release their lease's fencing token. With one address it is
+// returned as is. At connect_timeout: UNAVAILABLE, one line naming every
+// address and why it failed.
 //
 // Thread-safe: all methods may be called concurrently.
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_CLIENT_H_
@@ -241,10 +245,12 @@ class Client {
 
   // One unary call through `rpc`, retried as described above, but never
   // past `bound`. Sets *maybe_applied when an attempt failed after it may
-  // have reached the server.
+  // have reached the server. `server_waits`: the deadline is an answer
+  // (a waiting Acquire's), not a sign of a hung server.
   absl::Status Call(absl::Duration timeout, const Rpc& rpc,
                     bool* maybe_applied = nullptr,
-                    absl::Time bound = absl::InfiniteFuture()) const;
+                    absl::Time bound = absl::InfiniteFuture(),
+                    bool server_waits = false) const;
   // One attempt at address `index`: OK once its channel is connected;
   // CANCELLED; PERMISSION_DENIED or UNAVAILABLE (why) when it cannot be
   // used: a single address is waited for until `give_up`, one of several
