@@ -76,7 +76,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::FromEnvironment(
 Client::Endpoint Client::EndpointAt(size_t index) const {
   absl::MutexLock lock(&endpoints_mu_);
   if (channels_[index] == nullptr) {
-    channels_[index] = MakeChannel(addresses_[index]);
+    channels_[index] =
+        MakeChannel(addresses_[index], /*detect_hung=*/addresses_.size() > 1);
     stubs_[index] = v1::PortLease::NewStub(channels_[index]);
   }
   // Never replaced once made: usable after the lock is gone.

@@ -217,9 +217,12 @@ absl::Status ScopedLease::HoldOnce(bool* attached) {
     absl::MutexLock lock(&mu_);
     hold_context_ = nullptr;
   }
-  if (several && !*attached &&
-      (status.code() == absl::StatusCode::kUnavailable ||
-       status.code() == absl::StatusCode::kDeadlineExceeded)) {
+  // A broken connection (also one whose pings went unanswered: a stopped
+  // server) moves on at once, attached or not: the hold grace is short.
+  // A stream that outlived kHoldStreamLifetime reopens where it was.
+  if (several && (status.code() == absl::StatusCode::kUnavailable ||
+                  (!*attached &&
+                   status.code() == absl::StatusCode::kDeadlineExceeded))) {
     client_->FailOver(at);
   }
   return status;

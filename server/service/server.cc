@@ -110,6 +110,11 @@ void ConfigureBuilder(const ServerOptions& options,
                       std::vector<int>* selected) {
   // A silent second bind of the same port would hide a conflict.
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Clients of several replicas ping twice a second while a call or a Hold
+  // stream is open, to find a stopped server (client/lib/channel.h).
+  // gRPC's default would answer pings that frequent with GOAWAY.
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 250);
   builder->SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   if (options.max_streams > 0) {
     builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,

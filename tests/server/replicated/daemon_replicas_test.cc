@@ -163,28 +163,75 @@ TEST_F(DaemonReplicasTest, AReplicaOffThePoolHostSaysItDoesNotProbe) {
                   .ok());
 }
 
-TEST_F(DaemonReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
+// `lease-run --count 2 -- sleep 60` through r1 then r2, started by
+// StartLeaseRun: its lease id and ports.
+struct LeaseRunHolding {
+  std::unique_ptr<Process> run;
+  std::string id;
+  std::set<std::string> held;
+};
+
+class LeaseRunReplicasTest : public DaemonReplicasTest {
+ protected:
+  void StartLeaseRun(LeaseRunHolding* out) {
+    const std::string leased = dir_.File("leased");
+    auto run = Process::Start(
+        {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
+         "echo $PORTLEASE_LEASE_ID $PORTLEASE_PORTS > " + leased +
+             "; exec sleep 60"},
+        {{"PORTLEASE_ADDR", Socket("r1.sock") + "," + Socket("r2.sock")}},
+        dir_.path());
+    ASSERT_TRUE(run.ok()) << run.status();
+    out->run = *std::move(run);
+    ASSERT_TRUE(PollUntil(
+        [&] { return ReadFileOrEmpty(leased).find('\n') != std::string::npos; },
+        absl::Seconds(15)))
+        << out->run->err();
+    const std::vector<std::string> words = absl::StrSplit(
+        ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"), absl::SkipEmpty());
+    ASSERT_EQ(words.size(), 3u) << ReadFileOrEmpty(leased);
+    out->id = words[0];
+    out->held = {words[1], words[2]};
+  }
+};
+
+// A replica that stops answering (SIGSTOP: a frozen machine) for longer
+// than the hold grace: lease-run's Hold stream finds it by its pings and
+// moves to r2 in time, and the woken replica ends nothing.
+TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsStopped) {
   auto r1 = StartReplica("r1.sock");
   ASSERT_TRUE(r1.ok()) << r1.status();
   auto r2 = StartReplica("r2.sock");
   ASSERT_TRUE(r2.ok()) << r2.status();
-  const std::string leased = dir_.File("leased");
-  auto run = Process::Start(
-      {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
-       "echo $PORTLEASE_LEASE_ID $PORTLEASE_PORTS > " + leased +
-           "; exec sleep 60"},
-      {{"PORTLEASE_ADDR", Socket("r1.sock") + "," + Socket("r2.sock")}},
-      dir_.path());
-  ASSERT_TRUE(run.ok()) << run.status();
-  ASSERT_TRUE(PollUntil(
-      [&] { return ReadFileOrEmpty(leased).find('\n') != std::string::npos; },
-      absl::Seconds(15)))
-      << (*run)->err();
-  const std::vector<std::string> words = absl::StrSplit(
-      ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"), absl::SkipEmpty());
-  ASSERT_EQ(words.size(), 3u) << ReadFileOrEmpty(leased);
-  const std::string id = words[0];
-  const std::set<std::string> held = {words[1], words[2]};
+  LeaseRunHolding lease;
+  ASSERT_NO_FATAL_FAILURE(StartLeaseRun(&lease));
+  (*r1)->Signal(SIGSTOP);
+  Client via_r2(Socket("r2.sock"));
+  const absl::Time past_grace = absl::Now() + 2 * kHoldGrace + absl::Seconds(1);
+  while (absl::Now() < past_grace) {
+    EXPECT_TRUE(via_r2.Get(lease.id).ok()) << lease.run->err();
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  (*r1)->Signal(SIGCONT);
+  absl::SleepFor(absl::Seconds(1));  // r1's housekeeping runs again
+  EXPECT_TRUE(via_r2.Get(lease.id).ok()) << lease.run->err();
+  ASSERT_EQ(kill(lease.run->pid(), SIGTERM), 0);
+  absl::StatusOr<int> code = lease.run->Wait(absl::Seconds(15));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 128 + SIGTERM) << lease.run->err();
+  EXPECT_EQ(via_r2.Get(lease.id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
+  auto r1 = StartReplica("r1.sock");
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  auto r2 = StartReplica("r2.sock");
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  LeaseRunHolding lease;
+  ASSERT_NO_FATAL_FAILURE(StartLeaseRun(&lease));
+  std::unique_ptr<Process>& run = lease.run;
+  const std::string& id = lease.id;
+  const std::set<std::string>& held = lease.held;
 
   (*r1)->Crash();
   // The other 6 ports go to other leases at once; the command's two stay
@@ -207,16 +254,16 @@ TEST_F(DaemonReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
         << "granted " << (extra.ok() ? extra->base_port() : 0);
     absl::SleepFor(absl::Milliseconds(250));
   }
-  EXPECT_TRUE(via_r2.Get(id).ok()) << (*run)->err();
+  EXPECT_TRUE(via_r2.Get(id).ok()) << run->err();
   EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
               HasSubstr(id.substr(0, 8)));
 
   // SIGTERM ends lease-run and its command; the lease is released through
   // r2, and with the other one released nothing is left.
-  ASSERT_EQ(kill((*run)->pid(), SIGTERM), 0);
-  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(15));
+  ASSERT_EQ(kill(run->pid(), SIGTERM), 0);
+  absl::StatusOr<int> code = run->Wait(absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 128 + SIGTERM) << (*run)->err();
+  EXPECT_EQ(*code, 128 + SIGTERM) << run->err();
   EXPECT_EQ(via_r2.Get(id).status().code(), absl::StatusCode::kNotFound);
   for (const v1::Lease& other : others) {
     EXPECT_TRUE(via_r2
