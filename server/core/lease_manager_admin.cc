@@ -18,14 +18,8 @@ using State = PortView::State;
 
 absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
     absl::string_view id_prefix, Port port, const Principal& by) {
-  if (id_prefix.empty() == (port == 0)) {
-    return absl::InvalidArgumentError(
-        "name the lease to force-release by its id prefix or by a port, "
-        "not both");
-  }
-  if (!id_prefix.empty() && id_prefix.size() < 8) {
-    return absl::InvalidArgumentError(
-        "a lease id prefix has at least 8 characters (as shown by list)");
+  if (absl::Status ok = CheckForceReleaseTarget(id_prefix, port); !ok.ok()) {
+    return ok;
   }
   Completions done;
   absl::StatusOr<LeaseRecord> result;
@@ -42,16 +36,10 @@ absl::StatusOr<LeaseRecord> LeaseManager::ForceRelease(
         matches.push_back(entry->record.id);
       }
     }
-    if (matches.size() > 1) {
-      result = absl::InvalidArgumentError(absl::StrCat(
-          "lease id prefix ", absl::CHexEscape(id_prefix), " matches ",
-          matches.size(), " live leases; give more characters"));
-    } else if (matches.empty()) {
-      result = absl::NotFoundError(
-          id_prefix.empty()
-              ? absl::StrCat("no live lease holds port ", port)
-              : absl::StrCat("no live lease id starts with ",
-                             absl::CHexEscape(id_prefix)));
+    if (absl::Status one =
+            CheckForceReleaseMatches(id_prefix, port, matches.size());
+        !one.ok()) {
+      result = one;
     } else {
       LeaseRecord ended = leases_.Find(matches[0])->record;
       if (absl::Status end =

@@ -41,9 +41,7 @@ std::optional<absl::StatusOr<LeaseRecord>> LeaseManager::AnswerRetry(
   if (known == nullptr) return std::nullopt;
   const LeaseRecord& existing = known->record;
   if (!SameRequest(existing, params)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request_id '", absl::CHexEscape(params.request_id),
-        "' was already used for a different request"));
+    return RequestIdReused(params.request_id);
   }
   return existing;
 }

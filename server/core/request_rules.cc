@@ -154,6 +154,41 @@ bool SameRequest(const LeaseRecord& lease, const AcquireParams& params) {
          lease.udp == params.udp;
 }
 
+absl::Status RequestIdReused(absl::string_view request_id) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("request_id '", absl::CHexEscape(request_id),
+                   "' was already used for a different request"));
+}
+
+absl::Status CheckForceReleaseTarget(absl::string_view id_prefix, Port port) {
+  if (id_prefix.empty() == (port == 0)) {
+    return absl::InvalidArgumentError(
+        "name the lease to force-release by its id prefix or by a port, "
+        "not both");
+  }
+  if (!id_prefix.empty() && id_prefix.size() < 8) {
+    return absl::InvalidArgumentError(
+        "a lease id prefix has at least 8 characters (as shown by list)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckForceReleaseMatches(absl::string_view id_prefix, Port port,
+                                      size_t matches) {
+  if (matches > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lease id prefix ", absl::CHexEscape(id_prefix), " matches ", matches,
+        " live leases; give more characters"));
+  }
+  if (matches == 0) {
+    return absl::NotFoundError(
+        id_prefix.empty() ? absl::StrCat("no live lease holds port ", port)
+                          : absl::StrCat("no live lease id starts with ",
+                                         absl::CHexEscape(id_prefix)));
+  }
+  return absl::OkStatus();
+}
+
 bool ValidPortName(absl::string_view name) {
   if (name.empty() || name.size() > 32) return false;
   if (name[0] < 'a' || name[0] > 'z') return false;

@@ -58,6 +58,16 @@ class RequestRules {
 
 // True when `lease` is what `params` asks for (an idempotent retry).
 bool SameRequest(const LeaseRecord& lease, const AcquireParams& params);
+// INVALID_ARGUMENT: `request_id` was already used for another request.
+absl::Status RequestIdReused(absl::string_view request_id);
+
+// ForceRelease names its lease by an id prefix (8 characters at least) or
+// by a port, not both: INVALID_ARGUMENT otherwise.
+absl::Status CheckForceReleaseTarget(absl::string_view id_prefix, Port port);
+// How many live leases the target matched: OK for one, INVALID_ARGUMENT
+// for several, NOT_FOUND for none.
+absl::Status CheckForceReleaseMatches(absl::string_view id_prefix, Port port,
+                                      size_t matches);
 
 // A port name: 1-32 characters from a-z, 0-9, '_' and '-', starting with a
 // letter.

@@ -115,14 +115,8 @@ absl::StatusOr<std::vector<std::string>> EtcdLeaseBackend::LeaseIdsOf(
 
 absl::StatusOr<LeaseRecord> EtcdLeaseBackend::ForceRelease(
     absl::string_view id_prefix, Port port, const Principal& by) {
-  if (id_prefix.empty() == (port == 0)) {
-    return absl::InvalidArgumentError(
-        "name the lease to force-release by its id prefix or by a port, not "
-        "both");
-  }
-  if (!id_prefix.empty() && id_prefix.size() < 8) {
-    return absl::InvalidArgumentError(
-        "a lease id prefix has at least 8 characters (as shown by list)");
+  if (absl::Status ok = CheckForceReleaseTarget(id_prefix, port); !ok.ok()) {
+    return ok;
   }
   absl::StatusOr<std::vector<std::string>> ids = LeaseIdsOf(id_prefix, port);
   if (!ids.ok()) return ids.status();
@@ -134,17 +128,9 @@ absl::StatusOr<LeaseRecord> EtcdLeaseBackend::ForceRelease(
       live.push_back(**std::move(read));
     }
   }
-  if (live.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lease id prefix ", absl::CHexEscape(id_prefix), " matches ",
-        live.size(), " live leases; give more characters"));
-  }
-  if (live.empty()) {
-    return absl::NotFoundError(
-        id_prefix.empty()
-            ? absl::StrCat("no live lease holds port ", port)
-            : absl::StrCat("no live lease id starts with ",
-                           absl::CHexEscape(id_prefix)));
+  if (absl::Status one = CheckForceReleaseMatches(id_prefix, port, live.size());
+      !one.ok()) {
+    return one;
   }
   // The grant that was read and no later one: guarded by its fencing token.
   const LeaseRecord& record = live.front().record;

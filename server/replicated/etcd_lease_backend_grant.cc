@@ -68,9 +68,7 @@ std::optional<absl::StatusOr<LeaseRecord>> EtcdLeaseBackend::AnswerRetry(
     return std::nullopt;
   }
   if (!SameRequest(existing, params)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request_id '", absl::CHexEscape(params.request_id),
-        "' was already used for a different request"));
+    return RequestIdReused(params.request_id);
   }
   return existing;
 }

@@ -8,8 +8,8 @@
 // one), then Release, or let the lease expire one time in five. Every
 // call's outcome goes to the client's log with wall-clock times taken
 // before the call and after its answer (chaos_checker.h has the format).
-// Even clients also fail over when a call times out on a replica that does
-// not answer (the library itself only fails over on connection errors).
+// A replica that stops answering is left by the client library itself
+// (its pings go unanswered, or a call's deadline passes).
 //
 // Meanwhile, for PORTLEASE_CHAOS_SECONDS (60 by default) the chaos thread
 // SIGKILLs a replica every 3-5 s and restarts it, SIGKILLs one etcd member
@@ -196,15 +196,6 @@ class ChaosClient {
     on_.store(static_cast<int>((index_ + at) % kReplicas));
   }
 
-  // A call that timed out on a replica that does not answer: even clients
-  // move on to the next address, odd ones stay (and meet it again when it
-  // comes back).
-  void AfterFailure(const absl::Status& status) {
-    if (absl::IsDeadlineExceeded(status) && index_ % 2 == 0) {
-      client_.FailOver(client_.address());
-    }
-  }
-
   std::optional<v1::Lease> Acquire() {
     AcquireSpec spec;
     spec.count = 1 + rng_() % 5;
@@ -230,7 +221,6 @@ class ChaosClient {
       }
       log_.push_back(FormatFailed(sent, answered, "acquire", spec.request_id,
                                   lease.status()));
-      AfterFailure(lease.status());
       if (!absl::IsUnavailable(lease.status()) &&
           !absl::IsDeadlineExceeded(lease.status())) {
         Pause(stop_, absl::Milliseconds(100 + rng_() % 200));
@@ -259,7 +249,6 @@ class ChaosClient {
       }
       log_.push_back(FormatFailed(sent, answered, "renew", lease.lease_id(),
                                   renewed.status()));
-      AfterFailure(renewed.status());
       if (absl::IsNotFound(renewed.status())) return false;
     }
     return true;
@@ -278,7 +267,6 @@ class ChaosClient {
       }
       log_.push_back(
           FormatFailed(sent, answered, "release", lease.lease_id(), released));
-      AfterFailure(released);
       if (!absl::IsUnavailable(released) &&
           !absl::IsDeadlineExceeded(released)) {
         return;
