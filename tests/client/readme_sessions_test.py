@@ -402,8 +402,9 @@ SH_BLOCKS = {
     "# a stack you did not write: fixed ports 8080, 8443 and 53/udp": None,
     # tests/portserver/readme_test.py, in a network namespace of its own.
     "export PORTSERVER_ADDRESS=@portserver-$UID": None,
-    # tests/server/replicated/daemon_replicas_test.cc (an etcd cluster and
-    # replicas on ports it leased).
+    # Run as written, with the test's etcd endpoints and socket directory, by
+    # DaemonReplicasTest.TheReadmesReplicaBlockRunsAsWritten
+    # (tests/server/replicated/daemon_replicas_test.cc).
     "# three replicas of the pool of host ci-host, on one etcd cluster": None,
 }
 

@@ -3,10 +3,12 @@
 // PORTLEASE_ADDR list: a lease granted through one replica is seen through
 // another; lease-run keeps its lease when its replica is SIGKILLed (its
 // Hold moves to the other replica within the hold grace) and its ports are
-// granted to nobody else meanwhile; releasing at the end leaves nothing.
-// The replicas run with --probe=none: the pool's ports are only numbers in
-// etcd, nothing binds them.
+// granted to nobody else meanwhile; releasing at the end leaves nothing;
+// and the README's replica block runs as written. The replicas do not
+// probe (--probe=none, or --pool-host naming another host): the pool's
+// ports are only numbers in etcd, nothing binds them.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -163,17 +166,19 @@ TEST_F(DaemonReplicasTest, AReplicaOffThePoolHostSaysItDoesNotProbe) {
                   .ok());
 }
 
-// `lease-run --count 2 -- sleep 60` through r1 then r2, started by
-// StartLeaseRun: its lease id and ports.
-struct LeaseRunHolding {
-  std::unique_ptr<Process> run;
-  std::string id;
-  std::set<std::string> held;
-};
-
+// r1 and r2, and `lease-run --count 2 -- sleep 60` through them (r1
+// first): its lease id and ports.
 class LeaseRunReplicasTest : public DaemonReplicasTest {
  protected:
-  void StartLeaseRun(LeaseRunHolding* out) {
+  void SetUp() override {
+    DaemonReplicasTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto r1 = StartReplica("r1.sock");
+    ASSERT_TRUE(r1.ok()) << r1.status();
+    r1_ = *std::move(r1);
+    auto r2 = StartReplica("r2.sock");
+    ASSERT_TRUE(r2.ok()) << r2.status();
+    r2_ = *std::move(r2);
     const std::string leased = dir_.File("leased");
     auto run = Process::Start(
         {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
@@ -182,58 +187,55 @@ class LeaseRunReplicasTest : public DaemonReplicasTest {
         {{"PORTLEASE_ADDR", Socket("r1.sock") + "," + Socket("r2.sock")}},
         dir_.path());
     ASSERT_TRUE(run.ok()) << run.status();
-    out->run = *std::move(run);
+    run_ = *std::move(run);
     ASSERT_TRUE(PollUntil(
         [&] { return ReadFileOrEmpty(leased).find('\n') != std::string::npos; },
         absl::Seconds(15)))
-        << out->run->err();
+        << run_->err();
     const std::vector<std::string> words = absl::StrSplit(
         ReadFileOrEmpty(leased), absl::ByAnyChar(" \n"), absl::SkipEmpty());
     ASSERT_EQ(words.size(), 3u) << ReadFileOrEmpty(leased);
-    out->id = words[0];
-    out->held = {words[1], words[2]};
+    id_ = words[0];
+    held_ = {words[1], words[2]};
   }
+
+  // SIGTERM ends lease-run and its command (128+SIGTERM); the lease is
+  // released through r2.
+  void TerminateLeaseRun() {
+    ASSERT_EQ(kill(run_->pid(), SIGTERM), 0);
+    absl::StatusOr<int> code = run_->Wait(absl::Seconds(15));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 128 + SIGTERM) << run_->err();
+    EXPECT_EQ(Client(Socket("r2.sock")).Get(id_).status().code(),
+              absl::StatusCode::kNotFound);
+  }
+
+  std::unique_ptr<TestServer> r1_;
+  std::unique_ptr<TestServer> r2_;
+  std::unique_ptr<Process> run_;
+  std::string id_;
+  std::set<std::string> held_;
 };
 
 // A replica that stops answering (SIGSTOP: a frozen machine) for longer
 // than the hold grace: lease-run's Hold stream finds it by its pings and
 // moves to r2 in time, and the woken replica ends nothing.
 TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsStopped) {
-  auto r1 = StartReplica("r1.sock");
-  ASSERT_TRUE(r1.ok()) << r1.status();
-  auto r2 = StartReplica("r2.sock");
-  ASSERT_TRUE(r2.ok()) << r2.status();
-  LeaseRunHolding lease;
-  ASSERT_NO_FATAL_FAILURE(StartLeaseRun(&lease));
-  (*r1)->Signal(SIGSTOP);
+  r1_->Signal(SIGSTOP);
   Client via_r2(Socket("r2.sock"));
   const absl::Time past_grace = absl::Now() + 2 * kHoldGrace + absl::Seconds(1);
   while (absl::Now() < past_grace) {
-    EXPECT_TRUE(via_r2.Get(lease.id).ok()) << lease.run->err();
+    EXPECT_TRUE(via_r2.Get(id_).ok()) << run_->err();
     absl::SleepFor(absl::Milliseconds(500));
   }
-  (*r1)->Signal(SIGCONT);
+  r1_->Signal(SIGCONT);
   absl::SleepFor(absl::Seconds(1));  // r1's housekeeping runs again
-  EXPECT_TRUE(via_r2.Get(lease.id).ok()) << lease.run->err();
-  ASSERT_EQ(kill(lease.run->pid(), SIGTERM), 0);
-  absl::StatusOr<int> code = lease.run->Wait(absl::Seconds(15));
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 128 + SIGTERM) << lease.run->err();
-  EXPECT_EQ(via_r2.Get(lease.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(via_r2.Get(id_).ok()) << run_->err();
+  TerminateLeaseRun();
 }
 
 TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
-  auto r1 = StartReplica("r1.sock");
-  ASSERT_TRUE(r1.ok()) << r1.status();
-  auto r2 = StartReplica("r2.sock");
-  ASSERT_TRUE(r2.ok()) << r2.status();
-  LeaseRunHolding lease;
-  ASSERT_NO_FATAL_FAILURE(StartLeaseRun(&lease));
-  std::unique_ptr<Process>& run = lease.run;
-  const std::string& id = lease.id;
-  const std::set<std::string>& held = lease.held;
-
-  (*r1)->Crash();
+  r1_->Crash();
   // The other 6 ports go to other leases at once; the command's two stay
   // its own, past the hold grace: its Hold moved to r2.
   Client via_r2(Socket("r2.sock"));
@@ -242,7 +244,7 @@ TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
   std::vector<v1::Lease> others;
   for (absl::StatusOr<v1::Lease> other = via_r2.Acquire(one); other.ok();
        other = via_r2.Acquire(one)) {
-    EXPECT_EQ(held.count(std::to_string(other->base_port())), 0u)
+    EXPECT_EQ(held_.count(std::to_string(other->base_port())), 0u)
         << other->base_port();
     others.push_back(*std::move(other));
   }
@@ -254,17 +256,12 @@ TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
         << "granted " << (extra.ok() ? extra->base_port() : 0);
     absl::SleepFor(absl::Milliseconds(250));
   }
-  EXPECT_TRUE(via_r2.Get(id).ok()) << run->err();
+  EXPECT_TRUE(via_r2.Get(id_).ok()) << run_->err();
   EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
-              HasSubstr(id.substr(0, 8)));
+              HasSubstr(id_.substr(0, 8)));
 
-  // SIGTERM ends lease-run and its command; the lease is released through
-  // r2, and with the other one released nothing is left.
-  ASSERT_EQ(kill(run->pid(), SIGTERM), 0);
-  absl::StatusOr<int> code = run->Wait(absl::Seconds(15));
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 128 + SIGTERM) << run->err();
-  EXPECT_EQ(via_r2.Get(id).status().code(), absl::StatusCode::kNotFound);
+  // With the other leases released too, nothing is left.
+  TerminateLeaseRun();
   for (const v1::Lease& other : others) {
     EXPECT_TRUE(via_r2
                     .Release(other.lease_id(), absl::ZeroDuration(),
@@ -275,7 +272,53 @@ TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
   ASSERT_TRUE(left.ok()) << left.status();
   EXPECT_TRUE(left->empty());
   EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
-              Not(HasSubstr(id.substr(0, 8))));
+              Not(HasSubstr(id_.substr(0, 8))));
+}
+
+// README "Running portlease for many machines": its ```sh block, run as
+// written but for the etcd endpoints (the test's cluster) and the sockets'
+// directory (the test's, for /run/portlease/). Its ./integration-tests
+// prints the ports lease-run exported and the pool as r3 lists it.
+TEST_F(DaemonReplicasTest, TheReadmesReplicaBlockRunsAsWritten) {
+  const std::vector<std::string> block = ShBlockStartingWith(
+      README_PATH, "# three replicas of the pool of host ci-host");
+  ASSERT_FALSE(block.empty()) << "no replica block in README";
+  const std::string readme_endpoints =
+      "http://etcd1:2379,http://etcd2:2379,http://etcd3:2379";
+  std::string script = absl::StrJoin(block, "\n");
+  ASSERT_THAT(script, HasSubstr(readme_endpoints));
+  ASSERT_THAT(script, HasSubstr("/run/portlease/"));
+  script = absl::StrReplaceAll(
+      script, {{readme_endpoints, absl::StrJoin(cluster_->endpoints(), ",")},
+               {"/run/portlease/", dir_.File("run") + "/"}});
+  ASSERT_EQ(mkdir(dir_.File("run").c_str(), 0700), 0);
+  WriteFile(dir_.File("integration-tests"),
+            "#!/bin/sh\n"
+            "echo \"redis=$REDIS_PORT web=$WEB_PORT id=$PORTLEASE_LEASE_ID\"\n"
+            "PORTLEASE_ADDR=${PORTLEASE_ADDR##*,} portlease list\n");
+  ASSERT_EQ(chmod(dir_.File("integration-tests").c_str(), 0755), 0);
+  std::string bin_dir = LEASE_RUN_BIN;
+  bin_dir.resize(bin_dir.rfind('/'));
+  // Run in the test's directory; the replicas the block starts end with
+  // the shell.
+  const RunResult r = RunBinary(
+      {"/bin/bash", "-ec",
+       "cd " + dir_.path() +
+           "\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + script},
+      {{"PATH", bin_dir + ":/usr/bin:/bin"}, {"PORTLEASE_ADDR", std::nullopt}},
+      dir_.path(), absl::Seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r.out, m, std::regex("redis=(2[0-9]{4}) web=(2[0-9]{4}) id=([0-9a-f]+)")))
+      << r.out;
+  EXPECT_NE(m[1], m[2]);
+  for (const std::string& port : {m[1].str(), m[2].str()}) {
+    EXPECT_TRUE("20000" <= port && port <= "20999") << port;
+  }
+  EXPECT_THAT(r.out.substr(m.position(0)), HasSubstr(m[3].str().substr(0, 8)));
+  // Off ci-host, every replica said it does not probe.
+  EXPECT_THAT(r.err, HasSubstr("--pool-host=ci-host is not this host"));
 }
 
 // No etcd needed: the flags are refused before anything starts.
