@@ -137,7 +137,8 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
 
 absl::Status Client::UnreachableAll(
     const std::vector<absl::Status>& failures) const {
-  std::vector<std::string> each;
+  // Addresses that failed alike are named together: "a, b (reason)".
+  std::vector<std::pair<std::string, std::vector<std::string>>> reasons;
   for (size_t i = 0; i < addresses_.size(); ++i) {
     absl::Status problem = UnixSocketProblem(addresses_[i]);
     std::string reason;
@@ -148,12 +149,32 @@ absl::Status Client::UnreachableAll(
     } else {
       reason = "not tried before the deadline";
     }
-    each.push_back(absl::StrCat(addresses_[i], " (", reason, ")"));
+    auto same = std::find_if(reasons.begin(), reasons.end(),
+                             [&](const auto& r) { return r.first == reason; });
+    if (same == reasons.end()) {
+      reasons.push_back({reason, {addresses_[i]}});
+    } else {
+      same->second.push_back(addresses_[i]);
+    }
+  }
+  std::vector<std::string> each;
+  for (const auto& [reason, addresses] : reasons) {
+    each.push_back(absl::StrCat(absl::StrJoin(addresses, ", "), " (", reason, ")"));
   }
   return absl::UnavailableError(absl::StrCat(
       "no portleased reachable after ",
       absl::FormatDuration(options_.connect_timeout), " at any of ",
       addresses_.size(), " addresses: ", absl::StrJoin(each, "; ")));
+}
+
+absl::Status Client::RefusedByAll(
+    const std::vector<absl::Status>& failures) const {
+  std::vector<std::string> each;
+  for (const absl::Status& failure : failures) {
+    each.push_back(std::string(failure.message()));
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("every address refuses this user: ", absl::StrJoin(each, "; ")));
 }
 
 absl::Status Client::WaitForConnection(size_t index, absl::Time give_up) const {
@@ -285,7 +306,14 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
     failures[index] = failed;
     index = (index + 1) % addresses_.size();
     if (index != first) continue;
-    // A full round in vain.
+    // A full round in vain. Sockets that all refuse this user will not
+    // change their minds: no waiting.
+    if (std::all_of(failures.begin(), failures.end(),
+                    [](const absl::Status& s) {
+                      return s.code() == absl::StatusCode::kPermissionDenied;
+                    })) {
+      return RefusedByAll(failures);
+    }
     if (!retry || absl::Now() >= give_up) return UnreachableAll(failures);
     Backoff(std::min(backoff, give_up - absl::Now()));
     backoff = std::min(backoff * 2, options_.max_backoff);

@@ -11,6 +11,11 @@ namespace {
 
 constexpr absl::Duration kMinRenewInterval = absl::Milliseconds(100);
 constexpr absl::Duration kMaxRenewTimeout = absl::Seconds(5);
+// A renewal that failed (server or its store unreachable) is retried
+// after this, doubling up to kRenewRetryMax (never later than the next
+// regular renewal): a lease outlives an outage that ends before its TTL.
+constexpr absl::Duration kRenewRetryMin = absl::Milliseconds(250);
+constexpr absl::Duration kRenewRetryMax = absl::Seconds(2);
 // A Hold stream is reopened after this long, so it has a deadline too.
 constexpr absl::Duration kHoldStreamLifetime = absl::Hours(1);
 // Reopening a broken Hold stream: at once, then with this backoff.
@@ -129,6 +134,8 @@ void ScopedLease::MarkHeld() {
 }
 
 void ScopedLease::RenewLoop() {
+  absl::Duration wait = renew_interval_;
+  absl::Duration retry = kRenewRetryMin;
   while (true) {
     const absl::Duration timeout = std::min(renew_interval_, kMaxRenewTimeout);
     {
@@ -136,7 +143,7 @@ void ScopedLease::RenewLoop() {
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !status_.ok();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&stop), renew_interval_);
+      mu_.AwaitWithTimeout(absl::Condition(&stop), wait);
       if (stop()) return;
     }
     grpc::ClientContext context;
@@ -169,6 +176,13 @@ void ScopedLease::RenewLoop() {
         response.has_lease() && response.lease().has_ttl()) {
       renew_interval_ =
           std::max(kMinRenewInterval, DurationOf(response.lease().ttl()) / 3);
+    }
+    if (status.ok()) {
+      wait = renew_interval_;
+      retry = kRenewRetryMin;
+    } else {
+      wait = std::min(renew_interval_, retry);
+      retry = std::min(retry * 2, kRenewRetryMax);
     }
   }
 }

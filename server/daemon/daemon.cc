@@ -299,6 +299,15 @@ absl::Status Daemon::StartReplica() {
   options.prefix = config_.etcd_prefix;
   options.quarantine = config_.cooldown;
   options.probe = config_.probe_pool ? prober_.get() : nullptr;
+  options.on_etcd_state = [this](const absl::Status& s) {
+    if (s.ok()) {
+      Log("INFO", "etcd answers again");
+    } else {
+      Log("WARN", absl::StrCat("etcd does not answer (", s.message(),
+                               "): grants, renewals and releases fail "
+                               "UNAVAILABLE until it does"));
+    }
+  };
   if (config_.probe == ProbeMode::kSystem && !config_.probe_pool) {
     Log("INFO", absl::StrCat("not probing ports before granting them: "
                              "--pool-host=",

@@ -119,6 +119,7 @@ void EtcdLeaseBackend::Housekeeping() {
   const absl::Duration interval =
       std::max(options_.rules.hold_grace / 3, absl::Milliseconds(100));
   absl::Duration next_keepalive = clock_->Monotonic();
+  bool answering = true;  // etcd, as last seen by this thread
   while (true) {
     bool reload = false;
     bool serve = false;
@@ -135,31 +136,42 @@ void EtcdLeaseBackend::Housekeeping() {
       reload = reload_needed_;
       serve = serve_pending_;
     }
-    if (reload && !Reload().ok()) {
-      // etcd unreachable: try again a little later, not in a tight loop.
-      absl::MutexLock lock(&mu_);
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&stopping), kReloadRetryDelay);
+    if (reload) {
+      const absl::Status reloaded = Reload();
+      ReportEtcdState(reloaded, &answering);
+      if (!reloaded.ok()) {
+        // etcd unreachable: try again a little later, not in a tight loop.
+        absl::MutexLock lock(&mu_);
+        auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stop_;
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&stopping), kReloadRetryDelay);
+      }
     }
     if (clock_->Monotonic() >= next_keepalive) {
       next_keepalive = clock_->Monotonic() + interval;
-      KeepHoldersAlive();
+      ReportEtcdState(KeepHoldersAlive(), &answering);
     }
     if (serve) ServeWaiters();
   }
 }
 
-void EtcdLeaseBackend::KeepHoldersAlive() {
+absl::Status EtcdLeaseBackend::KeepHoldersAlive() {
   std::vector<std::pair<std::string, int64_t>> held;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, hold] : holds_) held.emplace_back(id, hold.etcd_lease);
   }
+  absl::Status answered = absl::OkStatus();
+  bool any_kept = held.empty();
   for (const auto& [id, etcd_lease] : held) {
     absl::StatusOr<int64_t> kept = client_->LeaseKeepAliveOnce(etcd_lease);
-    if (!absl::IsNotFound(kept.status())) continue;  // kept, or retried later
+    if (kept.ok()) any_kept = true;
+    if (!absl::IsNotFound(kept.status())) {  // kept, or retried later
+      if (!kept.ok()) answered = kept.status();
+      continue;
+    }
+    any_kept = true;  // etcd answered
     // The hold lease ended (released, expired, or its grace ran out while
     // nobody kept it alive): so has the lease.
     absl::MutexLock lock(&mu_);
@@ -168,6 +180,14 @@ void EtcdLeaseBackend::KeepHoldersAlive() {
       holds_.erase(it);
     }
   }
+  return any_kept ? absl::OkStatus() : answered;
+}
+
+void EtcdLeaseBackend::ReportEtcdState(const absl::Status& status,
+                                       bool* answering) {
+  if (status.ok() == *answering) return;
+  *answering = status.ok();
+  if (options_.on_etcd_state) options_.on_etcd_state(status);
 }
 
 int64_t EtcdLeaseBackend::EtcdSeconds(absl::Duration d) const {

@@ -48,6 +48,7 @@
 #define PORTLEASE_SERVER_REPLICATED_ETCD_LEASE_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -90,6 +91,10 @@ struct EtcdLeaseBackendOptions {
   PortProber* probe = nullptr;
   // Most candidate blocks one Acquire tries (Txns and probes).
   uint32_t max_attempts = 8;
+  // Called on the housekeeping thread when etcd stops answering it (the
+  // error: a reload of the state or a holder's keepalive failed) and when
+  // it answers again (OK). Null: not told.
+  std::function<void(const absl::Status&)> on_etcd_state;
 };
 
 class EtcdLeaseBackend : public LeaseBackend {
@@ -182,7 +187,11 @@ class EtcdLeaseBackend : public LeaseBackend {
   absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_, watch_mu_);
   void OnWatch(absl::StatusOr<etcd::WatchBatch> batch) ABSL_LOCKS_EXCLUDED(mu_);
   void Housekeeping() ABSL_LOCKS_EXCLUDED(mu_);
-  void KeepHoldersAlive() ABSL_LOCKS_EXCLUDED(mu_);
+  // How etcd answered the keepalives: OK if any was kept (or none was
+  // due), else the last error.
+  absl::Status KeepHoldersAlive() ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells on_etcd_state when `status` changes whether etcd answers.
+  void ReportEtcdState(const absl::Status& status, bool* answering);
 
   // Reads (etcd_lease_backend.cc).
   // The record of `id` in etcd; nullopt when there is none.

@@ -185,6 +185,29 @@ TEST_F(ForbiddenSocketTest, SocketDirectoryModeRefusesUser) {
   ExpectRefused();
 }
 
+// Replicas whose sockets all refuse the user: refused at once (not after
+// the connect timeout), each socket and the group to join named.
+TEST_F(ForbiddenSocketTest, ReplicasThatAllRefuseTheUserAreNotWaitedFor) {
+  ASSERT_EQ(chmod(socket_path().c_str(), 0600), 0);
+  // A second address of the same socket.
+  const std::string second = dir_.File("run/second.sock");
+  ASSERT_EQ(symlink(socket_path().c_str(), second.c_str()), 0);
+  EnvChanges env = SystemEnv();
+  env["PORTLEASE_ADDR"] = absl::StrCat(address(), ",unix:", second);
+  env["PORTLEASE_CONNECT_TIMEOUT"] = "30s";
+  const absl::Time start = absl::Now();
+  const RunResult r = RunBinary(
+      {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+       "--clear-groups", "--", LEASE_RUN_BIN, "--count", "1", "--", "true"},
+      env, dir_.File("xdg"));
+  EXPECT_LT(absl::Now() - start, Scaled(absl::Seconds(5)));
+  EXPECT_EQ(r.exit_code, 69) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("every address refuses this user"));
+  EXPECT_THAT(r.err, HasSubstr(socket_path()));
+  EXPECT_THAT(r.err, HasSubstr("join its group"));
+  EXPECT_EQ(LiveLeases(), 0u);
+}
+
 LossResult ServerLossTest::KillServerUnderLeaseRun(absl::Duration bound) {
   EnvChanges env = {{"PORTLEASE_ADDR", address()},
                     {"COMPOSE_PROJECT_NAME", std::nullopt}};

@@ -311,4 +311,20 @@ absl::Status EtcdCluster::Restart(size_t i) {
   return WaitHealthy(i, absl::Seconds(30));
 }
 
+absl::Status EtcdCluster::RestartAll() {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i].pid > 0) continue;
+    if (absl::Status spawned = Spawn(i, /*existing=*/true); !spawned.ok()) {
+      return spawned;
+    }
+  }
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (absl::Status healthy = WaitHealthy(i, absl::Seconds(30));
+        !healthy.ok()) {
+      return healthy;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace portlease::testing

@@ -77,6 +77,9 @@ class EtcdCluster {
   // Starts a killed member again with its data directory and ports
   // (--initial-cluster-state existing) and waits until it is healthy.
   absl::Status Restart(size_t i);
+  // Starts every killed member again (all at once: a member alone has no
+  // quorum to be healthy with) and waits until each is healthy.
+  absl::Status RestartAll();
   // Member i answers GET /health with "health":"true" (it has a leader and
   // can read) within `timeout` (times the suite's factor).
   absl::Status WaitHealthy(size_t i, absl::Duration timeout);

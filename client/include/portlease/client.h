@@ -269,6 +269,8 @@ class Client {
   absl::Status Unreachable(const absl::Status& last) const;
   // The same for several addresses; `failures` holds why each failed.
   absl::Status UnreachableAll(const std::vector<absl::Status>& failures) const;
+  // PERMISSION_DENIED naming each address and what to do.
+  absl::Status RefusedByAll(const std::vector<absl::Status>& failures) const;
 
   // CANCELLED after Cancel(), else OK.
   absl::Status CheckCancelled() const;

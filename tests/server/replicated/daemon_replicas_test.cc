@@ -166,7 +166,7 @@ TEST_F(DaemonReplicasTest, AReplicaOffThePoolHostSaysItDoesNotProbe) {
                   .ok());
 }
 
-// r1 and r2, and `lease-run --count 2 -- sleep 60` through them (r1
+// r1 and r2, and `lease-run --count 2 -- sleep 120` through them (r1
 // first): its lease id and ports.
 class LeaseRunReplicasTest : public DaemonReplicasTest {
  protected:
@@ -180,10 +180,14 @@ class LeaseRunReplicasTest : public DaemonReplicasTest {
     ASSERT_TRUE(r2.ok()) << r2.status();
     r2_ = *std::move(r2);
     const std::string leased = dir_.File("leased");
+    std::vector<std::string> argv = {LEASE_RUN_BIN, "--count", "2"};
+    const std::vector<std::string> more = MoreLeaseRunFlags();
+    argv.insert(argv.end(), more.begin(), more.end());
+    argv.insert(argv.end(), {"--", "/bin/sh", "-c",
+                             "echo $PORTLEASE_LEASE_ID $PORTLEASE_PORTS > " +
+                                 leased + "; exec sleep 120"});
     auto run = Process::Start(
-        {LEASE_RUN_BIN, "--count", "2", "--", "/bin/sh", "-c",
-         "echo $PORTLEASE_LEASE_ID $PORTLEASE_PORTS > " + leased +
-             "; exec sleep 60"},
+        argv,
         {{"PORTLEASE_ADDR", Socket("r1.sock") + "," + Socket("r2.sock")}},
         dir_.path());
     ASSERT_TRUE(run.ok()) << run.status();
@@ -198,6 +202,8 @@ class LeaseRunReplicasTest : public DaemonReplicasTest {
     id_ = words[0];
     held_ = {words[1], words[2]};
   }
+
+  virtual std::vector<std::string> MoreLeaseRunFlags() const { return {}; }
 
   // SIGTERM ends lease-run and its command (128+SIGTERM); the lease is
   // released through r2.
@@ -273,6 +279,43 @@ TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsKilled) {
   EXPECT_TRUE(left->empty());
   EXPECT_THAT(Portlease(Socket("r2.sock"), {"list"}),
               Not(HasSubstr(id_.substr(0, 8))));
+}
+
+// lease-run --ttl 30s: renewed every 10 s.
+class EtcdOutageTest : public LeaseRunReplicasTest {
+ protected:
+  std::vector<std::string> MoreLeaseRunFlags() const override {
+    return {"--ttl", absl::FormatDuration(kTtl)};
+  }
+  static constexpr absl::Duration kTtl = absl::Seconds(30);
+};
+
+// The whole etcd cluster down (every member killed) across the renewal
+// due at 2/3 of the TTL and back before the TTL: lease-run's lease
+// outlives the outage, renewed as soon as etcd answers again (not one
+// renewal period later, past its expiry), and stays held.
+TEST_F(EtcdOutageTest, AHeldLeaseOutlivesAnOutageShorterThanItsTtl) {
+  const absl::Time granted = absl::Now();
+  for (size_t i = 0; i < cluster_->size(); ++i) {
+    ASSERT_TRUE(cluster_->Kill(i).ok());
+  }
+  absl::SleepFor(granted + kTtl * 2 / 3 + absl::Seconds(1) - absl::Now());
+  ASSERT_TRUE(cluster_->RestartAll().ok());
+  Client via_r2(Socket("r2.sock"));
+  EXPECT_TRUE(PollUntil([&] { return via_r2.Get(id_).ok(); },
+                        absl::Seconds(10)))
+      << run_->err();
+  // Past the first expiry and a hold grace: renewed, still held.
+  absl::SleepFor(granted + kTtl + kHoldGrace + absl::Seconds(1) - absl::Now());
+  absl::StatusOr<v1::Lease> kept = via_r2.Get(id_);
+  ASSERT_TRUE(kept.ok()) << kept.status() << "\n" << run_->err();
+  EXPECT_FALSE(run_->Wait(absl::ZeroDuration()).ok()) << run_->err();
+  EXPECT_THAT(run_->err(), Not(HasSubstr("lost")));
+  // r1, keeping the Hold alive, said when etcd went and came back.
+  const std::string log = ReadFileOrEmpty(dir_.File("r1.sock.log"));
+  EXPECT_THAT(log, HasSubstr("WARN etcd does not answer ("));
+  EXPECT_THAT(log, HasSubstr("INFO etcd answers again"));
+  TerminateLeaseRun();
 }
 
 // README "Running portlease for many machines": its ```sh block, run as
