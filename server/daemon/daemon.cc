@@ -441,7 +441,10 @@ void Daemon::AnnounceReady() {
           "portleased ", kVersion, " serving ", addresses,
           " pool=", FormatPortRanges(config_.pool), " (", config_.pool_size,
           " ports) ", StoreDescription(config_),
-          " probe=", config_.probe == ProbeMode::kSystem ? "system" : "none",
+          " probe=",
+          config_.probe == ProbeMode::kNone ? "none"
+          : config_.probe_pool              ? "system"
+                                            : "off (pool host elsewhere)",
           " claims=", claims_state_.enabled ? claims_state_.dir : "off",
           metrics_url_.empty() ? "" : " metrics=", metrics_url_,
           " admin=", config_.admin_token.empty() ? "off" : "token",

@@ -153,6 +153,7 @@ TEST_F(DaemonReplicasTest, AReplicaOffThePoolHostSaysItDoesNotProbe) {
   EXPECT_THAT(log, HasSubstr("not probing ports before granting them: "
                              "--pool-host=not-" +
                              ThisHostName() + " is not this host"));
+  EXPECT_THAT(log, HasSubstr(" probe=off (pool host elsewhere) "));
   // --db (the test server's :memory:) means nothing here: a warning.
   EXPECT_THAT(log, HasSubstr("--db is ignored with --store=etcd"));
   Client client(Socket("r3.sock"));
