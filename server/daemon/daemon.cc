@@ -474,6 +474,8 @@ void Daemon::AnnounceReady() {
                              "puts one back in service"));
   }
   if (const int ready_fd = config_.ready_fd; ready_fd >= 0) {
+    // Whoever waits for "ready" finds the lines above in the log.
+    log_->Flush(absl::Seconds(2));
     const std::string ready = absl::StrCat("ready ", addresses, "\n");
     ssize_t ignored = write(ready_fd, ready.data(), ready.size());
     (void)ignored;

@@ -159,6 +159,15 @@ void LogWriter::WriteEvent(LeaseEvent event, absl::Time at) {
   Push(std::move(entry));
 }
 
+void LogWriter::Flush(absl::Duration patience) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = queued_;
+  auto written = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return done_ >= target;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&written), patience);
+}
+
 void LogWriter::Push(Entry entry) {
   if (pending_.size() >= max_pending_) {
     ++dropped_;
@@ -170,9 +179,11 @@ void LogWriter::Push(Entry entry) {
         absl::Now(), "WARN",
         absl::StrCat("log: ", dropped_, " lines dropped (stderr is slow)"));
     pending_.push_back(std::move(warning));
+    ++queued_;
     dropped_ = 0;
   }
   pending_.push_back(std::move(entry));
+  ++queued_;
 }
 
 void LogWriter::Run() {
@@ -194,9 +205,13 @@ void LogWriter::Run() {
       lines.push_back(entry.event ? FormatLeaseEvent(*entry.event, entry.at)
                                   : std::move(entry.line));
     }
-    if (!WriteNow(lines,
-                  stopping ? absl::Milliseconds(100) : absl::Seconds(1)) &&
-        stopping) {
+    const bool all_written = WriteNow(
+        lines, stopping ? absl::Milliseconds(100) : absl::Seconds(1));
+    {
+      absl::MutexLock lock(&mu_);
+      done_ += entries.size();
+    }
+    if (!all_written && stopping) {
       return;  // the reader is stuck: don't hold up the exit
     }
     // Lines queued faster than this thread wakes up (more than one found

@@ -78,6 +78,9 @@ class LogWriter {
   void Write(std::string line);
   // Queues FormatLeaseEvent(event, at), formatted on the writer thread.
   void WriteEvent(LeaseEvent event, absl::Time at);
+  // Waits until the lines queued so far are written (or dropped), at most
+  // `patience`: what a reader sees once told "ready" includes them.
+  void Flush(absl::Duration patience);
 
  private:
   // A line, or an event still to be formatted.
@@ -98,6 +101,9 @@ class LogWriter {
   absl::Mutex mu_;
   std::deque<Entry> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  // Entries queued, and entries the thread is done with (written or not).
+  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t done_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -1,4 +1,5 @@
 // portleased's log lines and the writer that never blocks on its reader.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <string>
@@ -106,6 +107,28 @@ TEST(LogWriterTest, EventsAreFormattedInTheirPlaceInOrder) {
   const std::string text = ReadToEnd(fds[0]);
   EXPECT_EQ(text, "before\n" + FormatLeaseEvent(event, at) + "\nafter\n");
   EXPECT_THAT(text, HasSubstr("lease=01234567"));
+}
+
+TEST(LogWriterTest, FlushReturnsOnceTheQueuedLinesAreWritten) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  std::string text;
+  {
+    LogWriter writer(fds[1]);
+    writer.Write("one");
+    writer.Write("two");
+    writer.Write("three");
+    writer.Flush(absl::Seconds(30));
+    // Read before the destructor flushes: Flush alone wrote them.
+    char buffer[256];
+    ssize_t n;
+    while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  EXPECT_EQ(text, "one\ntwo\nthree\n");
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST(LogWriterTest, AStuckReaderNeverBlocksTheWriter) {

@@ -1,39 +1,105 @@
 // bench_min_client: the smallest useful gRPC client process, the floor
-// process_cost.sh compares `lease-run -- true` with. Connects to
-// $PORTLEASE_ADDR (or the first argument), makes one Status call with a 10 s
-// deadline, and exits 0 on success, 1 on failure, 2 on usage errors.
+// process_cost.sh and burst.py compare `lease-run` with. Connects to
+// $PORTLEASE_ADDR (or the first argument) and makes one call with a 10 s
+// deadline: Status, or with --acquire N an Acquire of N ports (TTL 60 s).
+// An acquire prints "PORTS_AT_NS PORT..." (CLOCK_REALTIME when the reply
+// came) on stdout, sleeps --hold SECONDS (default 0) and releases the lease
+// with a second call. Exits 0 on success, 1 on failure, 2 on usage errors.
 //
 //   PORTLEASE_ADDR=unix:/tmp/x/pl.sock bench_min_client
+//   bench_min_client unix:/tmp/x/pl.sock --acquire 5 --hold 1
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "grpcpp/grpcpp.h"
 #include "portlease/v1/portlease.grpc.pb.h"
 
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: bench_min_client [ADDRESS] [--acquire N [--hold "
+               "SECONDS]] (or PORTLEASE_ADDR)\n");
+  return 2;
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+}
+
+int Fail(const grpc::Status& status) {
+  std::fprintf(stderr, "bench_min_client: %s\n",
+               status.error_message().c_str());
+  return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const char* env = std::getenv("PORTLEASE_ADDR");
-  const std::string address = argc > 1 ? argv[1] : (env ? env : "");
-  if (address.empty()) {
-    std::fprintf(stderr,
-                 "usage: bench_min_client [ADDRESS] (or PORTLEASE_ADDR)\n");
-    return 2;
+  std::string address = env ? env : "";
+  long acquire = 0;
+  double hold = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--acquire") == 0 && i + 1 < argc) {
+      acquire = std::strtol(argv[++i], nullptr, 10);
+      if (acquire <= 0) return Usage();
+    } else if (std::strcmp(argv[i], "--hold") == 0 && i + 1 < argc) {
+      hold = std::strtod(argv[++i], nullptr);
+    } else if (argv[i][0] != '-') {
+      address = argv[i];
+    } else {
+      return Usage();
+    }
   }
+  if (address.empty()) return Usage();
   std::unique_ptr<portlease::v1::PortLease::Stub> stub =
       portlease::v1::PortLease::NewStub(
           grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(10));
-  portlease::v1::StatusRequest request;
-  portlease::v1::StatusResponse response;
-  const grpc::Status status = stub->Status(&context, request, &response);
-  if (!status.ok()) {
-    std::fprintf(stderr, "bench_min_client: %s\n",
-                 status.error_message().c_str());
-    return 1;
+  if (acquire == 0) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    portlease::v1::StatusRequest request;
+    portlease::v1::StatusResponse response;
+    const grpc::Status status = stub->Status(&context, request, &response);
+    return status.ok() ? 0 : Fail(status);
   }
-  return 0;
+  portlease::v1::AcquireResponse granted;
+  {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    portlease::v1::AcquireRequest request;
+    request.set_count(static_cast<uint32_t>(acquire));
+    request.mutable_ttl()->set_seconds(60);
+    const grpc::Status status = stub->Acquire(&context, request, &granted);
+    if (!status.ok()) return Fail(status);
+  }
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::printf("%lld", static_cast<long long>(now.tv_sec) * 1000000000LL +
+                          now.tv_nsec);
+  for (const auto& port : granted.lease().ports()) {
+    std::printf(" %u", static_cast<unsigned>(port.port()));
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  if (hold > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(hold));
+  }
+  grpc::ClientContext context;
+  SetDeadline(context);
+  portlease::v1::ReleaseRequest request;
+  request.set_lease_id(granted.lease().lease_id());
+  request.set_fencing_token(granted.lease().fencing_token());
+  portlease::v1::ReleaseResponse response;
+  const grpc::Status status = stub->Release(&context, request, &response);
+  return status.ok() ? 0 : Fail(status);
 }

@@ -55,6 +55,7 @@ allowed=(
 picker_allowed=(
   "tests/portserver/portpicker_test.py"  # Google's portpicker is the client under test; portleased answers it
   "tests/bench/portserver_compare.py"  # a benchmark of portpicker clients against portleased and portserver
+  "tests/bench/burst.py"  # portpicker jobs against a private portserver, beside lease-run jobs
 )
 
 cd "$root"
