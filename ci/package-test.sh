@@ -177,7 +177,16 @@ if has "$contents" usr/bin/lease-exec; then
     fail "lease-exec has no man page in the package"
 fi
 depends="$(dpkg-deb -f "$deb" Depends)"
-for dep in adduser libgrpc++ libsqlite3; do
+# gRPC is a dependency only when the programs link it shared
+# (-DPORTLEASE_STATIC_DEPS=OFF); statically linked, it must not be one.
+runtime_deps=(adduser libsqlite3)
+if grep -q '^PORTLEASE_STATIC_DEPS:BOOL=ON' "$build/CMakeCache.txt"; then
+  ! grep -q "libgrpc" <<<"$depends" ||
+    fail "Depends names gRPC, linked statically: $depends"
+else
+  runtime_deps+=(libgrpc++)
+fi
+for dep in "${runtime_deps[@]}"; do
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 ! grep -q -- -dev <<<"$depends" || fail "the runtime package depends on -dev packages: $depends"

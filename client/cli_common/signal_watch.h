@@ -38,11 +38,17 @@ class SignalWatch {
 
  private:
   void Loop();
+  // The next signal, or 0 when woken for Stop() (or by a timeout).
+  int Next();
 
   absl::Mutex mu_;
   std::function<void()> handler_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::atomic<int> signal_{0};
+  // signalfd of the watched signals and the eventfd Stop() writes; -1 when
+  // they could not be made.
+  int signal_fd_ = -1;
+  int stop_fd_ = -1;
   std::thread thread_;
 };
 

@@ -340,6 +340,7 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
   request.set_request_id(spec.request_id.empty() ? RandomRequestId()
                                                  : spec.request_id);
   request.set_udp(spec.udp);
+  request.set_hold(spec.hold);
   const bool wait = spec.wait > absl::ZeroDuration();
   request.set_wait(wait);
   v1::AcquireResponse response;

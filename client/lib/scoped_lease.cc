@@ -29,9 +29,14 @@ constexpr absl::Duration kFirstHoldWait = absl::Seconds(1);
 
 absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
     std::shared_ptr<const Client> client, ScopedLeaseOptions options) {
+  options.spec.hold = true;  // HoldLoop opens the stream at once
   absl::StatusOr<v1::AcquireResponse> granted =
       client->AcquireGrant(options.spec);
   if (!granted.ok()) return granted.status();
+  // Stored held: the server reclaims it should the stream never attach, so
+  // the caller may rely on it now, without a round trip for the first Hold
+  // answer (the stream opens in the background).
+  const bool stored_held = granted->held();
   // The server's grace, not the default: the server keeps an unheld lease
   // that long, and so does this client when the server goes away.
   if (granted->has_hold_grace()) {
@@ -40,7 +45,7 @@ absl::StatusOr<std::unique_ptr<ScopedLease>> ScopedLease::Acquire(
   std::unique_ptr<ScopedLease> scoped(new ScopedLease(
       std::move(client), std::move(options),
       std::move(*granted->mutable_lease())));
-  {
+  if (!stored_held) {
     absl::MutexLock lock(&scoped->mu_);
     auto held = [s = scoped.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
       return s->held_once_ || !s->status_.ok() || s->stopped_;

@@ -24,6 +24,12 @@ struct AcquireParams {
   // Idempotency key, scoped to `caller`.
   std::string request_id;
   bool udp = false;
+  // The caller opens a Hold stream right after the grant (ScopedLease,
+  // lease-run): the lease is stored held, as a first Hold would store it,
+  // and is reclaimed when no stream attaches within hold_attach_window.
+  // Spares the caller waiting for its first Hold answer before it may rely
+  // on the lease, and the store a second commit.
+  bool hold = false;
   // Who asks; stored as LeaseRecord::caller. Its privilege plays no part
   // in a grant.
   Principal caller;

@@ -3,6 +3,7 @@
 // (GrantWithIoUnlocked); a waiter is granted with the lock held
 // (GrantWithLockHeld), so that the queue is served in order. See the
 // locking rule in lease_manager.h.
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -103,6 +104,7 @@ LeaseRecord LeaseManager::NewGrantRecord(const AcquireParams& params,
   record.owner = params.owner;
   record.request_id = params.request_id;
   record.caller = params.caller.id;
+  record.held = params.hold;
   record.ttl = rules_.GrantTtl(params.ttl);
   record.created_at = clock_->Now();
   record.expires_at = record.created_at + record.ttl;
@@ -122,6 +124,11 @@ absl::StatusOr<LeaseRecord> LeaseManager::InstallGrant(
   Entry entry;
   entry.record = std::move(record);
   entry.deadline = clock_->Monotonic() + entry.record.ttl;
+  if (entry.record.held) {  // its holder attaches shortly
+    entry.grace_deadline =
+        clock_->Monotonic() +
+        std::max(options_.hold_attach_window, options_.hold_grace);
+  }
   const LeaseRecord& granted = leases_.Insert(std::move(entry)).record;
   Emit(LeaseEvent::Type::kGranted, &granted, 0, "", &by);
   return granted;

@@ -32,6 +32,9 @@ struct LeaseManagerOptions {
   absl::Duration min_ttl = absl::Seconds(1);
   // How long a lease survives its last Hold stream breaking.
   absl::Duration hold_grace = absl::Seconds(2);
+  // How long a lease granted held (AcquireParams::hold) waits for its
+  // first Hold stream.
+  absl::Duration hold_attach_window = absl::Seconds(10);
   // How long a released or expired port stays out of the pool.
   absl::Duration cooldown = absl::Seconds(30);
   // How long a port found bound by another process stays out of the pool.

@@ -220,5 +220,46 @@ TEST_F(LeaseRecoveryTest, HeldLeaseWhoseHolderReattachesWithinTheGraceStays) {
   EXPECT_EQ(Count(LeaseEvent::Type::kHolderLost), 0);
 }
 
+// AcquireParams::hold (ScopedLease, lease-run): stored held with the grant,
+// reclaimed when no Hold stream attaches within the attach window.
+TEST_F(LeaseRecoveryTest, ALeaseGrantedHeldIsReclaimedWhenNoHolderAttaches) {
+  AcquireParams p = Request(kAlice);
+  p.hold = true;
+  const LeaseRecord lease = MustAcquire(p);
+  EXPECT_TRUE(lease.held);
+  EXPECT_TRUE(store_.leases.at(lease.id).held);  // in the grant's commit
+  clock_.Advance(options_.hold_attach_window - absl::Seconds(1));
+  manager_->Tick();
+  EXPECT_TRUE(manager_->Get(lease.id, kAlice).ok());
+  clock_.Advance(absl::Seconds(2));
+  manager_->Tick();
+  EXPECT_EQ(manager_->Get(lease.id, kAlice).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Count(LeaseEvent::Type::kHolderLost), 1);
+}
+
+TEST_F(LeaseRecoveryTest, ALeaseGrantedHeldLivesOnOnceItsHolderAttaches) {
+  AcquireParams p = Request(kAlice);
+  p.hold = true;
+  const LeaseRecord lease = MustAcquire(p);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(manager_->AttachHolder(lease.id, kAlice).ok());
+  clock_.Advance(options_.hold_attach_window * 2);
+  manager_->Tick();
+  EXPECT_TRUE(manager_->Get(lease.id, kAlice).ok());
+  // Its stream ends: one hold grace, as for any held lease.
+  manager_->DetachHolder(lease.id);
+  clock_.Advance(options_.hold_grace + absl::Seconds(1));
+  manager_->Tick();
+  EXPECT_EQ(manager_->Get(lease.id, kAlice).status().code(),
+            absl::StatusCode::kNotFound);
+  // Not asked for: a lease without a holder keeps its TTL.
+  const LeaseRecord plain = MustAcquire(Request(kBob));
+  EXPECT_FALSE(plain.held);
+  clock_.Advance(options_.hold_attach_window * 2);
+  manager_->Tick();
+  EXPECT_TRUE(manager_->Get(plain.id, kBob).ok());
+}
+
 }  // namespace
 }  // namespace portlease

@@ -67,6 +67,7 @@ absl::StatusOr<AcquireParams> AcquireParamsFromProto(
   for (const auto& [key, value] : request.owner()) params.owner[key] = value;
   params.request_id = request.request_id();
   params.udp = request.udp();
+  params.hold = request.hold();
   return params;
 }
 

@@ -109,6 +109,7 @@ grpc::ServerUnaryReactor* PortLeaseService::Acquire(
     LeaseToProto(*lease, LeaseIdVisibility::kFull, response->mutable_lease());
     DurationToProto(options_.manager->hold_grace(),
                     response->mutable_hold_grace());
+    response->set_held(lease->held);
   }
   if (on_done) on_done(lease.status());
   return FinishNow(context, lease.status());

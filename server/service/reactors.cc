@@ -54,6 +54,7 @@ void AcquireWaitReactor::Complete(absl::StatusOr<LeaseRecord> result) {
   if (result.ok()) {
     LeaseToProto(*result, LeaseIdVisibility::kFull, response_->mutable_lease());
     DurationToProto(manager_->hold_grace(), response_->mutable_hold_grace());
+    response_->set_held(result->held);
   }
   if (on_done_) on_done_(result.status());
   // Last touch of `this`: OnDone may follow at once.

@@ -17,8 +17,10 @@ time (all N spawned back to back, kinds interleaved round by round):
               (the smallest gRPC client process that gets ports).
 
 The benchmark starts its own servers on private sockets, with pools of the
-same size: a portleased (SQLite in a temp dir, --probe=system) on a Unix
-socket for lease-run and the floor, and portserver on an abstract socket.
+same size: a portleased (SQLite in a temp dir, --probe=system, no caller
+limits, --cooldown=0s as portserver has none: a port comes back to the pool
+as soon as it is released) on a Unix socket for lease-run and the floor,
+and portserver on an abstract socket.
 Both pools come from --pool (default $PORTLEASE_TEST_POOL, else
 30000-31279), split in two halves.
 
@@ -28,6 +30,10 @@ time until every job of the round has exited, the CPU (user+sys) of the jobs
 (their children included) and of the server, and the ratios of lease-run to
 portpicker and to the floor. Medians of the rounds. Exit 0 when every job
 got its ports; 1 otherwise.
+
+--solo RUNS first times `lease-run --count 5 -- true` and the floor one at
+a time, interleaved, and reports each one's wall time and CPU per run
+(`--jobs ""` then skips the bursts).
 """
 import argparse
 import os
@@ -67,7 +73,7 @@ def split_pool(pool):
     try:
         first, last = (int(p) for p in pool.split("-"))
     except ValueError:
-        fail(f"--pool wants FIRST-LAST, got {pool!r}")
+        fail(f"--pool wants one range FIRST-LAST, got {pool!r}")
     half = (last - first + 1) // 2
     if half < 5:
         fail(f"--pool {pool} is too small")
@@ -75,11 +81,16 @@ def split_pool(pool):
             f"{first + half}-{first + 2 * half - 1}")
 
 
-def wait_until(predicate, proc, what, timeout=15.0):
+def wait_until(predicate, proc, what, timeout=15.0, log=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            fail(f"{what} exited with {proc.returncode} before it was ready")
+            said = ""
+            if log:
+                with open(log) as text:
+                    said = ": " + text.read().strip()[-2000:]
+            fail(f"{what} exited with {proc.returncode} before it was "
+                 f"ready{said}")
         if predicate():
             return
         time.sleep(0.02)
@@ -125,10 +136,16 @@ def run_round(kind, jobs, args, env, tmp):
         else:
             argv = [args.min_client, env["PORTLEASE_ADDR"], "--acquire", "5",
                     "--hold", str(args.hold)]
+        # The floor's stdout is its record; every job's stderr goes to
+        # RECORD.err, shown when the job fails.
         out = open(record, "w") if kind == "floor" else None
+        err = open(record + ".err", "w")
+        actions = [(os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+        if out:
+            actions.append((os.POSIX_SPAWN_DUP2, out.fileno(), 1))
         spawned = time.time_ns()
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=(
-            [(os.POSIX_SPAWN_DUP2, out.fileno(), 1)] if out else []))
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+        err.close()
         if out:
             out.close()
         started.append(spawned)
@@ -145,17 +162,28 @@ def run_round(kind, jobs, args, env, tmp):
         cpu += usage.ru_utime + usage.ru_stime
         if os.waitstatus_to_exitcode(status) != 0:
             failures += 1
+            if failures == 1:
+                print(f"{kind}: a job exited with "
+                      f"{os.waitstatus_to_exitcode(status)}", file=sys.stderr)
     # Every job is timed from the round's first spawn: the matrix's clock.
     # Records: bench_binder's "START_NS END_NS ...", the python job's and
     # the floor's "NS PORT...".
     ports_at = []
     for name in os.listdir(records):
+        if name.endswith(".err"):
+            continue
         with open(os.path.join(records, name)) as record:
             fields = record.read().split()
         if fields:
             ports_at.append(int(fields[0]))
     if len(ports_at) < jobs:
         failures = max(failures, jobs - len(ports_at))
+    if failures:
+        said = [open(os.path.join(records, n)).read().strip()
+                for n in sorted(os.listdir(records)) if n.endswith(".err")]
+        said = [text for text in said if text]
+        if said:
+            print(f"{kind}: a job said: {said[0][-1000:]}", file=sys.stderr)
     first_spawn = min(started)
     waits = [(at - first_spawn) / 1e9 for at in ports_at]
     return {
@@ -165,6 +193,37 @@ def run_round(kind, jobs, args, env, tmp):
         "cpu": cpu,
         "failures": failures,
     }
+
+
+def run_solo(runs, args, env):
+    """`lease-run --count 5 -- true` and the floor, one at a time."""
+    commands = {
+        "lease-run --count 5 -- true":
+            [args.lease_run, "--count", "5", "--", "/bin/true"],
+        "bench_min_client --acquire 5":
+            [args.min_client, env["PORTLEASE_ADDR"], "--acquire", "5"],
+    }
+    walls = {name: [] for name in commands}
+    cpus = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            pid = os.posix_spawn(argv[0], argv, env, file_actions=[
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+            _, status, usage = os.wait4(pid, 0)
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(usage.ru_utime + usage.ru_stime)
+            if os.waitstatus_to_exitcode(status) != 0:
+                fail(f"{name} failed")
+    print(f"one at a time, {runs} runs each, interleaved:")
+    for name in commands:
+        print(f"  {name:30} wall median {statistics.median(walls[name]) * 1e3:6.2f} ms"
+              f"  CPU median {statistics.median(cpus[name]) * 1e3:6.2f} ms"
+              f" mean {statistics.mean(cpus[name]) * 1e3:6.2f} ms")
+    lr, fl = (statistics.median(cpus[n]) for n in commands)
+    print(f"  lease-run / floor: CPU {lr / fl:.2f}x, wall "
+          f"{statistics.median(walls['lease-run --count 5 -- true']) / statistics.median(walls['bench_min_client --acquire 5']):.2f}x")
 
 
 def main():
@@ -182,6 +241,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--hold", type=float, default=1.0,
                         help="seconds each job holds its ports")
+    parser.add_argument("--solo", type=int, default=0, metavar="RUNS",
+                        help="also time `lease-run --count 5 -- true` and the "
+                        "floor one at a time, RUNS runs each (CPU per run)")
     parser.add_argument("--pool", default=os.environ.get(
         "PORTLEASE_TEST_POOL", "30000-31279"))
     args = parser.parse_args()
@@ -190,12 +252,12 @@ def main():
         if not os.access(path, os.X_OK):
             fail(f"not an executable: {path!r} (see --help)")
     try:
-        counts = [int(n) for n in args.jobs.split(",")]
+        counts = [int(n) for n in args.jobs.split(",") if n]
     except ValueError:
         fail(f"--jobs wants numbers, got {args.jobs!r}")
     portleased_pool, portserver_pool = split_pool(args.pool)
     first, last = (int(p) for p in portleased_pool.split("-"))
-    if max(counts) * 5 > last - first + 1:
+    if max(counts, default=1) * 5 > last - first + 1:
         fail(f"--pool {args.pool}: each half needs {max(counts) * 5} ports")
 
     failed = False
@@ -207,6 +269,7 @@ def main():
              "--db=" + os.path.join(tmp, "leases.db"),
              "--pool=" + portleased_pool, "--probe=system",
              "--max-leases-per-owner=0", "--max-ports-per-owner=0",
+             "--cooldown=0s",
              "--log-level=warning"],
             stdout=subprocess.DEVNULL, stderr=open(
                 os.path.join(tmp, "portleased.log"), "w"))
@@ -216,7 +279,7 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_until(lambda: os.path.exists(socket_path), leased,
-                       "portleased")
+                       "portleased", log=os.path.join(tmp, "portleased.log"))
             wait_until(lambda: abstract_listening(name), portserver,
                        "portserver")
             base = {k: v for k, v in os.environ.items()
@@ -225,6 +288,8 @@ def main():
                        PORTSERVER_ADDRESS="@" + name)
             server_of = {"lease-run": leased, "floor": leased,
                          "portpicker": portserver}
+            if args.solo:
+                run_solo(args.solo, args, env)
             for jobs in counts:
                 results = {kind: [] for kind in KINDS}
                 for r in range(args.rounds):

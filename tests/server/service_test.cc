@@ -235,7 +235,8 @@ TEST_P(ServiceTest, WaitingAcquireIsServedWhenAnotherLeaseIsReleased) {
 }
 
 // The holder learns the server's hold grace with its lease, before its
-// first Hold answer, whether the lease was free at once or waited for.
+// first Hold answer, whether the lease was free at once or waited for; and
+// whether the lease was stored held (AcquireRequest.hold).
 TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
   Start(/*pool_size=*/4, [](LeaseManagerOptions* options) {
     options->hold_grace = absl::Milliseconds(4500);
@@ -247,6 +248,7 @@ TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
   ASSERT_TRUE(stub_->Acquire(&context, request, &response).ok());
   EXPECT_EQ(response.hold_grace().seconds(), 4);
   EXPECT_EQ(response.hold_grace().nanos(), 500'000'000);
+  EXPECT_FALSE(response.held());  // not asked for
 
   v1::AcquireResponse waited;
   grpc::Status waited_status;
@@ -255,6 +257,7 @@ TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
     SetDeadline(&wait_context, absl::Seconds(20));
     v1::AcquireRequest wait_request = Count(1);
     wait_request.set_wait(true);
+    wait_request.set_hold(true);  // stored held with the grant
     waited_status = stub_->Acquire(&wait_context, wait_request, &waited);
   });
   EXPECT_TRUE(PollUntil([&] { return Status().waiters() == 1; }, absl::Seconds(10)));
@@ -263,6 +266,7 @@ TEST_P(ServiceTest, AcquireAnswersTheServersHoldGrace) {
   ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
   EXPECT_EQ(waited.hold_grace().seconds(), 4);
   EXPECT_EQ(waited.hold_grace().nanos(), 500'000'000);
+  EXPECT_TRUE(waited.held());
 }
 
 TEST_P(ServiceTest, WaitingAcquireTimesOutAtTheDeadline) {

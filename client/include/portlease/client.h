@@ -105,6 +105,10 @@ struct AcquireSpec {
   // When positive, queue up to this long when the pool is busy instead of
   // failing with RESOURCE_EXHAUSTED (the call's deadline is then `wait`).
   absl::Duration wait = absl::ZeroDuration();
+  // The caller opens a Hold stream on the lease at once (ScopedLease sets
+  // it): see AcquireRequest.hold. A lease asked for with `hold` and never
+  // held is reclaimed after 10 s.
+  bool hold = false;
 };
 
 // absl::Status with the same code and message as `status`.
