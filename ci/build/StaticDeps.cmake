@@ -3,7 +3,7 @@
 # Debian's static archives (.a, shipped in the same -dev packages) instead
 # of their shared libraries, and the programs with the C++ runtime
 # statically. A lease-run or portlease process then starts without the
-# dynamic loader resolving some 100 shared libraries and their symbols:
+# dynamic loader resolving some 60 shared libraries and their symbols:
 # that was most of a process's start-up cost when a CI matrix starts 64
 # jobs at once (tests/bench/README.md, burst.py). SQLite and glibc stay
 # shared.
