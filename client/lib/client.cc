@@ -88,8 +88,13 @@ v1::PortLease::Stub& Client::stub() const { return *EndpointAt(current_).stub; }
 
 const std::string& Client::address() const { return addresses_[current_]; }
 
-void Client::Reconnect() const {
-  EndpointAt(current_).channel->GetState(/*try_to_connect=*/true);
+bool Client::Reconnect(absl::Time until) const {
+  grpc::Channel& channel = *EndpointAt(current_).channel;
+  const grpc_connectivity_state state =
+      channel.GetState(/*try_to_connect=*/true);
+  channel.WaitForStateChange(state, absl::ToChronoTime(until));
+  return state != GRPC_CHANNEL_READY &&
+         channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
 void Client::FailOver(const std::string& from) const {

@@ -21,6 +21,8 @@ constexpr absl::Duration kHoldStreamLifetime = absl::Hours(1);
 // Reopening a broken Hold stream: at once, then with this backoff.
 constexpr absl::Duration kHoldRetryMin = absl::Milliseconds(50);
 constexpr absl::Duration kHoldRetryMax = absl::Milliseconds(500);
+// Between attempts, Stop() is noticed within this long.
+constexpr absl::Duration kHoldWaitStep = absl::Milliseconds(50);
 // How long Acquire waits for the first Hold answer.
 constexpr absl::Duration kFirstHoldWait = absl::Seconds(1);
 
@@ -270,13 +272,20 @@ void ScopedLease::HoldLoop() {
       continue;
     }
     CheckUnreachable(broken_since, status);
-    client_->Reconnect();
-    absl::MutexLock lock(&mu_);
-    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopped_ || !status_.ok();
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&done), delay);
-    if (done()) return;
+    // Until the next attempt, wait on the channel rather than sleep: that
+    // is what carries a reconnection through (a server restarted on the
+    // same socket is attached again as soon as it answers), in short steps
+    // so that Stop() is noticed.
+    const absl::Time retry_at = absl::Now() + delay;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopped_ || !status_.ok()) return;
+      }
+      const absl::Time now = absl::Now();
+      if (now >= retry_at) break;
+      if (client_->Reconnect(std::min(retry_at, now + kHoldWaitStep))) break;
+    }
     delay = std::min(delay * 2, kHoldRetryMax);
   }
 }

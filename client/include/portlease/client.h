@@ -219,8 +219,12 @@ class Client {
   const ClientOptions& options() const { return options_; }
 
   // Asks the current address's channel to connect now (it may be backing
-  // off after a failure); returns at once.
-  void Reconnect() const;
+  // off after a failure) and waits on it until it is connected, its state
+  // changes, or `until`. Waiting is what moves a connection attempt on
+  // (reading the server's first frames); without a call or a waiter only
+  // gRPC's backup poller does, every 5 s. True when it became connected
+  // while waiting; a channel connected throughout waits until `until`.
+  bool Reconnect(absl::Time until) const;
   // With several addresses: waits up to a second for the current address
   // to be connected (this also moves its connection attempt on), so that a
   // stream opened next through stub() finds it ready. UNAVAILABLE (why)
