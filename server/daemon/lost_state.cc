@@ -1,6 +1,7 @@
 #include "server/daemon/lost_state.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,7 +53,9 @@ absl::StatusOr<std::optional<RecordedState>> ReadStateFile(
         "state file ", path, " is not a portleased state file (\"",
         absl::CHexEscape(text.substr(0, 64)), "\")"));
   };
-  absl::string_view line = absl::StripSuffix(text, "\n");
+  // The first line: an in-place rewrite interrupted before its truncate
+  // leaves the end of a longer old line after it.
+  absl::string_view line = text.substr(0, text.find('\n'));
   if (!absl::ConsumePrefix(&line, kMagic)) return bad();
   RecordedState state;
   bool have_leases = false;
@@ -94,6 +97,45 @@ absl::Status WriteStateFile(const std::string& path,
   return absl::OkStatus();
 }
 
+StateFileWriter::~StateFileWriter() { Close(); }
+
+void StateFileWriter::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+absl::Status StateFileWriter::Write(const RecordedState& state) {
+  const std::string line = absl::StrCat(kMagic, " leases=", state.leases,
+                                        " clean=", state.clean ? 1 : 0, "\n");
+  struct stat st;
+  if (fd_ >= 0 && (fstat(fd_, &st) != 0 || st.st_nlink == 0)) Close();
+  if (fd_ < 0) {
+    // A new file, whole or not at all; then kept open for the next lines.
+    absl::Status written = WriteStateFile(path_, state);
+    if (!written.ok()) return written;
+    fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) return Errno("cannot open", path_, errno);
+    size_ = line.size();
+    return absl::OkStatus();
+  }
+  ssize_t n;
+  do {
+    n = pwrite(fd_, line.data(), line.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  if (n == static_cast<ssize_t>(line.size()) && line.size() < size_ &&
+      ftruncate(fd_, static_cast<off_t>(line.size())) != 0) {
+    err = errno;
+    n = -1;
+  }
+  if (n != static_cast<ssize_t>(line.size())) {
+    Close();
+    return Errno("cannot write", path_, n < 0 ? err : EIO);
+  }
+  size_ = line.size();
+  return absl::OkStatus();
+}
+
 std::string LostStateReason(const std::optional<RecordedState>& recorded,
                             uint32_t loaded, bool db_was_missing,
                             const std::string& db_path) {
@@ -112,7 +154,8 @@ RecordingLeaseStore::RecordingLeaseStore(
     std::function<void(const absl::Status&)> on_error)
     : ForwardingLeaseStore(inner),
       path_(std::move(path)),
-      on_error_(std::move(on_error)) {}
+      on_error_(std::move(on_error)),
+      writer_(path_) {}
 
 void RecordingLeaseStore::Arm(uint32_t floor, absl::Time floor_until) {
   absl::MutexLock lock(&mu_);
@@ -135,7 +178,7 @@ void RecordingLeaseStore::RecordLocked(bool clean, absl::Status* result) {
   uint32_t count = CountLocked();
   if (absl::Now() < floor_until_) count = std::max(count, floor_);
   if (!clean && written_ == count) return;
-  absl::Status written = WriteStateFile(path_, {count, clean});
+  absl::Status written = writer_.Write({count, clean});
   if (written.ok()) {
     written_ = count;
   } else if (result == nullptr && on_error_) {

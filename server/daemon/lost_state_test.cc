@@ -1,5 +1,8 @@
 // DB.state: the state file's format, the loss it reports, and the store
 // decorator that keeps it up to date.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -55,6 +58,17 @@ TEST(StateFileTest, GarbageIsDataLoss) {
   absl::StatusOr<std::optional<RecordedState>> read = ReadStateFile(path);
   EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(read.status().message(), HasSubstr(path));
+}
+
+TEST(StateFileTest, ReadsTheFirstLineOnly) {
+  // What a crash between an in-place rewrite and its truncate leaves.
+  testing::TempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  std::ofstream(path) << "portlease-state 1 leases=9 clean=0\n0\n";
+  absl::StatusOr<std::optional<RecordedState>> read = ReadStateFile(path);
+  ASSERT_TRUE(read.ok() && read->has_value()) << read.status();
+  EXPECT_EQ((*read)->leases, 9u);
+  EXPECT_FALSE((*read)->clean);
 }
 
 TEST(StateFileTest, FewerLeasesThanRecordedIsALoss) {
@@ -146,6 +160,37 @@ TEST(RecordingLeaseStoreTest, NeverRecordsFewerThanTheFloorDuringTheWindow) {
   store.Arm(5, absl::Now() + absl::Hours(1));
   ASSERT_TRUE(store.Put(Lease(1)).ok());
   EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=5 clean=0\n");
+}
+
+ino_t InodeOf(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Per grant and release the file is rewritten in place, not created and
+// renamed; a file deleted meanwhile is created again at the next change.
+TEST(RecordingLeaseStoreTest, RewritesInPlaceAndRecreatesADeletedFile) {
+  testing::TempDir dir;
+  const std::string path = dir.File("leases.db.state");
+  MemoryLeaseStore inner;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(inner.Put(Lease(i)).ok());
+  RecordingLeaseStore store(&inner, path, nullptr);
+  ASSERT_TRUE(store.LoadAll().ok());
+  store.Arm(0, absl::InfinitePast());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=10 clean=0\n");
+  const ino_t inode = InodeOf(path);
+  ASSERT_NE(inode, 0u);
+  ASSERT_TRUE(store.Delete(Lease(9).id).ok());  // a shorter line
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=9 clean=0\n");
+  ASSERT_TRUE(store.Put(Lease(9)).ok());  // a longer one
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=10 clean=0\n");
+  EXPECT_EQ(InodeOf(path), inode);
+
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_TRUE(store.Delete(Lease(9).id).ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=9 clean=0\n");
+  ASSERT_TRUE(store.WriteClean().ok());
+  EXPECT_EQ(ReadAll(path), "portlease-state 1 leases=9 clean=1\n");
 }
 
 }  // namespace
