@@ -133,7 +133,10 @@ class LostStateTest : public ::testing::Test {
         "open('", bound, ".tmp', 'w').write(os.environ['PORTLEASE_PORTS'])\n"
         "os.rename('", bound, ".tmp', '", bound, "')\n"
         "end = time.time() + 600\n"
-        "while not os.path.exists('", go(), "') and time.time() < end:\n"
+        // Also ends once the test's directory is gone: a holder killed by
+        // the test leaves this child behind.
+        "while (os.path.exists('", bound, "') and\n"
+        "       not os.path.exists('", go(), "') and time.time() < end):\n"
         "    time.sleep(0.05)\n");
     Job job;
     absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
