@@ -83,6 +83,22 @@ class ServerLossTest : public ::testing::Test {
            stat(dir_.File("xdg/state/portlease").c_str(), &st) == 0;
   }
 
+  // Starts `lease-run --count 1 FLAGS -- sh` whose command waits for the
+  // file go() and then exits 3.
+  absl::StatusOr<std::unique_ptr<Process>> StartLeaseRunUntilGo(
+      const std::vector<std::string>& flags, EnvChanges env = {}) {
+    env["PORTLEASE_ADDR"] = address();
+    env["COMPOSE_PROJECT_NAME"] = std::nullopt;
+    std::vector<std::string> argv = {LEASE_RUN_BIN, "--count", "1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(),
+                {"--", "sh", "-c",
+                 absl::StrCat("while [ ! -e ", go(),
+                              " ]; do sleep 0.05; done; exit 3")});
+    return Process::Start(argv, env, dir_.path());
+  }
+  std::string go() const { return dir_.File("go"); }
+
   // Starts lease-run holding a lease here, kills this server with -9 (not
   // restarted) and waits up to `bound` for lease-run to exit.
   LossResult KillServerUnderLeaseRun(absl::Duration bound);
@@ -266,13 +282,8 @@ TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {
   // machine.
   const std::vector<std::string> grace = {"--hold-grace=8s"};
   StartServer(grace);
-  EnvChanges env = {{"PORTLEASE_ADDR", address()},
-                    {"COMPOSE_PROJECT_NAME", std::nullopt}};
-  const std::string go = dir_.File("go");
-  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
-      {LEASE_RUN_BIN, "--count", "1", "--on-lease-loss=warn", "--", "sh", "-c",
-       absl::StrCat("while [ ! -e ", go, " ]; do sleep 0.05; done; exit 3")},
-      env, dir_.path());
+  absl::StatusOr<std::unique_ptr<Process>> run =
+      StartLeaseRunUntilGo({"--on-lease-loss=warn"});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
   daemon_->Stop(SIGKILL);
@@ -293,7 +304,7 @@ TEST_F(ServerLossTest, WarnKeepsTheCommandAndHoldsAgainAfterRestart) {
       absl::Seconds(20)))
       << (*run)->err();
   EXPECT_EQ(LiveLeases(), 1u);
-  WriteFile(go, "");
+  WriteFile(go(), "");
   absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(10));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 3) << (*run)->err();
@@ -309,14 +320,8 @@ TEST_F(ServerLossTest, ServerRestartedWithinTheGraceKeepsLeaseRunsLease) {
   // sleeps between attempts; the grace is wide for a slow restart).
   const std::vector<std::string> grace = {"--hold-grace=4s"};
   StartServer(grace);
-  EnvChanges env = {{"PORTLEASE_ADDR", address()},
-                    {"COMPOSE_PROJECT_NAME", std::nullopt},
-                    {"GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "60000"}};
-  const std::string go = dir_.File("go");
-  absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
-      {LEASE_RUN_BIN, "--count", "2", "--", "sh", "-c",
-       absl::StrCat("while [ ! -e ", go, " ]; do sleep 0.05; done; exit 3")},
-      env, dir_.path());
+  absl::StatusOr<std::unique_ptr<Process>> run = StartLeaseRunUntilGo(
+      {}, {{"GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "60000"}});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
   daemon_->Stop(SIGKILL);
@@ -329,7 +334,7 @@ TEST_F(ServerLossTest, ServerRestartedWithinTheGraceKeepsLeaseRunsLease) {
   EXPECT_EQ(LiveLeases(), 1u) << (*run)->err() << daemon_->Stderr();
   EXPECT_FALSE((*run)->Wait(absl::Milliseconds(100)).ok()) << (*run)->err();
   EXPECT_THAT((*run)->err(), ::testing::Not(HasSubstr("lost")));
-  WriteFile(go, "");
+  WriteFile(go(), "");
   absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(10));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 3) << (*run)->err();
