@@ -107,7 +107,7 @@ void StateFileWriter::Close() {
 absl::Status StateFileWriter::Write(const RecordedState& state) {
   const std::string line = absl::StrCat(kMagic, " leases=", state.leases,
                                         " clean=", state.clean ? 1 : 0, "\n");
-  struct stat st;
+  struct stat st = {};
   if (fd_ >= 0 && (fstat(fd_, &st) != 0 || st.st_nlink == 0)) Close();
   if (fd_ < 0) {
     // A new file, whole or not at all; then kept open for the next lines.
@@ -115,7 +115,6 @@ absl::Status StateFileWriter::Write(const RecordedState& state) {
     if (!written.ok()) return written;
     fd_ = open(path_.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) return Errno("cannot open", path_, errno);
-    size_ = line.size();
     return absl::OkStatus();
   }
   ssize_t n;
@@ -123,16 +122,15 @@ absl::Status StateFileWriter::Write(const RecordedState& state) {
     n = pwrite(fd_, line.data(), line.size(), 0);
   } while (n < 0 && errno == EINTR);
   int err = errno;
-  if (n == static_cast<ssize_t>(line.size()) && line.size() < size_ &&
-      ftruncate(fd_, static_cast<off_t>(line.size())) != 0) {
+  const off_t size = static_cast<off_t>(line.size());
+  if (n == size && size < st.st_size && ftruncate(fd_, size) != 0) {
     err = errno;
     n = -1;
   }
-  if (n != static_cast<ssize_t>(line.size())) {
+  if (n != size) {
     Close();
     return Errno("cannot write", path_, n < 0 ? err : EIO);
   }
-  size_ = line.size();
   return absl::OkStatus();
 }
 

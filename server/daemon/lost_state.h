@@ -73,8 +73,6 @@ class StateFileWriter {
 
   const std::string path_;
   int fd_ = -1;
-  // The length of the line last written through fd_.
-  size_t size_ = 0;
 };
 
 // Why a start lost state, or "" when it did not: the file recorded more
