@@ -3,10 +3,12 @@
 #include <string>
 #include <vector>
 
+#include "common/system/lock_graph.h"
 #include "portlease/version.h"
 #include "cli/cli.h"
 
 int main(int argc, char** argv) {
+  portlease::SkipLockGraphInReleaseBuilds();
   if (argc == 2 && std::string(argv[1]) == "--version") {
     std::cout << "portlease " << portlease::kVersion << "\n";
     return 0;

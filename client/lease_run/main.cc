@@ -3,10 +3,12 @@
 #include <string>
 #include <vector>
 
+#include "common/system/lock_graph.h"
 #include "portlease/version.h"
 #include "lease_run/lease_run.h"
 
 int main(int argc, char** argv) {
+  portlease::SkipLockGraphInReleaseBuilds();
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<portlease::LeaseRunOptions> options =
       portlease::ParseLeaseRunArgs(args);

@@ -337,9 +337,15 @@ absl::StatusOr<v1::AcquireResponse> Client::AcquireGrant(
   for (const std::string& name : spec.names) request.add_names(name);
   request.set_count(spec.count);
   if (spec.ttl > absl::ZeroDuration()) DurationToProto(spec.ttl, request.mutable_ttl());
-  const OwnerMetadata owner = spec.owner.empty()
-                                  ? BuildOwnerMetadata(CurrentProcessFacts())
-                                  : spec.owner;
+  // Servers on Unix sockets only: each records this process's user itself.
+  const bool unix_only = std::all_of(
+      addresses_.begin(), addresses_.end(),
+      [](const std::string& a) { return absl::StartsWith(a, "unix:"); });
+  const OwnerMetadata owner =
+      spec.owner.empty()
+          ? BuildOwnerMetadata(CurrentProcessFacts(
+                unix_only ? UserLookup::kServer : UserLookup::kLocal))
+          : spec.owner;
   for (const auto& [key, value] : owner) (*request.mutable_owner())[key] = value;
   // Built once: every retry sends the same request_id.
   request.set_request_id(spec.request_id.empty() ? RandomRequestId()

@@ -29,7 +29,7 @@ std::optional<std::string> StartTimeFromProcStat(absl::string_view stat) {
   return absl::StrCat(parsed->start_time);
 }
 
-ProcessFacts CurrentProcessFacts() {
+ProcessFacts CurrentProcessFacts(UserLookup user) {
   ProcessFacts facts;
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) == 0) facts.host = host;
@@ -38,14 +38,16 @@ ProcessFacts CurrentProcessFacts() {
     facts.start_ticks = absl::StrCat(self->start_time);
   }
   facts.command = JoinCmdline(ReadFile("/proc/self/cmdline").value_or(""));
-  struct passwd pwd;
-  struct passwd* result = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(geteuid(), &pwd, buffer, sizeof(buffer), &result) == 0 &&
-      result != nullptr) {
-    facts.user = result->pw_name;
-  } else {
-    facts.user = absl::StrCat(geteuid());
+  if (user == UserLookup::kLocal) {
+    struct passwd pwd;
+    struct passwd* result = nullptr;
+    char buffer[4096];
+    if (getpwuid_r(geteuid(), &pwd, buffer, sizeof(buffer), &result) == 0 &&
+        result != nullptr) {
+      facts.user = result->pw_name;
+    } else {
+      facts.user = absl::StrCat(geteuid());
+    }
   }
   facts.environment = ProcessEnvironment();
   return facts;

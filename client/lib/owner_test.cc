@@ -57,6 +57,11 @@ TEST(OwnerMetadataTest, CurrentProcess) {
   EXPECT_FALSE(facts.start_ticks.empty());
   EXPECT_FALSE(facts.user.empty());
   EXPECT_THAT(facts.command, ::testing::HasSubstr("client_test"));
+  // Left to the server: no lookup, the rest the same.
+  ProcessFacts without_user = CurrentProcessFacts(UserLookup::kServer);
+  EXPECT_TRUE(without_user.user.empty());
+  EXPECT_EQ(without_user.start_ticks, facts.start_ticks);
+  EXPECT_FALSE(BuildOwnerMetadata(without_user).contains("user"));
 }
 
 }  // namespace

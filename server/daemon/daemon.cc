@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/system/files.h"
+#include "common/system/lock_graph.h"
 #include "grpc/support/log.h"
 #include "portlease/version.h"
 #include "server/claims/host_claims.h"
@@ -87,12 +88,7 @@ sigset_t BlockStopSignals() {
   // A write past RLIMIT_FSIZE must fail (EFBIG: the store answers
   // UNAVAILABLE) instead of killing the server.
   signal(SIGXFSZ, SIG_IGN);
-#ifdef NDEBUG
-  // Debian's Abseil is built in debug mode, with its lock-order graph on:
-  // a global lock taken in every Mutex lock and unlock, gRPC's included.
-  // Release builds run without it; debug builds and the tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  SkipLockGraphInReleaseBuilds();
   return stop_signals;
 }
 

@@ -87,6 +87,11 @@ grpc::ServerUnaryReactor* PortLeaseService::Acquire(
     }
   }
   for (auto& [key, value] : caller.OwnerEntries()) params->owner[key] = value;
+  // A client on the Unix socket may leave its user name to the server.
+  if (auto user = params->owner.find("peer_user");
+      user != params->owner.end() && !params->owner.contains("user")) {
+    params->owner["user"] = user->second;
+  }
   // Who asks: the lease's caller, the scope of its request_id, the key of
   // the per-owner limit.
   params->caller = CallerOf(*context);

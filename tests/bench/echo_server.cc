@@ -19,8 +19,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/system/lock_graph.h"
 #include "grpcpp/grpcpp.h"
 #include "portlease/bench/echo.grpc.pb.h"
 
@@ -78,11 +78,8 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-#ifdef NDEBUG
-  // As portleased does: without Debian's debug-mode Abseil lock-order
-  // graph, so that the baseline is the same gRPC.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  // As portleased: the baseline is the same gRPC.
+  portlease::SkipLockGraphInReleaseBuilds();
 
   EchoService service;
   grpc::ServerBuilder builder;

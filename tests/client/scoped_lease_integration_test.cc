@@ -38,6 +38,9 @@ TEST_F(ScopedLeaseTest, PortsByNameRenewalAndReleaseOnDestruction) {
   EXPECT_EQ((*lease)->Port("worker"), redis + 1);
   EXPECT_EQ((*lease)->Port("nope"), std::nullopt);
   EXPECT_EQ((*lease)->lease().owner().count("pid_start"), 1u);
+  // On the Unix socket the server names the user (the client looks up none).
+  EXPECT_EQ((*lease)->lease().owner().at("user"),
+            (*lease)->lease().owner().at("peer_user"));
   auto env = (*lease)->Environment(nullptr, ProcessEnvironment(), "/w");
   ASSERT_TRUE(env.ok());
   EXPECT_EQ((*env)[0].first, "REDIS_PORT");

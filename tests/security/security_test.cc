@@ -82,12 +82,27 @@ TEST(PeerCredentialsTest, UnixCallersAreRecordedInTheOwner) {
   EXPECT_EQ(lease.owner().at("peer_pid"), absl::StrCat(getpid()));
 }
 
+TEST(PeerCredentialsTest, UnixCallersWithoutAUserGetTheirPeerUser) {
+  TestServer server({});
+  auto stub = server.NewStub();
+  v1::Lease lease;
+  ASSERT_TRUE(Acquire(stub.get(), Count(1), &lease).ok());
+  EXPECT_FALSE(lease.owner().at("peer_user").empty());
+  EXPECT_EQ(lease.owner().at("user"), lease.owner().at("peer_user"));
+  // A user the client names is kept: the server's word is peer_user.
+  v1::AcquireRequest named = Count(1);
+  (*named.mutable_owner())["user"] = "ci-bot";
+  ASSERT_TRUE(Acquire(stub.get(), named, &lease).ok());
+  EXPECT_EQ(lease.owner().at("user"), "ci-bot");
+}
+
 TEST(PeerCredentialsTest, TcpCallersAreRecordedByAddress) {
   TestServer server(Options(nullptr, nullptr, Transport::kTcp));
   v1::Lease lease;
   ASSERT_TRUE(Acquire(server.NewStub().get(), Count(1), &lease).ok());
   EXPECT_EQ(lease.owner().at("peer_addr"), "127.0.0.1");
   EXPECT_FALSE(lease.owner().contains("peer_uid"));
+  EXPECT_FALSE(lease.owner().contains("user"));
 }
 
 TEST(PeerCredentialsTest, ClientsCannotForgePeerKeys) {

@@ -95,7 +95,8 @@ struct AcquireSpec {
   uint32_t count = 0;
   // Time to live; zero means the server's default.
   absl::Duration ttl = absl::ZeroDuration();
-  // Owner metadata; when empty, BuildOwnerMetadata(CurrentProcessFacts()).
+  // Owner metadata; when empty, BuildOwnerMetadata(CurrentProcessFacts()),
+  // whose "user" the server fills in when every address is a Unix socket.
   OwnerMetadata owner;
   // Idempotency key; when empty a random one is generated. Retries of this
   // Acquire reuse it, so a retry never grants a second lease.

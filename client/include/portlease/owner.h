@@ -1,8 +1,8 @@
 // Owner metadata: who holds a lease. Filled automatically by Client::Acquire
 // when the request carries none of its own.
 //
-// Keys: host, user, pid, pid_start (process start time in clock ticks since
-// boot, /proc/self/stat field 22; with pid it names the process uniquely),
+// Keys: host, user (see UserLookup), pid, pid_start (process start time in
+// clock ticks since boot, /proc/self/stat field 22; with pid it names the process uniquely),
 // command (the command line, truncated), and the CI variables that are set:
 // GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, GITHUB_JOB, GITHUB_REPOSITORY,
 // RUNNER_NAME, CI_JOB_ID, CI_PIPELINE_ID, CI_PROJECT_PATH, CI_RUNNER_ID,
@@ -34,8 +34,18 @@ struct ProcessFacts {
   VariableLookup environment;
 };
 
+// Where the owner's "user" comes from.
+enum class UserLookup {
+  // This process looks its effective uid up (getpwuid_r: on a host whose
+  // nsswitch.conf names nss-systemd, ~0.4 ms of loading and parsing).
+  kLocal,
+  // Left empty: a server on a Unix socket records the caller's user from
+  // the socket's peer credentials, as "user" when the request has none.
+  kServer,
+};
+
 // Facts about the calling process.
-ProcessFacts CurrentProcessFacts();
+ProcessFacts CurrentProcessFacts(UserLookup user = UserLookup::kLocal);
 
 // Builds the metadata map from `facts`. Values are truncated to 256 bytes.
 OwnerMetadata BuildOwnerMetadata(const ProcessFacts& facts);
