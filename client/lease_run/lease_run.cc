@@ -79,6 +79,21 @@ class LossWatch {
   int restores_seen_ = 0;
 };
 
+// After the command: releases the lease, and says so in one line when
+// that failed for a reason not reported already (a loss has been).
+void ReleaseAndReport(ScopedLease& lease, const LeaseLossFlag& loss,
+                      std::ostream& err) {
+  const absl::Status released = lease.Release();
+  if (released.ok() || loss.lost()) return;
+  err << kProgram << ": lease " << lease.lease().lease_id_prefix()
+      << " not released: " << released.message();
+  if (released.code() == absl::StatusCode::kUnavailable ||
+      released.code() == absl::StatusCode::kDeadlineExceeded) {
+    err << "; the server ends it one hold grace after it is back";
+  }
+  err << std::endl;
+}
+
 }  // namespace
 
 int RunCommand(const LeaseRunOptions& options, std::ostream& err,
@@ -148,6 +163,7 @@ int RunCommand(const LeaseRunOptions& options, std::ostream& err,
       command, vars, options.kill_grace,
       LossWatch(options, *loss, **lease, *session.client(), err), err,
       pass_fds);
+  ReleaseAndReport(**lease, *loss, err);
   lease->reset();
   return code;
 }

@@ -123,7 +123,8 @@ absl::Status Client::CheckCancelled() const {
   return absl::OkStatus();
 }
 
-absl::Status Client::Unreachable(const absl::Status& last) const {
+absl::Status Client::Unreachable(const absl::Status& last,
+                                 absl::Duration waited) const {
   const std::string& address = addresses_.front();
   absl::Status problem = UnixSocketProblem(address);
   if (problem.code() == absl::StatusCode::kPermissionDenied) return problem;
@@ -137,11 +138,11 @@ absl::Status Client::Unreachable(const absl::Status& last) const {
   }
   return absl::UnavailableError(absl::StrCat(
       "portleased at ", address, " still unreachable after ",
-      absl::FormatDuration(options_.connect_timeout), " (", reason, ")"));
+      absl::FormatDuration(waited), " (", reason, ")"));
 }
 
-absl::Status Client::UnreachableAll(
-    const std::vector<absl::Status>& failures) const {
+absl::Status Client::UnreachableAll(const std::vector<absl::Status>& failures,
+                                    absl::Duration waited) const {
   // Addresses that failed alike are named together: "a, b (reason)".
   std::vector<std::pair<std::string, std::vector<std::string>>> reasons;
   for (size_t i = 0; i < addresses_.size(); ++i) {
@@ -167,8 +168,8 @@ absl::Status Client::UnreachableAll(
     each.push_back(absl::StrCat(absl::StrJoin(addresses, ", "), " (", reason, ")"));
   }
   return absl::UnavailableError(absl::StrCat(
-      "no portleased reachable after ",
-      absl::FormatDuration(options_.connect_timeout), " at any of ",
+      "no portleased reachable after ", absl::FormatDuration(waited),
+      " at any of ",
       addresses_.size(), " addresses: ", absl::StrJoin(each, "; ")));
 }
 
@@ -257,9 +258,14 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
   const bool single = addresses_.size() == 1;
   // Set at the call's first connection error: retries stop here.
   absl::Time give_up = absl::InfiniteFuture();
+  // How long the call tries to reach a server, for its errors: the connect
+  // timeout, or what the call's bound left of it (to 100 ms).
+  absl::Duration window = options_.connect_timeout;
   auto start_outage = [&] {
     if (give_up == absl::InfiniteFuture()) {
-      give_up = std::min(absl::Now() + options_.connect_timeout, bound);
+      const absl::Time now = absl::Now();
+      give_up = std::min(now + options_.connect_timeout, bound);
+      window = absl::Ceil(give_up - now, absl::Milliseconds(100));
     }
   };
   absl::Duration backoff = options_.initial_backoff;
@@ -284,7 +290,7 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
       if (single && failed.code() == absl::StatusCode::kPermissionDenied) {
         return failed;
       }
-      if (single && !failed.ok()) return Unreachable(last);
+      if (single && !failed.ok()) return Unreachable(last, window);
     }
     if (failed.ok()) {
       last = CallOnce(*endpoint.stub, timeout, rpc);
@@ -303,7 +309,7 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
       failed = last;
       start_outage();
       if (single) {
-        if (absl::Now() >= give_up) return Unreachable(last);
+        if (absl::Now() >= give_up) return Unreachable(last, window);
         absl::Status permission = UnixSocketPermission(addresses_[index]);
         if (!permission.ok()) return permission;
       }
@@ -319,7 +325,7 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
                     })) {
       return RefusedByAll(failures);
     }
-    if (!retry || absl::Now() >= give_up) return UnreachableAll(failures);
+    if (!retry || absl::Now() >= give_up) return UnreachableAll(failures, window);
     Backoff(std::min(backoff, give_up - absl::Now()));
     backoff = std::min(backoff * 2, options_.max_backoff);
   }

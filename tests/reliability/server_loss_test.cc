@@ -11,7 +11,9 @@
 //   - with --on-lease-loss=warn the command keeps running, and when the
 //     server comes back on the same database the lease is held again;
 //   - a server killed and restarted within the hold grace costs lease-run
-//     nothing: its Hold stream attaches again by itself.
+//     nothing: its Hold stream attaches again by itself;
+//   - a command that ends while the server is down: lease-run says it could
+//     not release, and the restarted server ends the lease after a grace.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -339,6 +341,29 @@ TEST_F(ServerLossTest, ServerRestartedWithinTheGraceKeepsLeaseRunsLease) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 3) << (*run)->err();
   EXPECT_TRUE(PollUntil([&] { return LiveLeases() == 0; }, absl::Seconds(5)));
+}
+
+TEST_F(ServerLossTest, CommandEndingWhileTheServerIsDownSaysSoAndTheLeaseEnds) {
+  // The command ends within the grace of a kill -9: lease-run cannot
+  // release, and says so in one line; the restarted server ends the lease
+  // one grace after its start, as that line says.
+  const std::vector<std::string> grace = {"--hold-grace=3s"};
+  StartServer(grace);
+  absl::StatusOr<std::unique_ptr<Process>> run = StartLeaseRunUntilGo({});
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(PollUntil([&] { return LiveLeases() == 1; }, absl::Seconds(10)));
+  daemon_->Stop(SIGKILL);
+  daemon_.reset();
+  WriteFile(go(), "");
+  absl::StatusOr<int> code = (*run)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << (*run)->err();
+  EXPECT_EQ(*code, 3) << (*run)->err();
+  EXPECT_THAT((*run)->err(), HasSubstr(" not released: "));
+  EXPECT_THAT((*run)->err(), HasSubstr("one hold grace after it is back"));
+  EXPECT_THAT((*run)->err(), ::testing::Not(HasSubstr("lost")));
+  StartServer(grace);
+  EXPECT_TRUE(
+      PollUntil([&] { return LiveLeases() == 0; }, absl::Seconds(3 + 10)));
 }
 
 }  // namespace

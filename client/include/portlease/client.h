@@ -273,11 +273,14 @@ class Client {
                         const Rpc& rpc) const;
   // Waits `delay` (less when cancelled).
   void Backoff(absl::Duration delay) const;
-  // The error for a server unreachable for connect_timeout; `last` is the
-  // last call's status (OK when no call was made).
-  absl::Status Unreachable(const absl::Status& last) const;
+  // The error for a server unreachable for `waited` (connect_timeout, or
+  // less when the call's bound came first); `last` is the last call's
+  // status (OK when no call was made).
+  absl::Status Unreachable(const absl::Status& last,
+                           absl::Duration waited) const;
   // The same for several addresses; `failures` holds why each failed.
-  absl::Status UnreachableAll(const std::vector<absl::Status>& failures) const;
+  absl::Status UnreachableAll(const std::vector<absl::Status>& failures,
+                              absl::Duration waited) const;
   // PERMISSION_DENIED naming each address and what to do.
   absl::Status RefusedByAll(const std::vector<absl::Status>& failures) const;
 

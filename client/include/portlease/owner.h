@@ -2,8 +2,9 @@
 // when the request carries none of its own.
 //
 // Keys: host, user (see UserLookup), pid, pid_start (process start time in
-// clock ticks since boot, /proc/self/stat field 22; with pid it names the process uniquely),
-// command (the command line, truncated), and the CI variables that are set:
+// clock ticks since boot, /proc/self/stat field 22; with pid it names the
+// process uniquely), command (the command line, truncated), and the CI
+// variables that are set:
 // GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, GITHUB_JOB, GITHUB_REPOSITORY,
 // RUNNER_NAME, CI_JOB_ID, CI_PIPELINE_ID, CI_PROJECT_PATH, CI_RUNNER_ID,
 // CI_CONCURRENT_ID (under their own names).
