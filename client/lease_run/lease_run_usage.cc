@@ -28,7 +28,9 @@ DESCRIPTION
 
     When the server restarts, lease-run rides it out: the Hold stream is
     reopened at once and then every 0.5s at most, and calls are retried
-    until --connect-timeout.
+    until --connect-timeout. A command that ends while the server is down
+    leaves a lease lease-run cannot release: one line says so, and the
+    server ends that lease one hold grace after it is back.
 
     Where the server is: PORTLEASE_ADDR when set; else the system socket
     when it exists (it must answer: a socket that refuses this user, or a

@@ -325,7 +325,9 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
                     })) {
       return RefusedByAll(failures);
     }
-    if (!retry || absl::Now() >= give_up) return UnreachableAll(failures, window);
+    if (!retry || absl::Now() >= give_up) {
+      return UnreachableAll(failures, window);
+    }
     Backoff(std::min(backoff, give_up - absl::Now()));
     backoff = std::min(backoff * 2, options_.max_backoff);
   }

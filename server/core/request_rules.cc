@@ -53,12 +53,19 @@ absl::Status CheckPorts(const AcquireParams& params, uint32_t max) {
 
 absl::Status CheckOwnerAndRequestId(const AcquireParams& params,
                                     const LeaseManagerOptions& options) {
-  // The limit is the client's: the peer_* entries the service adds (who
-  // called, as the transport says) do not count against it.
-  const size_t client_entries = static_cast<size_t>(std::count_if(
+  // The limit is the client's: the entries the service adds do not count
+  // against it: the peer_* keys (who called, as the transport says), and a
+  // user copied from peer_user for a Unix-socket client that named none.
+  size_t client_entries = static_cast<size_t>(std::count_if(
       params.owner.begin(), params.owner.end(), [](const auto& entry) {
         return !absl::StartsWith(entry.first, "peer_");
       }));
+  const auto user = params.owner.find("user");
+  const auto peer_user = params.owner.find("peer_user");
+  if (user != params.owner.end() && peer_user != params.owner.end() &&
+      user->second == peer_user->second) {
+    --client_entries;
+  }
   if (client_entries > options.max_owner_entries) {
     return absl::InvalidArgumentError(
         absl::StrCat("owner metadata has ", client_entries,
