@@ -22,8 +22,9 @@ namespace portlease {
 namespace {
 
 // The server's version when it answers a Status call at `address`.
-absl::StatusOr<std::string> ProbeServer(const std::string& address,
-                                        absl::Duration timeout) {
+absl::StatusOr<std::string> ProbeServer(
+    const std::string& address, absl::Duration timeout,
+    std::shared_ptr<const void>* connection) {
   if (absl::StartsWith(address, "unix:")) {
     struct stat st;
     const std::string path = address.substr(5);
@@ -33,9 +34,10 @@ absl::StatusOr<std::string> ProbeServer(const std::string& address,
   }
   ClientOptions options;
   options.connect_timeout = absl::ZeroDuration();  // one attempt: a probe
-  Client client(address, options);
-  absl::StatusOr<v1::StatusResponse> status = client.Status(timeout);
+  auto client = std::make_shared<const Client>(address, options);
+  absl::StatusOr<v1::StatusResponse> status = client->Status(timeout);
   if (!status.ok()) return status.status();
+  *connection = std::move(client);
   return status->version();
 }
 
@@ -77,16 +79,20 @@ std::string SocketGroup(const std::string& path) {
 
 // The system socket exists: it must answer.
 absl::Status CheckSystemServer(const std::string& system, Presence presence,
-                               absl::Duration connect_timeout) {
+                               absl::Duration connect_timeout,
+                               std::shared_ptr<const void>* connection) {
   absl::Status status;
   if (presence != Presence::kForbidden) {
     ClientOptions options;
     options.connect_timeout = connect_timeout;
-    Client client(system, options);
+    auto client = std::make_shared<const Client>(system, options);
     status =
-        client.Status(std::max(connect_timeout, absl::Milliseconds(500)))
+        client->Status(std::max(connect_timeout, absl::Milliseconds(500)))
             .status();
-    if (status.ok()) return status;
+    if (status.ok()) {
+      *connection = std::move(client);
+      return status;
+    }
   }
   const std::string path =
       absl::StartsWith(system, "unix:") ? system.substr(5) : system;
@@ -206,8 +212,8 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
   }
   if (const Presence presence = SystemSocketPresence(system);
       presence != Presence::kAbsent) {
-    absl::Status answered =
-        CheckSystemServer(system, presence, options.connect_timeout);
+    absl::Status answered = CheckSystemServer(
+        system, presence, options.connect_timeout, &resolved.connection);
     if (!answered.ok()) return answered;
     resolved.address = system;
     resolved.addresses = {system};
@@ -218,8 +224,8 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
   resolved.address = paths.address();
   resolved.addresses = {resolved.address};
   resolved.source = ResolvedAddress::Source::kEmbedded;
-  auto probe = [&options](const std::string& address) {
-    return ProbeServer(address, options.probe_timeout);
+  auto probe = [&options, &resolved](const std::string& address) {
+    return ProbeServer(address, options.probe_timeout, &resolved.connection);
   };
   if (!options.start_embedded) {
     std::string version;
@@ -233,11 +239,11 @@ absl::StatusOr<ResolvedAddress> ResolveServerAddress(
         "no portleased answers (tried ", system, " and ", paths.address(),
         "; PORTLEASE_ADDR is unset)"));
   }
-  if (probe(paths.address()).ok()) {
-    // Running already: this only checks its version.
-    absl::Status running = EnsureEmbeddedServer(
-        paths, "", probe, options.start_timeout, &resolved.started);
-    if (!running.ok()) return running;
+  if (absl::StatusOr<std::string> version = probe(paths.address());
+      version.ok()) {
+    // Running already: only its version to check.
+    absl::Status same = CheckEmbeddedServerVersion(*version, paths);
+    if (!same.ok()) return same;
     return resolved;
   }
   absl::Status dirs = PrepareEmbeddedDirs(paths, getuid());

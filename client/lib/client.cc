@@ -258,8 +258,7 @@ absl::Status Client::Call(absl::Duration timeout, const Rpc& rpc,
   const bool single = addresses_.size() == 1;
   // Set at the call's first connection error: retries stop here.
   absl::Time give_up = absl::InfiniteFuture();
-  // How long the call tries to reach a server, for its errors: the connect
-  // timeout, or what the call's bound left of it (to 100 ms).
+  // How long the call tries to reach a server (its bound may cut it short).
   absl::Duration window = options_.connect_timeout;
   auto start_outage = [&] {
     if (give_up == absl::InfiniteFuture()) {

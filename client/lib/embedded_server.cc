@@ -204,8 +204,10 @@ std::string ProgramName() {
              : "portlease";
 }
 
-absl::Status CheckVersion(const std::string& version,
-                          const EmbeddedPaths& paths) {
+}  // namespace
+
+absl::Status CheckEmbeddedServerVersion(const std::string& version,
+                                        const EmbeddedPaths& paths) {
   if (version == kClientVersion) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "the embedded portleased at ", paths.address(), " runs version ",
@@ -213,8 +215,6 @@ absl::Status CheckVersion(const std::string& version,
       kClientVersion, "; stop it with: portlease server stop --force (leases it "
       "holds are lost)"));
 }
-
-}  // namespace
 
 EmbeddedPaths EmbeddedServerPaths(const VariableLookup& env, unsigned uid) {
   auto get = [&env](absl::string_view name) -> std::string {
@@ -516,7 +516,7 @@ absl::Status AwaitStartedServer(const EmbeddedPaths& paths,
               : absl::StrCat(", exits after ", idle, " idle").c_str(),
           paths.socket.c_str(), paths.database.c_str(),
           paths.log_file.c_str());
-      return CheckVersion(*version, paths);
+      return CheckEmbeddedServerVersion(*version, paths);
     }
     last = version.status();
     if (absl::Now() >= deadline) {
@@ -539,7 +539,8 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
   std::string version;
   if (absl::Status running = AwaitLiveServer(paths, probe, deadline, &version);
       running.code() != absl::StatusCode::kNotFound) {
-    return running.ok() ? CheckVersion(version, paths) : running;
+    return running.ok() ? CheckEmbeddedServerVersion(version, paths)
+                        : running;
   }
   const int lock_fd =
       open(paths.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -561,7 +562,8 @@ absl::Status EnsureEmbeddedServer(const EmbeddedPaths& paths,
   // Under the lock: someone may have started it meanwhile.
   if (absl::Status running = AwaitLiveServer(paths, probe, deadline, &version);
       running.code() != absl::StatusCode::kNotFound) {
-    return running.ok() ? CheckVersion(version, paths) : running;
+    return running.ok() ? CheckEmbeddedServerVersion(version, paths)
+                        : running;
   }
   std::vector<std::string> args;
   absl::StatusOr<long> pid = LaunchServer(paths, binary, deadline, args);

@@ -100,6 +100,11 @@ absl::StatusOr<EmbeddedPid> ReadEmbeddedPidFile(const std::string& path);
 // server.
 bool IsEmbeddedServerProcess(const EmbeddedPid& recorded);
 
+// OK when `version` (a running embedded server's Status answer) is this
+// client's; else FAILED_PRECONDITION saying how to stop that server.
+absl::Status CheckEmbeddedServerVersion(const std::string& version,
+                                        const EmbeddedPaths& paths);
+
 // Answers whether a server listens at an address: the Status version, or an
 // error.
 using ServerProbe =

@@ -1,17 +1,25 @@
 // The embedded default server: first use by 8 concurrent lease-runs starts
-// exactly one private portleased.
+// exactly one private portleased. Finding a server costs no connection of
+// its own: the client that follows uses the one the probe made.
 #include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "portlease/address.h"
+#include "portlease/client.h"
 #include "tests/client/test_support.h"
 
 namespace portlease::testing {
@@ -24,6 +32,46 @@ size_t CountOccurrences(const std::string& text, const std::string& what) {
     ++n;
   }
   return n;
+}
+
+// The sockets process `pid` has open ("socket:[INODE]").
+std::set<std::string> Sockets(pid_t pid) {
+  std::set<std::string> sockets;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           absl::StrCat("/proc/", pid, "/fd"), error)) {
+    std::string target = std::filesystem::read_symlink(entry.path(), error);
+    if (!error && absl::StartsWith(target, "socket:")) sockets.insert(target);
+  }
+  return sockets;
+}
+
+TEST(ResolveServerAddressTest, TheClientUsesTheConnectionTheProbeMade) {
+  TempDir dir;
+  auto server = TestServer::Start(dir.path(), {"--pool", "20000-20003"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ResolveOptions options;
+  const std::string system = (*server)->address();
+  options.environment = [&system](absl::string_view name)
+      -> std::optional<std::string> {
+    if (name == "PORTLEASE_SYSTEM_ADDR") return system;
+    return std::nullopt;
+  };
+  const std::set<std::string> before = Sockets((*server)->pid());
+  absl::StatusOr<ResolvedAddress> where = ResolveServerAddress(options);
+  ASSERT_TRUE(where.ok()) << where.status();
+  EXPECT_EQ(where->source, ResolvedAddress::Source::kSystem);
+  ASSERT_NE(where->connection, nullptr);
+  // The probe's connection is open at the server, and it is the one the
+  // next client's calls go over: the server accepts no other.
+  ASSERT_TRUE(PollUntil(
+      [&] { return Sockets((*server)->pid()).size() == before.size() + 1; },
+      absl::Seconds(10)));
+  const std::set<std::string> probed = Sockets((*server)->pid());
+  Client client(where->addresses);
+  // Answered: any connection it made is accepted by now.
+  ASSERT_TRUE(client.Status(absl::Seconds(10)).ok());
+  EXPECT_EQ(Sockets((*server)->pid()), probed);
 }
 
 TEST(EmbeddedServerTest, ConcurrentFirstUseStartsOneDaemon) {

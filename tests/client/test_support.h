@@ -39,6 +39,7 @@ class TestServer {
       const std::string& socket = "s.sock", const std::string& db = ":memory:");
   ~TestServer();
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
   // SIGKILLs it now (a crash: nothing is cleaned up) and reaps it.
   void Crash();
   // Sends `signal` (SIGSTOP: a hung server; SIGCONT: back).

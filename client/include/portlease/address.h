@@ -25,6 +25,7 @@
 #ifndef PORTLEASE_CLIENT_INCLUDE_PORTLEASE_ADDRESS_H_
 #define PORTLEASE_CLIENT_INCLUDE_PORTLEASE_ADDRESS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,11 @@ struct ResolvedAddress {
   Source source = Source::kEnvironment;
   // True when this call started the embedded server.
   bool started = false;
+  // The connection the server answered on (system socket, embedded
+  // server), kept open: while this lives, a Client made for `address`
+  // uses it rather than connecting again (gRPC shares one connection
+  // between channels with the same target and arguments).
+  std::shared_ptr<const void> connection;
 
   // "unix:/x.sock (PORTLEASE_ADDR)", "unix:/a,unix:/b (PORTLEASE_ADDR)",
   // "... (system socket)",
