@@ -1,4 +1,9 @@
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -7,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "testing/map_lookup.h"
 #include "testing/poll_until.h"
+#include "testing/stop_process.h"
 #include "testing/temp_dir.h"
 #include "testing/time_scale.h"
 
@@ -51,6 +57,45 @@ TEST(PollUntilTest, GivesUpAfterTheScaledTimeout) {
   const absl::Time start = absl::Now();
   EXPECT_FALSE(PollUntil([] { return false; }, absl::Milliseconds(50)));
   EXPECT_GE(absl::Now() - start, Scaled(absl::Milliseconds(50)));
+}
+
+int ThreadCount(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return 0;
+  int count = 0;
+  while (const dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
+
+// A process of four threads that all keep the CPU busy: the case where
+// kill(2) returning does not mean the process has stopped.
+TEST(StopProcessTest, ReturnsOnceEveryThreadIsStopped) {
+  const char* argv[] = {
+      "python3", "-c",
+      "import threading\n"
+      "def spin():\n"
+      "    while True: pass\n"
+      "for _ in range(3): threading.Thread(target=spin).start()\n"
+      "spin()\n",
+      nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawnp(&pid, "python3", nullptr, nullptr,
+                         const_cast<char**>(argv), ::environ),
+            0);
+  ASSERT_TRUE(PollUntil([&] { return ThreadCount(pid) == 4; },
+                        absl::Seconds(10)));
+  EXPECT_FALSE(AllThreadsStopped(pid));
+  EXPECT_TRUE(StopProcess(pid).ok());
+  EXPECT_TRUE(AllThreadsStopped(pid));
+  kill(pid, SIGCONT);
+  EXPECT_TRUE(PollUntil([&] { return !AllThreadsStopped(pid); },
+                        absl::Seconds(10)));
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_FALSE(AllThreadsStopped(pid));  // reaped: no /proc entry
 }
 
 TEST(TimeScaleTest, IsAtLeastOne) {

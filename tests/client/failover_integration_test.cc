@@ -86,12 +86,12 @@ TEST_F(FailoverTest, AHungServerIsLeftAtTheCallsDeadline) {
   ASSERT_TRUE(client.Status().ok());  // connected to the first
   EXPECT_EQ(client.address(), (*hung)->address());
 
-  (*hung)->Signal(SIGSTOP);
+  ASSERT_TRUE((*hung)->Stop().ok());
   AcquireSpec spec;
   spec.count = 1;
   spec.ttl = absl::Seconds(30);
   absl::StatusOr<v1::Lease> lease = client.Acquire(spec);
-  (*hung)->Signal(SIGCONT);
+  (*hung)->Continue();
   ASSERT_TRUE(lease.ok()) << lease.status();
   EXPECT_EQ(client.address(), (*live)->address());
   EXPECT_TRUE(client.Release(lease->lease_id()).ok());

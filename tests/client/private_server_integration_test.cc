@@ -182,7 +182,7 @@ TEST(PrivateServerTest, ALiveServerThatIsSlowToAnswerIsWaitedFor) {
   const pid_t pid = world.ServerPid();
   ASSERT_GT(pid, 1);
 
-  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  ASSERT_TRUE(StopProcess(pid).ok());
   absl::StatusOr<std::unique_ptr<Process>> run = Process::Start(
       {LEASE_RUN_BIN, "--count", "1", "--", "/bin/true"}, world.env(),
       world.dir());

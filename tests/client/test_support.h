@@ -1,6 +1,7 @@
 // Test support for the client integration tests: a real portleased on a
-// Unix socket, and running the binaries with a bounded wait. Temp dirs and
-// polling are testing/'s TempDir and PollUntil, included here.
+// Unix socket, and running the binaries with a bounded wait. Temp dirs,
+// polling and stopping a process are testing/'s TempDir, PollUntil and
+// StopProcess, included here.
 #ifndef PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 #define PORTLEASE_TESTS_CLIENT_TEST_SUPPORT_H_
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "testing/poll_until.h"  // IWYU pragma: export
+#include "testing/stop_process.h"  // IWYU pragma: export
 #include "testing/temp_dir.h"  // IWYU pragma: export
 
 namespace portlease::testing {
@@ -42,8 +44,10 @@ class TestServer {
   pid_t pid() const { return pid_; }
   // SIGKILLs it now (a crash: nothing is cleaned up) and reaps it.
   void Crash();
-  // Sends `signal` (SIGSTOP: a hung server; SIGCONT: back).
-  void Signal(int signal) const { kill(pid_, signal); }
+  // Stops it (SIGSTOP: a hung server) and returns once every thread is
+  // stopped (testing/stop_process.h); Continue() lets it go on.
+  absl::Status Stop() const { return StopProcess(pid_); }
+  void Continue() const { kill(pid_, SIGCONT); }
 
  private:
   TestServer(pid_t pid, std::string address)

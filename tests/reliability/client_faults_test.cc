@@ -129,7 +129,7 @@ TEST_F(ClientFaultsTest, StoppedHolderExpiresAtTtlAndLearnsItOnResume) {
   ASSERT_EQ(LiveLeases(), 1u);
   // Half-open: the process and its connection stay, nothing happens on it.
   // Its last renewal was at most ttl/3 ago.
-  ASSERT_EQ(kill(holder->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(StopProcess(holder->pid()).ok());
   const absl::Duration reclaimed = TimeUntilNoLease(absl::Seconds(10));
   std::printf("SIGSTOPped holder: lease reclaimed %s after the stop (ttl %s)\n",
               absl::FormatDuration(reclaimed).c_str(),

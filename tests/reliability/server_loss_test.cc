@@ -126,7 +126,7 @@ class ServerLossTest : public ::testing::Test {
 
 TEST_F(ServerLossTest, StalledSystemServerIsAnErrorNotAPrivateServer) {
   StartServer();
-  ASSERT_EQ(kill(daemon_->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(StopProcess(daemon_->pid()).ok());
   const absl::Time start = absl::Now();
   RunResult acquire = RunBinary(
       {PORTLEASE_BIN, "acquire", "--count", "1", "--ttl", "60s"}, SystemEnv(),

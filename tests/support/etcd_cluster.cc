@@ -1,7 +1,6 @@
 #include "tests/support/etcd_cluster.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/system/files.h"
+#include "testing/stop_process.h"
 
 namespace portlease::testing {
 namespace {
@@ -83,27 +83,6 @@ bool ReportsHealthy(uint16_t port) {
   }
   close(fd);
   return absl::StrContains(reply, "\"health\":\"true\"");
-}
-
-// Every thread of `pid` is in the stopped state ('T' in /proc/.../stat):
-// SIGSTOP has taken effect, no request is being answered any more.
-bool AllThreadsStopped(pid_t pid) {
-  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
-  DIR* dir = opendir(tasks.c_str());
-  if (dir == nullptr) return false;
-  bool stopped = true;
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    absl::StatusOr<std::string> stat = ReadFile(absl::StrCat(tasks, "/", entry->d_name, "/stat"));
-    // "pid (comm) S ...": the state follows the last ')'.
-    const size_t paren = stat.ok() ? stat->rfind(')') : std::string::npos;
-    if (paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'T') {
-      stopped = false;
-      break;
-    }
-  }
-  closedir(dir);
-  return stopped;
 }
 
 std::string LogTail(const std::string& path) {
@@ -282,15 +261,12 @@ absl::Status EtcdCluster::Kill(size_t i) {
 absl::Status EtcdCluster::Stop(size_t i) {
   const Member& m = members_.at(i);
   if (m.pid <= 0) return absl::FailedPreconditionError(m.name + " is not running");
-  if (kill(m.pid, SIGSTOP) != 0) return absl::InternalError(strerror(errno));
-  // The signal takes effect asynchronously; on a loaded machine a thread
-  // may still answer a request for a while.
-  const absl::Time deadline = absl::Now() + Scaled(absl::Seconds(10));
-  while (!AllThreadsStopped(m.pid)) {
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(m.name + " did not stop after SIGSTOP");
-    }
-    absl::SleepFor(absl::Milliseconds(5));
+  // kill(2) returns before the stop is complete; a thread may still
+  // answer a request for a while on a loaded machine.
+  absl::Status stopped = StopProcess(m.pid);
+  if (!stopped.ok()) {
+    return absl::Status(stopped.code(),
+                        m.name + ": " + std::string(stopped.message()));
   }
   return absl::OkStatus();
 }

@@ -129,8 +129,12 @@ class Replicas {
     (void)procs_[i]->Wait(Scaled(absl::Seconds(10)));
     procs_[i].reset();
   }
-  void Signal(int i, int sig) {
-    if (procs_[i]) kill(procs_[i]->pid(), sig);
+  absl::Status Stop(int i) {
+    if (!procs_[i]) return absl::FailedPreconditionError("not running");
+    return StopProcess(procs_[i]->pid());
+  }
+  void Continue(int i) {
+    if (procs_[i]) kill(procs_[i]->pid(), SIGCONT);
   }
 
  private:
@@ -317,11 +321,10 @@ class Chaos {
       }
       if (!stop_done && stopped < 0 && now >= stop_at) {
         stopped = Busiest();
-        replicas_.Signal(stopped, SIGSTOP);
-        Note(absl::OkStatus(), "replica ", stopped,
+        Note(replicas_.Stop(stopped), "replica ", stopped,
              " stopped (the one most clients use)");
       } else if (stopped >= 0 && now >= cont_at) {
-        replicas_.Signal(stopped, SIGCONT);
+        replicas_.Continue(stopped);
         Note(absl::OkStatus(), "replica ", stopped, " continued");
         stopped = -1;
         stop_done = true;

@@ -228,14 +228,14 @@ class LeaseRunReplicasTest : public DaemonReplicasTest {
 // than the hold grace: lease-run's Hold stream finds it by its pings and
 // moves to r2 in time, and the woken replica ends nothing.
 TEST_F(LeaseRunReplicasTest, LeaseRunKeepsItsLeaseWhenItsReplicaIsStopped) {
-  r1_->Signal(SIGSTOP);
+  ASSERT_TRUE(r1_->Stop().ok());
   Client via_r2(Socket("r2.sock"));
   const absl::Time past_grace = absl::Now() + 2 * kHoldGrace + absl::Seconds(1);
   while (absl::Now() < past_grace) {
     EXPECT_TRUE(via_r2.Get(id_).ok()) << run_->err();
     absl::SleepFor(absl::Milliseconds(500));
   }
-  r1_->Signal(SIGCONT);
+  r1_->Continue();
   absl::SleepFor(absl::Seconds(1));  // r1's housekeeping runs again
   EXPECT_TRUE(via_r2.Get(id_).ok()) << run_->err();
   TerminateLeaseRun();
