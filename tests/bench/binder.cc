@@ -18,6 +18,7 @@
 //   PORTLEASE_PORTS="20000 20001" bench_binder --record_dir=/tmp/x --hold=1s
 //   bench_binder --check /tmp/x
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,23 +33,16 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-
-ABSL_FLAG(std::string, record_dir, "",
-          "Directory to write this process's record to (required).");
-ABSL_FLAG(absl::Duration, hold, absl::Seconds(1),
-          "How long to keep the ports bound and listening.");
-ABSL_FLAG(std::string, check, "",
-          "Instead of binding, analyse the records in this directory.");
 
 namespace portlease::bench {
 namespace {
@@ -201,31 +195,75 @@ int Bind(const std::string& record_dir, absl::Duration hold) {
 
   const std::string path = absl::StrCat(record_dir, "/", getpid(), ".rec");
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << start_ns << ' ' << end_ns << ' ' << eaddrinuse << ' ' << other_errors
-        << ' ' << absl::StrJoin(ports, " ") << '\n';
-    if (!out) {
-      std::fprintf(stderr, "bench_binder: cannot write %s\n", tmp.c_str());
-      return 1;
-    }
+  // write(2), not a stream: a stream's locale set-up would be most of
+  // this process's own CPU.
+  const std::string line =
+      absl::StrCat(start_ns, " ", end_ns, " ", eaddrinuse, " ", other_errors,
+                   " ", absl::StrJoin(ports, " "), "\n");
+  const int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                       0644);
+  const bool written =
+      out >= 0 && write(out, line.data(), line.size()) ==
+                      static_cast<ssize_t>(line.size());
+  if (out >= 0 && close(out) != 0) return 1;
+  if (!written) {
+    std::fprintf(stderr, "bench_binder: cannot write %s\n", tmp.c_str());
+    return 1;
   }
   if (rename(tmp.c_str(), path.c_str()) != 0) return 1;
   if (eaddrinuse > 0) return 3;
   return other_errors > 0 ? 1 : 0;
 }
 
+constexpr char kUsage[] =
+    "usage: bench_binder --record_dir=DIR [--hold=DURATION]  (ports from "
+    "$PORTLEASE_PORTS)\n"
+    "       bench_binder --check DIR\n";
+
+// The flags, read by hand: the binder is the command lease-run starts in
+// the benchmarks, and its own start-up (a flags library's registry built
+// before main) would count as lease-run's. --NAME=VALUE or --NAME VALUE.
 int Run(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  if (!absl::GetFlag(FLAGS_check).empty()) {
-    return Check(absl::GetFlag(FLAGS_check));
+  std::string record_dir, check, hold_text = "1s";
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    bool known = false;
+    for (auto [name, value] : {std::pair<absl::string_view, std::string*>{
+                                   "--record_dir", &record_dir},
+                               {"--hold", &hold_text},
+                               {"--check", &check}}) {
+      if (arg == name && i + 1 < argc) {
+        *value = argv[++i];
+      } else if (absl::StartsWith(arg, absl::StrCat(name, "="))) {
+        *value = std::string(arg.substr(name.size() + 1));
+      } else {
+        continue;
+      }
+      known = true;
+      break;
+    }
+    if (!known) {
+      std::fprintf(stderr, "bench_binder: unknown argument %s\n%s", argv[i],
+                   kUsage);
+      return 2;
+    }
   }
-  const std::string record_dir = absl::GetFlag(FLAGS_record_dir);
-  if (record_dir.empty()) {
-    std::fprintf(stderr, "bench_binder: --record_dir is required\n");
+  if (!check.empty()) return Check(check);
+  absl::Duration hold;
+  if (!absl::ParseDuration(hold_text, &hold) || hold < absl::ZeroDuration()) {
+    std::fprintf(stderr, "bench_binder: bad --hold %s\n", hold_text.c_str());
     return 2;
   }
-  return Bind(record_dir, absl::GetFlag(FLAGS_hold));
+  if (record_dir.empty()) {
+    std::fprintf(stderr, "bench_binder: --record_dir is required\n%s",
+                 kUsage);
+    return 2;
+  }
+  return Bind(record_dir, hold);
 }
 
 }  // namespace
