@@ -5,7 +5,7 @@
       --lease-run build/bin/lease-run --min-client build/bin/bench_min_client \
       --binder build/bin/bench_binder [--jobs 16,64] [--rounds 3] [--hold 1]
 
-For each N in --jobs and each round, three kinds of job are started N at a
+For each N in --jobs and each round, four kinds of job are started N at a
 time (all N spawned back to back, kinds interleaved round by round):
 
   lease-run   `lease-run --count 5 -- bench_binder --hold=1s`: the child
@@ -14,7 +14,12 @@ time (all N spawned back to back, kinds interleaved round by round):
               against Debian's portserver (python3-portpicker), then binding
               the 5 ports and holding them;
   floor       bench_min_client --acquire 5: one Acquire call, hold, Release
-              (the smallest gRPC client process that gets ports).
+              (the smallest gRPC client process that gets ports);
+  floor+child bench_min_client --acquire 5 -- bench_binder --hold=1s: the
+              floor, running the same child as lease-run with the ports in
+              PORTLEASE_PORTS, then Release (the least a wrapper that leases
+              and runs a command does: no renewal, no Hold stream, no signal
+              handling).
 
 The benchmark starts its own servers on private sockets, with pools of the
 same size: a portleased (SQLite in a temp dir, --probe=system, no caller
@@ -25,14 +30,16 @@ Both pools come from --pool (default $PORTLEASE_TEST_POOL, else
 30000-31279), split in two halves.
 
 Reported per N and kind: the median and max time from a job's spawn to its
-ports held (bound, for lease-run and portpicker; granted, for the floor), the
+ports held (bound, for lease-run, portpicker and floor+child; granted, for
+the floor), the
 time until every job of the round has exited, the CPU (user+sys) of the jobs
 (their children included) and of the server, and the ratios of lease-run to
-portpicker and to the floor. Medians of the rounds. Exit 0 when every job
-got its ports; 1 otherwise.
+portpicker, to the floor and to floor+child. Medians of the rounds. Exit 0
+when every job got its ports; 1 otherwise.
 
---solo RUNS first times `lease-run --count 5 -- true` and the floor one at
-a time, interleaved, and reports each one's wall time and CPU per run
+--solo RUNS first times `lease-run --count 5 -- true`, the floor and
+`bench_min_client --acquire 5 -- true` one at a time, interleaved, and
+reports each one's wall time and CPU per run
 (`--jobs ""` then skips the bursts).
 """
 import argparse
@@ -62,7 +69,7 @@ with open(sys.argv[1], "w") as record:
 time.sleep(float(sys.argv[2]))
 """
 
-KINDS = ("lease-run", "portpicker", "floor")
+KINDS = ("lease-run", "portpicker", "floor", "floor+child")
 
 
 def fail(message):
@@ -130,6 +137,10 @@ def run_round(kind, jobs, args, env, tmp):
         if kind == "lease-run":
             argv = [args.lease_run, "--count", "5", "--", args.binder,
                     f"--record_dir={records}", f"--hold={args.hold}s"]
+        elif kind == "floor+child":
+            argv = [args.min_client, env["PORTLEASE_ADDR"], "--acquire", "5",
+                    "--", args.binder, f"--record_dir={records}",
+                    f"--hold={args.hold}s"]
         elif kind == "portpicker":
             argv = ["/usr/bin/python3", "-c", PORTPICKER_JOB, record,
                     str(args.hold)]
@@ -195,12 +206,15 @@ def run_round(kind, jobs, args, env, tmp):
 
 
 def run_solo(runs, args, env):
-    """`lease-run --count 5 -- true` and the floor, one at a time."""
+    """lease-run, the floor and floor+child with `true`, one at a time."""
     commands = {
         "lease-run --count 5 -- true":
             [args.lease_run, "--count", "5", "--", "/bin/true"],
         "bench_min_client --acquire 5":
             [args.min_client, env["PORTLEASE_ADDR"], "--acquire", "5"],
+        "bench_min_client --acquire 5 -- true":
+            [args.min_client, env["PORTLEASE_ADDR"], "--acquire", "5", "--",
+             "/bin/true"],
     }
     walls = {name: [] for name in commands}
     cpus = {name: [] for name in commands}
@@ -220,9 +234,10 @@ def run_solo(runs, args, env):
         print(f"  {name:30} wall median {statistics.median(walls[name]) * 1e3:6.2f} ms"
               f"  CPU median {statistics.median(cpus[name]) * 1e3:6.2f} ms"
               f" mean {statistics.mean(cpus[name]) * 1e3:6.2f} ms")
-    lr, fl = (statistics.median(cpus[n]) for n in commands)
-    print(f"  lease-run / floor: CPU {lr / fl:.2f}x, wall "
-          f"{statistics.median(walls['lease-run --count 5 -- true']) / statistics.median(walls['bench_min_client --acquire 5']):.2f}x")
+    lr, fl, fc = (statistics.median(cpus[n]) for n in commands)
+    lw, fw, cw = (statistics.median(walls[n]) for n in commands)
+    print(f"  lease-run / floor: CPU {lr / fl:.2f}x, wall {lw / fw:.2f}x")
+    print(f"  lease-run / floor+child: CPU {lr / fc:.2f}x, wall {lw / cw:.2f}x")
 
 
 def main():
@@ -286,7 +301,7 @@ def main():
             env = dict(base, PORTLEASE_ADDR="unix:" + socket_path,
                        PORTSERVER_ADDRESS="@" + name)
             server_of = {"lease-run": leased, "floor": leased,
-                         "portpicker": portserver}
+                         "floor+child": leased, "portpicker": portserver}
             if args.solo:
                 run_solo(args.solo, args, env)
             for jobs in counts:
@@ -332,6 +347,10 @@ def report(jobs, rounds, results):
     print(f"  lease-run / floor:      median to ports "
           f"{lr / med('floor', 'median'):.2f}x, jobs CPU "
           f"{med('lease-run', 'cpu') / max(1e-9, med('floor', 'cpu')):.2f}x")
+    child_cpu = max(1e-9, med("floor+child", "cpu"))
+    print(f"  lease-run / floor+child: median to ports "
+          f"{lr / med('floor+child', 'median'):.2f}x, jobs CPU "
+          f"{med('lease-run', 'cpu') / child_cpu:.2f}x")
 
 
 if __name__ == "__main__":
