@@ -33,8 +33,8 @@ Reported per N and kind: the median and max time from a job's spawn to its
 ports held (bound, for lease-run, portpicker and floor+child; granted, for
 the floor), the time until every job of the round has exited, the CPU
 (user+sys) of the jobs (their children included) and of the server, and the
-ratios of lease-run to portpicker, to the floor and to floor+child. Medians of the rounds. Exit 0
-when every job got its ports; 1 otherwise.
+ratios of lease-run to portpicker, to the floor and to floor+child. Medians
+of the rounds. Exit 0 when every job got its ports; 1 otherwise.
 
 --solo RUNS first times `lease-run --count 5 -- true`, the floor and
 `bench_min_client --acquire 5 -- true` one at a time, interleaved, and
