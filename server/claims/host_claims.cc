@@ -1,7 +1,6 @@
 #include "server/claims/host_claims.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,24 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/system/errno_status.h"
+#include "common/system/user_names.h"
 
 namespace portlease {
 namespace {
 
-std::string UserName(uid_t uid) {
-  struct passwd pw;
-  struct passwd* found = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(uid, &pw, buffer, sizeof(buffer), &found) == 0 &&
-      found != nullptr) {
-    return found->pw_name;
-  }
-  return absl::StrCat(uid);
-}
-
 std::string Describe(const struct stat& st) {
   return absl::StrFormat("mode %04o, owner %s", st.st_mode & 07777,
-                         UserName(st.st_uid));
+                         UserNameOf(st.st_uid));
 }
 
 // Creates `dir` with mode 1777: made under a private name, chmod-ed (the
@@ -171,7 +160,7 @@ std::optional<ClaimHolder> ClaimHolderOf(int fd, Port port) {
   struct stat st;
   if (holder.pid > 0 &&
       stat(absl::StrCat("/proc/", holder.pid).c_str(), &st) == 0) {
-    holder.user = UserName(st.st_uid);
+    holder.user = UserNameOf(st.st_uid);
   }
   return holder;
 }

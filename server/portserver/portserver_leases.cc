@@ -1,7 +1,5 @@
 #include "server/portserver/portserver_leases.h"
 
-#include <pwd.h>
-
 #include <climits>
 #include <string>
 #include <utility>
@@ -11,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/system/user_names.h"
 #include "server/core/principal.h"
 
 namespace portlease {
@@ -20,17 +19,6 @@ namespace {
 constexpr size_t kMaxRequestBytes = 20;
 // As lease-run caps each owner value.
 constexpr size_t kMaxCommandBytes = 256;
-
-std::string UserName(uid_t uid) {
-  struct passwd pwd;
-  struct passwd* found = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &found) == 0 &&
-      found != nullptr) {
-    return found->pw_name;
-  }
-  return absl::StrCat(uid);
-}
 
 absl::Status NotAPid(absl::string_view request) {
   return absl::InvalidArgumentError(
@@ -105,14 +93,14 @@ absl::StatusOr<Port> PortserverLeases::Grant(absl::string_view request,
   owner[kOwnerClient] = kPortserverClient;
   owner["pid"] = absl::StrCat(*pid);
   owner["pid_start"] = absl::StrCat(process->start_time);
-  owner["user"] = UserName(process->real_uid);
+  owner["user"] = UserNameOf(process->real_uid);
   if (!options_.host.empty()) owner["host"] = options_.host;
   std::string command = process->command;
   if (command.size() > kMaxCommandBytes) command.resize(kMaxCommandBytes);
   if (!command.empty()) owner["command"] = std::move(command);
   owner["peer_uid"] = absl::StrCat(peer.uid);
   owner["peer_pid"] = absl::StrCat(peer.pid);
-  owner["peer_user"] = UserName(peer.uid);
+  owner["peer_user"] = UserNameOf(peer.uid);
   absl::StatusOr<LeaseRecord> lease = options_.manager->Acquire(params);
   if (!lease.ok()) return lease.status();
   return lease->base;

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,17 +36,6 @@ std::string PercentDecode(absl::string_view in) {
     }
   }
   return out;
-}
-
-std::string UserName(uid_t uid) {
-  struct passwd pwd;
-  struct passwd* result = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(uid, &pwd, buffer, sizeof(buffer), &result) == 0 &&
-      result != nullptr) {
-    return result->pw_name;
-  }
-  return absl::StrCat(uid);
 }
 
 absl::Status OsError(absl::string_view what, const std::string& path,
@@ -118,7 +106,7 @@ PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer) {
   return who;
 }
 
-absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd) {
+absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd, UserNames* names) {
   struct ucred cred;
   socklen_t len = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
@@ -130,7 +118,7 @@ absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd) {
   out.pid = cred.pid;
   out.uid = cred.uid;
   out.gid = cred.gid;
-  out.user = UserName(cred.uid);
+  out.user = names->Get(cred.uid, absl::Now());
   return out;
 }
 
@@ -263,7 +251,8 @@ void UnixCredentialsListener::Run(grpc::Server* server) {
       close(fd);
       continue;
     }
-    absl::StatusOr<PeerCredentials> credentials = ReadPeerCredentials(fd);
+    absl::StatusOr<PeerCredentials> credentials =
+        ReadPeerCredentials(fd, &names_);
     if (!credentials.ok()) {
       close(fd);
       continue;

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/system/user_names.h"
 #include "grpcpp/server.h"
 #include "server/core/lease.h"
 
@@ -83,8 +84,9 @@ class PeerRegistry {
 PeerIdentity Identify(const PeerRegistry& peers, absl::string_view grpc_peer);
 
 // The credentials of the process at the other end of a Unix socket, with
-// the user name resolved. UNAVAILABLE when the kernel does not say.
-absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd);
+// the user name resolved through `names`. UNAVAILABLE when the kernel does
+// not say.
+absl::StatusOr<PeerCredentials> ReadPeerCredentials(int fd, UserNames* names);
 
 // A listening Unix socket whose connections are handed to a grpc::Server
 // after their credentials are recorded. Thread-safe.
@@ -139,6 +141,7 @@ class UnixCredentialsListener {
   // inode. gRPC closes them without telling; an entry whose descriptor is
   // closed or now names another inode is gone. Run's thread only.
   absl::flat_hash_map<int, ino_t> open_;
+  UserNames names_;  // Run's thread only
   int wake_[2] = {-1, -1};  // a pipe: Stop() writes to end the accept loop
   std::thread thread_;
   absl::Mutex mu_;
