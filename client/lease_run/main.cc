@@ -4,11 +4,13 @@
 #include <vector>
 
 #include "common/system/lock_graph.h"
+#include "common/system/malloc_arena.h"
 #include "portlease/version.h"
 #include "lease_run/lease_run.h"
 
 int main(int argc, char** argv) {
   portlease::SkipLockGraphInReleaseBuilds();
+  portlease::UseOneMallocArena();
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<portlease::LeaseRunOptions> options =
       portlease::ParseLeaseRunArgs(args);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/system/lock_graph.h"
+#include "common/system/malloc_arena.h"
 #include "grpcpp/grpcpp.h"
 #include "portlease/v1/portlease.grpc.pb.h"
 
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
   if (address.empty() || (command != nullptr && acquire == 0)) return Usage();
   // As lease-run: the floor is the same gRPC.
   portlease::SkipLockGraphInReleaseBuilds();
+  portlease::UseOneMallocArena();
   std::unique_ptr<portlease::v1::PortLease::Stub> stub =
       portlease::v1::PortLease::NewStub(
           grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
