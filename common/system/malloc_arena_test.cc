@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace portlease {
