@@ -1,12 +1,12 @@
 #include "portlease/owner.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 
 #include "absl/strings/str_cat.h"
 #include "common/system/files.h"
 #include "common/system/proc_stat.h"
+#include "common/system/user_names.h"
 #include "portlease/lease_env.h"
 
 namespace portlease {
@@ -39,15 +39,7 @@ ProcessFacts CurrentProcessFacts(UserLookup user) {
   }
   facts.command = JoinCmdline(ReadFile("/proc/self/cmdline").value_or(""));
   if (user == UserLookup::kLocal) {
-    struct passwd pwd;
-    struct passwd* result = nullptr;
-    char buffer[4096];
-    if (getpwuid_r(geteuid(), &pwd, buffer, sizeof(buffer), &result) == 0 &&
-        result != nullptr) {
-      facts.user = result->pw_name;
-    } else {
-      facts.user = absl::StrCat(geteuid());
-    }
+    facts.user = UserNameOf(geteuid());
   }
   facts.environment = ProcessEnvironment();
   return facts;

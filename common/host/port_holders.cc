@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "common/system/errno_status.h"
 #include "common/system/files.h"
+#include "common/system/user_names.h"
 
 namespace portlease {
 namespace {
@@ -98,22 +98,6 @@ std::string CommandOf(const std::string& proc_root, int64_t pid) {
   return "";
 }
 
-// The name of `uid`, or the uid in decimal.
-std::string UserName(uint32_t uid) {
-  std::vector<char> buffer(16384);
-  // Bounded: entries larger than 1 MiB fall back to the number.
-  while (buffer.size() <= (1u << 20)) {
-    passwd entry;
-    passwd* result = nullptr;
-    int rc = getpwuid_r(static_cast<uid_t>(uid), &entry, buffer.data(),
-                        buffer.size(), &result);
-    if (rc == 0 && result != nullptr) return result->pw_name;
-    if (rc != ERANGE) break;
-    buffer.resize(buffer.size() * 2);
-  }
-  return absl::StrCat(uid);
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<PortHolder>> FindPortHolders(
@@ -140,7 +124,9 @@ absl::StatusOr<std::vector<PortHolder>> FindPortHolders(
   absl::flat_hash_map<int64_t, std::string> commands;
   for (PortHolder& holder : holders) {
     auto [user, inserted] = users.try_emplace(holder.socket.uid);
-    if (inserted) user->second = UserName(holder.socket.uid);
+    if (inserted) {
+      user->second = UserNameOf(static_cast<uid_t>(holder.socket.uid));
+    }
     holder.user = user->second;
     if (holder.socket.inode == 0) continue;
     auto it = owners->find(holder.socket.inode);

@@ -2,19 +2,25 @@
 
 #include <pwd.h>
 
+#include <cerrno>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace portlease {
 
 std::string UserNameOf(uid_t uid) {
-  struct passwd entry;
-  struct passwd* found = nullptr;
-  char buffer[4096];
-  if (getpwuid_r(uid, &entry, buffer, sizeof(buffer), &found) == 0 &&
-      found != nullptr) {
-    return found->pw_name;
+  std::vector<char> buffer(16384);
+  // Bounded: an entry larger than 1 MiB falls back to the number.
+  while (buffer.size() <= (size_t{1} << 20)) {
+    struct passwd entry;
+    struct passwd* found = nullptr;
+    const int rc =
+        getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+    if (rc == 0 && found != nullptr) return found->pw_name;
+    if (rc != ERANGE) break;
+    buffer.resize(buffer.size() * 2);
   }
   return absl::StrCat(uid);
 }

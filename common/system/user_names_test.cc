@@ -38,9 +38,13 @@ TEST(UserNamesTest, ManyUidsStayBounded) {
     ASSERT_EQ(names.Get(uid, now), absl::StrCat(uid));
   }
   EXPECT_EQ(lookups, 10000);
-  // Every name still right after the cache started over.
+  // The cache started over on the way (it keeps at most 4,096 uids): the
+  // last uids are still kept, the first ones are looked up again, and
+  // every name stays right.
   EXPECT_EQ(names.Get(9999, now), "9999");
+  EXPECT_EQ(lookups, 10000);
   EXPECT_EQ(names.Get(0, now), "0");
+  EXPECT_EQ(lookups, 10001);
 }
 
 TEST(UserNamesTest, TheDefaultLookupNamesThisProcess) {
